@@ -1,0 +1,5 @@
+"""`python -m brandgate` runs the command-line interface."""
+
+from brandgate.cli.main import main
+
+main()

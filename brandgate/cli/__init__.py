@@ -1,0 +1,1 @@
+"""The `brandgate` command line: JSON on stdout with --json, logs on stderr."""

@@ -1,0 +1,37 @@
+"""`brandgate brief validate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from brandgate.cli.output import emit_json, say
+from brandgate.kits import resolve_kit
+from brandgate.settings import get_settings
+from policies.brief import load_brief
+
+
+@click.group("brief")
+def brief_group() -> None:
+    """Briefs: validate before spending GPU time."""
+
+
+@brief_group.command("validate")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def validate(file: Path, as_json: bool) -> None:
+    """Validate a brief FILE (.yaml, .yml or .json) and the kit it names."""
+    brief = load_brief(file)
+    kit = resolve_kit(brief.kit, get_settings())
+    if brief.logo:
+        kit.logo_path(brief.logo)
+    if as_json:
+        emit_json({"brief": brief.model_dump(mode="json"), "brief_hash": brief.content_hash(),
+                   "kit_hash": kit.content_hash, "valid": True})
+    else:
+        say(f"brief {file} is valid (kit {kit.name}, {brief.n} image(s) of {brief.size[0]}x{brief.size[1]})")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(brief_group)

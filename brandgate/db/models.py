@@ -1,0 +1,203 @@
+"""SQLAlchemy 2 typed models of DESIGN.md's "Data that lasts"; every change ships a migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Request(Base):
+    """One brief submitted once (idempotency key), run as one job."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(20), default="cli")  # cli, slack, regress, export
+    channel: Mapped[str | None] = mapped_column(String(100))
+    kit_name: Mapped[str] = mapped_column(String(64), index=True)
+    kit_hash: Mapped[str] = mapped_column(String(64))
+    brief: Mapped[dict[str, Any]] = mapped_column(JSON)
+    brief_hash: Mapped[str] = mapped_column(String(64))
+    profile_name: Mapped[str] = mapped_column(String(64))
+    profile_hash: Mapped[str | None] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    n_images: Mapped[int] = mapped_column(Integer)
+    queue: Mapped[str] = mapped_column(String(20), default="preview")
+    state: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    stage: Mapped[str | None] = mapped_column(String(40))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parent_image_id: Mapped[str | None] = mapped_column(String(32))
+    stage_timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    gpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    images: Mapped[list[Image]] = relationship(back_populates="request", order_by="Image.index")
+
+
+class Image(Base):
+    """One produced image: where its bytes are, what made it, what it cost, what the checks said."""
+
+    __tablename__ = "images"
+    __table_args__ = (UniqueConstraint("request_id", "index", name="uq_images_request_index"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20), default="preview")  # preview, export
+    parent_image_id: Mapped[str | None] = mapped_column(ForeignKey("images.id"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    phash: Mapped[str | None] = mapped_column(String(16), index=True)
+    media_type: Mapped[str] = mapped_column(String(40), default="image/png")
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    model_id: Mapped[str] = mapped_column(String(200))
+    model_revision: Mapped[str] = mapped_column(String(64))
+    generation_config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    gpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    memory_kind: Mapped[str | None] = mapped_column(String(10))  # cuda, rss
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    verdict: Mapped[str] = mapped_column(String(10), index=True)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+    request: Mapped[Request] = relationship(back_populates="images")
+    checks: Mapped[list[CheckResultRow]] = relationship(back_populates="image", order_by="CheckResultRow.check_id")
+    approval: Mapped[Approval | None] = relationship(back_populates="image")
+
+
+class CheckResultRow(Base):
+    __tablename__ = "check_results"
+    __table_args__ = (UniqueConstraint("image_id", "check_id", name="uq_check_results_image_check"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id"), index=True)
+    check_id: Mapped[str] = mapped_column(String(10), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(10))
+    severity: Mapped[str] = mapped_column(String(10))
+    confidence: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+    image: Mapped[Image] = relationship(back_populates="checks")
+
+
+class Approval(Base):
+    """At most one human decision per image; `version` guards concurrent decisions."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id"), unique=True)
+    decision: Mapped[str] = mapped_column(String(10))  # approved, rejected
+    decided_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    image: Mapped[Image] = relationship(back_populates="approval")
+
+
+class ModelProfileRow(Base):
+    """The model registry: a profile and its status (candidate, active, retired)."""
+
+    __tablename__ = "model_profiles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(12), index=True, default="candidate")
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    profile_hash: Mapped[str] = mapped_column(String(64))
+    model_path: Mapped[str] = mapped_column(Text)
+    model_revision: Mapped[str | None] = mapped_column(String(64))
+    previous_active_id: Mapped[int | None] = mapped_column(ForeignKey("model_profiles.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class GoldenOutput(Base):
+    __tablename__ = "golden_outputs"
+    __table_args__ = (UniqueConstraint("profile_id", "brief_id", "seed", name="uq_golden_outputs_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("model_profiles.id"), index=True)
+    brief_id: Mapped[str] = mapped_column(String(100))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RegressionRun(Base):
+    __tablename__ = "regression_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    suite: Mapped[str] = mapped_column(String(200))
+    suite_hash: Mapped[str] = mapped_column(String(64))
+    profile_name: Mapped[str] = mapped_column(String(64))
+    baseline_run_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(12), default="running")  # running, complete, incomplete, failed
+    seeds: Mapped[int] = mapped_column(Integer, default=1)
+    concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained trail. The database refuses UPDATE and DELETE (triggers)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(60), index=True)
+    subject_type: Mapped[str | None] = mapped_column(String(30))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,116 @@
+"""The job-queue interface the CLI, the bot and the regression suite program against.
+
+Backends (`local` thread pool, `celery`) implement `JobQueue`; `open_queue(settings)`
+(in brandgate.jobs.queues) picks one from settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from brandgate.errors import BrandgateError, UserError
+from policies.brief import Brief
+
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+QueueName = Literal["preview", "export"]
+
+
+class LimitExceeded(UserError):
+    """A quota or budget from settings would be broken; nothing was queued."""
+
+
+class QueueUnavailable(BrandgateError):
+    """The broker or database cannot take the request; nothing was queued."""
+
+
+class UnknownJob(UserError):
+    """No request or image with that ID."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    brief: Brief
+    requested_by: str
+    source: str = "cli"  # cli, slack, regress
+    channel: str | None = None
+    idempotency_key: str | None = None  # Slack retry / button click that made it
+    profile: str = "preview"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    request_id: str
+    duplicate: bool  # the idempotency key was seen before: nothing new was queued
+    position: int  # requests ahead of this one in its queue; 0 = next
+
+
+@dataclass(frozen=True)
+class ImageView:
+    """A produced image as a person is shown it."""
+
+    image_id: str
+    index: int
+    verdict: str  # pass, flag, reject, approved, rejected (after a human decision)
+    seed: int
+    artifact_path: str
+    manifest_path: str | None
+    cost_usd: float
+    failed_checks: tuple[Mapping[str, Any], ...] = ()  # CheckResult.to_json() of fail/error checks
+    decided_by: str | None = None
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    request_id: str
+    state: JobState
+    n_images: int
+    position: int | None = None  # while queued
+    stage: str | None = None  # screening, generating, composing, checking, signing, storing
+    image_index: int | None = None  # 1-based, while generating
+    step: int | None = None
+    steps: int | None = None
+    failure_reason: str | None = None
+    cost_usd: float = 0.0
+    images: tuple[ImageView, ...] = field(default=())
+
+    def describe(self) -> str:
+        """The words a person sees: 'queued, 3 ahead of you', 'generating 2/4, step 14/25'."""
+        if self.state == "queued":
+            ahead = self.position or 0
+            return "queued, next up" if ahead == 0 else f"queued, {ahead} ahead of you"
+        if self.state == "running":
+            if self.stage == "generating" and self.image_index is not None:
+                text = f"generating {self.image_index}/{self.n_images}"
+                if self.step is not None and self.steps:
+                    text += f", step {self.step}/{self.steps}"
+                return text
+            return self.stage or "running"
+        if self.state == "failed":
+            return f"failed: {self.failure_reason or 'unknown reason'}"
+        if self.state == "cancelled":
+            return "cancelled"
+        return f"done: {len(self.images)} image(s)"
+
+
+class JobQueue(Protocol):
+    def submit(self, submission: Submission) -> Accepted:
+        """Check limits, record the request and queue it once per idempotency key."""
+        ...
+
+    def export(self, image_id: str, requested_by: str, idempotency_key: str | None = None) -> Accepted:
+        """Queue the HQ export of a preview image on the export queue."""
+        ...
+
+    def status(self, request_id: str) -> JobStatus: ...
+
+    def cancel(self, request_id: str, by: str) -> JobStatus:
+        """Remove a queued request, or stop a running one at its next denoising step."""
+        ...
+
+    def wait(self, request_id: str, timeout: float) -> JobStatus:
+        """Block until the request is done, failed or cancelled, or the timeout passes."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,45 @@
+"""Finding kits by name under the kits folder, or by path, without path tricks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from brandgate.errors import UserError
+from brandgate.settings import Settings
+from policies.brief import KIT_NAME_PATTERN
+from policies.checks import known_ids
+from policies.errors import InvalidInput
+from policies.kit import Kit, load_kit
+
+_NAME = re.compile(KIT_NAME_PATTERN)
+
+
+def kit_root(name_or_path: str, settings: Settings) -> Path:
+    """A bare name is looked up under the kits folder; anything with a slash is a path."""
+    if not name_or_path.strip():
+        raise UserError("kit: give a kit name or a path to a kit folder")
+    if "/" in name_or_path or "\\" in name_or_path or name_or_path in (".", ".."):
+        return Path(name_or_path)
+    if not _NAME.match(name_or_path):
+        raise UserError(
+            f"kit: {name_or_path!r} is not a kit name (lower-case letters, digits, '-' and '_')"
+        )
+    root = settings.kits_dir / name_or_path
+    if not root.is_dir():
+        available = ", ".join(list_kits(settings)) or "none"
+        raise UserError(f"kit: no kit named {name_or_path!r} in {settings.kits_dir} (available: {available})")
+    return root
+
+
+def resolve_kit(name_or_path: str, settings: Settings) -> Kit:
+    try:
+        return load_kit(kit_root(name_or_path, settings), known_check_ids=known_ids())
+    except InvalidInput as exc:
+        raise UserError(str(exc)) from None
+
+
+def list_kits(settings: Settings) -> list[str]:
+    if not settings.kits_dir.is_dir():
+        return []
+    return sorted(p.name for p in settings.kits_dir.iterdir() if (p / "kit.yaml").is_file())

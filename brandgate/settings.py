@@ -1,0 +1,61 @@
+"""Settings from BRANDGATE_* environment variables or a `.env` file; nothing is built at import."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob an operator sets. Names are part of DESIGN.md's public contract."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BRANDGATE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{PROJECT_ROOT / 'var' / 'brandgate.db'}",
+        description="SQLAlchemy URL; SQLite file under var/ by default, PostgreSQL in production.",
+    )
+    artifacts_dir: Path = Field(default=PROJECT_ROOT / "var" / "artifacts")
+    kits_dir: Path = Field(default=PROJECT_ROOT / "brand_kits")
+    models_dir: Path = Field(default=PROJECT_ROOT / "var" / "models")
+    keys_dir: Path = Field(default=PROJECT_ROOT / "var" / "keys")
+    gpu_hourly_usd: float = Field(default=2.50, ge=0)
+
+    queue: Literal["local", "celery"] = "local"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    signing_cert: Path | None = None
+    signing_key: Path | None = None
+    trust_anchors: Path | None = None
+
+    max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _url_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("BRANDGATE_DATABASE_URL is empty; give an SQLAlchemy URL")
+        return value.strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use."""
+    return Settings()

@@ -1,0 +1,137 @@
+"""The brief: what a marketer asked for, validated, with field-named errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from policies.errors import InvalidInput, describe_validation_error
+
+MAX_PROMPT_CHARS = 2000
+MAX_HEADLINE_CHARS = 120
+MAX_DISCLAIMER_CHARS = 400
+MAX_IMAGES_PER_BRIEF = 16
+MAX_COUNT = 100
+MIN_SIDE, MAX_SIDE = 64, 2048
+MAX_BRIEF_FILE_BYTES = 256 * 1024
+KIT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+MAX_SEED = 2**63 - 1
+
+
+class Brief(BaseModel):
+    """A request for images. Unknown fields are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    kit: str = Field(pattern=KIT_NAME_PATTERN)
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    headline: str | None = Field(default=None, min_length=1, max_length=MAX_HEADLINE_CHARS)
+    disclaimer: str | None = Field(default=None, min_length=1, max_length=MAX_DISCLAIMER_CHARS)
+    counts: dict[str, int] = Field(default_factory=dict)
+    logo: str | None = Field(default=None, min_length=1, max_length=64)
+    size: tuple[int, int] = (512, 512)
+    n: int = Field(default=4, ge=1, le=MAX_IMAGES_PER_BRIEF)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    format: Literal["png", "jpeg", "webp"] = "png"
+    compose: bool | None = None
+    layout: str | None = Field(default=None, max_length=64)
+
+    @field_validator("counts")
+    @classmethod
+    def _counts_in_range(cls, counts: dict[str, int]) -> dict[str, int]:
+        for name, value in counts.items():
+            if not name.strip():
+                raise ValueError("object names in counts must not be empty")
+            if not 0 <= value <= MAX_COUNT:
+                raise ValueError(f"count for {name!r} is {value}; give 0 to {MAX_COUNT}")
+        return {name.strip().lower(): value for name, value in counts.items()}
+
+    @field_validator("size")
+    @classmethod
+    def _size_multiple_of_8(cls, size: tuple[int, int]) -> tuple[int, int]:
+        for side in size:
+            if not MIN_SIDE <= side <= MAX_SIDE:
+                raise ValueError(f"side {side} is outside {MIN_SIDE}..{MAX_SIDE} pixels")
+            if side % 8:
+                raise ValueError(f"side {side} is not a multiple of 8; try {side - side % 8}")
+        return size
+
+    @property
+    def wants_composition(self) -> bool:
+        """Brand text and logos are placed by us when the brief asks for them, unless turned off."""
+        if self.compose is not None:
+            return self.compose
+        return bool(self.headline or self.logo or self.disclaimer)
+
+    def content_hash(self) -> str:
+        """sha256 of the brief's canonical JSON: the same brief always hashes the same."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def brief_from_mapping(data: Any, where: str = "brief") -> Brief:
+    """Validate already-parsed data (Slack modal, JSON API) into a Brief."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"a brief is a mapping of fields, got {type(data).__name__}", where)
+    try:
+        return Brief.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc), where) from None
+
+
+def load_brief(path: Path) -> Brief:
+    """Read a brief from a .yaml/.yml or .json file."""
+    text = _read_text(path, MAX_BRIEF_FILE_BYTES, "brief")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            hint = " (it looks like YAML: name the file .yaml)" if _looks_like_yaml(text) else ""
+            raise InvalidInput(
+                f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}", str(path)
+            ) from None
+    elif suffix in (".yaml", ".yml"):
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InvalidInput(f"not valid YAML: {_yaml_problem(exc)}", str(path)) from None
+    else:
+        raise InvalidInput("a brief file must end in .yaml, .yml or .json", str(path))
+    if data is None:
+        raise InvalidInput("the brief is empty", str(path))
+    return brief_from_mapping(data, str(path))
+
+
+def _read_text(path: Path, limit: int, what: str) -> str:
+    if not path.exists():
+        raise InvalidInput(f"no such {what} file", str(path))
+    if path.is_dir():
+        raise InvalidInput(f"is a folder, not a {what} file", str(path))
+    size = path.stat().st_size
+    if size > limit:
+        raise InvalidInput(f"{what} file is {size} bytes; the limit is {limit}", str(path))
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{what} file is not UTF-8 text", str(path)) from None
+
+
+def _looks_like_yaml(text: str) -> bool:
+    return bool(re.search(r"^\s*[A-Za-z_][\w-]*\s*:", text, re.MULTILINE)) and not text.lstrip().startswith("{")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is not None:
+        return f"{problem} at line {mark.line + 1} column {mark.column + 1}"
+    return str(problem)
+

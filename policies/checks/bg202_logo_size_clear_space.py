@@ -1,0 +1,27 @@
+"""BG202 logo-size-clear-space: logo smaller than the kit minimum or its clear space intruded.
+
+Not implemented yet: reports `error`, which never counts as a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from policies.engine import Outcome
+
+if TYPE_CHECKING:
+    from policies.brief import Brief
+    from policies.creative import Creative
+    from policies.kit import Kit
+
+ID = "BG202"
+NAME = "logo-size-clear-space"
+FAMILY = "logo"
+DEFAULT_SEVERITY = "flag"
+
+
+def run(
+    creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
+) -> Outcome:
+    return Outcome("error", "BG202 is not implemented yet", confidence=0.0)

@@ -1,0 +1,195 @@
+"""The check engine: runs a kit's enabled checks on one creative and derives its verdict."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from policies.brief import Brief
+    from policies.creative import Creative
+    from policies.kit import Kit
+
+Status = Literal["pass", "fail", "skip", "error"]
+Severity = Literal["flag", "reject"]
+Verdict = Literal["pass", "flag", "reject"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check function returns; the engine adds ID, name, severity and timing."""
+
+    status: Status
+    message: str
+    confidence: float = 1.0
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    name: str
+    status: Status
+    severity: Severity
+    confidence: float
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "fail"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "severity": self.severity,
+            "confidence": round(self.confidence, 4),
+            "message": self.message,
+            "evidence": dict(self.evidence),
+        }
+
+
+class CheckFunction(Protocol):
+    def __call__(
+        self, creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
+    ) -> Outcome: ...
+
+
+class BriefCheckFunction(Protocol):
+    def __call__(self, brief: Brief, kit: Kit, options: Mapping[str, Any]) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A built-in check as the registry knows it, read from its module."""
+
+    id: str
+    name: str
+    family: str
+    default_severity: Severity
+    doc: str
+    module: ModuleType
+
+    @classmethod
+    def from_module(cls, module: ModuleType) -> CheckSpec:
+        return cls(
+            id=module.ID,
+            name=module.NAME,
+            family=module.FAMILY,
+            default_severity=module.DEFAULT_SEVERITY,
+            doc=(module.__doc__ or "").strip(),
+            module=module,
+        )
+
+    @property
+    def screens_brief(self) -> bool:
+        """True for checks that look only at the brief (run before any GPU is spent)."""
+        return hasattr(self.module, "screen")
+
+    def severity_for(self, options: Mapping[str, Any]) -> Severity:
+        severity = options.get("severity", self.default_severity)
+        return "reject" if severity == "reject" else "flag"
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    image: str
+    verdict: Verdict
+    checks: tuple[CheckResult, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def timings_ms(self) -> dict[str, float]:
+        return {c.id: round(c.duration_ms, 1) for c in self.checks}
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "image": self.image,
+            "verdict": self.verdict,
+            "checks": [c.to_json() for c in self.checks],
+            "timings_ms": self.timings_ms,
+        }
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+def verdict_of(results: Sequence[CheckResult]) -> Verdict:
+    """Any failed reject check → reject; else any failed flag check or any error → flag; else pass."""
+    if any(r.status == "fail" and r.severity == "reject" for r in results):
+        return "reject"
+    if any(r.status == "fail" or r.status == "error" for r in results):
+        return "flag"
+    return "pass"
+
+
+def enabled_checks(kit: Kit, specs: Sequence[CheckSpec]) -> list[tuple[CheckSpec, dict[str, Any]]]:
+    """The kit's enabled checks with their options, in registry order."""
+    chosen = []
+    for spec in specs:
+        options = kit.check_options(spec.id)
+        if options.get("enabled", True):
+            chosen.append((spec, options))
+    return chosen
+
+
+def run_one(
+    spec: CheckSpec, creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
+) -> CheckResult:
+    """Run one check; an exception becomes status `error`, which never counts as a pass."""
+    started = time.perf_counter()
+    try:
+        if spec.screens_brief:
+            if brief is None:
+                outcome = Outcome("skip", "no brief given: nothing to screen")
+            else:
+                outcome = spec.module.screen(brief, kit, options)
+        else:
+            outcome = spec.module.run(creative, brief, kit, options)
+    except Exception as exc:  # a broken check must surface as an error, not crash the run
+        outcome = Outcome("error", f"check failed to run: {type(exc).__name__}: {exc}", confidence=0.0)
+    elapsed = (time.perf_counter() - started) * 1000
+    return CheckResult(
+        id=spec.id,
+        name=spec.name,
+        status=outcome.status,
+        severity=spec.severity_for(options),
+        confidence=outcome.confidence,
+        message=outcome.message,
+        evidence=outcome.evidence,
+        duration_ms=elapsed,
+    )
+
+
+def run_checks(
+    creative: Creative,
+    brief: Brief | None,
+    kit: Kit,
+    *,
+    specs: Sequence[CheckSpec] | None = None,
+    executor: Executor | None = None,
+) -> ImageReport:
+    """All enabled checks on one creative; with an executor, independent checks run concurrently."""
+    if specs is None:
+        from policies.checks import builtin_specs
+
+        specs = builtin_specs()
+    chosen = enabled_checks(kit, specs)
+    if executor is None:
+        results = [run_one(spec, creative, brief, kit, opts) for spec, opts in chosen]
+    else:
+        futures = [executor.submit(run_one, spec, creative, brief, kit, opts) for spec, opts in chosen]
+        results = [f.result() for f in futures]
+    return ImageReport(
+        image=creative.name,
+        verdict=verdict_of(results),
+        checks=tuple(results),
+        notes=tuple(creative.notes),
+    )

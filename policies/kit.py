@@ -1,0 +1,243 @@
+"""Brand kits: a folder with kit.yaml, logos, fonts and policy.yaml, loaded into validated models."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from policies.errors import InvalidInput, describe_validation_error
+
+HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+MAX_KIT_FILE_BYTES = 1024 * 1024
+SYSTEM_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
+Box = tuple[float, float, float, float]
+Anchor = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FontSpec(_Model):
+    """A font by file name: looked up in the kit's fonts/ folder, then the system font folders."""
+
+    file: str = Field(min_length=1)
+    package: str | None = None
+    licence: str = Field(min_length=1)
+
+
+class LogoSpec(_Model):
+    file: str = Field(min_length=1)
+    min_width_px: int = Field(default=64, ge=8)
+    clear_space: float = Field(default=0.2, ge=0, le=2, description="margin as a fraction of logo width")
+
+
+class LogoPlacement(_Model):
+    variant: str
+    anchor: Anchor = "bottom-right"
+    width: float = Field(default=0.2, gt=0, le=1, description="logo width as a fraction of canvas width")
+    margin: float = Field(default=0.04, ge=0, le=0.5)
+
+
+class Layout(_Model):
+    """Where the compositor puts brand elements, as fractions (x, y, w, h) of the canvas."""
+
+    headline_box: Box = (0.06, 0.06, 0.88, 0.2)
+    disclaimer_box: Box = (0.06, 0.9, 0.6, 0.06)
+    headline_font: str = "headline"
+    body_font: str = "body"
+    text_colour: str = "#FFFFFF"
+    plate_colour: str | None = None
+    min_font_px: int = Field(default=14, ge=6)
+    logo: LogoPlacement | None = None
+
+    @field_validator("headline_box", "disclaimer_box")
+    @classmethod
+    def _inside_canvas(cls, box: Box) -> Box:
+        x, y, w, h = box
+        if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1 and x + w <= 1.0001 and y + h <= 1.0001):
+            raise ValueError(f"box {box} is not inside the canvas (fractions 0..1 as x, y, w, h)")
+        return box
+
+
+class SlackAccess(_Model):
+    channels: list[str] = Field(default_factory=list, description="channel IDs allowed; empty = all")
+    manager_group: str | None = None
+    managers: list[str] = Field(default_factory=list)
+
+
+class KitFile(_Model):
+    """The content of kit.yaml."""
+
+    name: str
+    display_name: str | None = None
+    description: str | None = None
+    palette: dict[str, str] = Field(min_length=1)
+    fonts: dict[str, FontSpec] = Field(default_factory=dict)
+    logos: dict[str, LogoSpec] = Field(default_factory=dict)
+    banned_words: list[str] = Field(default_factory=list)
+    required_disclaimers: list[str] = Field(default_factory=list)
+    layouts: dict[str, Layout] = Field(default_factory=lambda: {"default": Layout()})
+    slack: SlackAccess = Field(default_factory=SlackAccess)
+
+    @field_validator("palette")
+    @classmethod
+    def _hex_colours(cls, palette: dict[str, str]) -> dict[str, str]:
+        for name, value in palette.items():
+            if not isinstance(value, str) or not HEX_COLOUR.match(value):
+                raise ValueError(f"colour {name!r} is {value!r}; write it as hex like '#D62828'")
+        return {name: value.upper() for name, value in palette.items()}
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> KitFile:
+        for lname, layout in self.layouts.items():
+            for role in (layout.headline_font, layout.body_font):
+                if self.fonts and role not in self.fonts:
+                    raise ValueError(f"layouts.{lname} uses font {role!r}, not in fonts")
+            if layout.logo and layout.logo.variant not in self.logos:
+                raise ValueError(f"layouts.{lname}.logo.variant {layout.logo.variant!r} is not in logos")
+            for colour in (layout.text_colour, layout.plate_colour):
+                if colour is not None and colour not in self.palette and not HEX_COLOUR.match(colour):
+                    raise ValueError(f"layouts.{lname}: colour {colour!r} is neither a palette name nor hex")
+        return self
+
+
+class Kit(_Model):
+    """A loaded, validated kit: its files resolved to absolute paths and its content hash."""
+
+    name: str
+    root: Path
+    spec: KitFile
+    policy: dict[str, dict[str, Any]]
+    content_hash: str
+
+    def logo_path(self, variant: str) -> Path:
+        if variant not in self.spec.logos:
+            known = ", ".join(sorted(self.spec.logos)) or "none"
+            raise InvalidInput(f"kit {self.name!r} has no logo variant {variant!r} (has: {known})", "logo")
+        return self.root / self.spec.logos[variant].file
+
+    def font_path(self, role: str) -> Path:
+        if role not in self.spec.fonts:
+            raise InvalidInput(f"kit {self.name!r} has no font {role!r}", "fonts")
+        return resolve_font(self.root, self.spec.fonts[role].file)
+
+    def colour(self, name_or_hex: str) -> tuple[int, int, int]:
+        value = self.spec.palette.get(name_or_hex, name_or_hex)
+        return int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16)
+
+    def layout(self, name: str | None) -> Layout:
+        key = name or "default"
+        if key not in self.spec.layouts:
+            known = ", ".join(sorted(self.spec.layouts))
+            raise InvalidInput(f"kit {self.name!r} has no layout {key!r} (has: {known})", "layout")
+        return self.spec.layouts[key]
+
+    def check_options(self, check_id: str) -> dict[str, Any]:
+        return dict(self.policy.get(check_id, {}))
+
+
+def resolve_font(kit_root: Path, file_name: str) -> Path:
+    """The font file: kit fonts/ first, then system folders; never a path outside those."""
+    if "/" in file_name or "\\" in file_name or file_name.startswith("."):
+        raise InvalidInput(f"font {file_name!r} must be a bare file name", "fonts")
+    local = kit_root / "fonts" / file_name
+    if local.is_file():
+        return local
+    for base in SYSTEM_FONT_DIRS:
+        if base.is_dir():
+            for found in base.rglob(file_name):
+                return found
+    raise InvalidInput(
+        f"font {file_name!r} not found in {kit_root / 'fonts'} or {', '.join(map(str, SYSTEM_FONT_DIRS))};"
+        " install its Debian package (`make setup`) or add the file to the kit",
+        "fonts",
+    )
+
+
+def load_kit(root: Path, known_check_ids: frozenset[str] | None = None) -> Kit:
+    """Load and validate the kit folder at `root`. Errors name the file and the field."""
+    if not root.exists():
+        raise InvalidInput("no such kit folder", str(root))
+    if not root.is_dir():
+        raise InvalidInput("a kit is a folder", str(root))
+    kit_yaml = root / "kit.yaml"
+    spec_data = _read_yaml(kit_yaml, required=True)
+    try:
+        spec = KitFile.model_validate(spec_data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc), str(kit_yaml)) from None
+    for variant, logo in spec.logos.items():
+        path = _inside(root, logo.file, f"logos.{variant}.file", kit_yaml)
+        if not path.is_file():
+            raise InvalidInput(f"logos.{variant}.file: {logo.file} does not exist", str(kit_yaml))
+    for role, font in spec.fonts.items():
+        try:
+            resolve_font(root, font.file)
+        except InvalidInput as exc:
+            raise InvalidInput(f"fonts.{role}: {exc}", str(kit_yaml)) from None
+    policy = _load_policy(root / "policy.yaml", known_check_ids)
+    return Kit(name=spec.name, root=root.resolve(), spec=spec, policy=policy, content_hash=kit_content_hash(root))
+
+
+def kit_content_hash(root: Path) -> str:
+    """sha256 over every file of the kit (relative path and bytes), in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _inside(root: Path, relative: str, field: str, where: Path) -> Path:
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise InvalidInput(f"{field}: {relative!r} points outside the kit folder", str(where))
+    return path
+
+
+def _load_policy(path: Path, known_check_ids: frozenset[str] | None) -> dict[str, dict[str, Any]]:
+    data = _read_yaml(path, required=False) or {}
+    if not isinstance(data, dict):
+        raise InvalidInput("policy.yaml is a mapping of check ID to settings", str(path))
+    policy: dict[str, dict[str, Any]] = {}
+    for check_id, options in data.items():
+        if known_check_ids is not None and check_id not in known_check_ids:
+            raise InvalidInput(
+                f"unknown check ID {check_id!r}; known: {', '.join(sorted(known_check_ids))}", str(path)
+            )
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise InvalidInput(f"{check_id}: settings must be a mapping, got {options!r}", str(path))
+        severity = options.get("severity")
+        if severity is not None and severity not in ("flag", "reject"):
+            raise InvalidInput(f"{check_id}.severity: must be 'flag' or 'reject', got {severity!r}", str(path))
+        enabled = options.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise InvalidInput(f"{check_id}.enabled: must be true or false, got {enabled!r}", str(path))
+        policy[str(check_id)] = dict(options)
+    return policy
+
+
+def _read_yaml(path: Path, required: bool) -> Any:
+    if not path.exists():
+        if required:
+            raise InvalidInput("missing; every kit needs one", str(path))
+        return None
+    if path.stat().st_size > MAX_KIT_FILE_BYTES:
+        raise InvalidInput(f"larger than {MAX_KIT_FILE_BYTES} bytes", str(path))
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        raise InvalidInput(f"malformed YAML{at}: {getattr(exc, 'problem', exc)}", str(path)) from None
+    except UnicodeDecodeError:
+        raise InvalidInput("not UTF-8 text", str(path)) from None
+
