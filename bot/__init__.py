@@ -1,0 +1,1 @@
+"""The Slack app: listeners, middleware, message builders."""

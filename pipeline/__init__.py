@@ -1,0 +1,1 @@
+"""Generation, compositing, provenance and running one job end to end."""
