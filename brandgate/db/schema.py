@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -32,11 +34,17 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    # Alembic logs its dialect at INFO on every look; that is noise on a command's stderr.
+    chatty = logging.getLogger("alembic.runtime.migration")
+    level = chatty.level
+    chatty.setLevel(max(level, logging.WARNING))
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except OperationalError as exc:
         raise unreachable(engine, exc) from None
+    finally:
+        chatty.setLevel(level)
 
 
 def unreachable(engine: Engine, exc: OperationalError) -> DatabaseError:
