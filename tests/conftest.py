@@ -105,3 +105,77 @@ def db_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
         return settings
     url = request.getfixturevalue("pg_migrated_url")
     return settings.model_copy(update={"database_url": url})
+
+
+@pytest.fixture
+def add_image() -> Any:
+    """Write a request with one image and its check rows, the way the pipeline records them."""
+    from datetime import UTC, datetime
+
+    from brandgate.db.models import CheckResultRow, Image, Request
+
+    def add(
+        session: Any,
+        *,
+        kit: str = "acme",
+        verdict: str = "flag",
+        created_at: datetime | None = None,
+        checks: list[tuple[str, str, str]] | None = None,
+        request_id: str | None = None,
+        cost_usd: float = 0.012,
+        headline: str = "Fresh Deals Friday",
+    ) -> Image:
+        when = created_at or datetime.now(UTC)
+        rid = request_id or uuid.uuid4().hex
+        if session.get(Request, rid) is None:
+            session.add(
+                Request(
+                    id=rid,
+                    requested_by="U123MARKETER",
+                    source="slack",
+                    channel="C42",
+                    kit_name=kit,
+                    kit_hash="a" * 64,
+                    brief={"kit": kit, "prompt": "five red apples", "headline": headline},
+                    brief_hash="b" * 64,
+                    profile_name="tiny",
+                    seed=1234,
+                    n_images=1,
+                    created_at=when,
+                )
+            )
+            session.flush()
+        image = Image(
+            id=uuid.uuid4().hex,
+            request_id=rid,
+            index=session.query(Image).filter_by(request_id=rid).count(),
+            sha256=uuid.uuid4().hex * 2,
+            width=512,
+            height=512,
+            model_id="brandgate/tiny-sd",
+            model_revision="r1",
+            generation_config={"steps": 4},
+            seed=1234,
+            verdict=verdict,
+            gpu_seconds=1.5,
+            cost_usd=cost_usd,
+            created_at=when,
+        )
+        session.add(image)
+        for check_id, status, severity in checks or [("BG101", "fail", "flag"), ("BG601", "pass", "reject")]:
+            session.add(
+                CheckResultRow(
+                    image_id=image.id,
+                    check_id=check_id,
+                    name=f"check-{check_id}",
+                    status=status,
+                    severity=severity,
+                    confidence=0.9,
+                    message=f"{check_id} said {status}",
+                    evidence={"score": 0.5},
+                )
+            )
+        session.flush()
+        return image
+
+    return add

@@ -123,16 +123,15 @@ def append_event(
     """Add the next chained event to the caller's transaction; it commits or rolls back with it.
 
     Call it as late in the transaction as practical: on PostgreSQL it holds the chain lock
-    until commit, so every other writer of events waits for this transaction.
+    until commit, so every other writer of events waits for this transaction. Several events
+    in one transaction cost one lock and one head read; the rows are inserted at the next flush.
     """
     actor_ = _bounded("actor", actor, 100, required=True)
     kind_ = _bounded("kind", kind, 60, required=True)
     body = _normalised_payload(payload)
-    lock_chain(session)
-    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head is not None else (1, GENESIS_HASH)
+    seq, prev_hash = _head(session)
     event = AuditEvent(
-        seq=seq,
+        seq=seq + 1,
         created_at=datetime.now(UTC),
         actor=actor_,
         kind=kind_,
@@ -143,8 +142,27 @@ def append_event(
     )
     event.hash = event_hash(event)
     session.add(event)
-    session.flush()
+    session.info[_HEAD_KEY] = (_innermost(session), event.seq, event.hash)
     return event
+
+
+_HEAD_KEY = "brandgate.audit.head"
+
+
+def _innermost(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _head(session: Session) -> tuple[int, str]:
+    """The chain head as this transaction will see it at commit: (seq, hash), (0, GENESIS) if empty."""
+    cached = session.info.get(_HEAD_KEY)
+    # Trust our own last append only inside the very transaction (or savepoint) that made it:
+    # a rolled-back savepoint or a new transaction means asking the database again.
+    if cached is not None and cached[0] is _innermost(session) and cached[0] is not None:
+        return cached[1], cached[2]
+    lock_chain(session)
+    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
 
 
 BreakKind = Literal["edited", "deleted", "reordered"]

@@ -287,3 +287,21 @@ def test_audit_verify_cli_exit_codes(db_settings: Settings, engine: Engine) -> N
     document = json.loads(broken.stdout)
     assert document["intact"] is False
     assert document["first_bad_event"]["seq"] == 2 and document["first_bad_event"]["kind"] == "edited"
+
+
+def test_events_in_rolled_back_savepoints_leave_no_hole(engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        append_event(session, actor="u", kind="first")
+        savepoint = session.begin_nested()
+        append_event(session, actor="u", kind="undone")
+        savepoint.rollback()
+        append_event(session, actor="u", kind="second")
+        with session.begin_nested():
+            append_event(session, actor="u", kind="third")
+        append_event(session, actor="u", kind="fourth")
+    report = verify_chain(engine)
+    assert report.intact and report.events == 4
+    with engine.connect() as connection:
+        kinds = connection.execute(text("SELECT kind FROM audit_events ORDER BY seq")).scalars().all()
+    assert kinds == ["first", "second", "third", "fourth"]
