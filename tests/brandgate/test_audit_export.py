@@ -71,9 +71,21 @@ def test_export_records_carry_checks_approval_and_cost(db_settings: Settings, tr
     assert approved["cost_usd"] == pytest.approx(0.012) and approved["gpu_seconds"] == pytest.approx(1.5)
     assert approved["kit"] == "acme" and approved["requested_by"] == "U123MARKETER"
     assert approved["created_at"] == "2026-11-20T09:30:00.000000Z"
+    assert "evidence" not in approved["checks"][0]
+    assert approved["prompt"] == "five red apples" and approved["headline"] == "Fresh Deals Friday"
     rejected = records[trail["acme_day3"]]
     assert rejected["status"] == "reject" and rejected["approval"] is None
     assert rejected["failed_checks"] == ["BG101", "BG601"]
+
+
+def test_export_with_evidence_carries_each_checks_evidence(db_settings: Settings, trail: dict[str, str]) -> None:
+    engine = make_engine(db_settings)
+    try:
+        records = {r["image_id"]: r for r in export_records(engine, ExportFilter(request_id="req1"), evidence=True)}
+    finally:
+        engine.dispose()
+    record = records[trail["acme_day1_a"]]
+    assert [c["evidence"] for c in record["checks"]] == [{"score": 0.5}, {"score": 0.5}]
 
 
 def test_export_filters_by_time_kit_and_request(db_settings: Settings, trail: dict[str, str]) -> None:
