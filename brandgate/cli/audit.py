@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from brandgate.artifacts import atomic_file
+from brandgate.artifacts import HEX_DIGEST, atomic_file
 from brandgate.cli.output import emit_json, say, warn
 from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine
@@ -23,14 +23,25 @@ def audit_group() -> None:
     """The audit trail: verify its hash chain, export it."""
 
 
+def _anchor(text: str | None) -> tuple[int, str] | None:
+    if text is None:
+        return None
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or int(seq) < 1 or not HEX_DIGEST.match(digest):
+        raise UserError(f"--anchor {text!r}: write SEQ:HASH as printed by `audit verify` (e.g. 1200:6f1c…64 hex)")
+    return int(seq), digest
+
+
 @audit_group.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def verify_command(as_json: bool) -> None:
+@click.option("--anchor", help="SEQ:HASH recorded from an earlier verify; also catches deleted newest events.")
+def verify_command(as_json: bool, anchor: str | None) -> None:
     """Recompute the event hash chain; exit 0 when intact, 4 naming the first edited, deleted or reordered event."""
+    anchored = _anchor(anchor)
     engine = make_engine(get_settings())
     try:
         ensure_current(engine)
-        report = verify_chain(engine)
+        report = verify_chain(engine, anchor=anchored)
     finally:
         engine.dispose()
     fault = report.first_break
@@ -47,6 +58,7 @@ def verify_command(as_json: bool) -> None:
         )
     elif fault is None:
         say(f"audit chain intact: {report.events} events, head seq {report.head_seq} hash {report.head_hash}")
+        say(f"anchor for a later check: --anchor {report.head_seq}:{report.head_hash}")
     else:
         say(f"audit chain BROKEN at seq {fault.seq} ({fault.kind}): {fault.message}")
         warn(f"{report.events} events before it verified; last good seq {report.head_seq}")

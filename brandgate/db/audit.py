@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -204,7 +205,7 @@ class _Row:
     hash: str
 
 
-def _rows(connection: Connection, batch: int) -> Iterator[_Row]:
+def _rows(connection: Connection, batch: int) -> Generator[_Row, None, None]:
     table = AuditEvent.__table__
     statement = select(table).order_by(table.c.seq)
     result = connection.execution_options(yield_per=batch).execute(statement)
@@ -215,32 +216,50 @@ def _rows(connection: Connection, batch: int) -> Iterator[_Row]:
         result.close()
 
 
-def verify_chain(engine: Engine, *, batch: int = 2000) -> ChainReport:
-    """Recompute every hash and link, in seq order, in constant memory; name the first break."""
+def verify_chain(engine: Engine, *, batch: int = 2000, anchor: tuple[int, str] | None = None) -> ChainReport:
+    """Recompute every hash and link, in seq order, in constant memory; name the first break.
+
+    `anchor` is a (seq, hash) recorded earlier outside the database: the chain must still hold
+    that event with that hash, which also catches deleting the newest events.
+    """
     with engine.connect().execution_options(**READ_ONLY) as connection, connection.begin():
         count, previous = 0, None
         anomaly: _Row | None = None
-        for row in _rows(connection, batch):
-            expected_seq = previous.seq + 1 if previous else 1
-            expected_prev = previous.hash if previous else GENESIS_HASH
-            if row.seq != expected_seq or row.prev_hash != expected_prev or event_hash(row) != row.hash:
-                anomaly = row
-                break
-            count, previous = count + 1, row
-        if anomaly is None:
-            return ChainReport(
-                count,
-                previous.seq if previous else 0,
-                previous.hash if previous else GENESIS_HASH,
-                None,
-            )
-        fault = _diagnose(connection, anomaly, previous)
-        return ChainReport(
-            count,
-            previous.seq if previous else 0,
-            previous.hash if previous else GENESIS_HASH,
-            fault,
-        )
+        anchored: _Row | None = None
+        # closed before diagnosing, which runs its own queries on this connection
+        with closing(_rows(connection, batch)) as rows:
+            for row in rows:
+                expected_seq = previous.seq + 1 if previous else 1
+                expected_prev = previous.hash if previous else GENESIS_HASH
+                if row.seq != expected_seq or row.prev_hash != expected_prev or event_hash(row) != row.hash:
+                    anomaly = row
+                    break
+                if anchor is not None and row.seq == anchor[0]:
+                    anchored = row
+                count, previous = count + 1, row
+        fault = _diagnose(connection, anomaly, previous) if anomaly is not None else None
+        if fault is None and anchor is not None:
+            fault = _against_anchor(previous, anchored, anchor)
+        return ChainReport(count, previous.seq if previous else 0, previous.hash if previous else GENESIS_HASH, fault)
+
+
+def _against_anchor(head: _Row | None, anchored: _Row | None, anchor: tuple[int, str]) -> ChainBreak | None:
+    """The chain verified intact up to `head`; does it still contain the anchored event?"""
+    seq, digest = anchor
+    head_seq = head.seq if head else 0
+    if anchored is not None and anchored.hash != digest:
+        return ChainBreak(
+            "edited", seq, anchored.id,
+            f"{_describe(anchored)} is not the event anchored at seq {seq} (hash {digest[:16]}…): "
+            "the chain was rewritten from there or earlier and every later hash recomputed",
+        )  # fmt: skip
+    if seq > head_seq:
+        return ChainBreak(
+            "deleted", head_seq + 1, None,
+            f"events seq {head_seq + 1}-{seq} are missing (deleted): the anchor names seq {seq}, "
+            f"the trail now ends at seq {head_seq}",
+        )  # fmt: skip
+    return None
 
 
 def _row_by_hash(connection: Connection, digest: str) -> _Row | None:

@@ -297,3 +297,48 @@ def test_audit_verify_exits_4_from_the_shell(db_settings: Settings, engine: Engi
     )
     assert done.returncode == 4, done.stderr
     assert "BROKEN at seq 2 (deleted)" in done.stdout
+
+
+def test_anchor_catches_deleting_the_newest_events(engine: Engine) -> None:
+    _append(engine, 6)
+    anchor = (6, _hash_of(engine, 6))
+    assert verify_chain(engine, anchor=anchor).intact
+    _tamper(engine, "DELETE FROM audit_events WHERE seq >= 5")
+    assert verify_chain(engine).intact  # without an anchor the shortened chain is still a valid chain
+    fault = verify_chain(engine, anchor=anchor).first_break
+    assert fault is not None and (fault.kind, fault.seq) == ("deleted", 5)
+    assert "events seq 5-6 are missing" in fault.message
+
+
+def test_anchor_catches_a_chain_rewritten_and_rehashed(engine: Engine) -> None:
+    _append(engine, 4)
+    anchor = (4, _hash_of(engine, 4))
+    # the attacker rewrites event 3 and recomputes 3 and 4 so that every link holds again
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        rows = session.query(AuditEvent).filter(AuditEvent.seq >= 3).order_by(AuditEvent.seq).all()
+        for row in rows:
+            session.expunge(row)
+    rows[0].actor = "mallory"
+    rows[0].hash = event_hash(rows[0])
+    rows[1].prev_hash = rows[0].hash
+    rows[1].hash = event_hash(rows[1])
+    _tamper(
+        engine,
+        f"UPDATE audit_events SET actor = 'mallory', hash = '{rows[0].hash}' WHERE seq = 3",
+        f"UPDATE audit_events SET prev_hash = '{rows[1].prev_hash}', hash = '{rows[1].hash}' WHERE seq = 4",
+    )
+    assert verify_chain(engine).intact
+    fault = verify_chain(engine, anchor=anchor).first_break
+    assert fault is not None and (fault.kind, fault.seq) == ("edited", 4)
+
+
+def test_verify_cli_anchor_round_trip_and_bad_anchor(db_settings: Settings, engine: Engine, run_cli: Any) -> None:
+    _append(engine, 3)
+    code, out, _ = run_cli(db_settings, "audit", "verify")
+    anchor = out.split("--anchor ")[1].strip()
+    assert anchor == f"3:{_hash_of(engine, 3)}"
+    assert run_cli(db_settings, "audit", "verify", "--anchor", anchor)[0] == 0
+    assert run_cli(db_settings, "audit", "verify", "--anchor", "9:" + "a" * 64)[0] == 4
+    code, _, err = run_cli(db_settings, "audit", "verify", "--anchor", "3:nothex")
+    assert code == 2 and "write SEQ:HASH" in err
