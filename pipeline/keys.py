@@ -27,7 +27,14 @@ SIGNING_CHAIN = "signing-chain.pem"
 SIGNING_KEY = "signing.key"
 
 # The file names `keys init` writes, in the order it writes them.
-DEV_CHAIN_FILES = (ROOT_CERT, ROOT_KEY, INTERMEDIATE_CERT, INTERMEDIATE_KEY, SIGNING_CHAIN, SIGNING_KEY)
+DEV_CHAIN_FILES = (
+    ROOT_CERT,
+    ROOT_KEY,
+    INTERMEDIATE_CERT,
+    INTERMEDIATE_KEY,
+    SIGNING_CHAIN,
+    SIGNING_KEY,
+)
 
 # id-kp-documentSigning: C2PA lists it, but c2pa-rs 0.91 rejects a certificate that has
 # only this EKU unless the verifier's trust_config names it, so the leaf also carries
@@ -160,12 +167,22 @@ def issue_chain(
     signing_name = _name(f"{organization} content signer", organization)
 
     root = _ca_certificate(
-        root_name, root_key, root_name, root_key, None,
-        now - dt.timedelta(days=1), now + dt.timedelta(days=3650),
+        root_name,
+        root_key,
+        root_name,
+        root_key,
+        None,
+        now - dt.timedelta(days=1),
+        now + dt.timedelta(days=3650),
     )
     intermediate = _ca_certificate(
-        intermediate_name, intermediate_key, root_name, root_key, 0,
-        now - dt.timedelta(days=1), now + dt.timedelta(days=1825),
+        intermediate_name,
+        intermediate_key,
+        root_name,
+        root_key,
+        0,
+        now - dt.timedelta(days=1),
+        now + dt.timedelta(days=1825),
     )
     leaf = (
         x509.CertificateBuilder()
@@ -191,9 +208,7 @@ def issue_chain(
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage(list(extended_key_usages)), critical=False)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(signing_key.public_key()), critical=False
-        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(signing_key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(intermediate_key.public_key()),
             critical=False,

@@ -82,6 +82,11 @@ class SigningError(RuntimeError):
 class CredentialsUnreadable(InvalidInput):
     """Bytes that cannot be read as an asset (not an image, or an unreadable sidecar)."""
 
+    def __init__(self, detail: str, *, in_sidecar: bool = False) -> None:
+        self.detail = detail
+        self.in_sidecar = in_sidecar
+        super().__init__(detail, "--manifest" if in_sidecar else None)
+
 
 # ---------------------------------------------------------------------------- inputs
 
@@ -376,8 +381,11 @@ def _read_context(trust_anchors_pem: bytes | None) -> c2pa.Context:
 def _algorithm_for(cert: x509.Certificate, where: Path | str) -> c2pa.C2paSigningAlg:
     key = cert.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
-        by_curve = {"secp256r1": c2pa.C2paSigningAlg.ES256, "secp384r1": c2pa.C2paSigningAlg.ES384,
-                    "secp521r1": c2pa.C2paSigningAlg.ES512}
+        by_curve = {
+            "secp256r1": c2pa.C2paSigningAlg.ES256,
+            "secp384r1": c2pa.C2paSigningAlg.ES384,
+            "secp521r1": c2pa.C2paSigningAlg.ES512,
+        }
         if key.curve.name in by_curve:
             return by_curve[key.curve.name]
         raise SigningConfigError(f"curve {key.curve.name} is not one C2PA signs with (use P-256)", str(where))
@@ -482,19 +490,20 @@ class Signer:
         self.subject = _subject(leaf)
         self.not_after = leaf.not_valid_after_utc
         # The SDK must not embed the root: verifiers find it among their own anchors.
-        self._chain_pem = b"".join(
-            c.public_bytes(serialization.Encoding.PEM) for c in certs if c.subject != c.issuer
-        )
+        self._chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs if c.subject != c.issuer)
         if not self._chain_pem:
-            raise SigningConfigError("the chain holds only a self-signed certificate; C2PA needs a CA-issued leaf",
-                                     chain_source)
+            raise SigningConfigError(
+                "the chain holds only a self-signed certificate; C2PA needs a CA-issued leaf",
+                chain_source,
+            )
 
         if key_pem is not None:
             try:
                 private_key = serialization.load_pem_private_key(key_pem, password=None)
             except (ValueError, TypeError) as exc:
                 raise SigningConfigError(
-                    f"cannot read the private key ({exc}); it must be an unencrypted PEM key", key_source
+                    f"cannot read the private key ({exc}); it must be an unencrypted PEM key",
+                    key_source,
                 ) from exc
             if _public_der(private_key.public_key()) != _public_der(leaf.public_key()):
                 raise SigningConfigError(
@@ -536,8 +545,7 @@ class Signer:
         try:
             chain_pem = read_pem_file(paths.signing_chain, "signing certificate chain", "SIGNING_CERT")
             key_pem = (
-                None if sign_callback is not None
-                else read_pem_file(paths.signing_key, "signing key", "SIGNING_KEY")
+                None if sign_callback is not None else read_pem_file(paths.signing_key, "signing key", "SIGNING_KEY")
             )
             anchors = _read_anchors(paths.trust_anchors, explicit=settings.trust_anchors is not None)
         except KeyFileError as exc:
@@ -556,18 +564,35 @@ class Signer:
     def _self_test(self, chain_source: str, key_source: str, *, callback: bool) -> None:
         """Sign a tiny image and read it back, so every SDK-side problem shows up now."""
         try:
-            signed = self._sign_raw(_probe_png(), "image/png", {
-                "claim_generator_info": [{"name": CLAIM_GENERATOR, "version": self.version}],
-                "title": "brandgate signer self-test",
-                "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
-                    {"action": "c2pa.created", "digitalSourceType": ALGORITHMIC_MEDIA}]}}],
-            }, ())
+            signed = self._sign_raw(
+                _probe_png(),
+                "image/png",
+                {
+                    "claim_generator_info": [{"name": CLAIM_GENERATOR, "version": self.version}],
+                    "title": "brandgate signer self-test",
+                    "assertions": [
+                        {
+                            "label": "c2pa.actions.v2",
+                            "data": {
+                                "actions": [
+                                    {
+                                        "action": "c2pa.created",
+                                        "digitalSourceType": ALGORITHMIC_MEDIA,
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                },
+                (),
+            )
         except c2pa.C2paError as exc:
             text = str(exc)
             if "does not match" in text:
                 what = "the signing callback's key" if callback else "the private key"
                 raise SigningConfigError(
-                    f"{what} does not match the signing certificate {self.subject} ({text})", key_source
+                    f"{what} does not match the signing certificate {self.subject} ({text})",
+                    key_source,
                 ) from exc
             if self._tsa_url and ("time" in text.lower() or "http" in text.lower()):
                 raise SigningConfigError(
@@ -610,8 +635,7 @@ class Signer:
         if len(parents) > 1:
             raise ValueError(f"an image has at most one parentOf ingredient (got {len(parents)})")
         signed_at = signed_at or dt.datetime.now(dt.UTC)
-        manifest = self._manifest(record, ingredients, title or f"{record.image_id or record.request_id}",
-                                  signed_at)
+        manifest = self._manifest(record, ingredients, title or f"{record.image_id or record.request_id}", signed_at)
         try:
             return self._sign_raw(image, media_type, manifest, ingredients)
         except c2pa.C2paError as exc:
@@ -628,23 +652,37 @@ class Signer:
         actions: list[dict[str, Any]] = []
         parent = next((i for i, ing in enumerate(ingredients) if ing.relationship == "parentOf"), None)
         if parent is None:
-            actions.append({"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-                            "softwareAgent": agent})
+            actions.append(
+                {
+                    "action": "c2pa.created",
+                    "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+                    "softwareAgent": agent,
+                }
+            )
         else:
-            actions.append({"action": "c2pa.opened", "parameters": {"ingredientIds": [_ingredient_label(parent)]}})
-            actions.append({
-                "action": "c2pa.edited",
-                "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-                "softwareAgent": agent,
-                "description": "high-quality export of the approved preview",
-            })
+            actions.append(
+                {
+                    "action": "c2pa.opened",
+                    "parameters": {"ingredientIds": [_ingredient_label(parent)]},
+                }
+            )
+            actions.append(
+                {
+                    "action": "c2pa.edited",
+                    "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+                    "softwareAgent": agent,
+                    "description": "high-quality export of the approved preview",
+                }
+            )
         for index, ingredient in enumerate(ingredients):
             if ingredient.relationship == "componentOf":
-                actions.append({
-                    "action": "c2pa.placed",
-                    "parameters": {"ingredientIds": [_ingredient_label(index)]},
-                    "description": f"{ingredient.role} placed by brand compositing",
-                })
+                actions.append(
+                    {
+                        "action": "c2pa.placed",
+                        "parameters": {"ingredientIds": [_ingredient_label(index)]},
+                        "description": f"{ingredient.role} placed by brand compositing",
+                    }
+                )
         governance = record.to_assertion()
         governance["signed_at"] = signed_at.astimezone(dt.UTC).isoformat()
         return {
@@ -657,7 +695,11 @@ class Signer:
         }
 
     def _sign_raw(
-        self, image: bytes, media_type: str, manifest: dict[str, Any], ingredients: Sequence[Ingredient]
+        self,
+        image: bytes,
+        media_type: str,
+        manifest: dict[str, Any],
+        ingredients: Sequence[Ingredient],
     ) -> SignedAsset:
         with c2pa.Builder(manifest, self._context) as builder:
             for index, ingredient in enumerate(ingredients):
@@ -715,7 +757,7 @@ _MAGIC: tuple[tuple[bytes, int, str], ...] = (
 def sniff_media_type(head: bytes) -> str | None:
     """The image type the first bytes announce, whatever the file's name says."""
     for magic, offset, media_type in _MAGIC:
-        if head[offset:offset + len(magic)] == magic:
+        if head[offset : offset + len(magic)] == magic:
             if media_type == "image/webp" and head[:4] != b"RIFF":
                 continue
             return media_type
@@ -747,11 +789,12 @@ class Verifier:
         """Validate the credentials of `data` (embedded, or in `manifest_store` when given).
 
         `media_type` None means: take it from the bytes. Raises CredentialsUnreadable when
-        the bytes are not an asset the SDK can read at all and carry no manifest.
+        the bytes are not an asset the SDK can parse and hold no manifest; bytes that hold
+        a manifest which cannot be checked (a truncated file) are `invalid`.
         """
         media_type = media_type or sniff_media_type(data[:32])
         if manifest_store is not None and not _has_c2pa_marker(manifest_store[:4096]):
-            raise CredentialsUnreadable("is not a C2PA manifest store (no JUMBF c2pa box)", "--manifest")
+            raise CredentialsUnreadable("is not a C2PA manifest store (no JUMBF c2pa box)", in_sidecar=True)
         try:
             with c2pa.Reader(media_type, io.BytesIO(data), manifest_store, context=self._context) as reader:
                 store = json.loads(reader.json())
@@ -765,16 +808,17 @@ class Verifier:
         except c2pa.C2paError as exc:
             text = str(exc)
             if manifest_store is not None and "jumbf" in text.lower():
-                raise CredentialsUnreadable(f"cannot be read as a manifest store ({text})", "--manifest") from exc
+                raise CredentialsUnreadable(f"cannot be read as a manifest store ({text})", in_sidecar=True) from exc
             if manifest_store is not None or _has_c2pa_marker(data):
                 # Credentials are there but cannot be checked against the asset: a
                 # truncated file, a damaged manifest box. That is tampering, not bad input.
-                return Credentials(state="invalid", problem=f"credentials present but unreadable: {text}",
-                                   manifest_source="sidecar" if manifest_store is not None else "embedded")
-            if media_type is None:
-                raise CredentialsUnreadable(
-                    f"is not an image or asset type C2PA covers (the SDK says: {text})") from exc
-            return Credentials(state="no_credentials", problem=f"{media_type} could not be parsed: {text}")
+                return Credentials(
+                    state="invalid",
+                    problem=f"credentials present but unreadable: {text}",
+                    manifest_source="sidecar" if manifest_store is not None else "embedded",
+                )
+            kind = media_type or "asset of a type C2PA covers"
+            raise CredentialsUnreadable(f"is not a readable {kind} (the SDK says: {text})") from exc
         return _credentials_from(store, cr, "embedded" if embedded and manifest_store is None else "sidecar")
 
 
@@ -817,7 +861,9 @@ def _is_known(label: str) -> bool:
     return any(base == p or base.startswith(p) for p in _KNOWN_ASSERTION_PREFIXES)
 
 
-def _credentials_from(store: Mapping[str, Any], cr: Mapping[str, Any], source: Literal["embedded", "sidecar"]) -> Credentials:
+def _credentials_from(
+    store: Mapping[str, Any], cr: Mapping[str, Any], source: Literal["embedded", "sidecar"]
+) -> Credentials:
     label = store.get("active_manifest")
     manifests = store.get("manifests") or {}
     manifest = manifests.get(label) or {}
@@ -901,4 +947,8 @@ def _ingredient_state(ingredient: Mapping[str, Any]) -> str | None:
     if results.get("failure"):
         codes = {f.get("code") for f in results["failure"]}
         return "valid" if codes == {"signingCredential.untrusted"} else "invalid"
-    return "trusted" if any(s.get("code") == "signingCredential.trusted" for s in results.get("success") or ()) else "valid"
+    return (
+        "trusted"
+        if any(s.get("code") == "signingCredential.trusted" for s in results.get("success") or ())
+        else "valid"
+    )

@@ -1,0 +1,81 @@
+"""`brandgate verify FILE [--manifest FILE.c2pa] [--json]`: content credentials, checked."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from brandgate.cli.output import emit_json, say
+from brandgate.settings import get_settings
+from brandgate.verification import VerifyReport, verify_file
+
+
+@click.command("verify")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Verify against this sidecar manifest store (FILE.c2pa) instead of the embedded one.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def verify(file: Path, manifest: Path | None, as_json: bool) -> None:
+    """Read and validate the C2PA credentials of FILE.
+
+    Exit 0 trusted, 3 valid but the signer is not trusted, 4 invalid or tampered,
+    5 no credentials (the audit database is searched for a visual match), 2 bad input.
+    """
+    report = verify_file(file, get_settings(), manifest)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        for line in describe(report):
+            say(line)
+    # SystemExit, not ctx.exit(): main() runs click with standalone_mode=False, where
+    # ctx.exit(code) becomes a return value and the contract's exit code would be lost.
+    sys.exit(report.exit_code)
+
+
+def describe(report: VerifyReport) -> list[str]:
+    """The human report: the verdict line first, then what the credentials say."""
+    c = report.credentials
+    lines = [f"{report.file}: {report.summary}"]
+    if c.signer is not None:
+        lines.append(f"  signer: {c.signer.subject} (issued by {c.signer.issuer})")
+    if c.signing_time:
+        lines.append(f"  signed at: {c.signing_time} ({c.signing_time_source})")
+    if c.claim_generator:
+        lines.append(f"  made with: {c.claim_generator}")
+    g = c.governance
+    if g is not None:
+        lines.append(
+            f"  verdict: {g.verdict}; request {g.request_id}"
+            + (f", image {g.image_id}" if g.image_id else "")
+            + f"; kit {g.kit_name}; seed {g.seed}; model {g.model.name}@{g.model.revision}"
+        )
+        for check in g.checks:
+            lines.append(f"    {check.id}: {check.status} (confidence {check.confidence:.2f})")
+        if g.approval is not None:
+            a = g.approval
+            lines.append(f"  approval: {a.decision} by {a.decided_by} at {a.decided_at.isoformat()}")
+    elif c.governance_error:
+        lines.append(f"  governance assertion unreadable: {c.governance_error}")
+    for action in c.actions:
+        agent = action.get("softwareAgent")
+        agent_text = f" by {agent.get('name')} {agent.get('version', '')}".rstrip() if isinstance(agent, dict) else ""
+        lines.append(f"  action: {action.get('action')}{agent_text}")
+    for ingredient in c.ingredients:
+        lines.append(f"  ingredient: {ingredient['title']} ({ingredient['relationship']})")
+    if c.unknown_assertions:
+        lines.append(f"  unknown assertions (not checked by brandgate): {', '.join(c.unknown_assertions)}")
+    for failure in c.failure:
+        lines.append(f"  failure: {failure.code}: {failure.explanation}")
+    if report.lookup is not None and report.lookup.detail not in lines[0]:
+        lines.append(f"  {report.lookup.detail}")
+    return lines
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(verify)
