@@ -160,9 +160,9 @@ def _images_with_phash(settings: Settings) -> list[Any]:
     except ArgumentError as exc:
         raise _LookupUnavailable(f"BRANDGATE_DATABASE_URL is not a database URL ({exc})") from None
     # Connecting to a missing SQLite file would create an empty one: a lookup must not.
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        if not Path(url.database).is_file():
-            raise _LookupUnavailable(f"no audit database at {url.database}")
+    is_sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if is_sqlite_file and not Path(str(url.database)).is_file():
+        raise _LookupUnavailable(f"no audit database at {url.database}")
     engine = make_engine(settings)
     try:
         with engine.connect() as conn:

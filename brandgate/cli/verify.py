@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from brandgate.cli.output import emit_json, say
 from brandgate.settings import get_settings
-from brandgate.verification import VerifyReport, verify_file
+
+if TYPE_CHECKING:
+    from brandgate.verification import VerifyReport
 
 
 @click.command("verify")
@@ -27,6 +30,9 @@ def verify(file: Path, manifest: Path | None, as_json: bool) -> None:
     Exit 0 trusted, 3 valid but the signer is not trusted, 4 invalid or tampered,
     5 no credentials (the audit database is searched for a visual match), 2 bad input.
     """
+    # Imported here so that other commands do not load the C2PA library.
+    from brandgate.verification import verify_file
+
     report = verify_file(file, get_settings(), manifest)
     if as_json:
         emit_json(report.to_json())
