@@ -96,7 +96,7 @@ def perceptual_hash_of(data: bytes, max_pixels: int) -> str:
             if width * height > max_pixels:
                 raise ValueError(f"{width}x{height} is over the {max_pixels:,}-pixel limit")
             rgb = np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
         raise ValueError(f"cannot decode the image ({exc})") from exc
     return phash_hex(rgb)
 

@@ -100,33 +100,36 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _ca_certificate(
+def _certificate(
     subject: x509.Name,
     key: ec.EllipticCurvePrivateKey,
     issuer: x509.Name,
     issuer_key: ec.EllipticCurvePrivateKey,
-    path_length: int | None,
-    not_before: dt.datetime,
-    not_after: dt.datetime,
+    validity: tuple[dt.datetime, dt.datetime],
+    *,
+    ca: bool,
+    path_length: int | None = None,
+    extended_key_usages: Sequence[x509.ObjectIdentifier] = (),
 ) -> x509.Certificate:
+    """A CA certificate (signs certificates) or a leaf (signs claims: digitalSignature only)."""
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .not_valid_before(validity[0])
+        .not_valid_after(validity[1])
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=False,
+                digital_signature=not ca,
                 content_commitment=False,
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
+                key_cert_sign=ca,
+                crl_sign=ca,
                 encipher_only=False,
                 decipher_only=False,
             ),
@@ -134,6 +137,8 @@ def _ca_certificate(
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
+    if extended_key_usages:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(extended_key_usages)), critical=False)
     if issuer_key is not key:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
@@ -166,54 +171,26 @@ def issue_chain(
     intermediate_name = _name(f"{organization} intermediate CA", organization)
     signing_name = _name(f"{organization} content signer", organization)
 
-    root = _ca_certificate(
-        root_name,
-        root_key,
-        root_name,
-        root_key,
-        None,
-        now - dt.timedelta(days=1),
-        now + dt.timedelta(days=3650),
+    root = _certificate(
+        root_name, root_key, root_name, root_key, (now - dt.timedelta(days=1), now + dt.timedelta(days=3650)), ca=True
     )
-    intermediate = _ca_certificate(
+    intermediate = _certificate(
         intermediate_name,
         intermediate_key,
         root_name,
         root_key,
-        0,
-        now - dt.timedelta(days=1),
-        now + dt.timedelta(days=1825),
+        (now - dt.timedelta(days=1), now + dt.timedelta(days=1825)),
+        ca=True,
+        path_length=0,
     )
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(signing_name)
-        .issuer_name(intermediate_name)
-        .public_key(signing_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(signing_not_before or now - dt.timedelta(days=1))
-        .not_valid_after(signing_not_after or now + dt.timedelta(days=730))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage(list(extended_key_usages)), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(signing_key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(intermediate_key.public_key()),
-            critical=False,
-        )
-        .sign(intermediate_key, hashes.SHA256())
+    leaf = _certificate(
+        signing_name,
+        signing_key,
+        intermediate_name,
+        intermediate_key,
+        (signing_not_before or now - dt.timedelta(days=1), signing_not_after or now + dt.timedelta(days=730)),
+        ca=False,
+        extended_key_usages=extended_key_usages,
     )
     pem = serialization.Encoding.PEM
     return IssuedChain(

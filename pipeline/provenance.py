@@ -7,6 +7,7 @@ dataclass, so callers never touch the SDK's native objects.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -435,19 +436,14 @@ def _subject(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()
 
 
-_PROBE_PNG: bytes | None = None
-
-
+@functools.cache
 def _probe_png() -> bytes:
     """A tiny real PNG to sign at start-up, so a broken signer fails before the first image."""
-    global _PROBE_PNG
-    if _PROBE_PNG is None:
-        from PIL import Image
+    from PIL import Image
 
-        out = io.BytesIO()
-        Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "PNG")
-        _PROBE_PNG = out.getvalue()
-    return _PROBE_PNG
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------- signing
