@@ -340,3 +340,10 @@ def test_thumbnail_is_embedded_only_when_asked(chain: IssuedChain, verifier: Ver
 
     assert not has_thumbnail(plain.image)
     assert has_thumbnail(with_thumbnail.image)
+
+
+def test_unreachable_time_stamp_authority_fails_at_start_up_with_the_fix(chain: IssuedChain) -> None:
+    with pytest.raises(
+        SigningConfigError, match="time-stamp authority http://127.0.0.1:9/tsa failed.*unset BRANDGATE_TSA_URL"
+    ):
+        signer_for(chain, tsa_url="http://127.0.0.1:9/tsa")
