@@ -17,7 +17,7 @@ from brandgate.db.models import Base, Request
 from brandgate.db.models import Image as ImageRow
 from brandgate.settings import Settings
 from pipeline.keys import IssuedChain, issue_chain, write_dev_chain
-from pipeline.provenance import CheckRecord, GovernanceRecord, ModelIdentity, Signer
+from pipeline.provenance import TRAINED_ALGORITHMIC_MEDIA, CheckRecord, GovernanceRecord, ModelIdentity, Signer
 from policies.perceptual import phash_hex
 
 FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
@@ -157,3 +157,26 @@ def transplant_credentials(signed_png: bytes, other_png: bytes) -> bytes:
     assert manifest, "the signed PNG has no caBX chunk"
     target = png_chunks(other_png)
     return png_from_chunks([target[0], *manifest, *target[1:]])
+
+
+def foreign_tool_png(chain: IssuedChain, picture: Image.Image) -> bytes:
+    """A PNG signed by another tool, written with the C2PA SDK directly, with assertions we do not know."""
+    import c2pa
+
+    manifest = {
+        "claim_generator_info": [{"name": "OtherTool", "version": "9.1"}],
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]},
+            },
+            {"label": "org.example.review", "data": {"reviewer": "someone", "score": 4}},
+            {"label": "com.brandgate.governance", "data": {"verdict": "pass"}},
+        ],
+    }
+    context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
+    native = c2pa.Signer.from_info(c2pa.C2paSignerInfo(b"es256", chain.signing_chain, chain.signing_key, None))
+    out = io.BytesIO()
+    with c2pa.Builder(manifest, context) as builder:
+        builder.sign(native, "image/png", io.BytesIO(encode(picture, "image/png")), out)
+    return out.getvalue()

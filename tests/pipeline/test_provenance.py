@@ -24,7 +24,14 @@ from pipeline.provenance import (
     Verifier,
     sidecar_path,
 )
-from tests.pipeline.provenance_world import encode, record, scene, signer_for, transplant_credentials
+from tests.pipeline.provenance_world import (
+    encode,
+    foreign_tool_png,
+    record,
+    scene,
+    signer_for,
+    transplant_credentials,
+)
 
 
 @pytest.fixture(scope="module")
@@ -234,27 +241,7 @@ def test_text_named_png_is_unreadable(verifier: Verifier) -> None:
 
 
 def test_unknown_assertions_from_another_tool_are_reported_not_fatal(chain: IssuedChain, picture: Image.Image) -> None:
-    # Another tool's manifest, written with the SDK directly: it has assertions we do not know.
-    import c2pa
-
-    manifest = {
-        "claim_generator_info": [{"name": "OtherTool", "version": "9.1"}],
-        "assertions": [
-            {
-                "label": "c2pa.actions.v2",
-                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]},
-            },
-            {"label": "org.example.review", "data": {"reviewer": "someone", "score": 4}},
-            {"label": "com.brandgate.governance", "data": {"verdict": "pass"}},
-        ],
-    }
-    context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
-    native = c2pa.Signer.from_info(c2pa.C2paSignerInfo(b"es256", chain.signing_chain, chain.signing_key, None))
-    out = io.BytesIO()
-    with c2pa.Builder(manifest, context) as builder:
-        builder.sign(native, "image/png", io.BytesIO(encode(picture, "image/png")), out)
-
-    credentials = Verifier(chain.root_cert).read(out.getvalue())
+    credentials = Verifier(chain.root_cert).read(foreign_tool_png(chain, picture))
 
     assert credentials.state == "trusted"
     assert credentials.claim_generator == "OtherTool/9.1"
@@ -344,6 +331,6 @@ def test_thumbnail_is_embedded_only_when_asked(chain: IssuedChain, verifier: Ver
 
 def test_unreachable_time_stamp_authority_fails_at_start_up_with_the_fix(chain: IssuedChain) -> None:
     with pytest.raises(
-        SigningConfigError, match="time-stamp authority http://127.0.0.1:9/tsa failed.*unset BRANDGATE_TSA_URL"
+        SigningConfigError, match=r"time-stamp authority http://127\.0\.0\.1:9/tsa failed.*unset BRANDGATE_TSA_URL"
     ):
         signer_for(chain, tsa_url="http://127.0.0.1:9/tsa")

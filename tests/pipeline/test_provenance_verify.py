@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,15 @@ from brandgate.cli.main import main
 from brandgate.settings import Settings, get_settings
 from pipeline.keys import ROOT_CERT, SIGNING_CHAIN, SIGNING_KEY, issue_chain, write_dev_chain
 from pipeline.provenance import Signer, SigningConfigError
-from tests.pipeline.provenance_world import encode, record, scene, seed_audit_db, settings_with_chain, signer_for
+from tests.pipeline.provenance_world import (
+    encode,
+    foreign_tool_png,
+    record,
+    scene,
+    seed_audit_db,
+    settings_with_chain,
+    signer_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -262,6 +271,48 @@ def test_garbage_sidecar_is_bad_input(run: Callable[..., Outcome], env: Settings
 
     assert result.exit_code == 2
     assert "is not a C2PA manifest store" in result.stderr
+
+
+def test_other_tools_assertions_are_listed_and_do_not_fail_verification(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    chain = issue_chain("Other Tool Inc")
+    path = tmp_path / "other-tool.png"
+    path.write_bytes(foreign_tool_png(chain, scene()))
+
+    result = run("verify", str(path))
+
+    assert result.exit_code == 3, result.output  # their CA is not among our anchors
+    assert "unknown assertions (not checked by brandgate): org.example.review" in result.stdout
+    assert "governance assertion unreadable" in result.stdout
+
+
+@pytest.mark.postgres
+def test_lookup_finds_the_image_in_a_postgresql_audit_db(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    name = f"bg_provenance_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 not reachable: {exc}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        monkeypatch.setenv("BRANDGATE_DATABASE_URL", url)
+        path = signed_file(env, tmp_path / "img.png")
+        seed_audit_db(env.model_copy(update={"database_url": url}), {"img-0001": path.read_bytes()})
+        stripped = tmp_path / "stripped.webp"
+        stripped.write_bytes(encode(Image.open(path).convert("RGB"), "image/webp", quality=60))
+
+        result = run("verify", str(stripped), "--json")
+
+        assert result.exit_code == 5
+        assert json.loads(result.stdout)["lookup"]["match"]["image_id"] == "img-0001"
+    finally:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
 
 
 def test_exit_code_reaches_the_shell_through_the_real_entry_point(env: Settings, tmp_path: Path) -> None:
