@@ -416,12 +416,6 @@ def _check_leaf(cert: x509.Certificate, where: Path | str, now: dt.datetime) -> 
             str(where),
         )
     try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        usage = None
-    if usage is not None and not usage.digital_signature:
-        raise SigningConfigError("signing certificate lacks key usage digitalSignature", str(where))
-    try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         constraints = None
@@ -430,6 +424,12 @@ def _check_leaf(cert: x509.Certificate, where: Path | str, now: dt.datetime) -> 
             "the first certificate is a CA; put the signing (leaf) certificate first, then intermediates",
             str(where),
         )
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None and not usage.digital_signature:
+        raise SigningConfigError("signing certificate lacks key usage digitalSignature", str(where))
 
 
 def _subject(cert: x509.Certificate) -> str:
@@ -485,13 +485,16 @@ class Signer:
         self.algorithm = _algorithm_for(leaf, chain_source)
         self.subject = _subject(leaf)
         self.not_after = leaf.not_valid_after_utc
-        # The SDK must not embed the root: verifiers find it among their own anchors.
-        self._chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs if c.subject != c.issuer)
-        if not self._chain_pem:
+        if leaf.subject == leaf.issuer:
             raise SigningConfigError(
-                "the chain holds only a self-signed certificate; C2PA needs a CA-issued leaf",
+                "the signing certificate is self-signed; C2PA validators need one issued by a CA "
+                "(`brandgate keys init` makes a development chain)",
                 chain_source,
             )
+        # The root is left out: verifiers must find it among their own anchors, not in the file.
+        self._chain_pem = b"".join(
+            c.public_bytes(serialization.Encoding.PEM) for c in certs if c is leaf or c.subject != c.issuer
+        )
 
         if key_pem is not None:
             try:

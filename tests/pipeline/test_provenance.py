@@ -334,3 +334,8 @@ def test_unreachable_time_stamp_authority_fails_at_start_up_with_the_fix(chain: 
         SigningConfigError, match=r"time-stamp authority http://127\.0\.0\.1:9/tsa failed.*unset BRANDGATE_TSA_URL"
     ):
         signer_for(chain, tsa_url="http://127.0.0.1:9/tsa")
+
+
+def test_chain_that_starts_with_a_ca_fails_at_start_up_with_the_fix(chain: IssuedChain) -> None:
+    with pytest.raises(SigningConfigError, match="the first certificate is a CA; put the signing"):
+        Signer(chain_pem=chain.intermediate_cert + chain.signing_cert, key_pem=chain.intermediate_key)
