@@ -30,6 +30,7 @@ from tests.pipeline.provenance_world import (
     seed_audit_db,
     settings_with_chain,
     signer_for,
+    transplant_credentials,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,6 +150,23 @@ def test_flipped_byte_gives_exit_4(run: Callable[..., Outcome], env: Settings, t
     assert result.exit_code == 4
     codes = [f["code"] for f in json.loads(result.stdout)["validation_codes"]["failure"]]
     assert "assertion.dataHash.mismatch" in codes
+
+
+def test_pixels_edited_under_copied_credentials_give_exit_4_and_name_the_original(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    path = signed_file(env, tmp_path / "img.png")
+    seed_audit_db(env, {"img-0001": path.read_bytes()})
+    edited = Image.open(path).convert("RGB")
+    edited.paste((255, 255, 255), (20, 20, 28, 26))  # a small patch painted over
+    forged = tmp_path / "forged.png"
+    forged.write_bytes(transplant_credentials(path.read_bytes(), encode(edited, "image/png")))
+
+    result = run("verify", str(forged))
+
+    assert result.exit_code == 4
+    assert "invalid or tampered (assertion.dataHash.mismatch" in result.stdout
+    assert "visually matches image img-0001 of request req-0001" in result.stdout
 
 
 def test_truncated_file_gives_exit_4(run: Callable[..., Outcome], env: Settings, tmp_path: Path) -> None:
