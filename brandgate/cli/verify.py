@@ -48,6 +48,8 @@ def describe(report: VerifyReport) -> list[str]:
     """The human report: the verdict line first, then what the credentials say."""
     c = report.credentials
     lines = [f"{report.file}: {report.summary}"]
+    if c.manifest_source == "sidecar":
+        lines.append(f"  manifest: sidecar {report.manifest}")
     if c.signer is not None:
         lines.append(f"  signer: {c.signer.subject} (issued by {c.signer.issuer})")
     if c.signing_time:
@@ -71,7 +73,8 @@ def describe(report: VerifyReport) -> list[str]:
     for action in c.actions:
         agent = action.get("softwareAgent")
         agent_text = f" by {agent.get('name')} {agent.get('version', '')}".rstrip() if isinstance(agent, dict) else ""
-        lines.append(f"  action: {action.get('action')}{agent_text}")
+        description = f" ({action['description']})" if action.get("description") else ""
+        lines.append(f"  action: {action.get('action')}{agent_text}{description}")
     for ingredient in c.ingredients:
         lines.append(f"  ingredient: {ingredient['title']} ({ingredient['relationship']})")
     if c.unknown_assertions:
