@@ -339,3 +339,14 @@ def test_unreachable_time_stamp_authority_fails_at_start_up_with_the_fix(chain: 
 def test_chain_that_starts_with_a_ca_fails_at_start_up_with_the_fix(chain: IssuedChain) -> None:
     with pytest.raises(SigningConfigError, match="the first certificate is a CA; put the signing"):
         Signer(chain_pem=chain.intermediate_cert + chain.signing_cert, key_pem=chain.intermediate_key)
+
+
+def test_one_signer_and_verifier_serve_several_threads(signer: Signer, verifier: Verifier) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [encode(scene(96, seed=n), "image/png") for n in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        signed = list(pool.map(lambda data: signer.sign(data, "image/png", record()), images * 2))
+        states = list(pool.map(lambda asset: verifier.read(asset.image).state, signed))
+
+    assert states == ["trusted"] * 12
