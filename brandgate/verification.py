@@ -152,7 +152,7 @@ def _images_with_phash(settings: Settings) -> list[Any]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from brandgate.db.engine import make_engine
+    from brandgate.db.engine import READ_ONLY, make_engine
     from brandgate.db.models import Image
 
     try:
@@ -165,7 +165,7 @@ def _images_with_phash(settings: Settings) -> list[Any]:
         raise _LookupUnavailable(f"no audit database at {url.database}")
     engine = make_engine(settings)
     try:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(**READ_ONLY) as conn:
             if not inspect(conn).has_table(Image.__tablename__):
                 raise _LookupUnavailable("the audit database has no images table yet (run `brandgate db upgrade`)")
             query = select(Image.id, Image.request_id, Image.phash, Image.kind, Image.created_at).where(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,8 @@ if TYPE_CHECKING:
     help="Verify against this sidecar manifest store (FILE.c2pa) instead of the embedded one.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def verify(file: Path, manifest: Path | None, as_json: bool) -> None:
+@click.pass_context
+def verify(ctx: click.Context, file: Path, manifest: Path | None, as_json: bool) -> None:
     """Read and validate the C2PA credentials of FILE.
 
     Exit 0 trusted, 3 valid but the signer is not trusted, 4 invalid or tampered,
@@ -39,9 +39,7 @@ def verify(file: Path, manifest: Path | None, as_json: bool) -> None:
     else:
         for line in describe(report):
             say(line)
-    # SystemExit, not ctx.exit(): main() runs click with standalone_mode=False, where
-    # ctx.exit(code) becomes a return value and the contract's exit code would be lost.
-    sys.exit(report.exit_code)
+    ctx.exit(report.exit_code)
 
 
 def describe(report: VerifyReport) -> list[str]:

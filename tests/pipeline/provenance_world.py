@@ -13,8 +13,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from brandgate.db.engine import make_engine, make_sessionmaker
-from brandgate.db.models import Base, Request
 from brandgate.db.models import Image as ImageRow
+from brandgate.db.models import Request
+from brandgate.db.schema import upgrade
 from brandgate.settings import Settings
 from pipeline.keys import IssuedChain, issue_chain, write_dev_chain
 from pipeline.provenance import TRAINED_ALGORITHMIC_MEDIA, CheckRecord, GovernanceRecord, ModelIdentity, Signer
@@ -89,9 +90,12 @@ def signer_for(chain: IssuedChain, **options: object) -> Signer:
 
 
 def seed_audit_db(settings: Settings, images: dict[str, bytes]) -> dict[str, str]:
-    """A real SQLite audit database holding one request with `images` (id -> bytes); returns id -> phash."""
+    """A real audit database, migrated to head, holding one request with `images` (id -> bytes).
+
+    Returns id -> phash.
+    """
+    upgrade(settings)
     engine = make_engine(settings)
-    Base.metadata.create_all(engine)
     hashes: dict[str, str] = {}
     with make_sessionmaker(engine)() as session:
         session.add(
