@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -296,15 +297,27 @@ class SignedAsset:
         The sidecar survives where the embedded copy does not (Slack, CMSs, re-encoders
         strip metadata): it proves what the signed bytes were and who signed them.
         """
-        sidecar = sidecar_path(path)
-        if sidecar == path:
-            raise ValueError(f"{path} ends in .c2pa; give the image its own extension")
         path.parent.mkdir(parents=True, exist_ok=True)
-        for target, data in ((path, self.image), (sidecar, self.manifest_store)):
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(target)
-        return path, sidecar
+        _replace_file(path, self.image)
+        return path, self.write_sidecar(path)
+
+    def write_sidecar(self, image_path: Path) -> Path:
+        """Write only the manifest store next to an image already stored (e.g. by the artifact store)."""
+        sidecar = sidecar_path(image_path)
+        if sidecar == image_path:
+            raise ValueError(f"{image_path} ends in .c2pa; give the image its own extension")
+        _replace_file(sidecar, self.manifest_store)
+        return sidecar
+
+
+def _replace_file(target: Path, data: bytes) -> None:
+    """Readers see the old file or the whole new one, never half of it."""
+    tmp = target.with_name(f".{target.name}.part")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(target)
 
 
 @dataclass(frozen=True)

@@ -350,3 +350,17 @@ def test_one_signer_and_verifier_serve_several_threads(signer: Signer, verifier:
         states = list(pool.map(lambda asset: verifier.read(asset.image).state, signed))
 
     assert states == ["trusted"] * 12
+
+
+def test_sidecar_lands_next_to_an_image_in_the_artifact_store(
+    signer: Signer, verifier: Verifier, tmp_path: Path
+) -> None:
+    from brandgate.artifacts import ArtifactStore
+
+    signed = signer.sign(encode(scene(96), "image/png"), "image/png", record())
+    stored = ArtifactStore(tmp_path / "artifacts").put(signed.image, ".png")
+
+    sidecar = signed.write_sidecar(stored.path)
+
+    assert sidecar == stored.path.with_name(f"{signed.sha256}.c2pa")
+    assert verifier.read(stored.path.read_bytes(), manifest_store=sidecar.read_bytes()).state == "trusted"
