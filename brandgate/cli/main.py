@@ -25,9 +25,9 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from brandgate.cli import audit, briefs, db, kits
+    from brandgate.cli import audit, briefs, db, keys, kits, verify
 
-    for module in (kits, briefs, db, audit):
+    for module in (kits, briefs, db, audit, keys, verify):
         module.register(cli)
 
 
