@@ -1,6 +1,6 @@
 """Audit trail figures: chained events appended per second (4 writers) and the cost of a 100 000-image export.
 
-Run: .venv/bin/python benchmarks/audit_write.py [--events 400] [--images 100000] [--no-postgres]
+Run: .venv/bin/python benchmarks/audit_write.py [--events 400] [--images 100000] [--no-postgres] [--events-only]
 PostgreSQL is expected on 127.0.0.1:5432 (user postgres, trust); a scratch database is made and dropped.
 """
 
@@ -120,16 +120,17 @@ engine = make_engine(Settings(database_url=sys.argv[1]))
 began = time.perf_counter()
 with atomic_file(Path(sys.argv[3]), "w") as handle:
     count = FORMATS[sys.argv[2]](export_records(engine), handle)
-print(count, time.perf_counter() - began, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(count, time.perf_counter() - began, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 """
 
 
-def export_cost(url: str, fmt: str, out: Path) -> tuple[float, float, float, int]:
-    """Seconds exporting (after imports), seconds of the whole `brandgate audit export` command, peak RSS MB."""
+def export_cost(url: str, fmt: str, out: Path) -> tuple[float, float, float, float, int]:
+    """Seconds exporting (after imports), of the whole `brandgate audit export` command, peak RSS MB, CPU s."""
     measured = subprocess.run(
         [sys.executable, "-c", EXPORT_CHILD, url, fmt, str(out)], cwd=ROOT, check=True, capture_output=True, text=True
     )
-    count, seconds, peak_mb = measured.stdout.split()
+    count, seconds, peak_mb, cpu = measured.stdout.split()
     env = {**os.environ, "BRANDGATE_DATABASE_URL": url}
     began = time.perf_counter()
     subprocess.run(
@@ -139,7 +140,7 @@ def export_cost(url: str, fmt: str, out: Path) -> tuple[float, float, float, int
         check=True,
         capture_output=True,
     )
-    return float(seconds), time.perf_counter() - began, float(peak_mb), int(count)
+    return float(seconds), time.perf_counter() - began, float(peak_mb), float(cpu), int(count)
 
 
 def _pg_admin(sql: str) -> None:
@@ -149,9 +150,28 @@ def _pg_admin(sql: str) -> None:
         admin.execute(sql)
 
 
+def bare_commits_per_second(url: str, seconds: float = 3.0) -> float:
+    """The ceiling for one-event transactions: single-row INSERT commits, no chain, no ORM, one client."""
+    engine = make_engine(Settings(database_url=url))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE bench_commit (n INTEGER)")
+    count, began = 0, time.perf_counter()
+    with engine.connect() as connection:
+        while time.perf_counter() - began < seconds:
+            with connection.begin():
+                connection.exec_driver_sql("INSERT INTO bench_commit VALUES (1)")
+            count += 1
+    elapsed = time.perf_counter() - began
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE bench_commit")
+    engine.dispose()
+    return count / elapsed
+
+
 def run(name: str, url: str, args: argparse.Namespace, scratch: Path) -> None:
     upgrade(Settings(database_url=url))
-    for per_transaction in (1, 10):
+    print(f"{name}: reference: {bare_commits_per_second(url):,.0f} bare single-row commits/s (one client, no chain)")
+    for per_transaction in (1, 10, 100):
         rate = events_per_second(url, args.events, per_transaction)
         print(f"{name}: {rate:,.0f} events/s appended, chained, {WRITERS} concurrent writer processes, "
               f"{per_transaction} event{'s' if per_transaction > 1 else ''} per transaction")  # fmt: skip
@@ -159,12 +179,15 @@ def run(name: str, url: str, args: argparse.Namespace, scratch: Path) -> None:
     report = verify_chain(engine)
     engine.dispose()
     print(f"{name}: chain after the runs: {report.events} events, intact={report.intact}")
+    if args.events_only:
+        return
     began = time.perf_counter()
     seed_images(url, args.images)
     print(f"{name}: seeded {args.images:,} images x {len(CHECKS)} checks in {time.perf_counter() - began:.1f} s")
     for fmt in ("jsonl", "csv"):
-        seconds, command_seconds, peak_mb, count = export_cost(url, fmt, scratch / f"{name}.{fmt}")
-        print(f"{name}: export {fmt} of {count:,} images: {seconds:.1f} s exporting, peak RSS {peak_mb:.0f} MB; "
+        seconds, command_seconds, peak_mb, cpu, count = export_cost(url, fmt, scratch / f"{name}.{fmt}")
+        print(f"{name}: export {fmt} of {count:,} images: {seconds:.1f} s exporting, peak RSS {peak_mb:.0f} MB, "
+              f"{cpu:.1f} s CPU in the exporting process (imports included); "
               f"whole `brandgate audit export` command {command_seconds:.1f} s")  # fmt: skip
 
 
@@ -173,6 +196,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=400, help="events per writer per run")
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--events-only", action="store_true", help="skip the export measurements")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="brandgate-bench-") as folder:
