@@ -240,8 +240,13 @@ def load_model(profile: Profile, settings: Settings) -> LoadedModel:
 
 def _from_pretrained(folder: Path, profile: Profile, device: str) -> Any:
     import torch
+    import transformers
     from diffusers import DiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
 
+    # Load bars would interleave with the caller's own progress bar on stderr.
+    diffusers_logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
     if device == "cpu":
         torch.set_num_threads(profile.cpu_threads)
     # diffusers renamed torch_dtype to dtype (0.36); older releases only know torch_dtype.
