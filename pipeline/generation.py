@@ -227,15 +227,17 @@ def load_model(profile: Profile, settings: Settings) -> LoadedModel:
         )
     key = (str(folder), content_hash, profile.dtype, device)
     with _LOAD_LOCK:
-        if key in _MODELS:
-            return _MODELS[key]
-        started = time.perf_counter()
-        pipeline = _from_pretrained(folder, profile, device)
-        loaded = LoadedModel(pipeline, folder, content_hash, profile.dtype, device, time.perf_counter() - started)
-        _MODELS[key] = loaded
-        log.info("loaded %s from %s (%s, %s) in %.1f s", loaded.pipeline_class, folder, profile.dtype, device,
-                 loaded.load_seconds)
-        return loaded
+        loaded = _MODELS.get(key)
+        if loaded is None:
+            started = time.perf_counter()
+            pipeline = _from_pretrained(folder, profile, device)
+            loaded = LoadedModel(pipeline, folder, content_hash, profile.dtype, device, time.perf_counter() - started)
+            _MODELS[key] = loaded
+            log.info("loaded %s from %s (%s, %s) in %.1f s", loaded.pipeline_class, folder, profile.dtype, device,
+                     loaded.load_seconds)
+    # Checked for every profile, not just the first to load the model: profiles share the cache.
+    _check_scheduler(loaded.pipeline, profile)
+    return loaded
 
 
 def _from_pretrained(folder: Path, profile: Profile, device: str) -> Any:

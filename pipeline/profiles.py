@@ -146,9 +146,10 @@ class Profile(_Frozen):
         width, height = requested
         max_w, max_h = self.resolution
         scale = min(1.0, max_w / width, max_h / height)
+        scale = min(1.0, max(scale, MIN_SIDE / min(width, height)))  # never below the smallest side
         if scale >= 1.0:
             return requested
-        return max(MIN_SIDE, int(width * scale) // 8 * 8), max(MIN_SIDE, int(height * scale) // 8 * 8)
+        return max(MIN_SIDE, round(width * scale) // 8 * 8), max(MIN_SIDE, round(height * scale) // 8 * 8)
 
     def with_steps(self, steps: int) -> Profile:
         """A copy with another step count, validated against the cap like the file was."""
