@@ -1,4 +1,4 @@
-"""Brand compositing: the kit's headline, disclaimer and logo placed on a generated background by layout template."""
+"""Brand compositing: a kit's headline, disclaimer and logo placed on a generated background."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ Rect = tuple[int, int, int, int]  # left, top, right, bottom in pixels
 
 @dataclass(frozen=True)
 class Composition:
-    """The finished creative, what went into it (for the content credentials) and where each element sits."""
+    """The finished creative, what went into it (for the credentials) and where each part sits."""
 
     image: Image.Image
     ingredients: list[dict[str, Any]]
@@ -36,7 +36,11 @@ class Composition:
     layout: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"layout": self.layout, "ingredients": self.ingredients, "placements": self.placements}
+        return {
+            "layout": self.layout,
+            "ingredients": self.ingredients,
+            "placements": self.placements,
+        }
 
 
 @dataclass
@@ -69,7 +73,9 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def compose(background: Image.Image, brief: Brief, kit: Kit, layout_name: str | None = None) -> Composition:
+def compose(
+    background: Image.Image, brief: Brief, kit: Kit, layout_name: str | None = None
+) -> Composition:
     """Place the brief's headline, disclaimer and logo on `background` by the kit's layout.
 
     Refuses (InvalidInput) rather than overflowing a box, shrinking a logo below its minimum
@@ -93,11 +99,18 @@ def compose(background: Image.Image, brief: Brief, kit: Kit, layout_name: str | 
     logo_zone: Rect | None = None
     logo_layer: tuple[Image.Image, tuple[int, int]] | None = None
     if brief.logo:
-        logo_image, logo_rect, logo_zone, placement = _place_logo(kit, layout, brief.logo, width, height)
+        logo_image, logo_rect, logo_zone, placement = _place_logo(
+            kit, layout, brief.logo, width, height
+        )
         logo_layer = (logo_image, (logo_rect[0], logo_rect[1]))
         logo_path = kit.logo_path(brief.logo)
         ingredients.append(
-            {"role": "logo", "variant": brief.logo, "path": str(logo_path), "sha256": sha256_file(logo_path)}
+            {
+                "role": "logo",
+                "variant": brief.logo,
+                "path": str(logo_path),
+                "sha256": sha256_file(logo_path),
+            }
         )
         placements.append(placement)
 
@@ -113,9 +126,22 @@ def compose(background: Image.Image, brief: Brief, kit: Kit, layout_name: str | 
     for element, text, font_role, align in texts:
         font_path = kit.font_path(font_role)
         fonts_used.setdefault(font_path, font_role)
-        box = _box_pixels(layout.headline_box if element == "headline" else layout.disclaimer_box, width, height)
+        box = _box_pixels(
+            layout.headline_box if element == "headline" else layout.disclaimer_box, width, height
+        )
         placement = _place_text(
-            canvas, overlay, element, text, font_path, box, align, layout, kit, text_colour, logo_zone, name
+            canvas,
+            overlay,
+            element,
+            text,
+            font_path,
+            box,
+            align,
+            layout,
+            kit,
+            text_colour,
+            logo_zone,
+            name,
         )
         placements.append(placement)
 
@@ -123,8 +149,12 @@ def compose(background: Image.Image, brief: Brief, kit: Kit, layout_name: str | 
     if logo_layer is not None:
         composed.alpha_composite(logo_layer[0], dest=logo_layer[1])
     for path, role in fonts_used.items():
-        ingredients.append({"role": "font", "font_role": role, "path": str(path), "sha256": sha256_file(path)})
-    return Composition(image=composed.convert("RGB"), ingredients=ingredients, placements=placements, layout=name)
+        ingredients.append(
+            {"role": "font", "font_role": role, "path": str(path), "sha256": sha256_file(path)}
+        )
+    return Composition(
+        image=composed.convert("RGB"), ingredients=ingredients, placements=placements, layout=name
+    )
 
 
 def _disclaimer_text(brief: Brief, kit: Kit) -> str | None:
@@ -153,19 +183,24 @@ def _place_logo(
     else:
         where = LogoPlacement(variant=variant)
     if path.suffix.lower() == ".svg":
-        raise InvalidInput(f"logo {variant!r} is an SVG; add a PNG rendering of it to the kit", "logos")
+        raise InvalidInput(
+            f"logo {variant!r} is an SVG; add a PNG rendering of it to the kit", "logos"
+        )
     try:
         with Image.open(path) as opened:
             logo = opened.convert("RGBA")
     except OSError as exc:
-        raise InvalidInput(f"logo {variant!r} ({path.name}) is not a readable image: {exc}", "logos") from None
+        raise InvalidInput(
+            f"logo {variant!r} ({path.name}) is not a readable image: {exc}", "logos"
+        ) from None
     logo_w = max(round(where.width * width), spec.min_width_px)
     logo_h = max(1, round(logo.height * logo_w / logo.width))
     clear = math.ceil(spec.clear_space * logo_w)
     margin = max(round(where.margin * width), clear)
     if logo_w + 2 * margin > width or logo_h + 2 * margin > height:
         raise InvalidInput(
-            f"a {width}x{height} canvas cannot hold logo {variant!r} at its minimum width {spec.min_width_px}px "
+            f"a {width}x{height} canvas cannot hold logo {variant!r} at its minimum width "
+            f"{spec.min_width_px}px "
             f"with {clear}px clear space; use a larger size",
             "size",
         )
@@ -217,7 +252,9 @@ def _fit(text: str, font_path: Path, box_w: int, box_h: int, min_px: int) -> _Te
         lines = _wrap(text, font, box_w)
         if not lines or line_height * len(lines) > box_h:
             return None
-        return _TextFit(font, size, lines, line_height, [math.ceil(font.getlength(line)) for line in lines])
+        return _TextFit(
+            font, size, lines, line_height, [math.ceil(font.getlength(line)) for line in lines]
+        )
 
     low, high = min_px, max(min_px, box_h)
     best = attempt(low)
@@ -255,8 +292,9 @@ def _place_text(
         raise InvalidInput(f"font {font_path.name} cannot be read: {exc}", "fonts") from None
     if fitted is None:
         raise InvalidInput(
-            f"{element} {text!r} does not fit the {element} box of layout {layout_name!r} ({box_w}x{box_h}px) "
-            f"even at the minimum font size {layout.min_font_px}px; shorten it or use a larger size",
+            f"{element} {text!r} does not fit the {element} box of layout {layout_name!r} "
+            f"({box_w}x{box_h}px) even at the minimum font size {layout.min_font_px}px; "
+            "shorten it or use a larger size",
             element,
         )
     block_w = max(fitted.widths)
@@ -276,7 +314,8 @@ def _place_text(
     )
     if logo_zone is not None and _overlaps(plate_rect, logo_zone):
         raise InvalidInput(
-            f"layout {layout_name!r}: the {element} at {list(plate_rect)} would enter the logo's clear space "
+            f"layout {layout_name!r}: the {element} at {list(plate_rect)} would enter "
+            f"the logo's clear space "
             f"{list(logo_zone)}; move the {element} box or the logo anchor in kit.yaml",
             "layout",
         )
@@ -284,7 +323,9 @@ def _place_text(
     required = AA_LARGE if fitted.size >= LARGE_TEXT_PX else AA_NORMAL
     behind = np.asarray(canvas.crop(plate_rect))
     text_lum = float(relative_luminance(np.asarray(text_colour, dtype=np.float64)))
-    before = float(np.percentile(contrast_ratio(relative_luminance(behind), text_lum), CONTRAST_PERCENTILE))
+    before = float(
+        np.percentile(contrast_ratio(relative_luminance(behind), text_lum), CONTRAST_PERCENTILE)
+    )
     plate: dict[str, Any] | None = None
     after = before
     draw = ImageDraw.Draw(overlay)
@@ -295,7 +336,9 @@ def _place_text(
     for number, line in enumerate(fitted.lines):
         line_w = fitted.widths[number]
         x = left + (box_w - line_w) // 2 if align == "center" else left
-        draw.text((x, y0 + number * fitted.line_height), line, font=fitted.font, fill=(*text_colour, 255))
+        draw.text(
+            (x, y0 + number * fitted.line_height), line, font=fitted.font, fill=(*text_colour, 255)
+        )
     return {
         "element": element,
         "text": text,
@@ -318,7 +361,9 @@ def _choose_plate(
     """The kit's plate colour when it reaches the contrast, else the lightest scrim that does."""
     if layout.plate_colour is not None:
         rgb = kit.colour(layout.plate_colour)
-        ratio = float(contrast_ratio(float(relative_luminance(np.asarray(rgb, dtype=np.float64))), text_lum))
+        ratio = float(
+            contrast_ratio(float(relative_luminance(np.asarray(rgb, dtype=np.float64))), text_lum)
+        )
         if ratio >= required:
             return {"kind": "plate", "colour": layout.plate_colour, "rgb": rgb, "alpha": 1.0}, ratio
     # Black or white, whichever sets the text off more; a solid one always reaches 4.58:1 or better.
@@ -329,7 +374,9 @@ def _choose_plate(
     ratio = 0.0
     for alpha in SCRIM_ALPHAS:
         mixed = base * (1 - alpha) + np.asarray(rgb, dtype=np.float64) * alpha
-        ratio = float(np.percentile(contrast_ratio(relative_luminance(mixed), text_lum), CONTRAST_PERCENTILE))
+        ratio = float(
+            np.percentile(contrast_ratio(relative_luminance(mixed), text_lum), CONTRAST_PERCENTILE)
+        )
         if ratio >= required:
             break
     return {"kind": "scrim", "colour": colour, "rgb": rgb, "alpha": alpha}, ratio

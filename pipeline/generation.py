@@ -1,7 +1,8 @@
-"""The diffusers backend: loads any local pipeline folder once, generates with recorded seeds, cost and memory."""
+"""The diffusers backend: any local pipeline folder, loaded once; seeded, metered images."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import inspect
@@ -29,8 +30,13 @@ log = logging.getLogger(__name__)
 MAX_SEED = 2**63 - 1
 MAX_IMAGES_PER_CALL = 64
 TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
-CPU_METERING = "CPU compute-seconds (wall time of the image's share), priced at the configured GPU hourly rate"
-GPU_METERING = "GPU-seconds (wall time the GPU was held for the image's share), priced at the configured GPU hourly rate"
+CPU_METERING = (
+    "CPU compute-seconds (wall time of the image's share), priced at the configured GPU hourly rate"
+)
+GPU_METERING = (
+    "GPU-seconds (wall time the GPU was held for the image's share), "
+    "priced at the configured GPU hourly rate"
+)
 
 
 class GenerationCancelled(Exception):
@@ -43,7 +49,7 @@ class GenerationCancelled(Exception):
 
 
 class GenerationFailed(Exception):
-    """Generation could not finish (out of memory at batch size 1, a broken model); says what to change."""
+    """Generation could not finish (out of memory at batch size 1); says what to change."""
 
     def __init__(self, message: str, retries: Sequence[OomRetry] = ()) -> None:
         self.retries = tuple(retries)
@@ -72,7 +78,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class OomRetry:
-    """A batch that ran out of GPU memory and was split; the time it lost is charged to its images."""
+    """A batch that ran out of GPU memory and was split; its lost time is charged to its images."""
 
     indices: tuple[int, ...]
     batch_size: int
@@ -189,9 +195,14 @@ def model_folder(profile: Profile, settings: Settings) -> Path:
             if folder.name == "tiny-sd"
             else "; put a diffusers pipeline folder there or fix `model` in the profile"
         )
-        raise InvalidInput(f"model folder {folder} does not exist{hint}", f"profile {profile.name}: model")
+        raise InvalidInput(
+            f"model folder {folder} does not exist{hint}", f"profile {profile.name}: model"
+        )
     if not folder.is_dir():
-        raise InvalidInput(f"{folder} is a file; a model is a diffusers pipeline folder", f"profile {profile.name}: model")
+        raise InvalidInput(
+            f"{folder} is a file; a model is a diffusers pipeline folder",
+            f"profile {profile.name}: model",
+        )
     if not (folder / "model_index.json").is_file():
         raise InvalidInput(
             f"{folder} is not a diffusers pipeline folder (no model_index.json); "
@@ -222,7 +233,8 @@ def load_model(profile: Profile, settings: Settings) -> LoadedModel:
     if profile.revision and not content_hash.startswith(profile.revision):
         raise InvalidInput(
             f"model folder {folder} has content hash {content_hash[:16]}…, but the profile pins "
-            f"{profile.revision[:16]}…; the model changed: restore it, or re-pin after it passes the regression suite",
+            f"{profile.revision[:16]}…; the model changed: restore it, "
+            "or re-pin after it passes the regression suite",
             f"profile {profile.name}: revision",
         )
     key = (str(folder), content_hash, profile.dtype, device)
@@ -231,10 +243,18 @@ def load_model(profile: Profile, settings: Settings) -> LoadedModel:
         if loaded is None:
             started = time.perf_counter()
             pipeline = _from_pretrained(folder, profile, device)
-            loaded = LoadedModel(pipeline, folder, content_hash, profile.dtype, device, time.perf_counter() - started)
+            loaded = LoadedModel(
+                pipeline, folder, content_hash, profile.dtype, device, time.perf_counter() - started
+            )
             _MODELS[key] = loaded
-            log.info("loaded %s from %s (%s, %s) in %.1f s", loaded.pipeline_class, folder, profile.dtype, device,
-                     loaded.load_seconds)
+            log.info(
+                "loaded %s from %s (%s, %s) in %.1f s",
+                loaded.pipeline_class,
+                folder,
+                profile.dtype,
+                device,
+                loaded.load_seconds,
+            )
     # Checked for every profile, not just the first to load the model: profiles share the cache.
     _check_scheduler(loaded.pipeline, profile)
     return loaded
@@ -247,22 +267,27 @@ def _from_pretrained(folder: Path, profile: Profile, device: str) -> Any:
     from diffusers.utils import logging as diffusers_logging
 
     # Load bars would interleave with the caller's own progress bar on stderr.
-    diffusers_logging.disable_progress_bar()
-    transformers.utils.logging.disable_progress_bar()
+    diffusers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     if device == "cpu":
         torch.set_num_threads(profile.cpu_threads)
     # diffusers renamed torch_dtype to dtype (0.36); older releases only know torch_dtype.
     dtype_arg = "dtype" if _takes_dtype_argument() else "torch_dtype"
     try:
-        pipeline = DiffusionPipeline.from_pretrained(
-            folder, local_files_only=True, **{dtype_arg: getattr(torch, TORCH_DTYPES[profile.dtype])}
+        pipeline = DiffusionPipeline.from_pretrained(  # type: ignore[no-untyped-call]
+            folder,
+            local_files_only=True,
+            **{dtype_arg: getattr(torch, TORCH_DTYPES[profile.dtype])},
         )
-    except (OSError, ValueError, EnvironmentError, KeyError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
         raise InvalidInput(
-            f"{folder} could not be loaded as a diffusers pipeline: {exc}", f"profile {profile.name}: model"
+            f"{folder} could not be loaded as a diffusers pipeline: {exc}",
+            f"profile {profile.name}: model",
         ) from None
     if not hasattr(pipeline, "scheduler") or not callable(pipeline):
-        raise InvalidInput(f"{folder} holds a {type(pipeline).__name__}, not a text-to-image pipeline", "model")
+        raise InvalidInput(
+            f"{folder} holds a {type(pipeline).__name__}, not a text-to-image pipeline", "model"
+        )
     pipeline.set_progress_bar_config(disable=True)
     if profile.attention_slicing:
         pipeline.enable_attention_slicing()
@@ -318,11 +343,20 @@ def truncation_report(pipeline: Any, text: str) -> list[dict[str, Any]]:
         if tokenizer is None:
             continue
         limit = int(tokenizer.model_max_length)
-        if "T5" in type(tokenizer).__name__ and seq_param is not None and isinstance(seq_param.default, int):
+        if (
+            "T5" in type(tokenizer).__name__
+            and seq_param is not None
+            and isinstance(seq_param.default, int)
+        ):
             limit = min(limit, seq_param.default)
         room = limit - tokenizer.num_special_tokens_to_add()
         ids = tokenizer(text, add_special_tokens=False, truncation=False, verbose=False).input_ids
-        entry: dict[str, Any] = {"tokenizer": attr, "tokens": len(ids), "limit": room, "truncated": len(ids) > room}
+        entry: dict[str, Any] = {
+            "tokenizer": attr,
+            "tokens": len(ids),
+            "limit": room,
+            "truncated": len(ids) > room,
+        }
         if len(ids) > room:
             entry["kept"] = tokenizer.decode(ids[:room])
             entry["dropped"] = tokenizer.decode(ids[room:])
@@ -343,10 +377,9 @@ class _PeakMemory:
 
             torch.cuda.reset_peak_memory_stats()
             return
-        try:
+        # Not Linux or not allowed: VmHWM is then the process's lifetime peak.
+        with contextlib.suppress(OSError):
             Path("/proc/self/clear_refs").write_text("5")
-        except OSError:
-            pass  # not Linux or not allowed: VmHWM is then the process's lifetime peak
 
     def read(self) -> int:
         if self.device == "cuda":
@@ -363,9 +396,11 @@ class _PeakMemory:
 
 
 class Generator:
-    """Generates images for one profile; the model behind it is shared by every Generator in the process."""
+    """Generates images for one profile; its model is shared by every Generator in the process."""
 
-    def __init__(self, profile: Profile, settings: Settings, model: LoadedModel | None = None) -> None:
+    def __init__(
+        self, profile: Profile, settings: Settings, model: LoadedModel | None = None
+    ) -> None:
         self.profile = profile
         self.settings = settings
         self.model = model or load_model(profile, settings)
@@ -392,18 +427,23 @@ class Generator:
         if not seeds:
             raise InvalidInput("no seeds given; give one per image", "seeds")
         if len(seeds) > MAX_IMAGES_PER_CALL:
-            raise InvalidInput(f"{len(seeds)} images in one call; give at most {MAX_IMAGES_PER_CALL}", "seeds")
+            raise InvalidInput(
+                f"{len(seeds)} images in one call; give at most {MAX_IMAGES_PER_CALL}", "seeds"
+            )
         for seed in seeds:
             check_seed(seed)
-        render = self.profile.render_size(tuple(size))  # type: ignore[arg-type]
+        output = (int(size[0]), int(size[1]))
+        render = self.profile.render_size(output)
         negative = negative_prompt or None
         if negative and "negative_prompt" not in self._call_params:
-            log.warning("%s takes no negative prompt; %r is ignored", self.model.pipeline_class, negative)
+            log.warning(
+                "%s takes no negative prompt; %r is ignored", self.model.pipeline_class, negative
+            )
         if self.model.device == "cpu":
             torch.set_num_threads(self.profile.cpu_threads)
 
         n = len(seeds)
-        base = self._base_record(prompt, negative, render, tuple(size))
+        base = self._base_record(prompt, negative, render, output)
         results: dict[int, GeneratedImage] = {}
         retries: list[OomRetry] = []
         lost: dict[int, float] = {}
@@ -415,7 +455,9 @@ class Generator:
             indices = tuple(pending[:batch_size])
             started = time.perf_counter()
             try:
-                made = self._run_batch(indices, seeds, prompt, negative, render, n, len(results), on_step, cancel)
+                made = self._run_batch(
+                    indices, seeds, prompt, negative, render, n, len(results), on_step, cancel
+                )
             except torch.cuda.OutOfMemoryError as exc:
                 message = str(exc).splitlines()[0] if str(exc) else "CUDA out of memory"
                 seconds = time.perf_counter() - started
@@ -425,23 +467,28 @@ class Generator:
                     retries.append(OomRetry(indices, 1, 0, seconds, message))
                     raise GenerationFailed(
                         f"out of GPU memory even at batch size 1 ({render[0]}x{render[1]}, "
-                        f"{self.model.pipeline_class} at {self.profile.dtype}, profile {self.profile.name!r}): "
-                        f"{message}. Lower the resolution, use fp16/bf16, or set offload: model in the profile",
+                        f"{self.model.pipeline_class} at {self.profile.dtype}, "
+                        f"profile {self.profile.name!r}): {message}. Lower the resolution, "
+                        "use fp16/bf16, or set offload: model in the profile",
                         retries,
                     ) from None
                 retry = OomRetry(indices, batch_size, batch_size // 2, seconds, message)
                 retries.append(retry)
-                log.warning("out of GPU memory at batch size %d; retrying at %d", batch_size, batch_size // 2)
+                log.warning(
+                    "out of GPU memory at batch size %d; retrying at %d",
+                    batch_size,
+                    batch_size // 2,
+                )
                 batch_size //= 2
             else:
                 for position, image in enumerate(made):
                     results[indices[position]] = image
-                pending = pending[len(indices):]
+                pending = pending[len(indices) :]
             finally:
                 if self.model.device == "cuda" and torch.cuda.is_available():
                     torch.cuda.empty_cache()
 
-        return [self._finish(results[i], base, retries, lost.get(i, 0.0), tuple(size)) for i in range(n)]
+        return [self._finish(results[i], base, retries, lost.get(i, 0.0), output) for i in range(n)]
 
     def _run_batch(
         self,
@@ -461,7 +508,9 @@ class Generator:
         pipeline = copy.copy(self.model.pipeline)  # per call: schedulers keep state between steps
         pipeline.scheduler = _fresh_scheduler(self.model.pipeline, self.profile)
 
-        def step_end(_pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        def step_end(
+            _pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]
+        ) -> dict[str, Any]:
             if cancel is not None and cancel.is_set():
                 raise GenerationCancelled(images_done, n)
             if on_step is not None:
@@ -528,11 +577,17 @@ class Generator:
             "prompt": prompt,
             "negative_prompt": negative,
             "prompt_truncation": truncation_report(self.model.pipeline, prompt),
-            "negative_prompt_truncation": truncation_report(self.model.pipeline, negative) if negative else [],
+            "negative_prompt_truncation": truncation_report(self.model.pipeline, negative)
+            if negative
+            else [],
             "steps": self.profile.steps,
             "guidance_scale": self.profile.guidance_scale,
             "scheduler": {"name": type(scheduler).__name__, "config": dict(scheduler.config)},
-            "size": {"rendered": list(render), "output": list(output), "upscaled": render != output},
+            "size": {
+                "rendered": list(render),
+                "output": list(output),
+                "upscaled": render != output,
+            },
             "cpu_threads": self.profile.cpu_threads if self.model.device == "cpu" else None,
             "versions": library_versions(),
         }
@@ -547,7 +602,7 @@ class Generator:
     ) -> GeneratedImage:
         image = made.image
         if image.size != output:
-            # Previews diffuse small and are scaled to the brief's size so text is placed at full size.
+            # Previews diffuse small and are scaled to the brief's size: text is set at full size.
             image = image.resize(output, Image.Resampling.LANCZOS)
         device_seconds = made.gpu_seconds + seconds_lost
         cost = device_seconds * self.settings.gpu_hourly_usd / 3600

@@ -1,4 +1,4 @@
-"""Model profiles: the frozen, validated generation config that every image is made and recorded with."""
+"""Model profiles: the frozen, validated generation config each image is made and recorded with."""
 
 from __future__ import annotations
 
@@ -78,11 +78,14 @@ class SchedulerSpec(_Frozen):
         unknown = sorted(set(self.config) - valid)
         if unknown:
             raise ValueError(
-                f"{self.name} has no setting {', '.join(map(repr, unknown))}; valid: {', '.join(sorted(valid))}"
+                f"{self.name} has no setting {', '.join(map(repr, unknown))}; "
+                f"valid: {', '.join(sorted(valid))}"
             )
         spacing = self.config.get("timestep_spacing")
         if spacing is not None and spacing not in TIMESTEP_SPACINGS:
-            raise ValueError(f"timestep_spacing {spacing!r} is not one of {', '.join(TIMESTEP_SPACINGS)}")
+            raise ValueError(
+                f"timestep_spacing {spacing!r} is not one of {', '.join(TIMESTEP_SPACINGS)}"
+            )
         return self
 
 
@@ -91,11 +94,14 @@ class Profile(_Frozen):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     description: str = ""
-    model: str = Field(min_length=1, description="model folder: relative to the models folder, or absolute")
+    model: str = Field(
+        min_length=1, description="model folder: relative to the models folder, or absolute"
+    )
     revision: str | None = Field(
         default=None,
         pattern=r"^[0-9a-f]{12,64}$",
-        description="sha256 (or a 12+ character prefix) of the model folder's content; refused when it differs",
+        description="sha256 (or a 12+ character prefix) of the model folder's content; "
+        "refused when it differs",
     )
     device: DeviceName = "auto"
     dtype: Dtype = "fp32"
@@ -103,13 +109,17 @@ class Profile(_Frozen):
     steps: int = Field(ge=1)
     max_steps: int = Field(ge=1, le=ABSOLUTE_STEP_CAP)
     guidance_scale: float = Field(ge=0, le=30)
-    resolution: tuple[int, int] = Field(description="the size rendered at most; larger requests are scaled up after")
+    resolution: tuple[int, int] = Field(
+        description="the size rendered at most; larger requests are scaled up after"
+    )
     max_batch_size: int = Field(ge=1, le=MAX_BATCH)
     attention_slicing: bool = False
     vae_tiling: bool = False
     offload: Literal["none", "model", "sequential"] = "none"
     compile: bool = False
-    cpu_threads: int = Field(default=2, ge=1, le=256, description="pinned so CPU pixels repeat exactly")
+    cpu_threads: int = Field(
+        default=2, ge=1, le=256, description="pinned so CPU pixels repeat exactly"
+    )
 
     @field_validator("resolution")
     @classmethod
@@ -137,7 +147,7 @@ class Profile(_Frozen):
         return path if path.is_absolute() else models_dir / path
 
     def render_size(self, requested: tuple[int, int]) -> tuple[int, int]:
-        """The size to diffuse at: the request scaled down (aspect kept) to fit the profile's resolution."""
+        """The size to diffuse at: the request scaled down (aspect kept) to the resolution."""
         for side in requested:
             try:
                 check_side(side)
@@ -149,11 +159,15 @@ class Profile(_Frozen):
         scale = min(1.0, max(scale, MIN_SIDE / min(width, height)))  # never below the smallest side
         if scale >= 1.0:
             return requested
-        return max(MIN_SIDE, round(width * scale) // 8 * 8), max(MIN_SIDE, round(height * scale) // 8 * 8)
+        return max(MIN_SIDE, round(width * scale) // 8 * 8), max(
+            MIN_SIDE, round(height * scale) // 8 * 8
+        )
 
     def with_steps(self, steps: int) -> Profile:
         """A copy with another step count, validated against the cap like the file was."""
-        return validate_profile({**self.model_dump(mode="json"), "steps": steps}, f"profile {self.name}")
+        return validate_profile(
+            {**self.model_dump(mode="json"), "steps": steps}, f"profile {self.name}"
+        )
 
 
 def check_side(side: int) -> None:
@@ -162,7 +176,10 @@ def check_side(side: int) -> None:
     if not MIN_SIDE <= side <= MAX_SIDE:
         raise ValueError(f"side {side} is outside {MIN_SIDE}..{MAX_SIDE} pixels")
     if side % 8:
-        raise ValueError(f"side {side} is not a multiple of 8 (the VAE works in 8-pixel cells); try {side - side % 8}")
+        raise ValueError(
+            f"side {side} is not a multiple of 8 (the VAE works in 8-pixel cells); "
+            f"try {side - side % 8}"
+        )
 
 
 @cache
@@ -171,7 +188,9 @@ def scheduler_config_keys(name: str) -> frozenset[str]:
 
     cls = getattr(diffusers, name)
     params = inspect.signature(cls.__init__).parameters
-    return frozenset(p for p in params if p != "self" and params[p].kind is not inspect.Parameter.VAR_KEYWORD)
+    return frozenset(
+        p for p in params if p != "self" and params[p].kind is not inspect.Parameter.VAR_KEYWORD
+    )
 
 
 def validate_profile(data: Any, where: str) -> Profile:
@@ -206,7 +225,9 @@ def profile_file(name_or_path: str, settings: Settings) -> Path:
     names = profile_names(settings)
     close = difflib.get_close_matches(name_or_path, names, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    raise InvalidInput(f"no profile named {name_or_path!r}; {hint}valid: {', '.join(names)}", "profile")
+    raise InvalidInput(
+        f"no profile named {name_or_path!r}; {hint}valid: {', '.join(names)}", "profile"
+    )
 
 
 def load_profile(name_or_path: str, settings: Settings) -> Profile:
@@ -219,7 +240,9 @@ def load_profile(name_or_path: str, settings: Settings) -> Profile:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise InvalidInput(f"malformed YAML{at}: {getattr(exc, 'problem', exc)}", str(path)) from None
+        raise InvalidInput(
+            f"malformed YAML{at}: {getattr(exc, 'problem', exc)}", str(path)
+        ) from None
     except UnicodeDecodeError:
         raise InvalidInput("not UTF-8 text", str(path)) from None
     profile = validate_profile(data, str(path))
@@ -242,7 +265,7 @@ def resolve_device(profile: Profile) -> str:
 
 
 def supported_dtypes(device: str) -> tuple[str, ...]:
-    """What this machine can really run: no half precision on CPU, bf16 only where the hardware has it."""
+    """What this machine can run: no fp16 on CPU, bf16 only where the hardware has it."""
     import torch
 
     if device == "cuda":
@@ -256,10 +279,13 @@ def check_device(profile: Profile) -> str:
     valid = supported_dtypes(device)
     if profile.dtype not in valid:
         raise InvalidInput(
-            f"profile {profile.name!r} asks for dtype {profile.dtype}, which {device} here cannot run; "
+            f"profile {profile.name!r} asks for dtype {profile.dtype}, "
+            f"which {device} here cannot run; "
             f"valid here: {', '.join(valid)}",
             "dtype",
         )
     if profile.offload != "none" and device != "cuda":
-        raise InvalidInput(f"offload {profile.offload!r} needs a CUDA GPU; valid here: none", "offload")
+        raise InvalidInput(
+            f"offload {profile.offload!r} needs a CUDA GPU; valid here: none", "offload"
+        )
     return device

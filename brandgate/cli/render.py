@@ -1,4 +1,4 @@
-"""`brandgate render`: generation and brand compositing only, without checks, signing or the audit trail."""
+"""`brandgate render`: generation and brand compositing only (no checks, signing or audit)."""
 
 from __future__ import annotations
 
@@ -33,11 +33,27 @@ SAVE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 
 
 @click.command("render")
-@click.option("--brief", "brief_file", required=True, type=click.Path(path_type=Path), help="Brief .yaml/.json.")
-@click.option("--profile", "profile_name", default="preview", show_default=True, help="Profile name or .yaml path.")
-@click.option("--n", "n", type=int, help=f"Number of images (1..{MAX_IMAGES_PER_BRIEF}); overrides the brief.")
+@click.option(
+    "--brief",
+    "brief_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Brief .yaml/.json.",
+)
+@click.option(
+    "--profile",
+    "profile_name",
+    default="preview",
+    show_default=True,
+    help="Profile name or .yaml path.",
+)
+@click.option(
+    "--n", "n", type=int, help=f"Number of images (1..{MAX_IMAGES_PER_BRIEF}); overrides the brief."
+)
 @click.option("--seed", type=int, help=f"Request seed (0..{MAX_SEED}); overrides the brief.")
-@click.option("--out", type=click.Path(path_type=Path), help="Output folder [ARTIFACTS_DIR/renders].")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Output folder [ARTIFACTS_DIR/renders]."
+)
 @click.option("--no-compose", is_flag=True, help="Skip placing headline, disclaimer and logo.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def render(
@@ -62,7 +78,8 @@ def render(
     kit = resolve_kit(brief.kit, settings)
     composing = brief.wants_composition and not no_compose
     if composing:
-        # A dry run on a blank canvas refuses a too-long headline or a missing font before GPU time is spent.
+        # A dry run on a blank canvas refuses a too-long headline or a missing font
+        # before any GPU time is spent.
         compose(Image.new("RGB", brief.size, (128, 128, 128)), brief, kit)
     profile = load_profile(profile_name, settings)
     request_seed = brief.seed if brief.seed is not None else secrets.randbelow(MAX_SEED + 1)
@@ -70,8 +87,11 @@ def render(
     generator = Generator(profile, settings)
 
     cancel = threading.Event()
-    bar = click.progressbar(length=brief.n * profile.steps, label="generating", file=sys.stderr) \
-        if sys.stderr.isatty() else None
+    bar = (
+        click.progressbar(length=brief.n * profile.steps, label="generating", file=sys.stderr)
+        if sys.stderr.isatty()
+        else None
+    )
     last = [0]
 
     def on_step(progress: Progress) -> None:
@@ -83,7 +103,9 @@ def render(
     try:
         if bar is not None:
             bar.__enter__()
-        images = generator.generate(brief.prompt, brief.negative_prompt, seeds, brief.size, on_step, cancel)
+        images = generator.generate(
+            brief.prompt, brief.negative_prompt, seeds, brief.size, on_step, cancel
+        )
     except GenerationFailed as exc:
         raise BrandgateError(str(exc)) from None
     except GenerationCancelled as exc:
@@ -116,26 +138,32 @@ def render(
     total_cost = sum(made.cost_usd for made in images)
     device = images[0].record["metering"]["device"]
     if as_json:
-        emit_json({
-            "brief": str(brief_file),
-            "profile": profile.name,
-            "profile_hash": profile.content_hash(),
-            "request_seed": request_seed,
-            "composed": composing,
-            "images": results,
-            "total_cost_usd": round(total_cost, 8),
-            "metering": images[0].record["metering"]["basis"],
-        })
+        emit_json(
+            {
+                "brief": str(brief_file),
+                "profile": profile.name,
+                "profile_hash": profile.content_hash(),
+                "request_seed": request_seed,
+                "composed": composing,
+                "images": results,
+                "total_cost_usd": round(total_cost, 8),
+                "metering": images[0].record["metering"]["basis"],
+            }
+        )
         return
+    unit = "GPU" if device == "cuda" else "CPU"
     for made, entry in zip(images, results, strict=True):
         say(
             f"image {made.index + 1}/{len(images)}  seed {made.seed}  {made.wall_seconds:.2f} s  "
-            f"{made.gpu_seconds:.2f} {'GPU' if device == 'cuda' else 'CPU'}-s  ${made.cost_usd:.5f}  "
+            f"{made.gpu_seconds:.2f} {unit}-s  ${made.cost_usd:.5f}  "
             f"peak {made.peak_memory_bytes / 2**20:.0f} MiB  -> {entry['path']}"
         )
     say(f"request seed {request_seed}, profile {profile.name}, total ${total_cost:.5f}")
     if device != "cuda":
-        warn("cost counts CPU compute-seconds at the configured GPU hourly rate (no GPU on this machine)")
+        warn(
+            "cost counts CPU compute-seconds at the configured GPU hourly rate "
+            "(no GPU on this machine)"
+        )
 
 
 def register(cli: click.Group) -> None:

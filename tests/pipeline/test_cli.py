@@ -52,8 +52,14 @@ def env(gen_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 
 
 def brandgate(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "brandgate", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "brandgate", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_render_writes_composed_images_with_seeds_and_cost(
@@ -63,7 +69,17 @@ def test_render_writes_composed_images_with_seeds_and_cost(
     out = tmp_path / "out"
     _register()
     result = CliRunner().invoke(
-        cli, ["render", "--brief", str(write_brief(tmp_path)), "--profile", "fast", "--out", str(out), "--json"]
+        cli,
+        [
+            "render",
+            "--brief",
+            str(write_brief(tmp_path)),
+            "--profile",
+            "fast",
+            "--out",
+            str(out),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -72,20 +88,41 @@ def test_render_writes_composed_images_with_seeds_and_cost(
     assert [i["seed"] for i in images] == derive_seeds(77, 2)
     for entry in images:
         assert Path(entry["path"]).is_file()
-        assert json.loads(Path(entry["path"]).with_suffix(".json").read_text())["seed"] == entry["seed"]
+        assert (
+            json.loads(Path(entry["path"]).with_suffix(".json").read_text())["seed"]
+            == entry["seed"]
+        )
         assert entry["cost_usd"] == pytest.approx(entry["gpu_seconds"] / 1000, rel=1e-3)
-        assert {p["element"] for p in entry["composition"]["placements"]} == {"headline", "disclaimer", "logo"}
+        assert {p["element"] for p in entry["composition"]["placements"]} == {
+            "headline",
+            "disclaimer",
+            "logo",
+        }
         assert entry["record"]["size"]["output"] == [512, 512]
     assert document["total_cost_usd"] == pytest.approx(sum(i["cost_usd"] for i in images), rel=1e-3)
 
 
-def test_render_no_compose_and_seed_override(env: dict[str, str], gen_settings: Settings, tmp_path: Path) -> None:
+def test_render_no_compose_and_seed_override(
+    env: dict[str, str], gen_settings: Settings, tmp_path: Path
+) -> None:
     write_profile(gen_settings)
     _register()
     result = CliRunner().invoke(
         cli,
-        ["render", "--brief", str(write_brief(tmp_path)), "--profile", "fast", "--n", "1", "--seed", "5",
-         "--no-compose", "--out", str(tmp_path / "out")],
+        [
+            "render",
+            "--brief",
+            str(write_brief(tmp_path)),
+            "--profile",
+            "fast",
+            "--n",
+            "1",
+            "--seed",
+            "5",
+            "--no-compose",
+            "--out",
+            str(tmp_path / "out"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert f"seed {derive_seeds(5, 1)[0]}" in result.stdout
@@ -99,27 +136,44 @@ def test_render_no_compose_and_seed_override(env: dict[str, str], gen_settings: 
     [
         (["--seed", "-1"], "--seed: -1 is negative"),
         (["--seed", str(2**63)], "is larger than 9223372036854775807"),
-        (["--profile", "previw"], "no profile named 'previw'; did you mean 'preview'? valid: export, preview"),
+        (
+            ["--profile", "previw"],
+            "no profile named 'previw'; did you mean 'preview'? valid: export, preview",
+        ),
         (["--n", "0"], "n: Input should be greater than or equal to 1"),
     ],
 )
-def test_render_bad_flags_exit_2(env: dict[str, str], tmp_path: Path, args: list[str], message: str) -> None:
+def test_render_bad_flags_exit_2(
+    env: dict[str, str], tmp_path: Path, args: list[str], message: str
+) -> None:
     result = brandgate(["render", "--brief", str(write_brief(tmp_path)), *args], env)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_render_refuses_before_generating(env: dict[str, str], gen_settings: Settings, tmp_path: Path) -> None:
+def test_render_refuses_before_generating(
+    env: dict[str, str], gen_settings: Settings, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    long = "Absolutely Everything Must Go This Weekend At Every Single One Of Our Stores Nationwide Today"
-    result = brandgate(["render", "--brief", str(write_brief(tmp_path, headline=long, size=[256, 256])),
-                        "--out", str(out)], env)
+    long = " ".join(["Absolutely Everything Must Go This Weekend"] * 3)
+    result = brandgate(
+        [
+            "render",
+            "--brief",
+            str(write_brief(tmp_path, headline=long, size=[256, 256])),
+            "--out",
+            str(out),
+        ],
+        env,
+    )
     assert result.returncode == 2 and "does not fit the headline box" in result.stderr
     assert not out.exists()
 
     over = write_profile(gen_settings, name="greedy", steps=60, max_steps=40)
-    result = brandgate(["render", "--brief", str(write_brief(tmp_path)), "--profile", str(over)], env)
+    result = brandgate(
+        ["render", "--brief", str(write_brief(tmp_path)), "--profile", str(over)], env
+    )
     assert result.returncode == 2 and "steps 60 is over this profile's cap of 40" in result.stderr
 
     write_profile(gen_settings, name="gone", model="no-such-model")
@@ -130,8 +184,12 @@ def test_render_refuses_before_generating(env: dict[str, str], gen_settings: Set
     assert result.returncode == 2 and "not a multiple of 8; try 496" in result.stderr
 
 
-def test_models_build_tiny(env: dict[str, str], tmp_path: Path, tiny_model: tuple[Path, str],
-                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_build_tiny(
+    env: dict[str, str],
+    tmp_path: Path,
+    tiny_model: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("BRANDGATE_MODELS_DIR", str(tmp_path / "models"))
     get_settings.cache_clear()
     _register()
@@ -143,5 +201,8 @@ def test_models_build_tiny(env: dict[str, str], tmp_path: Path, tiny_model: tupl
     assert (tmp_path / "models" / "tiny-sd" / "model_index.json").is_file()
     again = runner.invoke(cli, ["models", "build-tiny"])
     assert again.exit_code == 0 and "already exists" in again.stdout
-    bad = brandgate(["models", "build-tiny", "--name", "../escape"], {**env, "BRANDGATE_MODELS_DIR": str(tmp_path)})
+    bad = brandgate(
+        ["models", "build-tiny", "--name", "../escape"],
+        {**env, "BRANDGATE_MODELS_DIR": str(tmp_path)},
+    )
     assert bad.returncode == 2 and "is not a folder name" in bad.stderr

@@ -1,4 +1,4 @@
-"""Brand compositing: text read back by OCR, plates only where contrast needs them, logo rules, refusals."""
+"""Brand compositing: text read back by OCR, plates where contrast needs them, logo rules."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pytesseract
+import pytest
 from PIL import Image
 
 from pipeline.compose import AA_NORMAL, compose, contrast_ratio, relative_luminance
@@ -17,8 +17,14 @@ from policies.errors import InvalidInput
 from policies.kit import FontSpec, Kit, load_kit
 from tests.pipeline.conftest import KITS
 
-BRIEF = dict(kit="acme", prompt="apples", headline="Fresh Deals Friday", disclaimer="Offer ends Sunday.",
-             logo="primary", size=(512, 512))
+BRIEF = dict(
+    kit="acme",
+    prompt="apples",
+    headline="Fresh Deals Friday",
+    disclaimer="Offer ends Sunday.",
+    logo="primary",
+    size=(512, 512),
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +40,9 @@ def noisy_background(size: int = 512, seed: int = 0) -> Image.Image:
 
 def with_layout(kit: Kit, **changes: object) -> Kit:
     layout = kit.spec.layouts["default"].model_copy(update=changes)
-    return kit.model_copy(update={"spec": kit.spec.model_copy(update={"layouts": {"default": layout}})})
+    return kit.model_copy(
+        update={"spec": kit.spec.model_copy(update={"layouts": {"default": layout}})}
+    )
 
 
 def read_text(image: Image.Image, box: list[int]) -> str:
@@ -55,8 +63,12 @@ def test_placed_headline_and_disclaimer_read_back_by_ocr(acme: Kit) -> None:
     composition = compose(noisy_background(), Brief(**BRIEF), acme)
     headline = placement(composition, "headline")
     disclaimer = placement(composition, "disclaimer")
-    assert normalised(read_text(composition.image, headline["plate_box"])) == normalised("Fresh Deals Friday")
-    assert normalised(read_text(composition.image, disclaimer["plate_box"])) == normalised("Offer ends Sunday.")
+    assert normalised(read_text(composition.image, headline["plate_box"])) == normalised(
+        "Fresh Deals Friday"
+    )
+    assert normalised(read_text(composition.image, disclaimer["plate_box"])) == normalised(
+        "Offer ends Sunday."
+    )
     # auto-sized: as large as the box allows, never below the kit's minimum
     assert headline["font_px"] > 30
     assert disclaimer["font_px"] >= acme.spec.layouts["default"].min_font_px
@@ -68,9 +80,16 @@ def test_long_headline_wraps_inside_its_box(acme: Kit) -> None:
     headline = placement(composition, "headline")
     assert len(headline["lines"]) >= 2
     box, text_box = headline["box"], headline["text_box"]
-    assert box[0] <= text_box[0] and text_box[2] <= box[2] and box[1] <= text_box[1] and text_box[3] <= box[3]
+    assert (
+        box[0] <= text_box[0]
+        and text_box[2] <= box[2]
+        and box[1] <= text_box[1]
+        and text_box[3] <= box[3]
+    )
     plate = headline["plate_box"]
-    assert normalised(pytesseract.image_to_string(composition.image.crop(tuple(plate)))) == normalised(text)
+    assert normalised(
+        pytesseract.image_to_string(composition.image.crop(tuple(plate)))
+    ) == normalised(text)
 
 
 def test_plate_only_where_contrast_is_below_aa(acme: Kit) -> None:
@@ -101,7 +120,9 @@ def test_scrim_when_the_kit_has_no_plate_colour(acme: Kit) -> None:
 
 def test_scrim_for_dark_text_is_white(acme: Kit) -> None:
     kit = with_layout(acme, plate_colour=None, text_colour="acme-navy")
-    headline = placement(compose(Image.new("RGB", (512, 512), (40, 40, 60)), Brief(**BRIEF), kit), "headline")
+    headline = placement(
+        compose(Image.new("RGB", (512, 512), (40, 40, 60)), Brief(**BRIEF), kit), "headline"
+    )
     assert headline["plate"]["kind"] == "scrim" and headline["plate"]["colour"] == "#FFFFFF"
     assert headline["contrast_after"] >= headline["contrast_required"]
 
@@ -112,7 +133,9 @@ def test_logo_is_placed_at_least_at_minimum_size_with_clear_space(acme: Kit) -> 
     composition = compose(background, brief, acme)
     logo = placement(composition, "logo")
     spec = acme.spec.logos["primary"]
-    assert logo["width_px"] == spec.min_width_px > round(0.26 * 256)  # the template's 26 % would be too small
+    assert (
+        logo["width_px"] == spec.min_width_px > round(0.26 * 256)
+    )  # the template's 26 % would be too small
     left, top, right, bottom = logo["clear_zone"]
     assert left >= 0 and top >= 0 and right <= 256 and bottom <= 256
     assert logo["clear_space_px"] >= spec.clear_space * spec.min_width_px
@@ -136,7 +159,7 @@ def test_text_in_the_logo_clear_space_is_refused(acme: Kit) -> None:
 
 
 def test_headline_too_long_for_its_box_is_refused(acme: Kit) -> None:
-    long = "Absolutely Everything Must Go This Weekend At Every Single One Of Our Stores Nationwide Now"
+    long = " ".join(["Absolutely Everything Must Go This Weekend"] * 3)
     brief = Brief(**{**BRIEF, "headline": long, "size": (256, 256), "logo": None})
     with pytest.raises(InvalidInput) as caught:
         compose(noisy_background(256), brief, acme)
@@ -147,7 +170,7 @@ def test_headline_too_long_for_its_box_is_refused(acme: Kit) -> None:
 def test_missing_kit_font_is_refused(acme: Kit) -> None:
     fonts = {**acme.spec.fonts, "headline": FontSpec(file="NoSuchBrandSans.ttf", licence="x")}
     kit = acme.model_copy(update={"spec": acme.spec.model_copy(update={"fonts": fonts})})
-    with pytest.raises(InvalidInput, match="font 'NoSuchBrandSans.ttf' not found"):
+    with pytest.raises(InvalidInput, match=r"font 'NoSuchBrandSans\.ttf' not found"):
         compose(noisy_background(), Brief(**BRIEF), kit)
 
 
@@ -157,7 +180,10 @@ def test_ingredients_name_background_logo_and_fonts_with_hashes(acme: Kit) -> No
     by_role = {}
     for ingredient in composition.ingredients:
         by_role.setdefault(ingredient["role"], []).append(ingredient)
-    assert by_role["background"][0]["pixels_sha256"] == hashlib.sha256(background.tobytes()).hexdigest()
+    assert (
+        by_role["background"][0]["pixels_sha256"]
+        == hashlib.sha256(background.tobytes()).hexdigest()
+    )
     logo = by_role["logo"][0]
     assert logo["sha256"] == hashlib.sha256(Path(logo["path"]).read_bytes()).hexdigest()
     assert {f["font_role"] for f in by_role["font"]} == {"headline", "body"}
@@ -171,7 +197,9 @@ def test_kit_required_disclaimer_is_added(acme: Kit) -> None:
     composition = compose(noisy_background(), brief, nordwind)
     disclaimer = placement(composition, "disclaimer")
     assert disclaimer["text"] == "Prices in EUR incl. VAT."
-    assert normalised(read_text(composition.image, disclaimer["plate_box"])) == normalised("Prices in EUR incl. VAT.")
+    assert normalised(read_text(composition.image, disclaimer["plate_box"])) == normalised(
+        "Prices in EUR incl. VAT."
+    )
 
 
 def test_composition_is_on_by_default_and_off_on_request() -> None:

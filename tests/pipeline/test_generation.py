@@ -1,4 +1,4 @@
-"""The diffusers backend on the tiny model: loading, seeds, batches, OOM back-off, cost, cancel, determinism."""
+"""The diffusers backend on the tiny model: loading, seeds, batches, OOM, cost, cancel."""
 
 from __future__ import annotations
 
@@ -56,8 +56,10 @@ def test_missing_model_folder_says_how_to_build_it(gen_settings: Settings) -> No
     profile = load_profile(str(write_profile(gen_settings, model="tiny-sd-missing")), gen_settings)
     with pytest.raises(InvalidInput, match="does not exist"):
         load_model(profile, gen_settings)
-    profile = load_profile(str(write_profile(gen_settings, model=str(gen_settings.models_dir / "no" / "tiny-sd"))),
-                           gen_settings)
+    profile = load_profile(
+        str(write_profile(gen_settings, model=str(gen_settings.models_dir / "no" / "tiny-sd"))),
+        gen_settings,
+    )
     with pytest.raises(InvalidInput, match="build it with `brandgate models build-tiny`"):
         load_model(profile, gen_settings)
 
@@ -67,7 +69,9 @@ def test_folder_that_is_not_a_pipeline_is_refused(gen_settings: Settings, tmp_pa
     empty.mkdir()
     (empty / "weights.bin").write_bytes(b"\0" * 16)
     profile = load_profile(str(write_profile(gen_settings, model=str(empty))), gen_settings)
-    with pytest.raises(InvalidInput, match="not a diffusers pipeline folder \\(no model_index.json\\)"):
+    with pytest.raises(
+        InvalidInput, match=r"not a diffusers pipeline folder \(no model_index\.json\)"
+    ):
         load_model(profile, gen_settings)
     (empty / "model_index.json").write_text("{not json")
     with pytest.raises(InvalidInput, match="could not be loaded as a diffusers pipeline"):
@@ -75,7 +79,9 @@ def test_folder_that_is_not_a_pipeline_is_refused(gen_settings: Settings, tmp_pa
 
 
 def test_revision_pin_is_enforced(gen_settings: Settings, tiny_model: tuple[Path, str]) -> None:
-    pinned = load_profile(str(write_profile(gen_settings, revision=tiny_model[1][:16])), gen_settings)
+    pinned = load_profile(
+        str(write_profile(gen_settings, revision=tiny_model[1][:16])), gen_settings
+    )
     assert load_model(pinned, gen_settings).content_hash == tiny_model[1]
     wrong = load_profile(str(write_profile(gen_settings, revision="0" * 64)), gen_settings)
     with pytest.raises(InvalidInput, match="the model changed"):
@@ -84,10 +90,16 @@ def test_revision_pin_is_enforced(gen_settings: Settings, tiny_model: tuple[Path
 
 def test_scheduler_that_does_not_suit_the_model_is_refused(gen_settings: Settings) -> None:
     profile = load_profile(
-        str(write_profile(gen_settings, name="flow", scheduler={"name": "FlowMatchEulerDiscreteScheduler"})),
+        str(
+            write_profile(
+                gen_settings, name="flow", scheduler={"name": "FlowMatchEulerDiscreteScheduler"}
+            )
+        ),
         gen_settings,
     )
-    with pytest.raises(InvalidInput, match="does not suit this StableDiffusionPipeline.*EulerDiscreteScheduler"):
+    with pytest.raises(
+        InvalidInput, match=r"does not suit this StableDiffusionPipeline.*EulerDiscreteScheduler"
+    ):
         load_model(profile, gen_settings)
 
 
@@ -99,8 +111,16 @@ def test_model_is_loaded_once_and_shared(fast_profile: Profile, gen_settings: Se
 
 def test_scheduler_is_swapped_by_name(gen_settings: Settings) -> None:
     profile = load_profile(
-        str(write_profile(gen_settings, name="dpm", scheduler={"name": "DPMSolverMultistepScheduler",
-                                                                 "config": {"timestep_spacing": "leading"}})),
+        str(
+            write_profile(
+                gen_settings,
+                name="dpm",
+                scheduler={
+                    "name": "DPMSolverMultistepScheduler",
+                    "config": {"timestep_spacing": "leading"},
+                },
+            )
+        ),
         gen_settings,
     )
     [made] = Generator(profile, gen_settings).generate(PROMPT, None, [1], (64, 64))
@@ -117,7 +137,9 @@ def test_derive_seeds_is_stable_distinct_and_in_range() -> None:
     assert derive_seeds(1235, 8) != seeds
 
 
-@pytest.mark.parametrize("bad, words", [(-1, "is negative"), (2**64, "is larger than"), ("7", "not a whole number")])
+@pytest.mark.parametrize(
+    "bad, words", [(-1, "is negative"), (2**64, "is larger than"), ("7", "not a whole number")]
+)
 def test_bad_seeds_are_refused(bad: object, words: str) -> None:
     with pytest.raises(InvalidInput, match=words):
         derive_seeds(bad, 2)  # type: ignore[arg-type]
@@ -148,7 +170,9 @@ def test_generate_returns_seeded_images_with_cost_and_remake_record(
     assert len({pixels_sha256(m.image) for m in images}) == 3
 
 
-def test_batches_are_split_to_the_profile_maximum(fast_profile: Profile, gen_settings: Settings) -> None:
+def test_batches_are_split_to_the_profile_maximum(
+    fast_profile: Profile, gen_settings: Settings
+) -> None:
     progress: list[Progress] = []
     images = Generator(fast_profile, gen_settings).generate(
         PROMPT, None, derive_seeds(7, 5), (64, 64), on_step=progress.append
@@ -156,7 +180,9 @@ def test_batches_are_split_to_the_profile_maximum(fast_profile: Profile, gen_set
     assert [m.record["batch"]["size"] for m in images] == [2, 2, 2, 2, 1]
     assert [m.record["batch"]["indices"] for m in images][::2] == [[0, 1], [2, 3], [4]]
     assert len(progress) == 3 * fast_profile.steps
-    assert [p.step for p in progress[: fast_profile.steps]] == list(range(1, fast_profile.steps + 1))
+    assert [p.step for p in progress[: fast_profile.steps]] == list(
+        range(1, fast_profile.steps + 1)
+    )
     assert [p.image_index for p in progress[:: fast_profile.steps]] == [1, 3, 5]
     assert progress[-1].fraction == pytest.approx(1.0)
 
@@ -181,23 +207,36 @@ for made in Generator(profile, settings).generate(sys.argv[3], None, [11, 12], (
 """
 
 
-def test_bit_identical_pixels_across_processes(fast_profile: Profile, gen_settings: Settings) -> None:
-    args = [sys.executable, "-c", REMAKE, str(gen_settings.models_dir), str(gen_settings.profiles_dir), PROMPT]
-    runs = [subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
+def test_bit_identical_pixels_across_processes(
+    fast_profile: Profile, gen_settings: Settings
+) -> None:
+    args = [
+        sys.executable,
+        "-c",
+        REMAKE,
+        str(gen_settings.models_dir),
+        str(gen_settings.profiles_dir),
+        PROMPT,
+    ]
+    runs = [
+        subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = []
     for run in runs:
         out, err = run.communicate(timeout=300)
         assert run.returncode == 0, err[-2000:]
         outputs.append(out.split())
-    here = [pixels_sha256(m.image) for m in Generator(fast_profile, gen_settings).generate(PROMPT, None, [11, 12],
-                                                                                          (64, 64))]
+    here = [
+        pixels_sha256(m.image)
+        for m in Generator(fast_profile, gen_settings).generate(PROMPT, None, [11, 12], (64, 64))
+    ]
     assert outputs[0] == outputs[1] == here
     assert len(set(here)) == 2
 
 
 class _GpuLimit:
-    """A forward pre-hook on the real UNet that raises torch's own CUDA OOM error above a batch size."""
+    """A forward pre-hook on the real UNet raising torch's own CUDA OOM error above a batch size."""
 
     def __init__(self, max_samples: int) -> None:
         self.max_samples = max_samples
@@ -208,7 +247,8 @@ class _GpuLimit:
         self.seen.append(sample.shape[0])
         if sample.shape[0] > self.max_samples:
             raise torch.cuda.OutOfMemoryError(
-                f"CUDA out of memory. Tried to allocate 2.00 GiB (batch of {sample.shape[0]} latents)"
+                f"CUDA out of memory. Tried to allocate 2.00 GiB "
+                f"(batch of {sample.shape[0]} latents)"
             )
 
 
@@ -230,7 +270,9 @@ def test_out_of_memory_halves_the_batch_and_records_each_retry(gen_settings: Set
     assert images[0].record["metering"]["seconds_lost_to_retries"] > 0
     assert images[0].gpu_seconds > images[0].wall_seconds
     # retried images are the same pixels as a run that never batched
-    single = load_profile(str(write_profile(gen_settings, name="single", max_batch_size=1)), gen_settings)
+    single = load_profile(
+        str(write_profile(gen_settings, name="single", max_batch_size=1)), gen_settings
+    )
     plain = Generator(single, gen_settings).generate(PROMPT, None, derive_seeds(3, 4), (64, 64))
     assert [pixels_sha256(m.image) for m in plain] == [pixels_sha256(m.image) for m in images]
 
@@ -238,7 +280,9 @@ def test_out_of_memory_halves_the_batch_and_records_each_retry(gen_settings: Set
 def test_out_of_memory_at_batch_size_one_fails_clearly(gen_settings: Settings) -> None:
     profile = load_profile(str(write_profile(gen_settings, max_batch_size=2)), gen_settings)
     generator = Generator(profile, gen_settings)
-    handle = generator.pipeline.unet.register_forward_pre_hook(_GpuLimit(max_samples=0), with_kwargs=True)
+    handle = generator.pipeline.unet.register_forward_pre_hook(
+        _GpuLimit(max_samples=0), with_kwargs=True
+    )
     try:
         with pytest.raises(GenerationFailed) as caught:
             generator.generate(PROMPT, None, [1, 2], (64, 64))
@@ -259,20 +303,28 @@ def test_cancel_stops_at_the_next_step(fast_profile: Profile, gen_settings: Sett
             cancel.set()
 
     with pytest.raises(GenerationCancelled, match="cancelled after 0 of 4"):
-        Generator(fast_profile, gen_settings).generate(PROMPT, None, [1, 2, 3, 4], (64, 64), on_step, cancel)
+        Generator(fast_profile, gen_settings).generate(
+            PROMPT, None, [1, 2, 3, 4], (64, 64), on_step, cancel
+        )
     assert steps == [1, 2]
 
 
-def test_cancel_before_start_generates_nothing(fast_profile: Profile, gen_settings: Settings) -> None:
+def test_cancel_before_start_generates_nothing(
+    fast_profile: Profile, gen_settings: Settings
+) -> None:
     cancel = threading.Event()
     cancel.set()
     steps: list[Progress] = []
     with pytest.raises(GenerationCancelled):
-        Generator(fast_profile, gen_settings).generate(PROMPT, None, [1], (64, 64), steps.append, cancel)
+        Generator(fast_profile, gen_settings).generate(
+            PROMPT, None, [1], (64, 64), steps.append, cancel
+        )
     assert steps == []
 
 
-def test_long_prompt_is_truncated_and_the_truncation_recorded(fast_profile: Profile, gen_settings: Settings) -> None:
+def test_long_prompt_is_truncated_and_the_truncation_recorded(
+    fast_profile: Profile, gen_settings: Settings
+) -> None:
     long_prompt = " ".join(["ripe red apples in morning light"] * 5)
     generator = Generator(fast_profile, gen_settings)
     [made] = generator.generate(long_prompt, None, [5], (64, 64))
@@ -284,7 +336,9 @@ def test_long_prompt_is_truncated_and_the_truncation_recorded(fast_profile: Prof
     assert short.record["prompt_truncation"][0]["truncated"] is False
 
 
-def test_preview_is_scaled_up_to_the_asked_size(fast_profile: Profile, gen_settings: Settings) -> None:
+def test_preview_is_scaled_up_to_the_asked_size(
+    fast_profile: Profile, gen_settings: Settings
+) -> None:
     [made] = Generator(fast_profile, gen_settings).generate(PROMPT, None, [5], (128, 96))
     assert made.image.size == (128, 96)
     assert made.record["size"] == {"rendered": [80, 64], "output": [128, 96], "upscaled": True}

@@ -59,17 +59,26 @@ def test_unknown_scheduler_is_refused_with_valid_names(gen_settings: Settings) -
 
 
 def test_unknown_scheduler_setting_and_bad_spacing_are_refused(gen_settings: Settings) -> None:
-    path = write_profile(gen_settings, scheduler={"name": "DDIMScheduler", "config": {"timestep_spacng": "x"}})
-    with pytest.raises(InvalidInput, match="DDIMScheduler has no setting 'timestep_spacng'; valid: .*timestep_spacing"):
+    path = write_profile(
+        gen_settings, scheduler={"name": "DDIMScheduler", "config": {"timestep_spacng": "x"}}
+    )
+    with pytest.raises(
+        InvalidInput,
+        match=r"DDIMScheduler has no setting 'timestep_spacng'; valid: .*timestep_spacing",
+    ):
         load_profile(str(path), gen_settings)
-    path = write_profile(gen_settings, scheduler={"name": "DDIMScheduler", "config": {"timestep_spacing": "even"}})
-    with pytest.raises(InvalidInput, match="timestep_spacing 'even' is not one of leading, linspace, trailing"):
+    path = write_profile(
+        gen_settings, scheduler={"name": "DDIMScheduler", "config": {"timestep_spacing": "even"}}
+    )
+    with pytest.raises(
+        InvalidInput, match="timestep_spacing 'even' is not one of leading, linspace, trailing"
+    ):
         load_profile(str(path), gen_settings)
 
 
 def test_steps_over_the_cap_are_refused(gen_settings: Settings) -> None:
     path = write_profile(gen_settings, steps=9, max_steps=8)
-    with pytest.raises(InvalidInput, match="steps 9 is over this profile's cap of 8; give 1..8"):
+    with pytest.raises(InvalidInput, match=r"steps 9 is over this profile's cap of 8; give 1\.\.8"):
         load_profile(str(path), gen_settings)
     path = write_profile(gen_settings, steps=10, max_steps=500)
     with pytest.raises(InvalidInput, match="max_steps"):
@@ -81,7 +90,7 @@ def test_steps_over_the_cap_are_refused(gen_settings: Settings) -> None:
 
 def test_resolution_must_be_a_multiple_of_8(gen_settings: Settings) -> None:
     path = write_profile(gen_settings, resolution=[100, 64])
-    with pytest.raises(InvalidInput, match="side 100 is not a multiple of 8.*try 96"):
+    with pytest.raises(InvalidInput, match=r"side 100 is not a multiple of 8.*try 96"):
         load_profile(str(path), gen_settings)
     profile = load_profile(str(write_profile(gen_settings)), gen_settings)
     with pytest.raises(InvalidInput, match="side 130 is not a multiple of 8"):
@@ -107,8 +116,9 @@ def test_dtype_the_cpu_cannot_run_is_refused(gen_settings: Settings, dtype: str)
     path = write_profile(gen_settings, dtype=dtype, device="cpu")
     with pytest.raises(InvalidInput) as caught:
         load_profile(str(path), gen_settings)
-    assert f"asks for dtype {dtype}, which cpu here cannot run; valid here: {', '.join(supported_dtypes('cpu'))}" in str(
-        caught.value
+    assert (
+        f"asks for dtype {dtype}, which cpu here cannot run; "
+        f"valid here: {', '.join(supported_dtypes('cpu'))}" in str(caught.value)
     )
 
 
