@@ -156,7 +156,7 @@ def test_render_refuses_before_generating(
     env: dict[str, str], gen_settings: Settings, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    long = " ".join(["Absolutely Everything Must Go This Weekend"] * 3)
+    long = " ".join(["Absolutely Everything Must Go This Weekend"] * 2)
     result = brandgate(
         [
             "render",
