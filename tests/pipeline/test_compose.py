@@ -15,7 +15,7 @@ from pipeline.compose import AA_NORMAL, compose, contrast_ratio, relative_lumina
 from policies.brief import Brief
 from policies.errors import InvalidInput
 from policies.kit import FontSpec, Kit, load_kit
-from tests.pipeline.conftest import KITS
+from tests.pipeline.generation_world import KITS
 
 BRIEF = dict(
     kit="acme",
@@ -40,9 +40,7 @@ def noisy_background(size: int = 512, seed: int = 0) -> Image.Image:
 
 def with_layout(kit: Kit, **changes: object) -> Kit:
     layout = kit.spec.layouts["default"].model_copy(update=changes)
-    return kit.model_copy(
-        update={"spec": kit.spec.model_copy(update={"layouts": {"default": layout}})}
-    )
+    return kit.model_copy(update={"spec": kit.spec.model_copy(update={"layouts": {"default": layout}})})
 
 
 def read_text(image: Image.Image, box: list[int]) -> str:
@@ -63,12 +61,8 @@ def test_placed_headline_and_disclaimer_read_back_by_ocr(acme: Kit) -> None:
     composition = compose(noisy_background(), Brief(**BRIEF), acme)
     headline = placement(composition, "headline")
     disclaimer = placement(composition, "disclaimer")
-    assert normalised(read_text(composition.image, headline["plate_box"])) == normalised(
-        "Fresh Deals Friday"
-    )
-    assert normalised(read_text(composition.image, disclaimer["plate_box"])) == normalised(
-        "Offer ends Sunday."
-    )
+    assert normalised(read_text(composition.image, headline["plate_box"])) == normalised("Fresh Deals Friday")
+    assert normalised(read_text(composition.image, disclaimer["plate_box"])) == normalised("Offer ends Sunday.")
     # auto-sized: as large as the box allows, never below the kit's minimum
     assert headline["font_px"] > 30
     assert disclaimer["font_px"] >= acme.spec.layouts["default"].min_font_px
@@ -80,16 +74,9 @@ def test_long_headline_wraps_inside_its_box(acme: Kit) -> None:
     headline = placement(composition, "headline")
     assert len(headline["lines"]) >= 2
     box, text_box = headline["box"], headline["text_box"]
-    assert (
-        box[0] <= text_box[0]
-        and text_box[2] <= box[2]
-        and box[1] <= text_box[1]
-        and text_box[3] <= box[3]
-    )
+    assert box[0] <= text_box[0] and text_box[2] <= box[2] and box[1] <= text_box[1] and text_box[3] <= box[3]
     plate = headline["plate_box"]
-    assert normalised(
-        pytesseract.image_to_string(composition.image.crop(tuple(plate)))
-    ) == normalised(text)
+    assert normalised(pytesseract.image_to_string(composition.image.crop(tuple(plate)))) == normalised(text)
 
 
 def test_plate_only_where_contrast_is_below_aa(acme: Kit) -> None:
@@ -120,9 +107,7 @@ def test_scrim_when_the_kit_has_no_plate_colour(acme: Kit) -> None:
 
 def test_scrim_for_dark_text_is_white(acme: Kit) -> None:
     kit = with_layout(acme, plate_colour=None, text_colour="acme-navy")
-    headline = placement(
-        compose(Image.new("RGB", (512, 512), (40, 40, 60)), Brief(**BRIEF), kit), "headline"
-    )
+    headline = placement(compose(Image.new("RGB", (512, 512), (40, 40, 60)), Brief(**BRIEF), kit), "headline")
     assert headline["plate"]["kind"] == "scrim" and headline["plate"]["colour"] == "#FFFFFF"
     assert headline["contrast_after"] >= headline["contrast_required"]
 
@@ -133,9 +118,7 @@ def test_logo_is_placed_at_least_at_minimum_size_with_clear_space(acme: Kit) -> 
     composition = compose(background, brief, acme)
     logo = placement(composition, "logo")
     spec = acme.spec.logos["primary"]
-    assert (
-        logo["width_px"] == spec.min_width_px > round(0.26 * 256)
-    )  # the template's 26 % would be too small
+    assert logo["width_px"] == spec.min_width_px > round(0.26 * 256)  # the template's 26 % would be too small
     left, top, right, bottom = logo["clear_zone"]
     assert left >= 0 and top >= 0 and right <= 256 and bottom <= 256
     assert logo["clear_space_px"] >= spec.clear_space * spec.min_width_px
@@ -180,10 +163,7 @@ def test_ingredients_name_background_logo_and_fonts_with_hashes(acme: Kit) -> No
     by_role = {}
     for ingredient in composition.ingredients:
         by_role.setdefault(ingredient["role"], []).append(ingredient)
-    assert (
-        by_role["background"][0]["pixels_sha256"]
-        == hashlib.sha256(background.tobytes()).hexdigest()
-    )
+    assert by_role["background"][0]["pixels_sha256"] == hashlib.sha256(background.tobytes()).hexdigest()
     logo = by_role["logo"][0]
     assert logo["sha256"] == hashlib.sha256(Path(logo["path"]).read_bytes()).hexdigest()
     assert {f["font_role"] for f in by_role["font"]} == {"headline", "body"}
@@ -197,9 +177,7 @@ def test_kit_required_disclaimer_is_added(acme: Kit) -> None:
     composition = compose(noisy_background(), brief, nordwind)
     disclaimer = placement(composition, "disclaimer")
     assert disclaimer["text"] == "Prices in EUR incl. VAT."
-    assert normalised(read_text(composition.image, disclaimer["plate_box"])) == normalised(
-        "Prices in EUR incl. VAT."
-    )
+    assert normalised(read_text(composition.image, disclaimer["plate_box"])) == normalised("Prices in EUR incl. VAT.")
 
 
 def test_composition_is_on_by_default_and_off_on_request() -> None:

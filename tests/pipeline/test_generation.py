@@ -26,7 +26,7 @@ from pipeline.generation import (
 )
 from pipeline.profiles import Profile, load_profile
 from policies.errors import InvalidInput
-from tests.pipeline.conftest import ROOT, write_profile
+from tests.pipeline.generation_world import ROOT, write_profile
 
 PROMPT = "five red apples on a wooden table, studio light"
 
@@ -69,9 +69,7 @@ def test_folder_that_is_not_a_pipeline_is_refused(gen_settings: Settings, tmp_pa
     empty.mkdir()
     (empty / "weights.bin").write_bytes(b"\0" * 16)
     profile = load_profile(str(write_profile(gen_settings, model=str(empty))), gen_settings)
-    with pytest.raises(
-        InvalidInput, match=r"not a diffusers pipeline folder \(no model_index\.json\)"
-    ):
+    with pytest.raises(InvalidInput, match=r"not a diffusers pipeline folder \(no model_index\.json\)"):
         load_model(profile, gen_settings)
     (empty / "model_index.json").write_text("{not json")
     with pytest.raises(InvalidInput, match="could not be loaded as a diffusers pipeline"):
@@ -79,9 +77,7 @@ def test_folder_that_is_not_a_pipeline_is_refused(gen_settings: Settings, tmp_pa
 
 
 def test_revision_pin_is_enforced(gen_settings: Settings, tiny_model: tuple[Path, str]) -> None:
-    pinned = load_profile(
-        str(write_profile(gen_settings, revision=tiny_model[1][:16])), gen_settings
-    )
+    pinned = load_profile(str(write_profile(gen_settings, revision=tiny_model[1][:16])), gen_settings)
     assert load_model(pinned, gen_settings).content_hash == tiny_model[1]
     wrong = load_profile(str(write_profile(gen_settings, revision="0" * 64)), gen_settings)
     with pytest.raises(InvalidInput, match="the model changed"):
@@ -90,16 +86,10 @@ def test_revision_pin_is_enforced(gen_settings: Settings, tiny_model: tuple[Path
 
 def test_scheduler_that_does_not_suit_the_model_is_refused(gen_settings: Settings) -> None:
     profile = load_profile(
-        str(
-            write_profile(
-                gen_settings, name="flow", scheduler={"name": "FlowMatchEulerDiscreteScheduler"}
-            )
-        ),
+        str(write_profile(gen_settings, name="flow", scheduler={"name": "FlowMatchEulerDiscreteScheduler"})),
         gen_settings,
     )
-    with pytest.raises(
-        InvalidInput, match=r"does not suit this StableDiffusionPipeline.*EulerDiscreteScheduler"
-    ):
+    with pytest.raises(InvalidInput, match=r"does not suit this StableDiffusionPipeline.*EulerDiscreteScheduler"):
         load_model(profile, gen_settings)
 
 
@@ -137,9 +127,7 @@ def test_derive_seeds_is_stable_distinct_and_in_range() -> None:
     assert derive_seeds(1235, 8) != seeds
 
 
-@pytest.mark.parametrize(
-    "bad, words", [(-1, "is negative"), (2**64, "is larger than"), ("7", "not a whole number")]
-)
+@pytest.mark.parametrize("bad, words", [(-1, "is negative"), (2**64, "is larger than"), ("7", "not a whole number")])
 def test_bad_seeds_are_refused(bad: object, words: str) -> None:
     with pytest.raises(InvalidInput, match=words):
         derive_seeds(bad, 2)  # type: ignore[arg-type]
@@ -170,9 +158,7 @@ def test_generate_returns_seeded_images_with_cost_and_remake_record(
     assert len({pixels_sha256(m.image) for m in images}) == 3
 
 
-def test_batches_are_split_to_the_profile_maximum(
-    fast_profile: Profile, gen_settings: Settings
-) -> None:
+def test_batches_are_split_to_the_profile_maximum(fast_profile: Profile, gen_settings: Settings) -> None:
     progress: list[Progress] = []
     images = Generator(fast_profile, gen_settings).generate(
         PROMPT, None, derive_seeds(7, 5), (64, 64), on_step=progress.append
@@ -180,9 +166,7 @@ def test_batches_are_split_to_the_profile_maximum(
     assert [m.record["batch"]["size"] for m in images] == [2, 2, 2, 2, 1]
     assert [m.record["batch"]["indices"] for m in images][::2] == [[0, 1], [2, 3], [4]]
     assert len(progress) == 3 * fast_profile.steps
-    assert [p.step for p in progress[: fast_profile.steps]] == list(
-        range(1, fast_profile.steps + 1)
-    )
+    assert [p.step for p in progress[: fast_profile.steps]] == list(range(1, fast_profile.steps + 1))
     assert [p.image_index for p in progress[:: fast_profile.steps]] == [1, 3, 5]
     assert progress[-1].fraction == pytest.approx(1.0)
 
@@ -207,9 +191,7 @@ for made in Generator(profile, settings).generate(sys.argv[3], None, [11, 12], (
 """
 
 
-def test_bit_identical_pixels_across_processes(
-    fast_profile: Profile, gen_settings: Settings
-) -> None:
+def test_bit_identical_pixels_across_processes(fast_profile: Profile, gen_settings: Settings) -> None:
     args = [
         sys.executable,
         "-c",
@@ -219,8 +201,7 @@ def test_bit_identical_pixels_across_processes(
         PROMPT,
     ]
     runs = [
-        subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
+        subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
     ]
     outputs = []
     for run in runs:
@@ -228,8 +209,7 @@ def test_bit_identical_pixels_across_processes(
         assert run.returncode == 0, err[-2000:]
         outputs.append(out.split())
     here = [
-        pixels_sha256(m.image)
-        for m in Generator(fast_profile, gen_settings).generate(PROMPT, None, [11, 12], (64, 64))
+        pixels_sha256(m.image) for m in Generator(fast_profile, gen_settings).generate(PROMPT, None, [11, 12], (64, 64))
     ]
     assert outputs[0] == outputs[1] == here
     assert len(set(here)) == 2
@@ -247,8 +227,7 @@ class _GpuLimit:
         self.seen.append(sample.shape[0])
         if sample.shape[0] > self.max_samples:
             raise torch.cuda.OutOfMemoryError(
-                f"CUDA out of memory. Tried to allocate 2.00 GiB "
-                f"(batch of {sample.shape[0]} latents)"
+                f"CUDA out of memory. Tried to allocate 2.00 GiB (batch of {sample.shape[0]} latents)"
             )
 
 
@@ -270,9 +249,7 @@ def test_out_of_memory_halves_the_batch_and_records_each_retry(gen_settings: Set
     assert images[0].record["metering"]["seconds_lost_to_retries"] > 0
     assert images[0].gpu_seconds > images[0].wall_seconds
     # retried images are the same pixels as a run that never batched
-    single = load_profile(
-        str(write_profile(gen_settings, name="single", max_batch_size=1)), gen_settings
-    )
+    single = load_profile(str(write_profile(gen_settings, name="single", max_batch_size=1)), gen_settings)
     plain = Generator(single, gen_settings).generate(PROMPT, None, derive_seeds(3, 4), (64, 64))
     assert [pixels_sha256(m.image) for m in plain] == [pixels_sha256(m.image) for m in images]
 
@@ -280,9 +257,7 @@ def test_out_of_memory_halves_the_batch_and_records_each_retry(gen_settings: Set
 def test_out_of_memory_at_batch_size_one_fails_clearly(gen_settings: Settings) -> None:
     profile = load_profile(str(write_profile(gen_settings, max_batch_size=2)), gen_settings)
     generator = Generator(profile, gen_settings)
-    handle = generator.pipeline.unet.register_forward_pre_hook(
-        _GpuLimit(max_samples=0), with_kwargs=True
-    )
+    handle = generator.pipeline.unet.register_forward_pre_hook(_GpuLimit(max_samples=0), with_kwargs=True)
     try:
         with pytest.raises(GenerationFailed) as caught:
             generator.generate(PROMPT, None, [1, 2], (64, 64))
@@ -303,28 +278,20 @@ def test_cancel_stops_at_the_next_step(fast_profile: Profile, gen_settings: Sett
             cancel.set()
 
     with pytest.raises(GenerationCancelled, match="cancelled after 0 of 4"):
-        Generator(fast_profile, gen_settings).generate(
-            PROMPT, None, [1, 2, 3, 4], (64, 64), on_step, cancel
-        )
+        Generator(fast_profile, gen_settings).generate(PROMPT, None, [1, 2, 3, 4], (64, 64), on_step, cancel)
     assert steps == [1, 2]
 
 
-def test_cancel_before_start_generates_nothing(
-    fast_profile: Profile, gen_settings: Settings
-) -> None:
+def test_cancel_before_start_generates_nothing(fast_profile: Profile, gen_settings: Settings) -> None:
     cancel = threading.Event()
     cancel.set()
     steps: list[Progress] = []
     with pytest.raises(GenerationCancelled):
-        Generator(fast_profile, gen_settings).generate(
-            PROMPT, None, [1], (64, 64), steps.append, cancel
-        )
+        Generator(fast_profile, gen_settings).generate(PROMPT, None, [1], (64, 64), steps.append, cancel)
     assert steps == []
 
 
-def test_long_prompt_is_truncated_and_the_truncation_recorded(
-    fast_profile: Profile, gen_settings: Settings
-) -> None:
+def test_long_prompt_is_truncated_and_the_truncation_recorded(fast_profile: Profile, gen_settings: Settings) -> None:
     long_prompt = " ".join(["ripe red apples in morning light"] * 5)
     generator = Generator(fast_profile, gen_settings)
     [made] = generator.generate(long_prompt, None, [5], (64, 64))
@@ -336,9 +303,7 @@ def test_long_prompt_is_truncated_and_the_truncation_recorded(
     assert short.record["prompt_truncation"][0]["truncated"] is False
 
 
-def test_preview_is_scaled_up_to_the_asked_size(
-    fast_profile: Profile, gen_settings: Settings
-) -> None:
+def test_preview_is_scaled_up_to_the_asked_size(fast_profile: Profile, gen_settings: Settings) -> None:
     [made] = Generator(fast_profile, gen_settings).generate(PROMPT, None, [5], (128, 96))
     assert made.image.size == (128, 96)
     assert made.record["size"] == {"rendered": [80, 64], "output": [128, 96], "upscaled": True}

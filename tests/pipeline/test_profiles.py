@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from brandgate.settings import Settings
 from pipeline.profiles import SCHEDULERS, load_profile, supported_dtypes
 from policies.errors import InvalidInput
-from tests.pipeline.conftest import FAST_PROFILE, write_profile
+from tests.pipeline.generation_world import FAST_PROFILE, write_profile
 
 
 def test_builtin_preview_and_export_load(gen_settings: Settings) -> None:
@@ -59,20 +59,14 @@ def test_unknown_scheduler_is_refused_with_valid_names(gen_settings: Settings) -
 
 
 def test_unknown_scheduler_setting_and_bad_spacing_are_refused(gen_settings: Settings) -> None:
-    path = write_profile(
-        gen_settings, scheduler={"name": "DDIMScheduler", "config": {"timestep_spacng": "x"}}
-    )
+    path = write_profile(gen_settings, scheduler={"name": "DDIMScheduler", "config": {"timestep_spacng": "x"}})
     with pytest.raises(
         InvalidInput,
         match=r"DDIMScheduler has no setting 'timestep_spacng'; valid: .*timestep_spacing",
     ):
         load_profile(str(path), gen_settings)
-    path = write_profile(
-        gen_settings, scheduler={"name": "DDIMScheduler", "config": {"timestep_spacing": "even"}}
-    )
-    with pytest.raises(
-        InvalidInput, match="timestep_spacing 'even' is not one of leading, linspace, trailing"
-    ):
+    path = write_profile(gen_settings, scheduler={"name": "DDIMScheduler", "config": {"timestep_spacing": "even"}})
+    with pytest.raises(InvalidInput, match="timestep_spacing 'even' is not one of leading, linspace, trailing"):
         load_profile(str(path), gen_settings)
 
 

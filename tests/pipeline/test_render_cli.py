@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from brandgate.cli.main import _register, cli
 from brandgate.settings import Settings, get_settings
 from pipeline.generation import derive_seeds
-from tests.pipeline.conftest import ROOT, write_profile
+from tests.pipeline.generation_world import ROOT, write_profile
 
 BRIEF = {
     "kit": "acme",
@@ -88,10 +88,7 @@ def test_render_writes_composed_images_with_seeds_and_cost(
     assert [i["seed"] for i in images] == derive_seeds(77, 2)
     for entry in images:
         assert Path(entry["path"]).is_file()
-        assert (
-            json.loads(Path(entry["path"]).with_suffix(".json").read_text())["seed"]
-            == entry["seed"]
-        )
+        assert json.loads(Path(entry["path"]).with_suffix(".json").read_text())["seed"] == entry["seed"]
         assert entry["cost_usd"] == pytest.approx(entry["gpu_seconds"] / 1000, rel=1e-3)
         assert {p["element"] for p in entry["composition"]["placements"]} == {
             "headline",
@@ -102,9 +99,7 @@ def test_render_writes_composed_images_with_seeds_and_cost(
     assert document["total_cost_usd"] == pytest.approx(sum(i["cost_usd"] for i in images), rel=1e-3)
 
 
-def test_render_no_compose_and_seed_override(
-    env: dict[str, str], gen_settings: Settings, tmp_path: Path
-) -> None:
+def test_render_no_compose_and_seed_override(env: dict[str, str], gen_settings: Settings, tmp_path: Path) -> None:
     write_profile(gen_settings)
     _register()
     result = CliRunner().invoke(
@@ -143,18 +138,14 @@ def test_render_no_compose_and_seed_override(
         (["--n", "0"], "n: Input should be greater than or equal to 1"),
     ],
 )
-def test_render_bad_flags_exit_2(
-    env: dict[str, str], tmp_path: Path, args: list[str], message: str
-) -> None:
+def test_render_bad_flags_exit_2(env: dict[str, str], tmp_path: Path, args: list[str], message: str) -> None:
     result = brandgate(["render", "--brief", str(write_brief(tmp_path)), *args], env)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_render_refuses_before_generating(
-    env: dict[str, str], gen_settings: Settings, tmp_path: Path
-) -> None:
+def test_render_refuses_before_generating(env: dict[str, str], gen_settings: Settings, tmp_path: Path) -> None:
     out = tmp_path / "out"
     long = " ".join(["Absolutely Everything Must Go This Weekend"] * 2)
     result = brandgate(
@@ -171,9 +162,7 @@ def test_render_refuses_before_generating(
     assert not out.exists()
 
     over = write_profile(gen_settings, name="greedy", steps=60, max_steps=40)
-    result = brandgate(
-        ["render", "--brief", str(write_brief(tmp_path)), "--profile", str(over)], env
-    )
+    result = brandgate(["render", "--brief", str(write_brief(tmp_path)), "--profile", str(over)], env)
     assert result.returncode == 2 and "steps 60 is over this profile's cap of 40" in result.stderr
 
     write_profile(gen_settings, name="gone", model="no-such-model")
