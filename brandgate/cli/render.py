@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ from brandgate.settings import get_settings
 from pipeline.compose import compose
 from pipeline.generation import (
     MAX_SEED,
-    GenerationCancelled,
     GenerationFailed,
     Generator,
     Progress,
@@ -47,13 +46,9 @@ SAVE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
     show_default=True,
     help="Profile name or .yaml path.",
 )
-@click.option(
-    "--n", "n", type=int, help=f"Number of images (1..{MAX_IMAGES_PER_BRIEF}); overrides the brief."
-)
+@click.option("--n", "n", type=int, help=f"Number of images (1..{MAX_IMAGES_PER_BRIEF}); overrides the brief.")
 @click.option("--seed", type=int, help=f"Request seed (0..{MAX_SEED}); overrides the brief.")
-@click.option(
-    "--out", type=click.Path(path_type=Path), help="Output folder [ARTIFACTS_DIR/renders]."
-)
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [ARTIFACTS_DIR/renders].")
 @click.option("--no-compose", is_flag=True, help="Skip placing headline, disclaimer and logo.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def render(
@@ -86,33 +81,25 @@ def render(
     seeds = derive_seeds(request_seed, brief.n)
     generator = Generator(profile, settings)
 
-    cancel = threading.Event()
-    bar = (
-        click.progressbar(length=brief.n * profile.steps, label="generating", file=sys.stderr)
-        if sys.stderr.isatty()
-        else None
-    )
-    last = [0]
-
-    def on_step(progress: Progress) -> None:
-        done = round(progress.fraction * brief.n * profile.steps)
-        if bar is not None and done > last[0]:
-            bar.update(done - last[0])
-            last[0] = done
-
-    try:
-        if bar is not None:
-            bar.__enter__()
-        images = generator.generate(
-            brief.prompt, brief.negative_prompt, seeds, brief.size, on_step, cancel
+    total_steps = brief.n * profile.steps
+    with contextlib.ExitStack() as stack:
+        bar = (
+            stack.enter_context(click.progressbar(length=total_steps, label="generating", file=sys.stderr))
+            if sys.stderr.isatty()
+            else None
         )
-    except GenerationFailed as exc:
-        raise BrandgateError(str(exc)) from None
-    except GenerationCancelled as exc:
-        raise BrandgateError(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        shown = [0]
+
+        def on_step(progress: Progress) -> None:
+            done = round(progress.fraction * total_steps)
+            if bar is not None and done > shown[0]:
+                bar.update(done - shown[0])
+                shown[0] = done
+
+        try:
+            images = generator.generate(brief.prompt, brief.negative_prompt, seeds, brief.size, on_step=on_step)
+        except GenerationFailed as exc:
+            raise BrandgateError(str(exc)) from None
 
     folder = out if out is not None else settings.artifacts_dir / "renders"
     try:
@@ -160,10 +147,7 @@ def render(
         )
     say(f"request seed {request_seed}, profile {profile.name}, total ${total_cost:.5f}")
     if device != "cuda":
-        warn(
-            "cost counts CPU compute-seconds at the configured GPU hourly rate "
-            "(no GPU on this machine)"
-        )
+        warn("cost counts CPU compute-seconds at the configured GPU hourly rate (no GPU on this machine)")
 
 
 def register(cli: click.Group) -> None:
