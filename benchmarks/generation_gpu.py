@@ -75,9 +75,25 @@ def clip_text(hidden: int, layers: int, heads: int, intermediate: int, act: str,
     return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config)
 
 
+def sd_vae(**config: Any) -> Any:
+    """The 8x VAE both SDXL and SD3 use (84M parameters); they differ in latent channels and scaling."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(128, 256, 512, 512),
+        layers_per_block=2,
+        sample_size=1024,
+        **config,
+    )
+
+
 def build_sdxl(dtype: torch.dtype) -> Any:
     """stabilityai/stable-diffusion-xl-base-1.0's architecture (UNet 2.6B, CLIP-L + OpenCLIP bigG)."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
 
     with on_gpu(dtype):
         unet = UNet2DConditionModel(
@@ -96,18 +112,7 @@ def build_sdxl(dtype: torch.dtype) -> Any:
             addition_time_embed_dim=256,
             projection_class_embeddings_input_dim=2816,
         )
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            block_out_channels=(128, 256, 512, 512),
-            layers_per_block=2,
-            latent_channels=4,
-            sample_size=1024,
-            scaling_factor=0.13025,
-            force_upcast=True,
-        )
+        vae = sd_vae(latent_channels=4, scaling_factor=0.13025, force_upcast=True)
         text_encoder = clip_text(768, 12, 12, 3072, "quick_gelu", projection=False)
         text_encoder_2 = clip_text(1280, 32, 20, 5120, "gelu", projection=True)
     scheduler = EulerDiscreteScheduler(
@@ -134,7 +139,6 @@ def build_sdxl(dtype: torch.dtype) -> Any:
 def build_sd35_medium(dtype: torch.dtype) -> Any:
     """stabilityai/stable-diffusion-3.5-medium's architecture (MMDiT-X 2.5B, CLIP-L, CLIP-G, T5-XXL)."""
     from diffusers import (
-        AutoencoderKL,
         FlowMatchEulerDiscreteScheduler,
         SD3Transformer2DModel,
         StableDiffusion3Pipeline,
@@ -157,15 +161,8 @@ def build_sd35_medium(dtype: torch.dtype) -> Any:
             dual_attention_layers=tuple(range(13)),
             qk_norm="rms_norm",
         )
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            block_out_channels=(128, 256, 512, 512),
-            layers_per_block=2,
+        vae = sd_vae(
             latent_channels=16,
-            sample_size=1024,
             scaling_factor=1.5305,
             shift_factor=0.0609,
             use_quant_conv=False,
