@@ -25,9 +25,9 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from brandgate.cli import audit, briefs, db, keys, kits, verify
+    from brandgate.cli import audit, briefs, db, keys, kits, models, render, verify
 
-    for module in (kits, briefs, db, audit, keys, verify):
+    for module in (kits, briefs, db, audit, keys, verify, models, render):
         module.register(cli)
 
 
