@@ -91,7 +91,7 @@ class OomRetry:
             "indices": list(self.indices),
             "batch_size": self.batch_size,
             "next_batch_size": self.next_batch_size,
-            "seconds_lost": round(self.seconds_lost, 4),
+            "seconds_lost": round(self.seconds_lost, 6),
             "message": self.message,
         }
 
@@ -114,9 +114,9 @@ class GeneratedImage:
         return {
             "index": self.index,
             "seed": self.seed,
-            "wall_seconds": round(self.wall_seconds, 4),
-            "gpu_seconds": round(self.gpu_seconds, 4),
-            "cost_usd": round(self.cost_usd, 8),
+            "wall_seconds": round(self.wall_seconds, 6),
+            "gpu_seconds": round(self.gpu_seconds, 6),
+            "cost_usd": round(self.cost_usd, 10),
             "peak_memory_bytes": self.peak_memory_bytes,
             "peak_memory_kind": self.peak_memory_kind,
             "record": self.record,
@@ -615,11 +615,11 @@ class Generator:
             "metering": {
                 "device": self.model.device,
                 "basis": GPU_METERING if self.model.device == "cuda" else CPU_METERING,
-                "wall_seconds": round(made.wall_seconds, 4),
-                "device_seconds": round(device_seconds, 4),
-                "seconds_lost_to_retries": round(seconds_lost, 4),
+                "wall_seconds": round(made.wall_seconds, 6),
+                "device_seconds": round(device_seconds, 6),
+                "seconds_lost_to_retries": round(seconds_lost, 6),
                 "gpu_hourly_usd": self.settings.gpu_hourly_usd,
-                "cost_usd": round(cost, 8),
+                "cost_usd": round(cost, 10),
                 "peak_memory_bytes": made.peak_memory_bytes,
                 "peak_memory_kind": made.peak_memory_kind,
             },

@@ -133,7 +133,7 @@ def render(
                 "request_seed": request_seed,
                 "composed": composing,
                 "images": results,
-                "total_cost_usd": round(total_cost, 8),
+                "total_cost_usd": round(total_cost, 10),
                 "metering": images[0].record["metering"]["basis"],
             }
         )
