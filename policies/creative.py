@@ -177,7 +177,8 @@ def _decode_rgb(image: Image.Image, notes: list[str]) -> NDArray[np.uint8]:
     )
     if has_alpha:
         rgba = image.convert("RGBA")
-        if rgba.getchannel("A").getextrema()[0] < 255:
+        lowest_alpha = rgba.getchannel("A").getextrema()[0]
+        if isinstance(lowest_alpha, int | float) and lowest_alpha < 255:
             notes.append("transparent pixels composited on white")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)

@@ -140,10 +140,7 @@ def recognise(rgb: NDArray[np.uint8]) -> OcrResult:
         log.exception("RapidOCR failed")
         errors[RAPIDOCR] = f"{type(exc).__name__}: {exc}"
     try:
-        if RAPIDOCR in engines:
-            lines = _tesseract_on_lines(rgb, lines)
-        else:
-            lines = _tesseract_page(rgb)
+        lines = _tesseract_on_lines(rgb, lines) if RAPIDOCR in engines else _tesseract_page(rgb)
         engines.append(TESSERACT)
     except _EngineUnavailable as exc:
         errors[TESSERACT] = str(exc)
@@ -215,12 +212,9 @@ def _rapid_lines(rgb: NDArray[np.uint8]) -> list[TextLine]:
             for entry in word_results[i]:
                 if len(entry) >= 3 and str(entry[0]).strip():
                     words.append(Word(str(entry[0]), _quad_box(entry[2], width, height), float(entry[1])))
-        lines.append(
-            TextLine(
-                box=_quad_box(quad, width, height),
-                readings={RAPIDOCR: Reading(RAPIDOCR, text, float(scores[i]) if i < len(scores) else 0.0, tuple(words))},
-            )
-        )
+        score = float(scores[i]) if i < len(scores) else 0.0
+        reading = Reading(RAPIDOCR, text, score, tuple(words))
+        lines.append(TextLine(box=_quad_box(quad, width, height), readings={RAPIDOCR: reading}))
     return lines
 
 
@@ -302,7 +296,7 @@ def _text_mask_grey(crop: NDArray[np.uint8]) -> NDArray[np.uint8]:
         w1 = float(above.mean())
         spread = w1 * (1 - w1) * (float(channel[above].mean()) - float(channel[~above].mean())) ** 2
         if best is None or spread > best[0]:
-            best = (spread, binary)
+            best = (spread, np.asarray(binary, dtype=np.uint8))
     if best is None:
         return np.full(grey.shape, 255, np.uint8)
     binary = best[1]
@@ -338,7 +332,7 @@ def _tesseract_on_lines(rgb: NDArray[np.uint8], lines: list[TextLine]) -> list[T
             (max(1, round(crop.shape[1] * scale)), STRIP_HEIGHT),
             interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA,
         )
-        strips.append(_text_mask_grey(resized))
+        strips.append(_text_mask_grey(np.asarray(resized, dtype=np.uint8)))
         placements.append((y, scale, cx0, cy0))
         y += STRIP_HEIGHT + STRIP_GAP
     canvas = np.full((y, max(s.shape[1] for s in strips) + 2 * STRIP_GAP), 255, np.uint8)
@@ -375,7 +369,7 @@ def _tesseract_on_lines(rgb: NDArray[np.uint8], lines: list[TextLine]) -> list[T
 
 def _tesseract_page(rgb: NDArray[np.uint8]) -> list[TextLine]:
     """Tesseract alone over the whole image (sparse text mode), grouped into its own lines."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    grey = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
     height, width = grey.shape
     grouped: dict[tuple[str, str, str], list[Word]] = {}
     for row in _run_tesseract(grey, psm=11):

@@ -58,6 +58,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
     boxes = headline_boxes(brief.headline, ocr)
     located = "read by OCR"
+    read = bool(boxes)
     if not boxes:
         boxes = [_layout_box(creative, brief, kit)]
         located = "not read by OCR; measured in the kit layout's headline box"
@@ -72,7 +73,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         "fail",
         f"headline contrast {worst['ratio']:.2f}:1 is below {min_ratio}:1"
         f" (text {worst['text_colour']} on {worst['background_colour']}; headline {located})",
-        0.85 if boxes else 0.6,
+        0.85 if read else 0.6,
         evidence,
     )
 
@@ -170,5 +171,5 @@ def _text_pixels(crop: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
 
 
 def _hex(colour: NDArray[Any]) -> str:
-    r, g, b = (int(round(float(v))) for v in colour[:3])
+    r, g, b = (round(float(v)) for v in colour[:3])
     return f"#{r:02X}{g:02X}{b:02X}"

@@ -50,4 +50,5 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if problems:
         return Outcome("fail", "; ".join(problems), 1.0, evidence)
     note = "" if got_format is not None or not check_format else " (format not known: pixels without a file)"
-    return Outcome("pass", f"{creative.width}×{creative.height} {got_format or ''} as the brief asks{note}".replace("  ", " "), 1.0, evidence)
+    shown = f"{creative.width}×{creative.height}" + (f" {got_format}" if got_format else "")
+    return Outcome("pass", f"{shown} as the brief asks{note}", 1.0, evidence)
