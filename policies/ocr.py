@@ -114,7 +114,7 @@ class OcrResult:
 
     def summary(self) -> dict[str, Any]:
         """Evidence for check results: what each engine read, and what went wrong."""
-        out: dict[str, Any] = {"read": self.texts()}
+        out: dict[str, Any] = {"readings": self.texts()}
         if self.errors:
             out["ocr_errors"] = dict(self.errors)
         return out

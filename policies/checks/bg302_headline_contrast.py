@@ -2,8 +2,7 @@
 
 The headline is located with OCR (the lines whose reading is part of the brief's headline).
 Inside each line's box the text pixels are separated from the background (Otsu threshold on
-the colour channel that separates them best; the class that fills the box border is the
-background). The contrast ratio is the WCAG 2 ratio between the text's median relative
+the colour channel that separates them best). The contrast ratio is the WCAG 2 ratio between the text's median relative
 luminance and the background pixels around it, at a low percentile of the background, so a
 busy photograph is judged by the parts of it that are closest to the text's own lightness.
 When OCR cannot read the headline at all, the kit layout's headline box is measured instead.
@@ -116,35 +115,53 @@ def contrast_ratio(l1: NDArray[np.float64] | float, l2: NDArray[np.float64] | fl
 
 
 def measure(rgb: NDArray[np.uint8], box: Box, percentile: float) -> dict[str, Any] | None:
-    """Contrast of the text in `box` against the background around it; None if no text is seen."""
+    """Contrast of the text in `box` against what surrounds it; None if no text is seen.
+
+    Which of the two Otsu classes is the text is not known (a white fill with a dark outline
+    has both); the one that contrasts more with its own surround is taken, so an outline
+    counts as a reader sees it, while text that blends in fails either way.
+    """
     x0, y0, x1, y1 = box
     crop = rgb[y0:y1, x0:x1]
     if crop.shape[0] < 4 or crop.shape[1] < 4:
         return None
-    text = _text_pixels(crop)
-    if text is None:
+    split = _split(crop)
+    if split is None:
         return None
-    # Anti-aliased edge pixels are neither text nor background.
-    reach = max(1, min(crop.shape[:2]) // 25)
-    near = cv2.dilate(text.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
-    core = cv2.erode(text.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    measured = [m for mask in (split, ~split) if (m := _against_surround(crop, mask, percentile)) is not None]
+    if not measured:
+        return None
+    best = max(measured, key=lambda m: float(m["ratio"]))
+    return {"box": list(box), **best}
+
+
+def _against_surround(crop: NDArray[np.uint8], text: NDArray[np.bool_], percentile: float) -> dict[str, Any] | None:
+    share = float(text.mean())
+    if share < 0.01 or share > 0.9:
+        return None
+    # The surround is a band a few pixels wide outside the strokes; the one-pixel
+    # anti-aliased edge is neither text nor background.
+    reach = 4
+    as_u8 = text.astype(np.uint8)
+    edge = cv2.dilate(as_u8, np.ones((3, 3), np.uint8)) > 0
+    around = cv2.dilate(as_u8, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    core = cv2.erode(as_u8, np.ones((3, 3), np.uint8)) > 0
     if core.sum() >= 0.3 * text.sum():
         text = core
-    background = ~near
+    background = around & ~edge
     if background.sum() < 20 or text.sum() < 10:
         return None
     text_lum = float(np.median(relative_luminance(crop[text])))
     ratios = contrast_ratio(relative_luminance(crop[background]), text_lum)
-    ratio = float(np.percentile(ratios, percentile))
     return {
-        "box": list(box),
-        "ratio": round(ratio, 2),
+        "ratio": round(float(np.percentile(ratios, percentile)), 2),
         "text_colour": _hex(np.median(crop[text], axis=0)),
         "background_colour": _hex(np.median(crop[background], axis=0)),
     }
 
 
-def _text_pixels(crop: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
+def _split(crop: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
+    """Otsu's two classes on the colour channel that separates them best."""
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     best: tuple[float, NDArray[np.bool_]] | None = None
     for channel in (grey, crop[:, :, 0], crop[:, :, 1], crop[:, :, 2]):
@@ -159,15 +176,7 @@ def _text_pixels(crop: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
         spread = share * (1 - share) * (float(channel[above].mean()) - float(channel[~above].mean())) ** 2
         if best is None or spread > best[0]:
             best = (spread, above)
-    if best is None:
-        return None
-    above = best[1]
-    border = np.concatenate([above[0], above[-1], above[:, 0], above[:, -1]])
-    text = ~above if border.mean() >= 0.5 else above
-    share = float(text.mean())
-    if share < 0.01 or share > 0.7:
-        return None
-    return text
+    return None if best is None else best[1]
 
 
 def _hex(colour: NDArray[Any]) -> str:
