@@ -251,7 +251,7 @@ def _tesseract() -> str:
         return _tesseract_checked
 
 
-def _run_tesseract(grey: NDArray[np.uint8], psm: int) -> list[dict[str, str]]:
+def _run_tesseract(grey: NDArray[np.uint8], psm: int, dark_on_light: bool = False) -> list[dict[str, str]]:
     """Tesseract's TSV word table for one greyscale image, through the CLI (it releases the GIL)."""
     binary = _tesseract()
     ok, encoded = cv2.imencode(".png", grey)
@@ -259,8 +259,10 @@ def _run_tesseract(grey: NDArray[np.uint8], psm: int) -> list[dict[str, str]]:
         raise RuntimeError("could not encode the image for tesseract")
     # One thread per tesseract: the checks already keep both cores busy.
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    # Our binarised strips are black on white already: skip tesseract's second, inverted pass.
+    invert = ["-c", "tessedit_do_invert=0"] if dark_on_light else []
     proc = subprocess.run(
-        [binary, "stdin", "stdout", "-l", "eng", "--psm", str(psm), "tsv"],
+        [binary, "stdin", "stdout", "-l", "eng", "--psm", str(psm), *invert, "tsv"],
         input=encoded.tobytes(),
         capture_output=True,
         timeout=TESSERACT_TIMEOUT_S,
@@ -339,7 +341,7 @@ def _tesseract_on_lines(rgb: NDArray[np.uint8], lines: list[TextLine]) -> list[T
     for strip, (top, _, _, _) in zip(strips, placements, strict=True):
         canvas[top : top + STRIP_HEIGHT, STRIP_GAP : STRIP_GAP + strip.shape[1]] = strip
     words_per_line: list[list[Word]] = [[] for _ in lines]
-    for row in _run_tesseract(canvas, psm=6):
+    for row in _run_tesseract(canvas, psm=6, dark_on_light=True):
         word = _tsv_word(row)
         if word is None:
             continue

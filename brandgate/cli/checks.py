@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -49,7 +48,7 @@ def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_j
         for report in reports:
             _print_report(report)
     worst = max((EXIT_FOR_VERDICT[r.verdict] for r in reports), default=EXIT_OK)
-    sys.exit(worst)
+    raise click.exceptions.Exit(worst)
 
 
 def _print_report(report: ImageReport) -> None:

@@ -194,7 +194,9 @@ def test_bg103_matches_phrases_and_whole_words_only(defective: dict[str, Creativ
 
 
 @pytest.mark.parametrize("kind", BACKGROUNDS)
-def test_bg104_unexpected_text(kind: str, clean: dict[str, Creative], defective: dict[str, Creative], acme: Kit) -> None:
+def test_bg104_unexpected_text(
+    kind: str, clean: dict[str, Creative], defective: dict[str, Creative], acme: Kit
+) -> None:
     assert status(bg104_unexpected_text, clean[kind], CLEAN_BRIEF, acme) == "pass"
     outcome = bg104_unexpected_text.run(defective[kind], CLEAN_BRIEF, acme, {})
     assert outcome.status == "fail"
