@@ -77,7 +77,8 @@ def test_bg501_ignores_the_negative_prompt(acme: Kit) -> None:
 
 
 def test_bg501_options_add_and_allow_terms(acme: Kit) -> None:
-    assert bg501_prompt_screening.screen(brief(prompt="a nude lipstick"), acme, {"allow_terms": ["nude"]}).status == "pass"
+    allowed = bg501_prompt_screening.screen(brief(prompt="a nude lipstick"), acme, {"allow_terms": ["nude"]})
+    assert allowed.status == "pass"
     rival = {"extra_terms": ["rivalco"]}
     outcome = bg501_prompt_screening.screen(brief(prompt="apples by Rivalco"), acme, rival)
     assert outcome.status == "fail" and "'rivalco'" in outcome.message
