@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from policies.ocr import OcrResult
+from policies.ocr import OcrResult, read_page_with_tesseract
 from policies.text_match import Match, best_match, normalise
+
+if TYPE_CHECKING:
+    from policies.creative import Creative
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,17 @@ def find_required(expected: str, ocr: OcrResult, max_edits: int = 0) -> Finding:
     length = max(1, len(normalise(expected)))
     edits = round((1.0 - match.similarity) * length) if match else length
     return Finding(expected=expected, found=bool(exact) or edits <= max_edits, match=match, engines_exact=exact)
+
+
+def find_in_creative(expected: str, creative: Creative, ocr: OcrResult, max_edits: int = 0) -> Finding:
+    """`find_required`, then, when missing, a second look with Tesseract over the whole page."""
+    finding = find_required(expected, ocr, max_edits)
+    if finding.found:
+        return finding
+    second = find_required(expected, read_page_with_tesseract(creative), max_edits)
+    if second.found:
+        return Finding(expected, True, second.match, ("tesseract-page",))
+    return finding
 
 
 def agreement_confidence(finding: Finding, ocr: OcrResult) -> float:

@@ -3,7 +3,8 @@
 The image text is read by RapidOCR and Tesseract (both, once per image, shared with the other
 text checks). The headline passes when either engine's reading contains it. Case, spacing,
 line breaks, punctuation, accents and O read as 0 are forgiven; a changed, missing or extra
-letter is not: "Fresh Deels Friday" fails for the headline "Fresh Deals Friday".
+letter is not: "Fresh Deels Friday" fails for the headline "Fresh Deals Friday". Before
+reporting it missing, Tesseract takes a second look over the whole image.
 
 Statuses: `pass` headline read; `fail` not read, the message names the closest text read and
 the evidence gives it with its similarity (1.0 = identical); `skip` the brief has no headline
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from policies.engine import Outcome
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, find_required, int_option
+from policies.required_text import agreement_confidence, find_in_creative, int_option
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -41,7 +42,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     ocr = read_text(creative)
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
-    finding = find_required(brief.headline, ocr, max_edits)
+    finding = find_in_creative(brief.headline, creative, ocr, max_edits)
     evidence = {**finding.evidence(), **ocr.summary()}
     confidence = agreement_confidence(finding, ocr)
     if finding.found:

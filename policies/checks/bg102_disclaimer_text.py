@@ -3,6 +3,7 @@
 Required are the brief's `disclaimer` and every entry of the kit's `required_disclaimers`.
 Each is looked for in both OCR engines' readings the way BG101 looks for the headline: case,
 spacing, line breaks, punctuation, accents and O read as 0 are forgiven, changed letters not.
+Small print the line detector misses gets a second look by Tesseract over the whole image.
 
 Statuses: `pass` all read; `fail` one or more missing or misspelt, each named with the closest
 text read and its similarity; `skip` nothing is required; `error` no OCR engine could run.
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from policies.engine import Outcome
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, find_required, int_option
+from policies.required_text import agreement_confidence, find_in_creative, int_option
 from policies.text_match import normalise
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     ocr = read_text(creative)
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
-    findings = [find_required(text, ocr, max_edits) for text in wanted]
+    findings = [find_in_creative(text, creative, ocr, max_edits) for text in wanted]
     missing = [f for f in findings if not f.found]
     evidence = {"disclaimers": [f.evidence() for f in findings], **ocr.summary()}
     confidence = min(agreement_confidence(f, ocr) for f in (missing or findings))

@@ -175,6 +175,18 @@ def test_bg102_uses_the_kits_required_disclaimers(clean: dict[str, Creative]) ->
     assert status(bg102_disclaimer_text, clean["flat"], brief(), load_kit(KITS / "acme")) == "skip"
 
 
+def test_bg102_reads_small_print_on_a_large_creative() -> None:
+    """14 px (the kits' smallest text) at the foot of a 1024² creative, alone."""
+    nordwind = load_kit(KITS / "nordwind")
+    image = Image.new("RGB", (1024, 1024), (11, 60, 93))
+    small_print = ImageFont.truetype(REGULAR, 14)
+    ImageDraw.Draw(image).text((60, 980), "Prices in EUR incl. VAT.", font=small_print, fill="white")
+    creative = Creative.from_pil(image, "small.png", source_format="png")
+    assert status(bg102_disclaimer_text, creative, brief(kit="nordwind"), nordwind) == "pass"
+    also_asked = brief(kit="nordwind", disclaimer="Offer ends Sunday.")
+    assert status(bg102_disclaimer_text, creative, also_asked, nordwind) == "fail"
+
+
 @pytest.mark.parametrize("kind", BACKGROUNDS)
 def test_bg103_banned_words(kind: str, clean: dict[str, Creative], defective: dict[str, Creative], acme: Kit) -> None:
     assert status(bg103_banned_words, clean[kind], CLEAN_BRIEF, acme) == "pass"
