@@ -12,7 +12,6 @@ thread pool (the default) and one check after another.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -54,8 +53,8 @@ def creative(kind: str, side: int, seed: int) -> Creative:
     scale = side / 1024
     draw.text((int(60 * scale), int(70 * scale)), "Fresh Deals Friday", font=ImageFont.truetype(BOLD, int(84 * scale)),
               fill="white", stroke_width=stroke, stroke_fill="black")
-    draw.text((int(60 * scale), int(950 * scale)), "Offer ends Sunday.", font=ImageFont.truetype(REGULAR, int(26 * scale)),
-              fill="white", stroke_width=stroke // 2, stroke_fill="black")
+    small = ImageFont.truetype(REGULAR, int(26 * scale))
+    draw.text((int(60 * scale), int(950 * scale)), "Offer ends Sunday.", font=small, fill="white", stroke_width=stroke // 2, stroke_fill="black")
     return Creative.from_pil(image, f"{kind}-{seed}.png", source_format="png")
 
 
