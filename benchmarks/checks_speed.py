@@ -54,7 +54,8 @@ def creative(kind: str, side: int, seed: int) -> Creative:
     draw.text((int(60 * scale), int(70 * scale)), "Fresh Deals Friday", font=ImageFont.truetype(BOLD, int(84 * scale)),
               fill="white", stroke_width=stroke, stroke_fill="black")
     small = ImageFont.truetype(REGULAR, int(26 * scale))
-    draw.text((int(60 * scale), int(950 * scale)), "Offer ends Sunday.", font=small, fill="white", stroke_width=stroke // 2, stroke_fill="black")
+    draw.text((int(60 * scale), int(950 * scale)), "Offer ends Sunday.", font=small, fill="white",
+              stroke_width=stroke // 2, stroke_fill="black")
     return Creative.from_pil(image, f"{kind}-{seed}.png", source_format="png")
 
 
