@@ -40,7 +40,7 @@ def creative(kind: str, side: int, seed: int) -> Creative:
         image = Image.new("RGB", (side, side), tuple(int(v) for v in rng.integers(0, 120, 3)))
     elif kind == "gradient":
         t = np.linspace(0, 1, side)[None, :, None]
-        a, b = rng.integers(0, 140, 3), rng.integers(0, 140, 3)
+        a, b = rng.integers(0, 100, 3), rng.integers(0, 100, 3)  # dark enough for white text
         image = Image.fromarray(((a * (1 - t) + b * t) * np.ones((side, 1, 1))).astype(np.uint8))
     else:
         field = np.zeros((side, side, 3))

@@ -306,28 +306,35 @@ def _run_tesseract(grey: NDArray[np.uint8], psm: int, dark_on_light: bool = Fals
     return table
 
 
-def _text_mask_grey(crop: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Black text on white for one line crop: Otsu on the channel that separates best,
-    polarity chosen so that the class filling the crop's border is the background."""
+def otsu_split(crop: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
+    """Otsu's two classes (True = the lighter) on whichever of grey, R, G and B separates them
+    best, so red text on a green plate of equal lightness still splits; None when flat."""
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    best: tuple[float, NDArray[np.uint8]] | None = None
+    best: tuple[float, NDArray[np.bool_]] | None = None
     for channel in (grey, crop[:, :, 0], crop[:, :, 1], crop[:, :, 2]):
         channel = np.ascontiguousarray(channel)
-        threshold, binary = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        above = channel > threshold
-        if above.all() or not above.any():
+        if int(channel.max()) - int(channel.min()) < 2:
             continue
-        w1 = float(above.mean())
-        spread = w1 * (1 - w1) * (float(channel[above].mean()) - float(channel[~above].mean())) ** 2
+        threshold, _ = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        above = channel > threshold
+        share = float(above.mean())
+        if share in (0.0, 1.0):
+            continue
+        spread = share * (1 - share) * (float(channel[above].mean()) - float(channel[~above].mean())) ** 2
         if best is None or spread > best[0]:
-            best = (spread, np.asarray(binary, dtype=np.uint8))
-    if best is None:
-        return np.full(grey.shape, 255, np.uint8)
-    binary = best[1]
-    border = np.concatenate([binary[0], binary[-1], binary[:, 0], binary[:, -1]])
-    if (border > 0).mean() < 0.5:
-        binary = 255 - binary
-    return binary
+            best = (spread, above)
+    return None if best is None else best[1]
+
+
+def _text_mask_grey(crop: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Black text on white for one line crop; the class filling the crop's border is the background."""
+    above = otsu_split(crop)
+    if above is None:
+        return np.full(crop.shape[:2], 255, np.uint8)
+    border = np.concatenate([above[0], above[-1], above[:, 0], above[:, -1]])
+    background_is_light = border.mean() >= 0.5
+    text = ~above if background_is_light else above
+    return np.where(text, 0, 255).astype(np.uint8)
 
 
 def _tesseract_on_lines(rgb: NDArray[np.uint8], lines: list[TextLine]) -> list[TextLine]:

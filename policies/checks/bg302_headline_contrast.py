@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.engine import Outcome
-from policies.ocr import OcrResult, read_text
+from policies.ocr import OcrResult, otsu_split, read_text
 from policies.required_text import float_option
 from policies.text_match import normalise, similarity
 
@@ -125,7 +125,7 @@ def measure(rgb: NDArray[np.uint8], box: Box, percentile: float) -> dict[str, An
     crop = rgb[y0:y1, x0:x1]
     if crop.shape[0] < 4 or crop.shape[1] < 4:
         return None
-    split = _split(crop)
+    split = otsu_split(crop)
     if split is None:
         return None
     measured = [m for mask in (split, ~split) if (m := _against_surround(crop, mask, percentile)) is not None]
@@ -158,25 +158,6 @@ def _against_surround(crop: NDArray[np.uint8], text: NDArray[np.bool_], percenti
         "text_colour": _hex(np.median(crop[text], axis=0)),
         "background_colour": _hex(np.median(crop[background], axis=0)),
     }
-
-
-def _split(crop: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
-    """Otsu's two classes on the colour channel that separates them best."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    best: tuple[float, NDArray[np.bool_]] | None = None
-    for channel in (grey, crop[:, :, 0], crop[:, :, 1], crop[:, :, 2]):
-        channel = np.ascontiguousarray(channel)
-        if int(channel.max()) - int(channel.min()) < 2:
-            continue
-        threshold, _ = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        above = channel > threshold
-        share = float(above.mean())
-        if share in (0.0, 1.0):
-            continue
-        spread = share * (1 - share) * (float(channel[above].mean()) - float(channel[~above].mean())) ** 2
-        if best is None or spread > best[0]:
-            best = (spread, above)
-    return None if best is None else best[1]
 
 
 def _hex(colour: NDArray[Any]) -> str:
