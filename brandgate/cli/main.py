@@ -25,9 +25,9 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from brandgate.cli import audit, briefs, checks, db, kits
+    from brandgate.cli import audit, briefs, checks, db, keys, kits, verify
 
-    for module in (kits, briefs, db, audit, checks):
+    for module in (kits, briefs, db, audit, keys, verify, checks):
         module.register(cli)
 
 
