@@ -184,11 +184,13 @@ def shared_executor() -> ThreadPoolExecutor:
 
     Threads pay off because the heavy parts release the GIL: onnxruntime (RapidOCR, NudeNet)
     and the tesseract subprocess run while the numpy and OpenCV checks go on beside them.
+    The pool is wider than the cores on purpose: the text checks all wait on one shared OCR
+    reading, and a waiting thread must not keep the image checks from starting.
     """
     global _pool
     with _pool_lock:
         if _pool is None:
-            workers = max(2, min(4, os.cpu_count() or 2))
+            workers = max(8, 2 * (os.cpu_count() or 2))
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brandgate-check")
         return _pool
 
