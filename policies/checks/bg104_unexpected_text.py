@@ -4,8 +4,10 @@ Every text line OCR finds must be explained by what the brief and kit ask for: t
 headline and disclaimer, the kit's required disclaimers, the words in the kit's logos (their
 wordmarks, read once from the logo files) and the `allowed_text` option. Whatever is left of a
 line once those are taken out (case, spaces and punctuation ignored) is unexpected when it has
-at least `min_chars` letters or digits. A line counts as explained when any engine's full
-reading of it is explained, so one engine's misreading does not flag a clean image.
+at least `min_chars` letters or digits; a piece one letter away from an allowed word is taken
+as a misreading of it (BG101 and BG102 report misspellings). A line counts as explained when
+any engine's full reading of it is explained, so one engine's misreading does not flag a
+clean image.
 
 Statuses: `pass` all text explained (or no text); `fail` the unexpected lines with their
 position; `error` no OCR engine could run.
@@ -30,7 +32,7 @@ from PIL import Image
 from policies.engine import Outcome
 from policies.ocr import TextLine, read_text, recognise
 from policies.required_text import float_option, int_option
-from policies.text_match import normalise, tokens
+from policies.text_match import normalise, similarity, tokens
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -122,11 +124,16 @@ def _unexplained(line: TextLine, allowed: list[str], min_chars: int, min_confide
 
 
 def _leftover(text: str, allowed: list[str]) -> str:
-    """`text` without the allowed texts in it, whole texts first, then their single words."""
+    """`text` without the allowed texts in it, whole texts first, then their single words.
+
+    A leftover piece one letter away from an allowed word is a misreading of it (a small logo
+    read as "AGME") or a misspelling that BG101/BG102 report, not text nobody asked for.
+    """
     pieces = [text]
     whole = sorted({normalise(a) for a in allowed}, key=len, reverse=True)
     words = sorted({t for a in allowed for t in tokens(a) if len(t) >= 2}, key=len, reverse=True)
     for part in [*whole, *words]:
         if part:
             pieces = [p for piece in pieces for p in piece.split(part) if p]
-    return "".join(pieces)
+    near = [w for w in [*whole, *words] if len(w) >= 4]
+    return "".join(p for p in pieces if not any(similarity(p, w) >= 1 - 1.5 / len(w) for w in near))
