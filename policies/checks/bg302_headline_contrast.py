@@ -2,7 +2,8 @@
 
 The headline is located with OCR (the lines whose reading is part of the brief's headline).
 Inside each line's box the text pixels are separated from the background (Otsu threshold on
-the colour channel that separates them best). The contrast ratio is the WCAG 2 ratio between the text's median relative
+the colour channel that separates them best; parts running out of the line's box are background,
+glyphs never do). The contrast ratio is the WCAG 2 ratio between the text's median relative
 luminance and the background pixels around it, at a low percentile of the background, so a
 busy photograph is judged by the parts of it that are closest to the text's own lightness.
 When OCR cannot read the headline at all, the kit layout's headline box is measured instead.
@@ -122,7 +123,10 @@ def measure(rgb: NDArray[np.uint8], box: Box, percentile: float) -> dict[str, An
     counts as a reader sees it, while text that blends in fails either way.
     """
     x0, y0, x1, y1 = box
-    crop = rgb[y0:y1, x0:x1]
+    # A margin around the line, so that glyphs never touch the crop's edge but the background does.
+    pad = max(2, (y1 - y0) // 4)
+    height, width = rgb.shape[:2]
+    crop = rgb[max(0, y0 - pad) : min(height, y1 + pad), max(0, x0 - pad) : min(width, x1 + pad)]
     if crop.shape[0] < 4 or crop.shape[1] < 4:
         return None
     split = otsu_split(crop)
@@ -136,15 +140,18 @@ def measure(rgb: NDArray[np.uint8], box: Box, percentile: float) -> dict[str, An
 
 
 def _against_surround(crop: NDArray[np.uint8], text: NDArray[np.bool_], percentile: float) -> dict[str, Any] | None:
+    text = _inner_parts(text)
     share = float(text.mean())
     if share < 0.01 or share > 0.9:
         return None
-    # The surround is a band a few pixels wide outside the strokes; the one-pixel
-    # anti-aliased edge is neither text nor background.
-    reach = 4
+    # The surround is a round band up to 3 pixels outside the strokes (as far as a thin outline
+    # goes; a square one reaches past it at the corners); the one-pixel anti-aliased edge is
+    # neither text nor background.
+    reach = 3
     as_u8 = text.astype(np.uint8)
     edge = cv2.dilate(as_u8, np.ones((3, 3), np.uint8)) > 0
-    around = cv2.dilate(as_u8, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    around = cv2.dilate(as_u8, disc) > 0
     core = cv2.erode(as_u8, np.ones((3, 3), np.uint8)) > 0
     if core.sum() >= 0.3 * text.sum():
         text = core
@@ -158,6 +165,16 @@ def _against_surround(crop: NDArray[np.uint8], text: NDArray[np.bool_], percenti
         "text_colour": _hex(np.median(crop[text], axis=0)),
         "background_colour": _hex(np.median(crop[background], axis=0)),
     }
+
+
+def _inner_parts(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The mask without its parts that touch the crop's edge: glyphs sit inside the line's box,
+    the background (and a busy photo's light or dark patches) runs out of it."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return mask & ~np.isin(labels, edge[edge > 0])
 
 
 def _hex(colour: NDArray[Any]) -> str:
