@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from brandgate.db.audit import append_event
 from PIL import Image as PILImage
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -30,7 +31,6 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate.db.audit import append_event
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
 from policies.brief import Brief, brief_from_mapping
 from policies.checks import known_ids
@@ -42,6 +42,7 @@ from policies.perceptual import phash_hex
 
 if TYPE_CHECKING:
     from brandgate.artifacts import ArtifactStore
+
     from brandgate.settings import Settings
     from pipeline.profiles import Profile
     from pipeline.provenance import Signer
@@ -128,6 +129,7 @@ class PipelineParts:
     @classmethod
     def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> PipelineParts:
         from brandgate.artifacts import ArtifactStore
+
         from pipeline.provenance import Signer
 
         return cls(

@@ -79,5 +79,36 @@ def _local_worker(threads: int) -> None:
     queue.close()
 
 
+@click.command("health")
+@click.option("--json", "as_json", is_flag=True)
+def health(as_json: bool) -> None:
+    """Exit 0 when the database is reachable and migrated (and the broker answers, for Celery)."""
+    from brandgate.cli.output import emit_json, say
+    from brandgate.db.engine import make_engine
+    from brandgate.db.schema import ensure_current
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    try:
+        ensure_current(engine)
+    finally:
+        engine.dispose()
+    report = {"database": "ok", "broker": None}
+    if settings.queue == "celery":
+        from brandgate.jobs.celery_queue import CeleryQueue
+
+        front = CeleryQueue(settings)
+        try:
+            front.check_broker()
+        finally:
+            front.close()
+        report["broker"] = "ok"
+    if as_json:
+        emit_json(report)
+    else:
+        say("healthy: " + ", ".join(f"{k} {v}" for k, v in report.items() if v))
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(worker)
+    cli.add_command(health)

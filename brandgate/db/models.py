@@ -42,6 +42,11 @@ class Request(Base):
     """One brief submitted once (idempotency key), run as one job."""
 
     __tablename__ = "requests"
+    __table_args__ = (
+        # the queue: oldest queued first, per queue; and the per-user limits
+        Index("ix_requests_queue_state_created", "queue", "state", "created_at"),
+        Index("ix_requests_requested_by_state", "requested_by", "state"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)

@@ -13,7 +13,7 @@ from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.schema import ensure_current
 from brandgate.jobs.api import Accepted, JobQueue, JobStatus, Submission
 from brandgate.jobs.intake import new_export, new_request
-from brandgate.jobs.state import NewRequest, record_request, read_status, request_cancel
+from brandgate.jobs.state import NewRequest, read_status, record_request, request_cancel
 from brandgate.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -124,7 +124,10 @@ class Runner:
     def sessions(self) -> sessionmaker[Session]:
         return self.parts.sessions
 
-    def execute(self, request_id: str, worker: str, on_hooks: Callable[[str, JobHooks | None], None] | None = None) -> Outcome:
+    def execute(
+        self, request_id: str, worker: str,
+        on_hooks: Callable[[str, JobHooks | None], None] | None = None,
+    ) -> Outcome:
         settings = self.parts.settings
         try:
             claimed = claim(self.sessions, settings, request_id, worker)
