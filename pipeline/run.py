@@ -119,12 +119,10 @@ class PipelineParts:
     sessions: sessionmaker[Session]
     store: ArtifactStore
     signer_factory: Callable[[], Signer]
-    check_threads: int = 2
     device_lock: threading.Lock = field(default_factory=threading.Lock)
     _signer: Signer | None = None
     _generators: dict[str, Any] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
-    _check_pool: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> PipelineParts:
@@ -154,15 +152,8 @@ class PipelineParts:
                 self._generators[key] = Generator(profile, self.settings)
             return self._generators[key]
 
-    def check_pool(self) -> ThreadPoolExecutor:
-        with self._guard:
-            if self._check_pool is None:
-                self._check_pool = ThreadPoolExecutor(self.check_threads, thread_name_prefix="checks")
-            return self._check_pool
-
     def close(self) -> None:
-        if self._check_pool is not None:
-            self._check_pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release yet: models and the check pool live as long as the process."""
 
 
 @dataclass
@@ -373,37 +364,34 @@ class RequestRun:
 
     def _generate(self, job: Job, generator: Any, indexes: list[int], abort: threading.Event,
                   timings: dict[str, float], spend: Spend) -> list[Produced]:
+        from pipeline.generation import GenerationCancelled
+        from pipeline.generation import Progress as StepProgress
+
         seeds = [job.seeds[i] for i in indexes]
-        first = indexes[0] + 1
 
-        def on_step(step: int, steps: int) -> None:
-            self.hooks.progress("generating", first, step, steps)
+        def on_step(progress: StepProgress) -> None:
+            self.hooks.progress("generating", indexes[progress.batch[0]] + 1, progress.step, progress.steps)
 
-        def stop() -> bool:
-            if abort.is_set():
-                return True
-            return bool(self.hooks.cancelled_by())
-
-        self.hooks.progress("generating", first, 0, job.profile.steps)
+        stop = StopSignal(lambda: abort.is_set() or bool(self.hooks.cancelled_by()))
+        self.hooks.progress("generating", indexes[0] + 1, 0, job.profile.steps)
         began = time.perf_counter()
+        entered = began
         try:
             with self.parts.device_lock:
+                entered = time.perf_counter()
                 images = generator.generate(
-                    prompt=job.brief.prompt,
-                    negative_prompt=job.brief.negative_prompt,
-                    seeds=seeds,
-                    size=job.brief.size,
-                    on_step=on_step,
-                    cancel=stop,
+                    job.brief.prompt, job.brief.negative_prompt, seeds, job.brief.size,
+                    on_step=on_step, cancel=stop,
                 )
         except Exception as exc:
-            spent = getattr(exc, "gpu_seconds", None)
-            if spent:
-                spend.add(float(spent), float(getattr(exc, "cost_usd", 0.0) or 0.0))
+            # The device time of a batch that never finished is still spent: meter it the way
+            # the generator meters a finished one (wall time held, at the configured rate).
+            held = time.perf_counter() - entered
+            spend.add(held, held * self.parts.settings.gpu_hourly_usd / 3600)
             by = self.hooks.cancelled_by()
-            if by and is_cancellation(exc):
+            if by and isinstance(exc, GenerationCancelled):
                 raise Cancelled(by) from None
-            if abort.is_set() and is_cancellation(exc):
+            if abort.is_set() and isinstance(exc, GenerationCancelled):
                 raise StageFailed("generating", "stopped because an earlier image failed") from None
             if is_database_outage(exc):
                 raise DatabaseUnavailable(f"database unavailable during generating: {first_line(exc)}") from exc
@@ -422,6 +410,8 @@ class RequestRun:
                                      gpu_seconds, cost))
         return produced
 
+
+
     def _govern(self, job: Job, item: Produced, spend: Spend, abort: threading.Event) -> str:
         """Compose, check, sign, store and record one image (on the governance thread)."""
         if abort.is_set():
@@ -431,10 +421,10 @@ class RequestRun:
         request = job.request
 
         with self._image_stage("composing", timings):
-            final, ingredients = self._compose(job, item)
+            final, ingredients, composition = self._compose(job, item)
         with self._image_stage("checking", timings):
             creative = Creative.from_pil(final, name=f"{request.id}-{item.index}")
-            report = run_checks(creative, job.brief, job.kit, executor=self.parts.check_pool())
+            report = run_checks(creative, job.brief, job.kit)
         with self._image_stage("signing", timings):
             encoded = encode(final, job.brief.format)
             signed = self._sign(job, item, image_id, report, encoded, ingredients)
@@ -444,7 +434,7 @@ class RequestRun:
             manifest = self.parts.store.put(signed.manifest_store, ".c2pa")
         with self._image_stage("recording", timings):
             recorded = self._record_image(
-                job, item, image_id, report, final, stored.sha256, manifest.sha256, timings
+                job, item, image_id, report, final, stored.sha256, manifest.sha256, timings, composition
             )
         if recorded:
             spend.add(-item.gpu_seconds, -item.cost_usd)
@@ -474,7 +464,9 @@ class RequestRun:
             timings["governance"] = round(timings.get("governance", 0.0) + elapsed, 4)
             self.hooks.stage_timed(stage, elapsed)
 
-    def _compose(self, job: Job, item: Produced) -> tuple[PILImage.Image, list[Any]]:
+    def _compose(
+        self, job: Job, item: Produced
+    ) -> tuple[PILImage.Image, list[Any], dict[str, Any] | None]:
         """Brand text and logo placed by us when the brief asks; ingredients for the credentials."""
         from pipeline.provenance import Ingredient
 
@@ -483,13 +475,13 @@ class RequestRun:
         else:
             parent = None
         if not job.brief.wants_composition:
-            return item.image, [parent] if parent else []
+            return item.image, [parent] if parent else [], None
         from pipeline.compose import compose
 
         composition = compose(item.image, job.brief, job.kit)
         ingredients: list[Any] = [parent] if parent else []
         ingredients.extend(ingredient_list(composition, item.image))
-        return composition.image, ingredients
+        return composition.image, ingredients, jsonable(composition.to_json())
 
     def _sign(self, job: Job, item: Produced, image_id: str, report: ImageReport, encoded: bytes,
               ingredients: list[Any]) -> Any:
@@ -515,15 +507,14 @@ class RequestRun:
             seed=item.seed,
             profile_hash=job.profile.content_hash(),
             profile_name=job.profile.name,
-            model=ModelIdentity(name=str(record.get("model_id") or job.profile.model),
-                                revision=str(record.get("model_revision") or "unknown")),
+            model=ModelIdentity(name=job.profile.model, revision=model_revision(record)),
             approval=approval,
         )
         return self.parts.signer().sign(encoded, MEDIA_TYPES[job.brief.format], governance, ingredients)
 
     def _record_image(self, job: Job, item: Produced, image_id: str, report: ImageReport,
                       final: PILImage.Image, sha256: str, manifest_sha256: str,
-                      timings: dict[str, float]) -> bool:
+                      timings: dict[str, float], composition_record: dict[str, Any] | None) -> bool:
         """The image row, its checks, its charge and its audit event in one transaction.
 
         Returns False when this index was already recorded (a redelivered job): no second row,
@@ -553,9 +544,9 @@ class RequestRun:
                     media_type=MEDIA_TYPES[job.brief.format],
                     width=final.width,
                     height=final.height,
-                    model_id=str(record.get("model_id") or job.profile.model),
-                    model_revision=str(record.get("model_revision") or "unknown")[:64],
-                    generation_config=record,
+                    model_id=job.profile.model[:200],
+                    model_revision=model_revision(record)[:64],
+                    generation_config={**record, "composition": composition_record},
                     seed=item.seed,
                     timings=timings,
                     gpu_seconds=item.gpu_seconds,
@@ -753,29 +744,43 @@ def peak_memory(generated: Any) -> int | None:
 
 
 def memory_kind(generated: Any) -> str | None:
-    value = getattr(generated, "memory_kind", None)
-    return str(value) if value is not None else None
+    """`cuda` (peak allocated on the GPU) or `rss` (peak resident memory on CPU)."""
+    value = str(getattr(generated, "peak_memory_kind", "") or "")
+    if not value:
+        return None
+    return "cuda" if "cuda" in value else "rss"
+
+
+def model_revision(record: dict[str, Any]) -> str:
+    """The content hash of the model folder that made the image (the generator records it)."""
+    model = record.get("model")
+    if isinstance(model, dict) and model.get("content_hash"):
+        return str(model["content_hash"])
+    return "unknown"
+
+
+class StopSignal(threading.Event):
+    """An Event the generator polls each denoising step; also set by a cancel or an abort."""
+
+    def __init__(self, also: Callable[[], bool]) -> None:
+        super().__init__()
+        self._also = also
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._also()
 
 
 def ingredient_list(composition: Any, background: PILImage.Image) -> list[Any]:
-    """Provenance ingredients for a composited image: the generated background and the logo."""
+    """Provenance ingredients of a composited image: the generated background and the logo file."""
     from pipeline.provenance import Ingredient
 
-    ingredients = list(getattr(composition, "ingredients", []) or [])
-    if ingredients and all(isinstance(i, Ingredient) for i in ingredients):
-        return ingredients
     made: list[Any] = [Ingredient.background(encode(background, "png"), "image/png")]
-    for entry in ingredients:
-        path = getattr(entry, "path", None)
-        role = getattr(entry, "role", None) or getattr(entry, "kind", None)
-        if role == "logo" and path is not None and Path(path).is_file():
+    for entry in composition.ingredients:
+        path = entry.get("path")
+        if entry.get("role") == "logo" and path and Path(path).is_file():
             media = "image/svg+xml" if str(path).endswith(".svg") else "image/png"
-            made.append(Ingredient.logo(Path(path).read_bytes(), media, title=Path(path).name))
+            made.append(Ingredient.logo(Path(path).read_bytes(), media, title=f"logo {entry.get('variant', '')}"))
     return made
-
-
-def is_cancellation(exc: BaseException) -> bool:
-    return "cancel" in type(exc).__name__.lower()
 
 
 def first_line(exc: BaseException) -> str:

@@ -56,12 +56,16 @@ def build_celery(settings: Settings) -> Celery:
     app.conf.brandgate_settings = settings
 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-    def run_request(task: Task, request_id: str) -> str:  # type: ignore[type-arg]
+    def run_request(task: Task, request_id: str, last_error: str | None = None) -> str:  # type: ignore[type-arg]
         runtime = worker_runtime(settings)
-        outcome = runtime.runner.execute(request_id, worker_identity())
+        executed = runtime.runner.execute(request_id, worker_identity(), last_error=last_error)
+        outcome = executed.outcome
         retries = task.request.retries or 0
         if outcome == "retry":
-            raise task.retry(countdown=backoff(settings.job_retry_delay_s, retries + 1))
+            raise task.retry(
+                kwargs={"last_error": executed.error},
+                countdown=backoff(settings.job_retry_delay_s, retries + 1),
+            )
         if outcome == "busy":
             # Someone else holds a fresh lease; look again once it would have gone stale.
             raise task.retry(countdown=settings.job_lease_s)

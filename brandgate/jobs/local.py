@@ -88,6 +88,7 @@ class LocalQueue(QueueFront):
     def _work(self) -> None:
         worker = worker_identity()
         retry_id: str | None = None
+        retry_error: str | None = None
         retries = 0
         while not self._stopping.is_set():
             try:
@@ -100,13 +101,13 @@ class LocalQueue(QueueFront):
                 with self._wakeup:
                     self._wakeup.wait(POLL_S)
                 continue
-            outcome = self.runner.execute(request_id, worker, on_hooks=self._track)
-            if outcome == "retry":
+            executed = self.runner.execute(request_id, worker, on_hooks=self._track, last_error=retry_error)
+            if executed.outcome == "retry":
                 retries += 1
-                retry_id = request_id
+                retry_id, retry_error = request_id, executed.error
                 self._stopping.wait(backoff(self.settings.job_retry_delay_s, retries))
             else:
-                retry_id, retries = None, 0
+                retry_id, retry_error, retries = None, None, 0
 
     def close(self) -> None:
         """Stop taking work; a job in progress finishes first (or its lease lets another take it)."""

@@ -112,6 +112,12 @@ class JobHooks(RunHooks):
                 self._cancel_by = "lease-lost"
 
 
+@dataclass(frozen=True)
+class Executed:
+    outcome: Outcome
+    error: str | None = None  # why it failed or must be retried
+
+
 @dataclass
 class Runner:
     """Runs claimed requests with one process's parts; `execute` is safe to call from threads."""
@@ -127,21 +133,25 @@ class Runner:
     def execute(
         self, request_id: str, worker: str,
         on_hooks: Callable[[str, JobHooks | None], None] | None = None,
-    ) -> Outcome:
+        last_error: str | None = None,
+    ) -> Executed:
+        """Claim and run; `last_error` is why the previous attempt stopped (for the final reason)."""
         settings = self.parts.settings
         try:
-            claimed = claim(self.sessions, settings, request_id, worker)
+            claimed = claim(self.sessions, settings, request_id, worker, last_error)
         except Exception as exc:
             if is_database_outage(exc):
                 log.warning("cannot claim %s: database unavailable", request_id,
                             extra={"event": "job.claim_failed", "request_id": request_id})
-                return "retry"
+                return Executed("retry", last_error or f"database unavailable: {exc}")
             raise
         if claimed.result == "exhausted":
             self.metrics.job_finished("failed")
-            return "failed"
-        if claimed.result in ("gone", "missing", "busy"):
-            return "skipped" if claimed.result == "gone" else claimed.result  # type: ignore[return-value]
+            return Executed("failed", claimed.detail)
+        if claimed.result == "gone":
+            return Executed("skipped")
+        if claimed.result in ("missing", "busy"):
+            return Executed(claimed.result)
         hooks = JobHooks(self.sessions, request_id, worker, self.metrics,
                          min(self.heartbeat_s, settings.job_lease_s / 3))
         if on_hooks is not None:
@@ -154,19 +164,19 @@ class Runner:
                         extra={"event": "job.retry", "request_id": request_id, "attempt": claimed.attempt})
             hooks.stop()
             self._hand_back(request_id, worker, str(exc))
-            return "retry"
+            return Executed("retry", str(exc))
         except Exception as exc:  # a bug in a stage we did not classify: fail it, keep the worker
             log.exception("request crashed", extra={"event": "request.crashed", "request_id": request_id})
             hooks.stop()
             self._fail(request_id, hooks.stage, f"internal error: {type(exc).__name__}: {exc}")
             self.metrics.job_finished("failed")
-            return "failed"
+            return Executed("failed", str(exc))
         finally:
             hooks.stop()
             if on_hooks is not None:
                 on_hooks(request_id, None)
         self.metrics.job_finished(result.state)
-        return result.state  # type: ignore[return-value]
+        return Executed(result.state, result.reason)  # type: ignore[arg-type]
 
     def _hand_back(self, request_id: str, worker: str, reason: str) -> None:
         try:

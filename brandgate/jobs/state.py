@@ -228,7 +228,10 @@ class Claim:
     detail: str = ""
 
 
-def claim(sessions: sessionmaker[Session], settings: Settings, request_id: str, worker: str) -> Claim:
+def claim(
+    sessions: sessionmaker[Session], settings: Settings, request_id: str, worker: str,
+    last_error: str | None = None,
+) -> Claim:
     """Take the lease on a request: queued, or running under an owner that is dead or silent.
 
     Counts the attempt before any work starts, so a job that keeps killing its worker is failed
@@ -246,7 +249,8 @@ def claim(sessions: sessionmaker[Session], settings: Settings, request_id: str, 
             if fresh and not owner_is_dead(row.worker):
                 return Claim("busy", detail=row.worker or "")
         if row.attempts >= settings.job_max_attempts:
-            why = row.failure_reason or f"the worker running it stopped (last: {row.worker or 'unknown'})"
+            why = (row.failure_reason or last_error
+                   or f"the worker running it stopped (last: {row.worker or 'unknown'})")
             reason = f"gave up after {row.attempts} attempt(s): {why}"
             row.state = "failed"
             row.failure_reason = reason
