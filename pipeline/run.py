@@ -423,7 +423,8 @@ class RequestRun:
         with self._image_stage("composing", timings):
             final, ingredients, composition = self._compose(job, item)
         with self._image_stage("checking", timings):
-            creative = Creative.from_pil(final, name=f"{request.id}-{item.index}")
+            # The checks judge the file we are about to write, format included.
+            creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format)
             report = run_checks(creative, job.brief, job.kit)
         with self._image_stage("signing", timings):
             encoded = encode(final, job.brief.format)

@@ -94,7 +94,7 @@ class JobHooks(RunHooks):
                 break
             progress = self._progress
             try:
-                ours, cancel_by = beat(
+                lost, cancel_by = beat(
                     self._sessions, self._request_id, self._worker,
                     progress if progress != self._published else None,
                 )
@@ -105,7 +105,7 @@ class JobHooks(RunHooks):
             self._published = progress
             if cancel_by and not self._cancel_by:
                 self._cancel_by = cancel_by
-            if not ours and not self._cancel_by:
+            if lost and not self._cancel_by:
                 # Another worker took the job over (we were presumed dead): stop spending GPU on it.
                 log.error("lost the lease on the job; stopping",
                           extra={"event": "job.lease_lost", "request_id": self._request_id})

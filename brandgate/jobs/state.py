@@ -310,7 +310,7 @@ class Progress:
 def beat(
     sessions: sessionmaker[Session], request_id: str, worker: str, progress: Progress | None
 ) -> tuple[bool, str | None]:
-    """Renew the lease and publish progress; returns (still ours, who asked to cancel)."""
+    """Renew the lease and publish progress; returns (lost to another worker, who asked to cancel)."""
     values: dict[str, Any] = {"heartbeat_at": now()}
     if progress is not None:
         values.update(
@@ -323,8 +323,15 @@ def beat(
             .where(Request.id == request_id, Request.worker == worker, Request.state == "running")
             .values(**values)
         )
-        cancel_by = session.scalar(select(Request.cancel_requested_by).where(Request.id == request_id))
-        return bool(result.rowcount), cancel_by  # type: ignore[attr-defined]
+        row = session.execute(
+            select(Request.cancel_requested_by, Request.state, Request.worker).where(Request.id == request_id)
+        ).one_or_none()
+        if row is None:
+            return True, None
+        cancel_by, state, owner = row
+        # Not updated and someone else holds it: taken over. Finished (owner cleared) is not lost.
+        lost = not result.rowcount and state == "running" and owner not in (None, worker)  # type: ignore[attr-defined]
+        return lost, cancel_by
 
 
 def request_cancel(sessions: sessionmaker[Session], request_id: str, by: str) -> str:
