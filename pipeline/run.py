@@ -795,7 +795,9 @@ def describe(exc: BaseException) -> str:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror or exc}{where}"
     message = first_line(exc)
-    return message if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {message}"
+    # Our own errors already say what to fix; a library's needs its type to be understood.
+    ours = isinstance(exc, InvalidInput) or type(exc).__module__.split(".")[0] in ("brandgate", "pipeline", "policies")
+    return message if ours else f"{type(exc).__name__}: {message}"
 
 
 def rounded(timings: dict[str, float]) -> dict[str, float]:

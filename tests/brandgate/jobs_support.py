@@ -20,7 +20,7 @@ from policies.brief import Brief, brief_from_mapping
 ROOT = Path(__file__).resolve().parents[2]
 
 # Small and without brand text, so checks are quick; the composited path has its own test.
-PLAIN_BRIEF = {"kit": "acme", "prompt": "five red apples on a wooden table", "size": [128, 128], "n": 2,
+PLAIN_BRIEF = {"kit": "acme", "prompt": "five red apples on a wooden table", "size": [128, 128], "n": 1,
                "seed": 1234}
 BRANDED_BRIEF = {"kit": "acme", "prompt": "five red apples on a wooden table", "headline": "Fresh Deals Friday",
                  "logo": "primary", "size": [256, 256], "n": 1, "seed": 77}
@@ -47,14 +47,25 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def profiles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Operator profiles for tests: `slow` has enough denoising steps to cancel one mid-way."""
+    """Operator profiles for tests, looked up before the built-in ones.
+
+    One CPU thread each: on a machine shared by many test runs, two OpenMP threads per model
+    call spin against each other and a 0.2 s image takes 30 s. `slow` has enough denoising
+    steps to cancel one mid-way.
+    """
     from pipeline.profiles import BUILTIN_PROFILES_DIR
 
     directory = tmp_path_factory.mktemp("profiles")
     preview = yaml.safe_load((BUILTIN_PROFILES_DIR / "preview.yaml").read_text())
-    slow = {**preview, "name": "slow", "steps": 150, "max_steps": 150, "max_batch_size": 1,
-            "resolution": [128, 128]}
-    (directory / "slow.yaml").write_text(yaml.safe_dump(slow))
+    export = yaml.safe_load((BUILTIN_PROFILES_DIR / "export.yaml").read_text())
+    profiles = {
+        "preview": {**preview, "cpu_threads": 1},
+        "export": {**export, "cpu_threads": 1, "steps": 16},
+        "slow": {**preview, "name": "slow", "steps": 150, "max_steps": 150, "max_batch_size": 1,
+                 "resolution": [128, 128], "cpu_threads": 1},
+    }
+    for name, profile in profiles.items():
+        (directory / f"{name}.yaml").write_text(yaml.safe_dump(profile))
     return directory
 
 
