@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
 from sqlalchemy import select
 
 from brandgate.db.engine import make_engine, make_sessionmaker
@@ -17,56 +14,13 @@ from brandgate.jobs.api import JobQueue, JobStatus, Submission
 from brandgate.settings import Settings
 from policies.brief import Brief, brief_from_mapping
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # Small and without brand text, so checks are quick; the composited path has its own test.
 PLAIN_BRIEF = {"kit": "acme", "prompt": "five red apples on a wooden table", "size": [128, 128], "n": 1,
                "seed": 1234}
 BRANDED_BRIEF = {"kit": "acme", "prompt": "five red apples on a wooden table", "headline": "Fresh Deals Friday",
                  "logo": "primary", "size": [256, 256], "n": 1, "seed": 77}
-
-
-@pytest.fixture(scope="session")
-def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The offline tiny model, built once per test session (the build is deterministic)."""
-    from pipeline.tiny_model import build_tiny_model
-
-    models = tmp_path_factory.mktemp("models")
-    build_tiny_model(models)
-    return models
-
-
-@pytest.fixture(scope="session")
-def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.keys import issue_chain, write_dev_chain
-
-    directory = tmp_path_factory.mktemp("keys")
-    write_dev_chain(directory, issue_chain())
-    return directory
-
-
-@pytest.fixture(scope="session")
-def profiles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Operator profiles for tests, looked up before the built-in ones.
-
-    One CPU thread each: on a machine shared by many test runs, two OpenMP threads per model
-    call spin against each other and a 0.2 s image takes 30 s. `slow` has enough denoising
-    steps to cancel one mid-way.
-    """
-    from pipeline.profiles import BUILTIN_PROFILES_DIR
-
-    directory = tmp_path_factory.mktemp("profiles")
-    preview = yaml.safe_load((BUILTIN_PROFILES_DIR / "preview.yaml").read_text())
-    export = yaml.safe_load((BUILTIN_PROFILES_DIR / "export.yaml").read_text())
-    profiles = {
-        "preview": {**preview, "cpu_threads": 1},
-        "export": {**export, "cpu_threads": 1, "steps": 16},
-        "slow": {**preview, "name": "slow", "steps": 150, "max_steps": 150, "max_batch_size": 1,
-                 "resolution": [128, 128], "cpu_threads": 1},
-    }
-    for name, profile in profiles.items():
-        (directory / f"{name}.yaml").write_text(yaml.safe_dump(profile))
-    return directory
 
 
 def make_settings(tmp_path: Path, models: Path, keys: Path, profiles: Path, **overrides: Any) -> Settings:
@@ -82,16 +36,6 @@ def make_settings(tmp_path: Path, models: Path, keys: Path, profiles: Path, **ov
     }
     values.update(overrides)
     return Settings(**values)
-
-
-@pytest.fixture
-def job_settings(tmp_path: Path, tiny_models_dir: Path, keys_dir: Path, profiles_dir: Path) -> Settings:
-    """SQLite settings, migrated to head, with the tiny model and a development key chain."""
-    from brandgate.db.schema import upgrade
-
-    settings = make_settings(tmp_path, tiny_models_dir, keys_dir, profiles_dir)
-    upgrade(settings)
-    return settings
 
 
 def brief(**changes: Any) -> Brief:
@@ -151,10 +95,3 @@ class Records:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-@pytest.fixture
-def records(job_settings: Settings) -> Iterator[Records]:
-    view = Records(job_settings)
-    yield view
-    view.close()

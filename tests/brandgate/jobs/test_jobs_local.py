@@ -8,21 +8,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from brandgate.db.audit import verify_chain
+from pipeline.provenance import Verifier
+
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
-from pipeline.provenance import Verifier
-from tests.brandgate.jobs_support import (  # noqa: F401  (fixtures)
+from tests.brandgate.jobs.support import (
     BRANDED_BRIEF,
     ROOT,
     Records,
-    job_settings,
-    keys_dir,
-    profiles_dir,
-    records,
     submission,
-    tiny_models_dir,
     wait_for,
 )
 

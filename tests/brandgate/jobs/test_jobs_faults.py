@@ -12,24 +12,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from brandgate.db.audit import verify_chain
 from brandgate.db.schema import upgrade
+
 from brandgate.jobs.api import QueueUnavailable, UnknownJob
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
-from tests.brandgate.db_proxy import CuttableProxy
-from tests.brandgate.jobs_support import (  # noqa: F401  (fixtures)
+from tests.brandgate.jobs.db_proxy import CuttableProxy
+from tests.brandgate.jobs.support import (
     PLAIN_BRIEF,
     ROOT,
     Records,
-    job_settings,
-    keys_dir,
     make_settings,
-    profiles_dir,
-    records,
     submission,
-    tiny_models_dir,
     wait_for,
 )
 

@@ -8,14 +8,9 @@ from brandgate.errors import UserError
 from brandgate.jobs.api import LimitExceeded
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
-from tests.brandgate.jobs_support import (  # noqa: F401  (fixtures)
+from tests.brandgate.jobs.support import (
     Records,
-    job_settings,
-    keys_dir,
-    profiles_dir,
-    records,
     submission,
-    tiny_models_dir,
 )
 
 
@@ -85,7 +80,7 @@ def test_kit_daily_budget(job_settings: Settings, records: Records) -> None:
 def test_unknown_kit_and_profile_are_refused_before_queueing(job_settings: Settings, records: Records) -> None:
     queue = _queue(job_settings)
     try:
-        with pytest.raises(UserError, match="no kit named 'nosuch'.*available: acme"):
+        with pytest.raises(UserError, match=r"no kit named 'nosuch'.*available: acme"):
             queue.submit(submission(kit="nosuch"))
         with pytest.raises(UserError, match="no profile named 'previwe'; did you mean 'preview'"):
             queue.submit(submission(profile="previwe"))
