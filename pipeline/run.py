@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -547,9 +548,9 @@ class RequestRun:
                     height=final.height,
                     model_id=job.profile.model[:200],
                     model_revision=model_revision(record)[:64],
-                    generation_config={**record, "composition": composition_record},
+                    generation_config=jsonable({**record, "composition": composition_record}),
                     seed=item.seed,
-                    timings=timings,
+                    timings=jsonable(timings),
                     gpu_seconds=item.gpu_seconds,
                     peak_memory_bytes=peak_memory(item.generation),
                     memory_kind=memory_kind(item.generation),
@@ -712,31 +713,26 @@ def check_rows(image_id: str, checks: Sequence[CheckResult]) -> list[CheckResult
 
 
 def jsonable(value: Any) -> Any:
-    """Evidence goes into a JSON column: numpy numbers and tuples become plain JSON."""
+    """Plain JSON for a JSON column: numpy numbers become Python ones, tuples lists, and NaN or
+    infinity (which PostgreSQL's json type refuses) null."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str | int | bool) or value is None:
         return value
     item = getattr(value, "item", None)
     if callable(item):
-        return item()
+        return jsonable(item())
     return str(value)
 
 
 def generation_record(generated: Any) -> dict[str, Any]:
-    """The frozen config that made an image, as a JSON mapping."""
-    record = getattr(generated, "record", None)
-    if record is None:
-        return {}
-    if isinstance(record, dict):
-        return jsonable(record)  # type: ignore[no-any-return]
-    for method in ("to_json", "model_dump", "as_dict"):
-        fn = getattr(record, method, None)
-        if callable(fn):
-            return jsonable(fn())  # type: ignore[no-any-return]
-    return jsonable(vars(record))  # type: ignore[no-any-return]
+    """The frozen config that made an image (profile, model hash, seed, versions), as plain JSON."""
+    record: dict[str, Any] = jsonable(dict(generated.record or {}))
+    return record
 
 
 def peak_memory(generated: Any) -> int | None:
