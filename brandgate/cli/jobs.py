@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import shutil
 import sys
 import time
@@ -138,9 +139,13 @@ def _report(status: JobStatus, out: Path | None, as_json: bool, what: str) -> No
 
         copies = copy_outputs(status, out)
         sheet = write_contact_sheet(out / "contact-sheet.html", [status], copies, title=what)
+    document = status_document(status, copies)
+    document["contact_sheet"] = str(sheet) if sheet else None
+    if out is not None:
+        # The request as JSON next to its images: scripts (and `make demo`) read IDs from it.
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "request.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     if as_json:
-        document = status_document(status, copies)
-        document["contact_sheet"] = str(sheet) if sheet else None
         emit_json(document)
     else:
         say(f"request {status.request_id}: {status.describe()} (cost ${status.cost_usd:.4f})")

@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_ready
-from kombu import Queue
+from kombu.entity import Queue
 
 from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.jobs.runner import Runner, backoff
@@ -40,7 +40,7 @@ def build_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_queues=tuple(Queue(name) for name in QUEUES),
+        task_queues=tuple(Queue(name) for name in QUEUES),  # type: ignore[no-untyped-call]
         task_default_queue="preview",
         task_ignore_result=True,
         task_serializer="json",
@@ -55,7 +55,9 @@ def build_celery(settings: Settings) -> Celery:
     )
     app.conf.brandgate_settings = settings
 
-    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+    @app.task(  # type: ignore[untyped-decorator]
+        name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None
+    )
     def run_request(task: Task, request_id: str, last_error: str | None = None) -> str:  # type: ignore[type-arg]
         runtime = worker_runtime(settings)
         executed = runtime.runner.execute(request_id, worker_identity(), last_error=last_error)
@@ -104,7 +106,7 @@ def worker_runtime(settings: Settings) -> WorkerRuntime:
         return _runtime
 
 
-@worker_process_init.connect
+@worker_process_init.connect  # type: ignore[untyped-decorator]
 def _fresh_process(**_: Any) -> None:
     """A forked pool process must not reuse its parent's connections or models."""
     global _runtime
@@ -114,7 +116,7 @@ def _fresh_process(**_: Any) -> None:
 def serve_metrics_in_pool(settings: Settings) -> None:
     """Each pool process (one per GPU) serves its own /metrics."""
 
-    @worker_process_init.connect(weak=False)
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _serve(**_: Any) -> None:
         if settings.metrics_port:
             try:
@@ -127,7 +129,7 @@ def serve_metrics_in_pool(settings: Settings) -> None:
 def requeue_orphans_on_start(app: Celery, settings: Settings, queues: tuple[str, ...]) -> None:
     """When a worker comes up, re-send running jobs whose worker is gone (lost messages included)."""
 
-    @worker_ready.connect(weak=False)
+    @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _requeue(**_: Any) -> None:
         try:
             engine = make_engine(settings)

@@ -50,8 +50,8 @@ def profiles_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "slow": {
             **preview,
             "name": "slow",
-            "steps": 150,
-            "max_steps": 150,
+            "steps": 60,
+            "max_steps": 60,
             "max_batch_size": 1,
             "resolution": [128, 128],
             "cpu_threads": 1,

@@ -196,6 +196,28 @@ def test_jobs_run_on_a_worker_process_with_progress_visible_here(
     assert "brandgate_cost_usd_total" in text
 
 
+def test_cancel_queued_and_running_jobs_across_processes(celery_world: CeleryWorld, front: CeleryQueue) -> None:
+    running = front.submit(submission(user="dan", profile="slow", n=2))
+    wait_for(front, running.request_id, lambda s: s.state == "running" and (s.step or 0) >= 1)
+    waiting = front.submit(submission(user="eve"))
+    assert front.status(waiting.request_id).describe() == "queued, next up"
+
+    assert front.cancel(waiting.request_id, by="eve").state == "cancelled"
+    front.cancel(running.request_id, by="dan")
+    stopped = wait_for(front, running.request_id, _finished, timeout=120)
+    assert stopped.state == "cancelled"
+
+    records = Records(celery_world.settings)
+    try:
+        removed = records.request(waiting.request_id)
+        assert removed.started_at is None and removed.attempts == 0
+        assert records.images(waiting.request_id) == []
+        assert records.request(running.request_id).failure_reason == "cancelled by dan"
+        assert len(records.images(running.request_id)) < 2
+    finally:
+        records.close()
+
+
 def test_killed_worker_process_is_redelivered_and_records_each_image_once(
     celery_world: CeleryWorld, front: CeleryQueue
 ) -> None:
@@ -240,27 +262,5 @@ def test_a_job_that_keeps_killing_its_worker_fails_after_its_attempts(
         assert f"gave up after {MAX_ATTEMPTS} attempt(s)" in (status.failure_reason or "")
         assert records.images(accepted.request_id) == []
         assert records.kinds(accepted.request_id)[-1] == "request.failed"
-    finally:
-        records.close()
-
-
-def test_cancel_queued_and_running_jobs_across_processes(celery_world: CeleryWorld, front: CeleryQueue) -> None:
-    running = front.submit(submission(user="dan", profile="slow", n=2))
-    wait_for(front, running.request_id, lambda s: s.state == "running" and (s.step or 0) >= 1)
-    waiting = front.submit(submission(user="eve"))
-    assert front.status(waiting.request_id).describe() == "queued, next up"
-
-    assert front.cancel(waiting.request_id, by="eve").state == "cancelled"
-    front.cancel(running.request_id, by="dan")
-    stopped = wait_for(front, running.request_id, _finished, timeout=120)
-    assert stopped.state == "cancelled"
-
-    records = Records(celery_world.settings)
-    try:
-        removed = records.request(waiting.request_id)
-        assert removed.started_at is None and removed.attempts == 0
-        assert records.images(waiting.request_id) == []
-        assert records.request(running.request_id).failure_reason == "cancelled by dan"
-        assert len(records.images(running.request_id)) < 2
     finally:
         records.close()
