@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     local_workers: int = Field(default=1, ge=1, le=64, description="Worker threads of the local queue.")
     preview_profile: str = "preview"
     export_profile: str = "export"
+    generation_chunk: int = Field(
+        default=1, ge=1, le=16,
+        description="Images per model call (capped by the profile's max_batch_size); 1 lets the checks "
+        "of one image run while the model makes the next.",
+    )
     max_jobs_per_user: int = Field(default=3, ge=1, description="Queued or running requests per user.")
     max_daily_images_per_user: int = Field(default=200, ge=1)
     max_queue_length: int = Field(default=100, ge=1, description="Queued requests per queue.")

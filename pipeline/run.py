@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from brandgate.db.audit import append_event
 from PIL import Image as PILImage
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -32,6 +31,7 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandgate.db.audit import append_event
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
 from policies.brief import Brief, brief_from_mapping
 from policies.checks import known_ids
@@ -43,7 +43,6 @@ from policies.perceptual import phash_hex
 
 if TYPE_CHECKING:
     from brandgate.artifacts import ArtifactStore
-
     from brandgate.settings import Settings
     from pipeline.profiles import Profile
     from pipeline.provenance import Signer
@@ -128,7 +127,6 @@ class PipelineParts:
     @classmethod
     def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> PipelineParts:
         from brandgate.artifacts import ArtifactStore
-
         from pipeline.provenance import Signer
 
         return cls(
@@ -333,13 +331,17 @@ class RequestRun:
                 raise StageFailed("screening", f"{check.id} {check.name} rejected the prompt: {check.message}")
 
     def _produce(self, job: Job, timings: dict[str, float], spend: Spend) -> list[str]:
-        """Generate in the profile's batches; each batch's governance overlaps the next batch."""
+        """Generate in chunks; the governance of one chunk overlaps the generation of the next.
+
+        Chunks are `generation_chunk` images (1 by default, never more than the profile's
+        batch size): small chunks keep the model busy while the CPU checks what it made.
+        """
         if not job.pending:
             return self._recorded_ids(job.request.id)
         generator = self.parts.generator(job.profile)
         abort = threading.Event()
         futures: list[Future[str]] = []
-        batch = max(1, job.profile.max_batch_size)
+        batch = max(1, min(self.parts.settings.generation_chunk, job.profile.max_batch_size))
         with ThreadPoolExecutor(1, thread_name_prefix=f"govern-{job.request.id[:8]}") as governance:
             try:
                 for start in range(0, len(job.pending), batch):
