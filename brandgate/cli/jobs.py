@@ -151,7 +151,8 @@ def _report(status: JobStatus, out: Path | None, as_json: bool, what: str) -> No
         say(f"request {status.request_id}: {status.describe()} (cost ${status.cost_usd:.4f})")
         for view in status.images:
             path = (copies or {}).get(view.image_id, (view.artifact_path, None))[0]
-            failed = ", ".join(f"{c['id']} {c.get('message', '')}" for c in view.failed_checks)
+            failed = "; ".join(str(c.get("message") or c["id"]) if str(c.get("message", "")).startswith(c["id"])
+                               else f"{c['id']}: {c.get('message', '')}" for c in view.failed_checks)
             say(f"  {view.index + 1}. {view.verdict:<8} {path}" + (f"  [{failed}]" if failed else ""))
         if sheet:
             say(f"contact sheet: {sheet}")
