@@ -9,7 +9,7 @@ SYSTEM_STAMP := var/.system-deps
 DEPS_STAMP := $(VENV)/.brandgate-deps
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2
 
-.PHONY: setup system-deps test test-slow test-all lint format clean-venv
+.PHONY: setup system-deps test test-slow test-all lint format clean-venv demo
 
 setup: $(SYSTEM_STAMP) $(DEPS_STAMP)
 
@@ -53,3 +53,23 @@ format: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The main job on the embedded default (SQLite, in-process worker, the offline tiny model):
+# one brief through the acme kit, ending with where everything it made is.
+DEMO_BRIEF ?= examples/acme_demo.yaml
+DEMO_OUT := var/demo
+BG := $(BIN)/python -m brandgate
+demo: setup
+	@$(BG) models build-tiny
+	@[ -f var/keys/signing.key ] || [ -n "$$BRANDGATE_SIGNING_KEY" ] || $(BG) keys init
+	@$(BG) db upgrade
+	@rm -rf $(DEMO_OUT)
+	@echo "generating $(DEMO_BRIEF) on the embedded default (this machine's CPU)..."
+	@$(BG) generate --brief $(DEMO_BRIEF) --out $(DEMO_OUT)
+	@request=$$($(BIN)/python -c "import json; print(json.load(open('$(DEMO_OUT)/request.json'))['request_id'])"); \
+	$(BG) audit export --request $$request --out $(DEMO_OUT)/audit.jsonl; \
+	echo; \
+	echo "images:        $(DEMO_OUT)/*.png (signed copies; the originals are in var/artifacts/)"; \
+	echo "credentials:   $(DEMO_OUT)/*.c2pa, also embedded; check one: $(BG) verify $$(ls $(DEMO_OUT)/*.png | head -1)"; \
+	echo "audit rows:    $(DEMO_OUT)/audit.jsonl ($$(wc -l < $(DEMO_OUT)/audit.jsonl) image rows) and var/brandgate.db; check the chain: $(BG) audit verify"; \
+	echo "contact sheet: $(DEMO_OUT)/contact-sheet.html"

@@ -60,6 +60,30 @@ class Settings(BaseSettings):
         description="Largest perceptual-hash distance `verify` reports as a visual match.",
     )
 
+    # Jobs: the local pool size, the limits checked before anything is queued, crash policy.
+    local_workers: int = Field(default=1, ge=1, le=64, description="Worker threads of the local queue.")
+    preview_profile: str = "preview"
+    export_profile: str = "export"
+    generation_chunk: int = Field(
+        default=1, ge=1, le=16,
+        description="Images per model call (capped by the profile's max_batch_size); 1 lets the checks "
+        "of one image run while the model makes the next.",
+    )
+    max_jobs_per_user: int = Field(default=3, ge=1, description="Queued or running requests per user.")
+    max_daily_images_per_user: int = Field(default=200, ge=1)
+    max_queue_length: int = Field(default=100, ge=1, description="Queued requests per queue.")
+    kit_daily_budget_usd: float = Field(default=50.0, ge=0, description="GPU spend per kit per UTC day.")
+    job_max_attempts: int = Field(default=3, ge=1, description="Deliveries of one job before it fails.")
+    job_retry_delay_s: float = Field(default=5.0, ge=0)
+    job_lease_s: float = Field(
+        default=30.0, gt=0, description="A running job whose heartbeat is older than this is orphaned."
+    )
+    broker_visibility_timeout_s: int = Field(
+        default=3600, ge=1, description="Redis redelivers an unacknowledged job after this; > longest job."
+    )
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="Worker /metrics port; 0 = off.")
+    log_format: Literal["json", "text"] = "json"
+
     max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
 

@@ -43,6 +43,11 @@ class Request(Base):
     """One brief submitted once (idempotency key), run as one job."""
 
     __tablename__ = "requests"
+    __table_args__ = (
+        # the queue: oldest queued first, per queue; and the per-user limits
+        Index("ix_requests_queue_state_created", "queue", "state", "created_at"),
+        Index("ix_requests_requested_by_state", "requested_by", "state"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
@@ -69,6 +74,13 @@ class Request(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Live progress and the worker's lease, written by the worker so any process can read them.
+    progress_image: Mapped[int | None] = mapped_column(Integer)
+    progress_step: Mapped[int | None] = mapped_column(Integer)
+    progress_steps: Mapped[int | None] = mapped_column(Integer)
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(100))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     images: Mapped[list[Image]] = relationship(back_populates="request", order_by="Image.index")
 

@@ -1,0 +1,243 @@
+"""Throughput of the whole governed pipeline with the tiny model: local and Celery backends.
+
+For 1, 2 and 4 requests in flight it prints images/s, end-to-end latency p50/p95/p99 (submit to
+done), governance overhead per image (everything but the model call: compose, checks, sign,
+store, record) and how busy the model was (share of wall time spent in the model call: the
+rest is the "GPU" waiting on CPU work).
+
+    .venv/bin/python benchmarks/throughput.py                 # local backend, SQLite
+    .venv/bin/python benchmarks/throughput.py --celery        # also Celery: PostgreSQL + Redis
+    .venv/bin/python benchmarks/throughput.py --size 1024 --requests-per-level 3
+
+Uses its own temporary database, artifacts, keys and model folder; nothing of var/ is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from brandgate.db.schema import upgrade  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from brandgate.db.engine import make_engine, make_sessionmaker  # noqa: E402
+from brandgate.db.models import Image, Request  # noqa: E402
+from brandgate.jobs.api import JobQueue, Submission  # noqa: E402
+from brandgate.settings import Settings  # noqa: E402
+from policies.brief import brief_from_mapping  # noqa: E402
+
+LEVELS = (1, 2, 4)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = q / 100 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def prepare(home: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Model, keys and a one-thread profile (CPU threads pinned, as the profiles do)."""
+    import yaml
+    from pipeline.keys import issue_chain, write_dev_chain
+    from pipeline.profiles import BUILTIN_PROFILES_DIR
+    from pipeline.tiny_model import build_tiny_model
+
+    models, keys, profiles = home / "models", home / "keys", home / "profiles"
+    build_tiny_model(models)
+    write_dev_chain(keys, issue_chain())
+    profiles.mkdir()
+    preview = yaml.safe_load((BUILTIN_PROFILES_DIR / "preview.yaml").read_text())
+    preview["cpu_threads"] = args.cpu_threads
+    (profiles / "preview.yaml").write_text(yaml.safe_dump(preview))
+    return {"models_dir": models, "keys_dir": keys, "profiles_dir": profiles, "kits_dir": ROOT / "brand_kits",
+            "metrics_port": 0, "max_jobs_per_user": 1000, "max_daily_images_per_user": 100000,
+            "max_queue_length": 10000, "kit_daily_budget_usd": 1e9}
+
+
+def brief(args: argparse.Namespace, seed: int) -> Any:
+    data: dict[str, Any] = {"kit": "acme", "prompt": "five red apples on a wooden table, studio light",
+                            "size": [args.size, args.size], "n": args.n, "seed": seed}
+    if args.branded:
+        data.update(headline="Fresh Deals Friday", disclaimer="Offer ends Sunday.", logo="primary")
+    return brief_from_mapping(data)
+
+
+def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, concurrency: int) -> dict[str, Any]:
+    """Keep `concurrency` requests in flight until `requests` have finished."""
+    total = max(concurrency, args.requests_per_level * concurrency)
+    submitted: dict[str, float] = {}
+    finished: dict[str, float] = {}
+    pending: list[str] = []
+    started = time.perf_counter()
+    next_seed = random.randrange(2**31)
+    while len(finished) < total:
+        while len(pending) < concurrency and len(submitted) < total:
+            accepted = queue.submit(Submission(brief=brief(args, next_seed), requested_by="bench"))
+            next_seed += 1
+            submitted[accepted.request_id] = time.perf_counter()
+            pending.append(accepted.request_id)
+        for request_id in list(pending):
+            status = queue.status(request_id)
+            if status.state in ("done", "failed", "cancelled"):
+                if status.state != "done":
+                    raise SystemExit(f"request {request_id} {status.describe()}")
+                finished[request_id] = time.perf_counter()
+                pending.remove(request_id)
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+
+    engine = make_engine(settings)
+    try:
+        with make_sessionmaker(engine)() as session:
+            images = session.scalars(select(Image).where(Image.request_id.in_(list(finished)))).all()
+            requests = session.scalars(select(Request).where(Request.id.in_(list(finished)))).all()
+            governance = [float(i.timings.get("governance", 0.0)) for i in images]
+            model = [float(i.timings.get("generating", 0.0)) for i in images]
+            # Per-request work that is not the model either (prepare, screen), spread over its images.
+            per_request = {
+                r.id: sum(float(r.stage_timings.get(s, 0.0)) for s in ("preparing", "screening", "recording"))
+                / max(1, r.n_images)
+                for r in requests
+            }
+            overhead = [
+                float(i.timings.get("governance", 0.0)) + per_request.get(i.request_id, 0.0) for i in images
+            ]
+    finally:
+        engine.dispose()
+    latencies = [finished[r] - submitted[r] for r in finished]
+    return {
+        "concurrency": concurrency,
+        "requests": total,
+        "images": len(images),
+        "images_per_s": len(images) / wall,
+        "e2e_p50": percentile(latencies, 50),
+        "e2e_p95": percentile(latencies, 95),
+        "e2e_p99": percentile(latencies, 99),
+        "gov_p50": percentile(overhead, 50),
+        "gov_p95": percentile(overhead, 95),
+        "checks_p95": percentile(governance, 95),
+        "model_busy": sum(model) / wall,
+    }
+
+
+def report(backend: str, rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    print(f"\n{backend}: tiny model, {args.n} image(s) of {args.size}x{args.size} per request"
+          f"{', branded (compositing + text checks)' if args.branded else ''}")
+    print(f"{'in flight':>9} {'reqs':>5} {'images/s':>9} {'e2e p50':>8} {'p95':>7} {'p99':>7} "
+          f"{'gov p50':>8} {'gov p95':>8} {'model busy':>10}")
+    for r in rows:
+        print(f"{r['concurrency']:>9} {r['requests']:>5} {r['images_per_s']:>9.3f} {r['e2e_p50']:>7.2f}s "
+              f"{r['e2e_p95']:>6.2f}s {r['e2e_p99']:>6.2f}s {r['gov_p50']:>7.3f}s {r['gov_p95']:>7.3f}s "
+              f"{r['model_busy']:>9.0%}")
+
+
+def local_backend(home: Path, base: dict[str, Any], args: argparse.Namespace) -> None:
+    from brandgate.jobs.local import LocalQueue
+
+    rows = []
+    for level in args.levels:
+        folder = home / f"local-{level}"
+        settings = Settings(database_url=f"sqlite:///{folder / 'bench.db'}", artifacts_dir=folder / "artifacts",
+                            local_workers=args.workers, **base)
+        upgrade(settings)
+        queue = LocalQueue(settings)
+        try:
+            warm(queue, args)
+            rows.append(run_level(queue, settings, args, level))
+        finally:
+            queue.close()
+    report(f"local backend ({args.workers} worker threads sharing one model)", rows, args)
+
+
+def warm(queue: JobQueue, args: argparse.Namespace) -> None:
+    """Load the model, the OCR engines and the signer before timing anything."""
+    accepted = queue.submit(Submission(brief=brief(args, 1), requested_by="warm-up"))
+    status = queue.wait(accepted.request_id, timeout=900)
+    if status.state != "done":
+        raise SystemExit(f"warm-up request {status.describe()}")
+
+
+def celery_backend(home: Path, base: dict[str, Any], args: argparse.Namespace) -> None:
+    import psycopg
+    import redis as redis_client
+
+    from brandgate.jobs.celery_queue import CeleryQueue
+
+    name = f"brandgate_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    db_index = next(i for i in random.sample(range(1, 16), 15)
+                    if redis_client.Redis(db=i).dbsize() == 0)
+    settings = Settings(database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+                        artifacts_dir=home / "celery-artifacts", queue="celery",
+                        broker_url=f"redis://127.0.0.1:6379/{db_index}", **base)
+    upgrade(settings)
+    env = {**os.environ, **{f"BRANDGATE_{k.upper()}": str(v) for k, v in settings.model_dump().items()
+                            if v is not None and not k.startswith("slack")}}
+    env["BRANDGATE_LOG_FORMAT"] = "json"
+    log = (home / "worker.log").open("wb")
+    worker = subprocess.Popen([sys.executable, "-m", "brandgate", "worker", "--queues", "preview",
+                               "--concurrency", "1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    queue = CeleryQueue(settings)
+    rows = []
+    try:
+        warm(queue, args)
+        for level in args.levels:
+            rows.append(run_level(queue, settings, args, level))
+    finally:
+        queue.close()
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+        broker = redis_client.Redis(db=db_index)
+        for key in broker.scan_iter():
+            broker.delete(key)
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    report("celery backend (one worker process = one 'GPU', prefetch 1, PostgreSQL + Redis)", rows, args)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=1024, help="brief size in pixels (square)")
+    parser.add_argument("--n", type=int, default=1, help="images per request")
+    parser.add_argument("--requests-per-level", type=int, default=2, help="requests per in-flight slot")
+    parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS))
+    parser.add_argument("--workers", type=int, default=2, help="local worker threads")
+    parser.add_argument("--cpu-threads", type=int, default=1, help="torch CPU threads of the profile")
+    parser.add_argument("--branded", action="store_true", help="headline, disclaimer and logo (compositing)")
+    parser.add_argument("--celery", action="store_true", help="also run the Celery backend")
+    parser.add_argument("--celery-only", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="brandgate-bench-") as tmp:
+        home = Path(tmp)
+        base = prepare(home, args)
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+        runs: list[Callable[[], None]] = []
+        if not args.celery_only:
+            runs.append(lambda: local_backend(home, base, args))
+        if args.celery or args.celery_only:
+            runs.append(lambda: celery_backend(home, base, args))
+        for run in runs:
+            run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""`brandgate generate|export|status|cancel`: requests through the configured queue, without Slack."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from brandgate.cli.output import emit_json, say, warn
+from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
+from brandgate.jobs.api import JobQueue, JobStatus, Submission
+from brandgate.settings import Settings, get_settings
+from policies.brief import brief_from_mapping, load_brief
+
+DEFAULT_TIMEOUT_S = 3600.0
+
+
+def _user(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _open(settings: Settings) -> JobQueue:
+    from brandgate.jobs.queues import open_queue
+
+    return open_queue(settings)
+
+
+def follow(queue: JobQueue, request_id: str, timeout: float, *, show: bool) -> JobStatus:
+    """Wait for the request, drawing a one-line progress display on a terminal (stderr)."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    tty = show and sys.stderr.isatty()
+    try:
+        while True:
+            status = queue.wait(request_id, timeout=min(0.25, max(0.0, deadline - time.monotonic())))
+            text = status.describe()
+            if show and text != last:
+                if tty:
+                    click.echo(f"\r\033[K{_bar(status)} {text}", err=True, nl=False)
+                elif _coarse(text) != _coarse(last):
+                    warn(text)
+                last = text
+            if status.state in ("done", "failed", "cancelled") or time.monotonic() >= deadline:
+                if tty:
+                    click.echo("", err=True)
+                return status
+    except KeyboardInterrupt:
+        # The work runs on our behalf: stop it rather than leave it spending GPU time.
+        queue.cancel(request_id, by="cli-interrupt")
+        raise
+
+
+def _coarse(text: str) -> str:
+    """Without a terminal, print a line per stage and image, not per step."""
+    return text.split(", step")[0]
+
+
+def _bar(status: JobStatus, width: int = 24) -> str:
+    done = 0.0
+    if status.state == "running" and status.image_index and status.n_images:
+        within = (status.step or 0) / status.steps if status.steps else 0.0
+        done = ((status.image_index - 1) + within) / status.n_images
+    elif status.state == "done":
+        done = 1.0
+    filled = int(done * width)
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+def copy_outputs(status: JobStatus, out: Path) -> dict[str, tuple[str, str | None]]:
+    """Copy each signed image and its credentials sidecar into OUT with readable names."""
+    out.mkdir(parents=True, exist_ok=True)
+    copies: dict[str, tuple[str, str | None]] = {}
+    for view in status.images:
+        source = Path(view.artifact_path)
+        stem = f"{status.request_id[:8]}-{view.index + 1:02d}-{view.verdict}"
+        target = out / f"{stem}{source.suffix}"
+        shutil.copyfile(source, target)
+        manifest = None
+        if view.manifest_path:
+            manifest = str(out / f"{stem}.c2pa")
+            shutil.copyfile(view.manifest_path, manifest)
+        copies[view.image_id] = (str(target), manifest)
+    return copies
+
+
+def status_document(status: JobStatus, copies: dict[str, tuple[str, str | None]] | None = None) -> dict[str, Any]:
+    copies = copies or {}
+    return {
+        "request_id": status.request_id,
+        "state": status.state,
+        "description": status.describe(),
+        "position": status.position,
+        "stage": status.stage,
+        "failure_reason": status.failure_reason,
+        "n_images": status.n_images,
+        "cost_usd": status.cost_usd,
+        "images": [
+            {
+                "image_id": v.image_id,
+                "index": v.index,
+                "verdict": v.verdict,
+                "seed": v.seed,
+                "cost_usd": v.cost_usd,
+                "path": copies.get(v.image_id, (v.artifact_path, None))[0],
+                "credentials": copies.get(v.image_id, (None, v.manifest_path))[1] or v.manifest_path,
+                "artifact_path": v.artifact_path,
+                "failed_checks": [dict(c) for c in v.failed_checks],
+                "decided_by": v.decided_by,
+            }
+            for v in status.images
+        ],
+    }
+
+
+def _exit_code(status: JobStatus) -> int:
+    if status.state == "done":
+        return 0
+    if status.state == "failed" and status.stage == "screening":
+        return EXIT_BAD_INPUT  # the prompt itself was refused: change it and submit again
+    return EXIT_FAILURE
+
+
+def _report(status: JobStatus, out: Path | None, as_json: bool, what: str) -> None:
+    copies = None
+    sheet = None
+    if out is not None and status.images:
+        from brandgate.contact_sheet import write_contact_sheet
+
+        copies = copy_outputs(status, out)
+        sheet = write_contact_sheet(out / "contact-sheet.html", [status], copies, title=what)
+    document = status_document(status, copies)
+    document["contact_sheet"] = str(sheet) if sheet else None
+    if out is not None:
+        # The request as JSON next to its images: scripts (and `make demo`) read IDs from it.
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "request.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    if as_json:
+        emit_json(document)
+    else:
+        say(f"request {status.request_id}: {status.describe()} (cost ${status.cost_usd:.4f})")
+        for view in status.images:
+            path = (copies or {}).get(view.image_id, (view.artifact_path, None))[0]
+            failed = "; ".join(str(c.get("message") or c["id"]) if str(c.get("message", "")).startswith(c["id"])
+                               else f"{c['id']}: {c.get('message', '')}" for c in view.failed_checks)
+            say(f"  {view.index + 1}. {view.verdict:<8} {path}" + (f"  [{failed}]" if failed else ""))
+        if sheet:
+            say(f"contact sheet: {sheet}")
+
+
+@click.command("generate")
+@click.option("--brief", "brief_file", required=True, type=click.Path(path_type=Path),
+              help="Brief file (.yaml, .yml or .json).")
+@click.option("--profile", default=None, help="Model profile (default: the preview profile).")
+@click.option("--n", "n", type=int, default=None, help="Number of images (overrides the brief).")
+@click.option("--seed", type=int, default=None, help="Seed (overrides the brief).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Copy the signed images, their credentials and a contact sheet here.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--user", default=None, help="Who is asking (default: your login name).")
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT_S, show_default=True,
+              help="Seconds to wait for the request to finish.")
+def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | None, out: Path | None,
+             as_json: bool, user: str | None, timeout: float) -> None:
+    """Generate, check, sign and audit the images of a brief; exit 0 when done, whatever the verdicts."""
+    settings = get_settings()
+    brief = load_brief(brief_file)
+    if n is not None or seed is not None:
+        data = brief.model_dump(mode="json")
+        if n is not None:
+            data["n"] = n
+        if seed is not None:
+            data["seed"] = seed
+        brief = brief_from_mapping(data, str(brief_file))
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder")
+    queue = _open(settings)
+    try:
+        accepted = queue.submit(Submission(
+            brief=brief, requested_by=_user(user), source="cli",
+            profile=profile or settings.preview_profile,
+        ))
+        if not as_json:
+            warn(f"request {accepted.request_id} queued ({accepted.position} ahead)")
+        status = follow(queue, accepted.request_id, timeout, show=not as_json or sys.stderr.isatty())
+        _report(status, out, as_json, f"brief {brief_file.name}")
+    finally:
+        queue.close()
+    if status.state not in ("done", "failed", "cancelled"):
+        warn(f"request {status.request_id} still {status.describe()} after {timeout:.0f} s; "
+             f"follow it with `brandgate status {status.request_id}`")
+        sys.exit(EXIT_FAILURE)
+    if status.state != "done" and not as_json:
+        warn(f"error: {status.describe()}")
+    sys.exit(_exit_code(status))
+
+
+@click.command("export")
+@click.argument("image_id")
+@click.option("--user", default=None, help="Who is asking (default: your login name).")
+@click.option("--key", "idempotency_key", default=None, help="Idempotency key: the same key exports once.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the export to finish.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Copy the export here.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT_S, show_default=True)
+def export(image_id: str, user: str | None, idempotency_key: str | None, wait: bool, out: Path | None,
+           as_json: bool, timeout: float) -> None:
+    """Export a preview IMAGE_ID with the export profile and its seed, as a new signed asset."""
+    settings = get_settings()
+    if not wait and settings.queue == "local":
+        raise UserError("--no-wait needs BRANDGATE_QUEUE=celery: the local queue runs inside this command")
+    queue = _open(settings)
+    try:
+        accepted = queue.export(image_id, _user(user), idempotency_key)
+        if not wait:
+            status = queue.status(accepted.request_id)
+            if as_json:
+                emit_json({**status_document(status), "duplicate": accepted.duplicate})
+            else:
+                say(f"export {accepted.request_id} {status.describe()}")
+            return
+        status = follow(queue, accepted.request_id, timeout, show=not as_json)
+        _report(status, out, as_json, f"export of {image_id}")
+    finally:
+        queue.close()
+    sys.exit(_exit_code(status))
+
+
+@click.command("status")
+@click.argument("request_id")
+@click.option("--json", "as_json", is_flag=True)
+def status_command(request_id: str, as_json: bool) -> None:
+    """Where a request is: queue position, progress, or its images and verdicts."""
+    from brandgate.jobs.queues import QueueFront
+
+    front = QueueFront(get_settings())
+    try:
+        status = front.status(request_id)
+    finally:
+        front.close()
+    if as_json:
+        emit_json(status_document(status))
+    else:
+        _report(status, None, False, "status")
+
+
+@click.command("cancel")
+@click.argument("request_id")
+@click.option("--user", default=None, help="Who is cancelling (default: your login name).")
+@click.option("--json", "as_json", is_flag=True)
+def cancel(request_id: str, user: str | None, as_json: bool) -> None:
+    """Cancel a request: removed if queued, stopped at the next denoising step if running."""
+    from brandgate.jobs.queues import QueueFront
+
+    front = QueueFront(get_settings())
+    try:
+        status = front.cancel(request_id, _user(user))
+    finally:
+        front.close()
+    if as_json:
+        emit_json(status_document(status))
+    else:
+        say(f"request {request_id}: {status.describe()}")
+
+
+def register(cli: click.Group) -> None:
+    for command in (generate, export, status_command, cancel):
+        cli.add_command(command)

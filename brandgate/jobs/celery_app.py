@@ -1,0 +1,147 @@
+"""The Celery app: Redis broker, late acknowledgement, prefetch 1, preview and export queues.
+
+A message carries only the request ID; the database holds the request, its lease and its
+attempts. A worker process that dies mid-job (OOM killer, SIGKILL) is noticed by Celery's
+parent process, which puts the message back (`reject_on_worker_lost`); the next delivery
+sees the dead owner, counts the attempt and resumes after the last recorded image.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import worker_process_init, worker_ready
+from kombu.entity import Queue
+
+from brandgate.db.engine import make_engine, make_sessionmaker
+from brandgate.jobs.runner import Runner, backoff
+from brandgate.jobs.state import orphaned, worker_identity
+from brandgate.metrics import get_metrics
+from brandgate.settings import Settings
+from pipeline.run import PipelineParts
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "brandgate.run_request"
+QUEUES = ("preview", "export")
+# A message that arrives before its request's transaction commits waits this long for the row.
+MISSING_RETRIES = 40
+MISSING_DELAY_S = 0.25
+
+
+def build_celery(settings: Settings) -> Celery:
+    """One app per settings; built on demand, never at import."""
+    app = Celery("brandgate", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=tuple(Queue(name) for name in QUEUES),  # type: ignore[no-untyped-call]
+        task_default_queue="preview",
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        enable_utc=True,
+    )
+    app.conf.brandgate_settings = settings
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None
+    )
+    def run_request(task: Task, request_id: str, last_error: str | None = None) -> str:  # type: ignore[type-arg]
+        runtime = worker_runtime(settings)
+        executed = runtime.runner.execute(request_id, worker_identity(), last_error=last_error)
+        outcome = executed.outcome
+        retries = task.request.retries or 0
+        if outcome == "retry":
+            raise task.retry(
+                kwargs={"last_error": executed.error},
+                countdown=backoff(settings.job_retry_delay_s, retries + 1),
+            )
+        if outcome == "busy":
+            # Someone else holds a fresh lease; look again once it would have gone stale.
+            raise task.retry(countdown=settings.job_lease_s)
+        if outcome == "missing":
+            if retries < MISSING_RETRIES:
+                raise task.retry(countdown=MISSING_DELAY_S)
+            log.error("no request %s in the database; dropping its message", request_id,
+                      extra={"event": "job.dropped", "request_id": request_id})
+        return outcome
+
+    return app
+
+
+@dataclass
+class WorkerRuntime:
+    """What one worker process builds after the fork: engine, parts (models, signer), runner."""
+
+    settings: Settings
+    runner: Runner
+
+
+_runtime_lock = threading.Lock()
+_runtime: WorkerRuntime | None = None
+
+
+def worker_runtime(settings: Settings) -> WorkerRuntime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            engine = make_engine(settings)
+            sessions = make_sessionmaker(engine)
+            metrics = get_metrics()
+            metrics.watch_jobs(sessions)
+            parts = PipelineParts.from_settings(settings, sessions)
+            _runtime = WorkerRuntime(settings, Runner(parts, metrics))
+        return _runtime
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _fresh_process(**_: Any) -> None:
+    """A forked pool process must not reuse its parent's connections or models."""
+    global _runtime
+    _runtime = None
+
+
+def serve_metrics_in_pool(settings: Settings) -> None:
+    """Each pool process (one per GPU) serves its own /metrics."""
+
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _serve(**_: Any) -> None:
+        if settings.metrics_port:
+            try:
+                get_metrics().serve(settings.metrics_port)
+            except OSError as exc:
+                log.warning("metrics port %d unavailable: %s", settings.metrics_port, exc,
+                            extra={"event": "metrics.port_busy"})
+
+
+def requeue_orphans_on_start(app: Celery, settings: Settings, queues: tuple[str, ...]) -> None:
+    """When a worker comes up, re-send running jobs whose worker is gone (lost messages included)."""
+
+    @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _requeue(**_: Any) -> None:
+        try:
+            engine = make_engine(settings)
+            try:
+                with make_sessionmaker(engine)() as session:
+                    found = [(q, rid) for q in queues for rid in orphaned(session, settings, q)]
+            finally:
+                engine.dispose()
+        except Exception as exc:
+            log.warning("cannot look for orphaned jobs: %s", exc, extra={"event": "job.orphan_scan_failed"})
+            return
+        for queue, request_id in found:
+            app.send_task(TASK_NAME, args=[request_id], queue=queue)
+            log.warning("re-sent orphaned job", extra={"event": "job.orphan_requeued",
+                                                       "request_id": request_id, "queue": queue})

@@ -1,0 +1,128 @@
+"""Turning a submission or an export click into a validated request, before any limit or queue."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from brandgate.db.models import Approval, Image, Request
+from brandgate.errors import UserError
+from brandgate.jobs.api import Submission, UnknownJob
+from brandgate.jobs.state import NewRequest
+from brandgate.kits import resolve_kit
+from brandgate.settings import Settings
+from policies.brief import MAX_SEED, brief_from_mapping
+from policies.errors import InvalidInput
+
+MAX_PERSON_CHARS = 100
+MAX_KEY_CHARS = 200
+# Seeds chosen for the user stay below 2**31 so every backend's RNG takes them as they are.
+CHOSEN_SEED_LIMIT = 2**31
+
+
+def _person(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise UserError(f"{what}: say who is asking (a user name or Slack user ID)")
+    if len(value) > MAX_PERSON_CHARS:
+        raise UserError(f"{what}: at most {MAX_PERSON_CHARS} characters (got {len(value)})")
+    return value
+
+
+def _key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > MAX_KEY_CHARS:
+        raise UserError(f"idempotency key: give 1 to {MAX_KEY_CHARS} characters")
+    return value
+
+
+def _profile_hash(name: str, settings: Settings) -> str:
+    from pipeline.profiles import load_profile
+
+    try:
+        return load_profile(name, settings).content_hash()
+    except InvalidInput as exc:
+        raise UserError(str(exc)) from None
+
+
+def new_request(settings: Settings, submission: Submission) -> NewRequest:
+    """Validate what a person asked for against the kit and profile it names."""
+    brief = submission.brief
+    kit = resolve_kit(brief.kit, settings)
+    try:
+        if brief.logo:
+            kit.logo_path(brief.logo)
+        if brief.wants_composition:
+            kit.layout(brief.layout)
+    except InvalidInput as exc:
+        raise UserError(str(exc)) from None
+    seed = brief.seed if brief.seed is not None else secrets.randbelow(CHOSEN_SEED_LIMIT)
+    if not 0 <= seed <= MAX_SEED:
+        raise UserError(f"seed: {seed} is outside 0..{MAX_SEED}")
+    return NewRequest(
+        brief=brief.model_dump(mode="json"),
+        brief_hash=brief.content_hash(),
+        kit_name=kit.name,
+        kit_hash=kit.content_hash,
+        requested_by=_person(submission.requested_by, "requested_by"),
+        source=submission.source[:20],
+        channel=submission.channel,
+        idempotency_key=_key(submission.idempotency_key),
+        profile_name=submission.profile,
+        profile_hash=_profile_hash(submission.profile, settings),
+        seed=seed,
+        n_images=brief.n,
+        # A full-size render is heavy work: it goes where it cannot hold previews up.
+        queue="export" if submission.profile == settings.export_profile else "preview",
+    )
+
+
+def new_export(
+    sessions: sessionmaker[Session], settings: Settings, image_id: str, requested_by: str,
+    idempotency_key: str | None,
+) -> NewRequest:
+    """The HQ export of a preview: same brief and seed, the export profile, the export queue."""
+    image_id = (image_id or "").strip()
+    if not image_id or len(image_id) > 64:
+        raise UserError("export: give the ID of a preview image (see `brandgate status REQUEST_ID`)")
+    with sessions() as session:
+        image = session.get(Image, image_id)
+        if image is None:
+            raise UnknownJob(f"no image {image_id!r}; `brandgate status REQUEST_ID` lists a request's images")
+        if image.kind != "preview":
+            raise UserError(f"image {image_id} is already an export; export its preview {image.parent_image_id}")
+        approval = session.scalars(select(Approval).where(Approval.image_id == image.id)).first()
+        decision = approval.decision if approval is not None else None
+        if image.verdict == "reject" or decision == "rejected":
+            why = "rejected by a brand manager" if decision == "rejected" else "rejected by the brand checks"
+            raise UserError(f"image {image_id} was {why}; it cannot be exported")
+        request = session.get(Request, image.request_id)
+        assert request is not None
+        brief_data = dict(request.brief)
+    brief_data["n"] = 1
+    brief_data["seed"] = image.seed
+    try:
+        brief = brief_from_mapping(brief_data, f"brief of request {request.id}")
+    except InvalidInput as exc:
+        raise UserError(str(exc)) from None
+    kit = resolve_kit(brief.kit, settings)
+    return NewRequest(
+        brief=brief.model_dump(mode="json"),
+        brief_hash=request.brief_hash,
+        kit_name=kit.name,
+        kit_hash=kit.content_hash,
+        requested_by=_person(requested_by, "requested_by"),
+        source="export",
+        channel=request.channel,
+        idempotency_key=_key(idempotency_key),
+        profile_name=settings.export_profile,
+        profile_hash=_profile_hash(settings.export_profile, settings),
+        seed=image.seed,
+        n_images=1,
+        queue="export",
+        parent_image_id=image.id,
+    )

@@ -1,0 +1,812 @@
+"""Running one request end to end: screen, generate, compose, check, sign, store, record.
+
+`RequestRun(parts)(request_id)` is the one entry point. Generation of image k+1 runs while a
+governance thread composes, checks, signs, stores and records image k, so the model is never
+waiting on the CPU-side work. Every image is recorded in its own transaction (its row, its
+check rows, its charge and its audit event together), so a failure or a crash leaves no
+half-written image and a redelivered job skips what is already recorded.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image as PILImage
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import OperationalError as SAOperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from brandgate.db.audit import append_event
+from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from policies.brief import Brief, brief_from_mapping
+from policies.checks import known_ids
+from policies.creative import Creative
+from policies.engine import CheckResult, ImageReport, run_checks
+from policies.errors import InvalidInput
+from policies.kit import Kit, load_kit
+from policies.perceptual import phash_hex
+
+if TYPE_CHECKING:
+    from brandgate.artifacts import ArtifactStore
+    from brandgate.settings import Settings
+    from pipeline.profiles import Profile
+    from pipeline.provenance import Signer
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+SUFFIXES = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+
+
+class Cancelled(Exception):
+    """Someone asked the request to stop; raised at the next denoising step or stage boundary."""
+
+    def __init__(self, by: str) -> None:
+        super().__init__(f"cancelled by {by}")
+        self.by = by
+
+
+class StageFailed(Exception):
+    """A stage could not do its work; the request fails with this stage and reason."""
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(f"{stage}: {reason}")
+        self.stage = stage
+        self.reason = reason
+
+
+class DatabaseUnavailable(Exception):
+    """The database went away mid-job; the queue retries the job per its policy."""
+
+
+class RunHooks:
+    """What the queue layer learns while a request runs; the defaults do nothing."""
+
+    def progress(self, stage: str, image: int | None = None, step: int | None = None,
+                 steps: int | None = None) -> None:
+        """Where the request is: stage, 1-based image, denoising step."""
+
+    def cancelled_by(self) -> str | None:
+        """Who asked to stop, or None; polled at every denoising step, so it must be cheap."""
+        return None
+
+    def stage_timed(self, stage: str, seconds: float) -> None:
+        """One stage of one image (or the request) took this long."""
+
+    def image_recorded(self, verdict: str, report: ImageReport, kit: str, gpu_seconds: float,
+                       cost_usd: float) -> None:
+        """An image and its charge are in the database."""
+
+    def spent(self, kit: str, gpu_seconds: float, cost_usd: float) -> None:
+        """GPU time spent that no image row carries (a failed or cancelled request)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    request_id: str
+    state: str  # done, failed, cancelled
+    stage: str | None = None
+    reason: str | None = None
+    image_ids: tuple[str, ...] = ()
+    cost_usd: float = 0.0
+
+
+@dataclass
+class PipelineParts:
+    """What a worker builds once and reuses for every request: models, signer, store, pools.
+
+    `generators` caches one loaded model per profile hash; `device_lock` lets only one thread
+    at a time run the model, so several runs in one process overlap their CPU-side work with
+    each other's generation.
+    """
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    store: ArtifactStore
+    signer_factory: Callable[[], Signer]
+    device_lock: threading.Lock = field(default_factory=threading.Lock)
+    _signer: Signer | None = None
+    _generators: dict[str, Any] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> PipelineParts:
+        from brandgate.artifacts import ArtifactStore
+        from pipeline.provenance import Signer
+
+        return cls(
+            settings=settings,
+            sessions=sessions,
+            store=ArtifactStore(settings.artifacts_dir),
+            signer_factory=lambda: Signer.from_settings(settings),
+        )
+
+    def signer(self) -> Signer:
+        with self._guard:
+            if self._signer is None:
+                self._signer = self.signer_factory()
+            return self._signer
+
+    def generator(self, profile: Profile) -> Any:
+        from pipeline.generation import Generator
+
+        key = profile.content_hash()
+        with self._guard:
+            if key not in self._generators:
+                self._generators[key] = Generator(profile, self.settings)
+            return self._generators[key]
+
+    def close(self) -> None:
+        """Nothing to release yet: models and the check pool live as long as the process."""
+
+
+@dataclass
+class Job:
+    """One request as the run sees it after preparing."""
+
+    request: Request
+    brief: Brief
+    kit: Kit
+    profile: Profile
+    seeds: list[int]
+    pending: list[int]  # image indexes not yet recorded
+    parent: Image | None = None
+    parent_bytes: bytes | None = None
+    approval: Approval | None = None
+
+
+@dataclass
+class Produced:
+    """An image the model made, waiting for governance."""
+
+    index: int
+    seed: int
+    image: PILImage.Image
+    generation: Any  # pipeline.generation.GeneratedImage
+    generation_s: float
+    gpu_seconds: float
+    cost_usd: float
+
+
+@dataclass
+class Spend:
+    """GPU time spent on images not yet recorded (charged to the request if they never are)."""
+
+    gpu_seconds: float = 0.0
+    cost_usd: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, gpu_seconds: float, cost_usd: float) -> None:
+        with self.lock:
+            self.gpu_seconds += gpu_seconds
+            self.cost_usd += cost_usd
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """Connection-level database errors: worth a retry, unlike a constraint or a bug."""
+    if isinstance(exc, SAOperationalError | SAInterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class RequestRun:
+    """Runs requests with a worker's parts; call it with a request ID."""
+
+    def __init__(self, parts: PipelineParts, hooks: RunHooks | None = None) -> None:
+        self.parts = parts
+        self.hooks = hooks or RunHooks()
+
+    def __call__(self, request_id: str) -> RunResult:
+        timings: dict[str, float] = {}
+        spend = Spend()
+        started = time.perf_counter()
+        job: Job | None = None
+        try:
+            with self._stage("preparing", timings):
+                job = self._prepare(request_id)
+            self._check_cancel()
+            with self._stage("screening", timings):
+                self._screen(job)
+            image_ids = self._produce(job, timings, spend)
+            timings["total"] = time.perf_counter() - started
+            return self._finish_done(job, timings, image_ids)
+        except Cancelled as exc:
+            timings["total"] = time.perf_counter() - started
+            return self._finish_stopped(request_id, job, "cancelled", None, exc.by, timings, spend)
+        except StageFailed as exc:
+            timings["total"] = time.perf_counter() - started
+            log.error(
+                "request failed at %s: %s", exc.stage, exc.reason,
+                extra={"event": "request.failed", "request_id": request_id, "stage": exc.stage},
+            )
+            return self._finish_stopped(request_id, job, "failed", exc.stage, exc.reason, timings, spend)
+
+    # ------------------------------------------------------------------ stages
+
+    @contextmanager
+    def _stage(self, stage: str, timings: dict[str, float]) -> Iterator[None]:
+        """Time a request-level stage and turn its errors into StageFailed (outages pass through)."""
+        self.hooks.progress(stage)
+        began = time.perf_counter()
+        try:
+            yield
+        except (Cancelled, StageFailed, DatabaseUnavailable):
+            raise
+        except Exception as exc:
+            if is_database_outage(exc):
+                raise DatabaseUnavailable(f"database unavailable during {stage}: {first_line(exc)}") from exc
+            raise StageFailed(stage, describe(exc)) from exc
+        finally:
+            elapsed = time.perf_counter() - began
+            timings[stage] = timings.get(stage, 0.0) + elapsed
+            self.hooks.stage_timed(stage, elapsed)
+
+    def _check_cancel(self) -> None:
+        by = self.hooks.cancelled_by()
+        if by:
+            raise Cancelled(by)
+
+    def _prepare(self, request_id: str) -> Job:
+        from pipeline.generation import derive_seeds
+        from pipeline.profiles import load_profile
+
+        settings = self.parts.settings
+        with self.parts.sessions() as session:
+            request = session.get(Request, request_id)
+            if request is None:
+                raise StageFailed("preparing", f"no request {request_id!r} in the database")
+            done = set(session.scalars(select(Image.index).where(Image.request_id == request_id)).all())
+            parent = approval = None
+            if request.parent_image_id:
+                parent = session.get(Image, request.parent_image_id)
+                if parent is None:
+                    raise StageFailed("preparing", f"the preview {request.parent_image_id} to export is gone")
+                approval = session.scalars(
+                    select(Approval).where(Approval.image_id == parent.id)
+                ).first()
+            session.expunge_all()
+        try:
+            brief = brief_from_mapping(request.brief, f"request {request_id} brief")
+        except InvalidInput as exc:
+            raise StageFailed("preparing", str(exc)) from None
+        kit = load_kit(settings.kits_dir / request.kit_name, known_check_ids=known_ids())
+        if kit.content_hash != request.kit_hash:
+            log.warning(
+                "kit %s changed since the request was queued; using the kit as it is now",
+                kit.name, extra={"event": "request.kit_changed", "request_id": request_id,
+                                 "queued_hash": request.kit_hash, "current_hash": kit.content_hash},
+            )
+        profile = load_profile(request.profile_name, settings)
+        self._check_artifacts_writable()
+        self.parts.signer()  # a bad key fails here, before any GPU time is spent
+        if parent is not None:
+            seeds = [parent.seed]
+            parent_bytes = self.parts.store.read(parent.sha256, suffix_of(parent.media_type))
+        else:
+            seeds = list(derive_seeds(request.seed, request.n_images))
+            parent_bytes = None
+        pending = [i for i in range(request.n_images) if i not in done]
+        if done:
+            log.info(
+                "resuming: %d of %d image(s) already recorded", len(done), request.n_images,
+                extra={"event": "request.resumed", "request_id": request_id},
+            )
+        return Job(request, brief, kit, profile, seeds, pending, parent, parent_bytes, approval)
+
+    def _check_artifacts_writable(self) -> None:
+        root = Path(self.parts.settings.artifacts_dir)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=root, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise StageFailed(
+                "preparing",
+                f"cannot write to the artifacts folder {root} ({exc.strerror or exc}); "
+                "fix its permissions or point BRANDGATE_ARTIFACTS_DIR elsewhere",
+            ) from None
+
+    def _screen(self, job: Job) -> None:
+        from policies.engine import screen_brief
+
+        result = screen_brief(job.brief, job.kit)
+        results = result if isinstance(result, Sequence) else [result]
+        for check in results:
+            if check.status == "fail" and check.severity == "reject":
+                raise StageFailed("screening", f"{check.id} {check.name} rejected the prompt: {check.message}")
+
+    def _produce(self, job: Job, timings: dict[str, float], spend: Spend) -> list[str]:
+        """Generate in chunks; the governance of one chunk overlaps the generation of the next.
+
+        Chunks are `generation_chunk` images (1 by default, never more than the profile's
+        batch size): small chunks keep the model busy while the CPU checks what it made.
+        """
+        if not job.pending:
+            return self._recorded_ids(job.request.id)
+        generator = self.parts.generator(job.profile)
+        abort = threading.Event()
+        futures: list[Future[str]] = []
+        batch = max(1, min(self.parts.settings.generation_chunk, job.profile.max_batch_size))
+        with ThreadPoolExecutor(1, thread_name_prefix=f"govern-{job.request.id[:8]}") as governance:
+            try:
+                for start in range(0, len(job.pending), batch):
+                    indexes = job.pending[start:start + batch]
+                    self._fail_fast(futures)
+                    produced = self._generate(job, generator, indexes, abort, timings, spend)
+                    for item in produced:
+                        futures.append(governance.submit(self._govern, job, item, spend, abort))
+                for future in futures:
+                    future.result()
+            except BaseException:
+                abort.set()
+                for future in futures:
+                    future.cancel()
+                raise
+        self._collect_governance_timings(job, timings)
+        return self._recorded_ids(job.request.id)
+
+    def _fail_fast(self, futures: Sequence[Future[str]]) -> None:
+        for future in futures:
+            if future.done():
+                future.result()  # re-raises the governance failure of an earlier image
+
+    def _generate(self, job: Job, generator: Any, indexes: list[int], abort: threading.Event,
+                  timings: dict[str, float], spend: Spend) -> list[Produced]:
+        from pipeline.generation import GenerationCancelled
+        from pipeline.generation import Progress as StepProgress
+
+        seeds = [job.seeds[i] for i in indexes]
+
+        def on_step(progress: StepProgress) -> None:
+            self.hooks.progress("generating", indexes[progress.batch[0]] + 1, progress.step, progress.steps)
+
+        stop = StopSignal(lambda: abort.is_set() or bool(self.hooks.cancelled_by()))
+        self.hooks.progress("generating", indexes[0] + 1, 0, job.profile.steps)
+        began = time.perf_counter()
+        entered = began
+        try:
+            with self.parts.device_lock:
+                entered = time.perf_counter()
+                images = generator.generate(
+                    job.brief.prompt, job.brief.negative_prompt, seeds, job.brief.size,
+                    on_step=on_step, cancel=stop,
+                )
+        except Exception as exc:
+            # The device time of a batch that never finished is still spent: meter it the way
+            # the generator meters a finished one (wall time held, at the configured rate).
+            held = time.perf_counter() - entered
+            spend.add(held, held * self.parts.settings.gpu_hourly_usd / 3600)
+            by = self.hooks.cancelled_by()
+            if by and isinstance(exc, GenerationCancelled):
+                raise Cancelled(by) from None
+            if abort.is_set() and isinstance(exc, GenerationCancelled):
+                raise StageFailed("generating", "stopped because an earlier image failed") from None
+            if is_database_outage(exc):
+                raise DatabaseUnavailable(f"database unavailable during generating: {first_line(exc)}") from exc
+            raise StageFailed("generating", describe(exc)) from exc
+        finally:
+            elapsed = time.perf_counter() - began
+            timings["generating"] = timings.get("generating", 0.0) + elapsed
+            self.hooks.stage_timed("generating", elapsed)
+        share = elapsed / max(1, len(images))
+        produced = []
+        for index, generated in zip(indexes, images, strict=True):
+            gpu_seconds = float(generated.gpu_seconds)
+            cost = float(generated.cost_usd)
+            spend.add(gpu_seconds, cost)
+            produced.append(Produced(index, int(generated.seed), generated.image, generated, share,
+                                     gpu_seconds, cost))
+        return produced
+
+
+
+    def _govern(self, job: Job, item: Produced, spend: Spend, abort: threading.Event) -> str:
+        """Compose, check, sign, store and record one image (on the governance thread)."""
+        if abort.is_set():
+            raise StageFailed("checking", "stopped because an earlier image failed")
+        timings: dict[str, float] = {"generating": round(item.generation_s, 4)}
+        image_id = os.urandom(16).hex()
+        request = job.request
+
+        with self._image_stage("composing", timings):
+            final, ingredients, composition = self._compose(job, item)
+        with self._image_stage("checking", timings):
+            # The checks judge the file we are about to write, format included.
+            creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format)
+            report = run_checks(creative, job.brief, job.kit)
+        with self._image_stage("signing", timings):
+            encoded = encode(final, job.brief.format)
+            signed = self._sign(job, item, image_id, report, encoded, ingredients)
+        with self._image_stage("storing", timings):
+            suffix = SUFFIXES[job.brief.format]
+            stored = self.parts.store.put(signed.image, suffix)
+            manifest = self.parts.store.put(signed.manifest_store, ".c2pa")
+        with self._image_stage("recording", timings):
+            recorded = self._record_image(
+                job, item, image_id, report, final, stored.sha256, manifest.sha256, timings, composition
+            )
+        if recorded:
+            spend.add(-item.gpu_seconds, -item.cost_usd)
+            self.hooks.image_recorded(report.verdict, report, job.kit.name, item.gpu_seconds, item.cost_usd)
+        log.info(
+            "image %d/%d %s", item.index + 1, request.n_images, report.verdict,
+            extra={"event": "image.recorded", "request_id": request.id, "image_id": image_id,
+                   "index": item.index, "verdict": report.verdict, "sha256": stored.sha256,
+                   "cost_usd": item.cost_usd, "governance_s": timings.get("governance")},
+        )
+        return image_id
+
+    @contextmanager
+    def _image_stage(self, stage: str, timings: dict[str, float]) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        except (StageFailed, Cancelled, DatabaseUnavailable):
+            raise
+        except Exception as exc:
+            if is_database_outage(exc):
+                raise DatabaseUnavailable(f"database unavailable during {stage}: {first_line(exc)}") from exc
+            raise StageFailed(stage, describe(exc)) from exc
+        finally:
+            elapsed = time.perf_counter() - began
+            timings[stage] = round(elapsed, 4)
+            timings["governance"] = round(timings.get("governance", 0.0) + elapsed, 4)
+            self.hooks.stage_timed(stage, elapsed)
+
+    def _compose(
+        self, job: Job, item: Produced
+    ) -> tuple[PILImage.Image, list[Any], dict[str, Any] | None]:
+        """Brand text and logo placed by us when the brief asks; ingredients for the credentials."""
+        from pipeline.provenance import Ingredient
+
+        if job.parent is not None and job.parent_bytes is not None:
+            parent = Ingredient.preview(job.parent_bytes, job.parent.media_type)
+        else:
+            parent = None
+        if not job.brief.wants_composition:
+            return item.image, [parent] if parent else [], None
+        from pipeline.compose import compose
+
+        composition = compose(item.image, job.brief, job.kit)
+        ingredients: list[Any] = [parent] if parent else []
+        ingredients.extend(ingredient_list(composition, item.image))
+        return composition.image, ingredients, jsonable(composition.to_json())
+
+    def _sign(self, job: Job, item: Produced, image_id: str, report: ImageReport, encoded: bytes,
+              ingredients: list[Any]) -> Any:
+        from pipeline.provenance import ApprovalRecord, CheckRecord, GovernanceRecord, ModelIdentity
+
+        record = generation_record(item.generation)
+        approval = None
+        if job.approval is not None:
+            approval = ApprovalRecord(
+                decision=job.approval.decision,  # type: ignore[arg-type]
+                decided_by=job.approval.decided_by,
+                decided_at=aware(job.approval.decided_at),
+                reason=job.approval.reason,
+            )
+        governance = GovernanceRecord(
+            request_id=job.request.id,
+            image_id=image_id,
+            verdict=report.verdict,
+            checks=tuple(CheckRecord.from_result(c) for c in report.checks),
+            kit_name=job.kit.name,
+            kit_hash=job.kit.content_hash,
+            brief_hash=job.request.brief_hash,
+            seed=item.seed,
+            profile_hash=job.profile.content_hash(),
+            profile_name=job.profile.name,
+            model=ModelIdentity(name=job.profile.model, revision=model_revision(record)),
+            approval=approval,
+        )
+        return self.parts.signer().sign(encoded, MEDIA_TYPES[job.brief.format], governance, ingredients)
+
+    def _record_image(self, job: Job, item: Produced, image_id: str, report: ImageReport,
+                      final: PILImage.Image, sha256: str, manifest_sha256: str,
+                      timings: dict[str, float], composition_record: dict[str, Any] | None) -> bool:
+        """The image row, its checks, its charge and its audit event in one transaction.
+
+        Returns False when this index was already recorded (a redelivered job): no second row,
+        no second charge.
+        """
+        request = job.request
+        record = generation_record(item.generation)
+        rgb = Creative.from_pil(final).rgb
+        try:
+            with self.parts.sessions() as session, session.begin():
+                if session.scalar(
+                    select(Image.id).where(Image.request_id == request.id, Image.index == item.index)
+                ) is not None:
+                    log.warning(
+                        "image %d already recorded; not recording it twice", item.index,
+                        extra={"event": "image.duplicate", "request_id": request.id},
+                    )
+                    return False
+                image = Image(
+                    id=image_id,
+                    request_id=request.id,
+                    index=item.index,
+                    kind="export" if job.parent is not None else "preview",
+                    parent_image_id=job.parent.id if job.parent is not None else None,
+                    sha256=sha256,
+                    phash=phash_hex(rgb),
+                    media_type=MEDIA_TYPES[job.brief.format],
+                    width=final.width,
+                    height=final.height,
+                    model_id=job.profile.model[:200],
+                    model_revision=model_revision(record)[:64],
+                    generation_config=jsonable({**record, "composition": composition_record}),
+                    seed=item.seed,
+                    timings=jsonable(timings),
+                    gpu_seconds=item.gpu_seconds,
+                    peak_memory_bytes=peak_memory(item.generation),
+                    memory_kind=memory_kind(item.generation),
+                    cost_usd=item.cost_usd,
+                    verdict=report.verdict,
+                    manifest_sha256=manifest_sha256,
+                    created_at=datetime.now(UTC),
+                )
+                session.add(image)
+                session.flush()
+                session.add_all(check_rows(image_id, report.checks))
+                session.execute(
+                    update(Request)
+                    .where(Request.id == request.id)
+                    .values(gpu_seconds=Request.gpu_seconds + item.gpu_seconds,
+                            cost_usd=Request.cost_usd + item.cost_usd)
+                )
+                append_event(
+                    session,
+                    actor="worker",
+                    kind="image.exported" if job.parent is not None else "image.created",
+                    subject_type="image",
+                    subject_id=image_id,
+                    payload={
+                        "request_id": request.id,
+                        "index": item.index,
+                        "sha256": sha256,
+                        "manifest_sha256": manifest_sha256,
+                        "verdict": report.verdict,
+                        "failed_checks": [c.id for c in report.checks if c.status in ("fail", "error")],
+                        "seed": item.seed,
+                        "gpu_seconds": round(item.gpu_seconds, 6),
+                        "cost_usd": round(item.cost_usd, 6),
+                        "profile": job.profile.name,
+                        "profile_hash": job.profile.content_hash(),
+                        "parent_image_id": job.parent.id if job.parent is not None else None,
+                    },
+                )
+        except IntegrityError:
+            # A second worker recorded the same index between our check and our insert.
+            log.warning("image %d recorded by another attempt", item.index,
+                        extra={"event": "image.duplicate", "request_id": request.id})
+            return False
+        return True
+
+    def _collect_governance_timings(self, job: Job, timings: dict[str, float]) -> None:
+        with self.parts.sessions() as session:
+            rows = session.scalars(select(Image.timings).where(Image.request_id == job.request.id)).all()
+        for row in rows:
+            for stage in ("composing", "checking", "signing", "storing", "recording"):
+                if stage in row:
+                    timings[stage] = timings.get(stage, 0.0) + float(row[stage])
+
+    def _recorded_ids(self, request_id: str) -> list[str]:
+        with self.parts.sessions() as session:
+            return list(session.scalars(
+                select(Image.id).where(Image.request_id == request_id).order_by(Image.index)
+            ).all())
+
+    # ------------------------------------------------------------------ endings
+
+    def _finish_done(self, job: Job, timings: dict[str, float], image_ids: list[str]) -> RunResult:
+        request_id = job.request.id
+        try:
+            with self.parts.sessions() as session, session.begin():
+                row = session.get(Request, request_id)
+                assert row is not None
+                verdicts: dict[str, int] = {}
+                for verdict in session.scalars(select(Image.verdict).where(Image.request_id == request_id)):
+                    verdicts[verdict] = verdicts.get(verdict, 0) + 1
+                row.state = "done"
+                row.stage = None
+                row.finished_at = datetime.now(UTC)
+                row.stage_timings = rounded(timings)
+                clear_progress(row)
+                append_event(
+                    session, actor="worker", kind="request.done", subject_type="request",
+                    subject_id=request_id,
+                    payload={"images": len(image_ids), "verdicts": verdicts,
+                             "gpu_seconds": round(row.gpu_seconds, 6), "cost_usd": round(row.cost_usd, 6),
+                             "timings_s": rounded(timings), "attempts": row.attempts},
+                )
+                cost = row.cost_usd
+        except Exception as exc:
+            if is_database_outage(exc):
+                raise DatabaseUnavailable(f"database unavailable while finishing: {first_line(exc)}") from exc
+            raise
+        log.info("request done", extra={"event": "request.done", "request_id": request_id,
+                                        "images": len(image_ids), "cost_usd": cost})
+        return RunResult(request_id, "done", image_ids=tuple(image_ids), cost_usd=cost)
+
+    def _finish_stopped(self, request_id: str, job: Job | None, state: str, stage: str | None,
+                        reason: str, timings: dict[str, float], spend: Spend) -> RunResult:
+        """Failed or cancelled: keep what was recorded, charge what was spent, say why."""
+        kit = job.kit.name if job is not None else "unknown"
+        try:
+            with self.parts.sessions() as session, session.begin():
+                row = session.get(Request, request_id)
+                if row is None:
+                    return RunResult(request_id, state, stage, reason)
+                row.gpu_seconds = (row.gpu_seconds or 0.0) + max(0.0, spend.gpu_seconds)
+                row.cost_usd = (row.cost_usd or 0.0) + max(0.0, spend.cost_usd)
+                row.state = state
+                row.stage = stage
+                row.failure_reason = reason if state == "failed" else f"cancelled by {reason}"
+                row.finished_at = datetime.now(UTC)
+                row.stage_timings = rounded(timings)
+                clear_progress(row)
+                images = session.scalars(select(Image.id).where(Image.request_id == request_id)).all()
+                append_event(
+                    session, actor=reason if state == "cancelled" else "worker",
+                    kind=f"request.{state}", subject_type="request", subject_id=request_id,
+                    payload={"stage": stage, "reason": row.failure_reason, "images_kept": len(images),
+                             "unrecorded_gpu_seconds": round(max(0.0, spend.gpu_seconds), 6),
+                             "unrecorded_cost_usd": round(max(0.0, spend.cost_usd), 6),
+                             "gpu_seconds": round(row.gpu_seconds, 6), "cost_usd": round(row.cost_usd, 6),
+                             "timings_s": rounded(timings)},
+                )
+                cost = row.cost_usd
+        except Exception as exc:
+            if is_database_outage(exc):
+                raise DatabaseUnavailable(f"database unavailable while recording {state}: {first_line(exc)}") \
+                    from exc
+            raise
+        if spend.gpu_seconds > 0:
+            self.hooks.spent(kit, spend.gpu_seconds, spend.cost_usd)
+        return RunResult(request_id, state, stage, row.failure_reason, tuple(images), cost)
+
+
+# ---------------------------------------------------------------------- small pure pieces
+
+
+def encode(image: PILImage.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    if fmt == "jpeg":
+        image.convert("RGB").save(out, "JPEG", quality=92)
+    elif fmt == "webp":
+        image.save(out, "WEBP", quality=92)
+    else:
+        image.save(out, "PNG")
+    return out.getvalue()
+
+
+def suffix_of(media_type: str) -> str:
+    for fmt, media in MEDIA_TYPES.items():
+        if media == media_type:
+            return SUFFIXES[fmt]
+    return ".png"
+
+
+def check_rows(image_id: str, checks: Sequence[CheckResult]) -> list[CheckResultRow]:
+    return [
+        CheckResultRow(
+            image_id=image_id, check_id=c.id, name=c.name, status=c.status, severity=c.severity,
+            confidence=float(c.confidence), message=c.message, evidence=jsonable(dict(c.evidence)),
+            duration_ms=round(c.duration_ms, 3),
+        )
+        for c in checks
+    ]
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON for a JSON column: numpy numbers become Python ones, tuples lists, and NaN or
+    infinity (which PostgreSQL's json type refuses) null."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    item = getattr(value, "item", None)
+    if callable(item):
+        return jsonable(item())
+    return str(value)
+
+
+def generation_record(generated: Any) -> dict[str, Any]:
+    """The frozen config that made an image (profile, model hash, seed, versions), as plain JSON."""
+    record: dict[str, Any] = jsonable(dict(generated.record or {}))
+    return record
+
+
+def peak_memory(generated: Any) -> int | None:
+    value = getattr(generated, "peak_memory_bytes", None)
+    return int(value) if value is not None else None
+
+
+def memory_kind(generated: Any) -> str | None:
+    """`cuda` (peak allocated on the GPU) or `rss` (peak resident memory on CPU)."""
+    value = str(getattr(generated, "peak_memory_kind", "") or "")
+    if not value:
+        return None
+    return "cuda" if "cuda" in value else "rss"
+
+
+def model_revision(record: dict[str, Any]) -> str:
+    """The content hash of the model folder that made the image (the generator records it)."""
+    model = record.get("model")
+    if isinstance(model, dict) and model.get("content_hash"):
+        return str(model["content_hash"])
+    return "unknown"
+
+
+class StopSignal(threading.Event):
+    """An Event the generator polls each denoising step; also set by a cancel or an abort."""
+
+    def __init__(self, also: Callable[[], bool]) -> None:
+        super().__init__()
+        self._also = also
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._also()
+
+
+def ingredient_list(composition: Any, background: PILImage.Image) -> list[Any]:
+    """Provenance ingredients of a composited image: the generated background and the logo file."""
+    from pipeline.provenance import Ingredient
+
+    made: list[Any] = [Ingredient.background(encode(background, "png"), "image/png")]
+    for entry in composition.ingredients:
+        path = entry.get("path")
+        if entry.get("role") == "logo" and path and Path(path).is_file():
+            media = "image/svg+xml" if str(path).endswith(".svg") else "image/png"
+            made.append(Ingredient.logo(Path(path).read_bytes(), media, title=f"logo {entry.get('variant', '')}"))
+    return made
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason a person can act on."""
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    message = first_line(exc)
+    # Our own errors already say what to fix; a library's needs its type to be understood.
+    ours = isinstance(exc, InvalidInput) or type(exc).__module__.split(".")[0] in ("brandgate", "pipeline", "policies")
+    return message if ours else f"{type(exc).__name__}: {message}"
+
+
+def rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in timings.items()}
+
+
+def clear_progress(row: Request) -> None:
+    row.progress_image = row.progress_step = row.progress_steps = None
+    row.worker = None
+    row.heartbeat_at = None
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
