@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from pipeline.profiles import Profile, check_device
+from pipeline.profiles import Profile, check_device, scheduler_class
 from pipeline.tiny_model import folder_hash
 from policies.errors import InvalidInput
 
@@ -327,9 +327,7 @@ def _check_scheduler(pipeline: Any, profile: Profile) -> None:
 
 
 def _fresh_scheduler(pipeline: Any, profile: Profile) -> Any:
-    import diffusers
-
-    cls = getattr(diffusers, profile.scheduler.name)
+    cls = scheduler_class(profile.scheduler.name)
     return cls.from_config(pipeline.scheduler.config, **profile.scheduler.config)
 
 

@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import inspect
 import json
+import threading
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -182,11 +183,21 @@ def check_side(side: int) -> None:
         )
 
 
+_DIFFUSERS_IMPORT = threading.Lock()
+
+
+def scheduler_class(name: str) -> Any:
+    """A diffusers scheduler class by name, under a lock: the first touch of diffusers' lazy
+    module from several threads at once can see a half-imported module."""
+    with _DIFFUSERS_IMPORT:
+        import diffusers
+
+        return getattr(diffusers, name)
+
+
 @cache
 def scheduler_config_keys(name: str) -> frozenset[str]:
-    import diffusers
-
-    cls = getattr(diffusers, name)
+    cls = scheduler_class(name)
     params = inspect.signature(cls.__init__).parameters
     return frozenset(
         p for p in params if p != "self" and params[p].kind is not inspect.Parameter.VAR_KEYWORD
