@@ -411,7 +411,8 @@ class RequestRun:
             elapsed = time.perf_counter() - began
             timings["generating"] = timings.get("generating", 0.0) + elapsed
             self.hooks.stage_timed("generating", elapsed)
-        share = elapsed / max(1, len(images))
+        # An image's share of the model call itself, not of the wait for the device lock.
+        share = (time.perf_counter() - entered) / max(1, len(images))
         produced = []
         for index, generated in zip(indexes, images, strict=True):
             gpu_seconds = float(generated.gpu_seconds)
