@@ -197,6 +197,19 @@ class Spend:
             self.cost_usd += cost_usd
 
 
+@contextmanager
+def stage_errors(stage: str) -> Iterator[None]:
+    """A stage's errors become StageFailed with a reason; database outages become retryable."""
+    try:
+        yield
+    except (Cancelled, StageFailed, DatabaseUnavailable):
+        raise
+    except Exception as exc:
+        if is_database_outage(exc):
+            raise DatabaseUnavailable(f"database unavailable during {stage}: {first_line(exc)}") from exc
+        raise StageFailed(stage, describe(exc)) from exc
+
+
 def is_database_outage(exc: BaseException) -> bool:
     """Connection-level database errors: worth a retry, unlike a constraint or a bug."""
     if isinstance(exc, SAOperationalError | SAInterfaceError):
@@ -244,13 +257,8 @@ class RequestRun:
         self.hooks.progress(stage)
         began = time.perf_counter()
         try:
-            yield
-        except (Cancelled, StageFailed, DatabaseUnavailable):
-            raise
-        except Exception as exc:
-            if is_database_outage(exc):
-                raise DatabaseUnavailable(f"database unavailable during {stage}: {first_line(exc)}") from exc
-            raise StageFailed(stage, describe(exc)) from exc
+            with stage_errors(stage):
+                yield
         finally:
             elapsed = time.perf_counter() - began
             timings[stage] = timings.get(stage, 0.0) + elapsed
@@ -403,7 +411,8 @@ class RequestRun:
             elapsed = time.perf_counter() - began
             timings["generating"] = timings.get("generating", 0.0) + elapsed
             self.hooks.stage_timed("generating", elapsed)
-        share = elapsed / max(1, len(images))
+        # An image's share of the model call itself, not of the wait for the device lock.
+        share = (time.perf_counter() - entered) / max(1, len(images))
         produced = []
         for index, generated in zip(indexes, images, strict=True):
             gpu_seconds = float(generated.gpu_seconds)
@@ -455,13 +464,8 @@ class RequestRun:
     def _image_stage(self, stage: str, timings: dict[str, float]) -> Iterator[None]:
         began = time.perf_counter()
         try:
-            yield
-        except (StageFailed, Cancelled, DatabaseUnavailable):
-            raise
-        except Exception as exc:
-            if is_database_outage(exc):
-                raise DatabaseUnavailable(f"database unavailable during {stage}: {first_line(exc)}") from exc
-            raise StageFailed(stage, describe(exc)) from exc
+            with stage_errors(stage):
+                yield
         finally:
             elapsed = time.perf_counter() - began
             timings[stage] = round(elapsed, 4)

@@ -10,7 +10,7 @@ import click
 
 from brandgate.errors import UserError
 from brandgate.logs import configure_logging
-from brandgate.settings import get_settings
+from brandgate.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +38,10 @@ def worker(queues: str, concurrency: int, hostname: str | None) -> None:
 
 
 def _celery_worker(queues: tuple[str, ...], concurrency: int, hostname: str | None) -> None:
-    from brandgate.db.engine import make_engine
-    from brandgate.db.schema import ensure_current
     from brandgate.jobs.celery_app import build_celery, requeue_orphans_on_start, serve_metrics_in_pool
 
     settings = get_settings()
-    engine = make_engine(settings)
-    try:
-        ensure_current(engine)
-    finally:
-        engine.dispose()
+    check_database(settings)
     app = build_celery(settings)
     serve_metrics_in_pool(settings)
     requeue_orphans_on_start(app, settings, queues)
@@ -61,6 +55,18 @@ def _celery_worker(queues: tuple[str, ...], concurrency: int, hostname: str | No
         "--without-gossip",
         "--without-mingle",
     ])
+
+
+def check_database(settings: Settings) -> None:
+    """Reachable and migrated, or a DatabaseError saying what to do."""
+    from brandgate.db.engine import make_engine
+    from brandgate.db.schema import ensure_current
+
+    engine = make_engine(settings)
+    try:
+        ensure_current(engine)
+    finally:
+        engine.dispose()
 
 
 def _local_worker(threads: int) -> None:
@@ -84,15 +90,9 @@ def _local_worker(threads: int) -> None:
 def health(as_json: bool) -> None:
     """Exit 0 when the database is reachable and migrated (and the broker answers, for Celery)."""
     from brandgate.cli.output import emit_json, say
-    from brandgate.db.engine import make_engine
-    from brandgate.db.schema import ensure_current
 
     settings = get_settings()
-    engine = make_engine(settings)
-    try:
-        ensure_current(engine)
-    finally:
-        engine.dispose()
+    check_database(settings)
     report = {"database": "ok", "broker": None}
     if settings.queue == "celery":
         from brandgate.jobs.celery_queue import CeleryQueue
