@@ -25,9 +25,9 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from brandgate.cli import briefs, kits
+    from brandgate.cli import bot, briefs, kits
 
-    for module in (kits, briefs):
+    for module in (kits, briefs, bot):
         module.register(cli)
 
 
