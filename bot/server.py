@@ -56,27 +56,32 @@ class BodyLimit:
                 if declared > self._limit:
                     await _too_large(send, 413, f"request body over {self._limit} bytes")
                     return
+        # Read the (small) body here, counting, so an oversized one never reaches the app's buffers.
+        chunks: list[bytes] = []
         received = 0
-        too_large = False
-
-        async def counted() -> Message:
-            nonlocal received, too_large
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self._limit:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self._limit:
+                await _too_large(send, 413, f"request body over {self._limit} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self._app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(send, 413, f"request body over {self._limit} bytes")
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-
-class _BodyTooLarge(Exception):
-    pass
+        await self._app(scope, replay, send)
 
 
 async def _too_large(send: Send, status: int, text: str) -> None:

@@ -31,10 +31,10 @@ def register(app: App, runtime: Runtime) -> None:
         try:
             parsed = slash.parse(str(command.get("text", "")))
         except slash.SlashError as exc:
-            ack(text=messages.error_text(str(exc)))
+            ack(text=messages.error_text(str(exc)), response_type="ephemeral")
             return
         if isinstance(parsed, slash.Help):
-            ack(text=messages.help_text())
+            ack(text=messages.help_text(), response_type="ephemeral")
             return
         ack()
 
