@@ -109,7 +109,7 @@ def register(app: App, runtime: Runtime) -> None:
         channel = str(_metadata(view).get("channel", ""))
         brief, _ = read_brief_form(view, allowed_kit_names(runtime, channel))
         if brief is None:
-            return
+            return  # lazy listeners run even when the ack sent the form back with errors
         user = str(body["user"]["id"])
         team = str((body.get("team") or {}).get("id") or body["user"].get("team_id"))
         queue_brief(
@@ -134,6 +134,8 @@ def register(app: App, runtime: Runtime) -> None:
     def submit_reject(body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         meta = _metadata(view)
         reason = _value((view.get("state") or {}).get("values") or {}, "reason") or ""
+        if len(reason) < 3:
+            return  # lazy listeners run even when the ack sent the form back with errors
         user = str(body["user"]["id"])
         team = str((body.get("team") or {}).get("id") or body["user"].get("team_id"))
         image_id, channel, ts = str(meta.get("image", "")), str(meta.get("channel", "")), str(meta.get("ts", ""))
