@@ -72,7 +72,6 @@ def queue_brief(
         runtime.tell(channel, user_id, messages.error_text(f"nothing was queued: {exc}"), response_url)
         return None
     runtime.metrics.submitted.labels(kind=kind).inc()
-    runtime.tell(channel, user_id, messages.queued_text(accepted), response_url)
     if not accepted.duplicate:
         runtime.tracker.follow(
             Followed(
@@ -84,4 +83,5 @@ def queue_brief(
                 thread_ts=thread_ts,
             )
         )
+    runtime.tell(channel, user_id, messages.queued_text(accepted), response_url)
     return accepted

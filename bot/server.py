@@ -147,7 +147,7 @@ def serve_http(app: App, settings: Settings, host: str, port: int) -> None:
     uvicorn.run(build_asgi(app, settings), host=host, port=port, log_level="info", access_log=False)
 
 
-def serve_socket_mode(app: App, settings: Settings) -> None:
+def socket_mode_handler(app: App, settings: Settings) -> Any:
     """Socket Mode: `apps.connections.open` with the app-level token, then Slack's requests over a WebSocket."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -155,8 +155,13 @@ def serve_socket_mode(app: App, settings: Settings) -> None:
         raise ConfigError(
             "Socket Mode needs BRANDGATE_SLACK_APP_TOKEN (xapp-…, with connections:write); see docs/slack.md"
         )
-    handler = SocketModeHandler(app, app_token=settings.slack_app_token.get_secret_value())
+    # The Web API client is the app's, so apps.connections.open goes to settings.slack_api_url too.
+    return SocketModeHandler(app, app_token=settings.slack_app_token.get_secret_value())
+
+
+def serve_socket_mode(app: App, settings: Settings) -> None:
+    handler = socket_mode_handler(app, settings)
     try:
-        handler.start()  # type: ignore[no-untyped-call]
+        handler.start()
     finally:
         runtime_of(app).close()

@@ -74,7 +74,6 @@ def register(app: App, runtime: Runtime) -> None:
             runtime.tell(channel, user, messages.error_text(str(exc)))
             return
         runtime.metrics.submitted.labels(kind="export").inc()
-        runtime.tell(channel, user, messages.queued_text(accepted))
         if not accepted.duplicate:
             runtime.tracker.follow(
                 Followed(
@@ -87,6 +86,7 @@ def register(app: App, runtime: Runtime) -> None:
                     kind="export",
                 )
             )
+        runtime.tell(channel, user, messages.queued_text(accepted))
 
     def regenerate(body: dict[str, Any], context: BoltContext) -> None:
         image: ImageRecord = context["image"]

@@ -110,14 +110,24 @@ class ServedBot:
         self.server.should_exit = True
         self.thread.join(10)
 
-    def post(self, body: bytes, content_type: str, headers: dict[str, str] | None = None, **sign_kw: Any) -> httpx.Response:
+    def post(
+        self, body: bytes, content_type: str, headers: dict[str, str] | None = None, **sign_kw: Any
+    ) -> httpx.Response:
         signed = sign(SECRET, body, **sign_kw)
         return self.http.post(
             "/slack/events", content=body, headers={"Content-Type": content_type, **signed, **(headers or {})}
         )
 
-    def command(self, text: str, user: str = MARK, channel: str = MARKETING, trigger: str | None = None,
-                team: str = TEAM_ID, headers: dict[str, str] | None = None, **sign_kw: Any) -> httpx.Response:
+    def command(
+        self,
+        text: str,
+        user: str = MARK,
+        channel: str = MARKETING,
+        trigger: str | None = None,
+        team: str = TEAM_ID,
+        headers: dict[str, str] | None = None,
+        **sign_kw: Any,
+    ) -> httpx.Response:
         form = {
             "token": "legacy-verification-token",
             "team_id": team,
@@ -136,12 +146,21 @@ class ServedBot:
         body = urllib.parse.urlencode(form).encode()
         return self.post(body, "application/x-www-form-urlencoded", headers, **sign_kw)
 
-    def interactive(self, payload: dict[str, Any], headers: dict[str, str] | None = None, **sign_kw: Any) -> httpx.Response:
+    def interactive(
+        self, payload: dict[str, Any], headers: dict[str, str] | None = None, **sign_kw: Any
+    ) -> httpx.Response:
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return self.post(body, "application/x-www-form-urlencoded", headers, **sign_kw)
 
-    def click(self, action_id: str, image_id: str, user: str, message: dict[str, Any] | None = None,
-              channel: str = MARKETING, team: str = TEAM_ID) -> httpx.Response:
+    def click(
+        self,
+        action_id: str,
+        image_id: str,
+        user: str,
+        message: dict[str, Any] | None = None,
+        channel: str = MARKETING,
+        team: str = TEAM_ID,
+    ) -> httpx.Response:
         message = message or {"type": "message", "ts": "1700000000.000100", "text": "", "blocks": []}
         return self.interactive(
             {
@@ -149,8 +168,13 @@ class ServedBot:
                 "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
                 "api_app_id": "ABRANDGATE",
                 "token": "legacy-verification-token",
-                "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel,
-                              "is_ephemeral": False, "thread_ts": message.get("thread_ts")},
+                "container": {
+                    "type": "message",
+                    "message_ts": message["ts"],
+                    "channel_id": channel,
+                    "is_ephemeral": False,
+                    "thread_ts": message.get("thread_ts"),
+                },
                 "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
                 "team": {"id": team, "domain": "test"},
                 "enterprise": None,
@@ -171,8 +195,14 @@ class ServedBot:
             }
         )
 
-    def submit_view(self, view: dict[str, Any], values: dict[str, Any], user: str = MARK,
-                    team: str = TEAM_ID, view_id: str | None = None) -> httpx.Response:
+    def submit_view(
+        self,
+        view: dict[str, Any],
+        values: dict[str, Any],
+        user: str = MARK,
+        team: str = TEAM_ID,
+        view_id: str | None = None,
+    ) -> httpx.Response:
         submitted = {
             **view,
             "id": view_id or f"V{uuid.uuid4().hex[:10].upper()}",

@@ -6,6 +6,7 @@ with Retry-After), so tests assert on what the real app sent, not on our own fun
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -111,7 +112,9 @@ class FakeSlack:
 
     # --- the Web API ---------------------------------------------------------------------------------
 
-    def _answer(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _answer(
+        self, method: str, params: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._condition:
             pending = self._rate_limits.get(method)
             if pending:
@@ -195,7 +198,10 @@ class FakeSlack:
 
     def _api_files_list(self, params: dict[str, Any]) -> dict[str, Any]:
         found = [f for f in self.files.values() if f.channel == params.get("channel")]
-        return {"ok": True, "files": [{"id": f.id, "name": f.name} for f in reversed(found)][: int(params.get("count", 100))]}
+        return {
+            "ok": True,
+            "files": [{"id": f.id, "name": f.name} for f in reversed(found)][: int(params.get("count", 100))],
+        }
 
     def _api_files_info(self, params: dict[str, Any]) -> dict[str, Any]:
         shared = self.files.get(str(params.get("file")))
@@ -284,10 +290,8 @@ def _params(raw: bytes, content_type: str) -> dict[str, Any]:
     for key in ("blocks", "view", "files", "attachments"):
         value = params.get(key)
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 params[key] = json.loads(value)
-            except json.JSONDecodeError:
-                pass
     return params
 
 
@@ -296,3 +300,84 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
     ts = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+class FakeSocketMode:
+    """Slack's Socket Mode end: a local WebSocket server that says hello, sends envelopes, collects acks."""
+
+    def __init__(self) -> None:
+        from websockets.sync.server import serve
+
+        self.acks: list[dict[str, Any]] = []
+        self._connections: list[Any] = []
+        self._condition = threading.Condition()
+        self._server = serve(self._handle, "127.0.0.1", 0)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.socket.getsockname()[:2]
+        return f"ws://{host}:{port}/link/?ticket=test"
+
+    def __enter__(self) -> FakeSocketMode:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+
+    def _handle(self, connection: Any) -> None:
+        connection.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "debug_info": {"host": "fake"},
+                    "connection_info": {"app_id": "ABRANDGATE"},
+                }
+            )
+        )
+        with self._condition:
+            self._connections.append(connection)
+            self._condition.notify_all()
+        try:
+            for message in connection:
+                with self._condition:
+                    self.acks.append(json.loads(message))
+                    self._condition.notify_all()
+        except Exception:
+            return
+
+    def send(self, envelope_type: str, payload: dict[str, Any], timeout: float = 10.0) -> str:
+        envelope_id = f"env-{uuid4_hex()}"
+        with self._condition:
+            if not self._condition.wait_for(lambda: self._connections, timeout):
+                raise AssertionError("the app never connected over Socket Mode")
+            connection = self._connections[-1]
+        connection.send(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": envelope_type,
+                    "payload": payload,
+                    "accepts_response_payload": envelope_type != "events_api",
+                    "retry_attempt": 0,
+                    "retry_reason": "",
+                }
+            )
+        )
+        return envelope_id
+
+    def ack_for(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        with self._condition:
+            if not self._condition.wait_for(
+                lambda: any(a.get("envelope_id") == envelope_id for a in self.acks), timeout
+            ):
+                raise AssertionError(f"no ack for {envelope_id}; acks: {self.acks}")
+            return next(a for a in self.acks if a.get("envelope_id") == envelope_id)
+
+
+def uuid4_hex() -> str:
+    import uuid
+
+    return uuid.uuid4().hex

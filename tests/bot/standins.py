@@ -19,9 +19,9 @@ from typing import IO, Any
 
 from PIL import Image
 
-from brandgate.jobs.api import Accepted, ImageView, JobStatus, LimitExceeded, Submission, UnknownJob
 from bot.governance import Decision, DecisionTaken, ImageRecord
 from bot.slash import AuditQuery
+from brandgate.jobs.api import Accepted, ImageView, JobStatus, LimitExceeded, Submission, UnknownJob
 
 
 @dataclass
@@ -76,7 +76,9 @@ class StandInQueue:
             if request is None:
                 raise UnknownJob(f"no request {request_id!r}")
             n = request.submission.brief.n if request.submission else 1
-            position = sum(r.state == "queued" for r in list(self.requests.values())[: list(self.requests).index(request_id)])
+            position = sum(
+                r.state == "queued" for r in list(self.requests.values())[: list(self.requests).index(request_id)]
+            )
             return JobStatus(
                 request_id=request_id,
                 state=request.state,  # type: ignore[arg-type]
@@ -106,7 +108,9 @@ class StandInQueue:
             self.requests[request_id].state = "running"
             self.requests[request_id].stage = stage
 
-    def finish(self, request_id: str, verdicts: list[str], failed: Mapping[int, list[dict[str, Any]]] | None = None) -> list[ImageView]:
+    def finish(
+        self, request_id: str, verdicts: list[str], failed: Mapping[int, list[dict[str, Any]]] | None = None
+    ) -> list[ImageView]:
         """Marks the request done with one small real PNG per verdict."""
         views = []
         for index, verdict in enumerate(verdicts):
@@ -184,9 +188,14 @@ class StandInGovernance:
                 taken = self.decisions[image_id]
                 raise DecisionTaken(taken[0], taken[1])
             self.decisions[image_id] = (decision, decided_by, reason)
-            self.events.append({"kind": f"image.{decision}", "actor": decided_by, "subject": image_id, "reason": reason})
+            self.events.append(
+                {"kind": f"image.{decision}", "actor": decided_by, "subject": image_id, "reason": reason}
+            )
         for request in self._queue.requests.values():
-            request.images = [replace(v, verdict=decision, decided_by=decided_by) if v.image_id == image_id else v for v in request.images]
+            request.images = [
+                replace(v, verdict=decision, decided_by=decided_by) if v.image_id == image_id else v
+                for v in request.images
+            ]
 
     def record(self, actor: str, kind: str, subject_id: str | None, payload: Mapping[str, Any]) -> None:
         with self._lock:
@@ -211,7 +220,9 @@ class StandInGovernance:
                 )
         if query.format == "csv":
             text = io.StringIO()
-            writer = csv.DictWriter(text, fieldnames=["request_id", "image_id", "kit", "verdict", "decision", "decided_by"])
+            writer = csv.DictWriter(
+                text, fieldnames=["request_id", "image_id", "kit", "verdict", "decision", "decided_by"]
+            )
             writer.writeheader()
             writer.writerows(rows)
             out.write(text.getvalue().encode())

@@ -84,7 +84,7 @@ def test_a_retried_delivery_queues_once(served: BotUnderTest) -> None:
     assert first.status_code == retry.status_code == 200
     served.slack.wait_calls("chat.postEphemeral")
     assert len(served.governance.queue.submissions) == 1
-    assert 'brandgate_slack_repeats_dropped_total 1.0' in served.bot.http.get("/metrics").text
+    assert "brandgate_slack_repeats_dropped_total 1.0" in served.bot.http.get("/metrics").text
 
 
 def test_a_retry_to_a_restarted_bot_still_queues_once(served: BotUnderTest) -> None:

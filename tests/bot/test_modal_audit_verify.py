@@ -65,15 +65,28 @@ def test_a_form_naming_a_kit_not_allowed_in_the_channel_is_sent_back(served: Bot
 
 def test_a_good_form_is_queued_once_even_if_submitted_twice(served: BotUnderTest) -> None:
     view = _open_form(served)
-    values = _values(kit="acme", prompt="five red apples", headline="Fresh Deals Friday", disclaimer=None,
-                     counts="apple: 5", n="3", size="768x768")
+    values = _values(
+        kit="acme",
+        prompt="five red apples",
+        headline="Fresh Deals Friday",
+        disclaimer=None,
+        counts="apple: 5",
+        n="3",
+        size="768x768",
+    )
     first = served.bot.submit_view(view, values, view_id="VSAMEVIEW1")
     again = served.bot.submit_view(view, values, view_id="VSAMEVIEW1")
     assert first.status_code == again.status_code == 200
     served.slack.wait_calls("chat.postEphemeral", 2)
     [submission] = served.governance.queue.submissions
     brief = submission.brief
-    assert (brief.kit, brief.prompt, brief.headline, brief.n, brief.size) == ("acme", "five red apples", "Fresh Deals Friday", 3, (768, 768))
+    assert (brief.kit, brief.prompt, brief.headline, brief.n, brief.size) == (
+        "acme",
+        "five red apples",
+        "Fresh Deals Friday",
+        3,
+        (768, 768),
+    )
     assert brief.counts == {"apple": 5} and brief.disclaimer is None
     assert submission.idempotency_key == "slack:T0TESTTEAM:modal:VSAMEVIEW1"
 
@@ -157,12 +170,24 @@ def test_verify_with_nothing_shared_says_what_to_do(served: BotUnderTest) -> Non
 
 
 def test_a_mention_gets_the_help_in_a_thread(served: BotUnderTest) -> None:
-    body = json.dumps({
-        "token": "x", "team_id": "T0TESTTEAM", "api_app_id": "ABRANDGATE", "type": "event_callback",
-        "event_id": "Ev0001", "event_time": int(time.time()),
-        "event": {"type": "app_mention", "user": MARK, "text": "<@UBOTUSER> help?", "ts": "1700000000.000500",
-                  "channel": MARKETING, "event_ts": "1700000000.000500"},
-    }).encode()
+    body = json.dumps(
+        {
+            "token": "x",
+            "team_id": "T0TESTTEAM",
+            "api_app_id": "ABRANDGATE",
+            "type": "event_callback",
+            "event_id": "Ev0001",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_mention",
+                "user": MARK,
+                "text": "<@UBOTUSER> help?",
+                "ts": "1700000000.000500",
+                "channel": MARKETING,
+                "event_ts": "1700000000.000500",
+            },
+        }
+    ).encode()
     assert served.bot.post(body, "application/json").status_code == 200
     reply = served.slack.wait_calls("chat.postMessage")[0]
     assert reply.params["thread_ts"] == "1700000000.000500" and "/brandgate" in reply.params["text"]

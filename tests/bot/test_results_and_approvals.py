@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -10,11 +11,23 @@ from tests.bot.conftest import ANNA, GROUP, GROUP_MANAGER, MARK, MARKETING, BotU
 from tests.bot.fake_slack import Call
 
 HEADLINE_MISS = {
-    "id": "BG101", "name": "headline-text", "status": "fail", "severity": "flag", "confidence": 0.93,
-    "message": "headline 'Fresh Deals Friday' not found; read 'Fresh Deels Friday'", "evidence": {},
+    "id": "BG101",
+    "name": "headline-text",
+    "status": "fail",
+    "severity": "flag",
+    "confidence": 0.93,
+    "message": "headline 'Fresh Deals Friday' not found; read 'Fresh Deels Friday'",
+    "evidence": {},
 }
-NUDITY = {"id": "BG502", "name": "nudity", "status": "fail", "severity": "reject", "confidence": 0.9,
-          "message": "exposed body parts detected", "evidence": {}}
+NUDITY = {
+    "id": "BG502",
+    "name": "nudity",
+    "status": "fail",
+    "severity": "reject",
+    "confidence": 0.9,
+    "message": "exposed body parts detected",
+    "evidence": {},
+}
 
 
 def _queue_and_finish(served: BotUnderTest, verdicts: list[str], user: str = MARK) -> tuple[str, list[Any]]:
@@ -40,12 +53,17 @@ def _buttons(call: Call) -> list[str]:
 
 
 def _message(call: Call) -> dict[str, Any]:
-    return {"type": "message", "ts": "1700000001.000200", "thread_ts": call.params["thread_ts"],
-            "text": call.params["text"], "blocks": call.params["blocks"]}
+    return {
+        "type": "message",
+        "ts": "1700000001.000200",
+        "thread_ts": call.params["thread_ts"],
+        "text": call.params["text"],
+        "blocks": call.params["blocks"],
+    }
 
 
 def test_thread_shows_progress_then_images_with_verdicts_and_buttons(served: BotUnderTest) -> None:
-    request_id, views = _queue_and_finish(served, ["pass", "flag", "reject"])
+    _request_id, _views = _queue_and_finish(served, ["pass", "flag", "reject"])
     parent = served.slack.calls_to("chat.postMessage")[0]
     assert parent.params["channel"] == MARKETING and not parent.params.get("thread_ts")
     assert "five red apples" in parent.params["blocks"][0]["text"]["text"]
@@ -54,16 +72,21 @@ def test_thread_shows_progress_then_images_with_verdicts_and_buttons(served: Bot
     served.slack.wait_for(lambda calls: any("done: 3 image(s)" in str(c.params.get("blocks")) for c in calls))
     # At most one edit per interval (0.2 s in tests) of the one parent message.
     edits = served.slack.calls_to("chat.update")
-    assert {e.params["ts"] for e in edits} == {served.slack.calls_to("chat.postMessage")[0].params.get("ts") or edits[0].params["ts"]}
-    gaps = [b.at - a.at for a, b in zip(edits, edits[1:], strict=False)]
+    assert {e.params["ts"] for e in edits} == {
+        served.slack.calls_to("chat.postMessage")[0].params.get("ts") or edits[0].params["ts"]
+    }
+    gaps = [b.at - a.at for a, b in itertools.pairwise(edits)]
     assert all(g >= 0.19 for g in gaps), gaps
     # Images uploaded into the thread with files_upload_v2: URL, bytes, completion.
     uploads = served.slack.wait_calls("files.completeUploadExternal", 3)
     assert all(u.params["thread_ts"] == _image_messages(served)[0].params["thread_ts"] for u in uploads)
     assert len(served.slack.uploads) == 3 and all(data.startswith(b"\x89PNG") for data in served.slack.uploads.values())
     titles = [u.params["files"][0]["title"] for u in uploads]
-    assert titles == ["Image 1 of 3: Passed every check", "Image 2 of 3: Flagged: a brand manager needs to look at it",
-                      "Image 3 of 3: Rejected by policy: not for use"]
+    assert titles == [
+        "Image 1 of 3: Passed every check",
+        "Image 2 of 3: Flagged: a brand manager needs to look at it",
+        "Image 3 of 3: Rejected by policy: not for use",
+    ]
     passed, flagged, rejected = _image_messages(served)
     assert _buttons(passed) == [messages.EXPORT, messages.REGENERATE]
     assert _buttons(flagged) == [messages.APPROVE, messages.REJECT, messages.EXPORT, messages.REGENERATE]
@@ -80,9 +103,11 @@ def test_a_brand_manager_approves_a_flagged_image_once(served: BotUnderTest) -> 
     first = served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(flagged))
     second = served.bot.click(messages.APPROVE, views[0].image_id, GROUP_MANAGER, _message(flagged))
     assert first.status_code == second.status_code == 200
-    update = served.slack.wait_for(lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls))
+    update = served.slack.wait_for(
+        lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
+    )
     assert served.governance.decisions[views[0].image_id][:2] == ("approved", f"slack:T0TESTTEAM:{ANNA}")
-    edited = [c for c in update if c.method == "chat.update" and "Approved" in str(c.params.get("blocks"))][0]
+    edited = next(c for c in update if c.method == "chat.update" and "Approved" in str(c.params.get("blocks")))
     assert edited.params["ts"] == "1700000001.000200"
     assert messages.APPROVE not in str(edited.params["blocks"]) and messages.EXPORT in str(edited.params["blocks"])
     told = served.slack.wait_calls("chat.postEphemeral", 2)[-1]
@@ -97,9 +122,17 @@ def test_a_marketer_cannot_approve_and_the_refusal_is_recorded(served: BotUnderT
     assert told.params["user"] == MARK and "only brand managers of *acme*" in told.params["text"]
     assert served.governance.decisions == {}
     refused = [e for e in served.governance.events if e["kind"] == "slack.click_refused"]
-    assert refused == [{"kind": "slack.click_refused", "actor": f"slack:T0TESTTEAM:{MARK}", "subject": views[0].image_id,
-                        "action": messages.APPROVE, "reason": told.params["text"].split("Not done: ")[1].rstrip("."),
-                        "channel": MARKETING, "team": "T0TESTTEAM"}]
+    assert refused == [
+        {
+            "kind": "slack.click_refused",
+            "actor": f"slack:T0TESTTEAM:{MARK}",
+            "subject": views[0].image_id,
+            "action": messages.APPROVE,
+            "reason": told.params["text"].split("Not done: ")[1].rstrip("."),
+            "channel": MARKETING,
+            "team": "T0TESTTEAM",
+        }
+    ]
 
 
 def test_the_requester_cannot_approve_their_own_image(served: BotUnderTest) -> None:
@@ -114,7 +147,9 @@ def test_self_approval_when_settings_allow_it(served: BotUnderTest) -> None:
     served.bot.runtime.settings.slack_allow_self_approval = True
     _, views = _queue_and_finish(served, ["flag"], user=ANNA)
     served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(_image_messages(served)[0]))
-    served.slack.wait_for(lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls))
+    served.slack.wait_for(
+        lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
+    )
     assert served.governance.decisions[views[0].image_id][0] == "approved"
 
 
@@ -123,7 +158,9 @@ def test_group_membership_is_looked_up_once_and_cached(served: BotUnderTest) -> 
     first, second = (_message(m) for m in _image_messages(served))
     served.bot.click(messages.APPROVE, views[0].image_id, GROUP_MANAGER, first)
     served.bot.click(messages.APPROVE, views[1].image_id, GROUP_MANAGER, second)
-    served.slack.wait_for(lambda calls: sum(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls) == 2)
+    served.slack.wait_for(
+        lambda calls: sum(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls) == 2
+    )
     lookups = served.slack.calls_to("usergroups.users.list")
     assert [c.params["usergroup"] for c in lookups] == [GROUP]
 
@@ -135,12 +172,19 @@ def test_reject_asks_for_a_reason_then_records_it(served: BotUnderTest) -> None:
     opened = served.slack.wait_calls("views.open")[0].params["view"]
     assert opened["callback_id"] == messages.REJECT_MODAL
     empty = served.bot.submit_view(opened, {"reason": {"value": {"type": "plain_text_input", "value": " "}}}, user=ANNA)
-    assert empty.json() == {"response_action": "errors", "errors": {"reason": "Say why, in a few words: the requester will read it."}}
-    ok = served.bot.submit_view(opened, {"reason": {"value": {"type": "plain_text_input", "value": "Logo too small"}}}, user=ANNA)
+    assert empty.json() == {
+        "response_action": "errors",
+        "errors": {"reason": "Say why, in a few words: the requester will read it."},
+    }
+    ok = served.bot.submit_view(
+        opened, {"reason": {"value": {"type": "plain_text_input", "value": "Logo too small"}}}, user=ANNA
+    )
     assert ok.status_code == 200 and not ok.content.strip(b"{}")
-    served.slack.wait_for(lambda calls: any(c.method == "chat.update" and "Rejected" in str(c.params.get("blocks")) for c in calls))
+    served.slack.wait_for(
+        lambda calls: any(c.method == "chat.update" and "Rejected" in str(c.params.get("blocks")) for c in calls)
+    )
     assert served.governance.decisions[views[0].image_id] == ("rejected", f"slack:T0TESTTEAM:{ANNA}", "Logo too small")
-    edited = [c for c in served.slack.calls_to("chat.update") if "Rejected" in str(c.params.get("blocks"))][0]
+    edited = next(c for c in served.slack.calls_to("chat.update") if "Rejected" in str(c.params.get("blocks")))
     assert edited.params["ts"] == message["ts"] and "Logo too small" in str(edited.params["blocks"])
 
 
@@ -170,8 +214,14 @@ def test_a_button_for_another_workspace_s_image_is_refused(served: BotUnderTest)
     from bot.governance import ImageRecord
 
     served.governance.foreign_images["foreignimage0001"] = ImageRecord(
-        image_id="foreignimage0001", request_id="r1", kit="acme", requested_by="slack:TOTHERTEAM:UX",
-        channel="CX", verdict="flag", index=0, brief={"kit": "acme", "prompt": "x"},
+        image_id="foreignimage0001",
+        request_id="r1",
+        kit="acme",
+        requested_by="slack:TOTHERTEAM:UX",
+        channel="CX",
+        verdict="flag",
+        index=0,
+        brief={"kit": "acme", "prompt": "x"},
     )
     served.bot.click(messages.APPROVE, "foreignimage0001", ANNA)
     assert "another workspace" in served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
@@ -188,7 +238,7 @@ def test_export_hq_is_queued_once_however_often_it_is_clicked(served: BotUnderTe
     assert any("Already on it" in t for t in texts)
     export_id = served.governance.queue.keys[f"slack:T0TESTTEAM:export:{views[0].image_id}"]
     progress = served.slack.wait_for(lambda calls: any("HQ export" in str(c.params.get("blocks")) for c in calls))
-    posted = [c for c in progress if c.method == "chat.postMessage" and "HQ export" in str(c.params.get("blocks"))][0]
+    posted = next(c for c in progress if c.method == "chat.postMessage" and "HQ export" in str(c.params.get("blocks")))
     assert posted.params["thread_ts"] == message["thread_ts"]
     served.governance.queue.finish(export_id, ["pass"])
     upload = served.slack.wait_calls("files.completeUploadExternal", 2)[-1]

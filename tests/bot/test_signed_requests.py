@@ -19,8 +19,15 @@ def test_health_and_metrics_answer(served: BotUnderTest) -> None:
 
 def _form(text: str) -> bytes:
     return urllib.parse.urlencode(
-        {"team_id": "T0TESTTEAM", "channel_id": MARKETING, "user_id": "UMARKETER", "command": "/brandgate",
-         "text": text, "trigger_id": "1.2", "response_url": "http://127.0.0.1:9/x"}
+        {
+            "team_id": "T0TESTTEAM",
+            "channel_id": MARKETING,
+            "user_id": "UMARKETER",
+            "command": "/brandgate",
+            "text": text,
+            "trigger_id": "1.2",
+            "response_url": "http://127.0.0.1:9/x",
+        }
     ).encode()
 
 
@@ -32,9 +39,11 @@ def test_a_wrong_signature_is_refused_with_401_and_queues_nothing(served: BotUnd
     response = served.bot.http.post(
         "/slack/events",
         content=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded",
-                 "X-Slack-Request-Timestamp": headers["X-Slack-Request-Timestamp"],
-                 "X-Slack-Signature": forged["X-Slack-Signature"]},
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": headers["X-Slack-Request-Timestamp"],
+            "X-Slack-Signature": forged["X-Slack-Signature"],
+        },
     )
     assert response.status_code == 401
     time.sleep(0.3)
@@ -44,7 +53,8 @@ def test_a_wrong_signature_is_refused_with_401_and_queues_nothing(served: BotUnd
 def test_a_signed_body_altered_in_transit_is_refused(served: BotUnderTest) -> None:
     headers = sign(SECRET, _form('"apples" kit=acme'))
     response = served.bot.http.post(
-        "/slack/events", content=_form('"apples" kit=acme n=16'),
+        "/slack/events",
+        content=_form('"apples" kit=acme n=16'),
         headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
     )
     assert response.status_code == 401
