@@ -25,16 +25,17 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from brandgate.cli import bot, briefs, kits
+    from brandgate.cli import audit, bot, briefs, db, kits
 
-    for module in (kits, briefs, bot):
+    for module in (kits, briefs, db, audit, bot):
         module.register(cli)
 
 
 def main() -> None:
     _register()
     try:
-        cli.main(standalone_mode=False)
+        # Non-standalone click returns (not raises) the code of a command's `Exit(code)`.
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
@@ -52,3 +53,5 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        sys.exit(code)
