@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
 from bot.slash import AuditQuery
+from brandgate.db import approvals
+from brandgate.db.audit import append_event
+from brandgate.db.engine import make_engine, make_sessionmaker
+from brandgate.db.export import ExportFilter, export_records, write_csv, write_jsonl
+from brandgate.db.models import Image, Request
 from brandgate.errors import UserError
 from brandgate.jobs.api import JobQueue, UnknownJob
 from brandgate.settings import Settings
@@ -102,14 +111,15 @@ class Governance(Protocol):
 class BrandgateGovernance:
     """The real wiring: the queue from settings, the audit database, provenance verification.
 
-    The approval, trail and verification modules are imported on first use, so the bot starts
-    (and answers help, status and parse errors) even on an install that lacks one of them.
+    The queue and verification are imported on first use, so the bot starts (and answers help,
+    status and parse errors) even on an install that lacks one of them.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._queue: JobQueue | None = None
-        self._sessions: Any = None
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
 
     @property
     def queue(self) -> JobQueue:
@@ -118,77 +128,71 @@ class BrandgateGovernance:
             self._queue = queues.open_queue(self._settings)
         return self._queue
 
-    def _session(self) -> Any:
-        if self._sessions is None:
-            from brandgate.db.engine import make_engine, make_sessionmaker
-
-            self._sessions = make_sessionmaker(make_engine(self._settings))
-        return self._sessions()
+    def _database(self) -> tuple[Engine, sessionmaker[Session]]:
+        if self._engine is None or self._sessions is None:
+            self._engine = make_engine(self._settings)
+            self._sessions = make_sessionmaker(self._engine)
+        return self._engine, self._sessions
 
     def image(self, image_id: str) -> ImageRecord:
-        from brandgate.db.models import Image
-
-        with self._session() as session:
+        _, sessions = self._database()
+        with sessions() as session:
             row = session.get(Image, image_id)
             if row is None:
                 raise UnknownJob(f"no image {image_id!r}")
             request = row.request
             approval = row.approval
-            verdict = approval.decision if approval is not None else row.verdict
             return ImageRecord(
                 image_id=row.id,
                 request_id=request.id,
                 kit=request.kit_name,
                 requested_by=request.requested_by,
                 channel=request.channel,
-                verdict=verdict,
+                verdict=approval.decision if approval is not None else row.verdict,
                 index=row.index,
                 brief=dict(request.brief),
                 decided_by=approval.decided_by if approval is not None else None,
             )
 
     def requester(self, request_id: str) -> str:
-        from brandgate.db.models import Request
-
-        with self._session() as session:
+        _, sessions = self._database()
+        with sessions() as session:
             row = session.get(Request, request_id)
             if row is None:
                 raise UnknownJob(f"no request {request_id!r}")
             return str(row.requested_by)
 
     def decide(self, image_id: str, decision: Decision, decided_by: str, reason: str | None) -> None:
-        approvals = importlib.import_module("brandgate.db.approvals")
-        with self._session() as session:
-            try:
-                approvals.decide(session, image_id, decision=decision, decided_by=decided_by, reason=reason)
-                session.commit()
-            except approvals.AlreadyDecided as exc:
-                session.rollback()
-                raise DecisionTaken(
-                    getattr(exc, "decision", "decided"), getattr(exc, "decided_by", "someone")
-                ) from None
+        _, sessions = self._database()
+        try:
+            approvals.decide(sessions, image_id, decision, decided_by, reason)
+        except approvals.AlreadyDecided as exc:
+            raise DecisionTaken(exc.decision, exc.decided_by) from None
 
     def record(self, actor: str, kind: str, subject_id: str | None, payload: Mapping[str, Any]) -> None:
-        audit = importlib.import_module("brandgate.db.audit")
-        with self._session() as session:
-            audit.append_event(
-                session, actor=actor, kind=kind, subject_type="image", subject_id=subject_id, payload=dict(payload)
+        _, sessions = self._database()
+        with sessions.begin() as session:
+            append_event(
+                session,
+                actor=actor,
+                kind=kind,
+                subject_type="image" if subject_id else None,
+                subject_id=subject_id,
+                payload=dict(payload),
             )
-            session.commit()
 
     def export_trail(self, query: AuditQuery, out: IO[bytes]) -> int:
-        audit = importlib.import_module("brandgate.db.audit")
-        with self._session() as session:
-            rows: int = audit.export(
-                session,
-                out,
-                since=query.since,
-                until=query.until,
-                kit=query.kit,
-                request_id=query.request_id,
-                format=query.format,
-            )
-            return rows
+        engine, _ = self._database()
+        records = export_records(
+            engine, ExportFilter(since=query.since, until=query.until, kit=query.kit, request_id=query.request_id)
+        )
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        try:
+            rows = write_csv(records, text) if query.format == "csv" else write_jsonl(records, text)
+            text.flush()
+        finally:
+            text.detach()  # the caller owns `out`
+        return rows
 
     def verify(self, path: Path) -> Mapping[str, Any]:
         provenance = importlib.import_module("pipeline.provenance")
@@ -199,3 +203,5 @@ class BrandgateGovernance:
     def close(self) -> None:
         if self._queue is not None:
             self._queue.close()
+        if self._engine is not None:
+            self._engine.dispose()
