@@ -61,7 +61,9 @@ def build_app(settings: Settings, governance: Governance | None = None) -> App:
         client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         listener_executor=executor,
-        process_before_response=False,
+        # Ack functions run on the request's own thread, so a burst of lazy work (queueing, uploads)
+        # on the executor can never delay an ack; lazy listeners still run after the response.
+        process_before_response=True,
         # auth.test once at start-up: a wrong token fails here, not at the first command.
         token_verification_enabled=True,
     )

@@ -19,6 +19,17 @@ from brandgate.jobs.api import JobStatus
 
 log = logging.getLogger(__name__)
 TERMINAL = ("done", "failed", "cancelled")
+QUEUED_POLL_S = 2.0
+
+
+def progress_key(status: JobStatus) -> tuple[object, ...]:
+    """What makes the thread's progress line worth editing.
+
+    The place in the queue is left out: every finished job moves everyone behind it, and editing
+    hundreds of waiting threads for that would spend Slack's chat.update rate limit (about 50 a
+    minute) on nothing. The ephemeral answer and `/brandgate status` give the place.
+    """
+    return (status.state, status.stage, status.image_index, status.step)
 
 
 @dataclass
@@ -33,8 +44,9 @@ class Followed:
     thread_ts: str | None = None  # the thread replies go to; None: the progress message starts one
     message_ts: str | None = None  # the progress message, once posted
     kind: str = "preview"  # preview or export
-    last_line: str = ""
+    last_shown: tuple[object, ...] = ()
     last_edit: float = field(default=0.0)
+    next_poll: float = field(default=0.0)
 
 
 class ProgressTracker:
@@ -91,14 +103,19 @@ class ProgressTracker:
             self._stop.wait(tick)
 
     def _poll(self, followed: Followed) -> None:
-        status = self._governance.queue.status(followed.request_id)
-        line = status.describe()
         now = self._clock()
-        if line != followed.last_line and now - followed.last_edit >= self._interval:
+        if now < followed.next_poll:
+            return
+        status = self._governance.queue.status(followed.request_id)
+        # Waiting requests are asked about less often: with a long queue, polling every one of
+        # them at the running rate would load the database for nothing.
+        followed.next_poll = now + (QUEUED_POLL_S if status.state == "queued" else self._interval / 2)
+        shown = progress_key(status)
+        if shown != followed.last_shown and now - followed.last_edit >= self._interval:
             self._show(followed, status)
-            followed.last_line = line
+            followed.last_shown = shown
             followed.last_edit = now
-        if status.state in TERMINAL and followed.last_line == line:
+        if status.state in TERMINAL and followed.last_shown == shown:
             with self._lock:
                 self._followed.pop(followed.request_id, None)
             self._executor.submit(self._deliver_safely, followed, status)
