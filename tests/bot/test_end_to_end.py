@@ -15,31 +15,48 @@ import pytest
 
 pytest.importorskip("brandgate.jobs.queues", reason="the job queue (orchestration) is not merged yet")
 pytest.importorskip("pipeline.tiny_model", reason="the tiny model (generation) is not merged yet")
-jobs_support = pytest.importorskip("tests.brandgate.jobs_support", reason="the queue's test support is not merged yet")
+pytest.importorskip("pipeline.keys", reason="signing keys (provenance) are not merged yet")
 
-from bot import messages  # noqa: E402
-from bot.governance import BrandgateGovernance  # noqa: E402
-from brandgate.settings import Settings  # noqa: E402
-from tests.bot.conftest import ANNA, COMPLIANCE, MARK, SECRET, ServedBot  # noqa: E402
-from tests.bot.fake_slack import FakeSlack, fake_token  # noqa: E402
+import yaml
 
-tiny_models_dir = jobs_support.tiny_models_dir
-keys_dir = jobs_support.keys_dir
-profiles_dir = jobs_support.profiles_dir
+from bot import messages
+from bot.governance import BrandgateGovernance
+from brandgate.settings import Settings
+from tests.bot.conftest import ANNA, COMPLIANCE, MARK, SECRET, ServedBot
+from tests.bot.fake_slack import FakeSlack, fake_token
+
+
+@pytest.fixture(scope="module")
+def generation_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tiny model, a development key chain, and a one-thread preview profile, built once."""
+    from pipeline.keys import issue_chain, write_dev_chain
+    from pipeline.profiles import BUILTIN_PROFILES_DIR
+    from pipeline.tiny_model import build_tiny_model
+
+    root = tmp_path_factory.mktemp("generation")
+    build_tiny_model(root / "models")
+    write_dev_chain(root / "keys", issue_chain())
+    profiles = root / "profiles"
+    profiles.mkdir()
+    for name in ("preview", "export"):
+        profile = yaml.safe_load((BUILTIN_PROFILES_DIR / f"{name}.yaml").read_text())
+        # One thread: on a shared 2-core machine, competing OpenMP threads make a tiny image slow.
+        (profiles / f"{name}.yaml").write_text(yaml.safe_dump({**profile, "cpu_threads": 1}))
+    return {"models": root / "models", "keys": root / "keys", "profiles": profiles}
 
 
 @pytest.fixture
-def e2e_settings(
-    tmp_path: Path, kits_dir: Path, slack: FakeSlack, tiny_models_dir: Path, keys_dir: Path, profiles_dir: Path
-) -> Settings:
+def e2e_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_parts: dict[str, Path]) -> Settings:
     from brandgate.db.schema import upgrade
 
-    settings = jobs_support.make_settings(
-        tmp_path,
-        tiny_models_dir,
-        keys_dir,
-        profiles_dir,
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'brandgate.db'}",
+        artifacts_dir=tmp_path / "artifacts",
         kits_dir=kits_dir,
+        models_dir=generation_parts["models"],
+        keys_dir=generation_parts["keys"],
+        profiles_dir=generation_parts["profiles"],  # type: ignore[call-arg]
+        metrics_port=0,  # type: ignore[call-arg]
         slack_bot_token=fake_token(),
         slack_signing_secret=SECRET,
         slack_api_url=slack.api_url,
