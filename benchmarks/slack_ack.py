@@ -90,7 +90,10 @@ def serve(args: argparse.Namespace) -> None:
         from bot.governance import BrandgateGovernance
         from brandgate.db.schema import upgrade
 
+        from pipeline.keys import issue_chain, write_dev_chain
+
         upgrade(settings)
+        write_dev_chain(settings.keys_dir, issue_chain())
         governance = BrandgateGovernance(settings)
     else:
         governance = _busy_standin(folder)
