@@ -61,7 +61,8 @@ def serve_fake_slack() -> None:
     with FakeSlack() as fake:
         print(fake.api_url, flush=True)
         sys.stdin.read()
-        print(sum(c.method == "chat.update" for c in fake.calls), flush=True)
+        edits = sum(c.method in ("chat.postMessage", "chat.update") for c in fake.calls)
+        print(f"{edits} thread posts and edits, {len(fake.uploads)} images uploaded", flush=True)
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -286,7 +287,7 @@ def main() -> None:
     ms = [v * 1000 for v in latencies]
     print(
         f"slack ack latency: {args.commands} signed slash commands, {args.concurrency} concurrent, "
-        f"queue={queue} (busy: {busy} progress edits during the run), {os.cpu_count()} CPUs, "
+        f"queue={queue} (while they arrived: {busy}), {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f} at the end"
     )
     print(f"  p50 {_percentile(ms, 50):7.1f} ms")
