@@ -62,7 +62,9 @@ def serve_fake_slack() -> None:
         print(fake.api_url, flush=True)
         sys.stdin.read()
         edits = sum(c.method in ("chat.postMessage", "chat.update") for c in fake.calls)
-        print(f"{edits} thread posts and edits, {len(fake.uploads)} images uploaded", flush=True)
+        answers = sum(c.method == "chat.postEphemeral" for c in fake.calls)
+        print(f"{answers} queued answers, {edits} thread posts and edits, {len(fake.uploads)} images uploaded",
+              flush=True)
 
 
 def serve(args: argparse.Namespace) -> None:
