@@ -98,6 +98,7 @@ def serve(args: argparse.Namespace) -> None:
         upgrade(settings)
         write_dev_chain(settings.keys_dir, issue_chain())
         governance = BrandgateGovernance(settings)
+        governance.queue  # noqa: B018  (start the local workers before the load, as `brandgate bot` does)
     else:
         governance = _busy_standin(folder)
     app = build_app(settings, governance)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,19 +121,23 @@ class BrandgateGovernance:
         self._queue: JobQueue | None = None
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        # Many listener threads ask at once on a cold start; exactly one queue (and its workers) may open.
+        self._opening = threading.Lock()
 
     @property
     def queue(self) -> JobQueue:
-        if self._queue is None:
-            queues = importlib.import_module("brandgate.jobs.queues")
-            self._queue = queues.open_queue(self._settings)
-        return self._queue
+        with self._opening:
+            if self._queue is None:
+                queues = importlib.import_module("brandgate.jobs.queues")
+                self._queue = queues.open_queue(self._settings)
+            return self._queue
 
     def _database(self) -> tuple[Engine, sessionmaker[Session]]:
-        if self._engine is None or self._sessions is None:
-            self._engine = make_engine(self._settings)
-            self._sessions = make_sessionmaker(self._engine)
-        return self._engine, self._sessions
+        with self._opening:
+            if self._engine is None or self._sessions is None:
+                self._engine = make_engine(self._settings)
+                self._sessions = make_sessionmaker(self._engine)
+            return self._engine, self._sessions
 
     def image(self, image_id: str) -> ImageRecord:
         _, sessions = self._database()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -141,9 +142,22 @@ def _closing(runtime: Runtime) -> Callable[[Starlette], AbstractAsyncContextMana
     return lifespan
 
 
+def warm_up(app: App) -> None:
+    """Open the queue (and its local workers) now, not on the first command, without delaying start-up."""
+
+    def open_queue() -> None:
+        try:
+            runtime_of(app).governance.queue  # noqa: B018  (opening is the point)
+        except Exception:
+            log.exception("the job queue cannot be opened; commands will say so until it can")
+
+    threading.Thread(target=open_queue, name="brandgate-warm-up", daemon=True).start()
+
+
 def serve_http(app: App, settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
+    warm_up(app)
     uvicorn.run(build_asgi(app, settings), host=host, port=port, log_level="info", access_log=False)
 
 
@@ -161,6 +175,7 @@ def socket_mode_handler(app: App, settings: Settings) -> Any:
 
 def serve_socket_mode(app: App, settings: Settings) -> None:
     handler = socket_mode_handler(app, settings)
+    warm_up(app)
     try:
         handler.start()
     finally:
