@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -78,6 +79,17 @@ class Runtime:
                 "chat.postEphemeral in %s failed (%s); answering via response_url", channel, exc.response.get("error")
             )
         WebhookClient(response_url).send(text=text, response_type="ephemeral")
+
+    def hand_off(self, work: Callable[..., object], *args: object) -> None:
+        """Run `work` on the executor after the ack; its failure is logged, never lost in a future."""
+
+        def logged() -> None:
+            try:
+                work(*args)
+            except Exception:
+                log.exception("background work %s failed", getattr(work, "__name__", work))
+
+        self.executor.submit(logged)
 
     def close(self) -> None:
         self.tracker.close()

@@ -39,7 +39,7 @@ def register(app: App, runtime: Runtime) -> None:
         ack()
         # A hand-off rather than a bolt lazy listener: bolt deep-copies the whole request for each
         # lazy function, which was half the CPU of an ack; the command is the bot's busiest request.
-        runtime.executor.submit(work, parsed, dict(command))
+        runtime.hand_off(work, parsed, dict(command))
 
     def work(parsed: slash.Command, command: dict[str, Any]) -> None:
         user, channel = str(command["user_id"]), str(command["channel_id"])

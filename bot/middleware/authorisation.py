@@ -89,7 +89,7 @@ class ImageClickAuthorisation(Middleware):
         runtime = self._runtime
         runtime.metrics.refused_clicks.labels(action=action_id or "unknown").inc()
         log.info("click %s on image %s by %s refused: %s", action_id, image_id, user_id, reason)
-        runtime.executor.submit(self._tell_and_record, action_id, image_id, user_id, team_id, channel, reason)
+        runtime.hand_off(self._tell_and_record, action_id, image_id, user_id, team_id, channel, reason)
         return BoltResponse(status=200, body="")
 
     def _tell_and_record(
