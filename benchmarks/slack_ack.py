@@ -61,10 +61,6 @@ def serve_fake_slack() -> None:
     with FakeSlack() as fake:
         print(fake.api_url, flush=True)
         sys.stdin.read()
-        edits = sum(c.method in ("chat.postMessage", "chat.update") for c in fake.calls)
-        answers = sum(c.method == "chat.postEphemeral" for c in fake.calls)
-        print(f"{answers} queued answers, {edits} thread posts and edits, {len(fake.uploads)} images uploaded",
-              flush=True)
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -160,7 +156,10 @@ def _signed_command(user: str, text: str, response_url: str) -> tuple[bytes, dic
     return body, {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
 
 
-async def _load(url: str, api_url: str, commands: int, concurrency: int, queue: str) -> list[float]:
+async def _load(
+    url: str, api_url: str, commands: int, concurrency: int, queue: str
+) -> tuple[list[float], dict[str, int], dict[str, int]]:
+    """Latencies of the measured commands, and the fake Slack's call counts before and after them."""
     import httpx
 
     size = "size=128x128" if queue == "local" else ""
@@ -179,14 +178,21 @@ async def _load(url: str, api_url: str, commands: int, concurrency: int, queue: 
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        # Fill the queue first so the commands measured arrive while it is working.
+        # Fill the queue first, and wait until it takes work, so the commands measured arrive while it is busy.
         await asyncio.gather(*(one(-1 - i, client) for i in range(concurrency)))
+        deadline = time.monotonic() + 300
+        while (await client.get(api_url.replace("/api/", "/stats"))).json().get("chat.postEphemeral", 0) < 1:
+            if time.monotonic() > deadline:
+                raise SystemExit("the queue took no request within 300 s")
+            await asyncio.sleep(0.5)
         latencies.clear()
         statuses.clear()
+        before = (await client.get(api_url.replace("/api/", "/stats"))).json()
         await asyncio.gather(*(one(i, client) for i in range(commands)))
+        after = (await client.get(api_url.replace("/api/", "/stats"))).json()
     if statuses != {200: commands}:
         raise SystemExit(f"not every command was acked with 200: {statuses}")
-    return latencies
+    return latencies, before, after
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -271,7 +277,7 @@ def main() -> None:
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, bot)
-            latencies = asyncio.run(_load(url, api_url, args.commands, args.concurrency, queue))
+            latencies, before, after = asyncio.run(_load(url, api_url, args.commands, args.concurrency, queue))
             import httpx
 
             inside = [
@@ -285,8 +291,15 @@ def main() -> None:
                     process.terminate()
                     process.wait(30)
             fake.stdin.close()
-            busy = fake.stdout.readline().strip()
             fake.wait(30)
+
+    def during(*methods: str) -> int:
+        return sum(after.get(m, 0) - before.get(m, 0) for m in methods)
+
+    busy = (
+        f"{during('chat.postEphemeral')} queued answers, {during('chat.postMessage', 'chat.update')} thread posts"
+        f" and edits, {during('upload')} images uploaded"
+    )
     ms = [v * 1000 for v in latencies]
     print(
         f"slack ack latency: {args.commands} signed slash commands, {args.concurrency} concurrent, "

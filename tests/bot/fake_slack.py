@@ -234,6 +234,13 @@ class FakeSlack:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
+                if self.path == "/stats":  # for benchmarks in another process: calls by method
+                    with fake._lock:
+                        counts: dict[str, int] = {}
+                        for call in fake.calls:
+                            counts[call.method] = counts.get(call.method, 0) + 1
+                    self._send(200, json.dumps(counts).encode(), "application/json")
+                    return
                 if self.path.startswith("/files-pri/"):
                     file_id = self.path.split("/")[2]
                     shared = fake.files.get(file_id)
