@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     artifacts_dir: Path = Field(default=PROJECT_ROOT / "var" / "artifacts")
     kits_dir: Path = Field(default=PROJECT_ROOT / "brand_kits")
     models_dir: Path = Field(default=PROJECT_ROOT / "var" / "models")
+    profiles_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "profiles",
+        description="operator profiles (name.yaml), looked up before pipeline/profiles/",
+    )
     keys_dir: Path = Field(default=PROJECT_ROOT / "var" / "keys")
     gpu_hourly_usd: float = Field(default=2.50, ge=0)
 
@@ -58,6 +62,18 @@ class Settings(BaseSettings):
     signing_cert: Path | None = None
     signing_key: Path | None = None
     trust_anchors: Path | None = None
+    tsa_url: str | None = Field(
+        default=None,
+        description="RFC 3161 time-stamp authority for C2PA signatures; optional, none is reachable offline.",
+    )
+    signing_thumbnail: bool = Field(
+        default=False,
+        description="Embed a thumbnail in each manifest (adds tens of ms per image).",
+    )
+    visual_match_max_distance: int = Field(
+        default=10, ge=0, le=64,
+        description="Largest perceptual-hash distance `verify` reports as a visual match.",
+    )
 
     max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)

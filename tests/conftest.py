@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,3 +180,29 @@ def add_image() -> Any:
         return image
 
     return add
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run `brandgate ARGS` in-process through main(), the path that maps errors to exit codes."""
+    from brandgate.cli.main import main
+    from brandgate.settings import get_settings
+
+    def run(settings: Settings, *args: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("BRANDGATE_DATABASE_URL", settings.database_url)
+        monkeypatch.setenv("BRANDGATE_ARTIFACTS_DIR", str(settings.artifacts_dir))
+        monkeypatch.setenv("BRANDGATE_KITS_DIR", str(settings.kits_dir))
+        monkeypatch.setattr(sys, "argv", ["brandgate", *args])
+        get_settings.cache_clear()
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            get_settings.cache_clear()
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -76,8 +76,15 @@ def _moment(flag: str, text: str | None, *, end_of_day: bool) -> datetime | None
 @click.option("--request", "request_id", help="Only the images of this request.")
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="jsonl", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Write here (atomically) instead of stdout.")
+@click.option("--evidence", is_flag=True, help="Include each check's evidence document (JSONL only; slower).")
 def export_command(
-    since: str | None, until: str | None, kit: str | None, request_id: str | None, fmt: str, out: Path | None
+    since: str | None,
+    until: str | None,
+    kit: str | None,
+    request_id: str | None,
+    fmt: str,
+    out: Path | None,
+    evidence: bool,
 ) -> None:
     """Stream the trail: one row per image with its checks, approval and cost."""
     filters = ExportFilter(
@@ -96,7 +103,7 @@ def export_command(
     engine = make_engine(get_settings())
     try:
         ensure_current(engine)
-        records = export_records(engine, filters)
+        records = export_records(engine, filters, evidence=evidence and fmt == "jsonl")
         if target is None:
             count = FORMATS[fmt](records, sys.stdout)
             sys.stdout.flush()

@@ -47,7 +47,7 @@ def canonical_time(moment: datetime) -> str:
     """UTC, microseconds, 'Z': the same text whether the driver hands back aware or naive times."""
     if moment.tzinfo is None:  # SQLite stores UTC without an offset
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical_json(value: Any) -> str:

@@ -111,7 +111,8 @@ def _image_batch(
             REQUESTS.c.requested_by,
             REQUESTS.c.source,
             REQUESTS.c.channel,
-            REQUESTS.c.brief,
+            REQUESTS.c.brief["prompt"].as_string().label("prompt"),
+            REQUESTS.c.brief["headline"].as_string().label("headline"),
             REQUESTS.c.profile_name,
             APPROVALS.c.decision,
             APPROVALS.c.decided_by,
@@ -130,42 +131,26 @@ def _image_batch(
         statement = statement.where(
             or_(IMAGES.c.created_at > created, and_(IMAGES.c.created_at == created, IMAGES.c.id > image_id))
         )
-    return list(connection.execute(statement))
+    return list(connection.execute(statement).all())
 
 
-def _checks_of(connection: Connection, image_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _checks_of(connection: Connection, image_ids: list[str], evidence: bool) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {image_id: [] for image_id in image_ids}
-    statement = (
-        select(
-            CHECKS.c.image_id,
-            CHECKS.c.check_id,
-            CHECKS.c.name,
-            CHECKS.c.status,
-            CHECKS.c.severity,
-            CHECKS.c.confidence,
-            CHECKS.c.message,
-            CHECKS.c.evidence,
-        )
-        .where(CHECKS.c.image_id.in_(image_ids))
-        .order_by(CHECKS.c.image_id, CHECKS.c.check_id)
-    )
-    for row in connection.execute(statement):
-        found[row.image_id].append(
-            {
-                "id": row.check_id,
-                "name": row.name,
-                "status": row.status,
-                "severity": row.severity,
-                "confidence": row.confidence,
-                "message": row.message,
-                "evidence": row.evidence,
-            }
-        )
+    columns = [CHECKS.c.image_id, CHECKS.c.check_id, CHECKS.c.name, CHECKS.c.status, CHECKS.c.severity,
+               CHECKS.c.confidence, CHECKS.c.message]  # fmt: skip
+    if evidence:
+        columns.append(CHECKS.c.evidence)
+    statement = select(*columns).where(CHECKS.c.image_id.in_(image_ids)).order_by(CHECKS.c.image_id, CHECKS.c.check_id)
+    for row in connection.execute(statement).all():
+        check = {"id": row[1], "name": row[2], "status": row[3], "severity": row[4], "confidence": row[5],
+                 "message": row[6]}  # fmt: skip
+        if evidence:
+            check["evidence"] = row[7]
+        found[row[0]].append(check)
     return found
 
 
 def _record(row: Any, checks: list[dict[str, Any]]) -> dict[str, Any]:
-    brief = row.brief if isinstance(row.brief, dict) else {}
     approval = None
     if row.decision is not None:
         approval = {
@@ -185,8 +170,8 @@ def _record(row: Any, checks: list[dict[str, Any]]) -> dict[str, Any]:
         "requested_by": row.requested_by,
         "source": row.source,
         "channel": row.channel,
-        "prompt": brief.get("prompt"),
-        "headline": brief.get("headline"),
+        "prompt": row.prompt,
+        "headline": row.headline,
         "profile": row.profile_name,
         "model_id": row.model_id,
         "model_revision": row.model_revision,
@@ -210,14 +195,18 @@ def _record(row: Any, checks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def export_records(
-    engine: Engine, filters: ExportFilter = ExportFilter(), *, batch: int = 1000
+    engine: Engine, filters: ExportFilter | None = None, *, evidence: bool = False, batch: int = 1000
 ) -> Iterator[dict[str, Any]]:
-    """Yield one record per matching image, oldest first, holding at most `batch` images in memory."""
+    """Yield one record per matching image, oldest first, holding at most `batch` images in memory.
+
+    Each check carries id, name, status, severity, confidence and message; `evidence=True` adds
+    the check's evidence document too (larger and slower: it is parsed for every check).
+    """
     connection = engine.connect().execution_options(**READ_ONLY)
     if connection.dialect.name == "postgresql":
         # one snapshot for the whole export, however many batches it takes
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
-    where = filters.clauses()
+    where = (filters or ExportFilter()).clauses()
     try:
         with connection.begin():
             after: tuple[datetime, str] | None = None
@@ -225,7 +214,7 @@ def export_records(
                 rows = _image_batch(connection, where, after, batch)
                 if not rows:
                     return
-                checks = _checks_of(connection, [row.id for row in rows])
+                checks = _checks_of(connection, [row.id for row in rows], evidence)
                 for row in rows:
                     yield _record(row, checks[row.id])
                 after = (rows[-1].created_at, rows[-1].id)

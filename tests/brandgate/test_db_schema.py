@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -154,3 +156,30 @@ def test_event_time_survives_the_round_trip(db_settings: Settings) -> None:
         assert stored == written
     finally:
         engine.dispose()
+
+
+def test_migrations_downgrade_to_base_and_back(db_settings: Settings) -> None:
+    from alembic import command
+
+    from brandgate.db.schema import alembic_config
+
+    engine = make_engine(db_settings)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(db_settings)
+            config.attributes["connection"] = connection
+            command.downgrade(config, "base")
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        assert current_revision(engine) is None
+    finally:
+        engine.dispose()
+    assert upgrade(db_settings) == head_revision()
+    _one_event(db_settings)
+
+
+def test_db_current_cli_says_behind_then_up_to_date(settings: Settings, run_cli: Any) -> None:
+    code, out, _ = run_cli(settings, "db", "current")
+    assert code == 0 and "behind: run `brandgate db upgrade`" in out
+    upgrade(settings)
+    code, out, _ = run_cli(settings, "db", "current", "--json")
+    assert code == 0 and json.loads(out)["current"] is True
