@@ -200,9 +200,10 @@ class BrandgateGovernance:
         return rows
 
     def verify(self, path: Path) -> Mapping[str, Any]:
-        provenance = importlib.import_module("pipeline.provenance")
-        report = provenance.verify_file(path, self._settings)
-        summary: Mapping[str, Any] = report.to_json() if hasattr(report, "to_json") else dict(report)
+        # Imported here: only verification loads the C2PA library.
+        from brandgate.verification import verify_file
+
+        summary: Mapping[str, Any] = verify_file(path, self._settings).to_json()
         return summary
 
     def close(self) -> None:

@@ -321,34 +321,37 @@ def reject_modal(image_id: str, channel_id: str, message_ts: str) -> Block:
 
 def verify_blocks(file_name: str, summary: Mapping[str, Any]) -> list[Block]:
     """The credentials summary of a shared file, from `brandgate verify --json`'s document."""
-    state = str(summary.get("state") or summary.get("validation_state") or "unknown")
+    state = str(summary.get("state") or "unknown")
+    icon = {"trusted": ":white_check_mark:", "valid": ":large_yellow_circle:", "invalid": ":x:"}.get(
+        state, ":grey_question:"
+    )
     words = {
-        "trusted": ":white_check_mark: Valid content credentials from a trusted signer",
-        "untrusted": ":large_yellow_circle: Valid content credentials, but the signer is not one we trust",
-        "invalid": ":x: Content credentials are invalid: the file was changed after signing",
-        "none": ":grey_question: No content credentials",
-    }.get(state, f":grey_question: {state}")
-    lines = [f"*{file_name}*: {words}"]
-    for key, label in (("signer", "Signed by"), ("signed_at", "Signed at")):
-        if summary.get(key):
-            lines.append(f"{label}: {summary[key]}")
+        "trusted": "Valid content credentials from a trusted signer",
+        "valid": "Valid content credentials, but the signer is not one we trust",
+        "invalid": "Content credentials are invalid: the file was changed after signing",
+        "no_credentials": "No content credentials",
+    }.get(state, state)
+    lines = [f"{icon} *{file_name}*: {words}"]
+    if summary.get("summary"):
+        lines.append(f"_{_clip(str(summary['summary']), 400)}_")
+    signer = summary.get("signer")
+    if isinstance(signer, Mapping) and signer.get("subject"):
+        lines.append(f"Signed by: {signer['subject']}")
+    if summary.get("signing_time"):
+        lines.append(f"Signed at: {summary['signing_time']}")
     governance = summary.get("governance")
     if isinstance(governance, Mapping):
-        verdict = governance.get("verdict")
-        if verdict:
-            lines.append(f"brandgate verdict: *{verdict}*")
-        for key, label in (("kit", "Kit"), ("model", "Model"), ("seed", "Seed"), ("request_id", "Request")):
-            if governance.get(key) is not None:
-                lines.append(f"{label}: `{governance[key]}`")
-    match = summary.get("match")
-    if isinstance(match, Mapping):
-        lines.append(
-            f"Looks like image `{match.get('image_id')}` of request `{match.get('request_id')}`"
-            f" (distance {match.get('distance')})"
-        )
-    codes = summary.get("codes") or summary.get("validation_codes")
-    if isinstance(codes, Sequence) and not isinstance(codes, str) and codes:
-        lines.append("Codes: " + ", ".join(f"`{c}`" for c in list(codes)[:10]))
+        for key, value in governance.items():
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                lines.append(f"{key.replace('_', ' ').capitalize()}: `{_clip(str(value), 120)}`")
+            if len(lines) > 14:
+                break
+    lookup = summary.get("lookup")
+    if isinstance(lookup, Mapping) and lookup.get("detail"):
+        lines.append(str(lookup["detail"]))
+    codes = summary.get("validation_codes")
+    if isinstance(codes, Mapping) and codes.get("failure"):
+        lines.append("Failed: " + ", ".join(f"`{c.get('code')}`" for c in list(codes["failure"])[:10]))
     return [_text(_clip("\n".join(lines), 2900))]
 
 

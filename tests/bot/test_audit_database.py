@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,3 +125,15 @@ def _view(image_id: str) -> Any:
     return ImageView(
         image_id=image_id, index=0, verdict="flag", seed=1, artifact_path="/x.png", manifest_path=None, cost_usd=0.0
     )
+
+
+def test_verify_runs_the_real_verification_on_a_file_without_credentials(audited: Settings, tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "screenshot.png"
+    Image.new("RGB", (64, 64), (10, 120, 200)).save(path)
+    governance = BrandgateGovernance(audited)
+    summary = governance.verify(path)
+    assert summary["state"] == "no_credentials" and summary["exit_code"] == 5
+    assert "No content credentials" in messages.verify_blocks(path.name, summary)[0]["text"]["text"]
+    governance.close()

@@ -85,11 +85,20 @@ def test_verify_summary_reads_the_verify_json() -> None:
         "poster.png",
         {
             "state": "trusted",
-            "signer": "CN=brandgate",
-            "signed_at": "2026-11-20T10:00:00Z",
+            "summary": "trusted: signed by CN=brandgate",
+            "signer": {"subject": "CN=brandgate"},
+            "signing_time": "2026-11-20T10:00:00Z",
             "governance": {"verdict": "approved", "kit": "acme", "seed": 42},
-            "codes": ["claimSignature.validated"],
+            "validation_codes": {"success": ["claimSignature.validated"], "failure": []},
         },
     )
     text = blocks[0]["text"]["text"]
-    assert "trusted signer" in text and "CN=brandgate" in text and "*approved*" in text and "`42`" in text
+    assert "trusted signer" in text and "Signed by: CN=brandgate" in text
+    assert "Verdict: `approved`" in text and "Seed: `42`" in text
+
+
+def test_verify_summary_of_a_tampered_file_names_the_failures() -> None:
+    text = messages.verify_blocks(
+        "x.png", {"state": "invalid", "validation_codes": {"failure": [{"code": "assertion.dataHash.mismatch"}]}}
+    )[0]["text"]["text"]
+    assert "changed after signing" in text and "`assertion.dataHash.mismatch`" in text
