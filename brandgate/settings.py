@@ -43,6 +43,21 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # The Slack bot: who may decide, who may pull the trail, and how the HTTP server defends itself.
+    slack_managers: list[str] = Field(
+        default_factory=list, description="Slack user IDs who may approve/reject for every kit."
+    )
+    slack_compliance_group: str | None = Field(
+        default=None, description="Slack user group ID whose members may run /brandgate audit."
+    )
+    slack_compliance_users: list[str] = Field(default_factory=list)
+    slack_allow_self_approval: bool = Field(
+        default=False, description="Let a brand manager approve a flagged image they asked for themselves."
+    )
+    slack_group_cache_s: float = Field(default=300.0, ge=0, description="How long user-group members are cached.")
+    slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Larger requests get 413 unread.")
+    slack_progress_interval_s: float = Field(default=1.0, ge=0.2, description="Least time between thread edits.")
+    slack_rate_limit_retries: int = Field(default=5, ge=0, description="Retries of a Web API call answered 429.")
 
     signing_cert: Path | None = None
     signing_key: Path | None = None

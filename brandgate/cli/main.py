@@ -32,6 +32,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "cancel": ("jobs",),
     "worker": ("worker",),
     "health": ("worker",),
+    "bot": ("bot",),
 }
 
 

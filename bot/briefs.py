@@ -1,0 +1,87 @@
+"""From what was typed or clicked in Slack to a validated brief, queued once and followed in a thread."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot import messages
+from bot.governance import slack_actor
+from bot.progress import Followed
+from bot.runtime import Runtime
+from brandgate.errors import UserError
+from brandgate.jobs.api import Accepted, Submission
+from policies.brief import Brief, brief_from_mapping
+from policies.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+def allowed_kit_names(runtime: Runtime, channel: str) -> list[str]:
+    return [kit.name for kit in runtime.access.kits_for_channel(channel)]
+
+
+def brief_for_channel(runtime: Runtime, fields: dict[str, Any], channel: str) -> Brief:
+    """The brief, with the kit checked against the channel's allowed kits. UserError says what to fix."""
+    allowed = allowed_kit_names(runtime, channel)
+    if not allowed:
+        raise UserError(
+            "no brand kit may be used in this channel; ask a brand manager to add it to a kit's slack.channels"
+        )
+    kit = fields.get("kit")
+    if not kit:
+        if len(allowed) != 1:
+            raise UserError(f"say which brand kit: add kit=NAME (kits for this channel: {', '.join(allowed)})")
+        fields = {**fields, "kit": allowed[0]}
+    elif kit not in allowed:
+        runtime.access.kit(str(kit))  # an unknown kit gets the kit loader's message, which lists the known ones
+        raise UserError(f"kit {kit!r} is not allowed in this channel (kits here: {', '.join(allowed)})")
+    try:
+        return brief_from_mapping(fields, "brief")
+    except InvalidInput as exc:
+        raise UserError(str(exc)) from None
+
+
+def queue_brief(
+    runtime: Runtime,
+    brief: Brief,
+    *,
+    team_id: str,
+    user_id: str,
+    channel: str,
+    idempotency_key: str,
+    kind: str,
+    thread_ts: str | None = None,
+    response_url: str | None = None,
+) -> Accepted | None:
+    """Submit once per key, say where it is in the queue, and follow it; None when refused (user told why)."""
+    submission = Submission(
+        brief=brief,
+        requested_by=slack_actor(team_id, user_id),
+        source="slack",
+        channel=channel,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        accepted = runtime.governance.queue.submit(submission)
+    except UserError as exc:  # LimitExceeded and other things the user can change
+        runtime.tell(channel, user_id, messages.error_text(str(exc)), response_url)
+        return None
+    except Exception as exc:  # QueueUnavailable or worse: nothing was queued, and the user must know
+        log.exception("queueing a brief from %s failed", user_id)
+        runtime.tell(channel, user_id, messages.error_text(f"nothing was queued: {exc}"), response_url)
+        return None
+    runtime.metrics.submitted.labels(kind=kind).inc()
+    if not accepted.duplicate:
+        runtime.tracker.follow(
+            Followed(
+                request_id=accepted.request_id,
+                team_id=team_id,
+                user_id=user_id,
+                channel=channel,
+                heading=messages.request_summary(brief, user_id),
+                thread_ts=thread_ts,
+            )
+        )
+    runtime.tell(channel, user_id, messages.queued_text(accepted), response_url)
+    return accepted

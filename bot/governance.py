@@ -1,0 +1,213 @@
+"""The bot's one door into brandgate: the job queue, images, approvals, the audit trail and verification."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.slash import AuditQuery
+from brandgate.db import approvals
+from brandgate.db.audit import append_event
+from brandgate.db.engine import make_engine, make_sessionmaker
+from brandgate.db.export import ExportFilter, export_records, write_csv, write_jsonl
+from brandgate.db.models import Image, Request
+from brandgate.errors import UserError
+from brandgate.jobs.api import JobQueue, UnknownJob
+from brandgate.settings import Settings
+
+log = logging.getLogger(__name__)
+Decision = Literal["approved", "rejected"]
+
+
+class DecisionTaken(UserError):
+    """Someone decided this image already; nothing changed."""
+
+    def __init__(self, decision: str, decided_by: str) -> None:
+        self.decision = decision
+        self.decided_by = decided_by
+        super().__init__(f"already {decision} by {decided_by}")
+
+
+def slack_actor(team_id: str, user_id: str) -> str:
+    """How a Slack user is named in requests, approvals and audit events: workspace and user."""
+    return f"slack:{team_id}:{user_id}"
+
+
+def parse_actor(actor: str) -> tuple[str, str] | None:
+    """(team_id, user_id) for a Slack actor; None for anyone else (CLI users, the regression suite)."""
+    kind, _, rest = actor.partition(":")
+    team, _, user = rest.partition(":")
+    if kind != "slack" or not team or not user:
+        return None
+    return team, user
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What a click on an image's button needs to know to be authorised."""
+
+    image_id: str
+    request_id: str
+    kit: str
+    requested_by: str
+    channel: str | None
+    verdict: str
+    index: int
+    brief: Mapping[str, Any]
+    decided_by: str | None = None
+
+    @property
+    def workspace(self) -> str | None:
+        actor = parse_actor(self.requested_by)
+        return actor[0] if actor else None
+
+    @property
+    def requester(self) -> str | None:
+        actor = parse_actor(self.requested_by)
+        return actor[1] if actor else None
+
+
+class Governance(Protocol):
+    """Everything the bot asks of brandgate; `BrandgateGovernance` wires it to the real modules."""
+
+    @property
+    def queue(self) -> JobQueue: ...
+
+    def image(self, image_id: str) -> ImageRecord:
+        """The image and its request; UnknownJob when there is none."""
+        ...
+
+    def requester(self, request_id: str) -> str:
+        """Who asked for the request (an actor name); UnknownJob when there is none."""
+        ...
+
+    def decide(self, image_id: str, decision: Decision, decided_by: str, reason: str | None) -> None:
+        """Record one decision per image; DecisionTaken when one exists."""
+        ...
+
+    def record(self, actor: str, kind: str, subject_id: str | None, payload: Mapping[str, Any]) -> None:
+        """Append an audit event (refused clicks, audit pulls)."""
+        ...
+
+    def export_trail(self, query: AuditQuery, out: IO[bytes]) -> int:
+        """Write the trail as JSONL or CSV to `out`; returns the number of rows."""
+        ...
+
+    def verify(self, path: Path) -> Mapping[str, Any]:
+        """The credentials summary of a file, as `brandgate verify --json` prints it."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class BrandgateGovernance:
+    """The real wiring: the queue from settings, the audit database, provenance verification.
+
+    The queue and verification are imported on first use, so the bot starts (and answers help,
+    status and parse errors) even on an install that lacks one of them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._queue: JobQueue | None = None
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        # Many listener threads ask at once on a cold start; exactly one queue (and its workers) may open.
+        self._opening = threading.Lock()
+
+    @property
+    def queue(self) -> JobQueue:
+        with self._opening:
+            if self._queue is None:
+                queues = importlib.import_module("brandgate.jobs.queues")
+                self._queue = queues.open_queue(self._settings)
+            return self._queue
+
+    def _database(self) -> tuple[Engine, sessionmaker[Session]]:
+        with self._opening:
+            if self._engine is None or self._sessions is None:
+                self._engine = make_engine(self._settings)
+                self._sessions = make_sessionmaker(self._engine)
+            return self._engine, self._sessions
+
+    def image(self, image_id: str) -> ImageRecord:
+        _, sessions = self._database()
+        with sessions() as session:
+            row = session.get(Image, image_id)
+            if row is None:
+                raise UnknownJob(f"no image {image_id!r}")
+            request = row.request
+            approval = row.approval
+            return ImageRecord(
+                image_id=row.id,
+                request_id=request.id,
+                kit=request.kit_name,
+                requested_by=request.requested_by,
+                channel=request.channel,
+                verdict=approval.decision if approval is not None else row.verdict,
+                index=row.index,
+                brief=dict(request.brief),
+                decided_by=approval.decided_by if approval is not None else None,
+            )
+
+    def requester(self, request_id: str) -> str:
+        _, sessions = self._database()
+        with sessions() as session:
+            row = session.get(Request, request_id)
+            if row is None:
+                raise UnknownJob(f"no request {request_id!r}")
+            return str(row.requested_by)
+
+    def decide(self, image_id: str, decision: Decision, decided_by: str, reason: str | None) -> None:
+        _, sessions = self._database()
+        try:
+            approvals.decide(sessions, image_id, decision, decided_by, reason)
+        except approvals.AlreadyDecided as exc:
+            raise DecisionTaken(exc.decision, exc.decided_by) from None
+
+    def record(self, actor: str, kind: str, subject_id: str | None, payload: Mapping[str, Any]) -> None:
+        _, sessions = self._database()
+        with sessions.begin() as session:
+            append_event(
+                session,
+                actor=actor,
+                kind=kind,
+                subject_type="image" if subject_id else None,
+                subject_id=subject_id,
+                payload=dict(payload),
+            )
+
+    def export_trail(self, query: AuditQuery, out: IO[bytes]) -> int:
+        engine, _ = self._database()
+        records = export_records(
+            engine, ExportFilter(since=query.since, until=query.until, kit=query.kit, request_id=query.request_id)
+        )
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        try:
+            rows = write_csv(records, text) if query.format == "csv" else write_jsonl(records, text)
+            text.flush()
+        finally:
+            text.detach()  # the caller owns `out`
+        return rows
+
+    def verify(self, path: Path) -> Mapping[str, Any]:
+        # Imported here: only verification loads the C2PA library.
+        from brandgate.verification import verify_file
+
+        summary: Mapping[str, Any] = verify_file(path, self._settings).to_json()
+        return summary
+
+    def close(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
+        if self._engine is not None:
+            self._engine.dispose()

@@ -1,0 +1,204 @@
+"""`/brandgate`: acked at once from the parsed text; the work (kits, queue, uploads) runs lazily after."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import messages, slash
+from bot.briefs import brief_for_channel, queue_brief
+from bot.governance import slack_actor
+from bot.runtime import Runtime
+from brandgate.errors import UserError
+from brandgate.jobs.api import UnknownJob
+
+log = logging.getLogger(__name__)
+COMMAND = "/brandgate"
+
+
+def register(app: App, runtime: Runtime) -> None:
+    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
+        # Only pure parsing happens before the ack: anything touching disk, queue or Slack is handed off.
+        runtime.metrics.requests.labels(kind="command").inc()
+        try:
+            parsed = slash.parse(str(command.get("text", "")))
+        except slash.SlashError as exc:
+            ack(text=messages.error_text(str(exc)), response_type="ephemeral")
+            return
+        if isinstance(parsed, slash.Help):
+            ack(text=messages.help_text(), response_type="ephemeral")
+            return
+        ack()
+        # A hand-off rather than a bolt lazy listener: bolt deep-copies the whole request for each
+        # lazy function, which was half the CPU of an ack; the command is the bot's busiest request.
+        runtime.hand_off(work, parsed, dict(command))
+
+    def work(parsed: slash.Command, command: dict[str, Any]) -> None:
+        user, channel = str(command["user_id"]), str(command["channel_id"])
+        response_url = command.get("response_url")
+        try:
+            _run(runtime, parsed, command, runtime.client)
+        except UserError as exc:
+            runtime.tell(channel, user, messages.error_text(str(exc)), response_url)
+        except Exception:
+            log.exception("/brandgate %r failed", command.get("text"))
+            runtime.tell(
+                channel,
+                user,
+                messages.error_text("something went wrong on our side; nothing was changed"),
+                response_url,
+            )
+
+    app.command(COMMAND)(acknowledge)
+
+
+def _run(runtime: Runtime, parsed: slash.Command, command: dict[str, Any], client: WebClient) -> None:
+    user, channel, team = str(command["user_id"]), str(command["channel_id"]), str(command["team_id"])
+    response_url = command.get("response_url")
+    if isinstance(parsed, slash.OpenModal):
+        kits = runtime.access.kits_for_channel(channel)
+        if not kits:
+            raise UserError(
+                "no brand kit may be used in this channel; ask a brand manager to add it to a kit's slack.channels"
+            )
+        client.views_open(
+            trigger_id=command["trigger_id"],
+            view=messages.brief_modal([(k.name, k.spec.display_name or k.name) for k in kits], channel),
+        )
+    elif isinstance(parsed, slash.QuickBrief):
+        brief = brief_for_channel(runtime, dict(parsed.fields), channel)
+        queue_brief(
+            runtime,
+            brief,
+            team_id=team,
+            user_id=user,
+            channel=channel,
+            idempotency_key=f"slack:{team}:command:{command['trigger_id']}",
+            kind="command",
+            response_url=response_url,
+        )
+    elif isinstance(parsed, slash.Status):
+        runtime.tell(channel, user, _status_text(runtime, user, parsed.request_id), response_url)
+    elif isinstance(parsed, slash.Cancel):
+        _cancel(runtime, team, user, channel, parsed.request_id, response_url)
+    elif isinstance(parsed, slash.AuditQuery):
+        _audit(runtime, client, team, user, channel, parsed, response_url)
+    elif isinstance(parsed, slash.Verify):
+        _verify(runtime, client, user, channel, parsed.file_id, response_url)
+
+
+def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
+    if request_id is not None:
+        try:
+            status = runtime.governance.queue.status(request_id)
+        except UnknownJob:
+            raise UserError(f"there is no request `{request_id}`") from None
+        return f"`{request_id}`: {status.describe()}"
+    followed = runtime.tracker.followed_by(user)
+    if not followed:
+        return "You have nothing in progress. Start with `/brandgate`."
+    lines = []
+    for item in followed:
+        try:
+            lines.append(f"• `{item.request_id}`: {runtime.governance.queue.status(item.request_id).describe()}")
+        except UnknownJob:
+            continue
+    return "\n".join(lines) or "You have nothing in progress."
+
+
+def _cancel(runtime: Runtime, team: str, user: str, channel: str, request_id: str, response_url: str | None) -> None:
+    try:
+        owner = runtime.governance.requester(request_id)
+    except UnknownJob:
+        raise UserError(f"there is no request `{request_id}`") from None
+    actor = slack_actor(team, user)
+    if owner != actor and user not in runtime.settings.slack_managers:
+        raise UserError("only the person who asked for a request can cancel it")
+    status = runtime.governance.queue.cancel(request_id, by=actor)
+    runtime.tell(channel, user, f"`{request_id}`: {status.describe()}", response_url)
+
+
+def _audit(
+    runtime: Runtime,
+    client: WebClient,
+    team: str,
+    user: str,
+    channel: str,
+    query: slash.AuditQuery,
+    response_url: str | None,
+) -> None:
+    actor = slack_actor(team, user)
+    if not runtime.access.is_compliance(user):
+        runtime.governance.record(actor, "slack.audit_refused", None, {"query": query.describe(), "channel": channel})
+        raise UserError("only the compliance group can pull the audit trail")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    file_name = f"brandgate-audit-{stamp}.{query.format}"
+    with tempfile.TemporaryDirectory(prefix="brandgate-audit-") as folder:
+        path = Path(folder) / file_name
+        with path.open("wb") as out:
+            rows = runtime.governance.export_trail(query, out)
+        dm = client.conversations_open(users=user)
+        dm_channel = str(dm["channel"]["id"])
+        text = messages.audit_sent_text(rows, query.describe(), file_name)
+        client.files_upload_v2(
+            channel=dm_channel, file=str(path), filename=file_name, title=file_name, initial_comment=text
+        )
+    runtime.governance.record(actor, "slack.audit_pulled", None, {"query": query.describe(), "rows": rows})
+    runtime.tell(channel, user, f"{text} Check your DMs with brandgate.", response_url)
+
+
+def _verify(
+    runtime: Runtime, client: WebClient, user: str, channel: str, file_id: str | None, response_url: str | None
+) -> None:
+    if file_id is None:
+        try:
+            listed = client.files_list(channel=channel, count=1)
+        except SlackApiError as exc:
+            raise UserError(f"could not look for files in this channel ({exc.response.get('error')})") from None
+        files = listed.get("files") or []
+        if not files:
+            raise UserError("no file has been shared in this channel; share one, then run `/brandgate verify`")
+        file_id = str(files[0]["id"])
+    try:
+        info = client.files_info(file=file_id)["file"]
+    except SlackApiError as exc:
+        raise UserError(f"cannot open file {file_id} ({exc.response.get('error')})") from None
+    size = int(info.get("size") or 0)
+    if size > runtime.settings.max_image_bytes:
+        raise UserError(
+            f"{info.get('name')} is {size} bytes; files over {runtime.settings.max_image_bytes} are not checked"
+        )
+    url = info.get("url_private_download") or info.get("url_private")
+    if not url:
+        raise UserError(f"{info.get('name')} cannot be downloaded by the bot")
+    name = Path(str(info.get("name") or file_id)).name
+    with tempfile.TemporaryDirectory(prefix="brandgate-verify-") as folder:
+        path = Path(folder) / name
+        _download(str(url), client.token or "", path, runtime.settings.max_image_bytes)
+        summary = runtime.governance.verify(path)
+    client.chat_postEphemeral(
+        channel=channel,
+        user=user,
+        text=f"Content credentials of {name}",
+        blocks=messages.verify_blocks(name, summary),
+    )
+
+
+def _download(url: str, token: str, path: Path, limit: int) -> None:
+    """A private Slack file, with the bot token, never more than `limit` bytes."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response, path.open("wb") as out:
+        total = 0
+        while chunk := response.read(64 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise UserError(f"the file is larger than {limit} bytes; not checked")
+            out.write(chunk)

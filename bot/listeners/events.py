@@ -1,0 +1,26 @@
+"""Events API: a mention of the bot gets the help in a thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import messages
+from bot.runtime import Runtime
+
+
+def register(app: App, runtime: Runtime) -> None:
+    def acknowledge(ack: Ack) -> None:
+        runtime.metrics.requests.labels(kind="event").inc()
+        ack()
+
+    def mentioned(event: dict[str, Any], client: WebClient) -> None:
+        client.chat_postMessage(
+            channel=str(event["channel"]),
+            thread_ts=str(event.get("thread_ts") or event["ts"]),
+            text=messages.help_text(),
+        )
+
+    app.event("app_mention")(ack=acknowledge, lazy=[mentioned])

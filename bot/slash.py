@@ -1,0 +1,250 @@
+"""Reading `/brandgate` text: sub-commands, and the quick brief `"prompt" kit=acme n=4 headline="..."`."""
+
+from __future__ import annotations
+
+import html
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from brandgate.errors import UserError
+
+# Slack clients (macOS above all) turn typed quotes into typographic ones; people never mean those
+# literally in a command line, so they are read as the straight double quote.
+_SMART_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+_FILE_ID = re.compile(r"\b(F[A-Z0-9]{6,})\b")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SIZE = re.compile(r"^(\d{2,4})(?:\s*[xX×]\s*(\d{2,4}))?$")
+MAX_TEXT_CHARS = 4000
+
+BRIEF_KEYS = ("kit", "n", "headline", "disclaimer", "size", "seed", "logo", "counts", "count", "negative", "layout")
+AUDIT_KEYS = ("kit", "since", "until", "request", "format")
+
+
+class SlashError(UserError):
+    """Command text the user must fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class OpenModal:
+    pass
+
+
+@dataclass(frozen=True)
+class Status:
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    kit: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    request_id: str | None = None
+    format: str = "jsonl"
+
+    def describe(self) -> str:
+        parts = []
+        if self.kit:
+            parts.append(f"kit {self.kit}")
+        if self.request_id:
+            parts.append(f"request {self.request_id}")
+        if self.since:
+            parts.append(f"from {self.since:%Y-%m-%d}")
+        if self.until:
+            parts.append(f"until {self.until:%Y-%m-%d}")
+        return ", ".join(parts) or "everything"
+
+
+@dataclass(frozen=True)
+class Verify:
+    file_id: str | None
+
+
+@dataclass(frozen=True)
+class QuickBrief:
+    """Brief fields as typed; the kit and the limits are checked later, against the channel and the queue."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+Command = Help | OpenModal | Status | Cancel | AuditQuery | Verify | QuickBrief
+
+
+def parse(text: str) -> Command:
+    """What `/brandgate <text>` asks for. Raises SlashError with what to fix."""
+    text = html.unescape((text or "").translate(_SMART_QUOTES)).strip()
+    if not text:
+        return OpenModal()
+    if len(text) > MAX_TEXT_CHARS:
+        raise SlashError(f"that command is {len(text)} characters long; keep it under {MAX_TEXT_CHARS}")
+    tokens = _split(text)
+    head = tokens[0].lower()
+    rest = tokens[1:]
+    if head in ("help", "-h", "--help", "?"):
+        return Help()
+    if head == "status":
+        return Status(_request_id(rest[0]) if rest else None)
+    if head == "cancel":
+        if len(rest) != 1:
+            raise SlashError("say which request to cancel: `/brandgate cancel REQUEST_ID`")
+        return Cancel(_request_id(rest[0]))
+    if head == "audit":
+        return _audit(rest)
+    if head == "verify":
+        return _verify(rest)
+    return _brief(tokens)
+
+
+def _split(text: str) -> list[str]:
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split = True
+    # Only double quotes group words: apostrophes ("Mom's pie") are everyday text in a prompt.
+    lexer.quotes = '"'
+    lexer.escape = ""
+    lexer.commenters = ""
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        raise SlashError(
+            'a double quote is not closed; put the prompt and any value with spaces between a pair of "quotes",'
+            ' like `/brandgate "red apples on a table" kit=acme headline="Fresh Deals"`'
+        ) from None
+    return tokens
+
+
+def _pairs(tokens: list[str], allowed: tuple[str, ...], what: str) -> tuple[dict[str, str], list[str]]:
+    pairs: dict[str, str] = {}
+    words: list[str] = []
+    for token in tokens:
+        key, sep, value = token.partition("=")
+        if sep and re.fullmatch(r"[A-Za-z_][\w.-]*", key):
+            key = key.lower()
+            base = key.split(".", 1)[0]
+            if base not in allowed:
+                raise SlashError(f"`{key}=` is not something {what} takes; use {', '.join(k + '=' for k in allowed)}")
+            if key in pairs:
+                raise SlashError(f"`{key}=` is given twice; give it once")
+            pairs[key] = value
+        else:
+            words.append(token)
+    return pairs, words
+
+
+def _brief(tokens: list[str]) -> QuickBrief:
+    pairs, words = _pairs(tokens, BRIEF_KEYS, "a brief")
+    fields: dict[str, Any] = {}
+    prompt = " ".join(words).strip()
+    if not prompt:
+        raise SlashError('write what the image should show, like `/brandgate "red apples on a table" kit=acme`')
+    fields["prompt"] = prompt
+    counts: dict[str, int] = {}
+    for key, value in pairs.items():
+        if key == "kit":
+            fields["kit"] = value.strip().lower()
+        elif key in ("n", "seed"):
+            fields[key] = _integer(key, value)
+        elif key == "size":
+            fields["size"] = parse_size(value)
+        elif key == "negative":
+            fields["negative_prompt"] = value
+        elif key == "counts":
+            counts.update(parse_counts(value))
+        elif key.startswith("count."):
+            counts[key.split(".", 1)[1]] = _integer(key, value)
+        elif key == "count":
+            counts.update(parse_counts(value))
+        else:
+            fields[key] = value
+    if counts:
+        fields["counts"] = counts
+    return QuickBrief(fields)
+
+
+def parse_size(value: str) -> tuple[int, int]:
+    """`1024`, `1024x768` or `768×1024` as (width, height)."""
+    match = _SIZE.match(value.strip())
+    if not match:
+        raise SlashError(f"size={value!r} is not a size; write it as WIDTHxHEIGHT like size=1024x768")
+    width = int(match.group(1))
+    height = int(match.group(2) or width)
+    return width, height
+
+
+def parse_counts(value: str) -> dict[str, int]:
+    """`apple:5, pear=2` as {"apple": 5, "pear": 2}; the same text the modal's counts field takes."""
+    counts: dict[str, int] = {}
+    for part in re.split(r"[,;\n]", value):
+        part = part.strip()
+        if not part:
+            continue
+        match = re.fullmatch(r"(.+?)\s*[:=]\s*(\S+)", part)
+        if not match:
+            raise SlashError(f"counts: {part!r} should look like apple:5 (object name, colon, number)")
+        name, number = match.groups()
+        if not name.strip():
+            raise SlashError(f"counts: {part!r} should look like apple:5 (object name, colon, number)")
+        counts[name.strip().lower()] = _integer(f"counts.{name.strip()}", number)
+    return counts
+
+
+def _integer(key: str, value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise SlashError(f"{key}={value!r} is not a whole number") from None
+
+
+def _request_id(value: str) -> str:
+    if not _REQUEST_ID.match(value):
+        raise SlashError(f"{value!r} is not a request ID; copy it from the thread, like `/brandgate status 4f2a…`")
+    return value
+
+
+def _audit(tokens: list[str]) -> AuditQuery:
+    pairs, words = _pairs(tokens, AUDIT_KEYS, "audit")
+    if words:
+        raise SlashError(
+            f"audit takes key=value filters, not {words[0]!r}:"
+            " `/brandgate audit kit=acme since=2026-11-01 until=2026-11-30 format=csv`"
+        )
+    fmt = pairs.get("format", "jsonl").lower()
+    if fmt not in ("jsonl", "csv"):
+        raise SlashError(f"format={fmt!r}: choose format=jsonl or format=csv")
+    since = _day(pairs["since"], "since") if "since" in pairs else None
+    until = _day(pairs["until"], "until") + timedelta(days=1) if "until" in pairs else None
+    if since and until and since >= until:
+        raise SlashError("since= is after until=; swap them")
+    request_id = _request_id(pairs["request"]) if "request" in pairs else None
+    return AuditQuery(kit=pairs.get("kit"), since=since, until=until, request_id=request_id, format=fmt)
+
+
+def _day(value: str, key: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(value.strip()), time.min, tzinfo=UTC)
+    except ValueError:
+        raise SlashError(f"{key}={value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def _verify(tokens: list[str]) -> Verify:
+    if not tokens:
+        return Verify(None)
+    match = _FILE_ID.search(" ".join(tokens))
+    if not match:
+        raise SlashError(
+            "verify takes a Slack file: share the file in this channel and run `/brandgate verify`,"
+            " or paste its link after the command"
+        )
+    return Verify(match.group(1))

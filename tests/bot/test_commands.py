@@ -1,0 +1,125 @@
+"""`/brandgate` through the real app: help, errors in the command text, the quick brief, status, cancel."""
+
+from __future__ import annotations
+
+from tests.bot.conftest import MARK, MARKETING, NORDWIND_CHANNEL, BotUnderTest
+
+
+def test_help_is_answered_in_the_ack(served: BotUnderTest) -> None:
+    response = served.bot.command("help")
+    assert response.status_code == 200
+    assert "/brandgate" in response.json()["text"]
+
+
+def test_unbalanced_quotes_get_a_clear_ephemeral_error_and_queue_nothing(served: BotUnderTest) -> None:
+    response = served.bot.command('"five red apples kit=acme')
+    assert response.status_code == 200
+    body = response.json()
+    assert "double quote is not closed" in body["text"]
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    assert served.governance.queue.submissions == []
+
+
+def test_quick_brief_is_queued_once_and_answered_with_its_place(served: BotUnderTest) -> None:
+    response = served.bot.command('"five red apples on a table" kit=acme n=2 headline="Fresh Deals Friday"')
+    assert response.status_code == 200
+    assert response.content in (b"", b"{}") or response.json().get("text") is None
+    ephemeral = served.slack.wait_calls("chat.postEphemeral")[0]
+    assert "Queued" in ephemeral.params["text"] and ephemeral.params["user"] == MARK
+    [submission] = served.governance.queue.submissions
+    assert submission.brief.prompt == "five red apples on a table"
+    assert submission.brief.headline == "Fresh Deals Friday"
+    assert submission.brief.n == 2 and submission.brief.kit == "acme"
+    assert submission.requested_by == f"slack:T0TESTTEAM:{MARK}"
+    assert submission.source == "slack" and submission.channel == MARKETING
+    assert submission.idempotency_key and submission.idempotency_key.startswith("slack:T0TESTTEAM:command:")
+
+
+def test_unknown_kit_is_refused_with_the_kits_there_are(served: BotUnderTest) -> None:
+    served.bot.command('"apples" kit=acmee')
+    text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert "acmee" in text and "acme" in text
+    assert served.governance.queue.submissions == []
+
+
+def test_a_kit_not_allowed_in_the_channel_is_refused(served: BotUnderTest) -> None:
+    served.bot.command('"a tent in snow" kit=acme', channel=NORDWIND_CHANNEL)
+    text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert "not allowed in this channel" in text and "nordwind" in text
+    assert served.governance.queue.submissions == []
+
+
+def test_without_a_kit_the_channel_s_only_kit_is_used(served: BotUnderTest) -> None:
+    served.bot.command('"a tent in snow"', channel=NORDWIND_CHANNEL)
+    served.slack.wait_calls("chat.postEphemeral")
+    assert served.governance.queue.submissions[0].brief.kit == "nordwind"
+
+
+def test_without_a_kit_in_a_channel_with_two_the_user_is_asked_to_choose(served: BotUnderTest) -> None:
+    served.bot.command('"apples"')
+    text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert "kit=" in text and "acme" in text and "nordwind" in text
+
+
+def test_n_over_the_brief_limit_is_refused_with_the_limit(served: BotUnderTest) -> None:
+    served.bot.command('"apples" kit=acme n=40')
+    text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert "n:" in text and "16" in text and "40" in text
+    assert served.governance.queue.submissions == []
+
+
+def test_a_queue_limit_is_passed_on_in_its_own_words(served: BotUnderTest) -> None:
+    served.governance.queue.max_images = 2
+    served.bot.command('"apples" kit=acme n=3')
+    text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert "over your limit of 2" in text
+
+
+def test_a_retried_delivery_queues_once(served: BotUnderTest) -> None:
+    trigger = "13345224609.738474920.8088930838d88f008e0"
+    first = served.bot.command('"apples" kit=acme', trigger=trigger)
+    retry = served.bot.command(
+        '"apples" kit=acme', trigger=trigger, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
+    assert first.status_code == retry.status_code == 200
+    served.slack.wait_calls("chat.postEphemeral")
+    assert len(served.governance.queue.submissions) == 1
+    assert "brandgate_slack_repeats_dropped_total 1.0" in served.bot.http.get("/metrics").text
+
+
+def test_a_retry_to_a_restarted_bot_still_queues_once(served: BotUnderTest) -> None:
+    trigger = "222.333.abc"
+    served.bot.command('"apples" kit=acme', trigger=trigger)
+    served.slack.wait_calls("chat.postEphemeral")
+    served.bot.runtime.deliveries._seen.clear()  # what a restart forgets; the idempotency key remains
+    served.bot.command('"apples" kit=acme', trigger=trigger, headers={"X-Slack-Retry-Num": "1"})
+    texts = [c.params["text"] for c in served.slack.wait_calls("chat.postEphemeral", 2)]
+    assert len(served.governance.queue.submissions) == 1
+    assert "Already on it" in texts[1]
+
+
+def test_status_and_cancel_of_ones_own_request(served: BotUnderTest) -> None:
+    served.bot.command('"apples" kit=acme')
+    served.slack.wait_calls("chat.postEphemeral")
+    request_id = next(iter(served.governance.queue.requests))
+    served.bot.command("status")
+    text = served.slack.wait_calls("chat.postEphemeral", 2)[1].params["text"]
+    assert request_id in text and "queued" in text
+    served.bot.command(f"cancel {request_id}", user="USOMEONEELSE")
+    refused = served.slack.wait_calls("chat.postEphemeral", 3)[2].params["text"]
+    assert "only the person who asked" in refused
+    served.bot.command(f"cancel {request_id}")
+    done = served.slack.wait_calls("chat.postEphemeral", 4)[3].params["text"]
+    assert "cancelled" in done
+    assert served.governance.queue.cancelled == [(request_id, f"slack:T0TESTTEAM:{MARK}")]
+
+
+def test_cancel_of_an_unknown_request_says_so(served: BotUnderTest) -> None:
+    served.bot.command("cancel nosuchrequest")
+    assert "no request" in served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+
+
+def test_a_command_from_another_workspace_is_refused(served: BotUnderTest) -> None:
+    response = served.bot.command('"apples" kit=acme', team="TOTHERTEAM")
+    assert response.status_code == 200 and "another workspace" in response.text
+    assert served.governance.queue.submissions == []

@@ -1,0 +1,257 @@
+"""A request's thread: progress edits, images with verdicts and buttons, and who may approve or reject."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from bot import messages
+from tests.bot.conftest import ANNA, GROUP, GROUP_MANAGER, MARK, MARKETING, BotUnderTest
+from tests.bot.fake_slack import Call
+
+HEADLINE_MISS = {
+    "id": "BG101",
+    "name": "headline-text",
+    "status": "fail",
+    "severity": "flag",
+    "confidence": 0.93,
+    "message": "headline 'Fresh Deals Friday' not found; read 'Fresh Deels Friday'",
+    "evidence": {},
+}
+NUDITY = {
+    "id": "BG502",
+    "name": "nudity",
+    "status": "fail",
+    "severity": "reject",
+    "confidence": 0.9,
+    "message": "exposed body parts detected",
+    "evidence": {},
+}
+
+
+def _queue_and_finish(served: BotUnderTest, verdicts: list[str], user: str = MARK) -> tuple[str, list[Any]]:
+    served.bot.command(f'"five red apples" kit=acme n={len(verdicts)} headline="Fresh Deals Friday"', user=user)
+    served.slack.wait_calls("chat.postMessage")  # the thread's parent message
+    request_id = next(iter(served.governance.queue.requests))
+    served.governance.queue.run(request_id)
+    served.slack.wait_calls("chat.update")
+    failed = {i: [HEADLINE_MISS] for i, v in enumerate(verdicts) if v == "flag"}
+    failed.update({i: [NUDITY] for i, v in enumerate(verdicts) if v == "reject"})
+    views = served.governance.queue.finish(request_id, verdicts, failed)
+    # Parent + one message per image.
+    served.slack.wait_calls("chat.postMessage", 1 + len(verdicts))
+    return request_id, views
+
+
+def _image_messages(served: BotUnderTest) -> list[Call]:
+    return [c for c in served.slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+
+
+def _buttons(call: Call) -> list[str]:
+    return [e["action_id"] for b in call.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def _message(call: Call) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "ts": "1700000001.000200",
+        "thread_ts": call.params["thread_ts"],
+        "text": call.params["text"],
+        "blocks": call.params["blocks"],
+    }
+
+
+def test_thread_shows_progress_then_images_with_verdicts_and_buttons(served: BotUnderTest) -> None:
+    _request_id, _views = _queue_and_finish(served, ["pass", "flag", "reject"])
+    parent = served.slack.calls_to("chat.postMessage")[0]
+    assert parent.params["channel"] == MARKETING and not parent.params.get("thread_ts")
+    assert "five red apples" in parent.params["blocks"][0]["text"]["text"]
+    updates = served.slack.wait_calls("chat.update", 2)
+    assert any("generating 1/3" in str(u.params["blocks"]) for u in updates)
+    served.slack.wait_for(lambda calls: any("done: 3 image(s)" in str(c.params.get("blocks")) for c in calls))
+    # At most one edit per interval (0.2 s in tests) of the one parent message.
+    edits = served.slack.calls_to("chat.update")
+    assert {e.params["ts"] for e in edits} == {
+        served.slack.calls_to("chat.postMessage")[0].params.get("ts") or edits[0].params["ts"]
+    }
+    gaps = [b.at - a.at for a, b in itertools.pairwise(edits)]
+    assert all(g >= 0.19 for g in gaps), gaps
+    # Images uploaded into the thread with files_upload_v2: URL, bytes, completion.
+    uploads = served.slack.wait_calls("files.completeUploadExternal", 3)
+    assert all(u.params["thread_ts"] == _image_messages(served)[0].params["thread_ts"] for u in uploads)
+    assert len(served.slack.uploads) == 3 and all(data.startswith(b"\x89PNG") for data in served.slack.uploads.values())
+    titles = [u.params["files"][0]["title"] for u in uploads]
+    assert titles == [
+        "Image 1 of 3: Passed every check",
+        "Image 2 of 3: Flagged: a brand manager needs to look at it",
+        "Image 3 of 3: Rejected by policy: not for use",
+    ]
+    passed, flagged, rejected = _image_messages(served)
+    assert _buttons(passed) == [messages.EXPORT, messages.REGENERATE]
+    assert _buttons(flagged) == [messages.APPROVE, messages.REJECT, messages.EXPORT, messages.REGENERATE]
+    assert _buttons(rejected) == [messages.REGENERATE]  # no Approve, no export of a policy-rejected image
+    flagged_text = str(flagged.params["blocks"])
+    assert "The headline isn't in the image exactly as written" in flagged_text and "BG101" in flagged_text
+    assert "Fresh Deels Friday" in flagged_text
+    assert "BG502" in str(rejected.params["blocks"])
+
+
+def test_a_brand_manager_approves_a_flagged_image_once(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["flag"])
+    flagged = _image_messages(served)[0]
+    first = served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(flagged))
+    second = served.bot.click(messages.APPROVE, views[0].image_id, GROUP_MANAGER, _message(flagged))
+    assert first.status_code == second.status_code == 200
+    update = served.slack.wait_for(
+        lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
+    )
+    assert served.governance.decisions[views[0].image_id][:2] == ("approved", f"slack:T0TESTTEAM:{ANNA}")
+    edited = next(c for c in update if c.method == "chat.update" and "Approved" in str(c.params.get("blocks")))
+    assert edited.params["ts"] == "1700000001.000200"
+    assert messages.APPROVE not in str(edited.params["blocks"]) and messages.EXPORT in str(edited.params["blocks"])
+    told = served.slack.wait_calls("chat.postEphemeral", 2)[-1]
+    assert told.params["user"] == GROUP_MANAGER and "approved" in told.params["text"]
+    assert len([e for e in served.governance.events if e["kind"].startswith("image.")]) == 1
+
+
+def test_a_marketer_cannot_approve_and_the_refusal_is_recorded(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["flag"], user=ANNA)
+    served.bot.click(messages.APPROVE, views[0].image_id, MARK, _message(_image_messages(served)[0]))
+    told = served.slack.wait_calls("chat.postEphemeral", 2)[-1]
+    assert told.params["user"] == MARK and "only brand managers of *acme*" in told.params["text"]
+    assert served.governance.decisions == {}
+    refused = [e for e in served.governance.events if e["kind"] == "slack.click_refused"]
+    assert refused == [
+        {
+            "kind": "slack.click_refused",
+            "actor": f"slack:T0TESTTEAM:{MARK}",
+            "subject": views[0].image_id,
+            "action": messages.APPROVE,
+            "reason": told.params["text"].split("Not done: ")[1].rstrip("."),
+            "channel": MARKETING,
+            "team": "T0TESTTEAM",
+        }
+    ]
+
+
+def test_the_requester_cannot_approve_their_own_image(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["flag"], user=ANNA)
+    served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(_image_messages(served)[0]))
+    told = served.slack.wait_calls("chat.postEphemeral", 2)[-1]
+    assert "another brand manager" in told.params["text"]
+    assert served.governance.decisions == {}
+
+
+def test_self_approval_when_settings_allow_it(served: BotUnderTest) -> None:
+    served.bot.runtime.settings.slack_allow_self_approval = True
+    _, views = _queue_and_finish(served, ["flag"], user=ANNA)
+    served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(_image_messages(served)[0]))
+    served.slack.wait_for(
+        lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
+    )
+    assert served.governance.decisions[views[0].image_id][0] == "approved"
+
+
+def test_group_membership_is_looked_up_once_and_cached(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["flag", "flag"])
+    first, second = (_message(m) for m in _image_messages(served))
+    served.bot.click(messages.APPROVE, views[0].image_id, GROUP_MANAGER, first)
+    served.bot.click(messages.APPROVE, views[1].image_id, GROUP_MANAGER, second)
+    served.slack.wait_for(
+        lambda calls: sum(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls) == 2
+    )
+    lookups = served.slack.calls_to("usergroups.users.list")
+    assert [c.params["usergroup"] for c in lookups] == [GROUP]
+
+
+def test_reject_asks_for_a_reason_then_records_it(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["flag"])
+    message = _message(_image_messages(served)[0])
+    served.bot.click(messages.REJECT, views[0].image_id, ANNA, message)
+    opened = served.slack.wait_calls("views.open")[0].params["view"]
+    assert opened["callback_id"] == messages.REJECT_MODAL
+    empty = served.bot.submit_view(opened, {"reason": {"value": {"type": "plain_text_input", "value": " "}}}, user=ANNA)
+    assert empty.json() == {
+        "response_action": "errors",
+        "errors": {"reason": "Say why, in a few words: the requester will read it."},
+    }
+    ok = served.bot.submit_view(
+        opened, {"reason": {"value": {"type": "plain_text_input", "value": "Logo too small"}}}, user=ANNA
+    )
+    assert ok.status_code == 200 and not ok.content.strip(b"{}")
+    served.slack.wait_for(
+        lambda calls: any(c.method == "chat.update" and "Rejected" in str(c.params.get("blocks")) for c in calls)
+    )
+    assert served.governance.decisions[views[0].image_id] == ("rejected", f"slack:T0TESTTEAM:{ANNA}", "Logo too small")
+    edited = next(c for c in served.slack.calls_to("chat.update") if "Rejected" in str(c.params.get("blocks")))
+    assert edited.params["ts"] == message["ts"] and "Logo too small" in str(edited.params["blocks"])
+
+
+def test_a_non_manager_cannot_even_open_the_reject_form(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["flag"])
+    served.bot.click(messages.REJECT, views[0].image_id, "URANDOM", _message(_image_messages(served)[0]))
+    served.slack.wait_calls("chat.postEphemeral", 2)
+    time.sleep(0.2)
+    assert served.slack.calls_to("views.open") == []
+
+
+def test_a_button_for_an_image_that_does_not_exist_is_refused(served: BotUnderTest) -> None:
+    response = served.bot.click(messages.APPROVE, "doesnotexist0001", ANNA)
+    assert response.status_code == 200
+    told = served.slack.wait_calls("chat.postEphemeral")[0]
+    assert "there is no image `doesnotexist0001`" in told.params["text"]
+    assert [e["kind"] for e in served.governance.events] == ["slack.click_refused"]
+
+
+def test_a_button_value_that_is_not_an_image_id_is_refused(served: BotUnderTest) -> None:
+    served.bot.click(messages.EXPORT, "../../etc/passwd' OR 1=1", ANNA)
+    assert "does not name an image" in served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert served.governance.queue.exports == []
+
+
+def test_a_button_for_another_workspace_s_image_is_refused(served: BotUnderTest) -> None:
+    from bot.governance import ImageRecord
+
+    served.governance.foreign_images["foreignimage0001"] = ImageRecord(
+        image_id="foreignimage0001",
+        request_id="r1",
+        kit="acme",
+        requested_by="slack:TOTHERTEAM:UX",
+        channel="CX",
+        verdict="flag",
+        index=0,
+        brief={"kit": "acme", "prompt": "x"},
+    )
+    served.bot.click(messages.APPROVE, "foreignimage0001", ANNA)
+    assert "another workspace" in served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert served.governance.decisions == {}
+
+
+def test_export_hq_is_queued_once_however_often_it_is_clicked(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["pass"])
+    message = _message(_image_messages(served)[0])
+    served.bot.click(messages.EXPORT, views[0].image_id, MARK, message)
+    served.bot.click(messages.EXPORT, views[0].image_id, ANNA, message)
+    texts = [c.params["text"] for c in served.slack.wait_calls("chat.postEphemeral", 3)[1:]]
+    assert len(served.governance.queue.exports) == 1
+    assert any("Already on it" in t for t in texts)
+    export_id = served.governance.queue.keys[f"slack:T0TESTTEAM:export:{views[0].image_id}"]
+    progress = served.slack.wait_for(lambda calls: any("HQ export" in str(c.params.get("blocks")) for c in calls))
+    posted = next(c for c in progress if c.method == "chat.postMessage" and "HQ export" in str(c.params.get("blocks")))
+    assert posted.params["thread_ts"] == message["thread_ts"]
+    served.governance.queue.finish(export_id, ["pass"])
+    upload = served.slack.wait_calls("files.completeUploadExternal", 2)[-1]
+    assert upload.params["files"][0]["title"].startswith("HQ export")
+
+
+def test_regenerate_reruns_the_brief_for_one_image_once_per_person(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["reject"])
+    message = _message(_image_messages(served)[0])
+    served.bot.click(messages.REGENERATE, views[0].image_id, MARK, message)
+    served.bot.click(messages.REGENERATE, views[0].image_id, MARK, message)
+    served.slack.wait_calls("chat.postEphemeral", 3)
+    submissions = served.governance.queue.submissions
+    assert len(submissions) == 2  # the original and one regeneration
+    assert submissions[1].brief.n == 1 and submissions[1].brief.seed is None
+    assert submissions[1].brief.headline == "Fresh Deals Friday"

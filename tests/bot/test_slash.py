@@ -1,0 +1,94 @@
+"""Reading `/brandgate` text: the quick brief, sub-commands, and the errors a person can make."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.slash import AuditQuery, Cancel, Help, OpenModal, QuickBrief, SlashError, Status, Verify, parse
+
+
+def test_quick_brief_with_quoted_values() -> None:
+    parsed = parse('"five red apples on a table" kit=acme n=4 headline="Fresh Deals Friday" size=1024x768 seed=7')
+    assert parsed == QuickBrief(
+        {
+            "prompt": "five red apples on a table",
+            "kit": "acme",
+            "n": 4,
+            "headline": "Fresh Deals Friday",
+            "size": (1024, 768),
+            "seed": 7,
+        }
+    )
+
+
+def test_typographic_quotes_from_slack_clients_are_read_as_quotes() -> None:
+    assert parse("\u201cred apples\u201d kit=acme headline=\u201cBig Sale\u201d") == QuickBrief(
+        {"prompt": "red apples", "kit": "acme", "headline": "Big Sale"}
+    )
+
+
+def test_apostrophes_are_text_not_quotes() -> None:
+    assert parse("Mom's apple pie kit=acme").fields["prompt"] == "Mom's apple pie"  # type: ignore[union-attr]
+
+
+def test_slack_escaped_characters_are_unescaped() -> None:
+    assert parse("salt &amp; pepper &lt;3 kit=acme").fields["prompt"] == "salt & pepper <3"  # type: ignore[union-attr]
+
+
+def test_counts_in_both_spellings() -> None:
+    parsed = parse('apples kit=acme counts="apple:5, pear=2" count.plum=1')
+    assert parsed.fields["counts"] == {"apple": 5, "pear": 2, "plum": 1}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", OpenModal()),
+        ("   ", OpenModal()),
+        ("help", Help()),
+        ("HELP", Help()),
+        ("status", Status(None)),
+        ("status 4f2a9c", Status("4f2a9c")),
+        ("cancel 4f2a9c", Cancel("4f2a9c")),
+        ("verify", Verify(None)),
+        ("verify <https://x.slack.com/files/U1/F07ABCDEF12/a.png>", Verify("F07ABCDEF12")),
+        ("audit kit=acme format=csv", AuditQuery(kit="acme", format="csv")),
+        (
+            "audit since=2026-11-01 until=2026-11-30 request=abc",
+            AuditQuery(
+                since=datetime(2026, 11, 1, tzinfo=UTC), until=datetime(2026, 12, 1, tzinfo=UTC), request_id="abc"
+            ),
+        ),
+    ],
+)
+def test_sub_commands(text: str, expected: object) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('"five red apples kit=acme', "double quote is not closed"),
+        ('apples headline="Fresh', "double quote is not closed"),
+        ("apples colour=red", "`colour=` is not something a brief takes"),
+        ("apples n=four", "n='four' is not a whole number"),
+        ("apples n=1 n=2", "given twice"),
+        ("apples size=big", "WIDTHxHEIGHT"),
+        ('apples counts="lots of apples"', "apple:5"),
+        ("kit=acme n=2", "write what the image should show"),
+        ("cancel", "say which request"),
+        ("cancel ../../etc", "not a request ID"),
+        ("audit everything", "key=value filters"),
+        ("audit format=xml", "format=jsonl or format=csv"),
+        ("audit since=2026-12-01 until=2026-11-01", "swap them"),
+        ("audit since=last-week", "YYYY-MM-DD"),
+        ("verify some-file.png", "share the file"),
+        ("x" * 5000, "keep it under"),
+    ],
+)
+def test_mistakes_say_what_to_fix(text: str, message: str) -> None:
+    with pytest.raises(SlashError, match=None) as info:
+        parse(text)
+    assert message in str(info.value)
