@@ -66,13 +66,14 @@ def mean_abs_difference(image: Pixels, reference: Pixels) -> float | None:
 
 
 def ssim(image: Pixels, reference: Pixels) -> float | None:
-    """Structural similarity on luminance with an 11-pixel Gaussian window (σ 1.5); 1.0 is identical."""
+    """Structural similarity of luminance, 11-pixel Gaussian window (σ 1.5); 1.0 is identical."""
     a, b = _luminance(image), _luminance(reference)
     if a.shape != b.shape:
         return None
 
     def blur(x: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.asarray(cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT), dtype=np.float64)
+        blurred = cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+        return np.asarray(blurred, dtype=np.float64)
 
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a * mu_a
@@ -87,14 +88,14 @@ def _luminance(pixels: Pixels) -> NDArray[np.float64]:
     array = np.asarray(pixels)
     if array.ndim == 3 and array.shape[2] >= 3:
         rgb = array[..., :3].astype(np.float64)
-        return rgb @ np.array([0.299, 0.587, 0.114])
+        return np.asarray(rgb @ np.array([0.299, 0.587, 0.114]), dtype=np.float64)
     if array.ndim == 3:
         return array[..., 0].astype(np.float64)
     return array.astype(np.float64)
 
 
 def per_pixel_spread(images: Sequence[Pixels]) -> float | None:
-    """PSD: the per-pixel standard deviation across seeds, averaged; None with fewer than 2 same-size images."""
+    """PSD: per-pixel standard deviation across seeds, averaged; None below 2 same-size images."""
     arrays = [_as_float(i) for i in images]
     if len(arrays) < 2 or any(a.shape != arrays[0].shape for a in arrays):
         return None
@@ -116,7 +117,7 @@ def rate(part: int, whole: int) -> float | None:
 
 
 def cost_per_usable_image(total_cost_usd: float, usable_images: int) -> float | None:
-    """Total cost ÷ passed images; None (shown as ∞) when nothing usable came out, never a silent 0."""
+    """Total cost ÷ passed images; None (shown as ∞) when none is usable, never a silent 0."""
     if usable_images <= 0:
         return None
     return total_cost_usd / usable_images
@@ -160,7 +161,7 @@ class Output:
 
     @property
     def final_verdict(self) -> str | None:
-        """The verdict after the watchdog: an unstable render is rejected whatever its checks said."""
+        """The verdict after the watchdog: an unstable render is rejected whatever the checks say."""
         if self.unstable:
             return "reject"
         return self.verdict
@@ -184,9 +185,10 @@ class Output:
 
     @property
     def as_expected(self) -> bool:
-        """What the family pass rate counts: usable for normal briefs, stopped by screening for `expect: reject`."""
+        """What family pass rates count: usable, or stopped by screening for `expect: reject`."""
         if self.expect == "reject":
-            return self.state in ("done", "failed") and self.screened_out and self.verdict in (None, "reject")
+            stopped = self.state in ("done", "failed") and self.screened_out
+            return stopped and self.verdict in (None, "reject")
         return self.usable
 
 
@@ -263,7 +265,8 @@ def summarise(
     for o in measured:
         by_family[o.family].append(o)
     family_rates = {
-        fam: rate(sum(o.as_expected for o in outs), len(outs)) for fam, outs in sorted(by_family.items())
+        fam: rate(sum(o.as_expected for o in outs), len(outs))
+        for fam, outs in sorted(by_family.items())
     }
 
     applicable: dict[str, int] = defaultdict(int)

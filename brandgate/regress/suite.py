@@ -1,4 +1,4 @@
-"""Suite files: a list of briefs with stable IDs and family tags, loaded with line-numbered errors."""
+"""Suite files: briefs with stable IDs and family tags, loaded with line-numbered errors."""
 
 from __future__ import annotations
 
@@ -65,7 +65,9 @@ class Suite:
         """A slice of the suite: only these families (all when empty), at most `limit` briefs."""
         unknown = sorted(set(families) - set(FAMILIES))
         if unknown:
-            raise SuiteError(f"unknown family {', '.join(unknown)}; the families are {', '.join(FAMILIES)}")
+            raise SuiteError(
+                f"unknown family {', '.join(unknown)}; the families are {', '.join(FAMILIES)}"
+            )
         chosen = [b for b in self.briefs if not families or b.family in families]
         if limit is not None:
             if limit < 1:
@@ -75,7 +77,7 @@ class Suite:
 
 
 def load_suite(path: Path) -> Suite:
-    """Read a suite; a bad brief becomes a `SuiteProblem` naming its line, duplicate IDs refuse the file."""
+    """Read a suite: a bad brief becomes a `SuiteProblem` naming its line; duplicate IDs refuse it."""
     text = _read(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -111,9 +113,11 @@ def load_suite(path: Path) -> Suite:
         try:
             briefs.append(_suite_brief(item, defaults, line))
         except InvalidInput as exc:
-            problems.append(SuiteProblem(line, brief_id if isinstance(brief_id, str) else None, str(exc)))
+            named = brief_id if isinstance(brief_id, str) else None
+            problems.append(SuiteProblem(line, named, str(exc)))
     if duplicates:
-        raise SuiteError(f"{path}: duplicate brief IDs: {'; '.join(duplicates)}; every ID must be unique")
+        listed = "; ".join(duplicates)
+        raise SuiteError(f"{path}: duplicate brief IDs: {listed}; every ID must be unique")
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Suite(name, path, digest, tuple(briefs), tuple(problems))
 
@@ -135,7 +139,8 @@ def _read(path: Path) -> str:
 def _item_lines(root: yaml.MappingNode) -> list[int]:
     """1-based line of each entry under `briefs:`, in order, from the YAML node tree."""
     for key, value in root.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == "briefs" and isinstance(value, yaml.SequenceNode):
+        is_briefs = isinstance(key, yaml.ScalarNode) and key.value == "briefs"
+        if is_briefs and isinstance(value, yaml.SequenceNode):
             return [node.start_mark.line + 1 for node in value.value]
     return []
 
@@ -147,7 +152,9 @@ def _suite_brief(item: Any, defaults: dict[str, Any], line: int) -> SuiteBrief:
     if not isinstance(brief_id, str) or not brief_id.strip():
         raise InvalidInput("`id` is missing; give every brief a unique text ID")
     if len(brief_id) > MAX_BRIEF_ID_CHARS or any(c.isspace() or c in "/\\" for c in brief_id):
-        raise InvalidInput(f"`id` {brief_id!r} must be at most {MAX_BRIEF_ID_CHARS} characters without spaces or slashes")
+        raise InvalidInput(
+            f"`id` {brief_id!r}: use at most {MAX_BRIEF_ID_CHARS} characters, no spaces or slashes"
+        )
     family = item.get("family")
     if family not in FAMILIES:
         raise InvalidInput(f"`family` is {family!r}; give one of {', '.join(FAMILIES)}")
@@ -156,7 +163,7 @@ def _suite_brief(item: Any, defaults: dict[str, Any], line: int) -> SuiteBrief:
         raise InvalidInput(f"`expect` is {expect!r}; give pass or reject")
     fields = {**defaults, **{k: v for k, v in item.items() if k not in SUITE_ONLY_FIELDS}}
     if "seed" in fields:
-        raise InvalidInput("`seed` is not allowed in a suite brief: the run chooses seeds (--seeds)")
+        raise InvalidInput("`seed` is not allowed in a suite brief: the run picks seeds (--seeds)")
     if fields.get("n", 1) != 1:
         raise InvalidInput(f"`n` is {fields['n']!r}; suite briefs render one image per seed (n: 1)")
     brief = brief_from_mapping(fields)

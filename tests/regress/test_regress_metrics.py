@@ -91,7 +91,7 @@ def _out(brief: str, family: str, verdict: str | None, **kw: object) -> Output:
         "seed_index": 0,
         "repeat": 0,
         "state": "done",
-        "image_id": f"img-{brief}-{kw.get('seed_index', 0)}-{kw.get('repeat', 0)}" if verdict else None,
+        "image_id": f"img-{brief}-{kw.get('seed_index', 0)}" if verdict else None,
         "verdict": verdict,
         "latency_s": 1.0,
         "cost_usd": 0.1,

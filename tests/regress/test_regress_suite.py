@@ -27,7 +27,8 @@ def test_core_suite_has_every_family_in_the_promised_numbers() -> None:
 
 def test_core_suite_covers_what_typography_and_counting_promise() -> None:
     suite = load_suite(ROOT / "suites" / "core.yaml")
-    headlines = [b.brief.headline for b in suite.briefs if b.family == "typography" and b.brief.headline]
+    typography = [b for b in suite.briefs if b.family == "typography"]
+    headlines = [b.brief.headline for b in typography if b.brief.headline]
     words = {len(h.split()) for h in headlines}
     assert min(words) == 1 and max(words) == 12
     assert any(any(ch.isdigit() for ch in h) for h in headlines)
@@ -89,7 +90,7 @@ def test_duplicate_ids_refuse_the_suite_naming_both_lines(tmp_path: Path) -> Non
         ("- a\n- b\n", "a suite is a mapping"),
     ],
 )
-def test_unusable_suite_files_are_refused_with_the_reason(tmp_path: Path, body: str, message: str) -> None:
+def test_unusable_suite_files_are_refused(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(SuiteError, match=message):
         load_suite(_write(tmp_path, body))
 
