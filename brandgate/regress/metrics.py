@@ -161,7 +161,7 @@ class Output:
 
     @property
     def final_verdict(self) -> str | None:
-        """The verdict after the watchdog: an unstable render is rejected whatever the checks say."""
+        """The verdict after the watchdog: an unstable render is rejected, whatever the checks."""
         if self.unstable:
             return "reject"
         return self.verdict

@@ -77,7 +77,7 @@ class Suite:
 
 
 def load_suite(path: Path) -> Suite:
-    """Read a suite: a bad brief becomes a `SuiteProblem` naming its line; duplicate IDs refuse it."""
+    """Read a suite: a bad brief becomes a line-numbered `SuiteProblem`; duplicate IDs refuse it."""
     text = _read(path)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
