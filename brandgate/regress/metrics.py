@@ -252,8 +252,9 @@ def summarise(
     """Aggregate a run's outputs. Only first renders (repeat 0) count for rates, cost and latency;
     throughput counts every image made, the watchdog's second renders included."""
     measured = [o for o in outputs if o.repeat == 0]
-    finished = [o for o in measured if o.state != "missing"]
-    complete = len(finished) == outputs_expected and all(o.state != "missing" for o in outputs)
+    # a cancelled render was not measured either: the run cannot vouch for it
+    finished = [o for o in measured if o.state not in ("missing", "cancelled")]
+    complete = len(finished) == outputs_expected and all(o.state not in ("missing", "cancelled") for o in outputs)
 
     latencies = [o.latency_s for o in finished if o.latency_s is not None]
     images = [o for o in finished if o.image_id is not None]
@@ -297,8 +298,8 @@ def summarise(
             failures[check_id] += 1
         if o.state == "failed" and not o.screened_out:
             failures["job-failed"] += 1
-        if o.state == "missing":
-            failures["missing"] += 1
+        if o.state in ("missing", "cancelled"):
+            failures[o.state] += 1
 
     drift_mad = [o.drift_mad for o in images if o.drift_mad is not None]
     drift_ssim = [o.drift_ssim for o in images if o.drift_ssim is not None]
