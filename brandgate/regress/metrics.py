@@ -265,10 +265,7 @@ def summarise(
     by_family: dict[str, list[Output]] = defaultdict(list)
     for o in measured:
         by_family[o.family].append(o)
-    family_rates = {
-        fam: rate(sum(o.as_expected for o in outs), len(outs))
-        for fam, outs in sorted(by_family.items())
-    }
+    family_rates = {fam: rate(sum(o.as_expected for o in outs), len(outs)) for fam, outs in sorted(by_family.items())}
 
     applicable: dict[str, int] = defaultdict(int)
     clean: dict[str, int] = defaultdict(int)

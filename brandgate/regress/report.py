@@ -79,14 +79,14 @@ def summary_lines(run: RunView) -> list[str]:
     lat = s.get("latency_s") or {}
     lines = [
         f"regression run {run.run_id} · suite {run.suite} · profile {run.profile} · {run.headline()}",
-        f"outputs {s.get('outputs_measured', 0)}/{s.get('outputs_expected', 0)} · wall {_num(s.get('wall_s'), 's')}"
-        f" · p50/p95/p99 {_num(lat.get('p50'), 's')}/{_num(lat.get('p95'), 's')}/{_num(lat.get('p99'), 's')}"
-        f" · {_num(s.get('images_per_s'), ' images/s')}",
-        f"acceptance {_pct(s.get('acceptance_rate'))} · pass rate {_pct(s.get('pass_rate'))}"
-        f" · cost ${_num(s.get('total_cost_usd'), '', 4)}"
-        f" · per usable image {_usd(s.get('cost_per_usable_image_usd'))}"
-        f" · peak memory {_bytes(s.get('peak_memory_bytes'))} ({s.get('memory_kind') or 'n/a'})",
-        "families: " + ", ".join(f"{k} {_pct(v)}" for k, v in (s.get("pass_rate_by_family") or {}).items()),
+        f"outputs {s.get('outputs_measured', 0)}/{s.get('outputs_expected', 0)} · wall {fmt_num(s.get('wall_s'), 's')}"
+        f" · p50/p95/p99 {fmt_num(lat.get('p50'), 's')}/{fmt_num(lat.get('p95'), 's')}/{fmt_num(lat.get('p99'), 's')}"
+        f" · {fmt_num(s.get('images_per_s'), ' images/s')}",
+        f"acceptance {fmt_pct(s.get('acceptance_rate'))} · pass rate {fmt_pct(s.get('pass_rate'))}"
+        f" · cost ${fmt_num(s.get('total_cost_usd'), '', 4)}"
+        f" · per usable image {fmt_usd(s.get('cost_per_usable_image_usd'))}"
+        f" · peak memory {fmt_bytes(s.get('peak_memory_bytes'))} ({s.get('memory_kind') or 'n/a'})",
+        "families: " + ", ".join(f"{k} {fmt_pct(v)}" for k, v in (s.get("pass_rate_by_family") or {}).items()),
     ]
     if not s.get("watchdog_clean", True):
         lines.append(f"watchdog: {len(s.get('unstable') or [])} render(s) differed from their own seed")
@@ -101,10 +101,10 @@ def render_html(run: RunView, baseline: RunView | None = None) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pct"] = _pct
-    env.filters["num"] = _num
-    env.filters["usd"] = _usd
-    env.filters["bytes"] = _bytes
+    env.filters["pct"] = fmt_pct
+    env.filters["num"] = fmt_num
+    env.filters["usd"] = fmt_usd
+    env.filters["bytes"] = fmt_bytes
     thumbs = _Thumbnails()
     tiles = [_tile(o, thumbs) for o in run.outputs]
     pairs = _pairs(run, baseline, thumbs) if baseline is not None else []
@@ -241,9 +241,9 @@ def _summary_rows(run: RunView, baseline: RunView | None) -> list[tuple[str, str
             shown.append((label, mine_text, theirs_text, None))
             continue
         ratio = None
-        if baseline is not None and isinstance(mine, int | float) and isinstance(theirs, int | float):
-            if not isinstance(mine, bool) and theirs:
-                ratio = f"{mine / theirs:.2f}×"
+        numbers = isinstance(mine, int | float) and isinstance(theirs, int | float) and not isinstance(mine, bool)
+        if baseline is not None and numbers and theirs:
+            ratio = f"{mine / theirs:.2f}×"
         shown.append((label, _format(mine, kind), _format(theirs, kind) if baseline else None, ratio))
     return shown
 
@@ -254,18 +254,18 @@ def _get(view: RunView | None, key: str) -> Any:
 
 def _format(value: Any, kind: str) -> str:
     if kind == "s":
-        return _num(value, " s")
+        return fmt_num(value, " s")
     if kind == "rate":
-        return _num(value)
+        return fmt_num(value)
     if kind == "bytes":
-        return _bytes(value)
+        return fmt_bytes(value)
     if kind == "pct":
-        return _pct(value)
+        return fmt_pct(value)
     if kind == "usd":
-        return _usd(value)
+        return fmt_usd(value)
     if kind == "clean":
         return "n/a" if value is None else ("clean" if value else "TRIPPED")
-    return _num(value, "", 4)
+    return fmt_num(value, "", 4)
 
 
 def _charts(run: RunView, baseline: RunView | None) -> dict[str, str]:
@@ -293,20 +293,32 @@ def _charts(run: RunView, baseline: RunView | None) -> dict[str, str]:
         ax.legend()
     charts["latency"] = save(fig)
 
-    for key, title in (("pass_rate_by_family", "Pass rate by brief family"),
-                       ("pass_rate_by_check_family", "Pass rate by check family")):
+    for key, title in (
+        ("pass_rate_by_family", "Pass rate by brief family"),
+        ("pass_rate_by_check_family", "Pass rate by check family"),
+    ):
         fig = Figure(figsize=(5.5, 3))
         ax = fig.subplots()
         mine = run.summary.get(key) or {}
         names = sorted(set(mine) | set((baseline.summary.get(key) or {}) if baseline else ()))
         width = 0.4 if baseline else 0.8
         xs = list(range(len(names)))
-        ax.bar([x - (width / 2 if baseline else 0) for x in xs],
-               [100 * (mine.get(n) or 0) for n in names], width, color="#1d3557", label=run.profile)
+        ax.bar(
+            [x - (width / 2 if baseline else 0) for x in xs],
+            [100 * (mine.get(n) or 0) for n in names],
+            width,
+            color="#1d3557",
+            label=run.profile,
+        )
         if baseline is not None:
             theirs = baseline.summary.get(key) or {}
-            ax.bar([x + width / 2 for x in xs], [100 * (theirs.get(n) or 0) for n in names], width,
-                   color="#e76f51", label=baseline.profile)
+            ax.bar(
+                [x + width / 2 for x in xs],
+                [100 * (theirs.get(n) or 0) for n in names],
+                width,
+                color="#e76f51",
+                label=baseline.profile,
+            )
             ax.legend()
         ax.set_xticks(xs, names, rotation=20, ha="right")
         ax.set_ylim(0, 100)
@@ -335,8 +347,13 @@ def _charts(run: RunView, baseline: RunView | None) -> dict[str, str]:
         per_usable.append(view.summary.get("cost_per_usable_image_usd"))
     xs = list(range(len(labels)))
     ax.bar([x - 0.2 for x in xs], totals, 0.4, color="#264653", label="total")
-    ax.bar([x + 0.2 for x in xs], [p if p is not None else 0.0 for p in per_usable], 0.4,
-           color="#f4a261", label="per usable image")
+    ax.bar(
+        [x + 0.2 for x in xs],
+        [p if p is not None else 0.0 for p in per_usable],
+        0.4,
+        color="#f4a261",
+        label="per usable image",
+    )
     for x, p in zip(xs, per_usable, strict=True):
         if p is None:
             ax.annotate("∞ (none usable)", (x + 0.2, 0), ha="center", va="bottom", fontsize=8)
@@ -351,7 +368,7 @@ def _charts(run: RunView, baseline: RunView | None) -> dict[str, str]:
 # --- number formatting shared by the page, the terminal and Slack ----------------------------------
 
 
-def _num(value: Any, unit: str = "", digits: int = 3) -> str:
+def fmt_num(value: Any, unit: str = "", digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     if isinstance(value, bool):
@@ -361,15 +378,15 @@ def _num(value: Any, unit: str = "", digits: int = 3) -> str:
     return f"{float(value):.{digits}f}{unit}"
 
 
-def _pct(value: Any) -> str:
+def fmt_pct(value: Any) -> str:
     return "n/a" if value is None else f"{100 * float(value):.1f}%"
 
 
-def _usd(value: Any) -> str:
+def fmt_usd(value: Any) -> str:
     return "∞ (nothing usable)" if value is None else f"${float(value):.5f}"
 
 
-def _bytes(value: Any) -> str:
+def fmt_bytes(value: Any) -> str:
     if value is None:
         return "n/a"
     size = float(value)

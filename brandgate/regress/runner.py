@@ -50,7 +50,9 @@ class RunInterrupted(Exception):
     """The run stopped before every render finished; it is recorded as incomplete and can resume."""
 
     def __init__(self, run_id: str) -> None:
-        super().__init__(f"regression run {run_id} interrupted; resume it with `brandgate regress run --resume {run_id}`")
+        super().__init__(
+            f"regression run {run_id} interrupted; resume it with `brandgate regress run --resume {run_id}`"
+        )
         self.run_id = run_id
 
 
@@ -160,8 +162,9 @@ class SuiteRunner:
         """Render what the run still lacks, then measure and summarise; interrupted → incomplete."""
         run, options = self._load(run_id)
         wanted = set(run.plan.get("brief_ids") or [])
-        chosen = Suite(suite.name, suite.path, suite.content_hash,
-                       tuple(b for b in suite.briefs if b.id in wanted), suite.problems)
+        chosen = Suite(
+            suite.name, suite.path, suite.content_hash, tuple(b for b in suite.briefs if b.id in wanted), suite.problems
+        )
         renders = plan_renders(chosen, options.seeds, options.seed_base, options.watchdog)
         done = self._recorded(run_id)
         todo = [r for r in renders if (r.brief.id, r.seed_index, r.repeat) not in done]
@@ -191,8 +194,9 @@ class SuiteRunner:
         outputs = [_with_drift(o, goldens.get((o.brief_id, o.seed)) if o.seed is not None else None) for o in outputs]
         self._store_measurements(run_id, outputs)
         psd = _spread_by_brief(outputs)
-        summary = summarise(outputs, outputs_expected=sum(1 for r in renders if r.repeat == 0),
-                            wall_s=wall_s, psd_by_brief=psd)
+        summary = summarise(
+            outputs, outputs_expected=sum(1 for r in renders if r.repeat == 0), wall_s=wall_s, psd_by_brief=psd
+        )
         if interrupted or not summary.complete:
             status = "incomplete"
         elif not summary.watchdog_clean:
@@ -271,8 +275,9 @@ class SuiteRunner:
             with self.sessions() as session:
                 image = session.get(Image, view.image_id)
                 if image is not None:
-                    checks = tuple(CheckOutcome(c.check_id, families.get(c.check_id, "other"), c.status)
-                                   for c in image.checks)
+                    checks = tuple(
+                        CheckOutcome(c.check_id, families.get(c.check_id, "other"), c.status) for c in image.checks
+                    )
                     memory, memory_kind = image.peak_memory_bytes, image.memory_kind
         elif status.failure_reason and "BG501" in status.failure_reason:
             checks = (CheckOutcome("BG501", "safety", "fail"),)
@@ -367,7 +372,9 @@ class SuiteRunner:
         with self.sessions() as session:
             return list(
                 session.scalars(
-                    select(RegressionOutput).where(RegressionOutput.run_id == run_id).order_by(RegressionOutput.position)
+                    select(RegressionOutput)
+                    .where(RegressionOutput.run_id == run_id)
+                    .order_by(RegressionOutput.position)
                 )
             )
 
@@ -520,8 +527,16 @@ def _with_missing(rows: Sequence[RegressionOutput], renders: Sequence[Render]) -
             outputs.append(_row_output(row))
         else:
             outputs.append(
-                Output(render.brief.id, render.brief.family, render.brief.expect, render.seed_index,
-                       render.repeat, "missing", seed=render.seed, failure_reason="never finished")
+                Output(
+                    render.brief.id,
+                    render.brief.family,
+                    render.brief.expect,
+                    render.seed_index,
+                    render.repeat,
+                    "missing",
+                    seed=render.seed,
+                    failure_reason="never finished",
+                )
             )
     return outputs
 
@@ -541,8 +556,9 @@ def load_view(sessions: sessionmaker[Session], run_id: str) -> RunView:
         summary = dict(run.summary or {})
         expected = summary.get("outputs_expected")
         if run.status == "running" and expected is None:
-            summary = summarise(outputs, outputs_expected=len(run.plan.get("brief_ids") or []) * run.seeds,
-                                wall_s=0.0).to_json()
+            summary = summarise(
+                outputs, outputs_expected=len(run.plan.get("brief_ids") or []) * run.seeds, wall_s=0.0
+            ).to_json()
         return RunView(
             run_id=run.id,
             suite=run.suite,
@@ -580,7 +596,5 @@ def suite_for_run(sessions: sessionmaker[Session], run_id: str, path: Path | Non
         expected = run.suite_hash
     suite = load_suite(suite_path)
     if suite.content_hash != expected:
-        raise UserError(
-            f"{suite_path} changed since run {run_id} started; a resumed run must use the same suite file"
-        )
+        raise UserError(f"{suite_path} changed since run {run_id} started; a resumed run must use the same suite file")
     return suite

@@ -65,9 +65,7 @@ class Suite:
         """A slice of the suite: only these families (all when empty), at most `limit` briefs."""
         unknown = sorted(set(families) - set(FAMILIES))
         if unknown:
-            raise SuiteError(
-                f"unknown family {', '.join(unknown)}; the families are {', '.join(FAMILIES)}"
-            )
+            raise SuiteError(f"unknown family {', '.join(unknown)}; the families are {', '.join(FAMILIES)}")
         chosen = [b for b in self.briefs if not families or b.family in families]
         if limit is not None:
             if limit < 1:
@@ -152,9 +150,7 @@ def _suite_brief(item: Any, defaults: dict[str, Any], line: int) -> SuiteBrief:
     if not isinstance(brief_id, str) or not brief_id.strip():
         raise InvalidInput("`id` is missing; give every brief a unique text ID")
     if len(brief_id) > MAX_BRIEF_ID_CHARS or any(c.isspace() or c in "/\\" for c in brief_id):
-        raise InvalidInput(
-            f"`id` {brief_id!r}: use at most {MAX_BRIEF_ID_CHARS} characters, no spaces or slashes"
-        )
+        raise InvalidInput(f"`id` {brief_id!r}: use at most {MAX_BRIEF_ID_CHARS} characters, no spaces or slashes")
     family = item.get("family")
     if family not in FAMILIES:
         raise InvalidInput(f"`family` is {family!r}; give one of {', '.join(FAMILIES)}")

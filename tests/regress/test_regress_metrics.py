@@ -108,8 +108,16 @@ def test_summary_rates_cost_and_watchdog() -> None:
         _out("t2", "typography", "flag", checks=text_fail, latency_s=2.0),
         _out("c1", "counting", "pass", checks=clean, latency_s=3.0),
         _out("c1", "counting", "approved", checks=text_fail, seed_index=1, latency_s=4.0),
-        _out("e1", "edge-cases", None, expect="reject", state="done",
-             checks=(CheckOutcome("BG501", "safety", "fail"),), cost_usd=0.0, latency_s=0.1),
+        _out(
+            "e1",
+            "edge-cases",
+            None,
+            expect="reject",
+            state="done",
+            checks=(CheckOutcome("BG501", "safety", "fail"),),
+            cost_usd=0.0,
+            latency_s=0.1,
+        ),
     ]
     summary = summarise(outputs, outputs_expected=5, wall_s=2.0)
     assert summary.complete
