@@ -92,6 +92,19 @@ def build_scheduler(settings: Settings, engine: Engine, job_ref: str = NIGHTLY_J
     return scheduler
 
 
+def stop_scheduler(scheduler: Any, wait: bool = True) -> None:
+    """Shut down without touching the stored jobs.
+
+    APScheduler 3's background loop processes due jobs once more after `shutdown()` (with its
+    executors already closed): the run fails to start but the store still moves the job to its
+    next fire time, so a run due at that moment would be lost. Detaching the job store first
+    leaves the job exactly as it was for the next start.
+    """
+    scheduler.pause()
+    scheduler.remove_jobstore("default", shutdown=True)
+    scheduler.shutdown(wait=wait)
+
+
 # --- one run per occurrence, one run at a time -----------------------------------------------------
 
 
@@ -208,7 +221,7 @@ def serve(settings: Settings, stop: threading.Event | None = None) -> None:
     try:
         stop.wait()
     finally:
-        scheduler.shutdown(wait=True)
+        stop_scheduler(scheduler)
         engine.dispose()
 
 

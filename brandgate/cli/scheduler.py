@@ -33,7 +33,7 @@ def scheduler_command(show: bool, as_json: bool) -> None:
             "next_run_time": job.next_run_time.isoformat() if job and job.next_run_time else None,
             "misfire_grace_s": settings.scheduler_misfire_grace_s,
         }
-        sched.shutdown(wait=False)
+        scheduler.stop_scheduler(sched, wait=False)
     finally:
         engine.dispose()
     if as_json:
