@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     signing_key: Path | None = None
     trust_anchors: Path | None = None
 
+    max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+
     # Nightly regression suite, the determinism watchdog and the model gate (docs/regression.md).
     slack_report_channel: str | None = Field(default=None, description="Channel ID for regression reports.")
     regress_suite: Path = Field(default=PROJECT_ROOT / "suites" / "core.yaml")
@@ -61,9 +64,6 @@ class Settings(BaseSettings):
     gate_memory_budget_bytes: int = Field(default=16 * 1024**3, gt=0, description="Peak VRAM (GPU) or RSS (CPU).")
     gate_max_cost_ratio: float = Field(default=1.1, gt=0, description="Cost per usable image vs the active model.")
     auto_rollback: bool = Field(default=False, description="Roll back when the nightly run breaks the criteria.")
-
-    max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
-    max_image_pixels: int = Field(default=40_000_000, gt=0)
 
     @field_validator("database_url")
     @classmethod

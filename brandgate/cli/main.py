@@ -29,6 +29,11 @@ def _register() -> None:
 
     for module in (kits, briefs):
         module.register(cli)
+    # after every other family: gate adds its commands to the `models` group registered above
+    from brandgate.cli import gate, regress, scheduler
+
+    for module in (regress, scheduler, gate):
+        module.register(cli)
 
 
 def main() -> None:
