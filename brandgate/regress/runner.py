@@ -197,8 +197,12 @@ class SuiteRunner:
         summary = summarise(
             outputs, outputs_expected=sum(1 for r in renders if r.repeat == 0), wall_s=wall_s, psd_by_brief=psd
         )
+        made_any = any(o.image_id is not None for o in outputs)
+        wanted_any = any(r.brief.expect == "pass" for r in renders)
         if interrupted or not summary.complete:
             status = "incomplete"
+        elif wanted_any and not made_any:
+            status = "failed"  # not one image: a broken setup (keys, model folder), not a measurement
         elif not summary.watchdog_clean:
             status = "flagged"
         else:
