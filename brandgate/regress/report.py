@@ -42,6 +42,10 @@ class RunView:
         return self.status == "complete" and bool(self.summary.get("watchdog_clean"))
 
     def headline(self) -> str:
+        if self.status == "failed":
+            return "FAILED: the run made no image at all (see the failure reasons below)"
+        if self.status == "flagged":
+            return "FLAGGED: the determinism watchdog tripped"
         if self.status != "complete":
             return f"INCOMPLETE ({self.status}): not a pass"
         if not self.summary.get("watchdog_clean"):

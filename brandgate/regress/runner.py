@@ -97,6 +97,7 @@ class RunOptions:
     watchdog: bool = True
     tolerance: float = 0.5
     timeout_s: float = 600.0
+    warmup: bool = True
     baseline_run_id: str | None = None
     triggered_by: str = "cli"
 
@@ -108,6 +109,7 @@ class RunOptions:
             "watchdog": self.watchdog,
             "tolerance": self.tolerance,
             "timeout_s": self.timeout_s,
+            "warmup": self.warmup,
         }
 
 
@@ -173,6 +175,8 @@ class SuiteRunner:
         self._set_status(run_id, "running")
         interrupted = False
         try:
+            if todo and options.warmup:
+                self._warm_up(run_id, todo[0], options)
             self._render_all(run_id, todo, options)
         except KeyboardInterrupt:
             self.stop.set()
@@ -241,6 +245,27 @@ class SuiteRunner:
             except BaseException:
                 self.stop.set()
                 raise
+
+    def _warm_up(self, run_id: str, render: Render, options: RunOptions) -> None:
+        """One unrecorded render first, so loading the model is not billed to the first brief's latency.
+
+        Real traffic meets a warm worker; without this the profile whose model is loaded second
+        would look slower in an A/B comparison for no reason of its own.
+        """
+        brief = render.brief.brief.model_copy(update={"seed": render.seed, "n": 1})
+        accepted = self.queue.submit(
+            Submission(
+                brief=brief,
+                requested_by=REQUESTED_BY,
+                source="regress",
+                idempotency_key=f"regress:{run_id}:warm-up",
+                profile=self._profile(run_id),
+            )
+        )
+        deadline = time.perf_counter() + options.timeout_s
+        status = self.queue.status(accepted.request_id)
+        while status.state not in TERMINAL and not self.stop.is_set() and time.perf_counter() < deadline:
+            status = self.queue.wait(accepted.request_id, timeout=POLL_S)
 
     def _render_one(self, run_id: str, render: Render, options: RunOptions) -> None:
         brief = render.brief.brief.model_copy(update={"seed": render.seed, "n": 1})
@@ -326,6 +351,7 @@ class SuiteRunner:
                 watchdog=bool(plan.get("watchdog", True)),
                 tolerance=float(plan.get("tolerance", 0.5)),
                 timeout_s=float(plan.get("timeout_s", 600.0)),
+                warmup=bool(plan.get("warmup", True)),
                 baseline_run_id=run.baseline_run_id,
                 triggered_by=run.triggered_by or "cli",
             )
