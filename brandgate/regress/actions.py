@@ -215,6 +215,7 @@ def promote(
 
 def rollback(settings: Settings, sessions: sessionmaker[Session], actor: str, reason: str) -> tuple[str, str]:
     with sessions.begin() as session:
+        registry.ensure_active(session, settings, actor)
         return registry.rollback(session, actor, reason)
 
 
