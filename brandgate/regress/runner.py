@@ -84,7 +84,7 @@ def plan_renders(suite: Suite, seeds: int, seed_base: int, watchdog: bool) -> li
     for brief in suite.briefs:
         for k in range(seeds):
             renders.append(Render(len(renders), brief, k, seed_for(brief.id, k, seed_base), 0))
-        if watchdog:
+        if watchdog and brief.expect == "pass":  # screening spends no GPU: nothing to re-render
             renders.append(Render(len(renders), brief, 0, seed_for(brief.id, 0, seed_base), 1))
     return renders
 
@@ -175,8 +175,9 @@ class SuiteRunner:
         self._set_status(run_id, "running")
         interrupted = False
         try:
-            if todo and options.warmup:
-                self._warm_up(run_id, todo[0], options)
+            first = next((r for r in todo if r.brief.expect == "pass"), None)
+            if first is not None and options.warmup:
+                self._warm_up(run_id, first, options)
             self._render_all(run_id, todo, options)
         except KeyboardInterrupt:
             self.stop.set()
