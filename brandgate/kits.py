@@ -22,9 +22,7 @@ def kit_root(name_or_path: str, settings: Settings) -> Path:
     if "/" in name_or_path or "\\" in name_or_path or name_or_path in (".", ".."):
         return Path(name_or_path)
     if not _NAME.match(name_or_path):
-        raise UserError(
-            f"kit: {name_or_path!r} is not a kit name (lower-case letters, digits, '-' and '_')"
-        )
+        raise UserError(f"kit: {name_or_path!r} is not a kit name (lower-case letters, digits, '-' and '_')")
     root = settings.kits_dir / name_or_path
     if not root.is_dir():
         available = ", ".join(list_kits(settings)) or "none"

@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     signing_cert: Path | None = None
     signing_key: Path | None = None
     trust_anchors: Path | None = None
+    tsa_url: str | None = Field(
+        default=None,
+        description="RFC 3161 time-stamp authority for C2PA signatures; optional, none is reachable offline.",
+    )
+    signing_thumbnail: bool = Field(
+        default=False,
+        description="Embed a thumbnail in each manifest (adds tens of ms per image).",
+    )
+    visual_match_max_distance: int = Field(
+        default=10, ge=0, le=64,
+        description="Largest perceptual-hash distance `verify` reports as a visual match.",
+    )
 
     max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)

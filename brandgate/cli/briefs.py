@@ -27,8 +27,14 @@ def validate(file: Path, as_json: bool) -> None:
     if brief.logo:
         kit.logo_path(brief.logo)
     if as_json:
-        emit_json({"brief": brief.model_dump(mode="json"), "brief_hash": brief.content_hash(),
-                   "kit_hash": kit.content_hash, "valid": True})
+        emit_json(
+            {
+                "brief": brief.model_dump(mode="json"),
+                "brief_hash": brief.content_hash(),
+                "kit_hash": kit.content_hash,
+                "valid": True,
+            }
+        )
     else:
         say(f"brief {file} is valid (kit {kit.name}, {brief.n} image(s) of {brief.size[0]}x{brief.size[1]})")
 

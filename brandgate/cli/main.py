@@ -25,9 +25,9 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from brandgate.cli import briefs, kits
+    from brandgate.cli import audit, briefs, db, keys, kits, verify
 
-    for module in (kits, briefs):
+    for module in (kits, briefs, db, audit, keys, verify):
         module.register(cli)
     # after every other family: gate adds its commands to the `models` group registered above
     from brandgate.cli import gate, regress, scheduler
@@ -39,7 +39,8 @@ def _register() -> None:
 def main() -> None:
     _register()
     try:
-        cli.main(standalone_mode=False)
+        # Non-standalone click returns (not raises) the code of a command's `Exit(code)`.
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
@@ -57,3 +58,5 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        sys.exit(code)

@@ -2,27 +2,87 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandgate.errors import ConfigError
 from brandgate.settings import Settings
 
+# Execution option for long read-only work on SQLite (export, verify): begin DEFERRED so a
+# reader does not hold the write lock that workers need.
+READ_ONLY = {"brandgate_read_only": True}
 
-def make_engine(settings: Settings) -> Engine:
-    url = settings.database_url
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
+def database_url(settings: Settings) -> URL:
+    try:
+        return make_url(settings.database_url)
+    except ArgumentError:
+        raise ConfigError(
+            "BRANDGATE_DATABASE_URL is not an SQLAlchemy URL "
+            "(examples: sqlite:///var/brandgate.db, postgresql+psycopg://user@host/db)"
+        ) from None
 
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+
+def describe_url(url: URL) -> str:
+    """Where the database is, for messages: host and port, or the SQLite file; never the password."""
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite file {url.database or ':memory:'}"
+    port = url.port or (5432 if url.get_backend_name() == "postgresql" else "default port")
+    return f"{url.get_backend_name()} at {url.host or 'localhost'}:{port}/{url.database}"
+
+
+def make_engine(settings: Settings, **engine_options: Any) -> Engine:
+    url = database_url(settings)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, **engine_options)
+    if backend == "postgresql" and url.drivername == "postgresql":
+        # psycopg 3 is what we ship; a bare postgresql:// would ask for psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "postgresql":
+        options["connect_args"] = {"connect_timeout": 10}
+    options.update(engine_options)
+    return create_engine(url, **options)
+
+
+def _sqlite_engine(url: URL, **engine_options: Any) -> Engine:
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"connect_args": {"timeout": 30}}
+    options.update(engine_options)
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so "begin" below decides how to begin.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a crash of the process loses nothing; a power cut may lose the last
+        # commits but never leaves the file (or the audit chain) inconsistent. FULL would fsync
+        # every commit, which caps the embedded default at a few dozen events per second.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn: Connection) -> None:
+        # A deferred transaction that reads and then writes fails with "database is locked"
+        # when another writer committed in between (WAL snapshots); IMMEDIATE takes the write
+        # lock up front, so writers queue on busy_timeout and always see the latest chain head.
+        if conn.get_execution_options().get("brandgate_read_only"):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -76,7 +77,11 @@ class Image(Base):
     """One produced image: where its bytes are, what made it, what it cost, what the checks said."""
 
     __tablename__ = "images"
-    __table_args__ = (UniqueConstraint("request_id", "index", name="uq_images_request_index"),)
+    __table_args__ = (
+        UniqueConstraint("request_id", "index", name="uq_images_request_index"),
+        # the export walks images in (created_at, id) order, a batch at a time
+        Index("ix_images_created_at_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)
@@ -99,7 +104,7 @@ class Image(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     verdict: Mapped[str] = mapped_column(String(10), index=True)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     request: Mapped[Request] = relationship(back_populates="images")
     checks: Mapped[list[CheckResultRow]] = relationship(back_populates="image", order_by="CheckResultRow.check_id")
@@ -128,6 +133,7 @@ class Approval(Base):
     """At most one human decision per image; `version` guards concurrent decisions."""
 
     __tablename__ = "approvals"
+    __table_args__ = (CheckConstraint("decision IN ('approved', 'rejected')", name="decision"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     image_id: Mapped[str] = mapped_column(ForeignKey("images.id"), unique=True)

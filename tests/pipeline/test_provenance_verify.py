@@ -1,0 +1,394 @@
+"""`brandgate verify` and `brandgate keys init` as users run them: exit codes, JSON, the audit lookup."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from PIL import Image
+
+from brandgate.cli.main import main
+from brandgate.settings import Settings, get_settings
+from pipeline.keys import ROOT_CERT, SIGNING_CHAIN, SIGNING_KEY, issue_chain, write_dev_chain
+from pipeline.provenance import Signer, SigningConfigError
+from tests.pipeline.provenance_world import (
+    encode,
+    foreign_tool_png,
+    record,
+    scene,
+    seed_audit_db,
+    settings_with_chain,
+    signer_for,
+    transplant_credentials,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A dev chain in tmp_path/keys, an audit DB path, and BRANDGATE_* pointing at them for the CLI."""
+    settings = settings_with_chain(tmp_path)
+    monkeypatch.setenv("BRANDGATE_KEYS_DIR", str(settings.keys_dir))
+    monkeypatch.setenv("BRANDGATE_DATABASE_URL", settings.database_url)
+    for name in ("SIGNING_CERT", "SIGNING_KEY", "TRUST_ANCHORS", "MAX_IMAGE_BYTES"):
+        monkeypatch.delenv(f"BRANDGATE_{name}", raising=False)
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def run(env: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Outcome]:
+    """Run `brandgate ARGS` in-process through main(), where user errors become exit codes."""
+
+    def invoke(*args: str) -> Outcome:
+        get_settings.cache_clear()
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["brandgate", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return invoke
+
+
+def signed_file(settings: Settings, path: Path, media_type: str = "image/png") -> Path:
+    signer = Signer.from_settings(settings)
+    signer.sign(encode(scene(), media_type), media_type, record()).write(path)
+    return path
+
+
+def test_signed_file_is_trusted_with_exit_0_and_full_json(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    path = signed_file(env, tmp_path / "img.png")
+
+    result = run("verify", str(path), "--json")
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["state"] == "trusted"
+    assert report["validation_state"] == "Trusted"
+    assert report["signer"]["subject"].endswith("CN=brandgate development content signer")
+    assert report["signing_time_source"] == "claimed by signer"
+    assert report["actions"][0]["action"] == "c2pa.created"
+    assert report["governance"]["checks"] == record().to_assertion()["checks"]
+    assert report["governance"]["request_id"] == "req-0001"
+    assert "assertion.dataHash.match" in report["validation_codes"]["success"]
+    assert report["lookup"] is None
+
+
+def test_sidecar_given_with_manifest_option(run: Callable[..., Outcome], env: Settings, tmp_path: Path) -> None:
+    path = signed_file(env, tmp_path / "img.jpg", "image/jpeg")
+
+    result = run("verify", str(path), "--manifest", str(tmp_path / "img.c2pa"), "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["manifest_source"] == "sidecar"
+
+
+def test_other_trust_anchors_give_exit_3(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = signed_file(env, tmp_path / "img.png")
+    elsewhere = tmp_path / "other-root.pem"
+    elsewhere.write_bytes(issue_chain("another company").root_cert)
+    monkeypatch.setenv("BRANDGATE_TRUST_ANCHORS", str(elsewhere))
+
+    result = run("verify", str(path))
+
+    assert result.exit_code == 3, result.output
+    assert "valid, but the signer is not trusted" in result.output
+    assert "signingCredential.untrusted" in result.output
+
+
+def test_file_signed_by_a_foreign_ca_gives_exit_3(run: Callable[..., Outcome], env: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "foreign.webp"
+    signer_for(issue_chain("Mallory Media")).sign(encode(scene(), "image/webp"), "image/webp", record()).write(path)
+
+    result = run("verify", str(path), "--json")
+
+    assert result.exit_code == 3
+    assert "Mallory Media" in json.loads(result.stdout)["signer"]["subject"]
+
+
+def test_flipped_byte_gives_exit_4(run: Callable[..., Outcome], env: Settings, tmp_path: Path) -> None:
+    path = signed_file(env, tmp_path / "img.jpg", "image/jpeg")
+    data = bytearray(path.read_bytes())
+    data[-300] ^= 0x10
+    path.write_bytes(bytes(data))
+
+    result = run("verify", str(path), "--json")
+
+    assert result.exit_code == 4
+    codes = [f["code"] for f in json.loads(result.stdout)["validation_codes"]["failure"]]
+    assert "assertion.dataHash.mismatch" in codes
+
+
+def test_pixels_edited_under_copied_credentials_give_exit_4_and_name_the_original(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    path = signed_file(env, tmp_path / "img.png")
+    seed_audit_db(env, {"img-0001": path.read_bytes()})
+    edited = Image.open(path).convert("RGB")
+    edited.paste((255, 255, 255), (20, 20, 28, 26))  # a small patch painted over
+    forged = tmp_path / "forged.png"
+    forged.write_bytes(transplant_credentials(path.read_bytes(), encode(edited, "image/png")))
+
+    result = run("verify", str(forged))
+
+    assert result.exit_code == 4
+    assert "invalid or tampered (assertion.dataHash.mismatch" in result.stdout
+    assert "visually matches image img-0001 of request req-0001" in result.stdout
+
+
+def test_truncated_file_gives_exit_4(run: Callable[..., Outcome], env: Settings, tmp_path: Path) -> None:
+    path = signed_file(env, tmp_path / "img.png")
+    path.write_bytes(path.read_bytes()[:-5000])
+
+    result = run("verify", str(path))
+
+    assert result.exit_code == 4
+    assert "credentials present but unreadable" in result.output
+
+
+def test_re_encoded_file_has_no_credentials_and_is_found_in_the_audit_db(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    path = signed_file(env, tmp_path / "img.png")
+    decoy = encode(scene(seed=5), "image/png")
+    seed_audit_db(env, {"img-decoy": decoy, "img-0001": path.read_bytes()})
+    screenshot = tmp_path / "from-slack.jpg"
+    screenshot.write_bytes(encode(Image.open(path).convert("RGB").resize((200, 200)), "image/jpeg", quality=70))
+
+    result = run("verify", str(screenshot), "--json")
+
+    assert result.exit_code == 5
+    report = json.loads(result.stdout)
+    assert report["state"] == "no_credentials"
+    match = report["lookup"]["match"]
+    assert (match["image_id"], match["request_id"]) == ("img-0001", "req-0001")
+    assert match["distance"] <= env.visual_match_max_distance
+    assert report["summary"] == (
+        f"no credentials; visually matches image img-0001 of request req-0001 (distance {match['distance']})"
+    )
+
+
+def test_pixel_edit_that_drops_credentials_reports_the_lookup_in_words(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    path = signed_file(env, tmp_path / "img.png")
+    seed_audit_db(env, {"img-0001": path.read_bytes()})
+    edited = Image.open(path).convert("RGB")
+    edited.putpixel((3, 3), (255, 0, 255))
+    edited.save(tmp_path / "edited.png")
+
+    result = run("verify", str(tmp_path / "edited.png"))
+
+    assert result.exit_code == 5
+    assert "no credentials; visually matches image img-0001 of request req-0001 (distance 0)" in result.output
+
+
+def test_lookup_without_tables_says_it_was_not_possible(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    Path(env.database_url.removeprefix("sqlite:///")).touch()  # a database file with no tables yet
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(encode(scene(), "image/png"))
+
+    result = run("verify", str(plain), "--json")
+
+    assert result.exit_code == 5
+    assert json.loads(result.stdout)["lookup"]["detail"] == (
+        "lookup not possible: the audit database has no images table yet (run `brandgate db upgrade`)"
+    )
+
+
+def test_lookup_with_unreachable_database_says_it_was_not_possible(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BRANDGATE_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(encode(scene(), "image/png"))
+
+    result = run("verify", str(plain), "--json")
+
+    assert result.exit_code == 5
+    assert json.loads(result.stdout)["lookup"]["detail"].startswith("lookup not possible: the audit database cannot")
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+        (lambda p: p.write_text("this is not a picture\n" * 20), "is not a readable"),
+        (lambda p: p.mkdir(), "is a folder"),
+    ],
+    ids=["zero-byte", "text-named-png", "directory"],
+)
+def test_bad_input_gives_exit_2(
+    run: Callable[..., Outcome], tmp_path: Path, make: Callable[[Path], object], expected: str
+) -> None:
+    target = tmp_path / "suspect.png"
+    make(target)
+
+    result = run("verify", str(target))
+
+    assert result.exit_code == 2
+    assert expected in result.stderr
+
+
+def test_file_over_the_size_limit_is_refused_from_its_size(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n")
+        handle.truncate(200 * 1024 * 1024)  # sparse: 200 MB on paper, a few bytes on disk
+    assert huge.stat().st_blocks * 512 < 1024 * 1024
+
+    result = run("verify", str(huge))
+
+    assert result.exit_code == 2
+    assert "is 209,715,200 bytes, over the 52,428,800-byte limit" in result.stderr
+
+
+def test_garbage_sidecar_is_bad_input(run: Callable[..., Outcome], env: Settings, tmp_path: Path) -> None:
+    path = signed_file(env, tmp_path / "img.png")
+    junk = tmp_path / "junk.c2pa"
+    junk.write_bytes(b"not a manifest store" * 10)
+
+    result = run("verify", str(path), "--manifest", str(junk))
+
+    assert result.exit_code == 2
+    assert "is not a C2PA manifest store" in result.stderr
+
+
+def test_other_tools_assertions_are_listed_and_do_not_fail_verification(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    chain = issue_chain("Other Tool Inc")
+    path = tmp_path / "other-tool.png"
+    path.write_bytes(foreign_tool_png(chain, scene()))
+
+    result = run("verify", str(path))
+
+    assert result.exit_code == 3, result.output  # their CA is not among our anchors
+    assert "unknown assertions (not checked by brandgate): org.example.review" in result.stdout
+    assert "governance assertion unreadable" in result.stdout
+
+
+@pytest.mark.postgres
+def test_lookup_finds_the_image_in_a_postgresql_audit_db(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_migrated_url: str
+) -> None:
+    monkeypatch.setenv("BRANDGATE_DATABASE_URL", pg_migrated_url)
+    path = signed_file(env, tmp_path / "img.png")
+    seed_audit_db(env.model_copy(update={"database_url": pg_migrated_url}), {"img-0001": path.read_bytes()})
+    stripped = tmp_path / "stripped.webp"
+    stripped.write_bytes(encode(Image.open(path).convert("RGB"), "image/webp", quality=60))
+
+    result = run("verify", str(stripped), "--json")
+
+    assert result.exit_code == 5
+    assert json.loads(result.stdout)["lookup"]["match"]["image_id"] == "img-0001"
+
+
+def test_exit_code_reaches_the_shell_through_the_real_entry_point(env: Settings, tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.png"
+    signer_for(issue_chain("Mallory Media")).sign(encode(scene(), "image/png"), "image/png", record()).write(foreign)
+    environ = {**os.environ, "BRANDGATE_KEYS_DIR": str(env.keys_dir), "BRANDGATE_DATABASE_URL": env.database_url}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "brandgate", "verify", str(foreign)],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode == 3, done.stderr
+    assert "valid, but the signer is not trusted" in done.stdout
+
+
+def test_keys_init_writes_a_chain_validators_accept(
+    run: Callable[..., Outcome], tmp_path: Path, env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "fresh-keys"
+
+    result = run("keys", "init", "--dir", str(target))
+
+    assert result.exit_code == 0, result.output
+    assert "PRIVATE KEY" not in result.output
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    for key_file in ("root-ca.key", "intermediate-ca.key", SIGNING_KEY):
+        assert stat.S_IMODE((target / key_file).stat().st_mode) == 0o600
+    leaf = x509.load_pem_x509_certificates((target / SIGNING_CHAIN).read_bytes())[0]
+    usage = leaf.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical and usage.value.digital_signature
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in eku
+    # The chain really signs: with our root as anchor, a signed image verifies as trusted.
+    settings = Settings(keys_dir=target, database_url=env.database_url)
+    signed_file(settings, tmp_path / "check.png")
+    assert run("verify", str(tmp_path / "check.png")).exit_code == 3  # env's anchors are another root
+    monkeypatch.setenv("BRANDGATE_TRUST_ANCHORS", str(target / ROOT_CERT))
+    assert run("verify", str(tmp_path / "check.png")).exit_code == 0
+
+
+def test_keys_init_refuses_to_replace_a_chain_without_force(run: Callable[..., Outcome], env: Settings) -> None:
+    before = (Path(env.keys_dir) / ROOT_CERT).read_bytes()
+
+    refused = run("keys", "init")
+    replaced = run("keys", "init", "--force")
+
+    assert refused.exit_code == 2 and "--force" in refused.stderr
+    assert replaced.exit_code == 0
+    assert (Path(env.keys_dir) / ROOT_CERT).read_bytes() != before
+
+
+def test_signer_from_settings_names_the_missing_file_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(SigningConfigError, match="run `brandgate keys init`"):
+        Signer.from_settings(Settings(keys_dir=tmp_path / "nothing-here"))
+
+
+def test_signer_from_settings_catches_a_key_of_another_certificate(tmp_path: Path) -> None:
+    settings = settings_with_chain(tmp_path)
+    stray = tmp_path / "stray.key"
+    write_dev_chain(tmp_path / "other", issue_chain())
+    stray.write_bytes((tmp_path / "other" / SIGNING_KEY).read_bytes())
+
+    with pytest.raises(SigningConfigError, match=r"stray\.key: the private key does not match"):
+        Signer.from_settings(settings.model_copy(update={"signing_key": stray}))
+
+
+def test_signed_bytes_decode_to_the_same_pixels(env: Settings) -> None:
+    picture = scene()
+    signed = Signer.from_settings(env).sign(encode(picture, "image/png"), "image/png", record())
+    assert Image.open(io.BytesIO(signed.image)).tobytes() == picture.tobytes()
