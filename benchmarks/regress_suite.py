@@ -37,6 +37,8 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="bg-regress-bench-"))
     root.mkdir(parents=True, exist_ok=True)
 
+    from pipeline.tiny_model import build_tiny_model
+
     from brandgate.db.engine import make_engine, make_sessionmaker
     from brandgate.db.schema import upgrade
     from brandgate.regress import actions
@@ -44,7 +46,6 @@ def main() -> None:
     from brandgate.regress.suite import load_suite
     from brandgate.settings import Settings
     from pipeline.keys import issue_chain, write_dev_chain
-    from pipeline.tiny_model import build_tiny_model
 
     settings = Settings(
         database_url=f"sqlite:///{root / 'brandgate.db'}",
@@ -72,21 +73,34 @@ def main() -> None:
     s = view.summary
     lat = s["latency_s"]
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu(s), python {platform.python_version()}")
-    print(f"suite {args.suite.name}: {len(suite.briefs)} briefs, {args.seeds} seed(s), concurrency {args.concurrency},"
-          f" profile {args.profile}, status {view.status}")
-    print(f"renders: {len(view.outputs)} (incl. watchdog repeats), measured {s['outputs_measured']}/{s['outputs_expected']}")
+    print(
+        f"suite {args.suite.name}: {len(suite.briefs)} briefs, {args.seeds} seed(s), concurrency {args.concurrency},"
+        f" profile {args.profile}, status {view.status}"
+    )
+    print(
+        f"renders: {len(view.outputs)} (incl. watchdog repeats), "
+        f"measured {s['outputs_measured']}/{s['outputs_expected']}"
+    )
     print(f"wall time: {wall:.1f} s (run {s['wall_s']:.1f} s)")
     print(f"latency p50/p95/p99: {lat['p50']:.3f} / {lat['p95']:.3f} / {lat['p99']:.3f} s")
     print(f"images/s: {s['images_per_s']:.3f}")
-    print(f"acceptance rate: {100 * (s['acceptance_rate'] or 0):.1f}%   pass rate (as expected): "
-          f"{100 * (s['pass_rate'] or 0):.1f}%")
+    print(
+        f"acceptance rate: {100 * (s['acceptance_rate'] or 0):.1f}%   pass rate (as expected): "
+        f"{100 * (s['pass_rate'] or 0):.1f}%"
+    )
     cpu = s["cost_per_usable_image_usd"]
-    print(f"total cost: ${s['total_cost_usd']:.5f}   cost per usable image: "
-          f"{'inf (no usable image)' if cpu is None else f'${cpu:.6f}'}")
-    print(f"peak memory: {(s['peak_memory_bytes'] or 0) / 2**20:.0f} MiB ({s['memory_kind']})   "
-          f"watchdog: {'clean' if s['watchdog_clean'] else 'TRIPPED'}")
-    print("pass rate by family: " + json.dumps({k: round(v, 3) if v is not None else None
-                                                  for k, v in s["pass_rate_by_family"].items()}))
+    print(
+        f"total cost: ${s['total_cost_usd']:.5f}   cost per usable image: "
+        f"{'inf (no usable image)' if cpu is None else f'${cpu:.6f}'}"
+    )
+    print(
+        f"peak memory: {(s['peak_memory_bytes'] or 0) / 2**20:.0f} MiB ({s['memory_kind']})   "
+        f"watchdog: {'clean' if s['watchdog_clean'] else 'TRIPPED'}"
+    )
+    print(
+        "pass rate by family: "
+        + json.dumps({k: round(v, 3) if v is not None else None for k, v in s["pass_rate_by_family"].items()})
+    )
     print("failures by check: " + json.dumps(s["failures"]))
     for line in summary_lines(view)[:1]:
         print(line)
