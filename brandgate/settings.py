@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     artifacts_dir: Path = Field(default=PROJECT_ROOT / "var" / "artifacts")
     kits_dir: Path = Field(default=PROJECT_ROOT / "brand_kits")
     models_dir: Path = Field(default=PROJECT_ROOT / "var" / "models")
+    profiles_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "profiles",
+        description="operator profiles (name.yaml), looked up before pipeline/profiles/",
+    )
     keys_dir: Path = Field(default=PROJECT_ROOT / "var" / "keys")
     gpu_hourly_usd: float = Field(default=2.50, ge=0)
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
+import re
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from policies.errors import InvalidInput
 
 T = TypeVar("T")
 
@@ -55,3 +61,153 @@ class Creative:
             if key not in self._cache:
                 self._cache[key] = compute()
             return self._cache[key]  # type: ignore[no-any-return]
+
+
+MIN_SIDE = 16
+_EXIF_ORIENTATION = 0x0112
+DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+
+def load_creative(
+    path: Path | str,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Creative:
+    """Read an image file for the checks; anything unusable is `InvalidInput` naming the file."""
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise InvalidInput("no such image file", where)
+    if path.is_dir():
+        raise InvalidInput("is a folder, not an image file; give the image files themselves", where)
+    if not path.is_file():
+        raise InvalidInput("is not a regular file", where)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InvalidInput(f"image file is {size} bytes; the limit is {max_bytes}", where)
+    return load_creative_bytes(path.read_bytes(), path.name, max_pixels=max_pixels, max_bytes=max_bytes, where=where)
+
+
+def load_creative_bytes(
+    data: bytes,
+    name: str,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    where: str | None = None,
+) -> Creative:
+    """Decode image bytes into a Creative: RGB, first frame, transparency on white, 16-bit scaled."""
+    where = where or name
+    if not data:
+        raise InvalidInput("the image file is empty (0 bytes)", where)
+    if len(data) > max_bytes:
+        raise InvalidInput(f"image is {len(data)} bytes; the limit is {max_bytes}", where)
+    with warnings.catch_warnings():
+        # Pillow's own bomb guard is a warning below twice its limit; ours is the pixel limit.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as exc:
+            declared = re.search(r"\((\d+) pixels\)", str(exc))
+            raise InvalidInput(
+                _too_many_pixels_message(int(declared.group(1)) if declared else None, max_pixels), where
+            ) from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            raise InvalidInput(
+                "not an image brandgate can read (PNG, JPEG, WebP, GIF); the file's content is"
+                " not a known image format, whatever its name says",
+                where,
+            ) from None
+        with image:
+            width, height = image.size
+            # Refuse from the header, before any pixel is decoded.
+            if width * height > max_pixels:
+                raise InvalidInput(
+                    _too_many_pixels_message(width * height, max_pixels, f"{width}×{height} = "), where
+                )
+            if width < MIN_SIDE or height < MIN_SIDE:
+                raise InvalidInput(
+                    f"image is {width}×{height} pixels, too small to check; the checks need at"
+                    f" least {MIN_SIDE}×{MIN_SIDE}",
+                    where,
+                )
+            source_format = (image.format or "").lower() or None
+            notes: list[str] = []
+            try:
+                rgb = _decode_rgb(image, notes)
+            except (OSError, ValueError, SyntaxError, EOFError) as exc:
+                raise InvalidInput(
+                    f"image data is damaged or truncated ({exc}); export the image again", where
+                ) from None
+    if source_format == "jpg":
+        source_format = "jpeg"
+    return Creative(name=name, rgb=rgb, source_format=source_format, notes=notes)
+
+
+def _too_many_pixels_message(pixels: int | None, max_pixels: int, shape: str = "") -> str:
+    declared = f"declares {shape}{pixels} pixels" if pixels else "declares far too many pixels"
+    return (
+        f"image {declared}, more than the limit of {max_pixels} pixels (a decompression bomb"
+        " or an oversized export); resize it or raise BRANDGATE_MAX_IMAGE_PIXELS"
+    )
+
+
+def _decode_rgb(image: Image.Image, notes: list[str]) -> NDArray[np.uint8]:
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        image.seek(0)
+        notes.append(f"animated image with {frames} frames: only the first frame was checked")
+    image.load()
+    if image.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None):
+        image = ImageOps.exif_transpose(image)
+        notes.append("rotated upright as its EXIF orientation says")
+    mode = image.mode
+    if mode == "CMYK":
+        notes.append("CMYK image converted to RGB")
+        return np.asarray(_cmyk_to_rgb(image), dtype=np.uint8)
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        return _wide_grey_to_rgb(image, notes)
+    if mode == "F":
+        grey = np.clip(np.asarray(image, dtype=np.float64), 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        mode in ("P", "L", "RGB") and "transparency" in image.info
+    )
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        lowest_alpha = rgba.getchannel("A").getextrema()[0]
+        if isinstance(lowest_alpha, int | float) and lowest_alpha < 255:
+            notes.append("transparent pixels composited on white")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
+    """With an embedded ICC profile, a colour-managed conversion to sRGB; else Pillow's formula."""
+    icc = image.info.get("icc_profile")
+    if icc:
+        try:
+            from PIL import ImageCms
+
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if converted is not None:
+                return converted
+        except (OSError, ValueError, ImportError, ImageCms.PyCMSError):
+            pass
+    return image.convert("RGB")
+
+
+def _wide_grey_to_rgb(image: Image.Image, notes: list[str]) -> NDArray[np.uint8]:
+    """16-bit (and 32-bit integer) greyscale scaled to 8 bits, never clipped at 255."""
+    values = np.asarray(image).astype(np.float64)
+    if image.mode.startswith("I;16") or (image.mode == "I" and (image.format or "").upper() == "PNG"):
+        full_scale = 65535.0
+    else:
+        full_scale = float(values.max()) if values.size and values.max() > 255 else 255.0
+    grey = np.clip(np.rint(values * 255.0 / full_scale), 0, 255).astype(np.uint8)
+    notes.append("16-bit image scaled to 8 bits per channel")
+    return np.repeat(grey[:, :, None], 3, axis=2)

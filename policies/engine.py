@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -155,7 +157,12 @@ def run_one(
             outcome = spec.module.run(creative, brief, kit, options)
     except Exception as exc:  # a broken check must surface as an error, not crash the run
         outcome = Outcome("error", f"check failed to run: {type(exc).__name__}: {exc}", confidence=0.0)
-    elapsed = (time.perf_counter() - started) * 1000
+    return _result(spec, options, outcome, started)
+
+
+def _result(spec: CheckSpec, options: Mapping[str, Any], outcome: Outcome, started: float) -> CheckResult:
+    if outcome.status not in ("pass", "fail", "skip", "error"):
+        outcome = Outcome("error", f"check returned unknown status {outcome.status!r}", confidence=0.0)
     return CheckResult(
         id=spec.id,
         name=spec.name,
@@ -164,8 +171,60 @@ def run_one(
         confidence=outcome.confidence,
         message=outcome.message,
         evidence=outcome.evidence,
-        duration_ms=elapsed,
+        duration_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def shared_executor() -> ThreadPoolExecutor:
+    """The process-wide pool the checks run on, made on first use.
+
+    Threads pay off because the heavy parts release the GIL: onnxruntime (RapidOCR, NudeNet)
+    and the tesseract subprocess run while the numpy and OpenCV checks go on beside them.
+    The pool is wider than the cores on purpose: the text checks all wait on one shared OCR
+    reading, and a waiting thread must not keep the image checks from starting.
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            workers = max(8, 2 * (os.cpu_count() or 2))
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brandgate-check")
+        return _pool
+
+
+def check_inputs(brief: Brief | None, kit: Kit) -> None:
+    """Refuse a brief the kit cannot serve, before any check runs (InvalidInput, exit 2)."""
+    from policies.errors import InvalidInput
+
+    if brief is None:
+        return
+    if brief.kit != kit.name:
+        raise InvalidInput(f"the brief is for kit {brief.kit!r} but the checks were given kit {kit.name!r}", "kit")
+    if brief.logo is not None and brief.logo not in kit.spec.logos:
+        known = ", ".join(sorted(kit.spec.logos)) or "none"
+        raise InvalidInput(f"kit {kit.name!r} has no logo variant {brief.logo!r} (has: {known})", "logo")
+    if brief.layout is not None:
+        kit.layout(brief.layout)
+
+
+def screen_brief(brief: Brief, kit: Kit, *, specs: Sequence[CheckSpec] | None = None) -> list[CheckResult]:
+    """The kit's enabled brief-only checks (BG501), to run before any GPU time is spent."""
+    if specs is None:
+        from policies.checks import builtin_specs
+
+        specs = builtin_specs()
+    results = []
+    for spec, options in enabled_checks(kit, [s for s in specs if s.screens_brief]):
+        started = time.perf_counter()
+        try:
+            outcome = spec.module.screen(brief, kit, options)
+        except Exception as exc:
+            outcome = Outcome("error", f"check failed to run: {type(exc).__name__}: {exc}", confidence=0.0)
+        results.append(_result(spec, options, outcome, started))
+    return results
 
 
 def run_checks(
@@ -175,17 +234,23 @@ def run_checks(
     *,
     specs: Sequence[CheckSpec] | None = None,
     executor: Executor | None = None,
+    concurrent: bool = True,
 ) -> ImageReport:
-    """All enabled checks on one creative; with an executor, independent checks run concurrently."""
+    """All enabled checks on one creative, in registry order.
+
+    With `concurrent` (the default) they run on `executor`, or the shared pool, so checks that
+    wait on OCR or a detector overlap with the others; `concurrent=False` runs them in turn.
+    """
     if specs is None:
         from policies.checks import builtin_specs
 
         specs = builtin_specs()
     chosen = enabled_checks(kit, specs)
-    if executor is None:
+    if not concurrent or len(chosen) < 2:
         results = [run_one(spec, creative, brief, kit, opts) for spec, opts in chosen]
     else:
-        futures = [executor.submit(run_one, spec, creative, brief, kit, opts) for spec, opts in chosen]
+        pool = executor or shared_executor()
+        futures = [pool.submit(run_one, spec, creative, brief, kit, opts) for spec, opts in chosen]
         results = [f.result() for f in futures]
     return ImageReport(
         image=creative.name,

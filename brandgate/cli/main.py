@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from importlib import import_module
 
 import click
 
@@ -12,7 +13,39 @@ from brandgate.errors import EXIT_BAD_INPUT, BrandgateError
 from policies.errors import InvalidInput
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Command name -> the brandgate.cli modules whose register(cli) provides it, in order
+# (gate adds its commands to the `models` group that models creates). Modules are
+# imported only when their command runs, so `brandgate verify` doesn't pay for torch.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "kit": ("kits",),
+    "brief": ("briefs",),
+    "db": ("db",),
+    "audit": ("audit",),
+    "keys": ("keys",),
+    "verify": ("verify",),
+    "check": ("checks",),
+    "checks": ("checks",),
+    "models": ("models", "gate"),
+    "render": ("render",),
+    "regress": ("regress",),
+    "scheduler": ("scheduler",),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module the first time that command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            for module in COMMAND_MODULES.get(cmd_name, ()):
+                import_module(f"brandgate.cli.{module}").register(self)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="brandgate")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
 def cli(verbose: bool) -> None:
@@ -25,19 +58,13 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from brandgate.cli import audit, briefs, db, keys, kits, verify
-
-    for module in (kits, briefs, db, audit, keys, verify):
-        module.register(cli)
-    # after every other family: gate adds its commands to the `models` group registered above
-    from brandgate.cli import gate, regress, scheduler
-
-    for module in (regress, scheduler, gate):
-        module.register(cli)
+    """Load every command now (tests driving `cli` in-process with CliRunner use this)."""
+    ctx = click.Context(cli)
+    for name in COMMAND_MODULES:
+        cli.get_command(ctx, name)
 
 
 def main() -> None:
-    _register()
     try:
         # Non-standalone click returns (not raises) the code of a command's `Exit(code)`.
         code = cli.main(standalone_mode=False)

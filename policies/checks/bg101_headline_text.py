@@ -1,6 +1,18 @@
-"""BG101 headline-text: headline from the brief missing or misspelt.
+"""BG101 headline-text: the brief's headline must appear in the image, spelt exactly.
 
-Not implemented yet: reports `error`, which never counts as a pass.
+The image text is read by RapidOCR and Tesseract (both, once per image, shared with the other
+text checks). The headline passes when either engine's reading contains it. Case, spacing,
+line breaks, punctuation, accents and O read as 0 are forgiven; a changed, missing or extra
+letter is not: "Fresh Deels Friday" fails for the headline "Fresh Deals Friday". Before
+reporting it missing, Tesseract takes a second look over the whole image.
+
+Statuses: `pass` headline read; `fail` not read, the message names the closest text read and
+the evidence gives it with its similarity (1.0 = identical); `skip` the brief has no headline
+(or there is no brief); `error` no OCR engine could run.
+
+Options in policy.yaml under `BG101`:
+- `severity`: `flag` (default) or `reject`.
+- `max_edits`: letters that may differ and still pass (default 0: exact).
 """
 
 from __future__ import annotations
@@ -9,6 +21,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from policies.engine import Outcome
+from policies.ocr import read_text
+from policies.required_text import agreement_confidence, find_in_creative, int_option
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -21,7 +35,16 @@ FAMILY = "text"
 DEFAULT_SEVERITY = "flag"
 
 
-def run(
-    creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
-) -> Outcome:
-    return Outcome("error", "BG101 is not implemented yet", confidence=0.0)
+def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
+    if brief is None or not brief.headline:
+        return Outcome("skip", "the brief asks for no headline")
+    max_edits = int_option(options, "max_edits", 0)
+    ocr = read_text(creative)
+    if not ocr.usable:
+        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+    finding = find_in_creative(brief.headline, creative, ocr, max_edits)
+    evidence = {**finding.evidence(), **ocr.summary()}
+    confidence = agreement_confidence(finding, ocr)
+    if finding.found:
+        return Outcome("pass", f"headline {brief.headline!r} read", confidence, evidence)
+    return Outcome("fail", finding.describe_miss("headline"), confidence, evidence)

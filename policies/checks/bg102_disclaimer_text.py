@@ -1,6 +1,16 @@
-"""BG102 disclaimer-text: required disclaimer (brief or kit) missing or misspelt.
+"""BG102 disclaimer-text: every required disclaimer must appear in the image, spelt exactly.
 
-Not implemented yet: reports `error`, which never counts as a pass.
+Required are the brief's `disclaimer` and every entry of the kit's `required_disclaimers`.
+Each is looked for in both OCR engines' readings the way BG101 looks for the headline: case,
+spacing, line breaks, punctuation, accents and O read as 0 are forgiven, changed letters not.
+Small print the line detector misses gets a second look by Tesseract over the whole image.
+
+Statuses: `pass` all read; `fail` one or more missing or misspelt, each named with the closest
+text read and its similarity; `skip` nothing is required; `error` no OCR engine could run.
+
+Options in policy.yaml under `BG102`:
+- `severity`: `flag` (default) or `reject`.
+- `max_edits`: letters per disclaimer that may differ and still pass (default 0).
 """
 
 from __future__ import annotations
@@ -9,6 +19,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from policies.engine import Outcome
+from policies.ocr import read_text
+from policies.required_text import agreement_confidence, find_in_creative, int_option
+from policies.text_match import normalise
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -21,7 +34,33 @@ FAMILY = "text"
 DEFAULT_SEVERITY = "flag"
 
 
-def run(
-    creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
-) -> Outcome:
-    return Outcome("error", "BG102 is not implemented yet", confidence=0.0)
+def required_disclaimers(brief: Brief | None, kit: Kit) -> list[str]:
+    """The brief's disclaimer, then the kit's, each once."""
+    wanted = ([brief.disclaimer] if brief is not None and brief.disclaimer else []) + list(
+        kit.spec.required_disclaimers
+    )
+    seen: set[str] = set()
+    out = []
+    for text in wanted:
+        key = normalise(text)
+        if key and key not in seen:
+            seen.add(key)
+            out.append(text)
+    return out
+
+
+def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
+    wanted = required_disclaimers(brief, kit)
+    if not wanted:
+        return Outcome("skip", "neither the brief nor the kit requires a disclaimer")
+    max_edits = int_option(options, "max_edits", 0)
+    ocr = read_text(creative)
+    if not ocr.usable:
+        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+    findings = [find_in_creative(text, creative, ocr, max_edits) for text in wanted]
+    missing = [f for f in findings if not f.found]
+    evidence = {"disclaimers": [f.evidence() for f in findings], **ocr.summary()}
+    confidence = min(agreement_confidence(f, ocr) for f in (missing or findings))
+    if not missing:
+        return Outcome("pass", f"{len(findings)} required disclaimer(s) read", confidence, evidence)
+    return Outcome("fail", "; ".join(f.describe_miss("disclaimer") for f in missing), confidence, evidence)

@@ -1,14 +1,38 @@
-"""BG104 unexpected-text: text in the image that the brief did not ask for.
+"""BG104 unexpected-text: text in the image that nobody asked for (hallucinated or garbled).
 
-Not implemented yet: reports `error`, which never counts as a pass.
+Every text line OCR finds must be explained by what the brief and kit ask for: the brief's
+headline and disclaimer, the kit's required disclaimers, the words in the kit's logos (their
+wordmarks, read once from the logo files) and the `allowed_text` option. Whatever is left of a
+line once those are taken out (case, spaces and punctuation ignored) is unexpected when it has
+at least `min_chars` letters or digits; a piece one letter away from an allowed word is taken
+as a misreading of it (BG101 and BG102 report misspellings). A line counts as explained when
+any engine's full reading of it is explained, so one engine's misreading does not flag a
+clean image.
+
+Statuses: `pass` all text explained (or no text); `fail` the unexpected lines with their
+position; `error` no OCR engine could run.
+
+Options in policy.yaml under `BG104`:
+- `severity`: `flag` (default) or `reject`.
+- `allowed_text`: further text that may appear (a tagline, a URL).
+- `min_chars`: letters or digits a leftover must have to count (default 3).
+- `min_confidence`: OCR confidence (0–1) below which a reading is ignored (default 0.6).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from PIL import Image
+
 from policies.engine import Outcome
+from policies.ocr import TextLine, read_text, recognise
+from policies.required_text import float_option, int_option
+from policies.text_match import normalise, similarity, tokens
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -20,8 +44,96 @@ NAME = "unexpected-text"
 FAMILY = "text"
 DEFAULT_SEVERITY = "flag"
 
+_wordmarks: dict[tuple[str, int], tuple[str, ...]] = {}
+_wordmarks_lock = threading.Lock()
 
-def run(
-    creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
-) -> Outcome:
-    return Outcome("error", "BG104 is not implemented yet", confidence=0.0)
+
+def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
+    min_chars = int_option(options, "min_chars", 3, low=1)
+    min_confidence = float_option(options, "min_confidence", 0.6)
+    allowed = expected_text(brief, kit, options)
+    ocr = read_text(creative)
+    if not ocr.usable:
+        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+    unexpected = []
+    for line in ocr.lines:
+        leftover = _unexplained(line, allowed, min_chars, min_confidence)
+        if leftover is not None:
+            unexpected.append({"text": leftover, "box": list(line.box), "readings": line.texts()})
+    evidence = {"allowed": allowed, "unexpected": unexpected, **ocr.summary()}
+    if not unexpected:
+        return Outcome("pass", "all text in the image was asked for", 0.85, evidence)
+    shown = ", ".join(repr(u["text"]) for u in unexpected[:5])
+    more = f" and {len(unexpected) - 5} more" if len(unexpected) > 5 else ""
+    return Outcome("fail", f"text nobody asked for: {shown}{more}", 0.9, evidence)
+
+
+def expected_text(brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> list[str]:
+    """Everything that may appear: brief's headline and disclaimer, kit disclaimers and wordmarks."""
+    extra = options.get("allowed_text", [])
+    if not isinstance(extra, list) or not all(isinstance(t, str) for t in extra):
+        raise ValueError(f"option allowed_text must be a list of strings, got {extra!r}")
+    texts = [*extra, *kit.spec.required_disclaimers]
+    if brief is not None:
+        texts += [t for t in (brief.headline, brief.disclaimer) if t]
+    for variant in kit.spec.logos:
+        texts += list(logo_wordmark(kit.logo_path(variant)))
+    return [t for t in dict.fromkeys(texts) if normalise(t)]
+
+
+def logo_wordmark(path: Path) -> tuple[str, ...]:
+    """The words written in a logo file, read once per file version and remembered."""
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return ()
+    with _wordmarks_lock:
+        if key in _wordmarks:
+            return _wordmarks[key]
+    words: tuple[str, ...] = ()
+    try:
+        with Image.open(path) as image:
+            rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+        result = recognise(rgb)
+        words = tuple(dict.fromkeys(text for line in result.lines for text in line.texts().values()))
+    except (OSError, ValueError):
+        words = ()
+    with _wordmarks_lock:
+        _wordmarks[key] = words
+    return words
+
+
+def _unexplained(line: TextLine, allowed: list[str], min_chars: int, min_confidence: float) -> str | None:
+    """The unexplained part of a line, or None when some substantive reading is explained."""
+    readings = [r for r in line.readings.values() if r.text.strip() and r.confidence >= min_confidence]
+    lengths = {r.engine: len(normalise(r.text)) for r in readings}
+    longest = max(lengths.values(), default=0)
+    if longest < min_chars:
+        return None
+    # A reading much shorter than another engine's of the same line missed most of it.
+    substantive = [r for r in readings if lengths[r.engine] >= 0.6 * longest]
+    leftovers = []
+    for reading in substantive:
+        left = _leftover(normalise(reading.text), allowed)
+        if len(left) < min_chars:
+            return None
+        leftovers.append((len(left), reading.text))
+    return min(leftovers)[1] if leftovers else None
+
+
+def _leftover(text: str, allowed: list[str]) -> str:
+    """`text` without the allowed texts in it, whole texts first, then their single words.
+
+    A leftover piece one letter away from an allowed word is a misreading of it (a small logo
+    read as "AGME") or a misspelling that BG101/BG102 report, not text nobody asked for.
+    """
+    pieces = [text]
+    whole = sorted({normalise(a) for a in allowed}, key=len, reverse=True)
+    words = sorted({t for a in allowed for t in tokens(a) if len(t) >= 2}, key=len, reverse=True)
+    for part in [*whole, *words]:
+        if part:
+            pieces = [p for piece in pieces for p in piece.split(part) if p]
+    near = [w for w in [*whole, *words] if len(w) >= 4]
+    return "".join(p for p in pieces if not any(similarity(p, w) >= 1 - 1.5 / len(w) for w in near))

@@ -1,6 +1,21 @@
-"""BG302 headline-contrast: headline contrast below WCAG AA against its background.
+"""BG302 headline-contrast: the headline must stand out from what is behind it (WCAG AA).
 
-Not implemented yet: reports `error`, which never counts as a pass.
+The headline is located with OCR (the lines whose reading is part of the brief's headline).
+Inside each line's box the text pixels are separated from the background (Otsu threshold on
+the colour channel that separates them best). The contrast ratio is the WCAG 2 ratio between the text's median relative
+luminance and the background pixels around it, at a low percentile of the background, so a
+busy photograph is judged by the parts of it that are closest to the text's own lightness.
+When OCR cannot read the headline at all, the kit layout's headline box is measured instead.
+
+Statuses: `pass` ratio ≥ `min_ratio` on every headline line; `fail` below it, with the ratio,
+text and background colours; `skip` no headline in the brief, or no text found where the
+headline should be; `error` no OCR engine could run.
+
+Options in policy.yaml under `BG302`:
+- `severity`: `flag` (default) or `reject`.
+- `min_ratio`: the ratio to reach (default 4.5, WCAG AA for normal text).
+- `background_percentile`: the share (0–50) of the least contrasting background that may
+  fall below the ratio (default 10).
 """
 
 from __future__ import annotations
@@ -8,7 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
 from policies.engine import Outcome
+from policies.ocr import OcrResult, otsu_split, read_text
+from policies.required_text import float_option
+from policies.text_match import normalise, similarity
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -20,8 +42,124 @@ NAME = "headline-contrast"
 FAMILY = "colour"
 DEFAULT_SEVERITY = "flag"
 
+Box = tuple[int, int, int, int]
 
-def run(
-    creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
-) -> Outcome:
-    return Outcome("error", "BG302 is not implemented yet", confidence=0.0)
+
+def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
+    if brief is None or not brief.headline:
+        return Outcome("skip", "the brief asks for no headline")
+    min_ratio = float_option(options, "min_ratio", 4.5, low=1.0)
+    percentile = float_option(options, "background_percentile", 10.0)
+    if percentile > 50:
+        raise ValueError(f"option background_percentile must be 0–50, got {percentile}")
+    ocr = read_text(creative)
+    if not ocr.usable:
+        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+    boxes = headline_boxes(brief.headline, ocr)
+    located = "read by OCR"
+    read = bool(boxes)
+    if not boxes:
+        boxes = [_layout_box(creative, brief, kit)]
+        located = "not read by OCR; measured in the kit layout's headline box"
+    measured = [m for box in boxes if (m := measure(creative.rgb, box, percentile)) is not None]
+    if not measured:
+        return Outcome("skip", f"headline {located}, and no text could be told from its background")
+    worst = min(measured, key=lambda m: m["ratio"])
+    evidence = {"min_ratio": min_ratio, "located": located, "lines": measured, "ratio": worst["ratio"]}
+    if worst["ratio"] >= min_ratio:
+        return Outcome("pass", f"headline contrast {worst['ratio']:.2f}:1 ≥ {min_ratio}:1", 0.9, evidence)
+    return Outcome(
+        "fail",
+        f"headline contrast {worst['ratio']:.2f}:1 is below {min_ratio}:1"
+        f" (text {worst['text_colour']} on {worst['background_colour']}; headline {located})",
+        0.85 if read else 0.6,
+        evidence,
+    )
+
+
+def headline_boxes(headline: str, ocr: OcrResult) -> list[Box]:
+    """Boxes of the lines that read as part of the headline (it may break over lines)."""
+    target = normalise(headline)
+    boxes = []
+    for line in ocr.lines:
+        for text in line.texts().values():
+            read = normalise(text)
+            if len(read) < 2:
+                continue
+            if read in target or target in read or similarity(read, target) >= 0.7:
+                boxes.append(line.box)
+                break
+    return boxes
+
+
+def _layout_box(creative: Creative, brief: Brief, kit: Kit) -> Box:
+    x, y, w, h = kit.layout(brief.layout).headline_box
+    return (
+        int(x * creative.width),
+        int(y * creative.height),
+        int((x + w) * creative.width),
+        int((y + h) * creative.height),
+    )
+
+
+def relative_luminance(rgb: NDArray[Any]) -> NDArray[np.float64]:
+    """WCAG 2 relative luminance of sRGB colours (last axis RGB, 0–255)."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return np.asarray(linear @ np.array([0.2126, 0.7152, 0.0722]), dtype=np.float64)
+
+
+def contrast_ratio(l1: NDArray[np.float64] | float, l2: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    hi, lo = np.maximum(l1, l2), np.minimum(l1, l2)
+    return np.asarray((hi + 0.05) / (lo + 0.05), dtype=np.float64)
+
+
+def measure(rgb: NDArray[np.uint8], box: Box, percentile: float) -> dict[str, Any] | None:
+    """Contrast of the text in `box` against what surrounds it; None if no text is seen.
+
+    Which of the two Otsu classes is the text is not known (a white fill with a dark outline
+    has both); the one that contrasts more with its own surround is taken, so an outline
+    counts as a reader sees it, while text that blends in fails either way.
+    """
+    x0, y0, x1, y1 = box
+    crop = rgb[y0:y1, x0:x1]
+    if crop.shape[0] < 4 or crop.shape[1] < 4:
+        return None
+    split = otsu_split(crop)
+    if split is None:
+        return None
+    measured = [m for mask in (split, ~split) if (m := _against_surround(crop, mask, percentile)) is not None]
+    if not measured:
+        return None
+    best = max(measured, key=lambda m: float(m["ratio"]))
+    return {"box": list(box), **best}
+
+
+def _against_surround(crop: NDArray[np.uint8], text: NDArray[np.bool_], percentile: float) -> dict[str, Any] | None:
+    share = float(text.mean())
+    if share < 0.01 or share > 0.9:
+        return None
+    # The surround is a band a few pixels wide outside the strokes; the one-pixel
+    # anti-aliased edge is neither text nor background.
+    reach = 4
+    as_u8 = text.astype(np.uint8)
+    edge = cv2.dilate(as_u8, np.ones((3, 3), np.uint8)) > 0
+    around = cv2.dilate(as_u8, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+    core = cv2.erode(as_u8, np.ones((3, 3), np.uint8)) > 0
+    if core.sum() >= 0.3 * text.sum():
+        text = core
+    background = around & ~edge
+    if background.sum() < 20 or text.sum() < 10:
+        return None
+    text_lum = float(np.median(relative_luminance(crop[text])))
+    ratios = contrast_ratio(relative_luminance(crop[background]), text_lum)
+    return {
+        "ratio": round(float(np.percentile(ratios, percentile)), 2),
+        "text_colour": _hex(np.median(crop[text], axis=0)),
+        "background_colour": _hex(np.median(crop[background], axis=0)),
+    }
+
+
+def _hex(colour: NDArray[Any]) -> str:
+    r, g, b = (round(float(v)) for v in colour[:3])
+    return f"#{r:02X}{g:02X}{b:02X}"

@@ -1,0 +1,99 @@
+"""`brandgate check IMAGE... --kit KIT [--brief FILE] [--json]` and `brandgate checks list`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from brandgate.cli.output import emit_json, say
+from brandgate.errors import EXIT_FLAG, EXIT_OK, EXIT_REJECT
+from brandgate.kits import resolve_kit
+from brandgate.settings import get_settings
+from policies.brief import load_brief
+from policies.checks import builtin_specs
+from policies.creative import load_creative
+from policies.engine import ImageReport, check_inputs, run_checks
+
+EXIT_FOR_VERDICT = {"pass": EXIT_OK, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
+
+
+@click.command("check")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--kit", "kit_name", required=True, help="Kit name under the kits folder, or a path to a kit folder.")
+@click.option("--brief", "brief_file", type=click.Path(path_type=Path), help="The brief the images were made for.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_json: bool) -> None:
+    """Run the kit's policy checks on existing IMAGES.
+
+    Exit 0 when every image passes, 3 when any is flagged, 4 when any is rejected,
+    2 for bad input (an unreadable image, kit or brief), before any check runs.
+    """
+    settings = get_settings()
+    kit = resolve_kit(kit_name, settings)
+    brief = load_brief(brief_file) if brief_file is not None else None
+    check_inputs(brief, kit)
+    # Every image is read first, so a bad one stops the run before any check is paid for.
+    creatives = [
+        load_creative(path, max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)
+        for path in images
+    ]
+    reports = []
+    for path, creative in zip(images, creatives, strict=True):
+        creative.name = str(path)
+        reports.append(run_checks(creative, brief, kit))
+    if as_json:
+        emit_json({"results": [r.to_json() for r in reports]})
+    else:
+        for report in reports:
+            _print_report(report)
+    worst = max((EXIT_FOR_VERDICT[r.verdict] for r in reports), default=EXIT_OK)
+    raise click.exceptions.Exit(worst)
+
+
+def _print_report(report: ImageReport) -> None:
+    say(f"{report.image}: {report.verdict}")
+    for note in report.notes:
+        say(f"  note: {note}")
+    for result in report.checks:
+        say(
+            f"  {result.id} {result.name:<22} {result.status:<5} {result.severity:<6}"
+            f" {result.duration_ms:7.1f} ms  {result.message}"
+        )
+
+
+@click.group("checks")
+def checks_group() -> None:
+    """The built-in policy checks."""
+
+
+@checks_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def list_checks(as_json: bool) -> None:
+    """List every built-in check: ID, name, family, default severity and its documentation."""
+    specs = builtin_specs()
+    if as_json:
+        emit_json(
+            {
+                "checks": [
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "family": s.family,
+                        "default_severity": s.default_severity,
+                        "screens_brief": s.screens_brief,
+                        "doc": s.doc,
+                    }
+                    for s in specs
+                ]
+            }
+        )
+        return
+    for spec in specs:
+        summary = spec.doc.splitlines()[0] if spec.doc else ""
+        say(f"{spec.id}  {spec.name:<24} {spec.family:<10} {spec.default_severity:<6}  {summary}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(check)
+    cli.add_command(checks_group)

@@ -1,0 +1,170 @@
+"""`brandgate check` and `brandgate checks list`: exit codes, JSON shape, bad input, run as users run it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageDraw, ImageFont
+
+from brandgate.cli.main import _register, cli, main
+
+ROOT = Path(__file__).resolve().parents[2]
+KITS = ROOT / "brand_kits"
+BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+
+def brandgate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "brandgate", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+class Ran:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """The real entry point in-process: argv in, exit code and both streams out."""
+
+    def run(*args: str) -> Ran:
+        monkeypatch.setattr(sys, "argv", ["brandgate", *args])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return run
+
+
+@pytest.fixture
+def technical_kit(tmp_path: Path) -> Path:
+    """acme with only the technical checks on, BG601 rejecting: fast and fully determined."""
+    root = tmp_path / "acme"
+    shutil.copytree(KITS / "acme", root)
+    ids = [
+        "BG101", "BG102", "BG103", "BG104", "BG201", "BG202", "BG301", "BG302", "BG401", "BG402", "BG501", "BG502",
+    ]
+    policy = "".join(f"{i}: {{enabled: false}}\n" for i in ids) + "BG601: {severity: reject}\nBG602: {severity: flag}\n"
+    (root / "policy.yaml").write_text(policy)
+    return root
+
+
+@pytest.fixture
+def brief_file(tmp_path: Path) -> Path:
+    path = tmp_path / "brief.yaml"
+    path.write_text('kit: acme\nprompt: "apples"\nheadline: "Fresh Deals Friday"\nsize: [256, 256]\n')
+    return path
+
+
+def picture(path: Path, size: tuple[int, int] = (256, 256), black: bool = False) -> Path:
+    if black:
+        Image.new("RGB", size).save(path)
+        return path
+    ramp = np.tile(np.linspace(0, 255, size[0], dtype=np.uint8)[None, :, None], (size[1], 1, 3))
+    Image.fromarray(ramp).save(path)
+    return path
+
+
+def test_exit_0_3_4_by_verdict(run_main, tmp_path: Path, technical_kit: Path, brief_file: Path) -> None:
+    good = picture(tmp_path / "good.png")
+    wrong_size = picture(tmp_path / "wide.png", size=(320, 256))
+    black = picture(tmp_path / "black.png", black=True)
+    kit = str(technical_kit)
+    assert run_main("check", str(good), "--kit", kit, "--brief", str(brief_file)).returncode == 0
+    assert run_main("check", str(good), str(wrong_size), "--kit", kit, "--brief", str(brief_file)).returncode == 3
+    done = run_main("check", str(good), str(wrong_size), str(black), "--kit", kit, "--brief", str(brief_file))
+    assert done.returncode == 4
+    assert "black.png: reject" in done.stdout and "wide.png: flag" in done.stdout
+
+
+def test_json_document_follows_the_contract(run_main, tmp_path: Path, technical_kit: Path, brief_file: Path) -> None:
+    image = picture(tmp_path / "wide.png", size=(320, 256))
+    done = run_main("check", str(image), "--kit", str(technical_kit), "--brief", str(brief_file), "--json")
+    assert done.returncode == 3, done.stderr
+    document = json.loads(done.stdout)
+    [result] = document["results"]
+    assert result["image"] == str(image)
+    assert result["verdict"] == "flag"
+    assert [c["id"] for c in result["checks"]] == ["BG601", "BG602"]
+    bg602 = result["checks"][1]
+    assert set(bg602) == {"id", "name", "status", "severity", "confidence", "message", "evidence"}
+    assert (bg602["name"], bg602["status"], bg602["severity"]) == ("size-format", "fail", "flag")
+    assert set(result["timings_ms"]) == {"BG601", "BG602"}
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: (d / "fake.png").write_text("not an image") and d / "fake.png", "not an image"),
+        (lambda d: (d / "empty.png").write_bytes(b"") or d / "empty.png", "empty"),
+        (lambda d: d, "folder"),
+        (lambda d: d / "missing.png", "no such image"),
+    ],
+)
+def test_bad_image_exits_2_with_one_line(run_main, tmp_path: Path, technical_kit: Path, make, message: str) -> None:
+    good = picture(tmp_path / "good.png")
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    done = run_main("check", str(good), str(make(bad_dir)), "--kit", str(technical_kit), "--json")
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""  # nothing half-done on stdout
+
+
+def test_bad_brief_and_missing_logo_exit_2(run_main, tmp_path: Path, technical_kit: Path) -> None:
+    good = picture(tmp_path / "good.png")
+    wrong_type = tmp_path / "wrong.yaml"
+    wrong_type.write_text('kit: acme\nprompt: "apples"\nheadline: ["Fresh", "Deals"]\n')
+    done = run_main("check", str(good), "--kit", str(technical_kit), "--brief", str(wrong_type))
+    assert done.returncode == 2 and "headline" in done.stderr
+    no_logo = tmp_path / "logo.yaml"
+    no_logo.write_text('kit: acme\nprompt: "apples"\nlogo: holiday\n')
+    done = run_main("check", str(good), "--kit", str(technical_kit), "--brief", str(no_logo))
+    assert done.returncode == 2 and "no logo variant 'holiday'" in done.stderr
+
+
+def test_default_checks_end_to_end_read_the_headline(tmp_path: Path) -> None:
+    """The shipped acme kit, every check, real OCR: a misspelt headline is flagged."""
+    image = Image.new("RGB", (512, 512), (252, 244, 227))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((30, 25, 482, 110), fill=(214, 40, 40))
+    draw.text((45, 45), "Fresh Deels Friday", font=ImageFont.truetype(BOLD, 40), fill="white")
+    image.save(tmp_path / "ad.png")
+    brief = tmp_path / "brief.yaml"
+    brief.write_text('kit: acme\nprompt: "apples"\nheadline: "Fresh Deals Friday"\nsize: [512, 512]\n')
+    done = brandgate("check", str(tmp_path / "ad.png"), "--kit", "acme", "--brief", str(brief), "--json")
+    document = json.loads(done.stdout)
+    checks = {c["id"]: c for c in document["results"][0]["checks"]}
+    assert checks["BG101"]["status"] == "fail"
+    assert checks["BG101"]["evidence"]["read"] == "Fresh Deels Friday"
+    assert checks["BG601"]["status"] == "pass"
+    assert done.returncode in (3, 4)  # flagged at least; never a pass
+    assert done.returncode == {"flag": 3, "reject": 4}[document["results"][0]["verdict"]]
+
+
+def test_checks_list() -> None:
+    _register()
+    runner = CliRunner()
+    done = runner.invoke(cli, ["checks", "list", "--json"])
+    assert done.exit_code == 0, done.output
+    listed = {c["id"]: c for c in json.loads(done.output)["checks"]}
+    assert len(listed) == 14
+    assert listed["BG101"]["name"] == "headline-text" and listed["BG101"]["family"] == "text"
+    assert listed["BG501"]["default_severity"] == "reject" and listed["BG501"]["screens_brief"] is True
+    assert "Options in policy.yaml" in listed["BG302"]["doc"]
+    text = runner.invoke(cli, ["checks", "list"])
+    assert text.exit_code == 0 and "BG601  blank-image" in text.output
