@@ -12,7 +12,6 @@ from brandgate import __version__
 from brandgate.errors import EXIT_BAD_INPUT, BrandgateError
 from policies.errors import InvalidInput
 
-
 # Command name -> the brandgate.cli modules whose register(cli) provides it, in order
 # (gate adds its commands to the `models` group that models creates). Modules are
 # imported only when their command runs, so `brandgate verify` doesn't pay for torch.
