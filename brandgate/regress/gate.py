@@ -115,6 +115,17 @@ def _memory(cand: Mapping[str, Any], budget: int) -> Criterion:
 def _cost(cand: Mapping[str, Any], base: Mapping[str, Any], ratio: float) -> Criterion:
     mine = cand.get("cost_per_usable_image_usd")
     theirs = base.get("cost_per_usable_image_usd")
+    if mine is None and theirs is None:
+        # nothing usable on either side (a strict kit, unfinished checks): compare what images cost at all
+        mine, theirs = cand.get("cost_per_image_usd"), base.get("cost_per_image_usd")
+        if mine is None or theirs is None or theirs <= 0:
+            return Criterion("cost per usable image", False, "∞ on both sides and no image cost to compare")
+        limit = ratio * theirs
+        return Criterion(
+            "cost per usable image",
+            mine <= limit + 1e-12,
+            f"no usable image on either side; per image made {fmt_usd(mine)} vs limit {fmt_usd(limit)}",
+        )
     if mine is None:
         return Criterion("cost per usable image", False, "∞: the candidate produced no usable image")
     if theirs is None:

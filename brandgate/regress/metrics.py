@@ -212,6 +212,7 @@ class RunSummary:
     usable_images: int
     cost_per_usable_image_usd: float | None
     watchdog_clean: bool
+    cost_per_image_usd: float | None = None  # every image made, usable or not
     unstable: list[dict[str, Any]] = field(default_factory=list)
     psd_by_brief: dict[str, float | None] = field(default_factory=dict)
     drift: dict[str, float | None] = field(default_factory=dict)
@@ -234,6 +235,7 @@ class RunSummary:
             "total_cost_usd": self.total_cost_usd,
             "usable_images": self.usable_images,
             "cost_per_usable_image_usd": self.cost_per_usable_image_usd,
+            "cost_per_image_usd": self.cost_per_image_usd,
             "watchdog_clean": self.watchdog_clean,
             "unstable": self.unstable,
             "psd_by_brief": self.psd_by_brief,
@@ -317,6 +319,7 @@ def summarise(
         total_cost_usd=total_cost,
         usable_images=usable,
         cost_per_usable_image_usd=cost_per_usable_image(total_cost, usable),
+        cost_per_image_usd=cost_per_usable_image(total_cost, len(images)),
         watchdog_clean=not unstable,
         unstable=unstable,
         psd_by_brief=dict(psd_by_brief or {}),

@@ -96,6 +96,14 @@ def test_a_blank_model_fails_several_criteria_at_once(gate_settings: Settings) -
     assert "typography: 0.0% vs 80.0%" in detail["brief family pass rates"]
 
 
+def test_without_usable_images_on_either_side_cost_per_image_decides(gate_settings: Settings) -> None:
+    base = _view("active", cost_per_usable_image_usd=None, cost_per_image_usd=0.01)
+    cheap = _view("cand", cost_per_usable_image_usd=None, cost_per_image_usd=0.011)
+    dear = _view("cand", cost_per_usable_image_usd=None, cost_per_image_usd=0.02)
+    assert "cost per usable image" not in evaluate(cheap, base, gate_settings).failed
+    assert "cost per usable image" in evaluate(dear, base, gate_settings).failed
+
+
 def test_comparison_table_lists_both_profiles(gate_settings: Settings) -> None:
     result = evaluate(_view("cand"), _view("active"), gate_settings)
     table = format_table([["metric", "cand", "active"], *result.to_json()["table"]])
