@@ -101,6 +101,8 @@ def run_suite(
     if not suite.briefs:
         raise UserError(f"{suite.path}: no brief in the suite (or the slice) can run")
     digest = _profile_hash(settings, profile)
+    with sessions.begin() as session:  # goldens and drift are kept for the active profile: know which
+        registry.ensure_active(session, settings, options.triggered_by)
     with suite_runner(settings, sessions, options.concurrency, stop) as runner:
         run_id = runner.start(suite, profile, options, profile_hash=digest)
         log.info(
