@@ -198,7 +198,8 @@ def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
     suite = load_suite(world.suite_path)
     options = actions.options_from(settings, 1, 2)
     # the promotion's own run of cand-live is the last good run the nightly run is held to
-    assert actions.promote(settings, sessions, "cand-live", suite, options, actor="test").promoted
+    live = actions.promote(settings, sessions, "cand-live", suite, options, actor="test")
+    assert live.promoted, [c.detail for c in live.comparison.criteria if not c.ok]
 
     # someone "upgrades" the live profile by config: the step cap goes, every image costs 15x
     (profiles / "cand-live.yaml").write_text(
