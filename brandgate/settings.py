@@ -102,6 +102,24 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
 
+    # Nightly regression suite, the determinism watchdog and the model gate (docs/regression.md).
+    slack_report_channel: str | None = Field(default=None, description="Channel ID for regression reports.")
+    regress_suite: Path = Field(default=PROJECT_ROOT / "suites" / "core.yaml")
+    regress_seeds: int = Field(default=2, ge=1, le=16)
+    regress_concurrency: int = Field(default=2, ge=1, le=64)
+    regress_reports_dir: Path = Field(default=PROJECT_ROOT / "var" / "reports")
+    regress_render_timeout_s: float = Field(default=600.0, gt=0, description="Longest wait for one render.")
+    watchdog_tolerance: float = Field(
+        default=0.5, ge=0, description="Most mean absolute difference (0-255 levels) between two renders of one seed."
+    )
+    nightly_cron: str = Field(default="0 2 * * *", description="When the nightly suite runs (crontab, UTC).")
+    scheduler_misfire_grace_s: int = Field(default=3600, ge=1, description="A missed run still starts this late.")
+    gate_max_family_drop_points: float = Field(default=1.0, ge=0, description="Pass-rate points a family may lose.")
+    gate_max_p95_ratio: float = Field(default=1.2, gt=0)
+    gate_memory_budget_bytes: int = Field(default=16 * 1024**3, gt=0, description="Peak VRAM (GPU) or RSS (CPU).")
+    gate_max_cost_ratio: float = Field(default=1.1, gt=0, description="Cost per usable image vs the active model.")
+    auto_rollback: bool = Field(default=False, description="Roll back when the nightly run breaks the criteria.")
+
     @field_validator("database_url")
     @classmethod
     def _url_not_empty(cls, value: str) -> str:

@@ -24,7 +24,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "verify": ("verify",),
     "check": ("checks",),
     "checks": ("checks",),
-    "models": ("models",),
+    "models": ("models", "gate"),
     "render": ("render",),
     "generate": ("jobs",),
     "export": ("jobs",),
@@ -33,6 +33,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "worker": ("worker",),
     "health": ("worker",),
     "bot": ("bot",),
+    "regress": ("regress",),
+    "scheduler": ("scheduler",),
 }
 
 

@@ -184,6 +184,9 @@ class GoldenOutput(Base):
     brief_id: Mapped[str] = mapped_column(String(100))
     seed: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    # where the golden pixels are, so drift (MAD, SSIM) can be measured without a store lookup
+    artifact_path: Mapped[str | None] = mapped_column(Text)
+    regression_run_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -201,6 +204,61 @@ class RegressionRun(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    profile_hash: Mapped[str | None] = mapped_column(String(64))
+    # what the run was asked for (seed list, watchdog tolerance, slice), so it can be resumed as it was
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    triggered_by: Mapped[str | None] = mapped_column(String(100))
+
+    outputs: Mapped[list[RegressionOutput]] = relationship(
+        back_populates="run", order_by="RegressionOutput.position"
+    )
+
+
+class RegressionOutput(Base):
+    """One render of one suite brief at one seed within a run; written as each render finishes."""
+
+    __tablename__ = "regression_outputs"
+    __table_args__ = (
+        UniqueConstraint("run_id", "brief_id", "seed_index", "repeat", name="uq_regression_outputs_render"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("regression_runs.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # order in the suite: the contact sheet keeps it
+    brief_id: Mapped[str] = mapped_column(String(100))
+    family: Mapped[str] = mapped_column(String(30))
+    expect: Mapped[str] = mapped_column(String(10), default="pass")
+    seed_index: Mapped[int] = mapped_column(Integer)
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    request_id: Mapped[str | None] = mapped_column(String(32))
+    image_id: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(12))  # done, failed, cancelled, missing
+    verdict: Mapped[str | None] = mapped_column(String(10))
+    artifact_path: Mapped[str | None] = mapped_column(Text)
+    latency_s: Mapped[float | None] = mapped_column(Float)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    memory_kind: Mapped[str | None] = mapped_column(String(10))
+    checks: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[check id, family, status], ...]
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    stability: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    drift_mad: Mapped[float | None] = mapped_column(Float)
+    drift_ssim: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    run: Mapped[RegressionRun] = relationship(back_populates="outputs")
+
+
+class SchedulerLock(Base):
+    """Who runs a scheduled job right now, on databases without advisory locks (SQLite)."""
+
+    __tablename__ = "scheduler_locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEvent(Base):

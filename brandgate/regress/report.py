@@ -1,0 +1,401 @@
+"""The run report: one self-contained HTML file (charts and every output inlined) and a JSON summary."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from PIL import Image, UnidentifiedImageError
+
+from brandgate.regress.metrics import Output
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+THUMBNAIL_SIDE = 112
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A regression run as the report shows it: what ran, how it ended, what it measured, every output."""
+
+    run_id: str
+    suite: str
+    profile: str
+    status: str  # running, complete, incomplete, failed
+    seeds: int
+    concurrency: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    summary: Mapping[str, Any]
+    outputs: Sequence[Output]
+
+    @property
+    def is_pass(self) -> bool:
+        """Only a complete run with a clean watchdog can be read as good news."""
+        return self.status == "complete" and bool(self.summary.get("watchdog_clean"))
+
+    def headline(self) -> str:
+        if self.status == "failed":
+            return "FAILED: the run made no image at all (see the failure reasons below)"
+        if self.status == "flagged":
+            return "FLAGGED: the determinism watchdog tripped"
+        if self.status != "complete":
+            return f"INCOMPLETE ({self.status}): not a pass"
+        if not self.summary.get("watchdog_clean"):
+            return "FLAGGED: the determinism watchdog tripped"
+        return "complete"
+
+
+def summary_json(run: RunView, baseline: RunView | None = None) -> dict[str, Any]:
+    """The JSON summary written beside the report and printed by `--json`."""
+    document: dict[str, Any] = {
+        "run_id": run.run_id,
+        "suite": run.suite,
+        "profile": run.profile,
+        "status": run.status,
+        "headline": run.headline(),
+        "seeds": run.seeds,
+        "concurrency": run.concurrency,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "summary": dict(run.summary),
+    }
+    if baseline is not None:
+        document["baseline"] = {
+            "run_id": baseline.run_id,
+            "profile": baseline.profile,
+            "status": baseline.status,
+            "summary": dict(baseline.summary),
+        }
+    return document
+
+
+def summary_lines(run: RunView) -> list[str]:
+    """A few lines a person reads in a terminal or a Slack message."""
+    s = run.summary
+    lat = s.get("latency_s") or {}
+    lines = [
+        f"regression run {run.run_id} · suite {run.suite} · profile {run.profile} · {run.headline()}",
+        f"outputs {s.get('outputs_measured', 0)}/{s.get('outputs_expected', 0)} · wall {fmt_num(s.get('wall_s'), 's')}"
+        f" · p50/p95/p99 {fmt_num(lat.get('p50'), 's')}/{fmt_num(lat.get('p95'), 's')}/{fmt_num(lat.get('p99'), 's')}"
+        f" · {fmt_num(s.get('images_per_s'), ' images/s')}",
+        f"acceptance {fmt_pct(s.get('acceptance_rate'))} · pass rate {fmt_pct(s.get('pass_rate'))}"
+        f" · cost ${fmt_num(s.get('total_cost_usd'), '', 4)}"
+        f" · per usable image {fmt_usd(s.get('cost_per_usable_image_usd'))}"
+        f" · peak memory {fmt_bytes(s.get('peak_memory_bytes'))} ({s.get('memory_kind') or 'n/a'})",
+        "families: " + ", ".join(f"{k} {fmt_pct(v)}" for k, v in (s.get("pass_rate_by_family") or {}).items()),
+    ]
+    if not s.get("watchdog_clean", True):
+        lines.append(f"watchdog: {len(s.get('unstable') or [])} render(s) differed from their own seed")
+    return lines
+
+
+def render_html(run: RunView, baseline: RunView | None = None) -> str:
+    """The whole report as one HTML string; images are data URIs, so the file travels alone."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = fmt_pct
+    env.filters["num"] = fmt_num
+    env.filters["usd"] = fmt_usd
+    env.filters["bytes"] = fmt_bytes
+    thumbs = _Thumbnails()
+    tiles = [_tile(o, thumbs) for o in run.outputs]
+    pairs = _pairs(run, baseline, thumbs) if baseline is not None else []
+    template = env.get_template("report.html.j2")
+    return template.render(
+        run=run,
+        baseline=baseline,
+        summary_rows=_summary_rows(run, baseline),
+        charts=_charts(run, baseline),
+        tiles=tiles,
+        pairs=pairs,
+        lines=summary_lines(run),
+    )
+
+
+def write_report(run: RunView, out_dir: Path, baseline: RunView | None = None) -> tuple[Path, Path]:
+    """Write report.html and summary.json into `out_dir`; returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path = out_dir / f"report-{run.run_id}.html"
+    json_path = out_dir / f"summary-{run.run_id}.json"
+    html_path.write_text(render_html(run, baseline), encoding="utf-8")
+    json_path.write_text(json.dumps(summary_json(run, baseline), indent=2, default=str) + "\n", encoding="utf-8")
+    return html_path, json_path
+
+
+# --- pieces of the page ---------------------------------------------------------------------------
+
+
+class _Thumbnails:
+    """Small inline JPEGs of artifacts, made once per file even when a file appears twice."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, str | None] = {}
+
+    def uri(self, path: str | None) -> str | None:
+        if not path:
+            return None
+        if path not in self._cache:
+            self._cache[path] = _thumbnail(Path(path))
+        return self._cache[path]
+
+
+def _thumbnail(path: Path) -> str | None:
+    try:
+        with Image.open(path) as img:
+            img.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+            buffer = io.BytesIO()
+            img.convert("RGB").save(buffer, format="JPEG", quality=85)
+    except (OSError, UnidentifiedImageError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _tile(output: Output, thumbs: _Thumbnails) -> dict[str, Any]:
+    verdict = output.final_verdict or ("screened" if output.screened_out else output.state)
+    caption = f"{output.brief_id} · seed {output.seed if output.seed is not None else '?'}"
+    if output.repeat:
+        caption += " · watchdog re-render"
+    return {
+        "uri": thumbs.uri(output.artifact_path),
+        "caption": caption,
+        "family": output.family,
+        "verdict": verdict,
+        "badge": _badge(verdict),
+        "failed": list(output.failed_check_ids),
+        "note": output.failure_reason if output.image_id is None else None,
+    }
+
+
+def _badge(verdict: str) -> str:
+    if verdict in ("pass", "approved"):
+        return "ok"
+    if verdict in ("flag",):
+        return "warn"
+    if verdict in ("screened",):
+        return "info"
+    return "bad"
+
+
+def _pairs(run: RunView, baseline: RunView, thumbs: _Thumbnails) -> list[dict[str, Any]]:
+    theirs = {(o.brief_id, o.seed_index): o for o in baseline.outputs if o.repeat == 0}
+    pairs = []
+    for o in run.outputs:
+        if o.repeat:
+            continue
+        other = theirs.get((o.brief_id, o.seed_index))
+        pairs.append(
+            {
+                "brief_id": o.brief_id,
+                "seed_index": o.seed_index,
+                "candidate": _tile(o, thumbs),
+                "baseline": _tile(other, thumbs) if other is not None else None,
+            }
+        )
+    return pairs
+
+
+def _summary_rows(run: RunView, baseline: RunView | None) -> list[tuple[str, str, str | None, str | None]]:
+    """(metric, this run, baseline, ratio) rows of the summary table."""
+
+    def lat(view: RunView, key: str) -> Any:
+        return (view.summary.get("latency_s") or {}).get(key)
+
+    rows: list[tuple[str, Any, Any, str]] = [
+        ("outputs measured / expected", None, None, "outputs"),
+        ("wall time", run.summary.get("wall_s"), baseline.summary.get("wall_s") if baseline else None, "s"),
+        ("latency p50", lat(run, "p50"), lat(baseline, "p50") if baseline else None, "s"),
+        ("latency p95", lat(run, "p95"), lat(baseline, "p95") if baseline else None, "s"),
+        ("latency p99", lat(run, "p99"), lat(baseline, "p99") if baseline else None, "s"),
+        ("images/s", run.summary.get("images_per_s"), _get(baseline, "images_per_s"), "rate"),
+        ("peak memory", run.summary.get("peak_memory_bytes"), _get(baseline, "peak_memory_bytes"), "bytes"),
+        ("pass rate", run.summary.get("pass_rate"), _get(baseline, "pass_rate"), "pct"),
+        ("acceptance rate", run.summary.get("acceptance_rate"), _get(baseline, "acceptance_rate"), "pct"),
+        ("total cost", run.summary.get("total_cost_usd"), _get(baseline, "total_cost_usd"), "usd"),
+        (
+            "cost per usable image",
+            run.summary.get("cost_per_usable_image_usd"),
+            _get(baseline, "cost_per_usable_image_usd"),
+            "usd",
+        ),
+        ("watchdog", run.summary.get("watchdog_clean"), _get(baseline, "watchdog_clean"), "clean"),
+        ("drift mean SSIM", (run.summary.get("drift") or {}).get("mean_ssim"), None, "num"),
+        ("drift mean abs diff", (run.summary.get("drift") or {}).get("mean_abs_diff"), None, "num"),
+    ]
+    shown: list[tuple[str, str, str | None, str | None]] = []
+    for label, mine, theirs, kind in rows:
+        if kind == "outputs":
+            mine_text = f"{run.summary.get('outputs_measured', 0)} / {run.summary.get('outputs_expected', 0)}"
+            theirs_text = (
+                f"{baseline.summary.get('outputs_measured', 0)} / {baseline.summary.get('outputs_expected', 0)}"
+                if baseline
+                else None
+            )
+            shown.append((label, mine_text, theirs_text, None))
+            continue
+        ratio = None
+        numbers = isinstance(mine, int | float) and isinstance(theirs, int | float) and not isinstance(mine, bool)
+        if baseline is not None and numbers and theirs:
+            ratio = f"{mine / theirs:.2f}×"
+        shown.append((label, _format(mine, kind), _format(theirs, kind) if baseline else None, ratio))
+    return shown
+
+
+def _get(view: RunView | None, key: str) -> Any:
+    return view.summary.get(key) if view is not None else None
+
+
+def _format(value: Any, kind: str) -> str:
+    if kind == "s":
+        return fmt_num(value, " s")
+    if kind == "rate":
+        return fmt_num(value)
+    if kind == "bytes":
+        return fmt_bytes(value)
+    if kind == "pct":
+        return fmt_pct(value)
+    if kind == "usd":
+        return fmt_usd(value)
+    if kind == "clean":
+        return "n/a" if value is None else ("clean" if value else "TRIPPED")
+    return fmt_num(value, "", 4)
+
+
+def _charts(run: RunView, baseline: RunView | None) -> dict[str, str]:
+    from matplotlib.figure import Figure  # heavy import, only when a report is drawn
+
+    charts: dict[str, str] = {}
+
+    def save(fig: Figure) -> str:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+    fig = Figure(figsize=(5.5, 3))
+    ax = fig.subplots()
+    for view, colour in ((run, "#1d3557"), (baseline, "#e76f51")):
+        if view is None:
+            continue
+        latencies = [o.latency_s for o in view.outputs if o.repeat == 0 and o.latency_s is not None]
+        if latencies:
+            ax.hist(latencies, bins=min(30, max(5, len(latencies) // 4)), alpha=0.6, color=colour, label=view.profile)
+    ax.set_xlabel("latency per request (s)")
+    ax.set_ylabel("requests")
+    ax.set_title("Latency")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    charts["latency"] = save(fig)
+
+    for key, title in (
+        ("pass_rate_by_family", "Pass rate by brief family"),
+        ("pass_rate_by_check_family", "Pass rate by check family"),
+    ):
+        fig = Figure(figsize=(5.5, 3))
+        ax = fig.subplots()
+        mine = run.summary.get(key) or {}
+        names = sorted(set(mine) | set((baseline.summary.get(key) or {}) if baseline else ()))
+        width = 0.4 if baseline else 0.8
+        xs = list(range(len(names)))
+        ax.bar(
+            [x - (width / 2 if baseline else 0) for x in xs],
+            [100 * (mine.get(n) or 0) for n in names],
+            width,
+            color="#1d3557",
+            label=run.profile,
+        )
+        if baseline is not None:
+            theirs = baseline.summary.get(key) or {}
+            ax.bar(
+                [x + width / 2 for x in xs],
+                [100 * (theirs.get(n) or 0) for n in names],
+                width,
+                color="#e76f51",
+                label=baseline.profile,
+            )
+            ax.legend()
+        ax.set_xticks(xs, names, rotation=20, ha="right")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("%")
+        ax.set_title(title)
+        charts[key] = save(fig)
+
+    fig = Figure(figsize=(5.5, 3))
+    ax = fig.subplots()
+    spreads = [v for v in (run.summary.get("psd_by_brief") or {}).values() if v is not None]
+    if spreads:
+        ax.hist(spreads, bins=min(30, max(5, len(spreads) // 4)), color="#2a9d8f")
+    ax.set_xlabel("per-pixel std across seeds (0-255 levels)")
+    ax.set_ylabel("briefs")
+    ax.set_title("PSD distribution")
+    charts["psd"] = save(fig)
+
+    fig = Figure(figsize=(5.5, 3))
+    ax = fig.subplots()
+    labels, totals, per_usable = [], [], []
+    for view in (run, baseline):
+        if view is None:
+            continue
+        labels.append(view.profile)
+        totals.append(float(view.summary.get("total_cost_usd") or 0.0))
+        per_usable.append(view.summary.get("cost_per_usable_image_usd"))
+    xs = list(range(len(labels)))
+    ax.bar([x - 0.2 for x in xs], totals, 0.4, color="#264653", label="total")
+    ax.bar(
+        [x + 0.2 for x in xs],
+        [p if p is not None else 0.0 for p in per_usable],
+        0.4,
+        color="#f4a261",
+        label="per usable image",
+    )
+    for x, p in zip(xs, per_usable, strict=True):
+        if p is None:
+            ax.annotate("∞ (none usable)", (x + 0.2, 0), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(xs, labels)
+    ax.set_ylabel("USD")
+    ax.set_title("Cost")
+    ax.legend()
+    charts["cost"] = save(fig)
+    return charts
+
+
+# --- number formatting shared by the page, the terminal and Slack ----------------------------------
+
+
+def fmt_num(value: Any, unit: str = "", digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value}{unit}"
+    return f"{float(value):.{digits}f}{unit}"
+
+
+def fmt_pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f}%"
+
+
+def fmt_usd(value: Any) -> str:
+    return "∞ (nothing usable)" if value is None else f"${float(value):.5f}"
+
+
+def fmt_bytes(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"

@@ -1,0 +1,234 @@
+"""The scheduler process: the nightly suite on a cron, jobs kept in our database, one runner per occurrence.
+
+APScheduler 3 keeps its jobs in the `apscheduler_jobs` table, so they survive restarts and a
+run missed while the process was down still starts (once, coalesced) within the grace time.
+APScheduler itself does not coordinate two schedulers on one job store, so every run first
+claims its occurrence: a row in `scheduler_locks` keyed by job and fire time (the primary key
+makes the claim atomic on every database), and while the work runs it holds a PostgreSQL
+advisory lock (on SQLite, a lease row) so no two runs of the job overlap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from brandgate.db.models import SchedulerLock
+from brandgate.errors import ConfigError
+from brandgate.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+NIGHTLY_JOB_ID = "nightly-regression"
+NIGHTLY_JOB_REF = "brandgate.scheduler:nightly_job"
+JOBS_TABLE = "apscheduler_jobs"
+LEASE = timedelta(hours=6)  # longer than any suite run; a crashed holder frees the job after it
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def cron_trigger(expression: str) -> Any:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        return CronTrigger.from_crontab(expression, timezone=UTC)
+    except ValueError as exc:
+        raise ConfigError(
+            f"BRANDGATE_NIGHTLY_CRON {expression!r} is not a crontab line (e.g. '0 2 * * *'): {exc}"
+        ) from None
+
+
+def latest_fire_time(expression: str, now: datetime) -> datetime:
+    """The newest time the cron fired at or before `now`: names the occurrence a run belongs to."""
+    trigger = cron_trigger(expression)
+    moment = now - timedelta(days=400)
+    latest = None
+    fire = trigger.get_next_fire_time(None, moment)
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return latest or now
+
+
+def build_scheduler(settings: Settings, engine: Engine, job_ref: str = NIGHTLY_JOB_REF) -> Any:
+    """A background scheduler on our database's job store with the nightly job in it.
+
+    A job already in the store keeps its next run time (so a missed run still fires after a
+    restart); only a changed cron line reschedules it.
+    """
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    trigger = cron_trigger(settings.nightly_cron)
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.scheduler_misfire_grace_s},
+        timezone=UTC,
+    )
+    scheduler.start(paused=True)
+    job = scheduler.get_job(NIGHTLY_JOB_ID)
+    if job is None:
+        scheduler.add_job(job_ref, trigger, id=NIGHTLY_JOB_ID, name="nightly regression suite", replace_existing=True)
+        log.info("scheduled %s: %s", NIGHTLY_JOB_ID, settings.nightly_cron)
+    elif str(job.trigger) != str(trigger) or job.func_ref != job_ref:
+        scheduler.modify_job(NIGHTLY_JOB_ID, func=job_ref)
+        scheduler.reschedule_job(NIGHTLY_JOB_ID, trigger=trigger)
+        log.info("rescheduled %s: %s", NIGHTLY_JOB_ID, settings.nightly_cron)
+    else:
+        log.info("kept %s from the job store; next run %s", NIGHTLY_JOB_ID, job.next_run_time)
+    return scheduler
+
+
+def stop_scheduler(scheduler: Any, wait: bool = True) -> None:
+    """Shut down without touching the stored jobs.
+
+    APScheduler 3's background loop processes due jobs once more after `shutdown()` (with its
+    executors already closed): the run fails to start but the store still moves the job to its
+    next fire time, so a run due at that moment would be lost. Detaching the job store first
+    leaves the job exactly as it was for the next start.
+    """
+    scheduler.pause()
+    scheduler.remove_jobstore("default", shutdown=True)
+    scheduler.shutdown(wait=wait)
+
+
+# --- one run per occurrence, one run at a time -----------------------------------------------------
+
+
+def claim_occurrence(engine: Engine, job_id: str, occurrence: datetime, holder: str) -> bool:
+    """True for the one caller that claims this fire time of the job; every other caller gets False."""
+    name = f"{job_id}@{occurrence.astimezone(UTC).isoformat()}"
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(SchedulerLock).values(
+                    name=name, holder=holder, acquired_at=datetime.now(UTC), expires_at=datetime.max.replace(tzinfo=UTC)
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _advisory_key(job_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"brandgate.scheduler:{job_id}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def job_lock(engine: Engine, job_id: str, holder: str) -> Iterator[bool]:
+    """Yields True while this process alone runs the job; False when another holds it."""
+    if engine.dialect.name == "postgresql":
+        key = _advisory_key(job_id)
+        with engine.connect() as connection:
+            got = bool(connection.execute(select(func.pg_try_advisory_lock(key))).scalar())
+            connection.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    connection.execute(select(func.pg_advisory_unlock(key)))
+                    connection.commit()
+        return
+    name = f"{job_id}:running"
+    now = datetime.now(UTC)
+    got = False
+    with engine.begin() as connection:
+        # an expired lease is a crashed holder's: take it over
+        connection.execute(delete(SchedulerLock).where(SchedulerLock.name == name, SchedulerLock.expires_at < now))
+        try:
+            connection.execute(
+                insert(SchedulerLock).values(name=name, holder=holder, acquired_at=now, expires_at=now + LEASE)
+            )
+            got = True
+        except IntegrityError:
+            got = False
+    if not got:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with engine.begin() as connection:
+            connection.execute(delete(SchedulerLock).where(SchedulerLock.name == name, SchedulerLock.holder == holder))
+
+
+def run_guarded(
+    settings: Settings, engine: Engine, job_id: str, work: Callable[[], None], now: datetime | None = None
+) -> bool:
+    """Run `work` for the current occurrence unless another scheduler has it; True when it ran here."""
+    holder = holder_name()
+    occurrence = latest_fire_time(settings.nightly_cron, now or datetime.now(UTC))
+    if not claim_occurrence(engine, job_id, occurrence, holder):
+        log.info("%s for %s is already claimed by another scheduler; skipping", job_id, occurrence.isoformat())
+        return False
+    with job_lock(engine, job_id, holder) as got:
+        if not got:
+            log.warning("%s is still running elsewhere; skipping the %s run", job_id, occurrence.isoformat())
+            return False
+        work()
+    return True
+
+
+def nightly_job() -> None:
+    """What the stored job calls: the suite on the active profile, guarded against double runs."""
+    from brandgate.db.engine import make_engine
+    from brandgate.regress import actions
+    from brandgate.regress.suite import load_suite
+
+    settings = get_settings()
+    engine = make_engine(settings)
+
+    def work() -> None:
+        suite = load_suite(settings.regress_suite)
+        with actions.database(settings) as sessions:
+            result = actions.nightly(settings, sessions, suite)
+        log.info("nightly run %s: %s; %s", result.run.run_id, result.run.status, "; ".join(result.notes) or "ok")
+
+    try:
+        run_guarded(settings, engine, NIGHTLY_JOB_ID, work)
+    finally:
+        engine.dispose()
+
+
+def serve(settings: Settings, stop: threading.Event | None = None) -> None:
+    """Run the scheduler until SIGTERM/SIGINT (or `stop`)."""
+    from brandgate.db.engine import make_engine
+    from brandgate.db.schema import ensure_current
+
+    engine = make_engine(settings)
+    ensure_current(engine)
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    scheduler = build_scheduler(settings, engine)
+    scheduler.resume()
+    job = scheduler.get_job(NIGHTLY_JOB_ID)
+    log.info("scheduler running; next nightly run %s", job.next_run_time if job else "none")
+    try:
+        stop.wait()
+    finally:
+        stop_scheduler(scheduler)
+        engine.dispose()
+
+
+def stored_next_run(engine: Engine, job_id: str = NIGHTLY_JOB_ID) -> datetime | None:
+    """The next run time as the job store has it (a restart must not move it)."""
+    with engine.connect() as connection:
+        value = connection.execute(
+            text(f"SELECT next_run_time FROM {JOBS_TABLE} WHERE id = :id"), {"id": job_id}
+        ).scalar()
+    return datetime.fromtimestamp(float(value), UTC) if value is not None else None
