@@ -1,4 +1,4 @@
-"""Accuracy of every check on our labelled evaluation set: recall on its defects, false flags on clean.
+"""Accuracy of every check on our labelled set: recall on its defects, false flags on clean.
 
     .venv/bin/python -m benchmarks.checks_accuracy [--n 384] [--seed 0] [--only BG201,BG301]
 
@@ -45,14 +45,18 @@ def main() -> None:
                 false[(spec.id, item.kind)][0] += 1
                 false[(spec.id, item.kind)][1] += bad
                 if bad:
-                    misses.append(f"false {result.status:5s} {spec.id} {item.name}: {result.message}")
+                    misses.append(
+                        f"false {result.status:5s} {spec.id} {item.name}: {result.message}"
+                    )
             elif item.expected == spec.id:
                 result = run_one(spec, creative, item.brief, k, options)
                 hit = result.status == "fail"
                 hits[(spec.id, item.kind)][0] += 1
                 hits[(spec.id, item.kind)][1] += hit
                 if not hit:
-                    misses.append(f"miss  {result.status:5s} {spec.id} {item.name}: {result.message}")
+                    misses.append(
+                        f"miss  {result.status:5s} {spec.id} {item.name}: {result.message}"
+                    )
     elapsed = time.perf_counter() - started
 
     print(f"{len(items)} images (seed {args.seed}), {elapsed:.0f} s")

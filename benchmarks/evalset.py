@@ -64,9 +64,23 @@ HEADLINES = (
 )
 DISCLAIMERS = ("Offer ends Sunday.", "While stocks last.", "Selected stores only.")
 EXTRA_LINES = ("Limited stock today", "Visit us online now", "Join our club")
-FONTS = ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "LiberationSerif-Bold.ttf", "DejaVuSerif-Bold.ttf")
+FONTS = (
+    "DejaVuSans-Bold.ttf",
+    "LiberationSans-Bold.ttf",
+    "LiberationSerif-Bold.ttf",
+    "DejaVuSerif-Bold.ttf",
+)
 # Colours no kit uses; the generator checks they are far from each kit's palette before use.
-OFF_PALETTE = ("#7FD12B", "#7B2CBF", "#2A9D8F", "#FF4FA3", "#8B5A2B", "#00B4D8", "#9ACD32", "#B5179E")
+OFF_PALETTE = (
+    "#7FD12B",
+    "#7B2CBF",
+    "#2A9D8F",
+    "#FF4FA3",
+    "#8B5A2B",
+    "#00B4D8",
+    "#9ACD32",
+    "#B5179E",
+)
 # Scene colours for photo-like texture: not a palette, the way a generated photograph is not.
 SCENE_TONES = (
     ((120, 80, 45), (170, 120, 70), (90, 60, 35)),  # wooden table
@@ -147,7 +161,9 @@ def make_item(index: int, seed: int = 0) -> EvalItem:
     )
     plan: dict[str, Any] = {
         "rng_seed": int(rng.integers(2**31)),
-        "font": FONTS[int(rng.integers(len(FONTS)))] if rng.random() < 0.5 else k.spec.fonts["headline"].file,
+        "font": FONTS[int(rng.integers(len(FONTS)))]
+        if rng.random() < 0.5
+        else k.spec.fonts["headline"].file,
     }
     return EvalItem(index, seed, kit_name, kind, defect, brief, plan)
 
@@ -165,7 +181,9 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
 
     off = _off_palette_colours(item.kit_name)
     off_colour = off[int(rng.integers(len(off)))]
-    background = _background(item.kind, k, w, h, rng, off_colour if item.defect == "off_palette" else None)
+    background = _background(
+        item.kind, k, w, h, rng, off_colour if item.defect == "off_palette" else None
+    )
     canvas = Image.fromarray(background, "RGB")
     draw = ImageDraw.Draw(canvas)
     taken: list[tuple[int, int, int, int]] = []
@@ -195,7 +213,9 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
     taken.append(box)
 
     # Disclaimer: bottom left, small, on its own plate.
-    disclaimer = item.brief.disclaimer or (k.spec.required_disclaimers[0] if k.spec.required_disclaimers else None)
+    disclaimer = item.brief.disclaimer or (
+        k.spec.required_disclaimers[0] if k.spec.required_disclaimers else None
+    )
     small_path = k.font_path("body")
     small_size = max(16, int(h * 0.03))
     if disclaimer:
@@ -210,7 +230,10 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
 
     extra = None
     if item.defect == "banned_word":
-        extra = k.spec.banned_words[int(rng.integers(len(k.spec.banned_words)))].capitalize() + " quality"
+        extra = (
+            k.spec.banned_words[int(rng.integers(len(k.spec.banned_words)))].capitalize()
+            + " quality"
+        )
     elif item.defect == "extra_text":
         extra = EXTRA_LINES[int(rng.integers(len(EXTRA_LINES)))]
     if extra:
@@ -219,7 +242,9 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
         spot = _free_spot(ex1 - ex0 + 20, ey1 - ey0 + 20, w, h, taken, rng, margin=12)
         if spot is not None:
             sx, sy = spot
-            draw.rectangle((sx, sy, sx + ex1 - ex0 + 20, sy + ey1 - ey0 + 20), fill=k.colour(_dark_name(k)))
+            draw.rectangle(
+                (sx, sy, sx + ex1 - ex0 + 20, sy + ey1 - ey0 + 20), fill=k.colour(_dark_name(k))
+            )
             _draw_text(draw, (sx + 10 - ex0, sy + 10 - ey0), extra, efont, k.colour(_light_name(k)))
             taken.append((sx, sy, sx + ex1 - ex0 + 20, sy + ey1 - ey0 + 20))
 
@@ -230,7 +255,12 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
 
 
 def _background(
-    kind: str, k: Kit, w: int, h: int, rng: np.random.Generator, off_colour: tuple[int, int, int] | None
+    kind: str,
+    k: Kit,
+    w: int,
+    h: int,
+    rng: np.random.Generator,
+    off_colour: tuple[int, int, int] | None,
 ) -> NDArray[np.uint8]:
     # Never the counted objects' own colour: they would vanish into it.
     palette = [k.colour(name) for name in k.spec.palette if name != OBJECT_COLOURS[k.name]]
@@ -297,7 +327,12 @@ def _light_name(k: Kit) -> str:
 
 
 def _headline_colours(
-    k: Kit, background: NDArray[np.uint8], band_y: int, h: int, rng: np.random.Generator, plate: bool
+    k: Kit,
+    background: NDArray[np.uint8],
+    band_y: int,
+    h: int,
+    rng: np.random.Generator,
+    plate: bool,
 ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """A palette plate colour and a text colour from the palette with strong contrast."""
     names = list(k.spec.palette)
@@ -322,7 +357,9 @@ def _contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def _low_contrast_partner(colour: tuple[int, int, int], rng: np.random.Generator) -> tuple[int, int, int]:
+def _low_contrast_partner(
+    colour: tuple[int, int, int], rng: np.random.Generator
+) -> tuple[int, int, int]:
     """A colour close to `colour` whose contrast ratio with it is between 1.3 and 2.2."""
     lighter = _luminance(colour) < 0.4
     for step in range(4, 120, 4):
@@ -347,7 +384,9 @@ def _alter_headline(headline: str, defect: str | None, rng: np.random.Generator)
     return headline
 
 
-def _fit_text(text: str, font_path: Path, max_w: int, start: int) -> tuple[ImageFont.FreeTypeFont, int, int]:
+def _fit_text(
+    text: str, font_path: Path, max_w: int, start: int
+) -> tuple[ImageFont.FreeTypeFont, int, int]:
     size = start
     while True:
         font = ImageFont.truetype(str(font_path), size)
@@ -358,20 +397,33 @@ def _fit_text(text: str, font_path: Path, max_w: int, start: int) -> tuple[Image
 
 
 def _draw_text(
-    draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: ImageFont.FreeTypeFont, fill: tuple[int, int, int]
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[int, int],
+    text: str,
+    font: ImageFont.FreeTypeFont,
+    fill: tuple[int, int, int],
 ) -> None:
     draw.text(xy, text, font=font, fill=fill)
 
 
 def _free_spot(
-    bw: int, bh: int, w: int, h: int, taken: list[tuple[int, int, int, int]], rng: np.random.Generator, margin: int
+    bw: int,
+    bh: int,
+    w: int,
+    h: int,
+    taken: list[tuple[int, int, int, int]],
+    rng: np.random.Generator,
+    margin: int,
 ) -> tuple[int, int] | None:
     if bw >= w or bh >= h:
         return None
     for _ in range(400):
         x = int(rng.integers(0, w - bw))
         y = int(rng.integers(0, h - bh))
-        if all(x + bw + margin <= a or a2 + margin <= x or y + bh + margin <= b or b2 + margin <= y for a, b, a2, b2 in taken):
+        if all(
+            x + bw + margin <= a or a2 + margin <= x or y + bh + margin <= b or b2 + margin <= y
+            for a, b, a2, b2 in taken
+        ):
             return x, y
     return None
 
@@ -389,12 +441,22 @@ def _logo_rgba(kit_name: str, variant: str) -> NDArray[np.uint8]:
 
 # Element shapes in the drawn logos' coordinates (brand_kits/draw_logos.py), minus the crop offset.
 ELEMENTS = {
-    "acme": (("ellipse", (108, 28, 150, 52)), ("rect", (214, 160, 500, 172)), ("apple", (48, 28, 152, 166))),
-    "nordwind": (("ellipse", (120, 14, 176, 70)), ("rect", (228, 150, 700, 160)), ("rect", (10, 156, 210, 195))),
+    "acme": (
+        ("ellipse", (108, 28, 150, 52)),
+        ("rect", (214, 160, 500, 172)),
+        ("apple", (48, 28, 152, 166)),
+    ),
+    "nordwind": (
+        ("ellipse", (120, 14, 176, 70)),
+        ("rect", (228, 150, 700, 160)),
+        ("rect", (10, 156, 210, 195)),
+    ),
 }
 
 
-def _remove_element(rgba: NDArray[np.uint8], kit_name: str, rng: np.random.Generator) -> NDArray[np.uint8]:
+def _remove_element(
+    rgba: NDArray[np.uint8], kit_name: str, rng: np.random.Generator
+) -> NDArray[np.uint8]:
     out = rgba.copy()
     shape, (x0, y0, x1, y1) = ELEMENTS[kit_name][int(rng.integers(len(ELEMENTS[kit_name])))]
     # The crop removed the transparent margin of the file: 8 px for acme, 10 for nordwind.
@@ -424,7 +486,9 @@ def _remove_element(rgba: NDArray[np.uint8], kit_name: str, rng: np.random.Gener
 def _recolour(rgba: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:
     """Turn every hue of the logo by a quarter to three quarters of the wheel."""
     out = rgba.copy()
-    hsv = cv2.cvtColor(np.ascontiguousarray(rgba[..., :3]), cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
+    hsv = cv2.cvtColor(np.ascontiguousarray(rgba[..., :3]), cv2.COLOR_RGB2HSV_FULL).astype(
+        np.float32
+    )
     hsv[..., 0] = (hsv[..., 0] + 256 * rng.uniform(0.25, 0.75)) % 256
     # Greys have no hue to turn: give them some colour so "white on a badge" changes too.
     hsv[..., 1] = np.maximum(hsv[..., 1], 140)
@@ -445,7 +509,10 @@ def _transform_logo(
     out_w, out_h = w0 * s * stretch[0], h0 * s * stretch[1]
     theta = math.radians(rotation)
     cos, sin = abs(math.cos(theta)), abs(math.sin(theta))
-    bw, bh = int(math.ceil(out_w * cos + out_h * sin)) + 4, int(math.ceil(out_w * sin + out_h * cos)) + 4
+    bw, bh = (
+        int(math.ceil(out_w * cos + out_h * sin)) + 4,
+        int(math.ceil(out_w * sin + out_h * cos)) + 4,
+    )
     rot = cv2.getRotationMatrix2D((out_w / 2, out_h / 2), rotation, 1.0)
     rot[0, 2] += bw / 2 - out_w / 2
     rot[1, 2] += bh / 2 - out_h / 2
@@ -453,14 +520,20 @@ def _transform_logo(
     if s < 1:
         sigma = 0.4 / s
         premult = cv2.GaussianBlur(premult, (0, 0), sigma)
-    warped = cv2.warpAffine(premult, full[:2], (bw, bh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
+    warped = cv2.warpAffine(
+        premult, full[:2], (bw, bh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0)
+    )
     alpha = np.clip(warped[..., 3:4], 0, 255)
     colour = np.where(alpha > 0, warped[..., :3] * 255 / np.maximum(alpha, 1e-6), 0)
     return np.concatenate([np.clip(colour, 0, 255), alpha], axis=2).round().astype(np.uint8)
 
 
 def _place_logo(
-    canvas: NDArray[np.uint8], item: EvalItem, k: Kit, rng: np.random.Generator, taken: list[tuple[int, int, int, int]]
+    canvas: NDArray[np.uint8],
+    item: EvalItem,
+    k: Kit,
+    rng: np.random.Generator,
+    taken: list[tuple[int, int, int, int]],
 ) -> NDArray[np.uint8]:
     variant = item.brief.logo or "primary"
     spec = k.spec.logos[variant]
@@ -499,14 +572,19 @@ def _place_logo(
     out = canvas.copy()
     # A light plate under the logo (and its clear space) on busy or dark backgrounds, as brands do.
     patch = out[region[1] : region[3], region[0] : region[2]]
-    busy = item.kind in ("noise", "photo") or float(srgb_to_lab(patch.reshape(-1, 3).mean(axis=0))[0]) < 75
+    busy = (
+        item.kind in ("noise", "photo")
+        or float(srgb_to_lab(patch.reshape(-1, 3).mean(axis=0))[0]) < 75
+    )
     if busy:
         plate = k.colour(_light_name(k))
         out[region[1] : region[3], region[0] : region[2]] = plate
     x0, y0 = px + clear, py + clear
     a = logo[..., 3:4].astype(np.float32) / 255
     target = out[y0 : y0 + lh, x0 : x0 + lw].astype(np.float32)
-    out[y0 : y0 + lh, x0 : x0 + lw] = (logo[..., :3] * a + target * (1 - a)).round().astype(np.uint8)
+    out[y0 : y0 + lh, x0 : x0 + lw] = (
+        (logo[..., :3] * a + target * (1 - a)).round().astype(np.uint8)
+    )
     return out
 
 
@@ -514,7 +592,11 @@ def _place_logo(
 
 
 def _place_objects(
-    canvas: NDArray[np.uint8], item: EvalItem, k: Kit, rng: np.random.Generator, taken: list[tuple[int, int, int, int]]
+    canvas: NDArray[np.uint8],
+    item: EvalItem,
+    k: Kit,
+    rng: np.random.Generator,
+    taken: list[tuple[int, int, int, int]],
 ) -> NDArray[np.uint8]:
     expected = next(iter(item.brief.counts.values()))
     n = expected
@@ -529,15 +611,21 @@ def _place_objects(
     radius = int(min(w, h) * rng.uniform(0.035, 0.055))
     placed = 0
     for _ in range(n):
-        spot = _free_spot(2 * radius, 2 * radius + radius // 2, w, h, taken, rng, margin=max(8, radius // 3))
+        spot = _free_spot(
+            2 * radius, 2 * radius + radius // 2, w, h, taken, rng, margin=max(8, radius // 3)
+        )
         if spot is None:
             break
         x, y = spot
         y += radius // 2
         draw.ellipse((x, y, x + 2 * radius, y + 2 * radius), fill=colour)
-        draw.ellipse((x + radius * 0.9, y - radius * 0.45, x + radius * 1.5, y + radius * 0.05), fill=leaf)
+        draw.ellipse(
+            (x + radius * 0.9, y - radius * 0.45, x + radius * 1.5, y + radius * 0.05), fill=leaf
+        )
         taken.append((x, y - radius // 2, x + 2 * radius, y + 2 * radius))
         placed += 1
     if placed != n:
-        raise RuntimeError(f"item {item.index}: placed {placed} of {n} objects; the layout is too full")
+        raise RuntimeError(
+            f"item {item.index}: placed {placed} of {n} objects; the layout is too full"
+        )
     return np.asarray(image).copy()

@@ -210,7 +210,9 @@ def creative_features(creative: Creative) -> Features:
 
 def locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
     """Where `reference` appears in the creative and how it compares; None when not found."""
-    return creative.shared(f"logos.locate:{reference.path}", lambda: _locate(creative, reference, variant))
+    return creative.shared(
+        f"logos.locate:{reference.path}", lambda: _locate(creative, reference, variant)
+    )
 
 
 def _locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
@@ -225,7 +227,9 @@ def _locate(creative: Creative, reference: LogoReference, variant: str) -> Locat
     src = reference.points[[m.queryIdx for m in good]].reshape(-1, 1, 2)
     dst = features.points[[m.trainIdx for m in good]].reshape(-1, 1, 2)
     reproj = max(3.0, 0.006 * max(creative.width, creative.height))
-    homography, inlier_mask = cv2.findHomography(src, dst, cv2.RANSAC, reproj, maxIters=2000, confidence=0.995)
+    homography, inlier_mask = cv2.findHomography(
+        src, dst, cv2.RANSAC, reproj, maxIters=2000, confidence=0.995
+    )
     if homography is None or inlier_mask is None:
         return None
     inliers = int(inlier_mask.sum())
@@ -265,13 +269,20 @@ def _warp_to_frame(
         shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=np.float64)
         rgb, homography = patch, shift @ homography
     warped: NDArray[np.uint8] = cv2.warpPerspective(
-        rgb, homography, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+        rgb,
+        homography,
+        size,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
     )
     return warped
 
 
 def _refine(
-    creative: Creative, reference: LogoReference, homography: NDArray[np.float64], geometry: Geometry
+    creative: Creative,
+    reference: LogoReference,
+    homography: NDArray[np.float64],
+    geometry: Geometry,
 ) -> NDArray[np.float64] | None:
     """Sub-pixel alignment by ECC on the logo's own pixels; None when it does not converge.
 
@@ -281,19 +292,27 @@ def _refine(
     size = reference.frame_size
     warped = _warp_to_frame(creative, homography, geometry, size)
     alpha = reference.alpha[..., None]
-    template = (reference.rgb.astype(np.float32) * alpha + warped.astype(np.float32) * (1 - alpha)).astype(np.uint8)
+    template = (
+        reference.rgb.astype(np.float32) * alpha + warped.astype(np.float32) * (1 - alpha)
+    ).astype(np.uint8)
     template_grey = cv2.cvtColor(template, cv2.COLOR_RGB2GRAY).astype(np.float32)
     input_grey = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY).astype(np.float32)
     mask = cv2.dilate((reference.alpha > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8))
     warp = np.eye(3, dtype=np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
     try:
-        _, warp = cv2.findTransformECC(template_grey, input_grey, warp, cv2.MOTION_HOMOGRAPHY, criteria, mask, 3)
+        _, warp = cv2.findTransformECC(
+            template_grey, input_grey, warp, cv2.MOTION_HOMOGRAPHY, criteria, mask, 3
+        )
     except cv2.error:
         return None
     # A correction of more than a few frame pixels is not a refinement but a different answer.
-    corners = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float32).reshape(-1, 1, 2)
-    moved = cv2.perspectiveTransform(corners, warp.astype(np.float64)).reshape(-1, 2) - corners.reshape(-1, 2)
+    corners = np.array(
+        [[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float32
+    ).reshape(-1, 1, 2)
+    moved = cv2.perspectiveTransform(corners, warp.astype(np.float64)).reshape(
+        -1, 2
+    ) - corners.reshape(-1, 2)
     if float(np.abs(moved).max()) > 0.08 * size[0]:
         return None
     refined: NDArray[np.float64] = homography @ warp.astype(np.float64)
@@ -302,7 +321,9 @@ def _refine(
 
 def _geometry(homography: NDArray[np.float64], reference: LogoReference) -> Geometry | None:
     fw, fh = reference.frame_size
-    corners_frame = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float64).reshape(-1, 1, 2)
+    corners_frame = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float64).reshape(
+        -1, 1, 2
+    )
     corners = cv2.perspectiveTransform(corners_frame, homography).reshape(-1, 2)
     if not np.all(np.isfinite(corners)):
         return None
@@ -311,7 +332,7 @@ def _geometry(homography: NDArray[np.float64], reference: LogoReference) -> Geom
         return None
     cx, cy = fw / 2, fh / 2
     jac = _jacobian(homography, cx, cy)
-    u, s, vt = np.linalg.svd(jac)
+    s = np.linalg.svd(jac, compute_uv=False)
     if s[1] <= 1e-9 or np.linalg.det(jac) <= 0:  # mirrored or degenerate
         return None
     axis_x, axis_y = jac[:, 0], jac[:, 1]
@@ -346,7 +367,10 @@ def _jacobian(h: NDArray[np.float64], x: float, y: float) -> NDArray[np.float64]
 
 
 def _compare(
-    creative: Creative, reference: LogoReference, homography: NDArray[np.float64], geometry: Geometry
+    creative: Creative,
+    reference: LogoReference,
+    homography: NDArray[np.float64],
+    geometry: Geometry,
 ) -> tuple[Comparison, NDArray[np.bool_], tuple[int, int, int, int]]:
     fw, fh = reference.frame_size
     warped = _warp_to_frame(creative, homography, geometry, (fw, fh))
@@ -389,7 +413,12 @@ def _compare(
     )
 
     mask_frame = (reference.alpha > 0.5).astype(np.uint8) * 255
-    mask = cv2.warpPerspective(mask_frame, homography, (creative.width, creative.height), flags=cv2.INTER_NEAREST) > 0
+    mask = (
+        cv2.warpPerspective(
+            mask_frame, homography, (creative.width, creative.height), flags=cv2.INTER_NEAREST
+        )
+        > 0
+    )
     ys, xs = np.nonzero(mask)
     if len(xs):
         box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
@@ -398,7 +427,9 @@ def _compare(
     return comparison, mask, box
 
 
-def _at_resolution(reference: LogoReference, scale: float) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+def _at_resolution(
+    reference: LogoReference, scale: float
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """The reference frame as a logo `scale` times its size would show it.
 
     A 64 px logo cannot carry a 2 px stroke of the 256 px frame: comparing it with the full
@@ -415,7 +446,9 @@ def _at_resolution(reference: LogoReference, scale: float) -> tuple[NDArray[np.f
     small = cv2.resize(premult, (small_w, small_h), interpolation=cv2.INTER_AREA)
     back = cv2.resize(small, (fw, fh), interpolation=cv2.INTER_LINEAR)
     out_alpha = np.clip(back[..., 3], 0, 1)
-    out_rgb = np.where(out_alpha[..., None] > 1e-3, back[..., :3] / np.maximum(out_alpha[..., None], 1e-3), 0)
+    out_rgb = np.where(
+        out_alpha[..., None] > 1e-3, back[..., :3] / np.maximum(out_alpha[..., None], 1e-3), 0
+    )
     return np.clip(out_rgb, 0, 255), out_alpha
 
 
@@ -427,6 +460,7 @@ def _edge_agreement(
     A chance alignment of features in texture puts no logo outline where the reference has one.
     Colour is ignored on purpose: a recoloured logo still has the logo's edges.
     """
+
     def magnitude(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
         lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
         total = np.zeros(rgb.shape[:2], np.float32)

@@ -1,4 +1,4 @@
-"""BG201 logo-match: the logo the brief asks for is absent, recoloured, distorted, incomplete or the wrong variant.
+"""BG201 logo-match: the brief's logo is absent, recoloured, distorted, incomplete or wrong.
 
 Applies when the brief names a logo variant (`logo: primary`); without one it reports `skip`.
 The kit's logo file for that variant is the reference.
@@ -13,7 +13,8 @@ creative, so that the background and resolution cost nothing), and by perceptual
 It fails with one of these messages:
 
 - *not found*: no placement of the logo could be established (absent, or below ~64 px wide).
-- *wrong variant*: another variant of the kit (say `mono`) matches where the brief asks for `primary`.
+- *wrong variant*: another variant of the kit (say `mono`) matches where the brief asks
+  for `primary`.
 - *recoloured*: most of the logo's pixels differ in colour from the reference.
 - *incomplete or altered*: a patch of the logo differs (an element missing or painted over).
 - *distorted*: stretched or sheared (the two axes scale differently, or are not at right angles).
@@ -79,8 +80,8 @@ def thresholds(options: Mapping[str, Any]) -> dict[str, float]:
 
 
 def locate_required(creative: Creative, kit: Kit, variant: str) -> dict[str, logos.Located | None]:
-    """Every variant of the kit located in the creative, the required one first (shared with BG202)."""
-    order = [variant] + sorted(v for v in kit.spec.logos if v != variant)
+    """Every variant of the kit located in the creative, the required one first (BG202 too)."""
+    order = [variant, *sorted(v for v in kit.spec.logos if v != variant)]
     return {v: logos.locate(creative, logos.reference_for(kit.logo_path(v)), v) for v in order}
 
 
@@ -92,7 +93,9 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     found = locate_required(creative, kit, wanted)
     located = found[wanted]
     clean_others = [
-        loc for v, loc in found.items() if v != wanted and loc is not None and _is_faithful(loc, limits)
+        loc
+        for v, loc in found.items()
+        if v != wanted and loc is not None and _is_faithful(loc, limits)
     ]
 
     if located is None:
@@ -120,7 +123,11 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
                 "fail",
                 f"wrong logo variant: found {other.variant!r} where the brief asks for {wanted!r}",
                 confidence=0.9,
-                evidence={"wanted": wanted, **other.evidence(), "wanted_comparison": located.evidence()},
+                evidence={
+                    "wanted": wanted,
+                    **other.evidence(),
+                    "wanted_comparison": located.evidence(),
+                },
             )
         if c.differing_fraction >= limits["recolour_fraction"]:
             problems.append(
@@ -139,7 +146,9 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
 
     evidence = {"wanted": wanted, **located.evidence()}
     if problems:
-        return Outcome("fail", f"logo {wanted!r} " + "; ".join(problems), confidence=0.9, evidence=evidence)
+        return Outcome(
+            "fail", f"logo {wanted!r} " + "; ".join(problems), confidence=0.9, evidence=evidence
+        )
     return Outcome(
         "pass",
         f"logo {wanted!r} found, {g.width_px:.0f} px wide, matching the kit's file",

@@ -1,4 +1,4 @@
-"""BG202 logo-size-clear-space: the logo is smaller than the kit's minimum, or something is drawn in its clear space.
+"""BG202 logo-size-clear-space: logo under the kit's minimum, or something in its clear space.
 
 Applies when the brief names a logo variant and the logo was located (the same localisation as
 BG201, computed once per creative). Without a logo in the brief, or when the logo cannot be
@@ -57,14 +57,22 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     found = locate_required(creative, kit, brief.logo)
     located = found[brief.logo] or next((loc for loc in found.values() if loc is not None), None)
     if located is None:
-        return Outcome("skip", f"logo {brief.logo!r} was not located, so its size cannot be measured (see BG201)")
+        return Outcome(
+            "skip",
+            f"logo {brief.logo!r} was not located, so its size cannot be measured (see BG201)",
+        )
     spec = kit.spec.logos[located.variant]
     width = located.geometry.width_px
-    evidence: dict[str, Any] = {"variant": located.variant, "width_px": round(width, 1), "min_width_px": spec.min_width_px}
+    evidence: dict[str, Any] = {
+        "variant": located.variant,
+        "width_px": round(width, 1),
+        "min_width_px": spec.min_width_px,
+    }
     if width < spec.min_width_px:
         return Outcome(
             "fail",
-            f"logo {located.variant!r} is {width:.0f} px wide; the kit's minimum is {spec.min_width_px} px",
+            f"logo {located.variant!r} is {width:.0f} px wide; "
+            f"the kit's minimum is {spec.min_width_px} px",
             confidence=0.9,
             evidence=evidence,
         )
@@ -72,22 +80,33 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     margin = spec.clear_space * width
     evidence.update({"clear_space_px": round(margin, 1), "band_off_canvas": round(off_canvas, 3)})
     if band.sum() < 16:
-        return Outcome("pass", f"logo {width:.0f} px wide (minimum {spec.min_width_px}); no clear space to check", evidence=evidence)
+        return Outcome(
+            "pass",
+            f"logo {width:.0f} px wide (minimum {spec.min_width_px}); no clear space to check",
+            evidence=evidence,
+        )
     intrusion, mode = _intrusion(creative.rgb, band, delta_e)
     evidence.update({"intrusion": round(intrusion, 4), "band": mode})
     if intrusion > max_intrusion:
         ys, xs = np.nonzero(_intruding_mask(creative.rgb, band, delta_e, mode))
         if len(xs):
-            evidence["intrusion_box"] = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+            evidence["intrusion_box"] = [
+                int(xs.min()),
+                int(ys.min()),
+                int(xs.max()) + 1,
+                int(ys.max()) + 1,
+            ]
         return Outcome(
             "fail",
-            f"something is drawn inside the logo's clear space ({intrusion:.1%} of a {margin:.0f} px band)",
+            "something is drawn inside the logo's clear space "
+            f"({intrusion:.1%} of a {margin:.0f} px band)",
             confidence=0.8,
             evidence=evidence,
         )
     return Outcome(
         "pass",
-        f"logo {width:.0f} px wide (minimum {spec.min_width_px}); clear space of {margin:.0f} px is free",
+        f"logo {width:.0f} px wide (minimum {spec.min_width_px}); "
+        f"clear space of {margin:.0f} px is free",
         evidence=evidence,
     )
 
@@ -122,7 +141,9 @@ def _clear_space_band(
     return band, float(off)
 
 
-def _quad(h: NDArray[np.float64], x0: float, y0: float, x1: float, y1: float) -> NDArray[np.float64]:
+def _quad(
+    h: NDArray[np.float64], x0: float, y0: float, x1: float, y1: float
+) -> NDArray[np.float64]:
     corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64).reshape(-1, 1, 2)
     result: NDArray[np.float64] = cv2.perspectiveTransform(corners, h).reshape(-1, 2)
     return result
@@ -153,7 +174,9 @@ def _band_deviation(rgb: NDArray[np.uint8], band: NDArray[np.bool_]) -> NDArray[
     return deviation
 
 
-def _intrusion(rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float) -> tuple[float, str]:
+def _intrusion(
+    rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float
+) -> tuple[float, str]:
     """Share of the band covered by something drawn, and whether the band was plain or textured."""
     plain = _intruding_mask(rgb, band, delta_e, "plain")
     if 1.0 - plain[band].mean() >= PLAIN_SHARE:
@@ -161,7 +184,9 @@ def _intrusion(rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float) 
     return _textured_intrusion(rgb, band), "textured"
 
 
-def _intruding_mask(rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float, mode: str) -> NDArray[np.bool_]:
+def _intruding_mask(
+    rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float, mode: str
+) -> NDArray[np.bool_]:
     if mode == "plain":
         drawn = (_band_deviation(rgb, band) > delta_e) & band
     else:
@@ -185,7 +210,9 @@ def _textured_intrusion(rgb: NDArray[np.uint8], band: NDArray[np.bool_]) -> floa
     adds edges that its surroundings do not have.
     """
     edges = _edges(rgb)
-    contours, _ = cv2.findContours(band.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(
+        band.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
     filled = np.zeros(band.shape, np.uint8)
     cv2.drawContours(filled, contours, -1, 1, thickness=-1)
     around = (cv2.dilate(filled, np.ones((15, 15), np.uint8), iterations=2) > 0) & (filled == 0)

@@ -71,7 +71,8 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if design_share < min_area:
         return Outcome(
             "skip",
-            f"no design layer to judge: only {design_share:.1%} of the image is drawn flat (all scene)",
+            f"no design layer to judge: only {design_share:.1%} of the image is drawn flat "
+            "(all scene)",
             evidence={"design_share": round(design_share, 4)},
         )
     # Flat areas hold few distinct colours: judge each distinct colour once, weighted by its area.
@@ -96,13 +97,16 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     evidence: dict[str, Any] = {
         "design_share": round(design_share, 4),
         "off_palette_share": round(off_share, 4),
-        "off_palette": _summary(colours[off], counts[off], lab[off], distance[off], nearest[off], allowed_name, total),
+        "off_palette": _summary(
+            colours[off], counts[off], lab[off], distance[off], nearest[off], allowed_name, total
+        ),
     }
     if off_share >= min_area:
         top = evidence["off_palette"][0]
         return Outcome(
             "fail",
-            f"{off_share:.0%} of the image is drawn in colours off the kit palette, mostly {top['hex']} "
+            f"{off_share:.0%} of the image is drawn in colours off the kit palette, "
+            f"mostly {top['hex']} "
             f"(ΔE2000 {top['delta_e']} from {top['nearest']})",
             confidence=min(0.95, 0.6 + off_share),
             evidence=evidence,
@@ -127,7 +131,9 @@ def _work_copy(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     if long_side <= WORK_LONG_SIDE:
         return rgb
     factor = WORK_LONG_SIDE / long_side
-    result: NDArray[np.uint8] = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    result: NDArray[np.uint8] = cv2.resize(
+        rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA
+    )
     return result
 
 
@@ -141,7 +147,9 @@ def _design_layer(rgb: NDArray[np.uint8], tolerance: float) -> NDArray[np.bool_]
     return flat
 
 
-def _allowed(palette_rgb: NDArray[np.float64], names: list[str], blends: bool) -> tuple[NDArray[np.float64], list[str]]:
+def _allowed(
+    palette_rgb: NDArray[np.float64], names: list[str], blends: bool
+) -> tuple[NDArray[np.float64], list[str]]:
     colours = [palette_rgb]
     labels = list(names)
     if blends:
@@ -149,7 +157,10 @@ def _allowed(palette_rgb: NDArray[np.float64], names: list[str], blends: bool) -
         steps = np.linspace(0, 1, BLEND_STEPS + 2)[1:-1]
         for i in range(len(names)):
             for j in range(i + 1, len(names)):
-                mix = palette_rgb[i][None, :] * (1 - steps[:, None]) + palette_rgb[j][None, :] * steps[:, None]
+                mix = (
+                    palette_rgb[i][None, :] * (1 - steps[:, None])
+                    + palette_rgb[j][None, :] * steps[:, None]
+                )
                 colours.append(mix)
                 labels.extend([f"{names[i]}/{names[j]} blend"] * len(steps))
     return srgb_to_lab(np.concatenate(colours)), labels

@@ -83,7 +83,8 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if not result.applicable:
         return Outcome(
             "skip",
-            f"cannot count {name!r}: the image is not a flat graphic ({result.smooth_share:.0%} smooth) and no "
+            f"cannot count {name!r}: the image is not a flat graphic "
+            f"({result.smooth_share:.0%} smooth) and no "
             f"object detector is configured ({DETECTOR_ENV})",
             evidence={"method": "classical", "smooth_share": round(result.smooth_share, 3)},
         )
@@ -118,11 +119,17 @@ class ClassicalCount:
     smooth_share: float
 
 
-def classical_count(rgb: NDArray[np.uint8], min_area: float, exclude: NDArray[np.bool_] | None) -> ClassicalCount:
+def classical_count(
+    rgb: NDArray[np.uint8], min_area: float, exclude: NDArray[np.bool_] | None
+) -> ClassicalCount:
     """The most numerous group of similar flat shapes in a flat graphic."""
     h0, w0 = rgb.shape[:2]
     factor = min(1.0, WORK_LONG_SIDE / max(h0, w0))
-    small = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else rgb
+    small = (
+        cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        if factor < 1
+        else rgb
+    )
     h, w = small.shape[:2]
     lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     magnitude = np.zeros((h, w), np.float32)
@@ -167,7 +174,10 @@ def classical_count(rgb: NDArray[np.uint8], min_area: float, exclude: NDArray[np
         for group in groups:
             centre = np.mean([g[0] for g in group], axis=0)
             median_area = float(np.median([g[1] for g in group]))
-            if np.linalg.norm(cand[0] - centre) < GROUP_DELTA_E and median_area / 3 <= cand[1] <= median_area * 3:
+            if (
+                np.linalg.norm(cand[0] - centre) < GROUP_DELTA_E
+                and median_area / 3 <= cand[1] <= median_area * 3
+            ):
                 group.append(cand)
                 break
         else:
@@ -244,7 +254,10 @@ def detect_objects(
     labels = result["labels"].tolist()
     for index, name in enumerate(names):
         mine = [i for i, label in enumerate(labels) if int(label) == index]
-        rects = [[boxes[i][0], boxes[i][1], boxes[i][2] - boxes[i][0], boxes[i][3] - boxes[i][1]] for i in mine]
+        rects = [
+            [boxes[i][0], boxes[i][1], boxes[i][2] - boxes[i][0], boxes[i][3] - boxes[i][1]]
+            for i in mine
+        ]
         keep = cv2.dnn.NMSBoxes(rects, [scores[i] for i in mine], threshold, 0.5) if mine else []
         for k in np.asarray(keep).reshape(-1):
             i = mine[int(k)]
@@ -262,8 +275,21 @@ def _count_with_detector(
     found = detect_objects(creative, names, folder, float(threshold))
     counted = {name: len(found[name]) for name in names}
     wrong = {name: (counts[name], counted[name]) for name in names if counted[name] != counts[name]}
-    evidence = {"method": "detector", "detector": str(folder), "wanted": dict(counts), "counted": counted, "detections": found}
+    evidence = {
+        "method": "detector",
+        "detector": str(folder),
+        "wanted": dict(counts),
+        "counted": counted,
+        "detections": found,
+    }
     if wrong:
-        parts = [f"{name}: asked {want}, found {got}" for name, (want, got) in sorted(wrong.items())]
+        parts = [
+            f"{name}: asked {want}, found {got}" for name, (want, got) in sorted(wrong.items())
+        ]
         return Outcome("fail", "; ".join(parts), confidence=0.7, evidence=evidence)
-    return Outcome("pass", ", ".join(f"{n}: {counts[n]}" for n in names) + " as asked", confidence=0.7, evidence=evidence)
+    return Outcome(
+        "pass",
+        ", ".join(f"{n}: {counts[n]}" for n in names) + " as asked",
+        confidence=0.7,
+        evidence=evidence,
+    )

@@ -67,14 +67,21 @@ def detections(creative: Creative) -> list[dict[str, Any]]:
         # NudeNet converts from RGBA to BGR itself; a 3-channel array would be taken for BGRA.
         rgba = np.dstack([creative.rgb, np.full(creative.rgb.shape[:2], 255, np.uint8)])
         found = detector().detect(rgba)
-        return [{"label": d["class"], "score": round(float(d["score"]), 3), "box": list(d["box"])} for d in found]
+        return [
+            {"label": d["class"], "score": round(float(d["score"]), 3), "box": list(d["box"])}
+            for d in found
+        ]
 
     return creative.shared("nudenet.detections", compute)
 
 
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     threshold = options.get("threshold", 0.5)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 < threshold <= 1
+    ):
         raise ValueError(f"{ID}.threshold must be a number in (0, 1], got {threshold!r}")
     labels = _labels(options.get("labels", EXPLICIT_LABELS))
     found = detections(creative)
@@ -99,6 +106,10 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
 
 
 def _labels(value: Any) -> frozenset[str]:
-    if isinstance(value, str) or not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Sequence)
+        or not all(isinstance(v, str) for v in value)
+    ):
         raise ValueError(f"{ID}.labels must be a list of NudeNet class names, got {value!r}")
     return frozenset(value)

@@ -33,7 +33,9 @@ def _first(defect: str | None, kit_name: str | None = None, small: bool = True):
 
 
 def _run(module, item, options=None):
-    return module.run(Creative(item.name, item.render()), item.brief, kit(item.kit_name), options or {})
+    return module.run(
+        Creative(item.name, item.render()), item.brief, kit(item.kit_name), options or {}
+    )
 
 
 # ------------------------------------------------------------------ colour science
@@ -61,7 +63,9 @@ def test_bg201_passes_clean_logo(kit_name):
     assert outcome.status == "pass", outcome.message
 
 
-def _logo_on_canvas(kit_name: str, width: int, angle: float, centre: tuple[int, int], stretch=(1.0, 1.0)):
+def _logo_on_canvas(
+    kit_name: str, width: int, angle: float, centre: tuple[int, int], stretch=(1.0, 1.0)
+):
     rgba = Image.open(kit(kit_name).logo_path("primary")).convert("RGBA")
     rgba = rgba.crop(rgba.getbbox())
     w = round(width * stretch[0])
@@ -134,7 +138,10 @@ def test_bg202_fails_when_something_is_drawn_in_clear_space():
     assert outcome.status == "fail", outcome.message
     assert "clear space" in outcome.message
     clean = _logo_on_canvas("acme", 200, 0, (256, 256))
-    assert bg202_logo_size_clear_space.run(Creative("t", clean), brief, kit("acme"), {}).status == "pass"
+    assert (
+        bg202_logo_size_clear_space.run(Creative("t", clean), brief, kit("acme"), {}).status
+        == "pass"
+    )
 
 
 # ------------------------------------------------------------------ BG301
@@ -175,7 +182,13 @@ def test_bg401_skips_photo_without_detector(monkeypatch):
 
 def _tiny_owlvit(folder: Path) -> None:
     """A randomly initialised OWL-ViT with a character tokenizer, saved like a real checkpoint."""
-    from transformers import CLIPTokenizer, OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor, OwlViTProcessor
+    from transformers import (
+        CLIPTokenizer,
+        OwlViTConfig,
+        OwlViTForObjectDetection,
+        OwlViTImageProcessor,
+        OwlViTProcessor,
+    )
 
     letters = "abcdefghijklmnopqrstuvwxyz"
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
@@ -185,13 +198,27 @@ def _tiny_owlvit(folder: Path) -> None:
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
     tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
-    image_processor = OwlViTImageProcessor(size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32})
+    image_processor = OwlViTImageProcessor(
+        size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32}
+    )
     processor = OwlViTProcessor(image_processor=image_processor, tokenizer=tokenizer)
     config = OwlViTConfig(
-        text_config={"vocab_size": len(vocab), "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
-                     "num_attention_heads": 2, "max_position_embeddings": 32},
-        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                       "image_size": 32, "patch_size": 8},
+        text_config={
+            "vocab_size": len(vocab),
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 32,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
         projection_dim=16,
     )
     OwlViTForObjectDetection(config).save_pretrained(folder)
@@ -205,7 +232,9 @@ def test_bg401_uses_local_detector_folder(tmp_path, monkeypatch, wanted, status)
     rgb = np.full((64, 64, 3), 200, np.uint8)
     brief = Brief(kit="acme", prompt="x", counts={"apple": wanted})
     # A threshold above any score: the random detector finds nothing, so 0 apples are counted.
-    outcome = bg401_object_counts.run(Creative("t", rgb), brief, kit("acme"), {"detector_threshold": 1.01})
+    outcome = bg401_object_counts.run(
+        Creative("t", rgb), brief, kit("acme"), {"detector_threshold": 1.01}
+    )
     assert outcome.status == status
     assert outcome.evidence["method"] == "detector"
     assert outcome.evidence["counted"] == {"apple": 0}
@@ -227,6 +256,8 @@ def test_bg502_passes_portrait_and_fails_when_its_labels_are_explicit():
     assert passed.status == "pass"
     assert any(d["label"] == "FACE_FEMALE" for d in passed.evidence["detections"])
     # The decision path with the real model: a policy that counts faces as explicit fails it.
-    failed = bg502_nudity.run(creative, None, kit("acme"), {"labels": ["FACE_FEMALE"], "threshold": 0.5})
+    failed = bg502_nudity.run(
+        creative, None, kit("acme"), {"labels": ["FACE_FEMALE"], "threshold": 0.5}
+    )
     assert failed.status == "fail"
     assert "FACE_FEMALE" in failed.message
