@@ -147,7 +147,7 @@ def _prepare_reference(path: Path) -> LogoReference:
     alpha = frame[..., 3].astype(np.float32) / 255.0
     rgb = frame[..., :3]
 
-    sift = cv2.SIFT_create()
+    sift = cv2.SIFT_create()  # type: ignore[attr-defined]
     points: list[NDArray[np.float32]] = []
     descriptors: list[NDArray[np.float32]] = []
     for width in REFERENCE_WIDTHS:
@@ -201,7 +201,8 @@ def creative_features(creative: Creative) -> Features:
         factor = min(1.0, MATCH_LONG_SIDE / long_side)
         if factor < 1.0:
             grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        keypoints, desc = cv2.SIFT_create().detectAndCompute(grey, None)
+        sift = cv2.SIFT_create()  # type: ignore[attr-defined]
+        keypoints, desc = sift.detectAndCompute(grey, None)
         pts = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2) / factor
         return Features(points=pts, descriptors=None if desc is None else desc.astype(np.float32))
 
@@ -227,14 +228,15 @@ def _locate(creative: Creative, reference: LogoReference, variant: str) -> Locat
     src = reference.points[[m.queryIdx for m in good]].reshape(-1, 1, 2)
     dst = features.points[[m.trainIdx for m in good]].reshape(-1, 1, 2)
     reproj = max(3.0, 0.006 * max(creative.width, creative.height))
-    homography, inlier_mask = cv2.findHomography(
+    found_h, inlier_mask = cv2.findHomography(
         src, dst, cv2.RANSAC, reproj, maxIters=2000, confidence=0.995
     )
-    if homography is None or inlier_mask is None:
+    if found_h is None or inlier_mask is None:
         return None
     inliers = int(inlier_mask.sum())
     if inliers < MIN_INLIERS:
         return None
+    homography: NDArray[np.float64] = np.asarray(found_h, dtype=np.float64)
     geometry = _geometry(homography, reference)
     if geometry is None:
         return None
@@ -267,7 +269,8 @@ def _warp_to_frame(
         x0, y0, x1, y1 = _corner_box(geometry, creative, pad=int(3 * sigma) + 2)
         patch = cv2.GaussianBlur(rgb[y0:y1, x0:x1], (0, 0), sigma)
         shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=np.float64)
-        rgb, homography = patch, shift @ homography
+        rgb = patch
+        homography = np.asarray(shift @ homography, dtype=np.float64)
     warped: NDArray[np.uint8] = cv2.warpPerspective(
         rgb,
         homography,
@@ -301,7 +304,7 @@ def _refine(
     warp = np.eye(3, dtype=np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
     try:
-        _, warp = cv2.findTransformECC(
+        _, warp = cv2.findTransformECC(  # type: ignore[assignment]
             template_grey, input_grey, warp, cv2.MOTION_HOMOGRAPHY, criteria, mask, 3
         )
     except cv2.error:
@@ -449,7 +452,7 @@ def _at_resolution(
     out_rgb = np.where(
         out_alpha[..., None] > 1e-3, back[..., :3] / np.maximum(out_alpha[..., None], 1e-3), 0
     )
-    return np.clip(out_rgb, 0, 255), out_alpha
+    return np.clip(out_rgb, 0, 255).astype(np.float32), out_alpha.astype(np.float32)
 
 
 def _edge_agreement(
