@@ -100,13 +100,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
 
     if located is None:
         if clean_others:
-            other = clean_others[0]
-            return Outcome(
-                "fail",
-                f"wrong logo variant: found {other.variant!r} where the brief asks for {wanted!r}",
-                confidence=0.9,
-                evidence={"wanted": wanted, **other.evidence()},
-            )
+            return _wrong_variant(wanted, clean_others[0], None)
         return Outcome(
             "fail",
             f"logo {wanted!r} not found (absent, or smaller than about 64 px wide)",
@@ -118,17 +112,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     problems: list[str] = []
     if not _colours_match(located, limits):
         if clean_others:
-            other = clean_others[0]
-            return Outcome(
-                "fail",
-                f"wrong logo variant: found {other.variant!r} where the brief asks for {wanted!r}",
-                confidence=0.9,
-                evidence={
-                    "wanted": wanted,
-                    **other.evidence(),
-                    "wanted_comparison": located.evidence(),
-                },
-            )
+            return _wrong_variant(wanted, clean_others[0], located)
         if c.differing_fraction >= limits["recolour_fraction"]:
             problems.append(
                 f"recoloured: {c.differing_fraction:.0%} of the logo differs in colour "
@@ -172,4 +156,16 @@ def _colours_match(located: logos.Located, limits: Mapping[str, float]) -> bool:
     return (
         c.differing_fraction <= limits["max_differing_fraction"] * small
         and c.largest_blob_fraction <= limits["max_patch_fraction"] * small
+    )
+
+
+def _wrong_variant(wanted: str, other: logos.Located, asked: logos.Located | None) -> Outcome:
+    evidence: dict[str, Any] = {"wanted": wanted, **other.evidence()}
+    if asked is not None:
+        evidence["wanted_comparison"] = asked.evidence()
+    return Outcome(
+        "fail",
+        f"wrong logo variant: found {other.variant!r} where the brief asks for {wanted!r}",
+        confidence=0.9,
+        evidence=evidence,
     )

@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from policies.checks.bg201_logo_match import locate_required
 from policies.engine import Outcome
+from policies.options import number
 
 if TYPE_CHECKING:
     from policies import logos
@@ -52,8 +53,8 @@ PLAIN_SHARE = 0.6
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     if brief is None or not brief.logo:
         return Outcome("skip", "the brief asks for no logo")
-    max_intrusion = _number(options, "max_intrusion", 0.02)
-    delta_e = _number(options, "intrusion_delta_e", 12.0)
+    max_intrusion = number(options, ID, "max_intrusion", 0.02)
+    delta_e = number(options, ID, "intrusion_delta_e", 12.0)
     found = locate_required(creative, kit, brief.logo)
     located = found[brief.logo] or next((loc for loc in found.values() if loc is not None), None)
     if located is None:
@@ -109,13 +110,6 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         f"clear space of {margin:.0f} px is free",
         evidence=evidence,
     )
-
-
-def _number(options: Mapping[str, Any], key: str, default: float) -> float:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{ID}.{key} must be a number, got {value!r}")
-    return float(value)
 
 
 def _clear_space_band(
@@ -187,10 +181,7 @@ def _intrusion(
 def _intruding_mask(
     rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float, mode: str
 ) -> NDArray[np.bool_]:
-    if mode == "plain":
-        drawn = (_band_deviation(rgb, band) > delta_e) & band
-    else:
-        drawn = _edges(rgb) & band
+    drawn = (_band_deviation(rgb, band) > delta_e) & band if mode == "plain" else _edges(rgb) & band
     opened = cv2.morphologyEx(drawn.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     result: NDArray[np.bool_] = opened > 0
     return result

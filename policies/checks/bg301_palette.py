@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 
 from policies.colour import delta_e_2000, rgb_to_hex, srgb_to_lab
 from policies.engine import Outcome
+from policies.options import number
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -57,9 +58,9 @@ NEUTRAL_CHROMA = 6.0
 
 
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
-    max_delta_e = _number(options, "max_delta_e", 10.0)
-    min_area = _number(options, "min_area", 0.05)
-    flat_tolerance = _number(options, "flat_tolerance", 1.0)
+    max_delta_e = number(options, ID, "max_delta_e", 10.0)
+    min_area = number(options, ID, "min_area", 0.05)
+    flat_tolerance = number(options, ID, "flat_tolerance", 1.0)
     allow_blends = bool(options.get("allow_blends", True))
     allow_neutral = bool(options.get("allow_neutral", True))
 
@@ -117,13 +118,6 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         confidence=0.9,
         evidence=evidence,
     )
-
-
-def _number(options: Mapping[str, Any], key: str, default: float) -> float:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{ID}.{key} must be a number, got {value!r}")
-    return float(value)
 
 
 def _work_copy(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
