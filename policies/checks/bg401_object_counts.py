@@ -1,12 +1,44 @@
-"""BG401 object-counts: count of the objects named in the brief differs.
+"""BG401 object-counts: the number of objects the brief names (`counts: {apple: 5}`) differs.
 
-Not implemented yet: reports `error`, which never counts as a pass.
+Two ways of counting, chosen in this order:
+
+1. *A local zero-shot object detector*, when one is configured: a folder holding a
+   transformers zero-shot object detector (OWL-ViT / OWLv2 architecture: its config, weights
+   and processor files), named by the `detector` option or the `BRANDGATE_COUNTS_DETECTOR`
+   environment variable. Nothing is downloaded. Each object name is asked for as
+   "a photo of a <name>"; detections at or above `detector_threshold` are counted per name
+   after non-maximum suppression. This is the way to count on photographs.
+2. *Classical segmentation of flat graphics*, otherwise: the image is split into regions of
+   smooth colour separated by sharp edges (connected components after edge detection, with
+   the background being whatever is smooth and large); the candidates are compact, solid,
+   flat-coloured shapes that are not the logo (located as in BG201); they are grouped by
+   colour (CIE76 within 12) and size (within 3× of each other). The count is the size of the
+   most numerous group. It applies only to one named object at a time and only when the
+   image is a flat graphic (at least 35 % smooth) or such a group exists.
+
+With neither applicable it reports `skip` with the reason: a photograph without a detector is
+never passed on trust. A brief without `counts` is a `skip` too.
+
+Options (policy.yaml, under BG401):
+
+- `detector`: path to the detector folder (overrides `BRANDGATE_COUNTS_DETECTOR`).
+- `detector_threshold` (0.3): detection score from which an object counts.
+- `min_object_area` (0.001): smallest shape counted, as a share of the image (classical).
+- `severity`: `flag` (default) or `reject`.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
 
 from policies.engine import Outcome
 
@@ -20,8 +52,244 @@ NAME = "object-counts"
 FAMILY = "counts"
 DEFAULT_SEVERITY = "flag"
 
+DETECTOR_ENV = "BRANDGATE_COUNTS_DETECTOR"
+WORK_LONG_SIDE = 512
+EDGE_STRENGTH = 6.0  # Lab gradient magnitude per pixel above which a pixel is an edge
+MIN_SOLIDITY = 0.85
+MIN_FILL = 0.85
+MAX_ASPECT = 3.0
+GROUP_DELTA_E = 12.0
+FLAT_GRAPHIC_SHARE = 0.35
 
-def run(
-    creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
+
+def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
+    if brief is None or not brief.counts:
+        return Outcome("skip", "the brief names no objects to count")
+    folder = options.get("detector") or os.environ.get(DETECTOR_ENV)
+    if folder:
+        return _count_with_detector(creative, brief.counts, Path(str(folder)), options)
+    if len(brief.counts) > 1:
+        return Outcome(
+            "skip",
+            "classical counting tells one kind of object at a time; configure a detector "
+            f"({DETECTOR_ENV}) to count {', '.join(sorted(brief.counts))} separately",
+        )
+    name, wanted = next(iter(brief.counts.items()))
+    min_area = options.get("min_object_area", 0.001)
+    if isinstance(min_area, bool) or not isinstance(min_area, int | float) or not 0 < min_area < 1:
+        raise ValueError(f"{ID}.min_object_area must be a share between 0 and 1, got {min_area!r}")
+    logo_mask = _logo_mask(creative, brief, kit)
+    result = classical_count(creative.rgb, float(min_area), logo_mask)
+    if not result.applicable:
+        return Outcome(
+            "skip",
+            f"cannot count {name!r}: the image is not a flat graphic "
+            f"({result.smooth_share:.0%} smooth) and no "
+            f"object detector is configured ({DETECTOR_ENV})",
+            evidence={"method": "classical", "smooth_share": round(result.smooth_share, 3)},
+        )
+    evidence = {
+        "method": "classical",
+        "object": name,
+        "wanted": wanted,
+        "counted": result.count,
+        "boxes": result.boxes,
+        "colour": result.colour,
+        "smooth_share": round(result.smooth_share, 3),
+    }
+    if result.count != wanted:
+        return Outcome(
+            "fail",
+            f"{name}: the brief asks for {wanted}, the image shows {result.count}",
+            confidence=0.75,
+            evidence=evidence,
+        )
+    return Outcome("pass", f"{name}: {wanted} as asked", confidence=0.75, evidence=evidence)
+
+
+# ---------------------------------------------------------------- classical
+
+
+@dataclass(frozen=True)
+class ClassicalCount:
+    applicable: bool
+    count: int
+    boxes: list[list[int]]
+    colour: str | None
+    smooth_share: float
+
+
+def classical_count(
+    rgb: NDArray[np.uint8], min_area: float, exclude: NDArray[np.bool_] | None
+) -> ClassicalCount:
+    """The most numerous group of similar flat shapes in a flat graphic."""
+    h0, w0 = rgb.shape[:2]
+    factor = min(1.0, WORK_LONG_SIDE / max(h0, w0))
+    small = (
+        cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        if factor < 1
+        else rgb
+    )
+    h, w = small.shape[:2]
+    lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    magnitude = np.zeros((h, w), np.float32)
+    for channel in cv2.split(lab):
+        gx = cv2.Sobel(channel, cv2.CV_32F, 1, 0, ksize=3) / 8
+        gy = cv2.Sobel(channel, cv2.CV_32F, 0, 1, ksize=3) / 8
+        magnitude += gx * gx + gy * gy
+    smooth = (np.sqrt(magnitude) < EDGE_STRENGTH).astype(np.uint8)
+    smooth_share = float(smooth.mean())
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(smooth, connectivity=4)
+    if exclude is not None:
+        excluded = cv2.resize(exclude.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        excluded = cv2.dilate(excluded.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    else:
+        excluded = np.zeros((h, w), bool)
+
+    candidates = []
+    min_px = min_area * h * w
+    for i in range(1, count):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if area < min_px or area > 0.1 * h * w:
+            continue
+        if max(bw, bh) / max(1, min(bw, bh)) > MAX_ASPECT:
+            continue
+        component = (labels[y : y + bh, x : x + bw] == i).astype(np.uint8)
+        if excluded[y : y + bh, x : x + bw][component > 0].mean() > 0.2:
+            continue
+        contours, _ = cv2.findContours(component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        outline = max(contours, key=cv2.contourArea)
+        filled_area = cv2.contourArea(outline)
+        hull_area = cv2.contourArea(cv2.convexHull(outline))
+        if filled_area <= 0 or hull_area <= 0:
+            continue
+        # Plates carrying text have holes; letters are neither solid nor convex.
+        if area / filled_area < MIN_FILL or filled_area / hull_area < MIN_SOLIDITY:
+            continue
+        colour = lab[y : y + bh, x : x + bw][component > 0].mean(axis=0)
+        candidates.append((colour, area, (x, y, x + bw, y + bh)))
+
+    groups: list[list[tuple[NDArray[np.float32], int, tuple[int, int, int, int]]]] = []
+    for cand in sorted(candidates, key=lambda c: -c[1]):
+        for group in groups:
+            centre = np.mean([g[0] for g in group], axis=0)
+            median_area = float(np.median([g[1] for g in group]))
+            if (
+                np.linalg.norm(cand[0] - centre) < GROUP_DELTA_E
+                and median_area / 3 <= cand[1] <= median_area * 3
+            ):
+                group.append(cand)
+                break
+        else:
+            groups.append([cand])
+    flat_graphic = smooth_share >= FLAT_GRAPHIC_SHARE
+    if not groups:
+        return ClassicalCount(flat_graphic, 0, [], None, smooth_share)
+    best = max(groups, key=lambda g: (len(g), sum(c[1] for c in g)))
+    scale = 1 / factor
+    boxes = [[round(v * scale) for v in c[2]] for c in best]
+    mean_lab = np.mean([c[0] for c in best], axis=0).astype(np.float32).reshape(1, 1, 3)
+    mean_rgb = (cv2.cvtColor(mean_lab, cv2.COLOR_Lab2RGB).reshape(3) * 255).round().clip(0, 255)
+    colour = "#{:02X}{:02X}{:02X}".format(*(int(v) for v in mean_rgb))
+    applicable = flat_graphic or len(best) >= 2
+    return ClassicalCount(applicable, len(best), boxes, colour, smooth_share)
+
+
+def _logo_mask(creative: Creative, brief: Brief, kit: Kit) -> NDArray[np.bool_] | None:
+    """Where the brief's logo is (shared with BG201), so that its shapes are not counted."""
+    if not brief.logo or brief.logo not in kit.spec.logos:
+        return None
+    from policies.checks.bg201_logo_match import locate_required
+
+    found = [loc for loc in locate_required(creative, kit, brief.logo).values() if loc is not None]
+    if not found:
+        return None
+    mask = np.zeros((creative.height, creative.width), bool)
+    for loc in found:
+        x0, y0, x1, y1 = loc.box
+        mask[y0:y1, x0:x1] = True
+    return mask
+
+
+# ---------------------------------------------------------------- detector
+
+_detectors: dict[str, tuple[Any, Any]] = {}
+_detectors_lock = threading.Lock()
+
+
+def _load_detector(folder: Path) -> tuple[Any, Any]:
+    """Processor and model from a local folder, once per process; never downloads."""
+    key = str(folder.resolve())
+    with _detectors_lock:
+        if key not in _detectors:
+            if not (folder / "config.json").is_file():
+                raise ValueError(f"{folder} is not a transformers model folder (no config.json)")
+            from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+
+            processor = AutoProcessor.from_pretrained(key, local_files_only=True)
+            model = AutoModelForZeroShotObjectDetection.from_pretrained(key, local_files_only=True)
+            model.eval()
+            _detectors[key] = (processor, model)
+        return _detectors[key]
+
+
+def detect_objects(
+    creative: Creative, names: list[str], folder: Path, threshold: float
+) -> dict[str, list[dict[str, Any]]]:
+    """Detections per object name, after non-maximum suppression."""
+    import torch
+
+    processor, model = _load_detector(folder)
+    queries = [f"a photo of a {name}" for name in names]
+    inputs = processor(text=[queries], images=creative.pil(), return_tensors="pt")
+    with torch.inference_mode():
+        outputs = model(**inputs)
+    target = torch.tensor([[creative.height, creative.width]])
+    result = processor.post_process_grounded_object_detection(
+        outputs, threshold=threshold, target_sizes=target, text_labels=[queries]
+    )[0]
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    boxes = result["boxes"].tolist()
+    scores = result["scores"].tolist()
+    labels = result["labels"].tolist()
+    for index, name in enumerate(names):
+        mine = [i for i, label in enumerate(labels) if int(label) == index]
+        rects = [
+            [boxes[i][0], boxes[i][1], boxes[i][2] - boxes[i][0], boxes[i][3] - boxes[i][1]]
+            for i in mine
+        ]
+        keep = cv2.dnn.NMSBoxes(rects, [scores[i] for i in mine], threshold, 0.5) if mine else []
+        for k in np.asarray(keep).reshape(-1):
+            i = mine[int(k)]
+            found[name].append({"score": round(scores[i], 3), "box": [round(v) for v in boxes[i]]})
+    return found
+
+
+def _count_with_detector(
+    creative: Creative, counts: Mapping[str, int], folder: Path, options: Mapping[str, Any]
 ) -> Outcome:
-    return Outcome("error", "BG401 is not implemented yet", confidence=0.0)
+    threshold = options.get("detector_threshold", 0.3)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ValueError(f"{ID}.detector_threshold must be a number, got {threshold!r}")
+    names = sorted(counts)
+    found = detect_objects(creative, names, folder, float(threshold))
+    counted = {name: len(found[name]) for name in names}
+    wrong = {name: (counts[name], counted[name]) for name in names if counted[name] != counts[name]}
+    evidence = {
+        "method": "detector",
+        "detector": str(folder),
+        "wanted": dict(counts),
+        "counted": counted,
+        "detections": found,
+    }
+    if wrong:
+        parts = [
+            f"{name}: asked {want}, found {got}" for name, (want, got) in sorted(wrong.items())
+        ]
+        return Outcome("fail", "; ".join(parts), confidence=0.7, evidence=evidence)
+    return Outcome(
+        "pass",
+        ", ".join(f"{n}: {counts[n]}" for n in names) + " as asked",
+        confidence=0.7,
+        evidence=evidence,
+    )

@@ -1,0 +1,491 @@
+"""Finding a kit's logo in a creative: SIFT features, a RANSAC homography, then a pixel comparison.
+
+Shared by BG201 (is it the right, unaltered logo?) and BG202 (is it big enough, is its clear
+space free?). Reference features are computed once per process per logo file; the creative's
+features once per creative (through `Creative.shared`), whichever check asks first.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from policies.colour import delta_e_2000, srgb_to_lab
+from policies.errors import InvalidInput
+from policies.perceptual import hamming, phash
+
+if TYPE_CHECKING:
+    from policies.creative import Creative
+
+# The reference frame: logos are compared at this width whatever their size in the creative.
+FRAME_WIDTH = 256
+# SIFT sees reference logos at several widths so that a 64 px logo and a 600 px one both match.
+REFERENCE_WIDTHS = (64, 96, 160, 256, 384)
+# Matching runs on a copy whose long side is at most this; SIFT's own 2x upsampling keeps
+# logos down to about 64 px findable at this size while a 1024 px creative costs half as much.
+MATCH_LONG_SIDE = 768
+MIN_INLIERS = 8
+RATIO_TEST = 0.8
+# A pixel of the logo whose CIEDE2000 difference to the reference exceeds this "differs".
+PIXEL_DELTA_E = 14.0
+
+
+@dataclass(frozen=True)
+class LogoReference:
+    """A logo file prepared for matching: pixels in the reference frame and SIFT features."""
+
+    path: str
+    rgb: NDArray[np.uint8]  # FRAME_WIDTH wide, composited on nothing (transparent = 0)
+    alpha: NDArray[np.float32]  # 0..1, same frame
+    points: NDArray[np.float32]  # keypoint positions in frame coordinates, N×2
+    descriptors: NDArray[np.float32]  # N×128
+    source_width: int
+    source_height: int
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return int(self.alpha.shape[1]), int(self.alpha.shape[0])
+
+
+@dataclass(frozen=True)
+class Features:
+    points: NDArray[np.float32]  # in full-resolution creative coordinates
+    descriptors: NDArray[np.float32] | None
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How the located logo is transformed relative to the reference frame."""
+
+    width_px: float  # width of the logo in the creative, along its own axis
+    height_px: float
+    scale: float  # geometric mean of the two axis scales (creative px per frame px)
+    anisotropy: float  # larger axis scale / smaller: 1.0 is an undistorted logo
+    shear_deg: float  # deviation from a right angle between the logo's axes
+    rotation_deg: float
+    perspective: float  # how far the homography is from affine, per frame width
+    corners: tuple[tuple[float, float], ...]  # the frame's corners in the creative, clockwise
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The warped creative region against the reference, on the logo's own pixels."""
+
+    phash_distance: int
+    median_delta_e: float
+    differing_fraction: float  # share of the logo's pixels whose colour differs
+    largest_blob_fraction: float  # the largest connected patch of differing pixels, as a share
+    edge_agreement: float  # correlation of edge strength, reference vs creative: low = not a logo
+
+
+@dataclass(frozen=True)
+class Located:
+    variant: str
+    inliers: int
+    matches: int
+    homography: NDArray[np.float64]  # frame → creative, full resolution
+    geometry: Geometry
+    comparison: Comparison
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the logo's opaque pixels in the creative
+    mask: NDArray[np.bool_]  # creative-sized, where the logo is opaque
+
+    def evidence(self) -> dict[str, object]:
+        g, c = self.geometry, self.comparison
+        return {
+            "variant": self.variant,
+            "box": list(self.box),
+            "width_px": round(g.width_px, 1),
+            "rotation_deg": round(g.rotation_deg, 1),
+            "anisotropy": round(g.anisotropy, 3),
+            "shear_deg": round(g.shear_deg, 1),
+            "inliers": self.inliers,
+            "phash_distance": c.phash_distance,
+            "median_delta_e": round(c.median_delta_e, 2),
+            "differing_fraction": round(c.differing_fraction, 3),
+            "largest_blob_fraction": round(c.largest_blob_fraction, 3),
+            "edge_agreement": round(c.edge_agreement, 3),
+        }
+
+
+_reference_cache: dict[tuple[str, int, int], LogoReference] = {}
+_reference_lock = threading.Lock()
+
+
+def reference_for(path: Path) -> LogoReference:
+    """The prepared reference of a logo file; computed once per process per file version."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _reference_lock:
+        cached = _reference_cache.get(key)
+        if cached is None:
+            cached = _prepare_reference(path)
+            _reference_cache[key] = cached
+        return cached
+
+
+def _prepare_reference(path: Path) -> LogoReference:
+    try:
+        with Image.open(path) as image:
+            rgba = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"logo file cannot be read as an image: {exc}", str(path)) from None
+    alpha_full = rgba[..., 3]
+    ys, xs = np.nonzero(alpha_full > 0)
+    if len(xs) == 0:
+        raise InvalidInput("logo file is fully transparent", str(path))
+    # The frame is the logo's opaque bounding box: padding in the file is not part of the logo.
+    rgba = rgba[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    src_h, src_w = rgba.shape[:2]
+    frame = _resize_rgba(rgba, FRAME_WIDTH)
+    alpha = frame[..., 3].astype(np.float32) / 255.0
+    rgb = frame[..., :3]
+
+    sift = cv2.SIFT_create()  # type: ignore[attr-defined]
+    points: list[NDArray[np.float32]] = []
+    descriptors: list[NDArray[np.float32]] = []
+    for width in REFERENCE_WIDTHS:
+        scaled = _resize_rgba(rgba, width)
+        factor = FRAME_WIDTH / width
+        a = scaled[..., 3:4].astype(np.float32) / 255.0
+        # Composited on light and on dark: a logo's outline features depend on what is behind it.
+        for backdrop in (255.0, 0.0):
+            comp = scaled[..., :3].astype(np.float32) * a + backdrop * (1 - a)
+            grey = cv2.cvtColor(comp.astype(np.uint8), cv2.COLOR_RGB2GRAY)
+            pad = 16
+            grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=backdrop)
+            keypoints, desc = sift.detectAndCompute(grey, None)
+            if desc is None:
+                continue
+            pts = np.array([kp.pt for kp in keypoints], dtype=np.float32) - pad
+            points.append(pts * factor)
+            descriptors.append(desc.astype(np.float32))
+    if not descriptors:
+        raise InvalidInput("logo has no distinctive features to match (is it blank?)", str(path))
+    return LogoReference(
+        path=str(path),
+        rgb=rgb,
+        alpha=alpha,
+        points=np.concatenate(points),
+        descriptors=np.concatenate(descriptors),
+        source_width=src_w,
+        source_height=src_h,
+    )
+
+
+def _resize_rgba(rgba: NDArray[np.uint8], width: int) -> NDArray[np.uint8]:
+    h, w = rgba.shape[:2]
+    height = max(1, round(h * width / w))
+    # Premultiplied so that transparent pixels' colour does not bleed into the edges.
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    premult = np.concatenate([rgba[..., :3].astype(np.float32) * a, a * 255.0], axis=2)
+    interp = cv2.INTER_AREA if width < w else cv2.INTER_CUBIC
+    small = cv2.resize(premult, (width, height), interpolation=interp)
+    out_a = np.clip(small[..., 3:4], 0, 255)
+    colour = np.where(out_a > 0, small[..., :3] * 255.0 / np.maximum(out_a, 1e-6), 0)
+    return np.concatenate([np.clip(colour, 0, 255), out_a], axis=2).round().astype(np.uint8)
+
+
+def creative_features(creative: Creative) -> Features:
+    """SIFT features of the creative at matching scale, positions in full-resolution pixels."""
+
+    def compute() -> Features:
+        grey = cv2.cvtColor(creative.rgb, cv2.COLOR_RGB2GRAY)
+        long_side = max(grey.shape)
+        factor = min(1.0, MATCH_LONG_SIDE / long_side)
+        if factor < 1.0:
+            grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        sift = cv2.SIFT_create()  # type: ignore[attr-defined]
+        keypoints, desc = sift.detectAndCompute(grey, None)
+        pts = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2) / factor
+        return Features(points=pts, descriptors=None if desc is None else desc.astype(np.float32))
+
+    return creative.shared("logos.features", compute)
+
+
+def locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
+    """Where `reference` appears in the creative and how it compares; None when not found."""
+    return creative.shared(
+        f"logos.locate:{reference.path}", lambda: _locate(creative, reference, variant)
+    )
+
+
+def _locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
+    features = creative_features(creative)
+    if features.descriptors is None or len(features.descriptors) < 2:
+        return None
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    pairs = matcher.knnMatch(reference.descriptors, features.descriptors, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO_TEST * p[1].distance]
+    if len(good) < MIN_INLIERS:
+        return None
+    src = reference.points[[m.queryIdx for m in good]].reshape(-1, 1, 2)
+    dst = features.points[[m.trainIdx for m in good]].reshape(-1, 1, 2)
+    reproj = max(3.0, 0.006 * max(creative.width, creative.height))
+    found_h, inlier_mask = cv2.findHomography(
+        src, dst, cv2.RANSAC, reproj, maxIters=2000, confidence=0.995
+    )
+    if found_h is None or inlier_mask is None:
+        return None
+    inliers = int(inlier_mask.sum())
+    if inliers < MIN_INLIERS:
+        return None
+    homography: NDArray[np.float64] = np.asarray(found_h, dtype=np.float64)
+    geometry = _geometry(homography, reference)
+    if geometry is None:
+        return None
+    refined = _refine(creative, reference, homography, geometry)
+    if refined is not None:
+        refined_geometry = _geometry(refined, reference)
+        if refined_geometry is not None:
+            homography, geometry = refined, refined_geometry
+    comparison, mask, box = _compare(creative, reference, homography, geometry)
+    return Located(
+        variant=variant,
+        inliers=inliers,
+        matches=len(good),
+        homography=homography,
+        geometry=geometry,
+        comparison=comparison,
+        box=box,
+        mask=mask,
+    )
+
+
+def _warp_to_frame(
+    creative: Creative, homography: NDArray[np.float64], geometry: Geometry, size: tuple[int, int]
+) -> NDArray[np.uint8]:
+    """The creative resampled onto the reference frame (blurred first when shrinking)."""
+    rgb = creative.rgb
+    if geometry.scale > 1.5:
+        # Warping samples sparsely when shrinking: blur first so the frame sees averages.
+        sigma = 0.5 * geometry.scale
+        x0, y0, x1, y1 = _corner_box(geometry, creative, pad=int(3 * sigma) + 2)
+        patch = cv2.GaussianBlur(rgb[y0:y1, x0:x1], (0, 0), sigma)
+        shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=np.float64)
+        rgb = patch
+        homography = np.asarray(shift @ homography, dtype=np.float64)
+    warped: NDArray[np.uint8] = cv2.warpPerspective(
+        rgb,
+        homography,
+        size,
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return warped
+
+
+def _refine(
+    creative: Creative,
+    reference: LogoReference,
+    homography: NDArray[np.float64],
+    geometry: Geometry,
+) -> NDArray[np.float64] | None:
+    """Sub-pixel alignment by ECC on the logo's own pixels; None when it does not converge.
+
+    Feature positions carry about a pixel of noise each, which leaves small logos a few pixels
+    off at their ends; the pixel comparison after this needs them on top of each other.
+    """
+    size = reference.frame_size
+    warped = _warp_to_frame(creative, homography, geometry, size)
+    alpha = reference.alpha[..., None]
+    template = (
+        reference.rgb.astype(np.float32) * alpha + warped.astype(np.float32) * (1 - alpha)
+    ).astype(np.uint8)
+    template_grey = cv2.cvtColor(template, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    input_grey = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mask = cv2.dilate((reference.alpha > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8))
+    warp = np.eye(3, dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
+    try:
+        _, warp = cv2.findTransformECC(  # type: ignore[assignment]
+            template_grey, input_grey, warp, cv2.MOTION_HOMOGRAPHY, criteria, mask, 3
+        )
+    except cv2.error:
+        return None
+    # A correction of more than a few frame pixels is not a refinement but a different answer.
+    corners = np.array(
+        [[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float32
+    ).reshape(-1, 1, 2)
+    moved = cv2.perspectiveTransform(corners, warp.astype(np.float64)).reshape(
+        -1, 2
+    ) - corners.reshape(-1, 2)
+    if float(np.abs(moved).max()) > 0.08 * size[0]:
+        return None
+    refined: NDArray[np.float64] = homography @ warp.astype(np.float64)
+    return refined
+
+
+def _geometry(homography: NDArray[np.float64], reference: LogoReference) -> Geometry | None:
+    fw, fh = reference.frame_size
+    corners_frame = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float64).reshape(
+        -1, 1, 2
+    )
+    corners = cv2.perspectiveTransform(corners_frame, homography).reshape(-1, 2)
+    if not np.all(np.isfinite(corners)):
+        return None
+    # A real placement keeps the corner order: a folded (non-convex) quad is a chance alignment.
+    if not cv2.isContourConvex(corners.astype(np.float32)):
+        return None
+    cx, cy = fw / 2, fh / 2
+    jac = _jacobian(homography, cx, cy)
+    s = np.linalg.svd(jac, compute_uv=False)
+    if s[1] <= 1e-9 or np.linalg.det(jac) <= 0:  # mirrored or degenerate
+        return None
+    axis_x, axis_y = jac[:, 0], jac[:, 1]
+    width_scale = float(np.linalg.norm(axis_x))
+    height_scale = float(np.linalg.norm(axis_y))
+    cos_angle = float(np.dot(axis_x, axis_y) / (width_scale * height_scale))
+    shear = abs(90.0 - float(np.degrees(np.arccos(np.clip(cos_angle, -1, 1)))))
+    rotation = float(np.degrees(np.arctan2(axis_x[1], axis_x[0])))
+    perspective = float(np.hypot(homography[2, 0], homography[2, 1]) * fw / abs(homography[2, 2]))
+    return Geometry(
+        width_px=width_scale * fw,
+        height_px=height_scale * fh,
+        scale=float(np.sqrt(s[0] * s[1])),
+        anisotropy=float(s[0] / s[1]),
+        shear_deg=shear,
+        rotation_deg=rotation,
+        perspective=perspective,
+        corners=tuple((float(x), float(y)) for x, y in corners),
+    )
+
+
+def _jacobian(h: NDArray[np.float64], x: float, y: float) -> NDArray[np.float64]:
+    w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
+    u = h[0, 0] * x + h[0, 1] * y + h[0, 2]
+    v = h[1, 0] * x + h[1, 1] * y + h[1, 2]
+    return np.array(
+        [
+            [(h[0, 0] * w - u * h[2, 0]) / w**2, (h[0, 1] * w - u * h[2, 1]) / w**2],
+            [(h[1, 0] * w - v * h[2, 0]) / w**2, (h[1, 1] * w - v * h[2, 1]) / w**2],
+        ]
+    )
+
+
+def _compare(
+    creative: Creative,
+    reference: LogoReference,
+    homography: NDArray[np.float64],
+    geometry: Geometry,
+) -> tuple[Comparison, NDArray[np.bool_], tuple[int, int, int, int]]:
+    fw, fh = reference.frame_size
+    warped = _warp_to_frame(creative, homography, geometry, (fw, fh))
+    ref_rgb, ref_alpha = _at_resolution(reference, geometry.scale)
+    alpha = ref_alpha[..., None]
+    # The reference as it would look on this very background: only the logo's pixels can differ.
+    expected = (ref_rgb * alpha + warped.astype(np.float32) * (1 - alpha)).round()
+    distance = hamming(phash(expected.astype(np.uint8)), phash(warped))
+
+    core = ref_alpha > 0.75
+    if core.sum() < 20:
+        core = ref_alpha > 0.5
+    # Each logo pixel is compared with the nearest-matching creative pixel within about one
+    # creative pixel: misregistration and resampling blur then cost nothing, while an element that
+    # is missing or recoloured differs wherever one looks, however thin it is.
+    reach = max(1, int(np.ceil(1.0 / max(geometry.scale, 1e-6))))
+    warped_lab = srgb_to_lab(warped)
+    ys, xs = np.nonzero(core)
+    ref_lab = srgb_to_lab(ref_rgb[ys, xs])
+    fh_, fw_ = core.shape
+    delta = np.full(len(ys), np.inf)
+    for dy in (-reach, 0, reach):
+        for dx in (-reach, 0, reach):
+            yy = np.clip(ys + dy, 0, fh_ - 1)
+            xx = np.clip(xs + dx, 0, fw_ - 1)
+            delta = np.minimum(delta, delta_e_2000(ref_lab, warped_lab[yy, xx]))
+    differing = np.zeros(core.shape, np.uint8)
+    differing[ys, xs] = delta > PIXEL_DELTA_E
+    # Single stray pixels are noise, not an element.
+    opened = cv2.morphologyEx(differing, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    largest = int(stats[1:, cv2.CC_STAT_AREA].max()) if count > 1 else 0
+    total = int(core.sum())
+    comparison = Comparison(
+        phash_distance=distance,
+        median_delta_e=float(np.median(delta)) if delta.size else 0.0,
+        differing_fraction=float(opened.sum() / total),
+        largest_blob_fraction=largest / total,
+        edge_agreement=_edge_agreement(expected.astype(np.uint8), warped, ref_alpha),
+    )
+
+    mask_frame = (reference.alpha > 0.5).astype(np.uint8) * 255
+    mask = (
+        cv2.warpPerspective(
+            mask_frame, homography, (creative.width, creative.height), flags=cv2.INTER_NEAREST
+        )
+        > 0
+    )
+    ys, xs = np.nonzero(mask)
+    if len(xs):
+        box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    else:
+        box = _corner_box(geometry, creative, pad=0)
+    return comparison, mask, box
+
+
+def _at_resolution(
+    reference: LogoReference, scale: float
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The reference frame as a logo `scale` times its size would show it.
+
+    A 64 px logo cannot carry a 2 px stroke of the 256 px frame: comparing it with the full
+    detail would call every small logo altered. Shrinking the reference to the creative's size
+    and back loses exactly the detail the creative could not have.
+    """
+    rgb = reference.rgb.astype(np.float32)
+    alpha = reference.alpha.astype(np.float32)
+    if scale >= 0.9:
+        return rgb, alpha
+    fw, fh = reference.frame_size
+    small_w, small_h = max(4, round(fw * scale)), max(2, round(fh * scale))
+    premult = np.concatenate([rgb * alpha[..., None], alpha[..., None]], axis=2)
+    small = cv2.resize(premult, (small_w, small_h), interpolation=cv2.INTER_AREA)
+    back = cv2.resize(small, (fw, fh), interpolation=cv2.INTER_LINEAR)
+    out_alpha = np.clip(back[..., 3], 0, 1)
+    out_rgb = np.where(
+        out_alpha[..., None] > 1e-3, back[..., :3] / np.maximum(out_alpha[..., None], 1e-3), 0
+    )
+    return np.clip(out_rgb, 0, 255).astype(np.float32), out_alpha.astype(np.float32)
+
+
+def _edge_agreement(
+    expected: NDArray[np.uint8], warped: NDArray[np.uint8], alpha: NDArray[np.float32]
+) -> float:
+    """Pearson correlation of gradient magnitude around the logo's shapes, structure only.
+
+    A chance alignment of features in texture puts no logo outline where the reference has one.
+    Colour is ignored on purpose: a recoloured logo still has the logo's edges.
+    """
+
+    def magnitude(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+        lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+        total = np.zeros(rgb.shape[:2], np.float32)
+        for channel in cv2.split(lab):
+            gx = cv2.Sobel(channel, cv2.CV_32F, 1, 0, ksize=3)
+            gy = cv2.Sobel(channel, cv2.CV_32F, 0, 1, ksize=3)
+            total += gx * gx + gy * gy
+        return np.sqrt(total)
+
+    region = cv2.dilate((alpha > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    a = magnitude(expected)[region]
+    b = magnitude(warped)[region]
+    if a.std() < 1e-6 or b.std() < 1e-6:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _corner_box(geometry: Geometry, creative: Creative, pad: int) -> tuple[int, int, int, int]:
+    xs = [c[0] for c in geometry.corners]
+    ys = [c[1] for c in geometry.corners]
+    x0 = int(np.clip(np.floor(min(xs)) - pad, 0, creative.width - 1))
+    y0 = int(np.clip(np.floor(min(ys)) - pad, 0, creative.height - 1))
+    x1 = int(np.clip(np.ceil(max(xs)) + pad, x0 + 1, creative.width))
+    y1 = int(np.clip(np.ceil(max(ys)) + pad, y0 + 1, creative.height))
+    return x0, y0, x1, y1
