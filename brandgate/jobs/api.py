@@ -37,6 +37,9 @@ class Submission:
     channel: str | None = None
     idempotency_key: str | None = None  # Slack retry / button click that made it
     profile: str = "preview"
+    # False: a request for the preview profile runs on the profile the model gate made active.
+    # The regression suite pins its profile, since it measures one profile against another.
+    pin_profile: bool = False
 
 
 @dataclass(frozen=True)

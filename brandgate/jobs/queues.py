@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.engine import make_engine, make_sessionmaker
+from brandgate.db.models import ModelProfileRow
 from brandgate.db.schema import ensure_current
 from brandgate.jobs.api import Accepted, JobQueue, JobStatus, Submission
 from brandgate.jobs.intake import new_export, new_request
@@ -39,7 +41,20 @@ class QueueFront:
         """After the commit: wake whoever runs the work."""
 
     def submit(self, submission: Submission) -> Accepted:
-        return self._record(new_request(self.settings, submission))
+        return self._record(new_request(self.settings, self._live_profile(submission)))
+
+    def _live_profile(self, submission: Submission) -> Submission:
+        """Traffic for the preview profile runs on the profile the model gate made active, so a
+        promotion or rollback takes effect for the next request without restarting anything."""
+        if submission.pin_profile or submission.profile != self.settings.preview_profile:
+            return submission
+        with self.sessions() as session:
+            active = session.scalars(
+                select(ModelProfileRow.name).where(ModelProfileRow.status == "active")
+            ).first()
+        if active is None or active == submission.profile:
+            return submission
+        return replace(submission, profile=active)
 
     def export(self, image_id: str, requested_by: str, idempotency_key: str | None = None) -> Accepted:
         return self._record(new_export(self.sessions, self.settings, image_id, requested_by, idempotency_key))

@@ -261,6 +261,7 @@ class SuiteRunner:
                 source="regress",
                 idempotency_key=f"regress:{run_id}:warm-up",
                 profile=self._profile(run_id),
+                pin_profile=True,
             )
         )
         deadline = time.perf_counter() + options.timeout_s
@@ -278,6 +279,7 @@ class SuiteRunner:
                 source="regress",
                 idempotency_key=render.key(run_id),
                 profile=self._profile(run_id),
+                pin_profile=True,
             )
         )
         deadline = submitted + options.timeout_s

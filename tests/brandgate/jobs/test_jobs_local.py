@@ -216,3 +216,28 @@ def test_rejected_images_are_still_billed_and_audited(
     assert [e.payload["verdict"] for e in created] == ["reject"]
     assert all("BG601" in e.payload["failed_checks"] for e in created)
     assert all(e.payload["cost_usd"] > 0 for e in created)
+
+
+def test_preview_traffic_follows_the_profile_the_gate_made_active(job_settings: Settings, records: Records) -> None:
+    from dataclasses import replace
+
+    from brandgate.regress import registry
+
+    queue = LocalQueue(job_settings, start_workers=False)
+    try:
+        with queue.sessions.begin() as session:
+            registry.ensure_active(session, job_settings, actor="test")
+            registry.make_active(session, registry.register(session, "slow", job_settings), "test", {})
+        followed = queue.submit(submission(user="ana"))
+        pinned = queue.submit(replace(submission(user="ben"), pin_profile=True))
+        explicit_export = queue.submit(submission(user="cara", profile="export"))
+        with queue.sessions.begin() as session:
+            registry.rollback(session, actor="test", reason="test")
+        after_rollback = queue.submit(submission(user="dan"))
+    finally:
+        queue.close()
+    profiles = {r.id: r.profile_name for r in records.requests()}
+    assert profiles[followed.request_id] == "slow"
+    assert profiles[pinned.request_id] == "preview"
+    assert profiles[explicit_export.request_id] == "export"
+    assert profiles[after_rollback.request_id] == "preview"
