@@ -390,7 +390,7 @@ def _fit_text(
     size = start
     while True:
         font = ImageFont.truetype(str(font_path), size)
-        x0, y0, x1, y1 = font.getbbox(text)
+        x0, _y0, x1, y1 = font.getbbox(text)
         if x1 - x0 <= max_w or size <= 14:
             return font, x1, y1
         size -= 2
@@ -510,8 +510,8 @@ def _transform_logo(
     theta = math.radians(rotation)
     cos, sin = abs(math.cos(theta)), abs(math.sin(theta))
     bw, bh = (
-        int(math.ceil(out_w * cos + out_h * sin)) + 4,
-        int(math.ceil(out_w * sin + out_h * cos)) + 4,
+        math.ceil(out_w * cos + out_h * sin) + 4,
+        math.ceil(out_w * sin + out_h * cos) + 4,
     )
     rot = cv2.getRotationMatrix2D((out_w / 2, out_h / 2), rotation, 1.0)
     rot[0, 2] += bw / 2 - out_w / 2
@@ -560,7 +560,7 @@ def _place_logo(
             width /= factor  # keep it on the canvas
     logo = _transform_logo(rgba, width, rotation, stretch)
     lh, lw = logo.shape[:2]
-    clear = int(math.ceil(spec.clear_space * width)) + 6
+    clear = math.ceil(spec.clear_space * width) + 6
     spot = _free_spot(lw + 2 * clear, lh + 2 * clear, w, h, taken, rng, margin=4)
     if spot is None:
         spot = (max(0, w - lw - 2 * clear), max(0, h - lh - 2 * clear))

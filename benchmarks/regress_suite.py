@@ -37,8 +37,6 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="bg-regress-bench-"))
     root.mkdir(parents=True, exist_ok=True)
 
-    from pipeline.tiny_model import build_tiny_model
-
     from brandgate.db.engine import make_engine, make_sessionmaker
     from brandgate.db.schema import upgrade
     from brandgate.regress import actions
@@ -46,6 +44,7 @@ def main() -> None:
     from brandgate.regress.suite import load_suite
     from brandgate.settings import Settings
     from pipeline.keys import issue_chain, write_dev_chain
+    from pipeline.tiny_model import build_tiny_model
 
     settings = Settings(
         database_url=f"sqlite:///{root / 'brandgate.db'}",

@@ -86,10 +86,9 @@ def serve(args: argparse.Namespace) -> None:
     )
     governance: Any
     if args.queue == "local":
-        from pipeline.keys import issue_chain, write_dev_chain
-
         from bot.governance import BrandgateGovernance
         from brandgate.db.schema import upgrade
+        from pipeline.keys import issue_chain, write_dev_chain
 
         upgrade(settings)
         write_dev_chain(settings.keys_dir, issue_chain())

@@ -30,11 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from brandgate.db.schema import upgrade  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from brandgate.db.engine import make_engine, make_sessionmaker  # noqa: E402
 from brandgate.db.models import Image, Request  # noqa: E402
+from brandgate.db.schema import upgrade  # noqa: E402
 from brandgate.jobs.api import JobQueue, Submission  # noqa: E402
 from brandgate.settings import Settings  # noqa: E402
 from policies.brief import brief_from_mapping  # noqa: E402
@@ -55,6 +55,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 def prepare(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Model, keys and a one-thread profile (CPU threads pinned, as the profiles do)."""
     import yaml
+
     from pipeline.keys import issue_chain, write_dev_chain
     from pipeline.profiles import BUILTIN_PROFILES_DIR
     from pipeline.tiny_model import build_tiny_model

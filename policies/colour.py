@@ -28,7 +28,7 @@ def srgb_to_lab(rgb: ArrayLike) -> NDArray[np.float64]:
     lab[..., 0] = 116 * f[..., 1] - 16
     lab[..., 1] = 500 * (f[..., 0] - f[..., 1])
     lab[..., 2] = 200 * (f[..., 1] - f[..., 2])
-    return lab
+    return lab  # type: ignore[no-any-return]
 
 
 def delta_e_2000(lab1: ArrayLike, lab2: ArrayLike) -> NDArray[np.float64]:

@@ -269,9 +269,9 @@ def _warp_to_frame(
         x0, y0, x1, y1 = _corner_box(geometry, creative, pad=int(3 * sigma) + 2)
         patch = cv2.GaussianBlur(rgb[y0:y1, x0:x1], (0, 0), sigma)
         shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=np.float64)
-        rgb = patch
+        rgb = patch  # type: ignore[assignment]  # OpenCV 5 stubs widen the dtype
         homography = np.asarray(shift @ homography, dtype=np.float64)
-    warped: NDArray[np.uint8] = cv2.warpPerspective(
+    warped: NDArray[np.uint8] = cv2.warpPerspective(  # type: ignore[assignment]  # OpenCV 5 stubs widen the dtype
         rgb,
         homography,
         size,

@@ -139,12 +139,12 @@ def _quad(
     h: NDArray[np.float64], x0: float, y0: float, x1: float, y1: float
 ) -> NDArray[np.float64]:
     corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64).reshape(-1, 1, 2)
-    result: NDArray[np.float64] = cv2.perspectiveTransform(corners, h).reshape(-1, 2)
+    result: NDArray[np.float64] = cv2.perspectiveTransform(corners, h).reshape(-1, 2)  # type: ignore[assignment]  # OpenCV 5 stubs widen the dtype
     return result
 
 
 def _lab(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
-    result: NDArray[np.float32] = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    result: NDArray[np.float32] = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)  # type: ignore[assignment]  # OpenCV 5 stubs widen the dtype
     return result
 
 

@@ -125,7 +125,7 @@ def _work_copy(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     if long_side <= WORK_LONG_SIDE:
         return rgb
     factor = WORK_LONG_SIDE / long_side
-    result: NDArray[np.uint8] = cv2.resize(
+    result: NDArray[np.uint8] = cv2.resize(  # type: ignore[assignment]  # OpenCV 5 stubs widen the dtype
         rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA
     )
     return result

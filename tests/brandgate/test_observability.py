@@ -7,10 +7,9 @@ import json
 import logging
 from pathlib import Path
 
-from brandgate.db.schema import upgrade
-
 from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.models import Request
+from brandgate.db.schema import upgrade
 from brandgate.logs import JsonFormatter
 from brandgate.metrics import Metrics
 from brandgate.settings import Settings

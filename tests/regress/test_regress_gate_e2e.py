@@ -228,13 +228,13 @@ def test_watchdog_trips_on_a_non_deterministic_generator(
 ) -> None:
     """A model whose output changes from call to call (here: unseeded noise on top) is caught."""
     import numpy as np
-    from brandgate.jobs.local import LocalQueue
     from PIL import Image
-    from pipeline.run import PipelineParts
 
+    from brandgate.jobs.local import LocalQueue
     from brandgate.regress.runner import RunOptions, SuiteRunner
     from pipeline.generation import Generator
     from pipeline.profiles import load_profile
+    from pipeline.run import PipelineParts
 
     settings, sessions = gate
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from brandgate.db.audit import verify_chain
 from brandgate.db.schema import upgrade
-from pipeline.provenance import Verifier
-
 from brandgate.jobs.api import JobStatus
 from brandgate.jobs.celery_queue import CeleryQueue
 from brandgate.settings import Settings
+from pipeline.provenance import Verifier
 from tests.brandgate.jobs.support import ROOT, Records, make_settings, submission, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from brandgate.db.audit import verify_chain
 from brandgate.db.schema import upgrade
-
 from brandgate.jobs.api import QueueUnavailable, UnknownJob
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings

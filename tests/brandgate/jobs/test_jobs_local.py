@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from brandgate.db.audit import verify_chain
-from pipeline.provenance import Verifier
 
+from brandgate.db.audit import verify_chain
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
+from pipeline.provenance import Verifier
 from tests.brandgate.jobs.support import (
     BRANDED_BRIEF,
     ROOT,
