@@ -25,7 +25,7 @@ def load_detector(folder: Path) -> tuple[Any, Any]:
                 raise ValueError(f"{folder} is not a transformers model folder (no config.json)")
             from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
-            processor = AutoProcessor.from_pretrained(key, local_files_only=True)
+            processor = AutoProcessor.from_pretrained(key, local_files_only=True)  # type: ignore[no-untyped-call]
             model = AutoModelForZeroShotObjectDetection.from_pretrained(key, local_files_only=True)
             model.eval()
             _detectors[key] = (processor, model)
@@ -64,5 +64,8 @@ def detect_objects(
         keep = cv2.dnn.NMSBoxes(rects, [scores[i] for i in mine], threshold, 0.5) if mine else []
         for k in np.asarray(keep).reshape(-1):
             i = mine[int(k)]
-            found[name].append({"score": round(scores[i], 3), "box": [round(v) for v in boxes[i]]})
+            x0, y0, x1, y1 = (round(v) for v in boxes[i])
+            # Boxes near the border can reach past it; evidence shows them within the image.
+            box = [max(0, x0), max(0, y0), min(creative.width, x1), min(creative.height, y1)]
+            found[name].append({"score": round(scores[i], 3), "box": box})
     return found
