@@ -30,7 +30,6 @@ Options (policy.yaml, under BG401):
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from policies.detector import detect_objects
 from policies.engine import Outcome
 
 if TYPE_CHECKING:
@@ -209,60 +209,6 @@ def _logo_mask(creative: Creative, brief: Brief, kit: Kit) -> NDArray[np.bool_] 
         x0, y0, x1, y1 = loc.box
         mask[y0:y1, x0:x1] = True
     return mask
-
-
-# ---------------------------------------------------------------- detector
-
-_detectors: dict[str, tuple[Any, Any]] = {}
-_detectors_lock = threading.Lock()
-
-
-def _load_detector(folder: Path) -> tuple[Any, Any]:
-    """Processor and model from a local folder, once per process; never downloads."""
-    key = str(folder.resolve())
-    with _detectors_lock:
-        if key not in _detectors:
-            if not (folder / "config.json").is_file():
-                raise ValueError(f"{folder} is not a transformers model folder (no config.json)")
-            from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
-
-            processor = AutoProcessor.from_pretrained(key, local_files_only=True)
-            model = AutoModelForZeroShotObjectDetection.from_pretrained(key, local_files_only=True)
-            model.eval()
-            _detectors[key] = (processor, model)
-        return _detectors[key]
-
-
-def detect_objects(
-    creative: Creative, names: list[str], folder: Path, threshold: float
-) -> dict[str, list[dict[str, Any]]]:
-    """Detections per object name, after non-maximum suppression."""
-    import torch
-
-    processor, model = _load_detector(folder)
-    queries = [f"a photo of a {name}" for name in names]
-    inputs = processor(text=[queries], images=creative.pil(), return_tensors="pt")
-    with torch.inference_mode():
-        outputs = model(**inputs)
-    target = torch.tensor([[creative.height, creative.width]])
-    result = processor.post_process_grounded_object_detection(
-        outputs, threshold=threshold, target_sizes=target, text_labels=[queries]
-    )[0]
-    found: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    boxes = result["boxes"].tolist()
-    scores = result["scores"].tolist()
-    labels = result["labels"].tolist()
-    for index, name in enumerate(names):
-        mine = [i for i, label in enumerate(labels) if int(label) == index]
-        rects = [
-            [boxes[i][0], boxes[i][1], boxes[i][2] - boxes[i][0], boxes[i][3] - boxes[i][1]]
-            for i in mine
-        ]
-        keep = cv2.dnn.NMSBoxes(rects, [scores[i] for i in mine], threshold, 0.5) if mine else []
-        for k in np.asarray(keep).reshape(-1):
-            i = mine[int(k)]
-            found[name].append({"score": round(scores[i], 3), "box": [round(v) for v in boxes[i]]})
-    return found
 
 
 def _count_with_detector(
