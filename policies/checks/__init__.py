@@ -3,41 +3,28 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import import_module
 
-from policies.checks import (
-    bg101_headline_text,
-    bg102_disclaimer_text,
-    bg103_banned_words,
-    bg104_unexpected_text,
-    bg201_logo_match,
-    bg202_logo_size_clear_space,
-    bg301_palette,
-    bg302_headline_contrast,
-    bg401_object_counts,
-    bg402_anatomy,
-    bg501_prompt_screening,
-    bg502_nudity,
-    bg601_blank_image,
-    bg602_size_format,
-)
 from policies.engine import CheckSpec
 
-BUILTIN_MODULES = (
-    bg101_headline_text,
-    bg102_disclaimer_text,
-    bg103_banned_words,
-    bg104_unexpected_text,
-    bg201_logo_match,
-    bg202_logo_size_clear_space,
-    bg301_palette,
-    bg302_headline_contrast,
-    bg401_object_counts,
-    bg402_anatomy,
-    bg501_prompt_screening,
-    bg502_nudity,
-    bg601_blank_image,
-    bg602_size_format,
+# The built-in checks by module name (named after their ID), in the order they run and are reported.
+BUILTIN_MODULE_NAMES = (
+    "bg101_headline_text",
+    "bg102_disclaimer_text",
+    "bg103_banned_words",
+    "bg104_unexpected_text",
+    "bg201_logo_match",
+    "bg202_logo_size_clear_space",
+    "bg301_palette",
+    "bg302_headline_contrast",
+    "bg401_object_counts",
+    "bg402_anatomy",
+    "bg501_prompt_screening",
+    "bg502_nudity",
+    "bg601_blank_image",
+    "bg602_size_format",
 )
+BUILTIN_MODULES = tuple(import_module(f"policies.checks.{name}") for name in BUILTIN_MODULE_NAMES)
 
 
 @lru_cache(maxsize=1)
