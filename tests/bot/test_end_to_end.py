@@ -49,6 +49,13 @@ def generation_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
 def e2e_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_parts: dict[str, Path]) -> Settings:
     from brandgate.db.schema import upgrade
 
+    # The tiny model's images pass every check; a detector folder that holds no model makes BG402
+    # report `error`, which never counts as a pass, so each image is flagged for a brand manager.
+    policy_path = kits_dir / "acme" / "policy.yaml"
+    policy = yaml.safe_load(policy_path.read_text()) or {}
+    policy["BG402"] = {"detector": str(tmp_path / "not-a-detector")}
+    policy_path.write_text(yaml.safe_dump(policy))
+
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'brandgate.db'}",
         artifacts_dir=tmp_path / "artifacts",
