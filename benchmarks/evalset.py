@@ -195,7 +195,7 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
     font_path = resolve_font(k.root, item.plan["font"])
     band_y = int(h * (0.05 if top else 0.64))
     plate_needed = item.kind in ("noise", "photo") or rng.random() < 0.5
-    plate_colour, text_colour = _headline_colours(k, background, band_y, h, rng, plate_needed)
+    plate_colour, text_colour, plate_needed = _headline_colours(k, background, band_y, h, rng, plate_needed)
     if item.defect == "off_palette" and item.kind in ("noise", "photo"):
         plate_needed, plate_colour = True, off_colour
     if item.defect == "low_contrast_headline":
@@ -326,6 +326,12 @@ def _light_name(k: Kit) -> str:
     return max(k.spec.palette, key=lambda n: _lightness(k.colour(n)))
 
 
+# Clean creatives must be unambiguously legible: WCAG AA on a flat plate, and a margin on top of
+# it where the text sits straight on a background whose shade varies under the letters.
+PLATE_MIN_CONTRAST = 4.5
+BARE_MIN_CONTRAST = 6.0
+
+
 def _headline_colours(
     k: Kit,
     background: NDArray[np.uint8],
@@ -333,17 +339,26 @@ def _headline_colours(
     h: int,
     rng: np.random.Generator,
     plate: bool,
-) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    """A palette plate colour and a text colour from the palette with strong contrast."""
-    names = list(k.spec.palette)
-    if plate:
-        back_name = names[int(rng.integers(len(names)))]
-        back = k.colour(back_name)
-    else:
+) -> tuple[tuple[int, int, int], tuple[int, int, int], bool]:
+    """Plate (or background) colour, a palette text colour with strong contrast, and whether a
+    plate is drawn: where no palette colour reads well on the bare background, a plate is, as a
+    designer would do."""
+    colours = [k.colour(n) for n in k.spec.palette]
+
+    def best_text(back: tuple[int, int, int]) -> tuple[int, int, int]:
+        return max(colours, key=lambda c: _contrast(c, back))
+
+    if not plate:
         band = background[band_y : band_y + int(h * 0.12)]
-        back = tuple(int(v) for v in band.reshape(-1, 3).mean(axis=0))  # type: ignore[assignment]
-    text = max((k.colour(n) for n in names), key=lambda c: _contrast(c, back))
-    return back, text  # type: ignore[return-value]
+        lo = tuple(int(v) for v in np.percentile(band.reshape(-1, 3), 5, axis=0))
+        hi = tuple(int(v) for v in np.percentile(band.reshape(-1, 3), 95, axis=0))
+        mean = tuple(int(v) for v in band.reshape(-1, 3).mean(axis=0))
+        text = best_text(mean)  # type: ignore[arg-type]
+        if min(_contrast(text, lo), _contrast(text, hi)) >= BARE_MIN_CONTRAST:  # type: ignore[arg-type]
+            return mean, text, False  # type: ignore[return-value]
+    legible = [c for c in colours if _contrast(best_text(c), c) >= PLATE_MIN_CONTRAST]
+    back = legible[int(rng.integers(len(legible)))]
+    return back, best_text(back), True
 
 
 def _luminance(rgb: tuple[int, int, int]) -> float:
