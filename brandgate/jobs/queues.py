@@ -7,15 +7,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.engine import make_engine, make_sessionmaker
-from brandgate.db.models import ModelProfileRow
 from brandgate.db.schema import ensure_current
 from brandgate.jobs.api import Accepted, JobQueue, JobStatus, Submission
 from brandgate.jobs.intake import new_export, new_request
 from brandgate.jobs.state import NewRequest, read_status, record_request, request_cancel
+from brandgate.regress.registry import active as active_profile
 from brandgate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,8 @@ class QueueFront:
         if submission.pin_profile or submission.profile != self.settings.preview_profile:
             return submission
         with self.sessions() as session:
-            active = session.scalars(
-                select(ModelProfileRow.name).where(ModelProfileRow.status == "active")
-            ).first()
+            row = active_profile(session)
+            active = row.name if row is not None else None
         if active is None or active == submission.profile:
             return submission
         return replace(submission, profile=active)
