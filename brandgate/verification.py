@@ -143,7 +143,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
 
     from brandgate.db.engine import READ_ONLY, make_engine
     from brandgate.db.models import PHASH_BAND_COLUMNS, Image
-    from brandgate.db.visual_index import close_hashes, images_with
+    from brandgate.db.visual_index import Method, close_hashes, images_with
 
     try:
         url = make_url(settings.database_url)
@@ -161,7 +161,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
                 raise _LookupUnavailable("the audit database has no images table yet (run `brandgate db upgrade`)")
             # A database not yet upgraded to the hash bands is still searched, the slow way.
             columns = {column["name"] for column in schema.get_columns(Image.__tablename__)}
-            method = None if set(PHASH_BAND_COLUMNS) <= columns else "scan"
+            method: Method | None = None if set(PHASH_BAND_COLUMNS) <= columns else "scan"
             close = close_hashes(conn, wanted, max_distance, method)
             rows = images_with(conn, sorted(close.distances))
     except SQLAlchemyError as exc:

@@ -75,12 +75,12 @@ def close_hashes(conn: Connection, wanted: str, max_distance: int, method: Metho
 def _indexed(conn: Connection, wanted: str, max_distance: int) -> Close:
     target = int(wanted, 16)
     radius = probe_radius(max_distance)
-    candidates: set[str] = set()
+    candidates: set[str | None] = set()
     for column, value in zip(PHASH_BAND_COLUMNS, phash_bands(wanted), strict=True):
         band = getattr(Image, column)
         probes = band_neighbours(value, radius)
         query = select(Image.phash).where(band.in_(probes))
-        candidates.update(phash for (phash,) in conn.execute(query))
+        candidates.update(conn.scalars(query))
     return Close(_within(target, candidates, max_distance), "index", len(candidates))
 
 
