@@ -20,6 +20,7 @@ from PIL import Image
 
 from pipeline.profiles import Profile, check_device, scheduler_class
 from pipeline.tiny_model import folder_hash
+from policies.brief import MAX_SEED
 from policies.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**63 - 1
 MAX_IMAGES_PER_CALL = 64
 TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 CPU_METERING = (

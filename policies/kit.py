@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.characters import QUOTE_CHARS, printable, quote
 from policies.documents import read_document
-from policies.errors import InvalidInput, describe_validation_error
+from policies.errors import InvalidInput, validated
 
 HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 MAX_KIT_FILE_BYTES = 1024 * 1024
@@ -170,10 +170,7 @@ def load_kit(root: Path, known_check_ids: frozenset[str] | None = None) -> Kit:
         raise InvalidInput("a kit is a folder", str(root))
     kit_yaml = root / "kit.yaml"
     spec_data = _read_yaml(kit_yaml, required=True)
-    try:
-        spec = KitFile.model_validate(spec_data)
-    except ValidationError as exc:
-        raise InvalidInput(describe_validation_error(exc), str(kit_yaml)) from None
+    spec = validated(KitFile, spec_data, str(kit_yaml), "kit.yaml")
     for variant, logo in spec.logos.items():
         path = _inside(root, logo.file, f"logos.{variant}.file", kit_yaml)
         if not path.is_file():

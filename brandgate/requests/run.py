@@ -33,13 +33,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.audit import append_event
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.kits import resolve_kit
 from brandgate.requests import lifecycle
 from policies.brief import Brief, brief_from_mapping
-from policies.checks import known_ids
 from policies.creative import Creative
 from policies.engine import CheckResult, ImageReport, run_checks
 from policies.errors import InvalidInput
-from policies.kit import Kit, load_kit
+from policies.kit import Kit
 from policies.perceptual import phash_hex
 
 if TYPE_CHECKING:
@@ -253,16 +253,26 @@ class RequestRun:
     # ------------------------------------------------------------------ stages
 
     @contextmanager
-    def _stage(self, stage: str, timings: dict[str, float]) -> Iterator[None]:
-        """Time a request-level stage and turn its errors into StageFailed (outages pass through)."""
-        self.hooks.progress(stage)
+    def _stage(self, stage: str, timings: dict[str, float], *, image: bool = False) -> Iterator[None]:
+        """Time a stage and turn its errors into StageFailed (outages pass through).
+
+        A request-level stage publishes progress and adds up in the request's timings; an image's
+        stage (on the governance thread) is timed in that image's own timings, and counts towards
+        its `governance` total.
+        """
+        if not image:
+            self.hooks.progress(stage)
         began = time.perf_counter()
         try:
             with stage_errors(stage):
                 yield
         finally:
             elapsed = time.perf_counter() - began
-            timings[stage] = timings.get(stage, 0.0) + elapsed
+            if image:
+                timings[stage] = round(elapsed, 4)
+                timings["governance"] = round(timings.get("governance", 0.0) + elapsed, 4)
+            else:
+                timings[stage] = timings.get(stage, 0.0) + elapsed
             self.hooks.stage_timed(stage, elapsed)
 
     def _check_cancel(self) -> None:
@@ -293,7 +303,7 @@ class RequestRun:
             brief = brief_from_mapping(request.brief, f"request {request_id} brief")
         except InvalidInput as exc:
             raise StageFailed("preparing", str(exc)) from None
-        kit = load_kit(settings.kits_dir / request.kit_name, known_check_ids=known_ids())
+        kit = resolve_kit(request.kit_name, settings)
         if kit.content_hash != request.kit_hash:
             log.warning(
                 "kit %s changed since the request was queued; using the kit as it is now",
@@ -433,20 +443,20 @@ class RequestRun:
         image_id = os.urandom(16).hex()
         request = job.request
 
-        with self._image_stage("composing", timings):
+        with self._stage("composing", timings, image=True):
             final, ingredients, composition = self._compose(job, item)
-        with self._image_stage("checking", timings):
+        with self._stage("checking", timings, image=True):
             # The checks judge the file we are about to write, format included.
             creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format)
             report = run_checks(creative, job.brief, job.kit)
-        with self._image_stage("signing", timings):
+        with self._stage("signing", timings, image=True):
             encoded = encode(final, job.brief.format)
             signed = self._sign(job, item, image_id, report, encoded, ingredients)
-        with self._image_stage("storing", timings):
+        with self._stage("storing", timings, image=True):
             suffix = SUFFIXES[job.brief.format]
             stored = self.parts.store.put(signed.image, suffix)
             manifest = self.parts.store.put(signed.manifest_store, ".c2pa")
-        with self._image_stage("recording", timings):
+        with self._stage("recording", timings, image=True):
             recorded = self._record_image(
                 job, item, image_id, report, final, stored.sha256, manifest.sha256, timings, composition
             )
@@ -460,18 +470,6 @@ class RequestRun:
                    "cost_usd": item.cost_usd, "governance_s": timings.get("governance")},
         )
         return image_id
-
-    @contextmanager
-    def _image_stage(self, stage: str, timings: dict[str, float]) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            with stage_errors(stage):
-                yield
-        finally:
-            elapsed = time.perf_counter() - began
-            timings[stage] = round(elapsed, 4)
-            timings["governance"] = round(timings.get("governance", 0.0) + elapsed, 4)
-            self.hooks.stage_timed(stage, elapsed)
 
     def _compose(
         self, job: Job, item: Produced
