@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.slash import AuditQuery
 from brandgate.db import approvals
 from brandgate.db.audit import append_event
-from brandgate.db.engine import make_engine, make_sessionmaker
+from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.db.export import ExportFilter, export_records, write_csv, write_jsonl
 from brandgate.db.models import Image, Request
 from brandgate.errors import UserError
@@ -135,7 +135,7 @@ class BrandgateGovernance:
     def _database(self) -> tuple[Engine, sessionmaker[Session]]:
         with self._opening:
             if self._engine is None or self._sessions is None:
-                self._engine = make_engine(self._settings)
+                self._engine = process_engine(self._settings)
                 self._sessions = make_sessionmaker(self._engine)
             return self._engine, self._sessions
 
@@ -209,5 +209,3 @@ class BrandgateGovernance:
     def close(self) -> None:
         if self._queue is not None:
             self._queue.close()
-        if self._engine is not None:
-            self._engine.dispose()

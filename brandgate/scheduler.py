@@ -184,12 +184,12 @@ def run_guarded(
 
 def nightly_job() -> None:
     """What the stored job calls: the suite on the active profile, guarded against double runs."""
-    from brandgate.db.engine import make_engine
+    from brandgate.db.engine import process_engine
     from brandgate.regress import actions
     from brandgate.regress.suite import load_suite
 
     settings = get_settings()
-    engine = make_engine(settings)
+    engine = process_engine(settings)
 
     def work() -> None:
         suite = load_suite(settings.regress_suite)
@@ -197,18 +197,15 @@ def nightly_job() -> None:
             result = actions.nightly(settings, sessions, suite)
         log.info("nightly run %s: %s; %s", result.run.run_id, result.run.status, "; ".join(result.notes) or "ok")
 
-    try:
-        run_guarded(settings, engine, NIGHTLY_JOB_ID, work)
-    finally:
-        engine.dispose()
+    run_guarded(settings, engine, NIGHTLY_JOB_ID, work)
 
 
 def serve(settings: Settings, stop: threading.Event | None = None) -> None:
     """Run the scheduler until SIGTERM/SIGINT (or `stop`)."""
-    from brandgate.db.engine import make_engine
+    from brandgate.db.engine import process_engine
     from brandgate.db.schema import ensure_current
 
-    engine = make_engine(settings)
+    engine = process_engine(settings)
     ensure_current(engine)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -222,7 +219,6 @@ def serve(settings: Settings, stop: threading.Event | None = None) -> None:
         stop.wait()
     finally:
         stop_scheduler(scheduler)
-        engine.dispose()
 
 
 def stored_next_run(engine: Engine, job_id: str = NIGHTLY_JOB_ID) -> datetime | None:

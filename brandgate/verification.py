@@ -141,7 +141,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from brandgate.db.engine import READ_ONLY, make_engine
+    from brandgate.db.engine import READ_ONLY, process_engine
     from brandgate.db.models import PHASH_BAND_COLUMNS, Image
     from brandgate.db.visual_index import Method, close_hashes, images_with
 
@@ -153,7 +153,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
     is_sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     if is_sqlite_file and not Path(str(url.database)).is_file():
         raise _LookupUnavailable(f"no audit database at {url.database}")
-    engine = make_engine(settings)
+    engine = process_engine(settings)
     try:
         with engine.connect().execution_options(**READ_ONLY) as conn:
             schema = inspect(conn)
@@ -167,8 +167,6 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise _LookupUnavailable(f"the audit database cannot be read ({reason})") from None
-    finally:
-        engine.dispose()
     found = sorted(
         (
             VisualMatch(

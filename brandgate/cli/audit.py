@@ -11,7 +11,7 @@ import click
 from brandgate.artifacts import HEX_DIGEST, atomic_file
 from brandgate.cli.output import emit_json, say, warn
 from brandgate.db.audit import verify_chain
-from brandgate.db.engine import make_engine
+from brandgate.db.engine import process_engine
 from brandgate.db.export import FORMATS, ExportFilter, export_records
 from brandgate.db.schema import ensure_current
 from brandgate.errors import EXIT_REJECT, UserError
@@ -38,12 +38,9 @@ def _anchor(text: str | None) -> tuple[int, str] | None:
 def verify_command(as_json: bool, anchor: str | None) -> None:
     """Recompute the event hash chain; exit 0 when intact, 4 naming the first edited, deleted or reordered event."""
     anchored = _anchor(anchor)
-    engine = make_engine(get_settings())
-    try:
-        ensure_current(engine)
-        report = verify_chain(engine, anchor=anchored)
-    finally:
-        engine.dispose()
+    engine = process_engine(get_settings())
+    ensure_current(engine)
+    report = verify_chain(engine, anchor=anchored)
     fault = report.first_break
     if as_json:
         emit_json(
@@ -112,21 +109,18 @@ def export_command(
         raise UserError(f"--out {target}: folder {target.parent} does not exist")
     if target is not None and target.is_dir():
         raise UserError(f"--out {target} is a folder; give a file name")
-    engine = make_engine(get_settings())
-    try:
-        ensure_current(engine)
-        records = export_records(engine, filters, evidence=evidence and fmt == "jsonl")
-        if target is None:
-            count = FORMATS[fmt](records, sys.stdout)
-            sys.stdout.flush()
-        else:
-            try:
-                with atomic_file(target, "w") as handle:
-                    count = FORMATS[fmt](records, handle)
-            except OSError as exc:
-                raise UserError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        engine.dispose()
+    engine = process_engine(get_settings())
+    ensure_current(engine)
+    records = export_records(engine, filters, evidence=evidence and fmt == "jsonl")
+    if target is None:
+        count = FORMATS[fmt](records, sys.stdout)
+        sys.stdout.flush()
+    else:
+        try:
+            with atomic_file(target, "w") as handle:
+                count = FORMATS[fmt](records, handle)
+        except OSError as exc:
+            raise UserError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
     warn(f"exported {count} image{'s' if count != 1 else ''}" + (f" to {target}" if target else ""))
 
 

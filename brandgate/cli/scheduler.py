@@ -19,23 +19,20 @@ def scheduler_command(show: bool, as_json: bool) -> None:
     if not show:
         scheduler.serve(settings)
         return
-    from brandgate.db.engine import make_engine
+    from brandgate.db.engine import process_engine
     from brandgate.db.schema import ensure_current
 
-    engine = make_engine(settings)
-    try:
-        ensure_current(engine)
-        sched = scheduler.build_scheduler(settings, engine)
-        job = sched.get_job(scheduler.NIGHTLY_JOB_ID)
-        document = {
-            "job": scheduler.NIGHTLY_JOB_ID,
-            "cron": settings.nightly_cron,
-            "next_run_time": job.next_run_time.isoformat() if job and job.next_run_time else None,
-            "misfire_grace_s": settings.scheduler_misfire_grace_s,
-        }
-        scheduler.stop_scheduler(sched, wait=False)
-    finally:
-        engine.dispose()
+    engine = process_engine(settings)
+    ensure_current(engine)
+    sched = scheduler.build_scheduler(settings, engine)
+    job = sched.get_job(scheduler.NIGHTLY_JOB_ID)
+    document = {
+        "job": scheduler.NIGHTLY_JOB_ID,
+        "cron": settings.nightly_cron,
+        "next_run_time": job.next_run_time.isoformat() if job and job.next_run_time else None,
+        "misfire_grace_s": settings.scheduler_misfire_grace_s,
+    }
+    scheduler.stop_scheduler(sched, wait=False)
     if as_json:
         emit_json(document)
     else:

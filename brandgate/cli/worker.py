@@ -59,14 +59,10 @@ def _celery_worker(queues: tuple[str, ...], concurrency: int, hostname: str | No
 
 def check_database(settings: Settings) -> None:
     """Reachable and migrated, or a DatabaseError saying what to do."""
-    from brandgate.db.engine import make_engine
+    from brandgate.db.engine import process_engine
     from brandgate.db.schema import ensure_current
 
-    engine = make_engine(settings)
-    try:
-        ensure_current(engine)
-    finally:
-        engine.dispose()
+    ensure_current(process_engine(settings))
 
 
 def _local_worker(threads: int) -> None:

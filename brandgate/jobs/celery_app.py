@@ -17,7 +17,7 @@ from celery import Celery, Task
 from celery.signals import worker_process_init, worker_ready
 from kombu.entity import Queue
 
-from brandgate.db.engine import make_engine, make_sessionmaker
+from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.jobs.runner import Runner, backoff
 from brandgate.jobs.state import orphaned, worker_identity
 from brandgate.metrics import get_metrics
@@ -97,8 +97,7 @@ def worker_runtime(settings: Settings) -> WorkerRuntime:
     global _runtime
     with _runtime_lock:
         if _runtime is None:
-            engine = make_engine(settings)
-            sessions = make_sessionmaker(engine)
+            sessions = make_sessionmaker(process_engine(settings))
             metrics = get_metrics()
             metrics.watch_jobs(sessions)
             parts = WorkerParts.from_settings(settings, sessions)
@@ -132,12 +131,8 @@ def requeue_orphans_on_start(app: Celery, settings: Settings, queues: tuple[str,
     @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _requeue(**_: Any) -> None:
         try:
-            engine = make_engine(settings)
-            try:
-                with make_sessionmaker(engine)() as session:
-                    found = [(q, rid) for q in queues for rid in orphaned(session, settings, q)]
-            finally:
-                engine.dispose()
+            with make_sessionmaker(process_engine(settings))() as session:
+                found = [(q, rid) for q in queues for rid in orphaned(session, settings, q)]
         except Exception as exc:
             log.warning("cannot look for orphaned jobs: %s", exc, extra={"event": "job.orphan_scan_failed"})
             return

@@ -46,15 +46,12 @@ def queue_settings(settings: Settings, concurrency: int) -> Settings:
 
 @contextmanager
 def database(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    from brandgate.db.engine import make_engine, make_sessionmaker
+    from brandgate.db.engine import make_sessionmaker, process_engine
     from brandgate.db.schema import ensure_current
 
-    engine = make_engine(settings)
-    try:
-        ensure_current(engine)
-        yield make_sessionmaker(engine)
-    finally:
-        engine.dispose()
+    engine = process_engine(settings)
+    ensure_current(engine)
+    yield make_sessionmaker(engine)
 
 
 @contextmanager

@@ -1,8 +1,4 @@
-"""End to end: a slash command runs on the real local queue with the tiny model, and a manager approves in the thread.
-
-Needs the local queue, the tiny model and the key tooling (orchestration, generation and provenance);
-skipped with the reason until those are on this branch.
-"""
+"""End to end: a slash command runs on the real local queue with the tiny model; a manager approves in the thread."""
 
 from __future__ import annotations
 
@@ -12,11 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("brandgate.jobs.queues", reason="the job queue (orchestration) is not merged yet")
-pytest.importorskip("pipeline.tiny_model", reason="the tiny model (generation) is not merged yet")
-pytest.importorskip("pipeline.keys", reason="signing keys (provenance) are not merged yet")
-
 import yaml
 
 from bot import messages
