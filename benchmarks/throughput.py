@@ -1,7 +1,7 @@
 """Throughput of the whole governed pipeline with the tiny model: local and Celery backends.
 
 For 1, 2 and 4 requests in flight it prints images/s, end-to-end latency p50/p95/p99 (submit to
-done), governance overhead per image (everything but the model call: compose, checks, sign,
+done), finishing overhead per image (everything but the model call: compose, checks, sign,
 store, record) and how busy the model was (share of wall time spent in the model call: the
 rest is the "GPU" waiting on CPU work).
 
@@ -109,7 +109,7 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
         with make_sessionmaker(engine)() as session:
             images = session.scalars(select(Image).where(Image.request_id.in_(list(finished)))).all()
             requests = session.scalars(select(Request).where(Request.id.in_(list(finished)))).all()
-            governance = [float(i.timings.get("governance", 0.0)) for i in images]
+            finishing = [float(i.timings.get("finishing", 0.0)) for i in images]
             model = [float(i.timings.get("generating", 0.0)) for i in images]
             # Per-request work that is not the model either (prepare, screen), spread over its images.
             per_request = {
@@ -118,7 +118,7 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
                 for r in requests
             }
             overhead = [
-                float(i.timings.get("governance", 0.0)) + per_request.get(i.request_id, 0.0) for i in images
+                float(i.timings.get("finishing", 0.0)) + per_request.get(i.request_id, 0.0) for i in images
             ]
     finally:
         engine.dispose()
@@ -133,7 +133,7 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
         "e2e_p99": percentile(latencies, 99),
         "gov_p50": percentile(overhead, 50),
         "gov_p95": percentile(overhead, 95),
-        "checks_p95": percentile(governance, 95),
+        "checks_p95": percentile(finishing, 95),
         "model_busy": sum(model) / wall,
     }
 

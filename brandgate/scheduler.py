@@ -24,8 +24,12 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from brandgate.db.engine import process_engine
 from brandgate.db.models import SchedulerLock
+from brandgate.db.schema import ensure_current
 from brandgate.errors import ConfigError
+from brandgate.regress import actions
+from brandgate.regress.suite import load_suite
 from brandgate.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -184,10 +188,6 @@ def run_guarded(
 
 def nightly_job() -> None:
     """What the stored job calls: the suite on the active profile, guarded against double runs."""
-    from brandgate.db.engine import process_engine
-    from brandgate.regress import actions
-    from brandgate.regress.suite import load_suite
-
     settings = get_settings()
     engine = process_engine(settings)
 
@@ -202,9 +202,6 @@ def nightly_job() -> None:
 
 def serve(settings: Settings, stop: threading.Event | None = None) -> None:
     """Run the scheduler until SIGTERM/SIGINT (or `stop`)."""
-    from brandgate.db.engine import process_engine
-    from brandgate.db.schema import ensure_current
-
     engine = process_engine(settings)
     ensure_current(engine)
     stop = stop or threading.Event()

@@ -88,6 +88,7 @@ def perceptual_hash_of(data: bytes, max_pixels: int) -> str:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    # Lazy, like the database below: only a file without valid credentials is looked up.
     from policies.perceptual import phash_hex
 
     try:
@@ -141,6 +142,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    # Lazy: `verify` of a signed file never opens the database, so it does not load it either.
     from brandgate.db.engine import READ_ONLY, process_engine
     from brandgate.db.models import PHASH_BAND_COLUMNS, Image
     from brandgate.db.visual_index import Method, close_hashes, images_with

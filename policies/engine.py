@@ -15,6 +15,7 @@ from policies.check import Outcome as Outcome
 from policies.check import Severity as Severity
 from policies.check import Status as Status
 from policies.checks import builtin_specs
+from policies.errors import InvalidInput
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -148,8 +149,6 @@ def shared_executor() -> ThreadPoolExecutor:
 
 def check_inputs(brief: Brief | None, kit: Kit) -> None:
     """Refuse a brief the kit cannot serve, before any check runs (InvalidInput, exit 2)."""
-    from policies.errors import InvalidInput
-
     if brief is None:
         return
     if brief.kit != kit.name:

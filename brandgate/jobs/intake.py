@@ -11,6 +11,7 @@ from brandgate.jobs.api import Submission, UnknownJob
 from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
 from brandgate.settings import Settings
+from pipeline.profiles import load_profile
 from policies.brief import brief_from_mapping, choose_seed
 from policies.errors import InvalidInput
 
@@ -37,8 +38,6 @@ def _key(value: str | None) -> str | None:
 
 
 def _profile_hash(name: str, settings: Settings) -> str:
-    from pipeline.profiles import load_profile
-
     try:
         return load_profile(name, settings).content_hash()
     except InvalidInput as exc:
