@@ -18,7 +18,7 @@ from celery.signals import worker_process_init, worker_ready
 from kombu.entity import Queue
 
 from brandgate.db.engine import make_sessionmaker, process_engine
-from brandgate.jobs.runner import Runner, backoff
+from brandgate.jobs.execution import JobExecutor, backoff
 from brandgate.jobs.state import orphaned, worker_identity
 from brandgate.metrics import get_metrics
 from brandgate.requests.run import WorkerParts
@@ -60,7 +60,7 @@ def build_celery(settings: Settings) -> Celery:
     )
     def run_request(task: Task, request_id: str, last_error: str | None = None) -> str:  # type: ignore[type-arg]
         runtime = worker_runtime(settings)
-        executed = runtime.runner.execute(request_id, worker_identity(), last_error=last_error)
+        executed = runtime.executor.execute(request_id, worker_identity(), last_error=last_error)
         outcome = executed.outcome
         retries = task.request.retries or 0
         if outcome == "retry":
@@ -83,10 +83,10 @@ def build_celery(settings: Settings) -> Celery:
 
 @dataclass
 class WorkerRuntime:
-    """What one worker process builds after the fork: engine, parts (models, signer), runner."""
+    """What one worker process builds after the fork: engine, parts (models, signer), job executor."""
 
     settings: Settings
-    runner: Runner
+    executor: JobExecutor
 
 
 _runtime_lock = threading.Lock()
@@ -101,7 +101,7 @@ def worker_runtime(settings: Settings) -> WorkerRuntime:
             metrics = get_metrics()
             metrics.watch_jobs(sessions)
             parts = WorkerParts.from_settings(settings, sessions)
-            _runtime = WorkerRuntime(settings, Runner(parts, metrics))
+            _runtime = WorkerRuntime(settings, JobExecutor(parts, metrics))
         return _runtime
 
 
