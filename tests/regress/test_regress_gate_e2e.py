@@ -182,17 +182,23 @@ def test_report_of_a_real_run_has_one_tile_per_output_and_goldens_are_kept(
     assert second.summary["drift"]["min_ssim"] == pytest.approx(1.0)
 
 
-@pytest.mark.slow
-def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
-    world: GateWorld, gate: tuple[Settings, sessionmaker[Session]], tmp_path: Path
-) -> None:
-    settings, sessions = gate
+def _live_profile(world: GateWorld, settings: Settings, tmp_path: Path) -> tuple[Settings, Path, dict[str, object]]:
+    """A profiles folder of its own with `base` and `cand-live` (the base profile renamed), whose
+    file a test may change under the registry's feet; auto-rollback on."""
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     same = yaml.safe_load((world.settings.profiles_dir / "cand-same.yaml").read_text())
     (profiles / "cand-live.yaml").write_text(yaml.safe_dump({**same, "name": "cand-live"}))
     (profiles / "base.yaml").write_text((world.settings.profiles_dir / "base.yaml").read_text())
-    settings = settings.model_copy(update={"profiles_dir": profiles, "auto_rollback": True})
+    return settings.model_copy(update={"profiles_dir": profiles, "auto_rollback": True}), profiles, same
+
+
+@pytest.mark.slow
+def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
+    world: GateWorld, gate: tuple[Settings, sessionmaker[Session]], tmp_path: Path
+) -> None:
+    settings, sessions = gate
+    settings, profiles, same = _live_profile(world, settings, tmp_path)
     suite = load_suite(world.suite_path)
     options = actions.options_from(settings, 1, 2)
     # the promotion's own run of cand-live is the last good run the nightly run is held to
@@ -233,12 +239,7 @@ def test_nightly_run_that_drifts_from_its_goldens_rolls_back_and_alerts(
     from brandgate import registry
 
     settings, sessions = gate
-    profiles = tmp_path / "profiles"
-    profiles.mkdir()
-    same = yaml.safe_load((world.settings.profiles_dir / "cand-same.yaml").read_text())
-    (profiles / "cand-live.yaml").write_text(yaml.safe_dump({**same, "name": "cand-live"}))
-    (profiles / "base.yaml").write_text((world.settings.profiles_dir / "base.yaml").read_text())
-    settings = settings.model_copy(update={"profiles_dir": profiles, "auto_rollback": True})
+    settings, profiles, same = _live_profile(world, settings, tmp_path)
     suite = load_suite(world.suite_path)
     with sessions.begin() as session:
         registry.ensure_active(session, settings, "test")
