@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -69,6 +70,18 @@ def _plain(text: str) -> dict[str, Any]:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def file_label(name: str) -> str:
+    """A shared file's name as replies show it: the last path part, no control or bidi characters, clipped.
+
+    The name is whatever the uploader typed; in the bot's own reply it must not reorder text, fake a
+    link or mention (`<…>`), or carry anything but the name.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    shown = "".join(ch for ch in base if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    shown = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").strip()
+    return _clip(shown, 120) or "the file"
 
 
 def help_text() -> str:
