@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from brandgate.jobs.api import Accepted, ImageView, JobStatus
 from policies.brief import MAX_DISCLAIMER_CHARS, MAX_HEADLINE_CHARS, MAX_IMAGES_PER_BRIEF, MAX_PROMPT_CHARS, Brief
+from policies.characters import printable
 
 Block = dict[str, Any]
 
@@ -73,15 +73,14 @@ def _clip(text: str, limit: int) -> str:
 
 
 def file_label(name: str) -> str:
-    """A shared file's name as replies show it: the last path part, no control or bidi characters, clipped.
+    """A shared file's name as replies show it: the last path part, control and bidi characters escaped.
 
     The name is whatever the uploader typed; in the bot's own reply it must not reorder text, fake a
-    link or mention (`<…>`), or carry anything but the name.
+    link or mention (`<…>`), or run on for lines.
     """
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    shown = "".join(ch for ch in base if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
-    shown = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").strip()
-    return _clip(shown, 120) or "the file"
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    shown = printable(base, 120).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return shown or "the file"
 
 
 def help_text() -> str:

@@ -8,11 +8,13 @@ bot handles is described here by the fields it reads; anything else is answered 
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from policies.documents import parse_json
+from policies.errors import InvalidInput
 
 # A shape: a type, a tuple of allowed shapes, a dict of field -> shape (a key ending in "?" may be
 # missing or null), or a one-element list: a non-empty list whose items all have that shape.
@@ -138,7 +140,7 @@ def shape_problem(value: Any, shape: Shape, where: str = "") -> str | None:
 
 def _json_object(text: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
+        value = parse_json(text)  # depth and size bounded, duplicate keys refused
+    except InvalidInput:
         return None
     return value if isinstance(value, dict) else None
