@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from policies.characters import QUOTE_CHARS, printable, quote
+from policies.characters import QUOTE_CHARS, printable, quote, text_problem, visible_text
 from policies.documents import read_document
 from policies.errors import InvalidInput, describe_validation_error
 
@@ -85,6 +85,22 @@ class KitFile(_Model):
     required_disclaimers: list[str] = Field(default_factory=list)
     layouts: dict[str, Layout] = Field(default_factory=lambda: {"default": Layout()})
     slack: SlackAccess = Field(default_factory=SlackAccess)
+
+    @field_validator("display_name", "description")
+    @classmethod
+    def _visible_text(cls, value: str | None) -> str | None:
+        return None if value is None else visible_text(value, multiline=True)
+
+    @field_validator("banned_words", "required_disclaimers")
+    @classmethod
+    def _visible_phrases(cls, values: list[str]) -> list[str]:
+        # Required disclaimers are drawn on every image and banned words matched against what
+        # OCR reads: invisible characters would make the first unreadable and the second unmatchable.
+        for number, value in enumerate(values):
+            problem = text_problem(value)
+            if problem is not None:
+                raise ValueError(f"entry {number + 1} {problem}")
+        return values
 
     @field_validator("palette")
     @classmethod

@@ -61,7 +61,7 @@ def promote_command(
     from brandgate.regress.suite import load_suite
 
     settings = get_settings()
-    suite = load_suite(suite_path or settings.regress_suite).select(families, limit)
+    suite = load_suite(suite_path or settings.regress_suite, settings).select(families, limit)
     options = actions.options_from(settings, seeds, concurrency, triggered_by="promote")
     with actions.database(settings) as sessions:
         result = actions.promote(settings, sessions, candidate, suite, options, actor="cli", out_dir=out_dir)

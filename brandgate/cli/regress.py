@@ -57,7 +57,7 @@ def run_command(
 
     settings = get_settings()
     # The suite is read before the database is opened: a bad file costs nothing.
-    suite = None if resume_id else load_suite(suite_path or settings.regress_suite).select(families, limit)
+    suite = None if resume_id else load_suite(suite_path or settings.regress_suite, settings).select(families, limit)
     with actions.database(settings) as sessions:
         try:
             if suite is None:

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from PIL import Image
 
 from brandgate.cli.output import emit_json, say, warn
 from brandgate.errors import BrandgateError
 from brandgate.kits import resolve_kit
 from brandgate.settings import get_settings
-from pipeline.compose import compose
+from pipeline.compose import check_brief_fits, compose
 from pipeline.generation import (
     MAX_SEED,
     GenerationFailed,
@@ -72,10 +71,8 @@ def render(
         brief = brief_from_mapping({**brief.model_dump(mode="json"), **overrides}, "command line")
     kit = resolve_kit(brief.kit, settings)
     composing = brief.wants_composition and not no_compose
-    if composing:
-        # A dry run on a blank canvas refuses a too-long headline or a missing font
-        # before any GPU time is spent.
-        compose(Image.new("RGB", brief.size, (128, 128, 128)), brief, kit)
+    # Refuses a too-long headline or a missing font before any GPU time is spent.
+    check_brief_fits(brief, kit, composing=composing)
     profile = load_profile(profile_name, settings)
     request_seed = brief.seed if brief.seed is not None else secrets.randbelow(MAX_SEED + 1)
     seeds = derive_seeds(request_seed, brief.n)

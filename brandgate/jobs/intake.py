@@ -13,6 +13,7 @@ from brandgate.jobs.api import Submission, UnknownJob
 from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
 from brandgate.settings import Settings
+from pipeline.compose import check_brief_fits
 from policies.brief import MAX_SEED, brief_from_mapping
 from policies.errors import InvalidInput
 
@@ -54,10 +55,7 @@ def new_request(settings: Settings, submission: Submission) -> NewRequest:
     brief = submission.brief
     kit = resolve_kit(brief.kit, settings)
     try:
-        if brief.logo:
-            kit.logo_path(brief.logo)
-        if brief.wants_composition:
-            kit.layout(brief.layout)
+        check_brief_fits(brief, kit)
     except InvalidInput as exc:
         raise UserError(str(exc)) from None
     seed = brief.seed if brief.seed is not None else secrets.randbelow(CHOSEN_SEED_LIMIT)
