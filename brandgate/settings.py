@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Every knob an operator sets. Names are part of DESIGN.md's public contract."""
+    """Every knob an operator sets. Names are part of the public contract (docs/cli.md)."""
 
     model_config = SettingsConfigDict(
         env_prefix="BRANDGATE_",

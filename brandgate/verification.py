@@ -15,7 +15,7 @@ from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier
 
 log = logging.getLogger(__name__)
 
-# DESIGN.md's contract for `brandgate verify`.
+# The exit codes of `brandgate verify` (docs/cli.md).
 EXIT_BY_STATE = {
     "trusted": EXIT_OK,
     "valid": EXIT_FLAG,

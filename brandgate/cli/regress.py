@@ -50,7 +50,8 @@ def run_command(
     as_json: bool,
 ) -> None:
     """Run the suite on a profile like real traffic; exit 0 complete, 3 watchdog flagged, 1 incomplete."""
-    from brandgate.regress import actions, registry
+    from brandgate import registry
+    from brandgate.regress import actions
     from brandgate.regress.report import summary_json, summary_lines
     from brandgate.regress.runner import RunInterrupted, load_view
     from brandgate.regress.suite import load_suite

@@ -22,11 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.errors import InvalidInput
 from policies.glyphs import describe_missing, kit_font_gaps
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, find_in_creative, int_option
+from policies.options import whole
+from policies.required_text import agreement_confidence, find_in_creative
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -45,7 +46,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     notdef = _undrawable(brief, kit)
     if notdef is not None:
         return notdef
-    max_edits = int_option(options, "max_edits", 0)
+    max_edits = whole(options, ID, "max_edits", 0)
     ocr = read_text(creative)
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
