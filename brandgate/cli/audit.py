@@ -12,9 +12,10 @@ from brandgate.artifacts import HEX_DIGEST, atomic_file
 from brandgate.cli.output import emit_json, say, warn
 from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine
-from brandgate.db.export import FORMATS, ExportFilter, export_records
+from brandgate.db.export import FORMATS, ExportFilter, check_kit_known, export_records
 from brandgate.db.schema import ensure_current
 from brandgate.errors import EXIT_REJECT, UserError
+from brandgate.kits import list_kits
 from brandgate.settings import get_settings
 
 
@@ -115,6 +116,8 @@ def export_command(
     engine = make_engine(get_settings())
     try:
         ensure_current(engine)
+        if kit is not None:
+            check_kit_known(engine, kit, list_kits(get_settings()))
         records = export_records(engine, filters, evidence=evidence and fmt == "jsonl")
         if target is None:
             count = FORMATS[fmt](records, sys.stdout)

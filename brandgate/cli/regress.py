@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from brandgate.cli.output import emit_json, say, warn
+from brandgate.cli.output import check_out_folder, emit_json, say, warn
 from brandgate.errors import EXIT_FAILURE, BrandgateError
 from brandgate.settings import get_settings
 
@@ -59,6 +59,8 @@ def run_command(
     settings = get_settings()
     # The suite is read before the database is opened: a bad file costs nothing.
     suite = None if resume_id else load_suite(suite_path or settings.regress_suite, settings).select(families, limit)
+    if out_dir is not None:
+        check_out_folder(out_dir)
     with actions.database(settings) as sessions:
         try:
             if suite is None:

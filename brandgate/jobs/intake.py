@@ -15,6 +15,7 @@ from brandgate.kits import resolve_kit
 from brandgate.settings import Settings
 from pipeline.compose import check_brief_fits
 from policies.brief import MAX_SEED, brief_from_mapping
+from policies.characters import quote
 from policies.errors import InvalidInput
 
 MAX_PERSON_CHARS = 100
@@ -90,7 +91,7 @@ def new_export(
     with sessions() as session:
         image = session.get(Image, image_id)
         if image is None:
-            raise UnknownJob(f"no image {image_id!r}; `brandgate status REQUEST_ID` lists a request's images")
+            raise UnknownJob(f"no image {quote(image_id, 64)}; `brandgate status REQUEST_ID` lists a request's images")
         if image.kind != "preview":
             raise UserError(f"image {image_id} is already an export; export its preview {image.parent_image_id}")
         approval = session.scalars(select(Approval).where(Approval.image_id == image.id)).first()
