@@ -76,6 +76,16 @@ def test_any_brief_file_is_valid_or_refused_in_one_line(kind: str, data: st.Data
     assert_answered(code, stderr)
 
 
+def validate_kit_with(file: str, text: str) -> tuple[int, str]:
+    """`kit validate` on a copy of acme whose `file` holds `text`: exit code and stderr."""
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "acme"
+        shutil.copytree(KITS / "acme", root)
+        (root / file).write_text(text, encoding="utf-8", errors="surrogatepass")
+        code, _, stderr = brandgate("kit", "validate", str(root))
+    return code, stderr
+
+
 BASE_KIT = yaml.safe_load((KITS / "acme" / "kit.yaml").read_text())
 
 
@@ -84,12 +94,7 @@ BASE_KIT = yaml.safe_load((KITS / "acme" / "kit.yaml").read_text())
 def test_any_kit_file_is_valid_or_refused_in_one_line(data: st.DataObject) -> None:
     text = data.draw(st.one_of(kit_data(BASE_KIT).map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
                                document("yaml")))
-    with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch) / "acme"
-        shutil.copytree(KITS / "acme", root)
-        (root / "kit.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
-        code, _, stderr = brandgate("kit", "validate", str(root))
-    assert_answered(code, stderr)
+    assert_answered(*validate_kit_with("kit.yaml", text))
 
 
 @PROPERTY_SETTINGS
@@ -97,9 +102,4 @@ def test_any_kit_file_is_valid_or_refused_in_one_line(data: st.DataObject) -> No
 def test_any_policy_file_is_valid_or_refused_in_one_line(data: st.DataObject) -> None:
     text = data.draw(st.one_of(policy_data.map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
                                document("yaml", policy_data)))
-    with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch) / "acme"
-        shutil.copytree(KITS / "acme", root)
-        (root / "policy.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
-        code, _, stderr = brandgate("kit", "validate", str(root))
-    assert_answered(code, stderr)
+    assert_answered(*validate_kit_with("policy.yaml", text))
