@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 typed models of DESIGN.md's "Data that lasts"; every change ships a migration."""
+"""SQLAlchemy 2 typed models of the data that lasts (docs/audit.md); every change ships a migration."""
 
 from __future__ import annotations
 
