@@ -15,7 +15,6 @@ from policies.check import Outcome as Outcome
 from policies.check import Severity as Severity
 from policies.check import Status as Status
 from policies.checks import builtin_specs
-from policies.errors import InvalidInput
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -145,19 +144,6 @@ def shared_executor() -> ThreadPoolExecutor:
             workers = max(8, 2 * (os.cpu_count() or 2))
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brandgate-check")
         return _pool
-
-
-def check_inputs(brief: Brief | None, kit: Kit) -> None:
-    """Refuse a brief the kit cannot serve, before any check runs (InvalidInput, exit 2)."""
-    if brief is None:
-        return
-    if brief.kit != kit.name:
-        raise InvalidInput(f"the brief is for kit {brief.kit!r} but the checks were given kit {kit.name!r}", "kit")
-    if brief.logo is not None and brief.logo not in kit.spec.logos:
-        known = ", ".join(sorted(kit.spec.logos)) or "none"
-        raise InvalidInput(f"kit {kit.name!r} has no logo variant {brief.logo!r} (has: {known})", "logo")
-    if brief.layout is not None:
-        kit.layout(brief.layout)
 
 
 def screen_brief(brief: Brief, kit: Kit, *, specs: Sequence[CheckSpec] | None = None) -> list[CheckResult]:

@@ -11,8 +11,10 @@ from brandgate.jobs.api import Submission, UnknownJob
 from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
 from brandgate.settings import Settings
+from pipeline.compose import check_brief_fits
 from pipeline.profiles import load_profile
 from policies.brief import brief_from_mapping, choose_seed
+from policies.characters import quote
 from policies.errors import InvalidInput
 
 MAX_PERSON_CHARS = 100
@@ -49,10 +51,7 @@ def new_request(settings: Settings, submission: Submission) -> NewRequest:
     brief = submission.brief
     kit = resolve_kit(brief.kit, settings)
     try:
-        if brief.logo:
-            kit.logo_path(brief.logo)
-        if brief.wants_composition:
-            kit.layout(brief.layout)
+        check_brief_fits(brief, kit)
     except InvalidInput as exc:
         raise UserError(str(exc)) from None
     seed = brief.seed if brief.seed is not None else choose_seed()  # a brief's own seed is validated
@@ -85,7 +84,7 @@ def new_export(
     with sessions() as session:
         image = session.get(Image, image_id)
         if image is None:
-            raise UnknownJob(f"no image {image_id!r}; `brandgate status REQUEST_ID` lists a request's images")
+            raise UnknownJob(f"no image {quote(image_id, 64)}; `brandgate status REQUEST_ID` lists a request's images")
         if image.kind != "preview":
             raise UserError(f"image {image_id} is already an export; export its preview {image.parent_image_id}")
         approval = session.scalars(select(Approval).where(Approval.image_id == image.id)).first()
