@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot import messages
-from bot.governance import BrandgateGovernance
+from bot.services import BrandgateServices
 from brandgate.settings import Settings
 from tests.bot.conftest import ANNA, COMPLIANCE, MARK, SECRET, ServedBot
 from tests.fake_slack import FakeSlack, fake_token
@@ -67,7 +67,7 @@ def e2e_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_pa
 
 @pytest.fixture
 def live_bot(e2e_settings: Settings, slack: FakeSlack) -> Iterator[ServedBot]:
-    bot = ServedBot(e2e_settings, BrandgateGovernance(e2e_settings), slack)
+    bot = ServedBot(e2e_settings, BrandgateServices(e2e_settings), slack)
     try:
         yield bot
     finally:

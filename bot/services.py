@@ -76,8 +76,8 @@ class ImageRecord:
         return actor[1] if actor else None
 
 
-class Governance(Protocol):
-    """Everything the bot asks of brandgate; `BrandgateGovernance` wires it to the real modules."""
+class Services(Protocol):
+    """Everything the bot asks of brandgate; `BrandgateServices` wires it to the real modules."""
 
     @property
     def queue(self) -> JobQueue: ...
@@ -109,7 +109,7 @@ class Governance(Protocol):
     def close(self) -> None: ...
 
 
-class BrandgateGovernance:
+class BrandgateServices:
     """The real wiring: the queue from settings, the audit database, provenance verification.
 
     The queue and verification are imported on first use, so the bot starts (and answers help,
