@@ -31,7 +31,8 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate.db.audit import append_event
+from brandgate.db.audit import append_event, chain_head
+from brandgate.db.evidence import record_image
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
 from policies.brief import Brief, brief_from_mapping
 from policies.checks import known_ids
@@ -517,8 +518,17 @@ class RequestRun:
             profile_name=job.profile.name,
             model=ModelIdentity(name=job.profile.model, revision=model_revision(record)),
             approval=approval,
+            trail=self._trail_anchor(),
         )
         return self.parts.signer().sign(encoded, MEDIA_TYPES[job.brief.format], governance, ingredients)
+
+    def _trail_anchor(self) -> Any:
+        """The chain head now, carried in the credential: a later rewrite of the trail under it shows."""
+        from pipeline.provenance import TrailAnchor
+
+        engine = self.parts.sessions.kw["bind"]
+        seq, digest = chain_head(engine)
+        return TrailAnchor(seq, digest) if seq > 0 else None
 
     def _record_image(self, job: Job, item: Produced, image_id: str, report: ImageReport,
                       final: PILImage.Image, sha256: str, manifest_sha256: str,
@@ -565,21 +575,18 @@ class RequestRun:
                     manifest_sha256=manifest_sha256,
                     created_at=datetime.now(UTC),
                 )
-                session.add(image)
-                session.flush()
-                session.add_all(check_rows(image_id, report.checks))
                 session.execute(
                     update(Request)
                     .where(Request.id == request.id)
                     .values(gpu_seconds=Request.gpu_seconds + item.gpu_seconds,
                             cost_usd=Request.cost_usd + item.cost_usd)
                 )
-                append_event(
+                record_image(
                     session,
+                    image,
+                    check_rows(image_id, report.checks),
                     actor="worker",
                     kind="image.exported" if job.parent is not None else "image.created",
-                    subject_type="image",
-                    subject_id=image_id,
                     payload={
                         "request_id": request.id,
                         "index": item.index,

@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandgate.db import evidence
 from brandgate.db.audit import append_event
 from brandgate.db.models import Approval, Image, Request
 from brandgate.jobs.api import Accepted, ImageView, JobStatus, UnknownJob
@@ -135,14 +136,11 @@ def record_request(
                 cost_usd=0.0,
                 created_at=now(),
             )
-            session.add(row)
-            session.flush()
-            append_event(
+            evidence.record_request(
                 session,
+                row,
                 actor=new.requested_by,
                 kind="export.queued" if new.parent_image_id else "request.queued",
-                subject_type="request",
-                subject_id=request_id,
                 payload={
                     "kit": new.kit_name, "kit_hash": new.kit_hash, "brief_hash": new.brief_hash,
                     "profile": new.profile_name, "profile_hash": new.profile_hash, "seed": new.seed,
