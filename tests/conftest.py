@@ -114,8 +114,9 @@ def add_image() -> Any:
     each row bound to the chain by the event that records it."""
     from datetime import UTC, datetime
 
-    from brandgate.db.evidence import record_image, record_request
+    from brandgate.db.evidence import record_image
     from brandgate.db.models import CheckResultRow, Image, Request
+    from brandgate.requests import lifecycle
 
     def add(
         session: Any,
@@ -132,26 +133,22 @@ def add_image() -> Any:
         when = created_at or datetime.now(UTC)
         rid = request_id or uuid.uuid4().hex
         if session.get(Request, rid) is None:
-            record_request(
-                session,
-                Request(
-                    id=rid,
-                    requested_by=requested_by,
-                    source="slack",
-                    channel="C42",
-                    kit_name=kit,
-                    kit_hash="a" * 64,
-                    brief={"kit": kit, "prompt": "five red apples", "headline": headline},
-                    brief_hash="b" * 64,
-                    profile_name="tiny",
-                    seed=1234,
-                    n_images=1,
-                    created_at=when,
-                ),
-                actor=requested_by,
-                kind="request.queued",
-                payload={"kit": kit, "kit_hash": "a" * 64, "brief_hash": "b" * 64, "profile": "tiny", "seed": 1234},
+            request = Request(
+                id=rid,
+                requested_by=requested_by,
+                source="slack",
+                channel="C42",
+                kit_name=kit,
+                kit_hash="a" * 64,
+                brief={"kit": kit, "prompt": "five red apples", "headline": headline},
+                brief_hash="b" * 64,
+                profile_name="tiny",
+                seed=1234,
+                n_images=1,
+                created_at=when,
             )
+            session.add(request)
+            lifecycle.queue(session, request)
         image = Image(
             id=uuid.uuid4().hex,
             request_id=rid,

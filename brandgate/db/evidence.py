@@ -88,13 +88,9 @@ def _values(row: Any, fields: Sequence[str]) -> dict[str, Any]:
     return {name: getattr(row, name) for name in fields}
 
 
-def record_request(session: Session, request: Request, *, actor: str, kind: str, payload: dict[str, Any]) -> AuditEvent:
-    """Insert the request row and the event that binds it, in the caller's transaction."""
-    session.add(request)
-    session.flush()  # column defaults are applied: the digest covers what the row holds
-    digest = request_digest(_values(request, REQUEST_FIELDS))
-    return append_event(session, actor=actor, kind=kind, subject_type="request", subject_id=request.id,
-                        payload={**payload, DIGEST_KEY: digest})  # fmt: skip
+def request_binding(request: Request) -> dict[str, str]:
+    """What the request's queued event adds to its payload; the row must be flushed (defaults set)."""
+    return {DIGEST_KEY: request_digest(_values(request, REQUEST_FIELDS))}
 
 
 def record_image(
@@ -258,6 +254,6 @@ __all__ = [
     "check_request",
     "image_digest",
     "record_image",
-    "record_request",
+    "request_binding",
     "request_digest",
 ]

@@ -39,8 +39,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from policies.check import Outcome
 from policies.detector import detect_objects
-from policies.engine import Outcome
 
 if TYPE_CHECKING:
     from policies.brief import Brief

@@ -44,8 +44,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from policies.check import Outcome
 from policies.detector import detect_objects
-from policies.engine import Outcome
 
 if TYPE_CHECKING:
     from policies.brief import Brief

@@ -1,7 +1,7 @@
 """Evidence is append-only in the database: images, check results, approvals and what a request asked.
 
-Revision ID: 0004_evidence
-Revises: 0003_regress
+Revision ID: 0005_evidence
+Revises: 0004_phash_index
 Create Date: 2026-11-29 01:30:00
 
 0001 guarded only audit_events. Every row the audit export prints is now guarded the same way:
@@ -11,14 +11,18 @@ fires no DELETE trigger unless recursive_triggers is on in the connection doing 
 BEFORE INSERT trigger refuses any insert whose key is already taken, which also refuses an
 UPSERT before its DO UPDATE. A request row is partly the job's state (state, stage, progress,
 lease, running cost): only the columns that say what was asked are refused an UPDATE.
+
+A later migration that must change evidence, or that rebuilds a guarded table on SQLite
+(Alembic batch mode drops and re-creates the table, and its triggers with it), has to drop
+and re-create these guards itself; a test fails at head when one is missing.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0004_evidence"
-down_revision = "0003_regress"
+revision = "0005_evidence"
+down_revision = "0004_phash_index"
 branch_labels = None
 depends_on = None
 
