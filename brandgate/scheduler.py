@@ -248,9 +248,12 @@ def anchor_job() -> None:
 
     settings = get_settings()
     engine = make_engine(settings)
+
+    def work() -> None:
+        post_chain_head(settings, engine)
+
     try:
-        run_guarded(settings, engine, ANCHOR_JOB_ID, lambda: post_chain_head(settings, engine),
-                    cron=settings.audit_anchor_cron)  # fmt: skip
+        run_guarded(settings, engine, ANCHOR_JOB_ID, work, cron=settings.audit_anchor_cron)
     finally:
         engine.dispose()
 

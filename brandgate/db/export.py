@@ -104,7 +104,8 @@ def _image_batch(
 ) -> list[Any]:
     statement = (
         select(*(IMAGES.c[name] for name in IMAGE_FIELDS))
-        .join(REQUESTS, REQUESTS.c.id == IMAGES.c.request_id)
+        # outer: an image whose request row is gone is still exported, and marked
+        .outerjoin(REQUESTS, REQUESTS.c.id == IMAGES.c.request_id)
         .where(*where)
         .order_by(IMAGES.c.created_at, IMAGES.c.id)
         .limit(size)

@@ -110,9 +110,10 @@ def test_a_requests_state_still_changes(engine: Engine, trail: dict[str, str]) -
         "REPLACE INTO audit_events (id, seq, created_at, actor, kind, subject_type, subject_id, payload, prev_hash, "
         "hash) SELECT id, seq, created_at, 'U9MALLORY', kind, subject_type, subject_id, payload, prev_hash, hash "
         "FROM audit_events WHERE seq = 1",
-        'INSERT OR REPLACE INTO images SELECT id, request_id, "index", kind, parent_image_id, sha256, phash, '
-        "media_type, width, height, model_id, model_revision, generation_config, seed, timings, gpu_seconds, "
-        "peak_memory_bytes, memory_kind, 0, 'pass', manifest_sha256, created_at FROM images WHERE id = :flagged",
+        'INSERT OR REPLACE INTO images (id, request_id, "index", kind, sha256, media_type, width, height, model_id, '
+        "model_revision, generation_config, seed, timings, gpu_seconds, cost_usd, verdict, created_at) "
+        'SELECT id, request_id, "index", kind, sha256, media_type, width, height, model_id, model_revision, '
+        "generation_config, seed, timings, gpu_seconds, 0, 'pass', created_at FROM images WHERE id = :flagged",
         "REPLACE INTO check_results (image_id, check_id, name, status, severity, confidence, message, evidence, "
         "duration_ms) VALUES (:flagged, 'BG101', 'x', 'pass', 'flag', 1.0, 'fine', '{}', 0)",
         "INSERT INTO approvals (image_id, decision, decided_by, decided_at, version) "
