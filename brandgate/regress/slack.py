@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from brandgate.errors import BrandgateError, ConfigError
 from brandgate.settings import Settings
+from brandgate.slack_client import web_client
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 
 class SlackPostFailed(BrandgateError):
     """Slack refused or could not be reached; the report is still on disk."""
 
 
-def _client(settings: Settings, channel: str | None = None, setting: str = "REPORT") -> tuple[Any, str]:
-    from slack_sdk import WebClient
-
-    if settings.slack_bot_token is None:
-        raise ConfigError("posting to Slack needs BRANDGATE_SLACK_BOT_TOKEN")
-    target = settings.slack_report_channel if setting == "REPORT" else channel
-    if not target:
-        raise ConfigError(f"posting to Slack needs BRANDGATE_SLACK_{setting}_CHANNEL (a channel ID)")
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=30)
-    return client, target
+def _client(settings: Settings, *, compliance: bool = False) -> tuple[WebClient, str]:
+    client = web_client(settings, "posting to Slack")
+    channel = settings.slack_compliance_channel if compliance else settings.slack_report_channel
+    if not channel:
+        name = "COMPLIANCE" if compliance else "REPORT"
+        raise ConfigError(f"posting to Slack needs BRANDGATE_SLACK_{name}_CHANNEL (a channel ID)")
+    return client, channel
 
 
 def post_report(settings: Settings, text: str, report: Path, title: str) -> None:
@@ -46,10 +47,7 @@ def post_alert(settings: Settings, text: str, *, compliance: bool = False) -> No
     compliance channel (the audit chain's daily head)."""
     from slack_sdk.errors import SlackApiError
 
-    if compliance:
-        client, channel = _client(settings, settings.slack_compliance_channel, "COMPLIANCE")
-    else:
-        client, channel = _client(settings)
+    client, channel = _client(settings, compliance=compliance)
     try:
         client.chat_postMessage(channel=channel, text=text)
     except SlackApiError as exc:
