@@ -34,7 +34,13 @@ REQUEST_FIELDS = (
     "id", "idempotency_key", "requested_by", "source", "channel", "kit_name", "kit_hash", "brief",
     "brief_hash", "profile_name", "profile_hash", "seed", "n_images", "queue", "parent_image_id", "created_at",
 )  # fmt: skip
-IMAGE_FIELDS = tuple(column.key for column in Image.__table__.columns)
+# Fixed lists, never derived from the models: a digest recorded today must still recompute after a
+# migration adds a column. Binding a new column takes a new digest version recorded in the event.
+IMAGE_FIELDS = (
+    "id", "request_id", "index", "kind", "parent_image_id", "sha256", "phash", "media_type", "width", "height",
+    "model_id", "model_revision", "generation_config", "seed", "timings", "gpu_seconds", "peak_memory_bytes",
+    "memory_kind", "cost_usd", "verdict", "manifest_sha256", "created_at",
+)  # fmt: skip
 # The surrogate `id` is left out: the image and the check ID identify a check row.
 CHECK_FIELDS = ("check_id", "name", "status", "severity", "confidence", "message", "evidence", "duration_ms")
 APPROVAL_FIELDS = ("image_id", "decision", "decided_by", "reason", "decided_at")

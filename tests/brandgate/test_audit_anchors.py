@@ -18,8 +18,8 @@ from brandgate.scheduler import ANCHOR_JOB_ID, NIGHTLY_JOB_ID, build_scheduler, 
 from brandgate.settings import Settings
 from brandgate.verification import verify_file
 from pipeline.provenance import Signer, TrailAnchor
+from tests.fake_slack import FakeSlack, fake_token
 from tests.pipeline.provenance_world import encode, record, scene, settings_with_chain
-from tests.regress.fake_slack import fake_slack
 
 
 @pytest.fixture
@@ -146,12 +146,13 @@ def test_the_scheduler_posts_the_chain_head_and_verify_accepts_the_post(
     trail: tuple[Settings, Engine], run_cli: Any
 ) -> None:
     settings, engine = trail
-    with fake_slack() as (url, received):
-        posting = settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-test"), "slack_api_url": url,
+    with FakeSlack() as slack:
+        posting = settings.model_copy(update={"slack_bot_token": SecretStr(fake_token()),
+                                              "slack_api_url": slack.api_url,
                                               "slack_compliance_channel": "C0COMPLY"})  # fmt: skip
         posted = post_chain_head(posting, engine)
-    message = received.call("chat.postMessage")
-    assert message["channel"] == "C0COMPLY" and message["text"] == posted
+    [message] = slack.calls_to("chat.postMessage")
+    assert message.params["channel"] == "C0COMPLY" and message.params["text"] == posted
     assert f"seq 6 hash {chain_head(engine)[1]}" in posted
 
     _append(engine, 2)
