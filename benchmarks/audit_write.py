@@ -38,6 +38,7 @@ from brandgate.db.evidence import (  # noqa: E402
     image_digest,
     record_image,
     request_digest,
+    seal_image,
 )
 from brandgate.db.models import PHASH_BAND_COLUMNS, AuditEvent, CheckResultRow, Image, Request, phash_bands  # noqa: E402
 from brandgate.db.schema import upgrade  # noqa: E402
@@ -72,12 +73,11 @@ def _writer(url: str, count: int, per_transaction: int, start: multiprocessing.s
     engine.dispose()
 
 
-def events_per_second(url: str, events_per_writer: int, per_transaction: int) -> float:
+def _timed_writers(target: Any, args: tuple[Any, ...], done: int) -> float:
+    """Start WRITERS processes running target(*args, barrier); the clock runs from the barrier to the last exit."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(WRITERS + 1)
-    workers = [
-        context.Process(target=_writer, args=(url, events_per_writer, per_transaction, start)) for _ in range(WRITERS)
-    ]
+    workers = [context.Process(target=target, args=(*args, start)) for _ in range(WRITERS)]
     for worker in workers:
         worker.start()
     start.wait()  # every writer has imported and connected: start the clock
@@ -86,7 +86,11 @@ def events_per_second(url: str, events_per_writer: int, per_transaction: int) ->
         worker.join()
         if worker.exitcode != 0:
             raise SystemExit(f"a writer failed (exit {worker.exitcode})")
-    return WRITERS * events_per_writer / (time.perf_counter() - began)
+    return WRITERS * done / (time.perf_counter() - began)
+
+
+def events_per_second(url: str, events_per_writer: int, per_transaction: int) -> float:
+    return _timed_writers(_writer, (url, events_per_writer, per_transaction), events_per_writer)
 
 
 def _image_rows(n: int, request_id: str, when: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -125,10 +129,13 @@ def _image_writer(url: str, count: int, bound: bool, start: Any) -> None:
         image["index"] = n
         payload = {"request_id": request_id, "index": n, "sha256": image["sha256"], "verdict": "flag",
                    "failed_checks": ["BG101"], "seed": 1, "gpu_seconds": 1.5, "cost_usd": 0.00104}  # fmt: skip
+        row, rows = Image(**image), [CheckResultRow(**c) for c in checks]
+        # as the pipeline does: sealed before the transaction, so no hashing under the write lock
+        digest = seal_image(row, rows) if bound else None
         with sessions.begin() as session:
-            row, rows = Image(**image), [CheckResultRow(**c) for c in checks]
             if bound:
-                record_image(session, row, rows, actor="worker", kind="image.created", payload=payload)
+                record_image(session, row, rows, actor="worker", kind="image.created", payload=payload,
+                             digest=digest)  # fmt: skip
             else:
                 session.add(row)
                 session.flush()
@@ -140,18 +147,7 @@ def _image_writer(url: str, count: int, bound: bool, start: Any) -> None:
 
 
 def images_per_second(url: str, per_writer: int, bound: bool) -> float:
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(WRITERS + 1)
-    workers = [context.Process(target=_image_writer, args=(url, per_writer, bound, start)) for _ in range(WRITERS)]
-    for worker in workers:
-        worker.start()
-    start.wait()
-    began = time.perf_counter()
-    for worker in workers:
-        worker.join()
-        if worker.exitcode != 0:
-            raise SystemExit(f"an image writer failed (exit {worker.exitcode})")
-    return WRITERS * per_writer / (time.perf_counter() - began)
+    return _timed_writers(_image_writer, (url, per_writer, bound), per_writer)
 
 
 def bindings_cost(name: str, url: str, per_writer: int, rounds: int) -> None:

@@ -99,6 +99,29 @@ def request_binding(request: Request) -> dict[str, str]:
     return {DIGEST_KEY: request_digest(_values(request, REQUEST_FIELDS))}
 
 
+def seal_image(image: Image, checks: Sequence[CheckResultRow]) -> str:
+    """The digest of the rows as they will be inserted: column defaults applied now, before any flush.
+
+    Call it before the recording transaction begins, so the hashing is not done while holding
+    the database's write lock (SQLite) or the chain lock.
+    """
+    for row in (image, *checks):
+        _apply_defaults(row)
+    return image_digest(_values(image, IMAGE_FIELDS), [_values(check, CHECK_FIELDS) for check in checks])
+
+
+def _apply_defaults(row: Any) -> None:
+    """Set each unset column's Python-side default, exactly as the INSERT would."""
+    for column in row.__table__.columns:
+        default = column.default
+        if default is None or column.key in row.__dict__:
+            continue
+        if default.is_scalar:
+            setattr(row, column.key, default.arg)
+        elif default.is_callable:
+            setattr(row, column.key, default.arg(None))
+
+
 def record_image(
     session: Session,
     image: Image,
@@ -107,15 +130,19 @@ def record_image(
     actor: str,
     kind: str,
     payload: dict[str, Any],
+    digest: str | None = None,
 ) -> AuditEvent:
-    """Insert the image row, its check rows and the event that binds them, in the caller's transaction."""
+    """Insert the image row, its check rows and the event that binds them, in the caller's transaction.
+
+    `digest` is `seal_image`'s, taken before the transaction; without it, it is taken here.
+    """
+    sealed = digest or seal_image(image, checks)
     session.add(image)
     session.flush()
     session.add_all(checks)
     session.flush()
-    digest = image_digest(_values(image, IMAGE_FIELDS), [_values(check, CHECK_FIELDS) for check in checks])
     return append_event(session, actor=actor, kind=kind, subject_type="image", subject_id=image.id,
-                        payload={**payload, DIGEST_KEY: digest})  # fmt: skip
+                        payload={**payload, DIGEST_KEY: sealed})  # fmt: skip
 
 
 def approval_payload(approval: Approval) -> dict[str, Any]:
@@ -153,6 +180,14 @@ def _recorded_problem(event: Recorded) -> str | None:
     return None
 
 
+def _unusable(row: str, kind: str, event: Recorded | None) -> list[str]:
+    """Why the recording event cannot vouch for the row: missing, or itself edited."""
+    if event is None:
+        return [f"{row}: no {kind} event in the trail records it"]
+    problem = _recorded_problem(event)
+    return [f"{row}: {problem}"] if problem else []
+
+
 def _same(value: Any, recorded: Any) -> bool:
     if isinstance(value, float) or isinstance(recorded, float):
         try:
@@ -174,11 +209,9 @@ def _named_differences(values: Mapping[str, Any], recorded: Mapping[str, Any], f
 def check_request(values: Mapping[str, Any], event: Recorded | None) -> tuple[list[str], bool]:
     """Problems with a request row against its recording event; and whether it was fully bound."""
     rid = values["id"]
-    if event is None:
-        return [f"request {rid}: no request.queued event in the trail records it"], False
-    problem = _recorded_problem(event)
-    if problem:
-        return [f"request {rid}: {problem}"], False
+    unusable = _unusable(f"request {rid}", "request.queued", event)
+    if unusable or event is None:
+        return unusable, False
     clear = {"kit": "kit_name", "kit_hash": "kit_hash", "brief_hash": "brief_hash", "profile": "profile_name",
              "seed": "seed", "n_images": "n_images", "source": "source"}  # fmt: skip
     named = [f"request {rid}: {d}" for d in _named_differences(values, event.payload, clear)]
@@ -195,11 +228,9 @@ def check_request(values: Mapping[str, Any], event: Recorded | None) -> tuple[li
 def check_image(
     values: Mapping[str, Any], checks: Sequence[Mapping[str, Any]], event: Recorded | None
 ) -> tuple[list[str], bool]:
-    if event is None:
-        return [f"image {values['id']}: no image.created event in the trail records it"], False
-    problem = _recorded_problem(event)
-    if problem:
-        return [f"image {values['id']}: {problem}"], False
+    unusable = _unusable(f"image {values['id']}", "image.created", event)
+    if unusable or event is None:
+        return unusable, False
     clear = {"verdict": "verdict", "sha256": "sha256", "manifest_sha256": "manifest_sha256", "seed": "seed",
              "gpu_seconds": "gpu_seconds", "cost_usd": "cost_usd", "index": "index",
              "request_id": "request_id"}  # fmt: skip
@@ -262,4 +293,5 @@ __all__ = [
     "record_image",
     "request_binding",
     "request_digest",
+    "seal_image",
 ]
