@@ -8,6 +8,7 @@ bot handles is described here by the fields it reads; anything else is answered 
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,21 +17,24 @@ from typing import Any
 from policies.documents import parse_json
 from policies.errors import InvalidInput
 
-# A shape: a type, a tuple of allowed shapes, a dict of field -> shape (a key ending in "?" may be
-# missing or null), or a one-element list: a non-empty list whose items all have that shape.
+# A shape: a type, a compiled pattern (a string matching it whole), a tuple of allowed shapes, a dict
+# of field -> shape (a key ending in "?" may be missing or null), or a one-element list: a non-empty
+# list whose items all have that shape.
 Shape = Any
 
-_ID = {"id": str}
+# Workspace, user and channel IDs: T…, U…/W…, C…/D…/G…; the bot answers and records under them.
+SLACK_ID = re.compile(r"[A-Z0-9]{1,40}")
+_ID = {"id": SLACK_ID}
 COMMAND: Shape = {
     "command": str,
-    "team_id": str,
-    "user_id": str,
-    "channel_id": str,
+    "team_id": SLACK_ID,
+    "user_id": SLACK_ID,
+    "channel_id": SLACK_ID,
     "trigger_id": str,
     "text?": str,
     "response_url?": str,
 }
-_INTERACTIVE_BASE: dict[str, Shape] = {"type": str, "user": {"id": str, "team_id?": str}, "team?": _ID}
+_INTERACTIVE_BASE: dict[str, Shape] = {"type": str, "user": {"id": SLACK_ID, "team_id?": SLACK_ID}, "team?": _ID}
 BLOCK_ACTIONS: Shape = {
     **_INTERACTIVE_BASE,
     "actions": [{"action_id": str, "block_id?": str, "value?": str}],
@@ -49,12 +53,12 @@ EVENTS: dict[str, Shape] = {
     "url_verification": {"type": str, "challenge": str},
     "event_callback": {
         "type": str,
-        "team_id": str,
+        "team_id": SLACK_ID,
         "event_id?": str,
         "event": {
             "type": str,
-            "user?": str,
-            "channel?": str,
+            "user?": SLACK_ID,
+            "channel?": SLACK_ID,
             "ts?": str,
             "thread_ts?": str,
             "event_ts?": str,
@@ -124,6 +128,10 @@ def shape_problem(value: Any, shape: Shape, where: str = "") -> str | None:
             problem = shape_problem(value[name], field_shape, path)
             if problem is not None:
                 return problem
+        return None
+    if isinstance(shape, re.Pattern):
+        if not isinstance(value, str) or shape.fullmatch(value) is None:
+            return f"{where} is not a Slack ID"
         return None
     if isinstance(shape, list):
         if not isinstance(value, list) or not value:

@@ -17,9 +17,18 @@ from brandgate.cli.output import emit_json, say, warn
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.db.audit import ChainReport, verify_chain
 from brandgate.db.engine import make_engine
-from brandgate.db.export import FORMATS, EvidenceReport, ExportFilter, count_records, export_records, verify_evidence
+from brandgate.db.export import (
+    FORMATS,
+    EvidenceReport,
+    ExportFilter,
+    check_kit_known,
+    count_records,
+    export_records,
+    verify_evidence,
+)
 from brandgate.db.schema import ensure_current
 from brandgate.errors import EXIT_REJECT, UserError
+from brandgate.kits import list_kits
 from brandgate.settings import get_settings
 
 
@@ -197,6 +206,8 @@ def export_command(
     tally = _Tally()
     try:
         ensure_current(engine)
+        if kit is not None:
+            check_kit_known(engine, kit, list_kits(get_settings()))
         if anchors:
             _refuse_unless_anchored(engine, anchors)
         # The trail on a terminal's stdout leaves no room for a bar; a small trail needs no progress.

@@ -28,9 +28,12 @@ from brandgate.db.evidence import (
     check_request,
 )
 from brandgate.db.models import Approval, AuditEvent, CheckResultRow, Image, Request
+from brandgate.errors import UserError
+from policies.characters import quote
 
 IMAGES = Image.__table__
 REQUESTS = Request.__table__
+MAX_KITS_NAMED = 20
 APPROVALS = Approval.__table__
 CHECKS = CheckResultRow.__table__
 EVENTS = AuditEvent.__table__
@@ -400,8 +403,35 @@ __all__ = [
     "FORMATS",
     "EvidenceReport",
     "ExportFilter",
+    "check_kit_known",
+    "count_records",
     "export_records",
     "verify_evidence",
     "write_csv",
     "write_jsonl",
 ]
+
+
+def check_kit_known(engine: Engine, kit: str, kits_on_disk: Sequence[str] = ()) -> None:
+    """Refuse (UserError) a --kit that neither the trail nor the kits folder knows, naming those that are.
+
+    Without this, `--kit ACME` for `acme` exports nothing and says nothing. A kit of the kits
+    folder with no images yet is not an error: its export is honestly empty.
+    """
+    if kit in kits_on_disk:
+        return
+    with engine.connect().execution_options(**READ_ONLY) as connection:
+        if connection.execute(select(REQUESTS.c.id).where(REQUESTS.c.kit_name == kit).limit(1)).first():
+            return
+        names = sorted(
+            set(connection.execute(select(REQUESTS.c.kit_name).distinct().limit(MAX_KITS_NAMED + 1)).scalars())
+            | set(kits_on_disk)
+        )
+    close = [name for name in names if name.casefold() == kit.casefold()]
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(names[:MAX_KITS_NAMED]) + (", …" if len(names) > MAX_KITS_NAMED else "")
+    raise UserError(
+        f"--kit {quote(kit, 64)}: no image in the trail was made with that kit and no kit folder has that "
+        f"name{hint} (known kits: {listed or 'none'})"
+    )
+
