@@ -78,6 +78,16 @@ def test_a_signature_with_non_ascii_characters_is_a_401(served: BotUnderTest, ca
         (b"payload=%7Bnot-json", "application/x-www-form-urlencoded"),
         (b"payload=%5B%5D", "application/x-www-form-urlencoded"),
         (b"payload=", "application/x-www-form-urlencoded"),
+        # bolt's own middleware reads `event` from any body, and would raise on a null or a string there.
+        (b'{"type": "url_verification", "challenge": "x", "event": null}', "application/json"),
+        (
+            b"command=%2Fbrandgate&team_id=T0TESTTEAM&user_id=UMARKETER&channel_id=CMARKETING&trigger_id=1.2&event=x",
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            b'{"type": "event_callback", "team_id": "T0TESTTEAM", "event": {"type": "app_mention", "user": []}}',
+            "application/json",
+        ),
     ],
     ids=[
         "truncated",
@@ -89,6 +99,9 @@ def test_a_signature_with_non_ascii_characters_is_a_401(served: BotUnderTest, ca
         "payload",
         "payload-list",
         "empty",
+        "null-event",
+        "command-with-event",
+        "mention-by-a-list",
     ],
 )
 def test_signed_malformed_bodies_are_a_400_and_unsigned_ones_a_401(
@@ -179,6 +192,7 @@ def _bot_process(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
+        ({}, "the bot needs BRANDGATE_SLACK_BOT_TOKEN (xoxb-…) and BRANDGATE_SLACK_SIGNING_SECRET"),
         ({"BRANDGATE_SLACK_BOT_TOKEN": "xoxb-secret-token-1", "BRANDGATE_SLACK_SIGNING_SECRET": ""}, "neither empty"),
         (
             {
@@ -189,7 +203,7 @@ def _bot_process(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
             "cannot reach the Slack Web API at http://127.0.0.1:9/api/",
         ),
     ],
-    ids=["empty-secret", "unreachable-api"],
+    ids=["no-secrets", "empty-secret", "unreachable-api"],
 )
 def test_brandgate_bot_refuses_to_start_with_one_line_and_exit_2(
     tmp_path: Path, env: dict[str, str], expected: str
