@@ -436,7 +436,11 @@ class RequestRun:
             final, ingredients, composition = self._compose(job, item)
         with self._image_stage("checking", timings):
             # The checks judge the file we are about to write, format included.
-            creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format)
+            # What compositing placed (text lines, fonts, logo box) lets the checks read the
+            # placed boxes and compare the placed text glyph by glyph.
+            placed = (composition or {}).get("placements") or ()
+            creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format,
+                                         placements=placed)
             report = run_checks(creative, job.brief, job.kit)
         with self._image_stage("signing", timings):
             encoded = encode(final, job.brief.format)

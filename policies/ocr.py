@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,10 @@ STRIP_HEIGHT = 56
 STRIP_GAP = 28
 TESSERACT_TIMEOUT_S = 30.0
 MIN_TESSERACT_CONFIDENCE = 30.0
+# Where brandgate placed the text, its lines are read from the boxes it drew them in, and the
+# rest of the creative (placed text and logo painted out) is searched for other text with the
+# detector at this reduced side: text nobody asked for that a reader notices is large enough.
+UNPLACED_DETECTION_SIDE = 512
 
 Box = tuple[int, int, int, int]
 
@@ -73,6 +77,8 @@ class TextLine:
 
     box: Box
     readings: Mapping[str, Reading] = field(default_factory=dict)
+    placed: str | None = None  # the element brandgate placed here (headline, disclaimer), if any
+    block: int = 0  # the layout block (a column of lines read together) the line belongs to
 
     def reading(self, engine: str) -> Reading | None:
         found = self.readings.get(engine)
@@ -91,20 +97,31 @@ class TextLine:
 
 @dataclass(frozen=True)
 class OcrResult:
-    """Everything read in one creative, lines in reading order (top to bottom, left to right)."""
+    """Everything read in one creative, lines in layout order: block by block (the boxes
+    brandgate placed, else columns of lines found by geometry), top to bottom inside each, so
+    the words of neighbouring elements never interleave. `reading_order` says which."""
 
     lines: tuple[TextLine, ...]
     engines: tuple[str, ...]
     errors: Mapping[str, str] = field(default_factory=dict)
     duration_ms: float = 0.0
+    reading_order: str = "layout"
 
     @property
     def usable(self) -> bool:
         return bool(self.engines)
 
     def text(self, engine: str) -> str:
-        """One engine's reading of the whole creative, a line per line."""
+        """One engine's reading of the whole creative, a line per line, block after block."""
         return "\n".join(r.text for line in self.lines if (r := line.reading(engine)) is not None)
+
+    def block_texts(self, engine: str) -> list[str]:
+        """One engine's reading of each layout block on its own."""
+        blocks: dict[int, list[str]] = {}
+        for line in self.lines:
+            if (r := line.reading(engine)) is not None:
+                blocks.setdefault(line.block, []).append(r.text)
+        return ["\n".join(texts) for texts in blocks.values()]
 
     def texts(self) -> dict[str, str]:
         return {engine: self.text(engine) for engine in self.engines}
@@ -114,15 +131,160 @@ class OcrResult:
 
     def summary(self) -> dict[str, Any]:
         """Evidence for check results: what each engine read, and what went wrong."""
-        out: dict[str, Any] = {"readings": self.texts()}
+        out: dict[str, Any] = {"readings": self.texts(), "reading_order": self.reading_order}
         if self.errors:
             out["ocr_errors"] = dict(self.errors)
         return out
 
 
-def read_text(creative: Creative) -> OcrResult:
-    """The OCR result of `creative`, computed once however many checks ask, from any thread."""
-    return creative.shared("ocr", lambda: recognise(creative.rgb))
+def read_text(creative: Creative, expected: Sequence[str] = ()) -> OcrResult:
+    """The OCR result of `creative`, computed once however many checks ask, from any thread.
+
+    `expected` is the text the brief and kit ask for (every text check passes the same): a
+    line RapidOCR already read as part of it exactly is not read again by Tesseract. Where
+    brandgate placed text (`creative.placements`), its lines are read from their boxes.
+    """
+
+    def compute() -> OcrResult:
+        if placed_lines(creative):
+            return recognise_placed(creative, expected)
+        return recognise(creative.rgb, expected)
+
+    return creative.shared("ocr", compute)
+
+
+@dataclass(frozen=True)
+class PlacedLine:
+    """One line of text as brandgate's compositing drew it."""
+
+    element: str
+    text: str
+    font: str
+    size: float
+    origin: tuple[float, float]  # Pillow's top-left anchor, as compositing drew it
+    box: Box  # the line's ink box in the creative
+
+
+def placed_lines(creative: Creative) -> list[PlacedLine]:
+    """The text lines brandgate placed in `creative`, from its compositing record; [] when
+    there is none (a file checked on its own) or the record predates line origins."""
+
+    def compute() -> list[PlacedLine]:
+        from PIL import ImageFont
+
+        out: list[PlacedLine] = []
+        for placement in creative.placements:
+            lines, origins = placement.get("lines"), placement.get("line_origins")
+            font_path, size = placement.get("font"), placement.get("font_px")
+            if not lines or not origins or not font_path or not size or len(lines) != len(origins):
+                continue
+            try:
+                font = ImageFont.truetype(str(font_path), size)
+            except OSError:
+                continue
+            for text, (x, y) in zip(lines, origins, strict=True):
+                x0, y0, x1, y1 = font.getbbox(str(text))
+                box = _clip(
+                    (int(x + x0), int(y + y0), int(np.ceil(x + x1)), int(np.ceil(y + y1))),
+                    creative.width,
+                    creative.height,
+                )
+                out.append(PlacedLine(str(placement.get("element")), str(text), str(font_path), float(size),
+                                      (float(x), float(y)), box))
+        return out
+
+    return creative.shared("ocr.placed-lines", compute)
+
+
+def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrResult:
+    """Read a creative whose text brandgate placed: each placed line from its own box
+    (recognition only), then the rest of the creative, placed text and logo painted out,
+    searched for other text at a reduced detection side. Tesseract re-reads only what RapidOCR
+    did not read exactly as placed, and the text found elsewhere."""
+    started = time.perf_counter()
+    rgb = creative.rgb
+    placed = placed_lines(creative)
+    errors: dict[str, str] = {}
+    engines: list[str] = []
+    try:
+        lines = _rapid_read_boxes(rgb, placed)
+        others = _rapid_lines(_paint_out(creative, placed), UNPLACED_DETECTION_SIDE)
+        engines.append(RAPIDOCR)
+    except _EngineUnavailable as exc:
+        errors[RAPIDOCR] = str(exc)
+    except Exception as exc:  # a broken engine must not hide the other one's reading
+        log.exception("RapidOCR failed")
+        errors[RAPIDOCR] = f"{type(exc).__name__}: {exc}"
+    if RAPIDOCR not in engines:
+        fallback = recognise(rgb, expected)
+        return OcrResult(fallback.lines, fallback.engines, {**fallback.errors, **errors},
+                         fallback.duration_ms, fallback.reading_order)
+    exact = [
+        line.placed is not None
+        and (r := line.reading(RAPIDOCR)) is not None
+        and _normal(r.text) == _normal(" ".join(p.text for p in placed if p.box == line.box))
+        for line in lines
+    ]
+    all_lines = [*lines, *others]
+    needs = [i for i, line in enumerate(all_lines) if i >= len(lines) or not exact[i]]
+    try:
+        if needs:
+            reread = _tesseract_on_lines(rgb, [all_lines[i] for i in needs])
+            for i, line in zip(needs, reread, strict=True):
+                all_lines[i] = line
+        else:
+            _tesseract()
+        engines.append(TESSERACT)
+    except _EngineUnavailable as exc:
+        errors[TESSERACT] = str(exc)
+    except Exception as exc:
+        log.exception("Tesseract failed")
+        errors[TESSERACT] = f"{type(exc).__name__}: {exc}"
+    return OcrResult(
+        lines=tuple(_reading_order(all_lines)),
+        engines=tuple(engines),
+        errors=errors,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        reading_order="placed boxes",
+    )
+
+
+def _normal(text: str) -> str:
+    from policies.text_match import normalise
+
+    return normalise(text)
+
+
+def _paint_out(creative: Creative, placed: list[PlacedLine]) -> NDArray[np.uint8]:
+    """The creative with the placed text (its plate too) and the placed logo filled with the
+    colour around them, so the detector looks only for text brandgate did not put there."""
+    rgb = creative.rgb.copy()
+    height, width = rgb.shape[:2]
+    regions: list[Box] = []
+    for placement in creative.placements:
+        for key in ("plate_box", "text_box", "clear_zone", "box"):
+            if placement.get("element") not in ("logo",) and key in ("clear_zone", "box"):
+                continue
+            value = placement.get(key)
+            if value and len(value) == 4:
+                regions.append(tuple(int(v) for v in value))  # type: ignore[arg-type]
+    for line in placed:
+        pad = max(2, (line.box[3] - line.box[1]) // 3)
+        x0, y0, x1, y1 = line.box
+        regions.append((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+    for x0, y0, x1, y1 in regions:
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            continue
+        ring = np.concatenate([
+            rgb[max(0, y0 - 2) : y0, x0:x1].reshape(-1, 3),
+            rgb[y1 : y1 + 2, x0:x1].reshape(-1, 3),
+            rgb[y0:y1, max(0, x0 - 2) : x0].reshape(-1, 3),
+            rgb[y0:y1, x1 : x1 + 2].reshape(-1, 3),
+        ])
+        fill = np.median(ring, axis=0) if len(ring) else np.array([128, 128, 128])
+        rgb[y0:y1, x0:x1] = fill.astype(np.uint8)
+    return rgb
 
 
 def read_page_with_tesseract(creative: Creative) -> OcrResult:
@@ -144,8 +306,9 @@ def read_page_with_tesseract(creative: Creative) -> OcrResult:
     return creative.shared("ocr-tesseract-page", compute)
 
 
-def recognise(rgb: NDArray[np.uint8]) -> OcrResult:
-    """Run both engines on an H×W×3 uint8 RGB image."""
+def recognise(rgb: NDArray[np.uint8], expected: Sequence[str] = ()) -> OcrResult:
+    """Run both engines on an H×W×3 uint8 RGB image; Tesseract re-reads every line RapidOCR
+    found except those RapidOCR read as an exact part of an `expected` text."""
     started = time.perf_counter()
     errors: dict[str, str] = {}
     engines: list[str] = []
@@ -159,7 +322,17 @@ def recognise(rgb: NDArray[np.uint8]) -> OcrResult:
         log.exception("RapidOCR failed")
         errors[RAPIDOCR] = f"{type(exc).__name__}: {exc}"
     try:
-        lines = _tesseract_on_lines(rgb, lines) if RAPIDOCR in engines else _tesseract_page(rgb)
+        if RAPIDOCR in engines:
+            wanted = [w for w in (_normal(t) for t in expected) if w]
+            needs = [i for i, line in enumerate(lines) if not _read_as_expected(line, wanted)]
+            if needs:
+                reread = _tesseract_on_lines(rgb, [lines[i] for i in needs])
+                for i, line in zip(needs, reread, strict=True):
+                    lines[i] = line
+            else:
+                _tesseract()
+        else:
+            lines = _tesseract_page(rgb)
         engines.append(TESSERACT)
     except _EngineUnavailable as exc:
         errors[TESSERACT] = str(exc)
@@ -174,13 +347,22 @@ def recognise(rgb: NDArray[np.uint8]) -> OcrResult:
     )
 
 
+def _read_as_expected(line: TextLine, wanted: list[str]) -> bool:
+    """RapidOCR read the line as an exact stretch of an expected text (at least 4 letters)."""
+    reading = line.reading(RAPIDOCR)
+    if reading is None:
+        return False
+    read = _normal(reading.text)
+    return len(read) >= 4 and any(read in w for w in wanted)
+
+
 class _EngineUnavailable(RuntimeError):
     pass
 
 
 # ---- RapidOCR -----------------------------------------------------------------------------
 
-_rapid_engine: Any = None
+_rapid_engines: dict[int, Any] = {}
 _rapid_load_error: str | None = None
 _rapid_load_lock = threading.Lock()
 # RapidOCR keeps per-call state in its pipeline objects; onnxruntime already uses every core
@@ -188,19 +370,20 @@ _rapid_load_lock = threading.Lock()
 _rapid_call_lock = threading.Lock()
 
 
-def _rapid() -> Any:
-    global _rapid_engine, _rapid_load_error
+def _rapid(detection_side: int = DETECTION_SIDE) -> Any:
+    global _rapid_load_error
     with _rapid_load_lock:
-        if _rapid_engine is None and _rapid_load_error is None:
+        engine = _rapid_engines.get(detection_side)
+        if engine is None and _rapid_load_error is None:
             try:
                 from rapidocr import RapidOCR
 
-                _rapid_engine = RapidOCR(
+                engine = _rapid_engines[detection_side] = RapidOCR(
                     params={
                         "Global.log_level": "error",
                         "Global.use_cls": False,
                         "Det.limit_type": "max",
-                        "Det.limit_side_len": DETECTION_SIDE,
+                        "Det.limit_side_len": detection_side,
                         # The default 0.5 loses a lone line of small print near an edge;
                         # recognition's own score still drops what is not text.
                         "Det.box_thresh": 0.3,
@@ -208,13 +391,41 @@ def _rapid() -> Any:
                 )
             except Exception as exc:
                 _rapid_load_error = f"RapidOCR could not be loaded ({type(exc).__name__}: {exc})"
-        if _rapid_engine is None:
+        if engine is None:
             raise _EngineUnavailable(_rapid_load_error or "RapidOCR is not available")
-        return _rapid_engine
+        return engine
 
 
-def _rapid_lines(rgb: NDArray[np.uint8]) -> list[TextLine]:
+def _rapid_read_boxes(rgb: NDArray[np.uint8], placed: list[PlacedLine]) -> list[TextLine]:
+    """RapidOCR's recognition alone on each placed line's box (no detection needed)."""
+    if not placed:
+        return []
+    from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
     engine = _rapid()
+    height, width = rgb.shape[:2]
+    crops = []
+    for line in placed:
+        x0, y0, x1, y1 = line.box
+        pad = max(2, (y1 - y0) // 4)
+        crop = rgb[max(0, y0 - pad) : min(height, y1 + pad), max(0, x0 - pad) : min(width, x1 + pad)]
+        crops.append(np.ascontiguousarray(crop[:, :, ::-1]))
+    with _rapid_call_lock:
+        # Recognition alone, all lines in one batch; RapidOCR loads its models on first use.
+        recogniser = engine._load_rec_model()
+        result = recogniser(TextRecInput(img=crops, return_word_box=False))
+    texts = list(result.txts or ())
+    scores = list(result.scores or ())
+    out = []
+    for i, line in enumerate(placed):
+        text = str(texts[i]) if i < len(texts) else ""
+        score = float(scores[i]) if i < len(scores) else 0.0
+        out.append(TextLine(box=line.box, readings={RAPIDOCR: Reading(RAPIDOCR, text, score)}, placed=line.element))
+    return out
+
+
+def _rapid_lines(rgb: NDArray[np.uint8], detection_side: int = DETECTION_SIDE) -> list[TextLine]:
+    engine = _rapid(detection_side)
     # RapidOCR expects OpenCV's BGR order for arrays.
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
     with _rapid_call_lock:
@@ -394,7 +605,7 @@ def _tesseract_on_lines(rgb: NDArray[np.uint8], lines: list[TextLine]) -> list[T
         confidence = float(np.mean([w.confidence for w in words])) if words else 0.0
         readings = dict(line.readings)
         readings[TESSERACT] = Reading(TESSERACT, text, confidence, tuple(words))
-        out.append(TextLine(box=line.box, readings=readings))
+        out.append(TextLine(box=line.box, readings=readings, placed=line.placed))
     return out
 
 
@@ -447,9 +658,46 @@ def _clip(box: Box, width: int, height: int) -> Box:
 
 
 def _reading_order(lines: list[TextLine]) -> list[TextLine]:
-    """Top to bottom; lines whose vertical middles are within half a line height share a row."""
+    """Layout order: lines grouped into blocks, blocks top to bottom then left to right, lines
+    top to bottom inside each block. Placed lines form one block per placed element; other lines
+    join a block when they sit under its last line (vertical gap under 1.2 line heights),
+    overlap it horizontally and have a similar height: a wrapped disclaimer beside a logo is one
+    block and the logo's word another, so their words never interleave."""
     if not lines:
         return lines
+    blocks: list[list[TextLine]] = []
+    by_element: dict[str, list[TextLine]] = {}
+    loose = []
+    for line in lines:
+        if line.placed is not None:
+            by_element.setdefault(line.placed, []).append(line)
+        else:
+            loose.append(line)
+    blocks.extend(sorted(group, key=lambda ln: (ln.box[1], ln.box[0])) for group in by_element.values())
+    for line in sorted(loose, key=lambda ln: (ln.box[1], ln.box[0])):
+        home = next((b for b in blocks if b[-1].placed is None and _continues(b[-1], line)), None)
+        if home is None:
+            blocks.append([line])
+        else:
+            home.append(line)
     heights = sorted(max(1, line.box[3] - line.box[1]) for line in lines)
-    row_height = max(1.0, heights[len(heights) // 2] / 2)
-    return sorted(lines, key=lambda line: (round((line.box[1] + line.box[3]) / 2 / row_height), line.box[0]))
+    row = max(1.0, heights[len(heights) // 2] / 2)
+    blocks.sort(key=lambda b: (round(b[0].box[1] / row), b[0].box[0]))
+    out = []
+    for number, block in enumerate(blocks):
+        out.extend(TextLine(ln.box, ln.readings, ln.placed, number) for ln in block)
+    return out
+
+
+def _continues(above: TextLine, line: TextLine) -> bool:
+    """`line` is the next line of the block whose last line is `above`."""
+    ax0, ay0, ax1, ay1 = above.box
+    bx0, by0, bx1, by1 = line.box
+    ha, hb = max(1, ay1 - ay0), max(1, by1 - by0)
+    if max(ha, hb) / min(ha, hb) > 1.6:
+        return False
+    gap = by0 - ay1
+    if gap < -0.5 * min(ha, hb) or gap > 1.2 * max(ha, hb):
+        return False
+    overlap = min(ax1, bx1) - max(ax0, bx0)
+    return overlap > 0 or abs(ax0 - bx0) <= max(ha, hb)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from policies.engine import Outcome
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, find_in_creative, int_option
+from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for, int_option
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -39,10 +39,11 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if brief is None or not brief.headline:
         return Outcome("skip", "the brief asks for no headline")
     max_edits = int_option(options, "max_edits", 0)
-    ocr = read_text(creative)
+    ocr = read_text(creative, expected_texts(brief, kit))
+    font = font_for(brief, kit, 'headline')
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
-    finding = find_in_creative(brief.headline, creative, ocr, max_edits)
+    finding = find_in_creative(brief.headline, creative, ocr, max_edits, "headline", font)
     evidence = {**finding.evidence(), **ocr.summary()}
     confidence = agreement_confidence(finding, ocr)
     if finding.found:

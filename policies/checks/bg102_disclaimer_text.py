@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from policies.engine import Outcome
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, find_in_creative, int_option
+from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for, int_option
 from policies.text_match import normalise
 
 if TYPE_CHECKING:
@@ -54,10 +54,11 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if not wanted:
         return Outcome("skip", "neither the brief nor the kit requires a disclaimer")
     max_edits = int_option(options, "max_edits", 0)
-    ocr = read_text(creative)
+    ocr = read_text(creative, expected_texts(brief, kit))
+    font = font_for(brief, kit, 'body')
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
-    findings = [find_in_creative(text, creative, ocr, max_edits) for text in wanted]
+    findings = [find_in_creative(text, creative, ocr, max_edits, "disclaimer", font) for text in wanted]
     missing = [f for f in findings if not f.found]
     evidence = {"disclaimers": [f.evidence() for f in findings], **ocr.summary()}
     confidence = min(agreement_confidence(f, ocr) for f in (missing or findings))

@@ -31,7 +31,7 @@ from PIL import Image
 
 from policies.engine import Outcome
 from policies.ocr import TextLine, read_text, recognise
-from policies.required_text import float_option, int_option
+from policies.required_text import expected_texts, float_option, int_option
 from policies.text_match import normalise, similarity, tokens
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     min_chars = int_option(options, "min_chars", 3, low=1)
     min_confidence = float_option(options, "min_confidence", 0.6)
     allowed = expected_text(brief, kit, options)
-    ocr = read_text(creative)
+    ocr = read_text(creative, expected_texts(brief, kit))
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
     unexpected = []

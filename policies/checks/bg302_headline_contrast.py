@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from policies.engine import Outcome
 from policies.ocr import OcrResult, otsu_split, read_text
-from policies.required_text import float_option
+from policies.required_text import expected_texts, float_option
 from policies.text_match import normalise, similarity
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     percentile = float_option(options, "background_percentile", 10.0)
     if percentile > 50:
         raise ValueError(f"option background_percentile must be 0–50, got {percentile}")
-    ocr = read_text(creative)
+    ocr = read_text(creative, expected_texts(brief, kit))
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
     boxes = headline_boxes(brief.headline, ocr)
