@@ -19,7 +19,7 @@ substitutions a reader could not see.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -66,6 +66,8 @@ class GlyphComparison:
     worst_index: int  # index in `text` of that glyph, −1 when none
     ink: str  # the text's measured colour
     background: str  # what was measured around it
+    at: tuple[int, int] = (0, 0)  # the rendering's top-left corner in the creative
+    coverage: NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
 
     @property
     def matches(self) -> bool:
@@ -241,7 +243,7 @@ def _judge(
     scored = _score(region, cov, [(a - cut, b - cut) for a, b in spans], text, size)
     if scored is None:
         return None
-    return GlyphComparison(text, font_path, size, *scored)
+    return GlyphComparison(text, font_path, size, *scored, at=(x, y), coverage=coverage)
 
 
 def compare_at(
@@ -276,27 +278,26 @@ def compare_in_box(
     from policies.ocr import otsu_split
 
     height, width = rgb.shape[:2]
-    x0, y0, x1, y1 = box
-    pad = max(3, (y1 - y0) // 3)
-    cx0, cy0, cx1, cy1 = max(0, x0 - pad), max(0, y0 - pad), min(width, x1 + pad), min(height, y1 + pad)
-    crop = rgb[cy0:cy1, cx0:cx1]
+    x0, y0, x1, y1 = (max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3]))
+    crop = rgb[y0:y1, x0:x1]
     if crop.shape[0] < 6 or crop.shape[1] < 6 or not text.strip():
         return None
+    # Inside a line's own box the glyphs are the lesser class: a plate, a band or the photograph
+    # around them fills more of it.
     split = otsu_split(crop)
     if split is None:
         return None
-    border = np.concatenate([split[0], split[-1], split[:, 0], split[:, -1]])
-    ink_mask = ~split if border.mean() >= 0.5 else split
+    ink_mask = split if split.mean() < 0.5 else ~split
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink_mask.astype(np.uint8), connectivity=8)
-    keep = np.zeros(count, bool)
-    for label in range(1, count):
-        lx, ly, lw, lh, area = stats[label]
-        touches = lx == 0 or ly == 0 or lx + lw >= crop.shape[1] or ly + lh >= crop.shape[0]
-        keep[label] = not touches and area >= 2
+    if count <= 1:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.concatenate([[False], areas >= max(3.0, 0.1 * float(np.median(areas)))])
     inked = keep[labels]
     ys, xs = np.nonzero(inked)
     if len(xs) < 10:
         return None
+    cx0, cy0 = x0, y0
     ink_w = int(xs.max() - xs.min() + 1)
     nominal = 64.0
     probe, _, _ = _render(text, font_path, nominal)
@@ -376,3 +377,18 @@ def judge_placed(
             if again is not None and again.matches:
                 return GlyphComparison(text, font_path, size, again.fit, again.worst, -1, again.ink, again.background)
     return judged
+
+
+def placed_coverage(
+    rgb: NDArray[np.uint8], text: str, font_path: str, size: float, origin: tuple[float, float]
+) -> tuple[NDArray[np.float32], tuple[int, int]] | None:
+    """The rendered coverage of a placed line and its top-left corner in the creative, aligned
+    to the image (within ±SHIFT pixels): exactly which pixels are the placed text's glyphs."""
+    font = _font(font_path, size)
+    ascent = font.getmetrics()[0]
+    coverage, at, _ = _render(text, font_path, size)
+    left = round(origin[0]) - at[0]
+    top = round(origin[1] + ascent) - at[1]
+    if coverage.sum() < 6:
+        return None
+    return coverage, _best_shift(rgb, coverage, left, top)
