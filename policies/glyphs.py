@@ -131,7 +131,8 @@ def _score(
     clear = (cv2.dilate((coverage > 0.02).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0).astype(np.float32)
     if clear.sum() < 6:
         return None
-    sigma = max(2.0, region.shape[0] / 3)
+    # Wide enough to bridge a glyph, narrow enough to follow a photograph (and stay cheap).
+    sigma = float(np.clip(region.shape[0] / 6, 2.0, 8.0))
     weight = cv2.GaussianBlur(clear, (0, 0), sigma) + 1e-6
     background = np.stack(
         [cv2.GaussianBlur(pixels[..., c] * clear, (0, 0), sigma) / weight for c in range(3)], axis=2
@@ -282,22 +283,34 @@ def compare_in_box(
     crop = rgb[y0:y1, x0:x1]
     if crop.shape[0] < 6 or crop.shape[1] < 6 or not text.strip():
         return None
-    # Inside a line's own box the glyphs are the lesser class: a plate, a band or the photograph
-    # around them fills more of it.
+    # Inside a line's own box the glyphs are usually the lesser class (a plate, a band or the
+    # photograph around them fills more of it); on a busy photograph either may be, so both
+    # are tried and the better fit wins.
     split = otsu_split(crop)
     if split is None:
         return None
-    ink_mask = split if split.mean() < 0.5 else ~split
+    best: GlyphComparison | None = None
+    for ink_mask in sorted((split, ~split), key=lambda m: float(m.mean())):
+        fitted = _fit_to_ink(rgb, ink_mask, (x0, y0), text, font_path)
+        if fitted is not None and (best is None or fitted.fit > best.fit):
+            best = fitted
+    return best
+
+
+def _fit_to_ink(
+    rgb: NDArray[np.uint8], ink_mask: NDArray[np.bool_], corner: tuple[int, int], text: str, font_path: str
+) -> GlyphComparison | None:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink_mask.astype(np.uint8), connectivity=8)
     if count <= 1:
         return None
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = np.concatenate([[False], areas >= max(3.0, 0.1 * float(np.median(areas)))])
+    # Glyphs, not the speckles of a busy photograph that share their class.
+    keep = np.concatenate([[False], areas >= max(3.0, 0.02 * float(areas.max()))])
     inked = keep[labels]
     ys, xs = np.nonzero(inked)
     if len(xs) < 10:
         return None
-    cx0, cy0 = x0, y0
+    cx0, cy0 = corner
     ink_w = int(xs.max() - xs.min() + 1)
     nominal = 64.0
     probe, _, _ = _render(text, font_path, nominal)

@@ -38,6 +38,34 @@ PIXEL_DELTA_E = 14.0
 
 
 @dataclass(frozen=True)
+class DominantColour:
+    """One flat colour of the logo file and where it is, in the reference frame."""
+
+    rgb: tuple[int, int, int]
+    lab: NDArray[np.float64]
+    share: float
+    mask: NDArray[np.bool_]
+
+    @property
+    def hex(self) -> str:
+        return "#{:02X}{:02X}{:02X}".format(*self.rgb)
+
+
+@dataclass(frozen=True)
+class ColourFidelity:
+    """A dominant logo colour as measured in the creative."""
+
+    reference: str
+    measured: str
+    delta_e: float  # median CIEDE2000 over the colour's own pixels
+    share: float
+
+    def evidence(self) -> dict[str, object]:
+        return {"reference": self.reference, "measured": self.measured, "delta_e": round(self.delta_e, 2),
+                "share": round(self.share, 3)}
+
+
+@dataclass(frozen=True)
 class LogoReference:
     """A logo file prepared for matching: pixels in the reference frame and SIFT features."""
 
@@ -48,6 +76,9 @@ class LogoReference:
     descriptors: NDArray[np.float32]  # N×128
     source_width: int
     source_height: int
+    # The logo's own dominant colours: (sRGB, Lab, share of the opaque pixels, frame mask of
+    # the pixels that are that colour away from any edge), largest first.
+    colours: tuple[DominantColour, ...] = ()
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -83,6 +114,11 @@ class Comparison:
     differing_fraction: float  # share of the logo's pixels whose colour differs
     largest_blob_fraction: float  # the largest connected patch of differing pixels, as a share
     edge_agreement: float  # correlation of edge strength, reference vs creative: low = not a logo
+    colours: tuple[ColourFidelity, ...] = ()  # each dominant logo colour as measured
+
+    @property
+    def worst_colour(self) -> ColourFidelity | None:
+        return max(self.colours, key=lambda c: c.delta_e, default=None)
 
 
 @dataclass(frozen=True)
@@ -111,6 +147,7 @@ class Located:
             "differing_fraction": round(c.differing_fraction, 3),
             "largest_blob_fraction": round(c.largest_blob_fraction, 3),
             "edge_agreement": round(c.edge_agreement, 3),
+            "colours": [colour.evidence() for colour in c.colours],
         }
 
 
@@ -176,7 +213,75 @@ def _prepare_reference(path: Path) -> LogoReference:
         descriptors=np.concatenate(descriptors),
         source_width=src_w,
         source_height=src_h,
+        colours=_dominant_colours(rgb, alpha),
     )
+
+
+# A colour counts as one of the logo's own when it covers at least this share of its opaque
+# pixels; pixels within DOMINANT_DELTA_E of it are that colour (anti-aliased edges are not).
+DOMINANT_SHARE = 0.03
+DOMINANT_DELTA_E = 6.0
+
+
+def _dominant_colours(rgb: NDArray[np.uint8], alpha: NDArray[np.float32]) -> tuple[DominantColour, ...]:
+    """The flat colours a logo file is drawn in, most frequent first (greedy clustering of the
+    opaque pixels' colours in CIELAB)."""
+    opaque = alpha > 0.98
+    total = int(opaque.sum())
+    if total == 0:
+        return ()
+    lab = srgb_to_lab(rgb)
+    pixels = rgb[opaque]
+    quantised, counts = np.unique((pixels // 4).astype(np.int32) @ np.array([4096, 64, 1]), return_counts=True)
+    order = np.argsort(-counts)
+    unassigned = opaque.copy()
+    out: list[DominantColour] = []
+    for index in order[:64]:
+        code = int(quantised[index])
+        centre_rgb = np.array([(code // 4096) * 4 + 2, (code // 64 % 64) * 4 + 2, (code % 64) * 4 + 2], np.float64)
+        centre = srgb_to_lab(centre_rgb)
+        near = unassigned & (delta_e_2000(lab, centre) < DOMINANT_DELTA_E)
+        share = float(near.sum()) / total
+        if share < DOMINANT_SHARE:
+            continue
+        unassigned &= ~near
+        measured = np.median(rgb[near], axis=0)
+        out.append(
+            DominantColour(
+                rgb=(int(measured[0]), int(measured[1]), int(measured[2])),
+                lab=srgb_to_lab(measured),
+                share=share,
+                mask=near,
+            )
+        )
+    return tuple(sorted(out, key=lambda c: -c.share))
+
+
+def _colour_fidelity(
+    reference: LogoReference, warped: NDArray[np.uint8], scale: float
+) -> tuple[ColourFidelity, ...]:
+    """Each dominant colour of the logo as the creative shows it: the median ΔE2000 between the
+    kit file's colour and the creative's pixels where the logo has that colour, away from its
+    edges by a creative pixel and a half (so resampling and JPEG's blurred edges do not count)."""
+    reach = max(1, int(np.ceil(1.5 / max(scale, 1e-6))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    lab = srgb_to_lab(warped)
+    out = []
+    for colour in reference.colours:
+        inner = cv2.erode(colour.mask.astype(np.uint8), kernel) > 0
+        if inner.sum() < 12:
+            continue
+        delta = delta_e_2000(lab[inner], colour.lab)
+        measured = np.median(warped[inner], axis=0)
+        out.append(
+            ColourFidelity(
+                reference=colour.hex,
+                measured="#{:02X}{:02X}{:02X}".format(*(int(v) for v in measured)),
+                delta_e=float(np.median(delta)),
+                share=colour.share,
+            )
+        )
+    return tuple(out)
 
 
 def _resize_rgba(rgba: NDArray[np.uint8], width: int) -> NDArray[np.uint8]:
@@ -413,6 +518,7 @@ def _compare(
         differing_fraction=float(opened.sum() / total),
         largest_blob_fraction=largest / total,
         edge_agreement=_edge_agreement(expected.astype(np.uint8), warped, ref_alpha),
+        colours=_colour_fidelity(reference, warped, geometry.scale),
     )
 
     mask_frame = (reference.alpha > 0.5).astype(np.uint8) * 255

@@ -47,7 +47,7 @@ MIN_TESSERACT_CONFIDENCE = 30.0
 # Where brandgate placed the text, its lines are read from the boxes it drew them in, and the
 # rest of the creative (placed text and logo painted out) is searched for other text with the
 # detector at this reduced side: text nobody asked for that a reader notices is large enough.
-UNPLACED_DETECTION_SIDE = 512
+UNPLACED_DETECTION_SIDE = 448
 
 Box = tuple[int, int, int, int]
 
@@ -197,17 +197,18 @@ def placed_lines(creative: Creative) -> list[PlacedLine]:
 
 
 def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrResult:
-    """Read a creative whose text brandgate placed: each placed line from its own box
-    (recognition only), then the rest of the creative, placed text and logo painted out,
-    searched for other text at a reduced detection side. Tesseract re-reads only what RapidOCR
-    did not read exactly as placed, and the text found elsewhere."""
+    """Read a creative whose text brandgate placed. The placed lines are not read again here:
+    BG101 and BG102 compare them glyph by glyph with the text rendered as placed, which is
+    stricter than any engine's reading (`read_placed_lines` reads them on demand, for a
+    message). The rest of the creative, placed text and logo painted out, is searched for other
+    text at a reduced detection side; Tesseract re-reads what that finds."""
     started = time.perf_counter()
     rgb = creative.rgb
     placed = placed_lines(creative)
     errors: dict[str, str] = {}
     engines: list[str] = []
+    others: list[TextLine] = []
     try:
-        lines = _rapid_read_boxes(rgb, placed)
         others = _rapid_lines(_paint_out(creative, placed), UNPLACED_DETECTION_SIDE)
         engines.append(RAPIDOCR)
     except _EngineUnavailable as exc:
@@ -219,34 +220,37 @@ def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrRes
         fallback = recognise(rgb, expected)
         return OcrResult(fallback.lines, fallback.engines, {**fallback.errors, **errors},
                          fallback.duration_ms, fallback.reading_order)
-    exact = [
-        line.placed is not None
-        and (r := line.reading(RAPIDOCR)) is not None
-        and _normal(r.text) == _normal(" ".join(p.text for p in placed if p.box == line.box))
-        for line in lines
-    ]
-    all_lines = [*lines, *others]
-    needs = [i for i, line in enumerate(all_lines) if i >= len(lines) or not exact[i]]
     try:
-        if needs:
-            reread = _tesseract_on_lines(rgb, [all_lines[i] for i in needs])
-            for i, line in zip(needs, reread, strict=True):
-                all_lines[i] = line
-        else:
-            _tesseract()
+        others = _tesseract_on_lines(rgb, others) if others else (_tesseract() and others)
         engines.append(TESSERACT)
     except _EngineUnavailable as exc:
         errors[TESSERACT] = str(exc)
     except Exception as exc:
         log.exception("Tesseract failed")
         errors[TESSERACT] = f"{type(exc).__name__}: {exc}"
+    lines = [TextLine(box=line.box, placed=line.element) for line in placed]
     return OcrResult(
-        lines=tuple(_reading_order(all_lines)),
+        lines=tuple(_reading_order([*lines, *others])),
         engines=tuple(engines),
         errors=errors,
         duration_ms=(time.perf_counter() - started) * 1000,
         reading_order="placed boxes",
     )
+
+
+def read_placed_lines(creative: Creative) -> dict[Box, str]:
+    """RapidOCR's reading of each placed line, from its own box (recognition only), once per
+    creative: what a check names when a placed line does not look as placed."""
+
+    def compute() -> dict[Box, str]:
+        placed = placed_lines(creative)
+        try:
+            lines = _rapid_read_boxes(creative.rgb, placed)
+        except Exception:  # only for a message: a missing engine leaves it out
+            return {}
+        return {line.box: r.text for line in lines if (r := line.reading(RAPIDOCR)) is not None}
+
+    return creative.shared("ocr.placed-readings", compute)
 
 
 def _normal(text: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from policies.glyphs import GlyphComparison, judge_placed
-from policies.ocr import OcrResult, placed_lines, read_page_with_tesseract
+from policies.ocr import RAPIDOCR, OcrResult, placed_lines, read_page_with_tesseract, read_placed_lines
 from policies.text_match import Match, best_match, normalise
 
 if TYPE_CHECKING:
@@ -87,9 +87,14 @@ def find_in_creative(
     then, when missing, a second look with Tesseract over the whole page."""
     placed = judge_placed_text(expected, creative, element) if element and max_edits == 0 else None
     if placed is not None:
-        found = all(g.matches for g in placed)
-        ocr_finding = find_required(expected, ocr, max_edits, font=placed[0].font)
-        return Finding(expected, found, ocr_finding.match, ocr_finding.engines_exact, "placed glyphs", placed)
+        if all(g.matches for g in placed):
+            return Finding(expected, True, Match("glyphs", 1.0, expected), (), "placed glyphs", placed)
+        # Name what a reader would read there: RapidOCR on the placed lines' own boxes.
+        readings = read_placed_lines(creative)
+        lines = [p for p in placed_lines(creative) if p.element == element]
+        read = " ".join(readings.get(line.box, "") for line in lines).strip()
+        match = best_match(expected, {RAPIDOCR: read}, placed[0].font) if read else None
+        return Finding(expected, False, match, (), "placed glyphs", placed)
     finding = find_required(expected, ocr, max_edits, font)
     if finding.found:
         return finding
