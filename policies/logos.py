@@ -31,6 +31,11 @@ REFERENCE_WIDTHS = (64, 96, 160, 256, 384)
 # Matching runs on a copy whose long side is at most this; SIFT's own 2x upsampling keeps
 # logos down to about 64 px findable at this size while a 1024 px creative costs half as much.
 MATCH_LONG_SIDE = 768
+# The logo is first looked for at this side (a third of the pixels of MATCH_LONG_SIDE), then
+# matched again at full resolution in the region where it was found, seen at up to
+# REGION_LONG_SIDE.
+COARSE_LONG_SIDE = 512
+REGION_LONG_SIDE = 640
 MIN_INLIERS = 8
 RATIO_TEST = 0.8
 # A pixel of the logo whose CIEDE2000 difference to the reference exceeds this "differs".
@@ -297,32 +302,90 @@ def _resize_rgba(rgba: NDArray[np.uint8], width: int) -> NDArray[np.uint8]:
     return np.concatenate([np.clip(colour, 0, 255), out_a], axis=2).round().astype(np.uint8)
 
 
+def _features_of(grey: NDArray[np.uint8], long_side: int, offset: tuple[int, int] = (0, 0)) -> Features:
+    """SIFT features of `grey` seen with its long side at most `long_side`, positions in the
+    creative's full-resolution pixels (`offset` is the crop's corner)."""
+    factor = min(1.0, long_side / max(grey.shape))
+    if factor < 1.0:
+        grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    sift = cv2.SIFT_create()  # type: ignore[attr-defined]
+    keypoints, desc = sift.detectAndCompute(grey, None)
+    pts = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2) / factor
+    pts += np.array(offset, dtype=np.float32)
+    return Features(points=pts, descriptors=None if desc is None else desc.astype(np.float32))
+
+
 def creative_features(creative: Creative) -> Features:
-    """SIFT features of the creative at matching scale, positions in full-resolution pixels."""
+    """SIFT features of the whole creative at matching scale (MATCH_LONG_SIDE)."""
+    return creative.shared("logos.features", lambda: _features_of(creative.grey(), MATCH_LONG_SIDE))
+
+
+def coarse_features(creative: Creative) -> Features:
+    """SIFT features of the whole creative at COARSE_LONG_SIDE: where a logo is, cheaply."""
+    return creative.shared("logos.features-coarse", lambda: _features_of(creative.grey(), COARSE_LONG_SIDE))
+
+
+def region_features(creative: Creative, region: tuple[int, int, int, int]) -> Features:
+    """SIFT features of one region of the creative, at full resolution up to REGION_LONG_SIDE."""
+    x0, y0, x1, y1 = region
 
     def compute() -> Features:
-        grey = cv2.cvtColor(creative.rgb, cv2.COLOR_RGB2GRAY)
-        long_side = max(grey.shape)
-        factor = min(1.0, MATCH_LONG_SIDE / long_side)
-        if factor < 1.0:
-            grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        sift = cv2.SIFT_create()  # type: ignore[attr-defined]
-        keypoints, desc = sift.detectAndCompute(grey, None)
-        pts = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2) / factor
-        return Features(points=pts, descriptors=None if desc is None else desc.astype(np.float32))
+        return _features_of(creative.grey()[y0:y1, x0:x1], REGION_LONG_SIDE, (x0, y0))
 
-    return creative.shared("logos.features", compute)
+    return creative.shared(f"logos.features-region:{region}", compute)
 
 
-def locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
-    """Where `reference` appears in the creative and how it compares; None when not found."""
-    return creative.shared(
-        f"logos.locate:{reference.path}", lambda: _locate(creative, reference, variant)
+def _padded(box: tuple[float, float, float, float], creative: Creative, share: float) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    pad = share * max(x1 - x0, y1 - y0)
+    return (
+        int(max(0, np.floor(x0 - pad))),
+        int(max(0, np.floor(y0 - pad))),
+        int(min(creative.width, np.ceil(x1 + pad))),
+        int(min(creative.height, np.ceil(y1 + pad))),
     )
 
 
-def _locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
-    features = creative_features(creative)
+def locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
+    """Where `reference` appears in the creative and how it compares; None when not found.
+
+    Where brandgate placed a logo, its features are taken around the placed box only. Else
+    the logo is first looked for at COARSE_LONG_SIDE and, once found, matched again at full
+    resolution around where it was found; only when the coarse look finds nothing is the whole
+    creative searched at MATCH_LONG_SIDE (a logo too small to survive the coarse scale).
+    """
+
+    def compute() -> Located | None:
+        placed = creative.placed("logo")
+        zone = placed.get("clear_zone") or placed.get("box") if placed is not None else None
+        if zone and len(zone) == 4:
+            region = _padded(tuple(float(v) for v in zone), creative, 0.25)  # type: ignore[arg-type]
+            found = _locate(creative, reference, variant, region_features(creative, region))
+            if found is not None:
+                return found
+        rough = _homography(creative, reference, coarse_features(creative))
+        if rough is not None:
+            corners = cv2.perspectiveTransform(_frame_corners(reference), rough[0]).reshape(-1, 2)
+            box = (float(corners[:, 0].min()), float(corners[:, 1].min()),
+                   float(corners[:, 0].max()), float(corners[:, 1].max()))
+            region = _padded(box, creative, 0.2)
+            found = _locate(creative, reference, variant, region_features(creative, region))
+            if found is not None:
+                return found
+        return _locate(creative, reference, variant, creative_features(creative))
+
+    return creative.shared(f"logos.locate:{reference.path}", compute)
+
+
+def _frame_corners(reference: LogoReference) -> NDArray[np.float64]:
+    fw, fh = reference.frame_size
+    return np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float64).reshape(-1, 1, 2)
+
+
+def _homography(
+    creative: Creative, reference: LogoReference, features: Features
+) -> tuple[NDArray[np.float64], int, int] | None:
+    """RANSAC homography frame → creative from feature matches: (H, inliers, matches) or None."""
     if features.descriptors is None or len(features.descriptors) < 2:
         return None
     matcher = cv2.BFMatcher(cv2.NORM_L2)
@@ -342,6 +405,16 @@ def _locate(creative: Creative, reference: LogoReference, variant: str) -> Locat
     if inliers < MIN_INLIERS:
         return None
     homography: NDArray[np.float64] = np.asarray(found_h, dtype=np.float64)
+    if _geometry(homography, reference) is None:
+        return None
+    return homography, inliers, len(good)
+
+
+def _locate(creative: Creative, reference: LogoReference, variant: str, features: Features) -> Located | None:
+    found = _homography(creative, reference, features)
+    if found is None:
+        return None
+    homography, inliers, matches = found
     geometry = _geometry(homography, reference)
     if geometry is None:
         return None
@@ -354,7 +427,7 @@ def _locate(creative: Creative, reference: LogoReference, variant: str) -> Locat
     return Located(
         variant=variant,
         inliers=inliers,
-        matches=len(good),
+        matches=matches,
         homography=homography,
         geometry=geometry,
         comparison=comparison,
