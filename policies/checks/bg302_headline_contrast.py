@@ -1,7 +1,7 @@
 """BG302 headline-contrast: the headline must stand out from what is right around it (WCAG AA).
 
 What is measured is the headline's glyph pixels against their immediate surround: the ring
-from 2 to 5 pixels outside the strokes (the anti-aliased edge in between is neither), so a
+from 2 to 4 pixels outside the strokes (as far as an outline reaches) (the anti-aliased edge in between is neither), so a
 plate or band behind the text is its surround, never the text, and a busy photograph is judged
 by the parts of it that touch the letters.
 
@@ -266,14 +266,14 @@ def _against_surround(
     ink: NDArray[np.bool_] | None = None,
     keep: NDArray[np.bool_] | None = None,
 ) -> dict[str, Any] | None:
-    """Median text luminance against the ring 2–5 px outside the strokes (`ink`, the glyphs'
+    """Median text luminance against the ring 2–4 px outside the strokes (`ink`, the glyphs'
     full extent when known, else the text mask itself)."""
     outline = (text if ink is None else ink).astype(np.uint8)
     core = cv2.erode(text.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if core.sum() >= 0.3 * text.sum():
         text = core
     near = cv2.dilate(outline, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
-    around = cv2.dilate(outline, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))) > 0
+    around = cv2.dilate(outline, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))) > 0
     background = around & ~near
     if keep is not None:
         background &= keep
