@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for, int_option
+from policies.options import whole
+from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -38,9 +39,9 @@ DEFAULT_SEVERITY = "flag"
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     if brief is None or not brief.headline:
         return Outcome("skip", "the brief asks for no headline")
-    max_edits = int_option(options, "max_edits", 0)
+    max_edits = whole(options, ID, "max_edits", 0)
     ocr = read_text(creative, expected_texts(brief, kit))
-    font = font_for(brief, kit, 'headline')
+    font = font_for(brief, kit, "headline")
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
     finding = find_in_creative(brief.headline, creative, ocr, max_edits, "headline", font)

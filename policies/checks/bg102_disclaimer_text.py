@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for, int_option
+from policies.options import whole
+from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for
 from policies.text_match import normalise
 
 if TYPE_CHECKING:
@@ -53,9 +54,9 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     wanted = required_disclaimers(brief, kit)
     if not wanted:
         return Outcome("skip", "neither the brief nor the kit requires a disclaimer")
-    max_edits = int_option(options, "max_edits", 0)
+    max_edits = whole(options, ID, "max_edits", 0)
     ocr = read_text(creative, expected_texts(brief, kit))
-    font = font_for(brief, kit, 'body')
+    font = font_for(brief, kit, "body")
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
     findings = [find_in_creative(text, creative, ocr, max_edits, "disclaimer", font) for text in wanted]

@@ -1,9 +1,9 @@
 """BG302 headline-contrast: the headline must stand out from what is right around it (WCAG AA).
 
 What is measured is the headline's glyph pixels against their immediate surround: the ring
-from 2 to 4 pixels outside the strokes (as far as an outline reaches) (the anti-aliased edge in between is neither), so a
-plate or band behind the text is its surround, never the text, and a busy photograph is judged
-by the parts of it that touch the letters.
+from 2 to 4 pixels outside the strokes (the anti-aliased edge in between is neither; an
+outline reaches that far), so a plate or band behind the text is its surround, never the
+text, and a busy photograph is judged by the parts of it that touch the letters.
 
 Where brandgate placed the headline, the glyph pixels are exactly those of the headline text
 rendered in its font where compositing drew it. Otherwise the headline's lines are located by
@@ -41,10 +41,11 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.glyphs import GlyphComparison, compare_in_box, placed_coverage
 from policies.ocr import OcrResult, PlacedLine, otsu_split, placed_lines, read_text
-from policies.required_text import expected_texts, float_option, font_for
+from policies.options import number
+from policies.required_text import expected_texts, font_for
 from policies.text_match import normalise, similarity
 
 if TYPE_CHECKING:
@@ -63,12 +64,12 @@ Box = tuple[int, int, int, int]
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     if brief is None or not brief.headline:
         return Outcome("skip", "the brief asks for no headline")
-    min_ratio = float_option(options, "min_ratio", 4.5, low=1.0)
+    min_ratio = number(options, ID, "min_ratio", 4.5, at_least=1.0)
     # WCAG 2 asks 3:1 of large text (24 px and up) where it asks 4.5:1 of body text; the same
     # proportion applies to a stricter kit ratio (AAA: 7 → 4.67).
-    min_ratio_large = float_option(options, "min_ratio_large", min_ratio * 3.0 / 4.5, low=1.0)
-    large_px = float_option(options, "large_text_px", 24.0, low=1.0)
-    percentile = float_option(options, "background_percentile", 10.0)
+    min_ratio_large = number(options, ID, "min_ratio_large", min_ratio * 3.0 / 4.5, at_least=1.0)
+    large_px = number(options, ID, "large_text_px", 24.0, above=0)
+    percentile = number(options, ID, "background_percentile", 10.0, at_least=0)
     if percentile > 50:
         raise ValueError(f"option background_percentile must be 0–50, got {percentile}")
     placed = [p for p in placed_lines(creative) if p.element == "headline"]

@@ -43,7 +43,9 @@ def _brief(**fields: object) -> Brief:
     return Brief.model_validate({**base, **fields})
 
 
-def _composed(acme: Kit, background: tuple[int, int, int] = (30, 60, 90)) -> tuple[Image.Image, list[dict[str, object]]]:
+def _composed(
+    acme: Kit, background: tuple[int, int, int] = (30, 60, 90)
+) -> tuple[Image.Image, list[dict[str, object]]]:
     made = compose(Image.new("RGB", (768, 768), background), _brief(), acme)
     return made.image, made.placements
 
