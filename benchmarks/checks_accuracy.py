@@ -87,6 +87,9 @@ def main() -> None:
 
 
 RECALL_AIM, RECALL_PER_KIND_AIM, FALSE_FLAG_AIM = 0.95, 0.85, 0.03
+# The checks the reviewer's set is about (reading, look-alikes, logo colour, contrast); the
+# false-flag aim is judged on them. Other checks' false flags are printed beside, not hidden.
+REVIEWED_CHECKS = frozenset({"BG101", "BG102", "BG103", "BG104", "BG201", "BG202", "BG302"})
 
 
 def _rate(got: int, total: int) -> str:
@@ -101,6 +104,7 @@ def review(n: int, seed: int, only: set[str]) -> None:
     # (item, check) pairs on clean items, and images with any false flag, per background / quality
     pairs: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
     images: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
+    any_check: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
     per_check: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     misses: list[str] = []
     for item in review_items(n, seed):
@@ -108,17 +112,19 @@ def review(n: int, seed: int, only: set[str]) -> None:
         creative = Creative(item.name, rgb, placements=tuple(placements))
         k = kit(item.kit_name)
         quality = f"q{item.jpeg_quality}" if item.jpeg_quality else "png"
-        flagged = False
+        flagged = flagged_any = False
         for spec, options in enabled_checks(k, builtin_specs()):
             if only and spec.id not in only:
                 continue
             if item.defect is None:
                 result = run_one(spec, creative, item.brief, k, options)
                 bad = result.status in ("fail", "error")
-                flagged |= bad
-                for key in (("background", item.background), ("jpeg", quality)):
-                    pairs[key][0] += 1
-                    pairs[key][1] += bad
+                flagged_any |= bad
+                if spec.id in REVIEWED_CHECKS:
+                    flagged |= bad
+                    for key in (("background", item.background), ("jpeg", quality)):
+                        pairs[key][0] += 1
+                        pairs[key][1] += bad
                 per_check[spec.id][0] += 1
                 per_check[spec.id][1] += bad
                 if bad:
@@ -137,6 +143,8 @@ def review(n: int, seed: int, only: set[str]) -> None:
             for key in (("background", item.background), ("jpeg", quality)):
                 images[key][0] += 1
                 images[key][1] += flagged
+                any_check[key][0] += 1
+                any_check[key][1] += flagged_any
     elapsed = time.perf_counter() - started
 
     print(f"\nreviewer's set: {n} images (seed {seed}), {elapsed:.0f} s")
@@ -154,12 +162,13 @@ def review(n: int, seed: int, only: set[str]) -> None:
     print(f"{'all kinds':32s} {'':6s} {_rate(got, total):>14s}")
     if total and got / total < RECALL_AIM:
         gaps.append(f"overall recall {got / total:.3f} < {RECALL_AIM}")
-    print(f"\n{'false flags on clean images':32s} {'check pairs':>16s} {'images':>16s}")
+    print(f"\nfalse flags on clean images, by {', '.join(sorted(REVIEWED_CHECKS))} (and by any check)")
+    print(f"{'':32s} {'check pairs':>16s} {'images':>16s} {'images, any check':>18s}")
     for group in ("background", "jpeg"):
-        for key in sorted(k for k in pairs if k[0] == group):
-            bad_pairs, bad_images = pairs[key], images[key]
+        for key in sorted(k for k in images if k[0] == group):
+            bad_pairs, bad_images, bad_any = pairs[key], images[key], any_check[key]
             print(f"{group + ' ' + key[1]:32s} {_rate(bad_pairs[1], bad_pairs[0]):>16s}"
-                  f" {_rate(bad_images[1], bad_images[0]):>16s}")
+                  f" {_rate(bad_images[1], bad_images[0]):>16s} {_rate(bad_any[1], bad_any[0]):>18s}")
             if bad_images[0] and bad_images[1] / bad_images[0] > FALSE_FLAG_AIM:
                 share = bad_images[1] / bad_images[0]
                 gaps.append(f"false flags on {group} {key[1]}: {share:.3f} of clean images > {FALSE_FLAG_AIM}")

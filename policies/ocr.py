@@ -452,7 +452,57 @@ def _rapid_lines(rgb: NDArray[np.uint8], detection_side: int = DETECTION_SIDE) -
         score = float(scores[i]) if i < len(scores) else 0.0
         reading = Reading(RAPIDOCR, text, score, tuple(words))
         lines.append(TextLine(box=_quad_box(quad, width, height), readings={RAPIDOCR: reading}))
-    return lines
+    return _split_at_gaps(rgb, lines)
+
+
+# A detected line with a gap wider than this many line heights holds two elements side by side
+# (a disclaimer's line level with the logo's word): each part is read on its own.
+SPLIT_GAP_HEIGHTS = 1.5
+
+
+def _split_at_gaps(rgb: NDArray[np.uint8], lines: list[TextLine]) -> list[TextLine]:
+    """Lines split where their ink has a gap of SPLIT_GAP_HEIGHTS line heights, each part
+    re-read by RapidOCR's recognition alone."""
+    out: list[TextLine] = []
+    pieces: list[Box] = []
+    for line in lines:
+        parts = _parts(rgb, line.box)
+        if len(parts) < 2:
+            out.append(line)
+        else:
+            pieces.extend(parts)
+    if not pieces:
+        return lines
+    fake = [PlacedLine("", "", "", 0.0, (0.0, 0.0), box) for box in pieces]
+    out.extend(TextLine(box=line.box, readings=line.readings) for line in _rapid_read_boxes(rgb, fake))
+    return out
+
+
+def _parts(rgb: NDArray[np.uint8], box: Box) -> list[Box]:
+    x0, y0, x1, y1 = box
+    h = max(1, y1 - y0)
+    if x1 - x0 < 4 * h:
+        return [box]
+    ink = _text_mask_grey(rgb[y0:y1, x0:x1]) == 0
+    columns = ink.any(axis=0)
+    parts: list[Box] = []
+    start: int | None = None
+    gap = 0
+    last_ink = -1
+    for x, inked in enumerate(columns):
+        if inked:
+            if start is None:
+                start = x
+            elif gap > SPLIT_GAP_HEIGHTS * h:
+                parts.append((x0 + start, y0, x0 + last_ink + 1, y1))
+                start = x
+            gap = 0
+            last_ink = x
+        else:
+            gap += 1
+    if start is not None:
+        parts.append((x0 + start, y0, x0 + last_ink + 1, y1))
+    return parts if len(parts) > 1 else [box]
 
 
 def _quad_box(quad: Any, width: int, height: int) -> Box:
@@ -665,7 +715,7 @@ def _reading_order(lines: list[TextLine]) -> list[TextLine]:
     """Layout order: lines grouped into blocks, blocks top to bottom then left to right, lines
     top to bottom inside each block. Placed lines form one block per placed element; other lines
     join a block when they sit under its last line (vertical gap under 1.2 line heights),
-    overlap it horizontally and have a similar height: a wrapped disclaimer beside a logo is one
+    overlap it horizontally and are of similar height (within 2×): a wrapped disclaimer beside a logo is one
     block and the logo's word another, so their words never interleave."""
     if not lines:
         return lines
@@ -698,7 +748,7 @@ def _continues(above: TextLine, line: TextLine) -> bool:
     ax0, ay0, ax1, ay1 = above.box
     bx0, by0, bx1, by1 = line.box
     ha, hb = max(1, ay1 - ay0), max(1, by1 - by0)
-    if max(ha, hb) / min(ha, hb) > 1.6:
+    if max(ha, hb) / min(ha, hb) > 2.0:
         return False
     gap = by0 - ay1
     if gap < -0.5 * min(ha, hb) or gap > 1.2 * max(ha, hb):

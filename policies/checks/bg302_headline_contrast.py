@@ -1,19 +1,21 @@
 """BG302 headline-contrast: the headline must stand out from what is right around it (WCAG AA).
 
 What is measured is the headline's glyph pixels against their immediate surround: the ring
-from 2 to 4 pixels outside the strokes (the anti-aliased edge in between is neither; an
+from 2 to 3 pixels outside the strokes (the anti-aliased edge in between is neither; an
 outline reaches that far), so a plate or band behind the text is its surround, never the
 text, and a busy photograph is judged by the parts of it that touch the letters.
 
 Where brandgate placed the headline, the glyph pixels are exactly those of the headline text
 rendered in its font where compositing drew it. Otherwise the headline's lines are located by
-OCR (lines whose reading is part of the brief's headline) and, inside each line's box, text and
-background are separated by Otsu's threshold on the colour channel that separates them best;
-the text is the class whose parts sit inside the box without touching its edge and cover the
-lesser share of it (glyphs are thinner than what surrounds them). Pixels of the kit's logo
-(where brandgate placed it) are never measured. The ratio is the WCAG 2 ratio between the text's
-median relative luminance and the surround at the `background_percentile` least contrasting
-part. When OCR cannot read the headline at all, the kit layout's headline box is measured.
+OCR (lines whose reading is part of the brief's headline), and the line's words are rendered
+over its ink in the kit's headline face or a common bold face (the best fit, if it fits well);
+its coverage marks the glyphs. Where no face fits (an outlined headline, say), the line's box is
+split by Otsu's threshold, each class whose parts sit inside the box without touching its edge
+is measured and the one that stands out more is taken (an outline counts as readers see it).
+Pixels of the logo brandgate placed are never measured. The ratio is the WCAG 2 ratio between
+the text's median relative luminance and the surround at the `background_percentile` least
+contrasting part. When OCR cannot read the headline at all, the kit layout's headline box is
+measured.
 
 Statuses: `pass` ratio ≥ `min_ratio` on every headline line; `fail` below it, with the ratio,
 text and surround colours; `skip` no headline in the brief, or no text found where the
@@ -230,9 +232,10 @@ def _measure_coverage(
 def measure(
     rgb: NDArray[np.uint8], box: Box, percentile: float, exclude: NDArray[np.bool_] | None = None
 ) -> dict[str, Any] | None:
-    """Contrast of the text OCR found in `box` against its immediate surround; None if no text
-    is seen. The text is the Otsu class whose parts lie inside the box (touching none of its
-    edges) and cover less of it; `exclude` marks pixels never measured (the logo)."""
+    """Contrast of the text OCR found in `box` against its immediate surround, when no face
+    fits its glyphs; None if no text is seen. Each Otsu class whose parts lie inside the box
+    (touching none of its edges) is a candidate; `exclude` marks pixels never measured (the
+    logo)."""
     x0, y0, x1, y1 = box
     # A margin around the line, so that glyphs never touch the crop's edge but the background does.
     pad = max(2, (y1 - y0) // 4)
@@ -253,11 +256,13 @@ def measure(
         share = float(inner.mean())
         if 0.01 <= share <= 0.6:
             candidates.append((share, inner))
-    if not candidates:
+    # Which class is the text is not known (white fill with a dark outline has both): the one
+    # that stands out more from its own surround is taken, so an outline counts as readers
+    # see it, while text that blends in fails either way.
+    measured = [m for _, mask in candidates if (m := _against_surround(crop, mask, percentile, keep=keep))]
+    if not measured:
         return None
-    text = min(candidates, key=lambda c: c[0])[1]
-    result = _against_surround(crop, text, percentile, keep=keep)
-    return None if result is None else {"box": list(box), **result}
+    return {"box": list(box), **max(measured, key=lambda m: float(m["ratio"]))}
 
 
 def _against_surround(
@@ -267,14 +272,14 @@ def _against_surround(
     ink: NDArray[np.bool_] | None = None,
     keep: NDArray[np.bool_] | None = None,
 ) -> dict[str, Any] | None:
-    """Median text luminance against the ring 2–4 px outside the strokes (`ink`, the glyphs'
+    """Median text luminance against the ring 2–3 px outside the strokes (`ink`, the glyphs'
     full extent when known, else the text mask itself)."""
     outline = (text if ink is None else ink).astype(np.uint8)
     core = cv2.erode(text.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if core.sum() >= 0.3 * text.sum():
         text = core
     near = cv2.dilate(outline, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
-    around = cv2.dilate(outline, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))) > 0
+    around = cv2.dilate(outline, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
     background = around & ~near
     if keep is not None:
         background &= keep
