@@ -75,9 +75,9 @@ def main() -> None:
             n_hit = sum(hits[(check_id, k)][0] for k in kinds)
             got = sum(hits[(check_id, k)][1] for k in kinds)
             n_clean = sum(false[(check_id, k)][0] for k in kinds)
-            bad = sum(false[(check_id, k)][1] for k in kinds)
+            n_false = sum(false[(check_id, k)][1] for k in kinds)
             recall = f"{got / n_hit:.3f} ({got}/{n_hit})" if n_hit else "—"
-            rate = f"{bad / n_clean:.3f} ({bad}/{n_clean})" if n_clean else "—"
+            rate = f"{n_false / n_clean:.3f} ({n_false}/{n_clean})" if n_clean else "—"
             print(f"{check_id:6s} {kind:9s} {recall:>14s} {rate:>16s}")
     print(f"\nmisses and false flags ({len(misses)}):")
     for line in misses:

@@ -759,7 +759,7 @@ def make_review_item(index: int, seed: int = 0) -> ReviewItem:
     if rng.random() < 0.4:
         face = k.spec.fonts["headline"].file  # the kit's own face, as compositing uses it
     size = ((768, 768), (1024, 1024), (1024, 768))[int(rng.integers(3))]
-    headlines = REVIEW_HEADLINES
+    headlines: tuple[str, ...] = REVIEW_HEADLINES
     if defect == "lookalike_swap":
         headlines = tuple(h for h in REVIEW_HEADLINES if any(c in h for c in "lim"))
     headline = headlines[int(rng.integers(len(headlines)))]
@@ -830,7 +830,7 @@ def _shift_logo_colour(
     side) until it is `target` ΔE2000 from the original; the ΔE reached."""
     from policies.logos import _dominant_colours
 
-    alpha = rgba[..., 3].astype(np.float32) / 255
+    alpha = (rgba[..., 3] / 255).astype(np.float32)
     colours = _dominant_colours(rgba[..., :3], alpha)
     chromatic = max(colours, key=lambda c: float(np.hypot(c.lab[1], c.lab[2])))
     lab = srgb_to_lab(rgba[..., :3])

@@ -383,7 +383,7 @@ def render_difference(a: str, b: str, font_path: str) -> float:
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             differs = (pictures[0] ^ np.roll(pictures[1], (dy, dx), axis=(0, 1))).astype(np.uint8)
-            differs = cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+            differs = np.asarray(cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)), np.uint8)
             count, _, stats, _ = cv2.connectedComponentsWithStats(differs, connectivity=8)
             largest = float(stats[1:, cv2.CC_STAT_AREA].max()) if count > 1 else 0.0
             best = min(best, largest)

@@ -307,7 +307,7 @@ def _features_of(grey: NDArray[np.uint8], long_side: int, offset: tuple[int, int
     creative's full-resolution pixels (`offset` is the crop's corner)."""
     factor = min(1.0, long_side / max(grey.shape))
     if factor < 1.0:
-        grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        grey = np.asarray(cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), np.uint8)
     sift = cv2.SIFT_create()  # type: ignore[attr-defined]
     keypoints, desc = sift.detectAndCompute(grey, None)
     pts = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2) / factor

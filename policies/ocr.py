@@ -221,7 +221,10 @@ def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrRes
         return OcrResult(fallback.lines, fallback.engines, {**fallback.errors, **errors},
                          fallback.duration_ms, fallback.reading_order)
     try:
-        others = _tesseract_on_lines(rgb, others) if others else (_tesseract() and others)
+        if others:
+            others = _tesseract_on_lines(rgb, others)
+        else:
+            _tesseract()  # nothing to re-read, but say whether the engine is there
         engines.append(TESSERACT)
     except _EngineUnavailable as exc:
         errors[TESSERACT] = str(exc)
@@ -737,7 +740,7 @@ def _reading_order(lines: list[TextLine]) -> list[TextLine]:
     heights = sorted(max(1, line.box[3] - line.box[1]) for line in lines)
     row = max(1.0, heights[len(heights) // 2] / 2)
     blocks.sort(key=lambda b: (round(b[0].box[1] / row), b[0].box[0]))
-    out = []
+    out: list[TextLine] = []
     for number, block in enumerate(blocks):
         out.extend(TextLine(ln.box, ln.readings, ln.placed, number) for ln in block)
     return out

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 # Characters OCR engines swap for each other and that marketing copy never tells apart by.
 _CONFUSABLES = str.maketrans({"0": "o"})
-_NO_CONFUSABLES = str.maketrans({})
+_NO_CONFUSABLES: dict[int, int] = {}
 _TOKEN_SPLIT = re.compile(r"[^\w]+|_+")
 # Characters that may be one picture in some face: only pairs within a group are rendered to
 # decide (a reader tells every other pair apart in any face).
