@@ -282,6 +282,8 @@ def compare_in_box(
     rgb: NDArray[np.uint8], box: tuple[int, int, int, int], text: str, font_path: str
 ) -> GlyphComparison | None:
     """`text` in `font_path`, scaled to the ink found in `box` (a line OCR found), against it."""
+    from policies.ocr import otsu_split
+
     height, width = rgb.shape[:2]
     x0, y0, x1, y1 = (max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3]))
     crop = rgb[y0:y1, x0:x1]
@@ -292,7 +294,7 @@ def compare_in_box(
     # are tried and the better fit wins. The threshold is chosen on the box's middle rows: a
     # box that spills past the edge of its band must not split band from photograph.
     inset = max(1, (y1 - y0) // 6)
-    split = _split_like(crop, crop[inset:-inset] if crop.shape[0] > 2 * inset + 4 else crop)
+    split = otsu_split(crop, crop[inset:-inset] if crop.shape[0] > 2 * inset + 4 else crop)
     if split is None:
         return None
     best: GlyphComparison | None = None
@@ -301,27 +303,6 @@ def compare_in_box(
         if fitted is not None and (best is None or fitted.fit > best.fit):
             best = fitted
     return best
-
-
-def _split_like(crop: NDArray[np.uint8], sample: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
-    """Otsu's two classes of `crop` (True = the lighter), on the channel and at the threshold
-    that separate `sample` best."""
-    best: tuple[float, NDArray[np.bool_]] | None = None
-    grey, grey_sample = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (crop, sample))
-    pairs = [(grey, grey_sample)] + [(crop[:, :, c], sample[:, :, c]) for c in range(3)]
-    for channel, part in pairs:
-        part = np.ascontiguousarray(part)
-        if int(part.max()) - int(part.min()) < 2:
-            continue
-        threshold, _ = cv2.threshold(part, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        above = part > threshold
-        share = float(above.mean())
-        if share in (0.0, 1.0):
-            continue
-        spread = share * (1 - share) * (float(part[above].mean()) - float(part[~above].mean())) ** 2
-        if best is None or spread > best[0]:
-            best = (spread, np.asarray(channel > threshold))
-    return None if best is None else best[1]
 
 
 def _fit_to_ink(

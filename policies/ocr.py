@@ -19,9 +19,9 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import cv2
 import numpy as np
@@ -207,30 +207,16 @@ def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrRes
     placed = placed_lines(creative)
     errors: dict[str, str] = {}
     engines: list[str] = []
-    others: list[TextLine] = []
-    try:
-        others = _rapid_lines(_paint_out(creative, placed), UNPLACED_DETECTION_SIDE)
-        engines.append(RAPIDOCR)
-    except _EngineUnavailable as exc:
-        errors[RAPIDOCR] = str(exc)
-    except Exception as exc:  # a broken engine must not hide the other one's reading
-        log.exception("RapidOCR failed")
-        errors[RAPIDOCR] = f"{type(exc).__name__}: {exc}"
-    if RAPIDOCR not in engines:
+    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(_paint_out(creative, placed), UNPLACED_DETECTION_SIDE))
+    if found is None:
         fallback = recognise(rgb, expected)
         return OcrResult(fallback.lines, fallback.engines, {**fallback.errors, **errors},
                          fallback.duration_ms, fallback.reading_order)
-    try:
-        if others:
-            others = _tesseract_on_lines(rgb, others)
-        else:
-            _tesseract()  # nothing to re-read, but say whether the engine is there
+    engines.append(RAPIDOCR)
+    reread = _attempt(TESSERACT, errors, lambda: _reread(rgb, found, lambda line: False))
+    if reread is not None:
         engines.append(TESSERACT)
-    except _EngineUnavailable as exc:
-        errors[TESSERACT] = str(exc)
-    except Exception as exc:
-        log.exception("Tesseract failed")
-        errors[TESSERACT] = f"{type(exc).__name__}: {exc}"
+    others = found if reread is None else reread
     lines = [TextLine(box=line.box, placed=line.element) for line in placed]
     return OcrResult(
         lines=tuple(_reading_order([*lines, *others])),
@@ -319,39 +305,36 @@ def recognise(rgb: NDArray[np.uint8], expected: Sequence[str] = ()) -> OcrResult
     started = time.perf_counter()
     errors: dict[str, str] = {}
     engines: list[str] = []
-    lines: list[TextLine] = []
-    try:
-        lines = _rapid_lines(rgb)
+    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(rgb))
+    lines: list[TextLine] = found or []
+    if found is not None:
         engines.append(RAPIDOCR)
-    except _EngineUnavailable as exc:
-        errors[RAPIDOCR] = str(exc)
-    except Exception as exc:  # a broken engine must not hide the other one's reading
-        log.exception("RapidOCR failed")
-        errors[RAPIDOCR] = f"{type(exc).__name__}: {exc}"
-    try:
-        if RAPIDOCR in engines:
-            wanted = [w for w in (_normal(t) for t in expected) if w]
-            needs = [i for i, line in enumerate(lines) if not _read_as_expected(line, wanted)]
-            if needs:
-                reread = _tesseract_on_lines(rgb, [lines[i] for i in needs])
-                for i, line in zip(needs, reread, strict=True):
-                    lines[i] = line
-            else:
-                _tesseract()
-        else:
-            lines = _tesseract_page(rgb)
+    if found is not None:
+        wanted = [w for w in (_normal(t) for t in expected) if w]
+        reread = _attempt(TESSERACT, errors, lambda: _reread(rgb, lines, lambda line: _read_as_expected(line, wanted)))
+    else:
+        reread = _attempt(TESSERACT, errors, lambda: _tesseract_page(rgb))
+    if reread is not None:
+        lines = reread
         engines.append(TESSERACT)
-    except _EngineUnavailable as exc:
-        errors[TESSERACT] = str(exc)
-    except Exception as exc:
-        log.exception("Tesseract failed")
-        errors[TESSERACT] = f"{type(exc).__name__}: {exc}"
     return OcrResult(
         lines=tuple(_reading_order(lines)),
         engines=tuple(engines),
         errors=errors,
         duration_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+def _reread(rgb: NDArray[np.uint8], lines: list[TextLine], exempt: Callable[[TextLine], bool]) -> list[TextLine]:
+    """The lines with Tesseract's reading added, except those `exempt` says need none. The
+    engine is looked up even when no line needs it, so that a missing one is reported."""
+    _tesseract()
+    out = list(lines)
+    needs = [i for i, line in enumerate(lines) if not exempt(line)]
+    if needs:
+        for i, line in zip(needs, _tesseract_on_lines(rgb, [lines[i] for i in needs]), strict=True):
+            out[i] = line
+    return out
 
 
 def _read_as_expected(line: TextLine, wanted: list[str]) -> bool:
@@ -365,6 +348,22 @@ def _read_as_expected(line: TextLine, wanted: list[str]) -> bool:
 
 class _EngineUnavailable(RuntimeError):
     pass
+
+
+T = TypeVar("T")
+
+
+def _attempt(engine: str, errors: dict[str, str], read: Callable[[], T]) -> T | None:
+    """`read()`, or None with what went wrong noted in `errors`: a missing or broken engine must
+    not hide the other one's reading."""
+    try:
+        return read()
+    except _EngineUnavailable as exc:
+        errors[engine] = str(exc)
+    except Exception as exc:
+        log.exception("%s failed", engine)
+        errors[engine] = f"{type(exc).__name__}: {exc}"
+    return None
 
 
 # ---- RapidOCR -----------------------------------------------------------------------------
@@ -574,23 +573,26 @@ def _run_tesseract(grey: NDArray[np.uint8], psm: int, dark_on_light: bool = Fals
     return table
 
 
-def otsu_split(crop: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
+def otsu_split(crop: NDArray[np.uint8], sample: NDArray[np.uint8] | None = None) -> NDArray[np.bool_] | None:
     """Otsu's two classes (True = the lighter) on whichever of grey, R, G and B separates them
-    best, so red text on a green plate of equal lightness still splits; None when flat."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    best, so red text on a green plate of equal lightness still splits; None when flat. With
+    `sample` (a part of `crop`), channel and threshold are chosen on it and applied to `crop`."""
+    sample = crop if sample is None else sample
+    grey, grey_sample = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (crop, sample))
+    pairs = [(grey, grey_sample)] + [(crop[:, :, c], sample[:, :, c]) for c in range(3)]
     best: tuple[float, NDArray[np.bool_]] | None = None
-    for channel in (grey, crop[:, :, 0], crop[:, :, 1], crop[:, :, 2]):
-        channel = np.ascontiguousarray(channel)
-        if int(channel.max()) - int(channel.min()) < 2:
+    for channel, part in pairs:
+        part = np.ascontiguousarray(part)
+        if int(part.max()) - int(part.min()) < 2:
             continue
-        threshold, _ = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        above = channel > threshold
+        threshold, _ = cv2.threshold(part, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        above = part > threshold
         share = float(above.mean())
         if share in (0.0, 1.0):
             continue
-        spread = share * (1 - share) * (float(channel[above].mean()) - float(channel[~above].mean())) ** 2
+        spread = share * (1 - share) * (float(part[above].mean()) - float(part[~above].mean())) ** 2
         if best is None or spread > best[0]:
-            best = (spread, above)
+            best = (spread, np.asarray(channel > threshold))
     return None if best is None else best[1]
 
 
