@@ -787,7 +787,7 @@ def make_review_item(index: int, seed: int = 0) -> ReviewItem:
 
 
 def _same_glyph_swap(headline: str, face: str) -> bool:
-    from policies.glyphs import renders_same
+    from policies.rendered_text import renders_same
 
     return "l" in headline and renders_same("l", "I", str(resolve_font(ROOT, face)))
 
@@ -797,7 +797,7 @@ LOOKALIKE_SWAPS = (("l", "1"), ("i", "l"), ("m", "rn"), ("l", "I"))
 
 def _lookalike(headline: str, face: str, rng: np.random.Generator) -> str:
     """One visible look-alike swap: l→1, i→l, m→rn, or l→I where the face draws them apart."""
-    from policies.glyphs import renders_same
+    from policies.rendered_text import renders_same
 
     font = str(resolve_font(ROOT, face))
     options = [

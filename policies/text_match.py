@@ -3,7 +3,7 @@
 Case, spaces, line breaks, punctuation and accents are forgiven; letters are not: "Fresh Deels
 Friday" never matches "Fresh Deals Friday". Required text (BG101, BG102) is compared strictly,
 in the font it is set in: a substitution counts only when the two characters render
-differently in that font (`policies.glyphs.renders_same`), so I read for l in a grotesque sans
+differently in that font (`policies.rendered_text.renders_same`), so I read for l in a grotesque sans
 is forgiven and in a serif face it is not, and 0 read for O only where the two are the same
 picture. Searching for words (BG103, BG104) still folds 0 into o.
 """
@@ -128,7 +128,7 @@ def _best_glyph_match(expected: str, readings: Mapping[str, str], font: str) -> 
 def _looks_alike(a: str, b: str, font: str) -> bool:
     if not any(a in group and b in group for group in LOOKALIKE_GROUPS):
         return False
-    from policies.glyphs import renders_same
+    from policies.rendered_text import renders_same
 
     return renders_same(a, b, font)
 

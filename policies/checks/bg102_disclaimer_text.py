@@ -1,9 +1,12 @@
 """BG102 disclaimer-text: every required disclaimer must appear in the image, spelt exactly.
 
 Required are the brief's `disclaimer` and every entry of the kit's `required_disclaimers`.
-Each is looked for in both OCR engines' readings the way BG101 looks for the headline: case,
-spacing, line breaks, punctuation, accents and O read as 0 are forgiven, changed letters not.
-Small print the line detector misses gets a second look by Tesseract over the whole image.
+Each is judged the way BG101 judges the headline: where brandgate placed the disclaimer (which
+holds all of them), glyph by glyph against its rendering; otherwise in both OCR engines'
+readings in layout order (a disclaimer wrapped beside the logo is read without the logo's word
+in it), glyph-aware in the kit's body font: case, spacing, line breaks, punctuation and accents
+are forgiven, changed letters not. Small print the line detector misses gets a second look by
+Tesseract over the whole image.
 
 Statuses: `pass` all read; `fail` one or more missing or misspelt, each named with the closest
 text read and its similarity; `skip` nothing is required; `error` no OCR engine could run.
