@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from policies.rendered_text import GlyphComparison, judge_placed
 from policies.ocr import RAPIDOCR, OcrResult, placed_lines, read_page_with_tesseract, read_placed_lines
+from policies.rendered_text import GlyphComparison, judge_placed
 from policies.text_match import Match, best_match, normalise
 
 if TYPE_CHECKING:

@@ -44,9 +44,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.check import Outcome
-from policies.rendered_text import GlyphComparison, compare_in_box, placed_coverage
 from policies.ocr import OcrResult, PlacedLine, otsu_split, placed_lines, read_text
 from policies.options import number
+from policies.rendered_text import GlyphComparison, compare_in_box, placed_coverage
 from policies.required_text import expected_texts, font_for
 from policies.text_match import normalise, similarity
 

@@ -16,9 +16,9 @@ from policies.brief import Brief
 from policies.checks import spec_by_id
 from policies.creative import Creative
 from policies.engine import run_one
-from policies.rendered_text import judge_placed, renders_same
 from policies.kit import Kit, load_kit
 from policies.ocr import RAPIDOCR, TESSERACT, read_text, recognise
+from policies.rendered_text import judge_placed, renders_same
 from policies.text_match import best_match
 
 ROOT = Path(__file__).resolve().parents[2]
