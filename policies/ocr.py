@@ -255,9 +255,9 @@ def _paint_out(creative: Creative, placed: list[PlacedLine]) -> NDArray[np.uint8
     height, width = rgb.shape[:2]
     regions: list[Box] = []
     for placement in creative.placements:
-        for key in ("plate_box", "text_box", "clear_zone", "box"):
-            if placement.get("element") not in ("logo",) and key in ("clear_zone", "box"):
-                continue
+        # A logo with its clear space; text with its plate (its layout box may hold other text).
+        keys = ("clear_zone", "box") if placement.get("element") == "logo" else ("plate_box", "text_box")
+        for key in keys:
             value = placement.get(key)
             if value and len(value) == 4:
                 regions.append(tuple(int(v) for v in value))  # type: ignore[arg-type]
