@@ -35,6 +35,7 @@ from brandgate.db.audit import append_event
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
 from policies.brief import Brief, brief_from_mapping
 from policies.checks import known_ids
+from policies.checks.bg603_degenerate_output import background_copy
 from policies.creative import Creative
 from policies.engine import CheckResult, ImageReport, run_checks
 from policies.errors import InvalidInput
@@ -168,6 +169,8 @@ class Job:
     parent: Image | None = None
     parent_bytes: bytes | None = None
     approval: Approval | None = None
+    # Small copies of the backgrounds generated so far, by index: BG603 tells a near-copy of one.
+    backgrounds: dict[int, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -420,6 +423,7 @@ class RequestRun:
             spend.add(gpu_seconds, cost)
             produced.append(Produced(index, int(generated.seed), generated.image, generated, share,
                                      gpu_seconds, cost))
+            job.backgrounds[index] = background_copy(generated.image)
         return produced
 
 
@@ -437,6 +441,7 @@ class RequestRun:
         with self._image_stage("checking", timings):
             # The checks judge the file we are about to write, format included.
             creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format)
+            creative.earlier = [job.backgrounds[i] for i in sorted(job.backgrounds) if i < item.index]
             report = run_checks(creative, job.brief, job.kit)
         with self._image_stage("signing", timings):
             encoded = encode(final, job.brief.format)

@@ -98,11 +98,11 @@ def test_json_document_follows_the_contract(run_main, tmp_path: Path, technical_
     [result] = document["results"]
     assert result["image"] == str(image)
     assert result["verdict"] == "flag"
-    assert [c["id"] for c in result["checks"]] == ["BG601", "BG602"]
+    assert [c["id"] for c in result["checks"]] == ["BG601", "BG602", "BG603"]
     bg602 = result["checks"][1]
     assert set(bg602) == {"id", "name", "status", "severity", "confidence", "message", "evidence"}
     assert (bg602["name"], bg602["status"], bg602["severity"]) == ("size-format", "fail", "flag")
-    assert set(result["timings_ms"]) == {"BG601", "BG602"}
+    assert set(result["timings_ms"]) == {"BG601", "BG602", "BG603"}
 
 
 @pytest.mark.parametrize(
