@@ -232,9 +232,9 @@ def test_watchdog_trips_on_a_non_deterministic_generator(
 
     from brandgate.jobs.local import LocalQueue
     from brandgate.regress.runner import RunOptions, SuiteRunner
+    from brandgate.requests.run import WorkerParts
     from pipeline.generation import Generator
     from pipeline.profiles import load_profile
-    from pipeline.run import PipelineParts
 
     settings, sessions = gate
 
@@ -249,7 +249,7 @@ def test_watchdog_trips_on_a_non_deterministic_generator(
             return made
 
     queue_settings = actions.queue_settings(settings, 2)
-    parts = PipelineParts.from_settings(queue_settings, sessions)
+    parts = WorkerParts.from_settings(queue_settings, sessions)
     profile = load_profile("cand-same", settings)
     parts._generators[profile.content_hash()] = Shaky(profile, settings)
     queue = LocalQueue(queue_settings, parts=parts)
