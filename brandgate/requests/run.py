@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.audit import append_event
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.kits import with_operator_options
 from brandgate.requests import lifecycle
 from policies.brief import Brief, brief_from_mapping
 from policies.checks import known_ids
@@ -296,7 +297,9 @@ class RequestRun:
             brief = brief_from_mapping(request.brief, f"request {request_id} brief")
         except InvalidInput as exc:
             raise StageFailed("preparing", str(exc)) from None
-        kit = load_kit(settings.kits_dir / request.kit_name, known_check_ids=known_ids())
+        kit = with_operator_options(
+            load_kit(settings.kits_dir / request.kit_name, known_check_ids=known_ids()), settings
+        )
         if kit.content_hash != request.kit_hash:
             log.warning(
                 "kit %s changed since the request was queued; using the kit as it is now",
