@@ -16,7 +16,8 @@ from brandgate.settings import get_settings
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def list_command(as_json: bool) -> None:
     """Profiles with their registry status (active, candidate, retired) and golden outputs."""
-    from brandgate.regress import actions, registry
+    from brandgate import registry
+    from brandgate.regress import actions
 
     settings = get_settings()
     with actions.database(settings) as sessions, sessions.begin() as session:

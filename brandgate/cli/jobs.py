@@ -241,7 +241,7 @@ def export(image_id: str, user: str | None, idempotency_key: str | None, wait: b
 @click.option("--json", "as_json", is_flag=True)
 def status_command(request_id: str, as_json: bool) -> None:
     """Where a request is: queue position, progress, or its images and verdicts."""
-    from brandgate.jobs.queues import QueueFront
+    from brandgate.jobs.front import QueueFront
 
     front = QueueFront(get_settings())
     try:
@@ -260,7 +260,7 @@ def status_command(request_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def cancel(request_id: str, user: str | None, as_json: bool) -> None:
     """Cancel a request: removed if queued, stopped at the next denoising step if running."""
-    from brandgate.jobs.queues import QueueFront
+    from brandgate.jobs.front import QueueFront
 
     front = QueueFront(get_settings())
     try:

@@ -50,18 +50,20 @@ def run_command(
     as_json: bool,
 ) -> None:
     """Run the suite on a profile like real traffic; exit 0 complete, 3 watchdog flagged, 1 incomplete."""
-    from brandgate.regress import actions, registry
+    from brandgate import registry
+    from brandgate.regress import actions
     from brandgate.regress.report import summary_json, summary_lines
     from brandgate.regress.runner import RunInterrupted, load_view
     from brandgate.regress.suite import load_suite
 
     settings = get_settings()
+    # The suite is read before the database is opened: a bad file costs nothing.
+    suite = None if resume_id else load_suite(suite_path or settings.regress_suite).select(families, limit)
     with actions.database(settings) as sessions:
         try:
-            if resume_id:
-                view = actions.resume_run(settings, sessions, resume_id, suite_path)
+            if suite is None:
+                view = actions.resume_run(settings, sessions, resume_id or "", suite_path)
             else:
-                suite = load_suite(suite_path or settings.regress_suite).select(families, limit)
                 for problem in suite.problems:
                     warn(f"skipped: {problem.describe(suite.path)}")
                 if profile is None:

@@ -13,7 +13,7 @@ import threading
 from sqlalchemy import Engine
 
 from brandgate.jobs.api import JobStatus
-from brandgate.jobs.queues import QueueFront
+from brandgate.jobs.front import QueueFront
 from brandgate.jobs.runner import JobHooks, Runner, backoff
 from brandgate.jobs.state import next_queued, orphaned, worker_identity
 from brandgate.metrics import Metrics, get_metrics

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandgate import registry
 from brandgate.db.models import ModelProfileRow, RegressionRun
 from brandgate.errors import UserError
-from brandgate.regress import registry
 from brandgate.regress.gate import Comparison, evaluate
 from brandgate.regress.report import RunView, summary_lines, write_report
 from brandgate.regress.runner import RunOptions, SuiteRunner, find_run, load_view, suite_for_run

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.ocr import TextLine, read_text, recognise
 from policies.required_text import float_option, int_option
 from policies.text_match import normalise, similarity, tokens

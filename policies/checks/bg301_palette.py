@@ -38,8 +38,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from policies.check import Outcome
 from policies.colour import delta_e_2000, rgb_to_hex, srgb_to_lab
-from policies.engine import Outcome
 from policies.options import number
 
 if TYPE_CHECKING:

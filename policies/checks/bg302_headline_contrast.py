@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.ocr import OcrResult, otsu_split, read_text
 from policies.required_text import float_option
 from policies.text_match import normalise, similarity

@@ -51,8 +51,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from policies.check import Outcome
 from policies.detector import detect_objects
-from policies.engine import Outcome
 from policies.options import number
 
 if TYPE_CHECKING:

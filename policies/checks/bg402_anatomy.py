@@ -63,8 +63,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from policies.check import Outcome
 from policies.detector import detect_objects
-from policies.engine import Outcome
 from policies.hands import Face, Hand, hand_models, models_present
 from policies.options import number
 

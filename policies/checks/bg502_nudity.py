@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from policies.engine import Outcome
+from policies.check import Outcome
 
 if TYPE_CHECKING:
     from policies.brief import Brief

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.required_text import float_option
 
 if TYPE_CHECKING:

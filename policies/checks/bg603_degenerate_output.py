@@ -56,7 +56,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.options import number
 
 if TYPE_CHECKING:
