@@ -44,12 +44,13 @@ def with_operator_options(kit: Kit, settings: Settings) -> Kit:
     Checks read only their options; which detector runs is the operator's setting, not a kit's,
     unless the kit names one itself.
     """
+    hand_models = settings.hand_models_dir
+    if hand_models is None and (settings.models_dir / "mediapipe").is_dir():
+        hand_models = settings.models_dir / "mediapipe"
+    # With neither, BG402 looks in the project's var/models/mediapipe, where `make setup` puts them.
     defaults: dict[str, dict[str, Any]] = {
         "BG401": {"detector": settings.counts_detector},
-        "BG402": {
-            "detector": settings.anatomy_detector or settings.counts_detector,
-            "hand_models": settings.hand_models_dir or settings.models_dir / "mediapipe",
-        },
+        "BG402": {"detector": settings.anatomy_detector or settings.counts_detector, "hand_models": hand_models},
     }
     policy = {check_id: dict(options) for check_id, options in kit.policy.items()}
     for check_id, options in defaults.items():

@@ -80,12 +80,16 @@ class HandModels:
     """The three interpreters from one folder."""
 
     def __init__(self, folder: Path) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        # The default XNNPACK delegate announces itself on stderr, in the middle of
+        # `brandgate check` output; the plain kernels are quick enough for three small models.
+        plain = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
 
         self._lock = threading.Lock()
-        self._palm = Interpreter(model_path=str(folder / PALM_MODEL), num_threads=1)
-        self._landmark = Interpreter(model_path=str(folder / LANDMARK_MODEL), num_threads=1)
-        self._face = Interpreter(model_path=str(folder / FACE_MODEL), num_threads=1)
+        self._palm = Interpreter(model_path=str(folder / PALM_MODEL), experimental_op_resolver_type=plain)
+        self._landmark = Interpreter(model_path=str(folder / LANDMARK_MODEL), experimental_op_resolver_type=plain)
+        self._face = Interpreter(model_path=str(folder / FACE_MODEL), experimental_op_resolver_type=plain)
         for interpreter in (self._palm, self._landmark, self._face):
             interpreter.allocate_tensors()
         self._palm_anchors = _anchors(PALM_SIZE, (8, 16, 16, 16), 2)

@@ -17,11 +17,14 @@ and logo, and fails on any of:
   0.43; fine grain over a flat colour is weaker than `min_grain` and passes.
 - **stripes or tiled repetition**: the Lab detail (difference from a 3-pixel blur) repeats itself.
   Its normalised autocorrelation at any shift of 4 pixels or more at or above `max_repetition`
-  (default 0.8) fails: straight stripes repeat along themselves, a tiled pattern at its tile
-  size. A brick wall photograph reaches 0.62.
-- **washed-out grey**: the background has almost no tonal range and no colour: lightness between
-  its 2nd and 98th percentile spans less than `min_tonal_range` (default 12, of 100) and the
-  95th percentile chroma is under 8. A single flat colour is also BG601's (blank image).
+  (default 0.8) fails, when at least half the background tiles are textured (Lab detail of 1 or
+  more): straight stripes repeat along themselves, a tiled pattern at its tile size, and both
+  cover the picture, where a few identical shapes on a flat field (icons, the same product
+  twice) do not. A brick wall photograph reaches 0.62.
+- **washed-out grey**: a smooth grey haze: lightness between its 2nd and 98th percentile spans
+  at least 1 and less than `min_tonal_range` (default 12, of 100), the 95th percentile chroma is
+  under 8 and neighbouring pixels are alike (likeness 0.5 or more). An exactly flat colour is a
+  design choice (and BG601's when it is the whole image); fine grain over one colour is not haze.
 - **a near-copy of an earlier image of the same request**: the pipeline hands each image the
   backgrounds generated before it; a 64-pixel grey copy whose mean difference from one of them is
   under `max_copy_difference` (default 4 levels of 255) fails. Different seeds never come this
@@ -72,8 +75,16 @@ DEFAULT_SEVERITY = "flag"
 WORK_SIDE = 256
 TILE = 32
 MIN_BACKGROUND_SHARE = 0.2
-MIN_DETAIL = 1.0  # lightness detail (L units) below which repetition is quantisation, not pattern
+MIN_DETAIL = 1.0  # Lab detail (RMS) from which a tile is textured, not flat or quantisation steps
+# Stripes and tiles repeat across the picture; a few identical shapes on a flat field (icons,
+# a product shot twice) repeat only where they are.
+MIN_TEXTURED_SHARE = 0.5
+# Wash-out is a smooth haze: some tonal change (an exactly flat field is a design colour, and
+# BG601's when it is the whole image), smooth from pixel to pixel (fine grain over one colour is not).
+MIN_HAZE = 1.0
+HAZE_LIKENESS = 0.5
 MIN_SHIFT = 4
+BLUR_REACH = 9  # pixels of the work copy a 3-pixel Gaussian blur still draws from
 COPY_SIDE = 64
 WASHED_OUT_CHROMA = 8.0
 # Margin around each composited element, as a share of the long side: plates and scrims reach
@@ -91,7 +102,7 @@ class Measures:
     grain_amplitude: float
     repetition: float
     repetition_shift: tuple[int, int]
-    detail: float
+    textured_share: float
     tonal_range: float
     chroma_p95: float
 
@@ -103,7 +114,7 @@ class Measures:
             "grain_amplitude": round(self.grain_amplitude, 2),
             "repetition": round(self.repetition, 3),
             "repetition_shift": list(self.repetition_shift),
-            "detail": round(self.detail, 2),
+            "textured_share": round(self.textured_share, 3),
             "tonal_range": round(self.tonal_range, 1),
             "chroma_p95": round(self.chroma_p95, 1),
         }
@@ -130,13 +141,17 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
             f"pixel noise (neighbouring pixels alike {measured.neighbour_likeness:.2f} < {max_likeness:g}, "
             f"grain {measured.grain_amplitude:.1f})"
         )
-    if measured.repetition >= max_repetition and measured.detail >= MIN_DETAIL:
+    if measured.repetition >= max_repetition and measured.textured_share >= MIN_TEXTURED_SHARE:
         dy, dx = measured.repetition_shift
         problems.append(
             f"stripes or tiled repetition (the pattern repeats {measured.repetition:.2f} "
             f"at a shift of {dx},{dy} px of {WORK_SIDE})"
         )
-    if measured.tonal_range < min_range and measured.chroma_p95 < WASHED_OUT_CHROMA:
+    if (
+        MIN_HAZE <= measured.tonal_range < min_range
+        and measured.chroma_p95 < WASHED_OUT_CHROMA
+        and measured.neighbour_likeness >= HAZE_LIKENESS
+    ):
         problems.append(f"washed-out grey (tonal range {measured.tonal_range:.1f} < {min_range:g})")
     copy = nearest_earlier(creative.rgb, creative.earlier, mask)
     if copy is not None:
@@ -201,6 +216,8 @@ def measure(rgb: NDArray[np.uint8], mask: NDArray[np.bool_] | None = None) -> Me
         shown = np.ones((h, w), bool)
     else:
         shown = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        # The blurs below reach about 9 pixels: keep the composited edges out of every measure.
+        shown = cv2.erode(shown.astype(np.uint8), np.ones((2 * BLUR_REACH + 1,) * 2, np.uint8)) > 0
     share = float(shown.mean())
     if share < MIN_BACKGROUND_SHARE:
         return None
@@ -212,13 +229,17 @@ def measure(rgb: NDArray[np.uint8], mask: NDArray[np.bool_] | None = None) -> Me
     # Per 32-pixel tile: the median pixel's colour detail (edges of type and shapes are a few
     # pixels of a tile, noise is all of them), and how alike neighbouring pixels' lightness
     # detail is (white noise: not at all).
-    noise_tiles, grain_tiles, amplitude_tiles = [], [], []
+    # Stripes of colour alone keep lightness flat: repetition is judged on all three channels.
+    lab_detail = lab - cv2.GaussianBlur(lab, (0, 0), 3.0)
+    noise_tiles, grain_tiles, amplitude_tiles, textured = [], [], [], []
     for y in range(0, h - TILE // 2, TILE):
         for x in range(0, w - TILE // 2, TILE):
             inside = shown[y : y + TILE, x : x + TILE]
             if inside.mean() < 0.75:
                 continue
             noise_tiles.append(float(np.median(colour_detail[y : y + TILE, x : x + TILE][inside])))
+            tile_detail = lab_detail[y : y + TILE, x : x + TILE][inside]
+            textured.append(float(np.sqrt((tile_detail**2).sum(axis=1).mean())) >= MIN_DETAIL)
             patch = detail[y : y + TILE, x : x + TILE]
             amplitude_tiles.append(float(np.median(np.abs(patch[inside]))))
             if patch.std() >= 0.5:
@@ -230,8 +251,6 @@ def measure(rgb: NDArray[np.uint8], mask: NDArray[np.bool_] | None = None) -> Me
     grain = float(np.median(grain_tiles)) if grain_tiles else 1.0
     grain_amplitude = float(np.median(amplitude_tiles))
 
-    # Stripes of colour alone keep lightness flat: repetition is judged on all three channels.
-    lab_detail = lab - cv2.GaussianBlur(lab, (0, 0), 3.0)
     repetition, shift = _repetition(lab_detail, shown)
     chroma = np.hypot(chroma_ab[..., 0], chroma_ab[..., 1])[shown]
     tones = lightness[shown]
@@ -242,7 +261,7 @@ def measure(rgb: NDArray[np.uint8], mask: NDArray[np.bool_] | None = None) -> Me
         grain_amplitude=grain_amplitude,
         repetition=repetition,
         repetition_shift=shift,
-        detail=float(np.sqrt((lab_detail[shown] ** 2).sum(axis=1).mean())),
+        textured_share=float(np.mean(textured)) if textured else 0.0,
         tonal_range=float(np.percentile(tones, 98) - np.percentile(tones, 2)),
         chroma_p95=float(np.percentile(chroma, 95)),
     )
