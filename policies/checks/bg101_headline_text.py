@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from policies.check import Outcome
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, find_in_creative, int_option
+from policies.options import whole
+from policies.required_text import agreement_confidence, find_in_creative
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -38,7 +39,7 @@ DEFAULT_SEVERITY = "flag"
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     if brief is None or not brief.headline:
         return Outcome("skip", "the brief asks for no headline")
-    max_edits = int_option(options, "max_edits", 0)
+    max_edits = whole(options, ID, "max_edits", 0)
     ocr = read_text(creative)
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)

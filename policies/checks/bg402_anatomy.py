@@ -66,7 +66,7 @@ import numpy as np
 from policies.check import Outcome
 from policies.detector import detect_objects
 from policies.hands import Face, Hand, hand_models, models_present
-from policies.options import number
+from policies.options import number, switch
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -95,8 +95,8 @@ PEOPLE_WORDS = re.compile(
 
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     threshold = number(options, ID, "detector_threshold", 0.3)
-    fail_alone = _flag(options, "fail_hands_without_people")
-    if _flag(options, "only_when_prompted") and (brief is None or not PEOPLE_WORDS.search(brief.prompt)):
+    fail_alone = switch(options, ID, "fail_hands_without_people", False)
+    if switch(options, ID, "only_when_prompted", False) and (brief is None or not PEOPLE_WORDS.search(brief.prompt)):
         return Outcome("skip", "the prompt names no people or hands (only_when_prompted)")
     folder = options.get("detector")
     if folder:
@@ -211,13 +211,6 @@ def _with_detector(creative: Creative, folder: Path, threshold: float, fail_alon
         "finger counts and hand geometry are not checked with a detector",
         evidence=evidence,
     )
-
-
-def _flag(options: Mapping[str, Any], name: str) -> bool:
-    value = options.get(name, False)
-    if not isinstance(value, bool):
-        raise ValueError(f"{ID}.{name} must be true or false, got {value!r}")
-    return value
 
 
 def _n(count: int, one: str, many: str | None = None) -> str:
