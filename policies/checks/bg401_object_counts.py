@@ -89,7 +89,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
             f"not checked: object counts ({what}), classical counting tells one kind of object at a time "
             f"and no detector is configured ({DETECTOR_SETTING})",
         )
-    min_flat = number(options, ID, "min_flat_share", MIN_FLAT_SHARE)
+    min_flat = number(options, ID, "min_flat_share", MIN_FLAT_SHARE, above=0, at_most=1)
     style = image_style(creative, brief, kit, min_flat)
     if style.style == "photo":
         return Outcome(
