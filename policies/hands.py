@@ -133,13 +133,14 @@ class HandModels:
         cos, sin = math.cos(rotation), math.sin(rotation)
         # Affine map from the 224² crop to the image: rotate by `rotation` about the centre.
         half = side / 2
-        corners_crop = np.float32([[0, 0], [LANDMARK_SIZE, 0], [0, LANDMARK_SIZE]])
-        corners_image = np.float32(
+        corners_crop = np.array([[0, 0], [LANDMARK_SIZE, 0], [0, LANDMARK_SIZE]], np.float32)
+        corners_image = np.array(
             [
                 [cx + (-half) * cos - (-half) * sin, cy + (-half) * sin + (-half) * cos],
                 [cx + half * cos - (-half) * sin, cy + half * sin + (-half) * cos],
                 [cx + (-half) * cos - half * sin, cy + (-half) * sin + half * cos],
-            ]
+            ],
+            np.float32,
         )
         to_crop = cv2.getAffineTransform(corners_image, corners_crop)
         crop = cv2.warpAffine(rgb, to_crop, (LANDMARK_SIZE, LANDMARK_SIZE), borderMode=cv2.BORDER_CONSTANT)

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,7 +114,8 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
 
 def _with_hand_models(creative: Creative, folder: Path, options: Mapping[str, Any]) -> Outcome:
     models = hand_models(folder)
-    return judge_hands(models.hands(creative.rgb), models.faces(creative.rgb), options)
+    outcome = judge_hands(models.hands(creative.rgb), models.faces(creative.rgb), options)
+    return replace(outcome, evidence={"models": str(folder), **outcome.evidence})
 
 
 def judge_hands(found: Sequence[Hand], faces: Sequence[Face], options: Mapping[str, Any]) -> Outcome:
