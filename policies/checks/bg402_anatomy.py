@@ -132,11 +132,8 @@ def judge_hands(found: Sequence[Hand], faces: Sequence[Face], options: Mapping[s
         "faces": [f.to_json() for f in faces],
         "unconfirmed_palms": [h.to_json() for h in found if h.presence < MIN_HAND_PRESENCE],
     }
-    problems = []
-    if faces and len(hands) > HANDS_PER_PERSON * len(faces):
-        problems.append(
-            f"{_n(len(hands), 'hand')} for {_n(len(faces), 'person', 'people')}: more hands than people could have"
-        )
+    surplus = _surplus(len(hands), len(faces)) if faces else None
+    problems = [surplus] if surplus else []
     for number_, hand in enumerate(hands, 1):
         ratios = hand_ratios(hand)
         if hand.presence < min_presence:
@@ -151,16 +148,7 @@ def judge_hands(found: Sequence[Hand], faces: Sequence[Face], options: Mapping[s
             )
     if problems:
         return Outcome("fail", "; ".join(problems), confidence=0.6, evidence=evidence)
-    if not hands:
-        return Outcome(
-            "pass", f"no hands found ({_n(len(faces), 'face')})", confidence=0.6, evidence=evidence
-        )
-    return Outcome(
-        "unverified",
-        f"not checked: hand shapes, {_n(len(hands), 'hand')} for {_n(len(faces), 'person', 'people')} found "
-        "(no surplus) but the hand model cannot tell malformed hands from good ones",
-        evidence=evidence,
-    )
+    return _no_surplus(len(hands), len(faces), evidence, "the hand model cannot tell malformed hands from good ones")
 
 
 def hand_ratios(hand: Hand) -> dict[str, Any]:
@@ -198,19 +186,25 @@ def _with_detector(creative: Creative, folder: Path, threshold: float, fail_alon
             "hands are plausible",
             evidence=evidence,
         )
-    if hands > HANDS_PER_PERSON * people:
-        return Outcome(
-            "fail",
-            f"{_n(hands, 'hand')} for {_n(people, 'person', 'people')}: more hands than people could have",
-            confidence=0.6,
-            evidence=evidence,
-        )
+    surplus = _surplus(hands, people)
+    if surplus:
+        return Outcome("fail", surplus, confidence=0.6, evidence=evidence)
+    return _no_surplus(hands, people, evidence, "finger counts and hand geometry are not checked with a detector")
+
+
+def _surplus(hands: int, people: int) -> str | None:
+    if hands <= HANDS_PER_PERSON * people:
+        return None
+    return f"{_n(hands, 'hand')} for {_n(people, 'person', 'people')}: more hands than people could have"
+
+
+def _no_surplus(hands: int, people: int, evidence: Mapping[str, Any], why: str) -> Outcome:
+    """No rule failed: a pass only when there is no hand to judge, else unverified with `why`."""
     if hands == 0:
-        return Outcome("pass", f"no hands detected ({_n(people, 'person', 'people')})", 0.6, evidence)
+        return Outcome("pass", f"no hands found ({_n(people, 'person', 'people')})", 0.6, evidence)
     return Outcome(
         "unverified",
-        f"not checked: hand shapes, {_n(hands, 'hand')} for {_n(people, 'person', 'people')} (no surplus); "
-        "finger counts and hand geometry are not checked with a detector",
+        f"not checked: hand shapes, {_n(hands, 'hand')} for {_n(people, 'person', 'people')} (no surplus); {why}",
         evidence=evidence,
     )
 

@@ -238,7 +238,7 @@ def test_hand_ratios_are_multiples_of_the_palm():
 @pytest.mark.parametrize(
     ("hands", "faces", "status", "message"),
     [
-        ([], [], "pass", "no hands found (0 faces)"),
+        ([], [], "pass", "no hands found (0 people)"),
         ([_hand()], [], "unverified", "not checked: hand shapes, 1 hand for 0 people"),
         ([_hand(), _hand()], ["face"], "unverified", "cannot tell malformed hands from good ones"),
         ([_hand()] * 3, ["face"], "fail", "3 hands for 1 person: more hands than people could have"),
