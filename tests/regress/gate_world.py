@@ -80,8 +80,10 @@ def build_world(root: Path) -> GateWorld:
     # pass rate left to lose. This world tests the gate's mechanics on BG601 (blank images) alone.
     kits = root / "kits"
     shutil.copytree(ROOT / "brand_kits", kits)
-    for policy in kits.glob("*/policy.yaml"):
-        policy.write_text(policy.read_text() + "BG603: {enabled: false}\n")
+    for path in kits.glob("*/policy.yaml"):
+        policy = yaml.safe_load(path.read_text())
+        policy["BG603"] = {"enabled": False}
+        path.write_text(yaml.safe_dump(policy))
     settings = Settings(
         database_url=f"sqlite:///{root / 'brandgate.db'}",
         artifacts_dir=root / "artifacts",
