@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Larger requests get 413 unread.")
     slack_progress_interval_s: float = Field(default=1.0, ge=0.2, description="Least time between thread edits.")
     slack_rate_limit_retries: int = Field(default=5, ge=0, description="Retries of a Web API call answered 429.")
+    slack_file_hosts: list[str] = Field(
+        default_factory=lambda: ["files.slack.com"],
+        description="Hosts (or origins such as http://127.0.0.1:8080) /brandgate verify may fetch files from"
+        " with the bot token; anything else, redirects included, is refused.",
+    )
 
     signing_cert: Path | None = None
     signing_key: Path | None = None

@@ -88,16 +88,17 @@ def perceptual_hash_of(data: bytes, max_pixels: int) -> str:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    from policies.creative import unreadable_image_reason
     from policies.perceptual import phash_hex
 
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-            if width * height > max_pixels:
-                raise ValueError(f"{width}x{height} is over the {max_pixels:,}-pixel limit")
-            rgb = np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
-        raise ValueError(f"cannot decode the image ({exc})") from exc
+            rgb = np.asarray(image.convert("RGB")) if width * height <= max_pixels else None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(f"cannot decode the image: {unreadable_image_reason(exc, data)}") from exc
+    if rgb is None:
+        raise ValueError(f"{width}x{height} is over the {max_pixels:,}-pixel limit")
     return phash_hex(rgb)
 
 
@@ -201,6 +202,8 @@ class VerifyReport:
         c = self.credentials
         if c.state == "no_credentials":
             tail = f"; {self.lookup.detail}" if self.lookup else ""
+            if c.remote_manifest is not None:
+                return f"{c.problem}{tail}"
             return f"no credentials{tail}"
         if c.state == "invalid":
             reasons = ", ".join(c.failure_codes) or c.problem or "validation failed"
@@ -238,6 +241,7 @@ class VerifyReport:
                 "failure": [{"code": v.code, "explanation": v.explanation} for v in c.failure],
             },
             "problem": c.problem,
+            "remote_manifest": c.remote_manifest,
             "lookup": None if self.lookup is None else self.lookup.to_json(),
         }
 
@@ -246,12 +250,28 @@ def verify_file(path: Path, settings: Settings, manifest: Path | None = None) ->
     """Verify `path` (and its sidecar `manifest` when given) against the configured trust anchors."""
     data = read_within_limit(path, settings.max_image_bytes)
     store = None if manifest is None else read_within_limit(manifest, settings.max_image_bytes, "manifest")
+    return verify_bytes(data, settings, path, manifest=manifest, manifest_store=store)
+
+
+def verify_bytes(
+    data: bytes,
+    settings: Settings,
+    name: Path,
+    *,
+    manifest: Path | None = None,
+    manifest_store: bytes | None = None,
+) -> VerifyReport:
+    """Verify bytes already in memory (a file shared in Slack); `name` is how messages call the file."""
+    if not data:
+        raise UserError(f"{name} is empty (0 bytes)")
+    if len(data) > settings.max_image_bytes:
+        raise UserError(f"{name} is {len(data):,} bytes, over the {settings.max_image_bytes:,}-byte limit")
     verifier = Verifier.from_settings(settings)
     try:
-        credentials = verifier.read(data, manifest_store=store)
+        credentials = verifier.read(data, manifest_store=manifest_store)
     except CredentialsUnreadable as exc:
-        raise UserError(f"{manifest if exc.in_sidecar else path}: {exc.detail}") from None
+        raise UserError(f"{manifest if exc.in_sidecar else name}: {exc.detail}") from None
     lookup = None
     if credentials.state in ("no_credentials", "invalid"):
         lookup = find_visual_match(data, settings)
-    return VerifyReport(file=path, manifest=manifest, credentials=credentials, lookup=lookup)
+    return VerifyReport(file=name, manifest=manifest, credentials=credentials, lookup=lookup)

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from brandgate.cli.output import emit_json, say, warn
+from brandgate.cli.output import check_out_folder, emit_json, say, warn
+from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.errors import EXIT_FAILURE, BrandgateError
 from brandgate.settings import get_settings
 
@@ -58,11 +59,20 @@ def run_command(
 
     settings = get_settings()
     # The suite is read before the database is opened: a bad file costs nothing.
-    suite = None if resume_id else load_suite(suite_path or settings.regress_suite).select(families, limit)
-    with actions.database(settings) as sessions:
+    suite = None if resume_id else load_suite(suite_path or settings.regress_suite, settings).select(families, limit)
+    if out_dir is not None:
+        check_out_folder(out_dir)
+    display = ProgressDisplay("regress run", "renders", mode=mode_for(as_json))
+
+    def progress(done: int, todo: int) -> None:
+        if display.total != todo:
+            display.set_total(todo)
+        display.update(done)
+
+    with actions.database(settings) as sessions, display:
         try:
             if suite is None:
-                view = actions.resume_run(settings, sessions, resume_id or "", suite_path)
+                view = actions.resume_run(settings, sessions, resume_id or "", suite_path, on_progress=progress)
             else:
                 for problem in suite.problems:
                     warn(f"skipped: {problem.describe(suite.path)}")
@@ -70,7 +80,7 @@ def run_command(
                     with sessions.begin() as session:
                         profile = registry.ensure_active(session, settings, "cli").name
                 options = actions.options_from(settings, seeds, concurrency, watchdog=not no_watchdog)
-                view = actions.run_suite(settings, sessions, suite, profile, options)
+                view = actions.run_suite(settings, sessions, suite, profile, options, on_progress=progress)
         except RunInterrupted as exc:
             view = load_view(sessions, exc.run_id)
             actions.report(settings, view, out_dir)

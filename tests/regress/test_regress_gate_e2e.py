@@ -22,7 +22,7 @@ from brandgate.errors import UserError
 from brandgate.regress import actions
 from brandgate.regress.suite import load_suite
 from brandgate.settings import Settings
-from tests.regress.fake_slack import fake_slack
+from tests.fake_slack import FakeSlack, fake_token
 
 pytest.importorskip("brandgate.jobs.queues", reason="the job queue (orchestration) is not merged yet")
 from tests.regress.gate_world import GateWorld, build_world
@@ -205,11 +205,11 @@ def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
     (profiles / "cand-live.yaml").write_text(
         yaml.safe_dump({**same, "name": "cand-live", "steps": 60, "max_steps": 150})
     )
-    with fake_slack() as (url, received):
+    with FakeSlack() as slack:
         noisy = settings.model_copy(
             update={
-                "slack_api_url": url,
-                "slack_bot_token": SecretStr("xoxb-test"),
+                "slack_api_url": slack.api_url,
+                "slack_bot_token": SecretStr(fake_token()),
                 "slack_report_channel": "C1",
                 "regress_seeds": 1,
             }
@@ -217,9 +217,9 @@ def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
         night = actions.nightly(noisy, sessions, suite)
     assert night.rolled_back == ("cand-live", "base")
     assert _statuses(sessions)["base"] == "active"
-    alert = received.call("chat.postMessage")
-    assert "rolled back cand-live → base" in alert["text"] and "p95 latency" in alert["text"]
-    assert "files.completeUploadExternal" in received.methods()
+    [alert] = slack.calls_to("chat.postMessage")
+    assert "rolled back cand-live → base" in alert.params["text"] and "p95 latency" in alert.params["text"]
+    assert slack.calls_to("files.completeUploadExternal")
     assert _events(sessions)[-1] == ("model.rolled_back", "base")
 
 
