@@ -31,7 +31,8 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate.db.audit import append_event
+from brandgate.db.audit import chain_head
+from brandgate.db.evidence import record_image, seal_image
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
 from brandgate.kits import with_operator_options
 from brandgate.requests import lifecycle
@@ -526,8 +527,17 @@ class RequestRun:
             profile_name=job.profile.name,
             model=ModelIdentity(name=job.profile.model, revision=model_revision(record)),
             approval=approval,
+            trail=self._trail_anchor(),
         )
         return self.parts.signer().sign(encoded, MEDIA_TYPES[job.brief.format], governance, ingredients)
+
+    def _trail_anchor(self) -> Any:
+        """The chain head now, carried in the credential: a later rewrite of the trail under it shows."""
+        from pipeline.provenance import TrailAnchor
+
+        engine = self.parts.sessions.kw["bind"]
+        seq, digest = chain_head(engine)
+        return TrailAnchor(seq, digest) if seq > 0 else None
 
     def _record_image(self, job: Job, item: Produced, image_id: str, report: ImageReport,
                       final: PILImage.Image, sha256: str, manifest_sha256: str,
@@ -540,6 +550,33 @@ class RequestRun:
         request = job.request
         record = generation_record(item.generation)
         rgb = Creative.from_pil(final).rgb
+        # Built and sealed (digested) before the transaction: no hashing under the write lock.
+        image = Image(
+            id=image_id,
+            request_id=request.id,
+            index=item.index,
+            kind="export" if job.parent is not None else "preview",
+            parent_image_id=job.parent.id if job.parent is not None else None,
+            sha256=sha256,
+            phash=phash_hex(rgb),
+            media_type=MEDIA_TYPES[job.brief.format],
+            width=final.width,
+            height=final.height,
+            model_id=job.profile.model[:200],
+            model_revision=model_revision(record)[:64],
+            generation_config=jsonable({**record, "composition": composition_record}),
+            seed=item.seed,
+            timings=jsonable(timings),
+            gpu_seconds=item.gpu_seconds,
+            peak_memory_bytes=peak_memory(item.generation),
+            memory_kind=memory_kind(item.generation),
+            cost_usd=item.cost_usd,
+            verdict=report.verdict,
+            manifest_sha256=manifest_sha256,
+            created_at=datetime.now(UTC),
+        )
+        checks = check_rows(image_id, report.checks)
+        digest = seal_image(image, checks)
         try:
             with self.parts.sessions() as session, session.begin():
                 if session.scalar(
@@ -550,45 +587,19 @@ class RequestRun:
                         extra={"event": "image.duplicate", "request_id": request.id},
                     )
                     return False
-                image = Image(
-                    id=image_id,
-                    request_id=request.id,
-                    index=item.index,
-                    kind="export" if job.parent is not None else "preview",
-                    parent_image_id=job.parent.id if job.parent is not None else None,
-                    sha256=sha256,
-                    phash=phash_hex(rgb),
-                    media_type=MEDIA_TYPES[job.brief.format],
-                    width=final.width,
-                    height=final.height,
-                    model_id=job.profile.model[:200],
-                    model_revision=model_revision(record)[:64],
-                    generation_config=jsonable({**record, "composition": composition_record}),
-                    seed=item.seed,
-                    timings=jsonable(timings),
-                    gpu_seconds=item.gpu_seconds,
-                    peak_memory_bytes=peak_memory(item.generation),
-                    memory_kind=memory_kind(item.generation),
-                    cost_usd=item.cost_usd,
-                    verdict=report.verdict,
-                    manifest_sha256=manifest_sha256,
-                    created_at=datetime.now(UTC),
-                )
-                session.add(image)
-                session.flush()
-                session.add_all(check_rows(image_id, report.checks))
                 session.execute(
                     update(Request)
                     .where(Request.id == request.id)
                     .values(gpu_seconds=Request.gpu_seconds + item.gpu_seconds,
                             cost_usd=Request.cost_usd + item.cost_usd)
                 )
-                append_event(
+                record_image(
                     session,
+                    image,
+                    checks,
+                    digest=digest,
                     actor="worker",
                     kind="image.exported" if job.parent is not None else "image.created",
-                    subject_type="image",
-                    subject_id=image_id,
                     payload={
                         "request_id": request.id,
                         "index": item.index,
