@@ -27,12 +27,15 @@ class Creative:
 
     `rgb` is an H×W×3 uint8 array. Analyses that several checks need (OCR, say) are
     computed once per creative through `shared()`, safely from concurrent checks.
+    `earlier` holds the generated backgrounds of the images made before this one in the same
+    request (the pipeline fills it), so a check can tell a near-copy of one of them.
     """
 
     name: str
     rgb: NDArray[np.uint8]
     source_format: str | None = None
     notes: list[str] = field(default_factory=list)
+    earlier: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)

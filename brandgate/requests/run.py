@@ -34,9 +34,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandgate.db.audit import chain_head
 from brandgate.db.evidence import record_image, seal_image
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.kits import with_operator_options
 from brandgate.requests import lifecycle
 from policies.brief import Brief, brief_from_mapping
 from policies.checks import known_ids
+from policies.checks.bg603_degenerate_output import background_copy
 from policies.creative import Creative
 from policies.engine import CheckResult, ImageReport, run_checks
 from policies.errors import InvalidInput
@@ -170,6 +172,8 @@ class Job:
     parent: Image | None = None
     parent_bytes: bytes | None = None
     approval: Approval | None = None
+    # Small copies of the backgrounds generated so far, by index: BG603 tells a near-copy of one.
+    backgrounds: dict[int, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -294,7 +298,9 @@ class RequestRun:
             brief = brief_from_mapping(request.brief, f"request {request_id} brief")
         except InvalidInput as exc:
             raise StageFailed("preparing", str(exc)) from None
-        kit = load_kit(settings.kits_dir / request.kit_name, known_check_ids=known_ids())
+        kit = with_operator_options(
+            load_kit(settings.kits_dir / request.kit_name, known_check_ids=known_ids()), settings
+        )
         if kit.content_hash != request.kit_hash:
             log.warning(
                 "kit %s changed since the request was queued; using the kit as it is now",
@@ -422,6 +428,7 @@ class RequestRun:
             spend.add(gpu_seconds, cost)
             produced.append(Produced(index, int(generated.seed), generated.image, generated, share,
                                      gpu_seconds, cost))
+            job.backgrounds[index] = background_copy(generated.image)
         return produced
 
 
@@ -439,6 +446,7 @@ class RequestRun:
         with self._image_stage("checking", timings):
             # The checks judge the file we are about to write, format included.
             creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format)
+            creative.earlier = [job.backgrounds[i] for i in sorted(job.backgrounds) if i < item.index]
             report = run_checks(creative, job.brief, job.kit)
         with self._image_stage("signing", timings):
             encoded = encode(final, job.brief.format)
