@@ -32,6 +32,8 @@ class Creative:
     (`pipeline.compose.Composition.placements`): element, text, font, size, line origins and
     boxes. The pipeline passes them; a file checked on its own has none, and the checks then
     judge from the pixels alone.
+    `earlier` holds the generated backgrounds of the images made before this one in the same
+    request (the pipeline fills it), so a check can tell a near-copy of one of them.
     """
 
     name: str
@@ -39,6 +41,7 @@ class Creative:
     source_format: str | None = None
     notes: list[str] = field(default_factory=list)
     placements: tuple[Mapping[str, Any], ...] = ()
+    earlier: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
