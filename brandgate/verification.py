@@ -73,6 +73,9 @@ class Lookup:
     detail: str
     best: VisualMatch | None = None
     others: tuple[VisualMatch, ...] = ()
+    # how the trail was searched: "index" (the hash bands) or "scan" (every stored hash); None: not at all
+    method: str | None = None
+    max_distance: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +83,8 @@ class Lookup:
             "detail": self.detail,
             "match": None if self.best is None else self.best.__dict__,
             "other_matches": [m.__dict__ for m in self.others],
+            "method": self.method,
+            "max_distance": self.max_distance,
         }
 
 
@@ -118,11 +123,16 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
         found, method = _images_within(settings, wanted, max_distance)
     except _LookupUnavailable as exc:
         return Lookup("not_possible", f"lookup not possible: {exc}")
+    if method == "scan":
+        log.info("visual lookup compared every stored hash (distance %d is past the index's reach, "
+                 "or the database predates it)", max_distance)  # fmt: skip
     if not found:
         how = "by the hash index" if method == "index" else "comparing every stored hash"
         return Lookup(
             "no_match",
             f"no image in the audit database is within distance {max_distance} of it (searched {how})",
+            method=method,
+            max_distance=max_distance,
         )
     best = found[0]
     return Lookup(
@@ -130,6 +140,8 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
         f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance})",
         best=best,
         others=tuple(found[1:6]),
+        method=method,
+        max_distance=max_distance,
     )
 
 

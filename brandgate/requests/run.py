@@ -51,6 +51,7 @@ from pipeline.provenance import (
     TrailAnchor,
 )
 from policies.brief import Brief, brief_from_mapping
+from policies.checks.bg603_degenerate_output import background_copy
 from policies.creative import Creative
 from policies.engine import CheckResult, ImageReport, run_checks, screen_brief
 from policies.errors import InvalidInput
@@ -177,6 +178,8 @@ class Job:
     parent: Image | None = None
     parent_bytes: bytes | None = None
     approval: Approval | None = None
+    # Small copies of the backgrounds generated so far, by index: BG603 tells a near-copy of one.
+    backgrounds: dict[int, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -431,6 +434,7 @@ class RequestRun:
             spend.add(gpu_seconds, cost)
             produced.append(Produced(index, int(generated.seed), generated.image, generated, share,
                                      gpu_seconds, cost))
+            job.backgrounds[index] = background_copy(generated.image)
         return produced
 
 
@@ -447,7 +451,12 @@ class RequestRun:
             final, ingredients, composition = self._compose(job, item)
         with self._stage("checking", timings, image=True):
             # The checks judge the file we are about to write, format included.
-            creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format)
+            # What compositing placed (text lines, fonts, logo box) lets the checks read the
+            # placed boxes and compare the placed text glyph by glyph.
+            placed = (composition or {}).get("placements") or ()
+            creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format,
+                                         placements=placed)
+            creative.earlier = [job.backgrounds[i] for i in sorted(job.backgrounds) if i < item.index]
             report = run_checks(creative, job.brief, job.kit)
         with self._stage("signing", timings, image=True):
             encoded = encode(final, job.brief.format)
