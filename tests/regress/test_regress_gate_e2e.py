@@ -233,8 +233,8 @@ def test_nightly_run_that_drifts_from_its_goldens_rolls_back_and_alerts(
     """The fast twin of the slow test above, decided by pixels, not by this machine's clock.
 
     The live profile's model is swapped by config for one whose decoder draws a flat grey: every
-    image drifts from the goldens its last good run stored and fails the checks, so the brief
-    families' pass rates drop, the nightly run rolls back and alerts in Slack.
+    image drifts from the goldens its last good run stored and fails the checks, so the families'
+    pass rates drop, the nightly run rolls back and alerts in Slack.
     """
     from brandgate import registry
 
@@ -262,11 +262,14 @@ def test_nightly_run_that_drifts_from_its_goldens_rolls_back_and_alerts(
     drift = night.run.summary["drift"]
     assert drift["images_compared"] == 1
     assert drift["mean_abs_diff"] > 0 and drift["min_ssim"] < 1.0
-    assert night.comparison is not None and "brief family pass rates" in night.comparison.failed
+    # grey images fail the checks, so a family's pass rate drops (which family counts them is the
+    # checks' business): the rollback does not hang on this machine's clock
+    assert night.comparison is not None
+    assert any(name.endswith("family pass rates") for name in night.comparison.failed), night.comparison.failed
     assert night.rolled_back == ("cand-live", "base")
     assert _statuses(sessions)["base"] == "active"
     [alert] = slack.calls_to("chat.postMessage")
-    assert "rolled back cand-live → base" in alert.params["text"] and "brief family pass rates" in alert.params["text"]
+    assert "rolled back cand-live → base" in alert.params["text"] and "family pass rates" in alert.params["text"]
     assert slack.calls_to("files.completeUploadExternal")
     assert _events(sessions)[-1] == ("model.rolled_back", "base")
 
