@@ -310,9 +310,9 @@ def run(name: str, url: str, export_url: str, args: argparse.Namespace, scratch:
     for fmt in args.formats.split(","):
         seconds, command_seconds, peak_mb, cpu, count = export_cost(export_url, fmt, scratch / f"{name}.{fmt}",
                                                                     not args.no_command)  # fmt: skip
+        whole = "" if args.no_command else f"; whole `brandgate audit export` command {command_seconds:.1f} s"
         print(f"{name}: export {fmt} of {count:,} images: {seconds:.1f} s exporting, peak RSS {peak_mb:.0f} MB, "
-              f"{cpu:.1f} s CPU in the exporting process (imports included); "
-              f"whole `brandgate audit export` command {command_seconds:.1f} s")  # fmt: skip
+              f"{cpu:.1f} s CPU in the exporting process (imports included){whole}")  # fmt: skip
     env = {**os.environ, "BRANDGATE_DATABASE_URL": export_url}
     began = time.perf_counter()
     subprocess.run([sys.executable, "-m", "brandgate", "audit", "verify"], cwd=ROOT, env=env, check=True,
