@@ -305,6 +305,9 @@ def _load_policy(path: Path, known_check_ids: frozenset[str] | None) -> dict[str
             options = {}
         if not isinstance(options, dict):
             raise InvalidInput(f"{quote(check_id)}: settings must be a mapping, got {quote(options)}", str(path))
+        odd = next((key for key in options if not isinstance(key, str)), None)
+        if odd is not None:
+            raise InvalidInput(f"{check_id}: option names are words, got {quote(odd)}", str(path))
         severity = options.get("severity")
         if severity is not None and severity not in ("flag", "reject"):
             raise InvalidInput(f"{check_id}.severity: must be 'flag' or 'reject', got {quote(severity)}", str(path))
