@@ -114,6 +114,19 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="Worker /metrics port; 0 = off.")
     log_format: Literal["json", "text"] = "json"
 
+    # Local detector folders for the content checks; a kit's policy.yaml `detector:` option wins.
+    counts_detector: Path | None = Field(
+        default=None, description="Zero-shot object detector folder (OWL-ViT/OWLv2) BG401 counts with."
+    )
+    anatomy_detector: Path | None = Field(
+        default=None, description="Zero-shot detector folder BG402 finds hands and people with (else counts_detector)."
+    )
+    hand_models_dir: Path | None = Field(
+        default=None,
+        description="Folder of the hand and face models BG402 runs with no configuration "
+        "(default: models_dir/mediapipe, filled by `make setup`).",
+    )
+
     max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from brandgate.errors import EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT, UserError
 from brandgate.settings import Settings
-from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier
+from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier, sidecar_path, sniff_media_type
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ class Lookup:
     detail: str
     best: VisualMatch | None = None
     others: tuple[VisualMatch, ...] = ()
+    # how the trail was searched: "index" (the hash bands) or "scan" (every stored hash); None: not at all
+    method: str | None = None
+    max_distance: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +83,8 @@ class Lookup:
             "detail": self.detail,
             "match": None if self.best is None else self.best.__dict__,
             "other_matches": [m.__dict__ for m in self.others],
+            "method": self.method,
+            "max_distance": self.max_distance,
         }
 
 
@@ -88,6 +93,7 @@ def perceptual_hash_of(data: bytes, max_pixels: int) -> str:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    # Lazy, like the database below: only a file without valid credentials is looked up.
     from policies.creative import unreadable_image_reason
     from policies.perceptual import phash_hex
 
@@ -117,11 +123,16 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
         found, method = _images_within(settings, wanted, max_distance)
     except _LookupUnavailable as exc:
         return Lookup("not_possible", f"lookup not possible: {exc}")
+    if method == "scan":
+        log.info("visual lookup compared every stored hash (distance %d is past the index's reach, "
+                 "or the database predates it)", max_distance)  # fmt: skip
     if not found:
         how = "by the hash index" if method == "index" else "comparing every stored hash"
         return Lookup(
             "no_match",
             f"no image in the audit database is within distance {max_distance} of it (searched {how})",
+            method=method,
+            max_distance=max_distance,
         )
     best = found[0]
     return Lookup(
@@ -129,6 +140,8 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
         f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance})",
         best=best,
         others=tuple(found[1:6]),
+        method=method,
+        max_distance=max_distance,
     )
 
 
@@ -141,7 +154,8 @@ def _trail_engine(settings: Settings) -> Any:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from brandgate.db.engine import READ_ONLY, make_engine
+    # Lazy: `verify` of a signed file never opens the database, so it does not load it either.
+    from brandgate.db.engine import READ_ONLY, process_engine
 
     try:
         url = make_url(settings.database_url)
@@ -151,7 +165,7 @@ def _trail_engine(settings: Settings) -> Any:
     is_sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     if is_sqlite_file and not Path(str(url.database)).is_file():
         raise _LookupUnavailable(f"no audit database at {url.database}")
-    return make_engine(settings).execution_options(**READ_ONLY)
+    return process_engine(settings).execution_options(**READ_ONLY)
 
 
 def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[list[VisualMatch], str]:
@@ -159,6 +173,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
+    # Lazy, like the engine above: only a file without valid credentials is looked up.
     from brandgate.db.models import PHASH_BAND_COLUMNS, Image
     from brandgate.db.visual_index import Method, close_hashes, images_with
 
@@ -176,8 +191,6 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise _LookupUnavailable(f"the audit database cannot be read ({reason})") from None
-    finally:
-        engine.dispose()
     found = sorted(
         (
             VisualMatch(
@@ -210,6 +223,7 @@ def check_trail_anchor(seq: int, digest: str, settings: Settings) -> AnchorCheck
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
+    # Lazy: `verify` loads the database only when a credential names a trail to check.
     from brandgate.db.audit import event_hash
     from brandgate.db.models import AuditEvent
 
@@ -226,8 +240,6 @@ def check_trail_anchor(seq: int, digest: str, settings: Settings) -> AnchorCheck
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         return AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: the audit database cannot be read "
                                           f"({reason})")  # fmt: skip
-    finally:
-        engine.dispose()
     if row is None:
         return AnchorCheck("rewritten", f"the audit trail was cut under this credential: it was signed at chain "
                                         f"seq {seq}, the trail now ends at seq {head or 0}")  # fmt: skip
@@ -359,8 +371,6 @@ def anchors_under(folder: Path, settings: Settings) -> FolderAnchors:
     A credential whose signature fails could claim any anchor, so it is listed as unreadable
     rather than trusted to accuse (or clear) the trail.
     """
-    from pipeline.provenance import sidecar_path, sniff_media_type
-
     if not folder.is_dir():
         raise UserError(f"--anchors {folder}: not a folder; give the folder holding published images")
     verifier = Verifier.from_settings(settings)

@@ -98,11 +98,11 @@ def test_json_document_follows_the_contract(run_main, tmp_path: Path, technical_
     [result] = document["results"]
     assert result["image"] == str(image)
     assert result["verdict"] == "flag"
-    assert [c["id"] for c in result["checks"]] == ["BG601", "BG602"]
+    assert [c["id"] for c in result["checks"]] == ["BG601", "BG602", "BG603"]
     bg602 = result["checks"][1]
     assert set(bg602) == {"id", "name", "status", "severity", "confidence", "message", "evidence"}
     assert (bg602["name"], bg602["status"], bg602["severity"]) == ("size-format", "fail", "flag")
-    assert set(result["timings_ms"]) == {"BG601", "BG602"}
+    assert set(result["timings_ms"]) == {"BG601", "BG602", "BG603"}
 
 
 @pytest.mark.parametrize(
@@ -162,9 +162,11 @@ def test_checks_list() -> None:
     done = runner.invoke(cli, ["checks", "list", "--json"])
     assert done.exit_code == 0, done.output
     listed = {c["id"]: c for c in json.loads(done.output)["checks"]}
-    assert len(listed) == 14
+    assert len(listed) == 15
+    assert listed["BG603"]["name"] == "degenerate-output" and listed["BG603"]["family"] == "technical"
     assert listed["BG101"]["name"] == "headline-text" and listed["BG101"]["family"] == "text"
     assert listed["BG501"]["default_severity"] == "reject" and listed["BG501"]["screens_brief"] is True
     assert "Options in policy.yaml" in listed["BG302"]["doc"]
     text = runner.invoke(cli, ["checks", "list"])
     assert text.exit_code == 0 and "BG601  blank-image" in text.output
+    assert "BG603  degenerate-output" in text.output
