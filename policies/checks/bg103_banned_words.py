@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from policies.check import Outcome
 from policies.ocr import read_text
+from policies.required_text import expected_texts
 from policies.text_match import contains_phrase, tokens
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     words = banned_words(kit, options)
     if not words:
         return Outcome("skip", "the kit bans no words")
-    ocr = read_text(creative)
+    ocr = read_text(creative, expected_texts(brief, kit))
     if not ocr.usable:
         return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
     hits: dict[str, dict[str, Any]] = {}
