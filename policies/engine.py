@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -16,14 +16,24 @@ if TYPE_CHECKING:
     from policies.creative import Creative
     from policies.kit import Kit
 
-Status = Literal["pass", "fail", "skip", "error"]
+Status = Literal["pass", "fail", "skip", "unverified", "error"]
 Severity = Literal["flag", "reject"]
-Verdict = Literal["pass", "flag", "reject"]
+Verdict = Literal["pass", "unverified", "flag", "reject"]
+
+STATUSES: tuple[Status, ...] = ("pass", "fail", "skip", "unverified", "error")
+# From best to worst: the verdict of several images (or of one image's checks) is the worst one.
+VERDICTS: tuple[Verdict, ...] = ("pass", "unverified", "flag", "reject")
+ACCEPTED_BY_POLICY = "accepted unverified by policy"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a check function returns; the engine adds ID, name, severity and timing."""
+    """What a check function returns; the engine adds ID, name, severity and timing.
+
+    `skip` means the check does not apply (the brief asks for no disclaimer); `unverified` means
+    it applies but could not decide for lack of means (no detector configured, a photograph where
+    only flat-graphic counting exists, no OCR engine), with a message "not checked: <what>, <why>".
+    """
 
     status: Status
     message: str
@@ -41,13 +51,20 @@ class CheckResult:
     message: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
+    # An unverified check the kit's policy.yaml accepts as pass (`accept_unverified: [ID]`).
+    accepted: bool = False
 
     @property
     def failed(self) -> bool:
         return self.status == "fail"
 
+    @property
+    def undecided(self) -> bool:
+        """Unverified and not accepted by the kit's policy: a person must look."""
+        return self.status == "unverified" and not self.accepted
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "status": self.status,
@@ -56,6 +73,9 @@ class CheckResult:
             "message": self.message,
             "evidence": dict(self.evidence),
         }
+        if self.accepted:
+            out["accepted"] = ACCEPTED_BY_POLICY
+        return out
 
 
 class CheckFunction(Protocol):
@@ -123,13 +143,39 @@ class ImageReport:
         return out
 
 
+def accepted_by_policy(status: str, message: str) -> bool:
+    """Whether a stored check result was accepted unverified by the kit's policy.
+
+    The engine starts such a result's message with ACCEPTED_BY_POLICY, so the acceptance travels
+    with the message into the database, the audit export and Slack without a column of its own.
+    """
+    return status == "unverified" and message.startswith(ACCEPTED_BY_POLICY)
+
+
 def verdict_of(results: Sequence[CheckResult]) -> Verdict:
-    """Any failed reject check → reject; else any failed flag check or any error → flag; else pass."""
+    """The verdict of one image's check results, worst first.
+
+    Any failed reject check → reject; else any failed flag check or any error → flag (a broken
+    check is a person's decision, never a pass); else any unverified check the kit does not
+    accept → unverified; else, when at least one check decided (pass or fail) → pass. Nothing
+    decided at all (no checks, or every one skipped or accepted unverified) is unverified too:
+    a pass always means something was checked.
+    """
     if any(r.status == "fail" and r.severity == "reject" for r in results):
         return "reject"
     if any(r.status == "fail" or r.status == "error" for r in results):
         return "flag"
+    if any(r.undecided for r in results):
+        return "unverified"
+    if not any(r.status == "pass" for r in results):
+        return "unverified"
     return "pass"
+
+
+def worst_verdict(verdicts: Iterable[str]) -> Verdict:
+    """The worst of several verdicts (pass < unverified < flag < reject); none at all is unverified."""
+    ranked = [VERDICTS.index(v) for v in verdicts if v in VERDICTS]  # type: ignore[arg-type]
+    return VERDICTS[max(ranked)] if ranked else "unverified"
 
 
 def enabled_checks(kit: Kit, specs: Sequence[CheckSpec]) -> list[tuple[CheckSpec, dict[str, Any]]]:
@@ -157,21 +203,25 @@ def run_one(
             outcome = spec.module.run(creative, brief, kit, options)
     except Exception as exc:  # a broken check must surface as an error, not crash the run
         outcome = Outcome("error", f"check failed to run: {type(exc).__name__}: {exc}", confidence=0.0)
-    return _result(spec, options, outcome, started)
+    return _result(spec, options, outcome, started, kit.accept_unverified)
 
 
-def _result(spec: CheckSpec, options: Mapping[str, Any], outcome: Outcome, started: float) -> CheckResult:
-    if outcome.status not in ("pass", "fail", "skip", "error"):
+def _result(
+    spec: CheckSpec, options: Mapping[str, Any], outcome: Outcome, started: float, accept: frozenset[str] = frozenset()
+) -> CheckResult:
+    if outcome.status not in STATUSES:
         outcome = Outcome("error", f"check returned unknown status {outcome.status!r}", confidence=0.0)
+    accepted = outcome.status == "unverified" and spec.id in accept
     return CheckResult(
         id=spec.id,
         name=spec.name,
         status=outcome.status,
         severity=spec.severity_for(options),
         confidence=outcome.confidence,
-        message=outcome.message,
+        message=f"{ACCEPTED_BY_POLICY}: {outcome.message}" if accepted else outcome.message,
         evidence=outcome.evidence,
         duration_ms=(time.perf_counter() - started) * 1000,
+        accepted=accepted,
     )
 
 
@@ -223,7 +273,7 @@ def screen_brief(brief: Brief, kit: Kit, *, specs: Sequence[CheckSpec] | None = 
             outcome = spec.module.screen(brief, kit, options)
         except Exception as exc:
             outcome = Outcome("error", f"check failed to run: {type(exc).__name__}: {exc}", confidence=0.0)
-        results.append(_result(spec, options, outcome, started))
+        results.append(_result(spec, options, outcome, started, kit.accept_unverified))
     return results
 
 

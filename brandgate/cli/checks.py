@@ -15,7 +15,8 @@ from policies.checks import builtin_specs
 from policies.creative import load_creative
 from policies.engine import ImageReport, check_inputs, run_checks
 
-EXIT_FOR_VERDICT = {"pass": EXIT_OK, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
+# An unverified image needs a person exactly as a flagged one does: both exit 3.
+EXIT_FOR_VERDICT = {"pass": EXIT_OK, "unverified": EXIT_FLAG, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
 
 
 @click.command("check")
@@ -26,8 +27,9 @@ EXIT_FOR_VERDICT = {"pass": EXIT_OK, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
 def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_json: bool) -> None:
     """Run the kit's policy checks on existing IMAGES.
 
-    Exit 0 when every image passes, 3 when any is flagged, 4 when any is rejected,
-    2 for bad input (an unreadable image, kit or brief), before any check runs.
+    Exit 0 when every image passes, 3 when any is unverified (a check that applies could not
+    decide) or flagged, 4 when any is rejected, 2 for bad input (an unreadable image, kit or
+    brief), before any check runs.
     """
     settings = get_settings()
     kit = resolve_kit(kit_name, settings)
@@ -57,7 +59,7 @@ def _print_report(report: ImageReport) -> None:
         say(f"  note: {note}")
     for result in report.checks:
         say(
-            f"  {result.id} {result.name:<22} {result.status:<5} {result.severity:<6}"
+            f"  {result.id} {result.name:<22} {result.status:<10} {result.severity:<6}"
             f" {result.duration_ms:7.1f} ms  {result.message}"
         )
 

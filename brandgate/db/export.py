@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from brandgate.db.audit import canonical_time
 from brandgate.db.engine import READ_ONLY
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
 
 IMAGES = Image.__table__
 REQUESTS = Request.__table__
@@ -55,6 +56,9 @@ CSV_COLUMNS = [
     "memory_kind",
     "cost_usd",
     "checks",
+    # added after the first release: new columns go at the end, so positional readers keep working
+    "unverified_checks",
+    "accepted_unverified",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula; OCR text and reasons are
 # user-controlled, so such cells get a leading apostrophe in CSV (JSONL keeps them verbatim).
@@ -144,6 +148,8 @@ def _checks_of(connection: Connection, image_ids: list[str], evidence: bool) -> 
     for row in connection.execute(statement).all():
         check = {"id": row[1], "name": row[2], "status": row[3], "severity": row[4], "confidence": row[5],
                  "message": row[6]}  # fmt: skip
+        if accepted_by_policy(row[3], row[6]):
+            check["accepted"] = ACCEPTED_BY_POLICY
         if evidence:
             check["evidence"] = row[7]
         found[row[0]].append(check)
@@ -185,6 +191,9 @@ def _record(row: Any, checks: list[dict[str, Any]]) -> dict[str, Any]:
         # what the image is now: the checks' verdict unless a person decided
         "status": row.decision or row.verdict,
         "failed_checks": [c["id"] for c in checks if c["status"] in ("fail", "error")],
+        # checks that applied but could not decide; those the kit's policy accepted are listed apart
+        "unverified_checks": [c["id"] for c in checks if c["status"] == "unverified" and "accepted" not in c],
+        "accepted_unverified": [c["id"] for c in checks if "accepted" in c],
         "checks": checks,
         "approval": approval,
         "gpu_seconds": row.gpu_seconds,
@@ -248,6 +257,8 @@ def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
         flat = {
             **record,
             "failed_checks": ";".join(record["failed_checks"]),
+            "unverified_checks": ";".join(record["unverified_checks"]),
+            "accepted_unverified": ";".join(record["accepted_unverified"]),
             "approval_decision": approval.get("decision"),
             "approval_by": approval.get("decided_by"),
             "approval_reason": approval.get("reason"),

@@ -8,7 +8,8 @@ reporting it missing, Tesseract takes a second look over the whole image.
 
 Statuses: `pass` headline read; `fail` not read, the message names the closest text read and
 the evidence gives it with its similarity (1.0 = identical); `skip` the brief has no headline
-(or there is no brief); `error` no OCR engine could run.
+(or there is no brief); `unverified` no OCR engine could run (the text was
+not read, so the image cannot pass).
 
 Options in policy.yaml under `BG101`:
 - `severity`: `flag` (default) or `reject`.
@@ -41,7 +42,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     max_edits = int_option(options, "max_edits", 0)
     ocr = read_text(creative)
     if not ocr.usable:
-        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+        return ocr.not_read("headline text")
     finding = find_in_creative(brief.headline, creative, ocr, max_edits)
     evidence = {**finding.evidence(), **ocr.summary()}
     confidence = agreement_confidence(finding, ocr)

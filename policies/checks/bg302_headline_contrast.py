@@ -9,8 +9,9 @@ busy photograph is judged by the parts of it that are closest to the text's own 
 When OCR cannot read the headline at all, the kit layout's headline box is measured instead.
 
 Statuses: `pass` ratio ≥ `min_ratio` on every headline line; `fail` below it, with the ratio,
-text and background colours; `skip` no headline in the brief, or no text found where the
-headline should be; `error` no OCR engine could run.
+text and background colours; `skip` no headline in the brief; `unverified` no text found where the
+headline should be; `unverified` no OCR engine could run (the text was
+not read, so the image cannot pass).
 
 Options in policy.yaml under `BG302`:
 - `severity`: `flag` (default) or `reject`.
@@ -55,7 +56,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         raise ValueError(f"option background_percentile must be 0–50, got {percentile}")
     ocr = read_text(creative)
     if not ocr.usable:
-        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+        return ocr.not_read("headline contrast")
     boxes = headline_boxes(brief.headline, ocr)
     located = "read by OCR"
     read = bool(boxes)
@@ -64,7 +65,9 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         located = "not read by OCR; measured in the kit layout's headline box"
     measured = [m for box in boxes if (m := measure(creative.rgb, box, percentile)) is not None]
     if not measured:
-        return Outcome("skip", f"headline {located}, and no text could be told from its background")
+        return Outcome(
+            "unverified", f"not checked: headline contrast, headline {located} and no text told from its background"
+        )
     worst = min(measured, key=lambda m: m["ratio"])
     evidence = {"min_ratio": min_ratio, "located": located, "lines": measured, "ratio": worst["ratio"]}
     if worst["ratio"] >= min_ratio:

@@ -16,8 +16,9 @@ Two ways of counting, chosen in this order:
    most numerous group. It applies only to one named object at a time and only when the
    image is a flat graphic (at least 35 % smooth) or such a group exists.
 
-With neither applicable it reports `skip` with the reason: a photograph without a detector is
-never passed on trust. A brief without `counts` is a `skip` too.
+With neither applicable it reports `unverified` with the reason: a photograph without a detector
+is never passed on trust (the image goes to a person). A brief without counts (none given and
+none read from the prompt, or `counts: {}`) is a `skip`: the check does not apply.
 
 Options (policy.yaml, under BG401):
 
@@ -70,9 +71,9 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         return _count_with_detector(creative, brief.counts, Path(str(folder)), options)
     if len(brief.counts) > 1:
         return Outcome(
-            "skip",
-            "classical counting tells one kind of object at a time; configure a detector "
-            f"({DETECTOR_ENV}) to count {', '.join(sorted(brief.counts))} separately",
+            "unverified",
+            f"not checked: object counts ({', '.join(sorted(brief.counts))}), classical counting tells "
+            f"one kind of object at a time and no detector is configured ({DETECTOR_ENV})",
         )
     name, wanted = next(iter(brief.counts.items()))
     min_area = options.get("min_object_area", 0.001)
@@ -82,10 +83,9 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     result = classical_count(creative.rgb, float(min_area), logo_mask)
     if not result.applicable:
         return Outcome(
-            "skip",
-            f"cannot count {name!r}: the image is not a flat graphic "
-            f"({result.smooth_share:.0%} smooth) and no "
-            f"object detector is configured ({DETECTOR_ENV})",
+            "unverified",
+            f"not checked: object counts ({name}), the image is not a flat graphic "
+            f"({result.smooth_share:.0%} smooth) and no detector is configured ({DETECTOR_ENV})",
             evidence={"method": "classical", "smooth_share": round(result.smooth_share, 3)},
         )
     evidence = {

@@ -13,9 +13,9 @@ BG401 uses). Nothing is downloaded; it is loaded once per process and shared wit
 
 Outcomes:
 
-- no detector configured: `skip` ("anatomy not checked"), never `pass`;
-- hands found but no person: `skip` by default, since a close-up of hands has no person in
-  frame and their number says nothing; `fail` with `fail_hands_without_people: true`;
+- no detector configured: `unverified` ("not checked: hands and people"), never `pass`;
+- hands found but no person: `unverified` by default, since a close-up of hands has no person
+  in frame and their number says nothing; `fail` with `fail_hands_without_people: true`;
 - more hands than twice the people: `fail`, with every box and score in the evidence;
 - otherwise `pass`, which means only "no surplus hands were detected".
 
@@ -24,8 +24,9 @@ hand-landmark (keypoint) model, none ships here and none can be downloaded, so B
 claim them; its evidence says so under `not_checked`.
 
 The brief's prompt is not used to skip: a generated image can show people the prompt never asked
-for, and those are the hands that go wrong. `only_when_prompted: true` skips the check when the
-prompt names no people or hands (a word list: person, people, man, woman, hand, ...).
+for, and those are the hands that go wrong. `only_when_prompted: true` skips the check (`skip`:
+it does not apply) when the prompt names no people or hands (a word list: person, people, man,
+woman, hand, ...).
 
 Options (policy.yaml, under BG402):
 
@@ -78,7 +79,9 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         return Outcome("skip", "the prompt names no people or hands (only_when_prompted)")
     folder = options.get("detector") or os.environ.get(DETECTOR_ENV) or os.environ.get(FALLBACK_DETECTOR_ENV)
     if not folder:
-        return Outcome("skip", f"no hand/person detector configured ({DETECTOR_ENV}): anatomy not checked")
+        return Outcome(
+            "unverified", f"not checked: hands and people, no detector configured ({DETECTOR_ENV})", confidence=0.0
+        )
 
     found = detect_objects(creative, ["hand", "person"], Path(str(folder)), float(threshold))
     hands, people = len(found["hand"]), len(found["person"])
@@ -97,8 +100,8 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
                 "fail", f"{_n(hands, 'hand')} and no person detected", confidence=0.5, evidence=evidence
             )
         return Outcome(
-            "skip",
-            f"{_n(hands, 'hand')} and no person detected: cannot tell how many hands are plausible",
+            "unverified",
+            f"not checked: hands per person, {_n(hands, 'hand')} and no person detected",
             evidence=evidence,
         )
     if hands > HANDS_PER_PERSON * people:

@@ -116,9 +116,9 @@ def _image(hands: int, people: int) -> Creative:
 BRIEF = Brief(kit="acme", prompt="a woman holding a cup of coffee")
 
 
-def test_skips_without_a_detector():
+def test_unverified_without_a_detector():
     outcome = bg402_anatomy.run(_image(3, 1), BRIEF, kit("acme"), {})
-    assert outcome.status == "skip"
+    assert outcome.status == "unverified"
     assert bg402_anatomy.DETECTOR_ENV in outcome.message
     assert "not checked" in outcome.message
 
@@ -150,10 +150,10 @@ def test_threshold_above_every_score_finds_nothing(detector):
     assert outcome.evidence["hands"] == 0
 
 
-def test_hands_without_people_skip_unless_told_to_fail(detector):
+def test_hands_without_people_are_unverified_unless_told_to_fail(detector):
     options: dict[str, object] = {"detector": str(detector)}
     skipped = bg402_anatomy.run(_image(3, 0), BRIEF, kit("acme"), options)
-    assert skipped.status == "skip"
+    assert skipped.status == "unverified"
     assert "no person" in skipped.message
     options["fail_hands_without_people"] = True
     assert bg402_anatomy.run(_image(3, 0), BRIEF, kit("acme"), options).status == "fail"
@@ -174,9 +174,11 @@ def test_bad_options_are_errors(options):
         bg402_anatomy.run(_image(0, 0), BRIEF, kit("acme"), options)
 
 
-@pytest.mark.parametrize(("configured", "status", "verdict"), [(False, "skip", "pass"), (True, "fail", "flag")])
+@pytest.mark.parametrize(
+    ("configured", "status", "verdict"), [(False, "unverified", "unverified"), (True, "fail", "flag")]
+)
 def test_engine_verdict(detector, monkeypatch, configured, status, verdict):
-    # Without a detector BG402 skips and never makes the verdict worse than pass.
+    # Without a detector 3 hands and 1 person are not checked, so the image is never a pass.
     if configured:
         monkeypatch.setenv(bg402_anatomy.DETECTOR_ENV, str(detector))
     specs = [CheckSpec.from_module(bg402_anatomy)]

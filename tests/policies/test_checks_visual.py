@@ -170,13 +170,14 @@ def test_bg401_classical_counts_flat_graphic():
     assert wrong.status == "fail"
 
 
-def test_bg401_skips_photo_without_detector(monkeypatch):
+def test_bg401_is_unverified_on_a_photo_without_detector(monkeypatch):
     monkeypatch.delenv(bg401_object_counts.DETECTOR_ENV, raising=False)
     rng = np.random.default_rng(2)
     photo = np.clip(rng.normal(128, 30, (256, 256, 3)), 0, 255).astype(np.uint8)
     brief = Brief(kit="acme", prompt="x", counts={"apple": 3})
     outcome = bg401_object_counts.run(Creative("t", photo), brief, kit("acme"), {})
-    assert outcome.status == "skip"
+    assert outcome.status == "unverified"
+    assert outcome.message.startswith("not checked: object counts")
     assert "detector" in outcome.message
 
 
