@@ -110,9 +110,12 @@ def request_summary(brief: Brief, requester: str) -> str:
     if brief.disclaimer:
         extras.append(f"disclaimer “{_clip(brief.disclaimer, 80)}”")
     if brief.counts:
-        extras.append("counts " + ", ".join(f"{k}: {v}" for k, v in brief.counts.items()))
+        counted = ", ".join(f"{k}: {v}" for k, v in brief.counts.items())
+        extras.append(f"counts read from the prompt: {counted}" if brief.counts_inferred else f"counts {counted}")
     extras.append(f"{brief.size[0]}×{brief.size[1]}")
     parts.append(" · ".join(extras))
+    if brief.counts_inferred:
+        parts.append("_Counts were read from the prompt; give `counts=` to change them, `counts=none` to check none._")
     return "\n".join(parts)
 
 
@@ -284,7 +287,8 @@ def brief_modal(kits: Sequence[tuple[str, str]], channel_id: str) -> Block:
                 "Counts",
                 {"type": "plain_text_input", "action_id": "value", "placeholder": _plain("apple: 5, pear: 2")},
                 optional=True,
-                hint="Objects that must appear this many times.",
+                hint="Objects that must appear this many times. Left empty, they are read from the prompt "
+                "(“five red apples” → apple: 5); write none to check no counts.",
             ),
             _input(
                 "n",

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from policies.errors import InvalidInput, describe_validation_error
+from policies.prompt_counts import counts_in_prompt
 
 MAX_PROMPT_CHARS = 2000
 MAX_HEADLINE_CHARS = 120
@@ -35,6 +36,9 @@ class Brief(BaseModel):
     headline: str | None = Field(default=None, min_length=1, max_length=MAX_HEADLINE_CHARS)
     disclaimer: str | None = Field(default=None, min_length=1, max_length=MAX_DISCLAIMER_CHARS)
     counts: dict[str, int] = Field(default_factory=dict)
+    # True when `counts` was absent and was read from the prompt ("five red apples" → apple: 5);
+    # `counts: {}` opts out of reading them.
+    counts_inferred: bool = False
     logo: str | None = Field(default=None, min_length=1, max_length=64)
     size: tuple[int, int] = (512, 512)
     n: int = Field(default=4, ge=1, le=MAX_IMAGES_PER_BRIEF)
@@ -42,6 +46,15 @@ class Brief(BaseModel):
     format: Literal["png", "jpeg", "webp"] = "png"
     compose: bool | None = None
     layout: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _counts_from_prompt(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "counts" not in data and isinstance(data.get("prompt"), str):
+            found = counts_in_prompt(data["prompt"])
+            if found:
+                data = {**data, "counts": found, "counts_inferred": True}
+        return data
 
     @field_validator("counts")
     @classmethod

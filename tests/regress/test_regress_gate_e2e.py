@@ -25,6 +25,7 @@ from brandgate.settings import Settings
 from tests.regress.fake_slack import fake_slack
 
 pytest.importorskip("brandgate.jobs.queues", reason="the job queue (orchestration) is not merged yet")
+from brandgate.regress.gate import evaluate
 from tests.regress.gate_world import GateWorld, build_world
 
 
@@ -88,6 +89,16 @@ def test_gate_refuses_bad_candidates_promotes_a_good_one_and_rolls_back(
 
     good = actions.promote(settings, sessions, "cand-same", suite, options, actor="test")
     assert good.promoted, good.comparison.failed
+    # The counting family was not measured (BG401 is off in this world's kit): by default, that
+    # alone refuses the promotion; only the allowance in this world's settings let it through.
+    summary = good.comparison.candidate.summary
+    assert summary["pass_rate_by_family"]["counting"] is None
+    assert summary["unmeasured_by_family"]["counting"].startswith("not measured: BG401 not run")
+    strict = evaluate(good.comparison.candidate, good.comparison.baseline,
+                      settings.model_copy(update={"gate_allow_unmeasured": []}))  # fmt: skip
+    assert "brief family pass rates" in strict.failed
+    family = next(c for c in strict.criteria if c.name == "brief family pass rates")
+    assert "counting: not measured: BG401 not run" in family.detail
     assert _statuses(sessions) == {
         "base": "retired",
         "cand-slow": "candidate",
