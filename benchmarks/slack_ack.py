@@ -56,7 +56,7 @@ def _kits(folder: Path) -> Path:
 
 def serve_fake_slack() -> None:
     """The fake Slack process: prints its Web API URL, answers until stdin closes."""
-    from tests.bot.fake_slack import FakeSlack
+    from tests.fake_slack import FakeSlack
 
     with FakeSlack() as fake:
         print(fake.api_url, flush=True)
@@ -139,7 +139,7 @@ def burn() -> None:
 
 
 def _signed_command(user: str, text: str, response_url: str) -> tuple[bytes, dict[str, str]]:
-    from tests.bot.fake_slack import sign
+    from tests.fake_slack import sign
 
     body = urllib.parse.urlencode(
         {

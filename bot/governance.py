@@ -102,8 +102,8 @@ class Governance(Protocol):
         """Write the trail as JSONL or CSV to `out`; returns the number of rows."""
         ...
 
-    def verify(self, path: Path) -> Mapping[str, Any]:
-        """The credentials summary of a file, as `brandgate verify --json` prints it."""
+    def verify(self, data: bytes, name: str) -> Mapping[str, Any]:
+        """The credentials summary of a file's bytes, as `brandgate verify --json` prints it."""
         ...
 
     def close(self) -> None: ...
@@ -199,11 +199,11 @@ class BrandgateGovernance:
             text.detach()  # the caller owns `out`
         return rows
 
-    def verify(self, path: Path) -> Mapping[str, Any]:
+    def verify(self, data: bytes, name: str) -> Mapping[str, Any]:
         # Imported here: only verification loads the C2PA library.
-        from brandgate.verification import verify_file
+        from brandgate.verification import verify_bytes
 
-        summary: Mapping[str, Any] = verify_file(path, self._settings).to_json()
+        summary: Mapping[str, Any] = verify_bytes(data, self._settings, Path(name)).to_json()
         return summary
 
     def close(self) -> None:

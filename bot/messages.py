@@ -8,6 +8,7 @@ from typing import Any
 
 from brandgate.jobs.api import Accepted, ImageView, JobStatus
 from policies.brief import MAX_DISCLAIMER_CHARS, MAX_HEADLINE_CHARS, MAX_IMAGES_PER_BRIEF, MAX_PROMPT_CHARS, Brief
+from policies.characters import printable
 
 Block = dict[str, Any]
 
@@ -70,6 +71,17 @@ def _plain(text: str) -> dict[str, Any]:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def file_label(name: str) -> str:
+    """A shared file's name as replies show it: the last path part, control and bidi characters escaped.
+
+    The name is whatever the uploader typed; in the bot's own reply it must not reorder text, fake a
+    link or mention (`<…>`), or run on for lines.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    shown = printable(base, 120).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return shown or "the file"
 
 
 def help_text() -> str:

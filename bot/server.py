@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -13,6 +15,9 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.context.context import BoltContext
+from slack_bolt.request.internals import build_context
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import runtime_of
+from bot.payloads import check_body
 from bot.runtime import Runtime
 from brandgate.errors import ConfigError
 from brandgate.settings import Settings
@@ -100,15 +106,31 @@ async def _too_large(send: Send, status: int, text: str) -> None:
 def build_asgi(app: App, settings: Settings) -> ASGIApp:
     """The ASGI app uvicorn serves. Slack requests are dispatched on a worker thread, never the event loop."""
     runtime = runtime_of(app)
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+
+    verifier = SignatureVerifier(secret)
 
     async def events(request: Request) -> Response:
         started = time.perf_counter()
         body = await request.body()
         try:
-            body.decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             return PlainTextResponse("body is not UTF-8", status_code=400)
+        # The signature before any parsing: an unsigned body is 401 whatever it holds, and nothing
+        # unsigned reaches a JSON parser. bolt checks again, but only after parsing.
+        refused = refuse_unsigned(verifier, request.headers, text)
+        if refused is not None:
+            return refused
+        refusal = check_body(text, request.headers.get("content-type"))
+        if refusal is not None:
+            return PlainTextResponse(refusal.reason, status_code=refusal.status)
         bolt_request = to_bolt_request(request, body)
+        if "command" in bolt_request.raw_body and not bolt_request.body:
+            # bolt reads any form whose text contains "payload" as an interactive payload, and a
+            # command such as `/brandgate "payload bay doors"` would arrive empty; read it as the form it is.
+            bolt_request.body = dict(urllib.parse.parse_qsl(text, keep_blank_values=True))
+            bolt_request.context = build_context(BoltContext({}), bolt_request.body)
         # bolt's own Starlette handler calls dispatch() on the event loop, which would make every
         # request wait for the one before it; a thread keeps acks independent of each other.
         bolt_response = await run_in_threadpool(app.dispatch, bolt_request)
@@ -131,6 +153,22 @@ def build_asgi(app: App, settings: Settings) -> ASGIApp:
         lifespan=_closing(runtime),
     )
     return BodyLimit(starlette, settings.slack_max_body_bytes)
+
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+
+
+def refuse_unsigned(verifier: SignatureVerifier, headers: Mapping[str, str], body: str) -> Response | None:
+    """401 unless the request carries Slack's signature over this body, made in the last 5 minutes."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    # The SDK's own check would raise on a timestamp that is not a number and on a non-ASCII signature.
+    if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
+        return PlainTextResponse("missing or malformed Slack signature headers", status_code=401)
+    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+        return PlainTextResponse("invalid or expired Slack signature", status_code=401)
+    return None
 
 
 def _closing(runtime: Runtime) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:

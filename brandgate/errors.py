@@ -1,4 +1,4 @@
-"""brandgate's own errors; each carries the exit code of DESIGN.md's contract."""
+"""brandgate's own errors; each carries its exit code from the command-line contract (docs/cli.md)."""
 
 from policies.errors import InvalidInput
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from brandgate.errors import ConfigError
+from policies.characters import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Every knob an operator sets. Names are part of DESIGN.md's public contract."""
+    """Every knob an operator sets. Names are part of the public contract (docs/cli.md)."""
 
     model_config = SettingsConfigDict(
         env_prefix="BRANDGATE_",
@@ -59,6 +63,11 @@ class Settings(BaseSettings):
     slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Larger requests get 413 unread.")
     slack_progress_interval_s: float = Field(default=1.0, ge=0.2, description="Least time between thread edits.")
     slack_rate_limit_retries: int = Field(default=5, ge=0, description="Retries of a Web API call answered 429.")
+    slack_file_hosts: list[str] = Field(
+        default_factory=lambda: ["files.slack.com"],
+        description="Hosts (or origins such as http://127.0.0.1:8080) /brandgate verify may fetch files from"
+        " with the bot token; anything else, redirects included, is refused.",
+    )
 
     signing_cert: Path | None = None
     signing_key: Path | None = None
@@ -139,11 +148,49 @@ class Settings(BaseSettings):
     @classmethod
     def _url_not_empty(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("BRANDGATE_DATABASE_URL is empty; give an SQLAlchemy URL")
+            raise ValueError("is empty; give an SQLAlchemy URL such as sqlite:///var/brandgate.db")
         return value.strip()
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once on first use."""
-    return Settings()
+    """The process-wide settings, read once on first use; a bad value is a ConfigError naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe_settings_error(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(describe_settings_error(exc)) from None
+
+
+def describe_settings_error(exc: ValidationError | SettingsError) -> str:
+    """One line naming the BRANDGATE_ variable at fault and what it must be, quoting little of its value."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    if isinstance(exc, SettingsError):
+        # pydantic-settings says 'error parsing value for field "slack_managers" from source ...'.
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = f"{prefix}{found.group(1)}".upper() if found else "a BRANDGATE_ setting"
+        kind = _annotation_words(found.group(1)) if found else "a valid value"
+        return f"setting {name} cannot be read: give {kind}"
+    clauses = []
+    for err in exc.errors()[:3]:
+        field = str(err["loc"][0]) if err["loc"] else ""
+        name = f"{prefix}{field}".upper() if field else "a BRANDGATE_ setting"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        got = err.get("input")
+        shown = f" (got {quote(got, 60)})" if isinstance(got, str) and not _secret(field) else ""
+        clauses.append(f"setting {name}: {message}{shown}")
+    return "; ".join(clauses)
+
+
+def _secret(field: str) -> bool:
+    """Tokens, and URLs (which may carry a password), are never repeated back."""
+    info = Settings.model_fields.get(field)
+    return field.endswith("_url") or (info is not None and "SecretStr" in str(info.annotation))
+
+
+def _annotation_words(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is not None and "list" in str(info.annotation):
+        return 'a JSON list, like ["U012AB3CD"]'
+    return "a valid value"

@@ -15,7 +15,7 @@ from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier
 
 log = logging.getLogger(__name__)
 
-# DESIGN.md's contract for `brandgate verify`.
+# The exit codes of `brandgate verify` (docs/cli.md).
 EXIT_BY_STATE = {
     "trusted": EXIT_OK,
     "valid": EXIT_FLAG,
@@ -102,44 +102,32 @@ def perceptual_hash_of(data: bytes, max_pixels: int) -> str:
 
 
 def find_visual_match(data: bytes, settings: Settings, max_distance: int | None = None) -> Lookup:
-    """Look the image up among the audit trail's images by perceptual hash. Never raises."""
+    """Look the image up among the audit trail's images by perceptual hash. Never raises.
+
+    The hash bands' indexes find exactly the images within `max_distance` that comparing every
+    stored hash would (brandgate/db/visual_index.py); the detail names the method used.
+    """
     max_distance = settings.visual_match_max_distance if max_distance is None else max_distance
     try:
         wanted = perceptual_hash_of(data, settings.max_image_pixels)
     except ValueError as exc:
         return Lookup("not_possible", f"lookup not possible: {exc}")
     try:
-        rows = _images_with_phash(settings)
+        found, method = _images_within(settings, wanted, max_distance)
     except _LookupUnavailable as exc:
         return Lookup("not_possible", f"lookup not possible: {exc}")
-    from policies.perceptual import hamming
-
-    found = sorted(
-        (
-            VisualMatch(
-                image_id=row.id,
-                request_id=row.request_id,
-                distance=hamming(wanted, row.phash),
-                kind=row.kind,
-                created_at=None if row.created_at is None else row.created_at.isoformat(),
-            )
-            for row in rows
-        ),
-        key=lambda m: (m.distance, m.created_at or ""),
-    )
-    close = [m for m in found if m.distance <= max_distance]
-    if not close:
-        nearest = f" (nearest at distance {found[0].distance})" if found else ""
+    if not found:
+        how = "by the hash index" if method == "index" else "comparing every stored hash"
         return Lookup(
             "no_match",
-            f"no image among {len(found)} in the audit database looks like it{nearest}",
+            f"no image in the audit database is within distance {max_distance} of it (searched {how})",
         )
-    best = close[0]
+    best = found[0]
     return Lookup(
         "match",
         f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance})",
         best=best,
-        others=tuple(close[1:6]),
+        others=tuple(found[1:6]),
     )
 
 
@@ -147,13 +135,15 @@ class _LookupUnavailable(Exception):
     pass
 
 
-def _images_with_phash(settings: Settings) -> list[Any]:
-    from sqlalchemy import inspect, select
+def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[list[VisualMatch], str]:
+    """Images within `max_distance` of `wanted`, nearest (then oldest) first, and the method used."""
+    from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     from brandgate.db.engine import READ_ONLY, make_engine
-    from brandgate.db.models import Image
+    from brandgate.db.models import PHASH_BAND_COLUMNS, Image
+    from brandgate.db.visual_index import Method, close_hashes, images_with
 
     try:
         url = make_url(settings.database_url)
@@ -166,17 +156,33 @@ def _images_with_phash(settings: Settings) -> list[Any]:
     engine = make_engine(settings)
     try:
         with engine.connect().execution_options(**READ_ONLY) as conn:
-            if not inspect(conn).has_table(Image.__tablename__):
+            schema = inspect(conn)
+            if not schema.has_table(Image.__tablename__):
                 raise _LookupUnavailable("the audit database has no images table yet (run `brandgate db upgrade`)")
-            query = select(Image.id, Image.request_id, Image.phash, Image.kind, Image.created_at).where(
-                Image.phash.is_not(None)
-            )
-            return list(conn.execute(query))
+            # A database not yet upgraded to the hash bands is still searched, the slow way.
+            columns = {column["name"] for column in schema.get_columns(Image.__tablename__)}
+            method: Method | None = None if set(PHASH_BAND_COLUMNS) <= columns else "scan"
+            close = close_hashes(conn, wanted, max_distance, method)
+            rows = images_with(conn, sorted(close.distances))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise _LookupUnavailable(f"the audit database cannot be read ({reason})") from None
     finally:
         engine.dispose()
+    found = sorted(
+        (
+            VisualMatch(
+                image_id=row.id,
+                request_id=row.request_id,
+                distance=close.distances[row.phash],
+                kind=row.kind,
+                created_at=None if row.created_at is None else row.created_at.isoformat(),
+            )
+            for row in rows
+        ),
+        key=lambda m: (m.distance, m.created_at or "", m.image_id),
+    )
+    return found, close.method
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,8 @@ class VerifyReport:
         c = self.credentials
         if c.state == "no_credentials":
             tail = f"; {self.lookup.detail}" if self.lookup else ""
+            if c.remote_manifest is not None:
+                return f"{c.problem}{tail}"
             return f"no credentials{tail}"
         if c.state == "invalid":
             reasons = ", ".join(c.failure_codes) or c.problem or "validation failed"
@@ -232,6 +240,7 @@ class VerifyReport:
                 "failure": [{"code": v.code, "explanation": v.explanation} for v in c.failure],
             },
             "problem": c.problem,
+            "remote_manifest": c.remote_manifest,
             "lookup": None if self.lookup is None else self.lookup.to_json(),
         }
 
@@ -240,12 +249,28 @@ def verify_file(path: Path, settings: Settings, manifest: Path | None = None) ->
     """Verify `path` (and its sidecar `manifest` when given) against the configured trust anchors."""
     data = read_within_limit(path, settings.max_image_bytes)
     store = None if manifest is None else read_within_limit(manifest, settings.max_image_bytes, "manifest")
+    return verify_bytes(data, settings, path, manifest=manifest, manifest_store=store)
+
+
+def verify_bytes(
+    data: bytes,
+    settings: Settings,
+    name: Path,
+    *,
+    manifest: Path | None = None,
+    manifest_store: bytes | None = None,
+) -> VerifyReport:
+    """Verify bytes already in memory (a file shared in Slack); `name` is how messages call the file."""
+    if not data:
+        raise UserError(f"{name} is empty (0 bytes)")
+    if len(data) > settings.max_image_bytes:
+        raise UserError(f"{name} is {len(data):,} bytes, over the {settings.max_image_bytes:,}-byte limit")
     verifier = Verifier.from_settings(settings)
     try:
-        credentials = verifier.read(data, manifest_store=store)
+        credentials = verifier.read(data, manifest_store=manifest_store)
     except CredentialsUnreadable as exc:
-        raise UserError(f"{manifest if exc.in_sidecar else path}: {exc.detail}") from None
+        raise UserError(f"{manifest if exc.in_sidecar else name}: {exc.detail}") from None
     lookup = None
     if credentials.state in ("no_credentials", "invalid"):
         lookup = find_visual_match(data, settings)
-    return VerifyReport(file=path, manifest=manifest, credentials=credentials, lookup=lookup)
+    return VerifyReport(file=name, manifest=manifest, credentials=credentials, lookup=lookup)

@@ -11,9 +11,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from policies.characters import quote
+from policies.documents import read_document
 from policies.errors import InvalidInput, describe_validation_error
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class SchedulerSpec(_Frozen):
         if name not in SCHEDULERS:
             close = difflib.get_close_matches(name, SCHEDULERS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ValueError(f"unknown scheduler {name!r}{hint}; valid: {', '.join(SCHEDULERS)}")
+            raise ValueError(f"unknown scheduler {quote(name)}{hint}; valid: {', '.join(SCHEDULERS)}")
         return name
 
     @model_validator(mode="after")
@@ -85,7 +86,7 @@ class SchedulerSpec(_Frozen):
         spacing = self.config.get("timestep_spacing")
         if spacing is not None and spacing not in TIMESTEP_SPACINGS:
             raise ValueError(
-                f"timestep_spacing {spacing!r} is not one of {', '.join(TIMESTEP_SPACINGS)}"
+                f"timestep_spacing {quote(spacing)} is not one of {', '.join(TIMESTEP_SPACINGS)}"
             )
         return self
 
@@ -173,7 +174,7 @@ class Profile(_Frozen):
 
 def check_side(side: int) -> None:
     if not isinstance(side, int) or isinstance(side, bool):
-        raise ValueError(f"side {side!r} is not a whole number of pixels")
+        raise ValueError(f"side {quote(side)} is not a whole number of pixels")
     if not MIN_SIDE <= side <= MAX_SIDE:
         raise ValueError(f"side {side} is outside {MIN_SIDE}..{MAX_SIDE} pixels")
     if side % 8:
@@ -235,27 +236,16 @@ def profile_file(name_or_path: str, settings: Settings) -> Path:
             return candidate
     names = profile_names(settings)
     close = difflib.get_close_matches(name_or_path, names, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = f"did you mean {quote(close[0])}? " if close else ""
     raise InvalidInput(
-        f"no profile named {name_or_path!r}; {hint}valid: {', '.join(names)}", "profile"
+        f"no profile named {quote(name_or_path)}; {hint}valid: {', '.join(names)}", "profile"
     )
 
 
 def load_profile(name_or_path: str, settings: Settings) -> Profile:
     """Read, validate and check a profile against this machine (device and dtype)."""
     path = profile_file(name_or_path, settings)
-    if path.stat().st_size > MAX_PROFILE_FILE_BYTES:
-        raise InvalidInput(f"larger than {MAX_PROFILE_FILE_BYTES} bytes", str(path))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise InvalidInput(
-            f"malformed YAML{at}: {getattr(exc, 'problem', exc)}", str(path)
-        ) from None
-    except UnicodeDecodeError:
-        raise InvalidInput("not UTF-8 text", str(path)) from None
+    data = read_document(path, "profile", MAX_PROFILE_FILE_BYTES)
     profile = validate_profile(data, str(path))
     check_device(profile)
     return profile
@@ -266,7 +256,7 @@ def resolve_device(profile: Profile) -> str:
 
     if profile.device == "cuda" and not torch.cuda.is_available():
         raise InvalidInput(
-            f"profile {profile.name!r} asks for device cuda but this machine has no CUDA GPU; "
+            f"profile {quote(profile.name)} asks for device cuda but this machine has no CUDA GPU; "
             "valid here: auto, cpu",
             "device",
         )
@@ -290,13 +280,13 @@ def check_device(profile: Profile) -> str:
     valid = supported_dtypes(device)
     if profile.dtype not in valid:
         raise InvalidInput(
-            f"profile {profile.name!r} asks for dtype {profile.dtype}, "
+            f"profile {quote(profile.name)} asks for dtype {profile.dtype}, "
             f"which {device} here cannot run; "
             f"valid here: {', '.join(valid)}",
             "dtype",
         )
     if profile.offload != "none" and device != "cuda":
         raise InvalidInput(
-            f"offload {profile.offload!r} needs a CUDA GPU; valid here: none", "offload"
+            f"offload {quote(profile.offload)} needs a CUDA GPU; valid here: none", "offload"
         )
     return device

@@ -389,6 +389,8 @@ class Credentials:
     failure: tuple[ValidationCode, ...] = ()
     problem: str | None = None
     manifest_count: int = 0
+    # The `dcterms:provenance` reference of an asset whose manifest lives elsewhere; never fetched.
+    remote_manifest: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -808,6 +810,61 @@ def _has_c2pa_marker(data: bytes) -> bool:
     return b"jumb" in data and b"c2pa" in data
 
 
+# XMP's `dcterms:provenance`, as an attribute or an element: where C2PA points to a remote manifest.
+_XMP_PROVENANCE = re.compile(
+    rb'dcterms:provenance\s*=\s*"([^"]{0,8192})"|<dcterms:provenance>\s*([^<]{0,8192}?)\s*</dcterms:provenance>'
+)
+_REMOTE_MANIFEST_MAX_CHARS = 2048
+
+
+def remote_manifest_reference(data: bytes) -> str | None:
+    """The remote-manifest reference in the asset's XMP, decoded as far as it decodes; None without one."""
+    match = _XMP_PROVENANCE.search(data)
+    if match is None:
+        return None
+    raw = match.group(1) if match.group(1) is not None else match.group(2)
+    return raw.decode("utf-8", errors="replace")
+
+
+def remote_manifest_problem(reference: str) -> str | None:
+    """Why `reference` cannot name a remote manifest (C2PA asks for an http(s) URL); None when it can."""
+    from urllib.parse import urlsplit
+
+    if not reference.strip():
+        return "it is empty"
+    if len(reference) > _REMOTE_MANIFEST_MAX_CHARS:
+        return f"it is {len(reference):,} characters long"
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F or ch == "\ufffd" for ch in reference):
+        return "it holds spaces, control characters or bytes that are not UTF-8"
+    try:
+        parts = urlsplit(reference)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError as exc:
+        return f"it is not a URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "it is not an http(s) URL"
+    if not parts.hostname:
+        return "it names no host"
+    return None
+
+
+def _remote_credentials(reference: str) -> Credentials:
+    """Credentials that live at `reference`: not fetched (verification is offline), or a malformed pointer."""
+    problem = remote_manifest_problem(reference)
+    shown = reference if len(reference) <= 200 else reference[:200] + "…"
+    if problem is not None:
+        return Credentials(
+            state="invalid",
+            remote_manifest=reference,
+            problem=f"the remote manifest reference {shown!r} is malformed: {problem}",
+        )
+    return Credentials(
+        state="no_credentials",
+        remote_manifest=reference,
+        problem=f"no credentials in the file: they are remote, at {shown}, and verification is offline (not fetched)",
+    )
+
+
 class Verifier:
     """Reads and validates content credentials against a set of trust anchors."""
 
@@ -843,9 +900,17 @@ class Verifier:
                     cr = {}
                 embedded = reader.is_embedded()
         except c2pa.C2paError.ManifestNotFound:
+            # The SDK ignores a provenance reference it cannot use; a pointer that leads nowhere is damage.
+            reference = None if manifest_store is not None else remote_manifest_reference(data)
+            if reference is not None:
+                return _remote_credentials(reference)
             return Credentials(state="no_credentials")
         except c2pa.C2paError as exc:
             text = str(exc)
+            if manifest_store is None and (isinstance(exc, c2pa.C2paError.RemoteManifest) or text.startswith("Remote")):
+                # Remote fetching is off (offline by design); the SDK names the URL it would have fetched.
+                reference = remote_manifest_reference(data) or text.rsplit(" ", 1)[-1]
+                return _remote_credentials(reference)
             if manifest_store is not None and "jumbf" in text.lower():
                 raise CredentialsUnreadable(f"cannot be read as a manifest store ({text})", in_sidecar=True) from exc
             if manifest_store is not None or _has_c2pa_marker(data):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from policies.characters import QUOTE_CHARS, printable, quote
+from policies.documents import read_document
 from policies.errors import InvalidInput, describe_validation_error
 from policies.prompt_counts import counts_in_prompt
 
@@ -63,7 +63,7 @@ class Brief(BaseModel):
             if not name.strip():
                 raise ValueError("object names in counts must not be empty")
             if not 0 <= value <= MAX_COUNT:
-                raise ValueError(f"count for {name!r} is {value}; give 0 to {MAX_COUNT}")
+                raise ValueError(f"count for {quote(name)} is {value}; give 0 to {MAX_COUNT}")
         return {name.strip().lower(): value for name, value in counts.items()}
 
     @field_validator("size")
@@ -101,50 +101,9 @@ def brief_from_mapping(data: Any, where: str = "brief") -> Brief:
 
 def load_brief(path: Path) -> Brief:
     """Read a brief from a .yaml/.yml or .json file."""
-    text = _read_text(path, MAX_BRIEF_FILE_BYTES, "brief")
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            hint = " (it looks like YAML: name the file .yaml)" if _looks_like_yaml(text) else ""
-            raise InvalidInput(
-                f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}", str(path)
-            ) from None
-    elif suffix in (".yaml", ".yml"):
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"not valid YAML: {_yaml_problem(exc)}", str(path)) from None
-    else:
-        raise InvalidInput("a brief file must end in .yaml, .yml or .json", str(path))
+    if path.suffix.lower() not in (".json", ".yaml", ".yml"):
+        raise InvalidInput("a brief file must end in .yaml, .yml or .json", printable(str(path), QUOTE_CHARS))
+    data = read_document(path, "brief", MAX_BRIEF_FILE_BYTES)
     if data is None:
-        raise InvalidInput("the brief is empty", str(path))
-    return brief_from_mapping(data, str(path))
-
-
-def _read_text(path: Path, limit: int, what: str) -> str:
-    if not path.exists():
-        raise InvalidInput(f"no such {what} file", str(path))
-    if path.is_dir():
-        raise InvalidInput(f"is a folder, not a {what} file", str(path))
-    size = path.stat().st_size
-    if size > limit:
-        raise InvalidInput(f"{what} file is {size} bytes; the limit is {limit}", str(path))
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{what} file is not UTF-8 text", str(path)) from None
-
-
-def _looks_like_yaml(text: str) -> bool:
-    return bool(re.search(r"^\s*[A-Za-z_][\w-]*\s*:", text, re.MULTILINE)) and not text.lstrip().startswith("{")
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    if mark is not None:
-        return f"{problem} at line {mark.line + 1} column {mark.column + 1}"
-    return str(problem)
-
+        raise InvalidInput("the brief is empty", printable(str(path), QUOTE_CHARS))
+    return brief_from_mapping(data, printable(str(path), QUOTE_CHARS))

@@ -8,37 +8,25 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
+
+from policies.check import STATUSES as STATUSES
+from policies.check import CheckSpec as CheckSpec
+from policies.check import Outcome as Outcome
+from policies.check import Severity as Severity
+from policies.check import Status as Status
+from policies.checks import builtin_specs
 
 if TYPE_CHECKING:
     from policies.brief import Brief
     from policies.creative import Creative
     from policies.kit import Kit
 
-Status = Literal["pass", "fail", "skip", "unverified", "error"]
-Severity = Literal["flag", "reject"]
 Verdict = Literal["pass", "unverified", "flag", "reject"]
 
-STATUSES: tuple[Status, ...] = ("pass", "fail", "skip", "unverified", "error")
 # From best to worst: the verdict of several images (or of one image's checks) is the worst one.
 VERDICTS: tuple[Verdict, ...] = ("pass", "unverified", "flag", "reject")
 ACCEPTED_BY_POLICY = "accepted unverified by policy"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a check function returns; the engine adds ID, name, severity and timing.
-
-    `skip` means the check does not apply (the brief asks for no disclaimer); `unverified` means
-    it applies but could not decide for lack of means (no detector configured, a photograph where
-    only flat-graphic counting exists, no OCR engine), with a message "not checked: <what>, <why>".
-    """
-
-    status: Status
-    message: str
-    confidence: float = 1.0
-    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,48 +64,6 @@ class CheckResult:
         if self.accepted:
             out["accepted"] = ACCEPTED_BY_POLICY
         return out
-
-
-class CheckFunction(Protocol):
-    def __call__(
-        self, creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
-    ) -> Outcome: ...
-
-
-class BriefCheckFunction(Protocol):
-    def __call__(self, brief: Brief, kit: Kit, options: Mapping[str, Any]) -> Outcome: ...
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    """A built-in check as the registry knows it, read from its module."""
-
-    id: str
-    name: str
-    family: str
-    default_severity: Severity
-    doc: str
-    module: ModuleType
-
-    @classmethod
-    def from_module(cls, module: ModuleType) -> CheckSpec:
-        return cls(
-            id=module.ID,
-            name=module.NAME,
-            family=module.FAMILY,
-            default_severity=module.DEFAULT_SEVERITY,
-            doc=(module.__doc__ or "").strip(),
-            module=module,
-        )
-
-    @property
-    def screens_brief(self) -> bool:
-        """True for checks that look only at the brief (run before any GPU is spent)."""
-        return hasattr(self.module, "screen")
-
-    def severity_for(self, options: Mapping[str, Any]) -> Severity:
-        severity = options.get("severity", self.default_severity)
-        return "reject" if severity == "reject" else "flag"
 
 
 @dataclass(frozen=True)
@@ -263,8 +209,6 @@ def check_inputs(brief: Brief | None, kit: Kit) -> None:
 def screen_brief(brief: Brief, kit: Kit, *, specs: Sequence[CheckSpec] | None = None) -> list[CheckResult]:
     """The kit's enabled brief-only checks (BG501), to run before any GPU time is spent."""
     if specs is None:
-        from policies.checks import builtin_specs
-
         specs = builtin_specs()
     results = []
     for spec, options in enabled_checks(kit, [s for s in specs if s.screens_brief]):
@@ -292,8 +236,6 @@ def run_checks(
     wait on OCR or a detector overlap with the others; `concurrent=False` runs them in turn.
     """
     if specs is None:
-        from policies.checks import builtin_specs
-
         specs = builtin_specs()
     chosen = enabled_checks(kit, specs)
     if not concurrent or len(chosen) < 2:

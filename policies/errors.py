@@ -2,6 +2,14 @@
 
 from pydantic import ValidationError
 
+from policies.characters import printable, quote
+
+# An error names at most this many fields, each in at most this many characters.
+MAX_CLAUSES = 5
+FIELD_CHARS = 80
+# Our validators' own words; what they quote of the input is kept short where they quote it.
+MESSAGE_CHARS = 1000
+
 
 class InvalidInput(ValueError):
     """Input the user must fix. `where` names the file and/or field at fault."""
@@ -12,14 +20,17 @@ class InvalidInput(ValueError):
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """One clause per bad field, the field named first: 'n: ... (got 10000)'."""
+    """One clause per bad field, the field named first: 'n: ... (got 10000)'; a few fields at most."""
+    errors = exc.errors()
     parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "value"
+    for err in errors[:MAX_CLAUSES]:
+        field = printable(".".join(str(p) for p in err["loc"]), FIELD_CHARS) or "value"
         if err["type"] == "extra_forbidden":
             parts.append(f"{field}: unknown field (remove it or check its spelling)")
             continue
         got = err.get("input")
-        shown = repr(got) if not isinstance(got, str) or len(got) < 60 else f"{len(got)} characters"
-        parts.append(f"{field}: {err['msg']} (got {shown})")
+        shown = quote(got) if not isinstance(got, str) or len(got) < 60 else f"{len(got)} characters"
+        parts.append(f"{field}: {printable(err['msg'], MESSAGE_CHARS)} (got {shown})")
+    if len(errors) > MAX_CLAUSES:
+        parts.append(f"and {len(errors) - MAX_CLAUSES} more")
     return "; ".join(parts)

@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from policies.characters import QUOTE_CHARS, printable, quote
+from policies.documents import read_document
 from policies.errors import InvalidInput, describe_validation_error
 
 HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -94,20 +95,21 @@ class KitFile(_Model):
     def _hex_colours(cls, palette: dict[str, str]) -> dict[str, str]:
         for name, value in palette.items():
             if not isinstance(value, str) or not HEX_COLOUR.match(value):
-                raise ValueError(f"colour {name!r} is {value!r}; write it as hex like '#D62828'")
+                raise ValueError(f"colour {quote(name)} is {quote(value)}; write it as hex like '#D62828'")
         return {name: value.upper() for name, value in palette.items()}
 
     @model_validator(mode="after")
     def _references_exist(self) -> KitFile:
-        for lname, layout in self.layouts.items():
+        for key, layout in self.layouts.items():
+            lname = printable(key, 80)
             for role in (layout.headline_font, layout.body_font):
                 if self.fonts and role not in self.fonts:
-                    raise ValueError(f"layouts.{lname} uses font {role!r}, not in fonts")
+                    raise ValueError(f"layouts.{lname} uses font {quote(role)}, not in fonts")
             if layout.logo and layout.logo.variant not in self.logos:
-                raise ValueError(f"layouts.{lname}.logo.variant {layout.logo.variant!r} is not in logos")
+                raise ValueError(f"layouts.{lname}.logo.variant {quote(layout.logo.variant)} is not in logos")
             for colour in (layout.text_colour, layout.plate_colour):
                 if colour is not None and colour not in self.palette and not HEX_COLOUR.match(colour):
-                    raise ValueError(f"layouts.{lname}: colour {colour!r} is neither a palette name nor hex")
+                    raise ValueError(f"layouts.{lname}: colour {quote(colour)} is neither a palette name nor hex")
         return self
 
 
@@ -125,12 +127,12 @@ class Kit(_Model):
     def logo_path(self, variant: str) -> Path:
         if variant not in self.spec.logos:
             known = ", ".join(sorted(self.spec.logos)) or "none"
-            raise InvalidInput(f"kit {self.name!r} has no logo variant {variant!r} (has: {known})", "logo")
+            raise InvalidInput(f"kit {quote(self.name)} has no logo variant {quote(variant)} (has: {known})", "logo")
         return self.root / self.spec.logos[variant].file
 
     def font_path(self, role: str) -> Path:
         if role not in self.spec.fonts:
-            raise InvalidInput(f"kit {self.name!r} has no font {role!r}", "fonts")
+            raise InvalidInput(f"kit {quote(self.name)} has no font {quote(role)}", "fonts")
         return resolve_font(self.root, self.spec.fonts[role].file)
 
     def colour(self, name_or_hex: str) -> tuple[int, int, int]:
@@ -141,7 +143,7 @@ class Kit(_Model):
         key = name or "default"
         if key not in self.spec.layouts:
             known = ", ".join(sorted(self.spec.layouts))
-            raise InvalidInput(f"kit {self.name!r} has no layout {key!r} (has: {known})", "layout")
+            raise InvalidInput(f"kit {quote(self.name)} has no layout {quote(key)} (has: {known})", "layout")
         return self.spec.layouts[key]
 
     def check_options(self, check_id: str) -> dict[str, Any]:
@@ -151,7 +153,7 @@ class Kit(_Model):
 def resolve_font(kit_root: Path, file_name: str) -> Path:
     """The font file: kit fonts/ first, then system folders; never a path outside those."""
     if "/" in file_name or "\\" in file_name or file_name.startswith("."):
-        raise InvalidInput(f"font {file_name!r} must be a bare file name", "fonts")
+        raise InvalidInput(f"font {quote(file_name)} must be a bare file name", "fonts")
     local = kit_root / "fonts" / file_name
     if local.is_file():
         return local
@@ -160,7 +162,7 @@ def resolve_font(kit_root: Path, file_name: str) -> Path:
             for found in base.rglob(file_name):
                 return found
     raise InvalidInput(
-        f"font {file_name!r} not found in {kit_root / 'fonts'} or {', '.join(map(str, SYSTEM_FONT_DIRS))};"
+        f"font {quote(file_name)} not found in {kit_root / 'fonts'} or {', '.join(map(str, SYSTEM_FONT_DIRS))};"
         " install its Debian package (`make setup`) or add the file to the kit",
         "fonts",
     )
@@ -210,7 +212,7 @@ def kit_content_hash(root: Path) -> str:
 def _inside(root: Path, relative: str, field: str, where: Path) -> Path:
     path = (root / relative).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise InvalidInput(f"{field}: {relative!r} points outside the kit folder", str(where))
+        raise InvalidInput(f"{field}: {quote(relative)} points outside the kit folder", str(where))
     return path
 
 
@@ -229,43 +231,35 @@ def _load_policy(
         if options is None:
             options = {}
         if not isinstance(options, dict):
-            raise InvalidInput(f"{check_id}: settings must be a mapping, got {options!r}", str(path))
+            raise InvalidInput(f"{quote(check_id)}: settings must be a mapping, got {quote(options)}", str(path))
         severity = options.get("severity")
         if severity is not None and severity not in ("flag", "reject"):
-            raise InvalidInput(f"{check_id}.severity: must be 'flag' or 'reject', got {severity!r}", str(path))
+            raise InvalidInput(f"{check_id}.severity: must be 'flag' or 'reject', got {quote(severity)}", str(path))
         enabled = options.get("enabled", True)
         if not isinstance(enabled, bool):
-            raise InvalidInput(f"{check_id}.enabled: must be true or false, got {enabled!r}", str(path))
+            raise InvalidInput(f"{check_id}.enabled: must be true or false, got {quote(enabled)}", str(path))
         policy[str(check_id)] = dict(options)
     return policy, accepted
 
 
 def _known(check_id: Any, known_check_ids: frozenset[str] | None, path: Path) -> None:
     if known_check_ids is not None and check_id not in known_check_ids:
-        raise InvalidInput(f"unknown check ID {check_id!r}; known: {', '.join(sorted(known_check_ids))}", str(path))
+        raise InvalidInput(
+            f"unknown check ID {quote(check_id)}; known: {', '.join(sorted(known_check_ids))}", str(path)
+        )
 
 
 def _accepted_unverified(value: Any, known_check_ids: frozenset[str] | None, path: Path) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidInput(f"{ACCEPT_UNVERIFIED}: must be a list of check IDs, got {value!r}", str(path))
+        raise InvalidInput(f"{ACCEPT_UNVERIFIED}: must be a list of check IDs, got {quote(value)}", str(path))
     for check_id in value:
         _known(check_id, known_check_ids, path)
     return frozenset(value)
 
 
 def _read_yaml(path: Path, required: bool) -> Any:
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         if required:
-            raise InvalidInput("missing; every kit needs one", str(path))
+            raise InvalidInput("missing; every kit needs one", printable(str(path), QUOTE_CHARS))
         return None
-    if path.stat().st_size > MAX_KIT_FILE_BYTES:
-        raise InvalidInput(f"larger than {MAX_KIT_FILE_BYTES} bytes", str(path))
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise InvalidInput(f"malformed YAML{at}: {getattr(exc, 'problem', exc)}", str(path)) from None
-    except UnicodeDecodeError:
-        raise InvalidInput("not UTF-8 text", str(path)) from None
-
+    return read_document(path, path.name, MAX_KIT_FILE_BYTES)

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.engine import Outcome
+from policies.check import Outcome
 
 if TYPE_CHECKING:
     from policies.creative import Creative

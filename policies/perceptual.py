@@ -1,27 +1,27 @@
-"""Perceptual hashes: fingerprints of what an image looks like, robust to re-encoding."""
+"""Perceptual hashes: fingerprints of what an image looks like, robust to re-encoding.
+
+The hash is imagehash's pHash (DCT of a 32×32 greyscale copy, low 8×8 frequencies against their
+median), written as imagehash writes it, so a hash stored in the audit trail is the one any
+other tool built on imagehash computes for the same file.
+"""
 
 from __future__ import annotations
 
-import cv2
+import imagehash
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
 
-def phash(rgb: NDArray[np.uint8], hash_size: int = 8, highfreq_factor: int = 4) -> int:
-    """64-bit DCT perceptual hash: low frequencies of a small greyscale copy, against their median."""
-    size = hash_size * highfreq_factor
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
-    small = cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
-    low = cv2.dct(small)[:hash_size, :hash_size]
-    bits = (low > np.median(low)).flatten()
-    value = 0
-    for bit in bits:
-        value = (value << 1) | int(bit)
-    return value
+def phash(rgb: NDArray[np.uint8] | Image.Image) -> int:
+    """64-bit perceptual hash of an RGB (or greyscale) array or a PIL image."""
+    return int(phash_hex(rgb), 16)
 
 
-def phash_hex(rgb: NDArray[np.uint8]) -> str:
-    return f"{phash(rgb):016x}"
+def phash_hex(rgb: NDArray[np.uint8] | Image.Image) -> str:
+    """The hash as 16 hex digits, most significant bit first (imagehash's `str()`)."""
+    picture = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.ascontiguousarray(rgb))
+    return str(imagehash.phash(picture))
 
 
 def hamming(a: int | str, b: int | str) -> int:

@@ -67,15 +67,3 @@ def agreement_confidence(finding: Finding, ocr: OcrResult) -> float:
     return 0.8 + 0.19 * (ran - len(finding.engines_exact)) / ran
 
 
-def int_option(options: dict[str, Any] | Any, key: str, default: int, low: int = 0) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"option {key} must be a whole number ≥ {low}, got {value!r}")
-    return value
-
-
-def float_option(options: dict[str, Any] | Any, key: str, default: float, low: float = 0.0) -> float:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
-        raise ValueError(f"option {key} must be a number ≥ {low}, got {value!r}")
-    return float(value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages, slash
 from bot.briefs import brief_for_channel, queue_brief
+from bot.files import download_shared_file
 from bot.governance import slack_actor
 from bot.runtime import Runtime
 from brandgate.errors import UserError
@@ -171,34 +171,20 @@ def _verify(
         info = client.files_info(file=file_id)["file"]
     except SlackApiError as exc:
         raise UserError(f"cannot open file {file_id} ({exc.response.get('error')})") from None
-    size = int(info.get("size") or 0)
-    if size > runtime.settings.max_image_bytes:
-        raise UserError(
-            f"{info.get('name')} is {size} bytes; files over {runtime.settings.max_image_bytes} are not checked"
-        )
+    name = messages.file_label(str(info.get("name") or file_id))
+    limit = runtime.settings.max_image_bytes
+    size = info.get("size")
+    if isinstance(size, int) and size > limit:
+        raise UserError(f"{name} is {size:,} bytes; files over {limit:,} are not checked")
     url = info.get("url_private_download") or info.get("url_private")
-    if not url:
-        raise UserError(f"{info.get('name')} cannot be downloaded by the bot")
-    name = Path(str(info.get("name") or file_id)).name
-    with tempfile.TemporaryDirectory(prefix="brandgate-verify-") as folder:
-        path = Path(folder) / name
-        _download(str(url), client.token or "", path, runtime.settings.max_image_bytes)
-        summary = runtime.governance.verify(path)
+    if not isinstance(url, str) or not url:
+        raise UserError(f"{name} cannot be downloaded by the bot")
+    # Verified in memory: no temporary file, so no server path can reach a reply.
+    data = download_shared_file(url, client.token or "", runtime.settings.slack_file_hosts, limit)
+    summary = runtime.governance.verify(data, name)
     client.chat_postEphemeral(
         channel=channel,
         user=user,
         text=f"Content credentials of {name}",
         blocks=messages.verify_blocks(name, summary),
     )
-
-
-def _download(url: str, token: str, path: Path, limit: int) -> None:
-    """A private Slack file, with the bot token, never more than `limit` bytes."""
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=30) as response, path.open("wb") as out:
-        total = 0
-        while chunk := response.read(64 * 1024):
-            total += len(chunk)
-            if total > limit:
-                raise UserError(f"the file is larger than {limit} bytes; not checked")
-            out.write(chunk)

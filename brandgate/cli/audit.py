@@ -10,9 +10,10 @@ import click
 
 from brandgate.artifacts import HEX_DIGEST, atomic_file
 from brandgate.cli.output import emit_json, say, warn
+from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine
-from brandgate.db.export import FORMATS, ExportFilter, export_records
+from brandgate.db.export import FORMATS, ExportFilter, count_records, export_records
 from brandgate.db.schema import ensure_current
 from brandgate.errors import EXIT_REJECT, UserError
 from brandgate.settings import get_settings
@@ -81,6 +82,10 @@ def _moment(flag: str, text: str | None, *, end_of_day: bool) -> datetime | None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Exports of fewer images finish in about a second: no progress display for them.
+EXPORT_PROGRESS_FROM = 1000
+
+
 @audit_group.command("export")
 @click.option("--since", help="Images created at or after this UTC date or date-time (ISO 8601).")
 @click.option("--until", help="Images created before this date-time; a bare date includes that whole day.")
@@ -115,16 +120,23 @@ def export_command(
     engine = make_engine(get_settings())
     try:
         ensure_current(engine)
-        records = export_records(engine, filters, evidence=evidence and fmt == "jsonl")
-        if target is None:
-            count = FORMATS[fmt](records, sys.stdout)
-            sys.stdout.flush()
-        else:
-            try:
-                with atomic_file(target, "w") as handle:
-                    count = FORMATS[fmt](records, handle)
-            except OSError as exc:
-                raise UserError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
+        # The trail on a terminal's stdout leaves no room for a bar; a small trail needs no progress.
+        mode = mode_for(False)
+        total = count_records(engine, filters) if mode != "bar" or target is not None else 0
+        if total < EXPORT_PROGRESS_FROM:
+            mode = "off"
+        display = ProgressDisplay("audit export", "images", total, mode=mode)
+        records = display.counting(export_records(engine, filters, evidence=evidence and fmt == "jsonl"))
+        with display:
+            if target is None:
+                count = FORMATS[fmt](records, sys.stdout)
+                sys.stdout.flush()
+            else:
+                try:
+                    with atomic_file(target, "w") as handle:
+                        count = FORMATS[fmt](records, handle)
+                except OSError as exc:
+                    raise UserError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
     finally:
         engine.dispose()
     warn(f"exported {count} image{'s' if count != 1 else ''}" + (f" to {target}" if target else ""))

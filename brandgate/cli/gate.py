@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from brandgate.cli.output import emit_json, say
+from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.errors import EXIT_REJECT
 from brandgate.settings import get_settings
 
@@ -16,7 +17,8 @@ from brandgate.settings import get_settings
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def list_command(as_json: bool) -> None:
     """Profiles with their registry status (active, candidate, retired) and golden outputs."""
-    from brandgate.regress import actions, registry
+    from brandgate import registry
+    from brandgate.regress import actions
 
     settings = get_settings()
     with actions.database(settings) as sessions, sessions.begin() as session:
@@ -63,8 +65,22 @@ def promote_command(
     settings = get_settings()
     suite = load_suite(suite_path or settings.regress_suite).select(families, limit)
     options = actions.options_from(settings, seeds, concurrency, triggered_by="promote")
-    with actions.database(settings) as sessions:
-        result = actions.promote(settings, sessions, candidate, suite, options, actor="cli", out_dir=out_dir)
+    display = ProgressDisplay("models promote", "renders", mode=mode_for(as_json))
+    baseline_todo = 0
+
+    def progress(which: str, done: int, todo: int) -> None:
+        # both runs render the same plan: the whole promotion is twice the baseline's renders
+        nonlocal baseline_todo
+        if which == "baseline":
+            baseline_todo = todo
+        if display.total != baseline_todo * 2:
+            display.set_total(baseline_todo * 2)
+        display.update(done + (baseline_todo if which == "candidate" else 0), note=which)
+
+    with actions.database(settings) as sessions, display:
+        result = actions.promote(
+            settings, sessions, candidate, suite, options, actor="cli", out_dir=out_dir, on_progress=progress
+        )
     if as_json:
         emit_json(result.to_json())
     else:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from brandgate.cli.output import emit_json, say, warn
+from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
 from brandgate.jobs.api import JobQueue, JobStatus, Submission
 from brandgate.settings import Settings, get_settings
@@ -37,24 +38,28 @@ def _open(settings: Settings) -> JobQueue:
 
 
 def follow(queue: JobQueue, request_id: str, timeout: float, *, show: bool) -> JobStatus:
-    """Wait for the request, drawing a one-line progress display on a terminal (stderr)."""
+    """Wait for the request, showing its progress (brandgate/cli/progress.py) unless `show` is off.
+
+    On a terminal: a bar of images done with time left; under a pipe: a line on stderr per stage
+    and image (not per denoising step).
+    """
     deadline = time.monotonic() + timeout
     last = ""
-    tty = show and sys.stderr.isatty()
+    display = ProgressDisplay("generate", "images", mode=mode_for(not show))
     try:
-        while True:
-            status = queue.wait(request_id, timeout=min(0.25, max(0.0, deadline - time.monotonic())))
-            text = status.describe()
-            if show and text != last:
-                if tty:
-                    click.echo(f"\r\033[K{_bar(status)} {text}", err=True, nl=False)
-                elif _coarse(text) != _coarse(last):
+        with display:
+            while True:
+                status = queue.wait(request_id, timeout=min(0.25, max(0.0, deadline - time.monotonic())))
+                text = status.describe()
+                if display.mode == "bar":
+                    if status.n_images and display.total != status.n_images:
+                        display.set_total(status.n_images)
+                    display.update(_images_done(status), note=text)
+                elif show and text != last and _coarse(text) != _coarse(last):
                     warn(text)
                 last = text
-            if status.state in ("done", "failed", "cancelled") or time.monotonic() >= deadline:
-                if tty:
-                    click.echo("", err=True)
-                return status
+                if status.state in ("done", "failed", "cancelled") or time.monotonic() >= deadline:
+                    return status
     except KeyboardInterrupt:
         # The work runs on our behalf: stop it rather than leave it spending GPU time.
         queue.cancel(request_id, by="cli-interrupt")
@@ -66,15 +71,14 @@ def _coarse(text: str) -> str:
     return text.split(", step")[0]
 
 
-def _bar(status: JobStatus, width: int = 24) -> str:
-    done = 0.0
+def _images_done(status: JobStatus) -> float:
+    """Images finished, with the one being made counted by its denoising steps."""
+    if status.state == "done":
+        return float(status.n_images or 0)
     if status.state == "running" and status.image_index and status.n_images:
         within = (status.step or 0) / status.steps if status.steps else 0.0
-        done = ((status.image_index - 1) + within) / status.n_images
-    elif status.state == "done":
-        done = 1.0
-    filled = int(done * width)
-    return "[" + "#" * filled + "-" * (width - filled) + "]"
+        return (status.image_index - 1) + within
+    return 0.0
 
 
 def copy_outputs(status: JobStatus, out: Path) -> dict[str, tuple[str, str | None]]:
@@ -192,7 +196,7 @@ def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | N
         ))
         if not as_json:
             warn(f"request {accepted.request_id} queued ({accepted.position} ahead)")
-        status = follow(queue, accepted.request_id, timeout, show=not as_json or sys.stderr.isatty())
+        status = follow(queue, accepted.request_id, timeout, show=not as_json)
         _report(status, out, as_json, f"brief {brief_file.name}")
     finally:
         queue.close()
@@ -241,7 +245,7 @@ def export(image_id: str, user: str | None, idempotency_key: str | None, wait: b
 @click.option("--json", "as_json", is_flag=True)
 def status_command(request_id: str, as_json: bool) -> None:
     """Where a request is: queue position, progress, or its images and verdicts."""
-    from brandgate.jobs.queues import QueueFront
+    from brandgate.jobs.front import QueueFront
 
     front = QueueFront(get_settings())
     try:
@@ -260,7 +264,7 @@ def status_command(request_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def cancel(request_id: str, user: str | None, as_json: bool) -> None:
     """Cancel a request: removed if queued, stopped at the next denoising step if running."""
-    from brandgate.jobs.queues import QueueFront
+    from brandgate.jobs.front import QueueFront
 
     front = QueueFront(get_settings())
     try:

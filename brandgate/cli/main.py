@@ -10,7 +10,11 @@ import click
 
 from brandgate import __version__
 from brandgate.errors import EXIT_BAD_INPUT, BrandgateError
+from policies.characters import printable
 from policies.errors import InvalidInput
+
+# Our messages are a sentence or two; anything longer is quoting too much of someone's input.
+MAX_ERROR_CHARS = 2000
 
 # Command name -> the brandgate.cli modules whose register(cli) provides it, in order
 # (gate adds its commands to the `models` group that models creates). Modules are
@@ -70,6 +74,11 @@ def _register() -> None:
         cli.get_command(ctx, name)
 
 
+def one_line(message: str) -> str:
+    """An error as one line a terminal shows as written: controls escaped, length bounded."""
+    return printable(message, MAX_ERROR_CHARS)
+
+
 def main() -> None:
     try:
         # Non-standalone click returns (not raises) the code of a command's `Exit(code)`.
@@ -83,10 +92,10 @@ def main() -> None:
         exc.show()
         sys.exit(EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
     except BrandgateError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except InvalidInput as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

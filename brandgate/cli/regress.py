@@ -9,6 +9,7 @@ import click
 from sqlalchemy import select
 
 from brandgate.cli.output import emit_json, say, warn
+from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.errors import EXIT_FAILURE, BrandgateError, UserError
 from brandgate.settings import get_settings
 
@@ -53,18 +54,27 @@ def run_command(
     as_json: bool,
 ) -> None:
     """Run the suite on a profile like real traffic; exit 0 complete, 3 watchdog flagged, 1 incomplete."""
-    from brandgate.regress import actions, registry
+    from brandgate import registry
+    from brandgate.regress import actions
     from brandgate.regress.report import summary_json, summary_lines
     from brandgate.regress.runner import RunInterrupted, load_view
     from brandgate.regress.suite import load_suite
 
     settings = get_settings()
-    with actions.database(settings) as sessions:
+    # The suite is read before the database is opened: a bad file costs nothing.
+    suite = None if resume_id else load_suite(suite_path or settings.regress_suite).select(families, limit)
+    display = ProgressDisplay("regress run", "renders", mode=mode_for(as_json))
+
+    def progress(done: int, todo: int) -> None:
+        if display.total != todo:
+            display.set_total(todo)
+        display.update(done)
+
+    with actions.database(settings) as sessions, display:
         try:
-            if resume_id:
-                view = actions.resume_run(settings, sessions, resume_id, suite_path)
+            if suite is None:
+                view = actions.resume_run(settings, sessions, resume_id or "", suite_path, on_progress=progress)
             else:
-                suite = load_suite(suite_path or settings.regress_suite).select(families, limit)
                 for problem in suite.problems:
                     warn(f"skipped: {problem.describe(suite.path)}")
                 if profile is None:
@@ -72,7 +82,7 @@ def run_command(
                         profile = registry.ensure_active(session, settings, "cli").name
                 size = _size_option(size_text) if size_text else None
                 options = actions.options_from(settings, seeds, concurrency, watchdog=not no_watchdog, size=size)
-                view = actions.run_suite(settings, sessions, suite, profile, options)
+                view = actions.run_suite(settings, sessions, suite, profile, options, on_progress=progress)
         except RunInterrupted as exc:
             view = load_view(sessions, exc.run_id)
             actions.report(settings, view, out_dir)

@@ -2,30 +2,50 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.errors import ConfigError
 from brandgate.settings import Settings
+from policies.characters import printable
 
 # Execution option for long read-only work on SQLite (export, verify): begin DEFERRED so a
 # reader does not hold the write lock that workers need.
 READ_ONLY = {"brandgate_read_only": True}
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def database_url(settings: Settings) -> URL:
+    """The configured URL, refused (ConfigError) when it cannot name a database we can open."""
     try:
-        return make_url(settings.database_url)
-    except ArgumentError:
+        url = make_url(settings.database_url)
+    except (ArgumentError, ValueError):
         raise ConfigError(
             "BRANDGATE_DATABASE_URL is not an SQLAlchemy URL "
             "(examples: sqlite:///var/brandgate.db, postgresql+psycopg://user@host/db)"
         ) from None
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ConfigError(f"BRANDGATE_DATABASE_URL: port {url.port} is not a TCP port (1-65535)")
+    if url.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"BRANDGATE_DATABASE_URL: {printable(url.drivername, 40)!r} is not a database brandgate runs on; "
+            "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        )
+    try:
+        url.get_dialect()
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"BRANDGATE_DATABASE_URL: no SQLAlchemy driver {printable(url.drivername, 40)!r} is installed; "
+            "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from None
+    return url
 
 
 def describe_url(url: URL) -> str:
@@ -53,7 +73,7 @@ def make_engine(settings: Settings, **engine_options: Any) -> Engine:
 
 def _sqlite_engine(url: URL, **engine_options: Any) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _check_sqlite_file(Path(url.database).expanduser())
     options: dict[str, Any] = {"connect_args": {"timeout": 30}}
     options.update(engine_options)
     engine = create_engine(url, **options)
@@ -83,6 +103,28 @@ def _sqlite_engine(url: URL, **engine_options: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a path that is a folder or a file that is not SQLite, before the driver fails deep inside."""
+    shown = printable(str(path), 200)
+    try:
+        if path.is_dir():
+            raise ConfigError(f"BRANDGATE_DATABASE_URL: {shown} is a folder, not an SQLite database file")
+        if path.is_file() and path.stat().st_size > 0:
+            with path.open("rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+            if header != SQLITE_HEADER:
+                raise ConfigError(f"BRANDGATE_DATABASE_URL: {shown} is not an SQLite database file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # The trail is private like the artifacts: made 0600 here, and SQLite gives its
+            # -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"BRANDGATE_DATABASE_URL: cannot use {shown}: {exc.strerror or exc}") from None
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select
+from sqlalchemy import Connection, Engine, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from brandgate.db.audit import canonical_time
@@ -201,6 +201,19 @@ def _record(row: Any, checks: list[dict[str, Any]]) -> dict[str, Any]:
         "memory_kind": row.memory_kind,
         "cost_usd": row.cost_usd,
     }
+
+
+def count_records(engine: Engine, filters: ExportFilter | None = None) -> int:
+    """How many images `export_records` would yield (for a progress display)."""
+    where = (filters or ExportFilter()).clauses()
+    statement = (
+        select(func.count())
+        .select_from(IMAGES)
+        .join(REQUESTS, REQUESTS.c.id == IMAGES.c.request_id)
+        .where(*where)
+    )
+    with engine.connect().execution_options(**READ_ONLY) as connection:
+        return int(connection.execute(statement).scalar_one())
 
 
 def export_records(

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 typed models of DESIGN.md's "Data that lasts"; every change ships a migration."""
+"""SQLAlchemy 2 typed models of the data that lasts (docs/audit.md); every change ships a migration."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -32,6 +32,18 @@ NAMING = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# The perceptual hash split into four 16-bit bands, each an indexed column: see
+# brandgate/db/visual_index.py for why this finds every image within a distance.
+PHASH_BAND_COUNT = 4
+PHASH_BAND_COLUMNS = tuple(f"phash_band{i}" for i in range(PHASH_BAND_COUNT))
+
+
+def phash_bands(phash: str) -> tuple[int, ...]:
+    """The bands of a 16-hex-digit hash, most significant first."""
+    width = len(phash) // PHASH_BAND_COUNT
+    return tuple(int(phash[i * width : (i + 1) * width], 16) for i in range(PHASH_BAND_COUNT))
 
 
 class Base(DeclarativeBase):
@@ -93,6 +105,8 @@ class Image(Base):
         UniqueConstraint("request_id", "index", name="uq_images_request_index"),
         # the export walks images in (created_at, id) order, a batch at a time
         Index("ix_images_created_at_id", "created_at", "id"),
+        # each band's index carries the whole hash, so a lookup never reads the table itself
+        *(Index(f"ix_images_{column}", column, "phash") for column in PHASH_BAND_COLUMNS),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -102,6 +116,11 @@ class Image(Base):
     parent_image_id: Mapped[str | None] = mapped_column(ForeignKey("images.id"))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     phash: Mapped[str | None] = mapped_column(String(16), index=True)
+    # derived from phash whenever it is set (see _bands_follow_phash); never written by hand
+    phash_band0: Mapped[int | None] = mapped_column(Integer)
+    phash_band1: Mapped[int | None] = mapped_column(Integer)
+    phash_band2: Mapped[int | None] = mapped_column(Integer)
+    phash_band3: Mapped[int | None] = mapped_column(Integer)
     media_type: Mapped[str] = mapped_column(String(40), default="image/png")
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
@@ -121,6 +140,13 @@ class Image(Base):
     request: Mapped[Request] = relationship(back_populates="images")
     checks: Mapped[list[CheckResultRow]] = relationship(back_populates="image", order_by="CheckResultRow.check_id")
     approval: Mapped[Approval | None] = relationship(back_populates="image")
+
+    @validates("phash")
+    def _bands_follow_phash(self, _key: str, phash: str | None) -> str | None:
+        bands = phash_bands(phash) if phash is not None else (None,) * PHASH_BAND_COUNT
+        for column, band in zip(PHASH_BAND_COLUMNS, bands, strict=True):
+            setattr(self, column, band)
+        return phash
 
 
 class CheckResultRow(Base):

@@ -21,8 +21,8 @@ from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.jobs.runner import Runner, backoff
 from brandgate.jobs.state import orphaned, worker_identity
 from brandgate.metrics import get_metrics
+from brandgate.requests.run import WorkerParts
 from brandgate.settings import Settings
-from pipeline.run import PipelineParts
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def worker_runtime(settings: Settings) -> WorkerRuntime:
             sessions = make_sessionmaker(engine)
             metrics = get_metrics()
             metrics.watch_jobs(sessions)
-            parts = PipelineParts.from_settings(settings, sessions)
+            parts = WorkerParts.from_settings(settings, sessions)
             _runtime = WorkerRuntime(settings, Runner(parts, metrics))
         return _runtime
 

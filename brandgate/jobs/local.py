@@ -13,12 +13,12 @@ import threading
 from sqlalchemy import Engine
 
 from brandgate.jobs.api import JobStatus
-from brandgate.jobs.queues import QueueFront
+from brandgate.jobs.front import QueueFront
 from brandgate.jobs.runner import JobHooks, Runner, backoff
 from brandgate.jobs.state import next_queued, orphaned, worker_identity
 from brandgate.metrics import Metrics, get_metrics
+from brandgate.requests.run import WorkerParts
 from brandgate.settings import Settings
-from pipeline.run import PipelineParts
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,10 @@ POLL_S = 0.5
 
 class LocalQueue(QueueFront):
     def __init__(self, settings: Settings, *, engine: Engine | None = None, workers: int | None = None,
-                 parts: PipelineParts | None = None, metrics: Metrics | None = None,
+                 parts: WorkerParts | None = None, metrics: Metrics | None = None,
                  start_workers: bool = True) -> None:
         super().__init__(settings, engine)
-        self.parts = parts or PipelineParts.from_settings(settings, self.sessions)
+        self.parts = parts or WorkerParts.from_settings(settings, self.sessions)
         self.metrics = metrics or get_metrics()
         self.metrics.watch_jobs(self.sessions)
         self.runner = Runner(self.parts, self.metrics)

@@ -1,106 +1,19 @@
-"""`open_queue(settings)` and what both backends share: intake, status, cancel, wait."""
+"""`open_queue(settings)`: the job queue the settings name."""
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import replace
-from pathlib import Path
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-from brandgate.db.engine import make_engine, make_sessionmaker
-from brandgate.db.schema import ensure_current
-from brandgate.jobs.api import Accepted, JobQueue, JobStatus, Submission
-from brandgate.jobs.intake import new_export, new_request
-from brandgate.jobs.state import NewRequest, read_status, record_request, request_cancel
-from brandgate.regress.registry import active as active_profile
+from brandgate.jobs.api import JobQueue
 from brandgate.settings import Settings
-
-log = logging.getLogger(__name__)
-
-FINISHED = ("done", "failed", "cancelled")
-
-
-class QueueFront:
-    """The request side of a queue: the database is the record, the backend only moves work."""
-
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
-        self.settings = settings
-        self._own_engine = engine is None
-        self.engine = engine or make_engine(settings)
-        ensure_current(self.engine)
-        self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
-
-    # Backends override these two.
-    def _send(self, request_id: str, queue: str) -> None:
-        """Hand the request to the broker; runs inside the intake transaction."""
-
-    def _queued(self, request_id: str) -> None:
-        """After the commit: wake whoever runs the work."""
-
-    def submit(self, submission: Submission) -> Accepted:
-        return self._record(new_request(self.settings, self._live_profile(submission)))
-
-    def _live_profile(self, submission: Submission) -> Submission:
-        """Traffic for the preview profile runs on the profile the model gate made active, so a
-        promotion or rollback takes effect for the next request without restarting anything."""
-        if submission.pin_profile or submission.profile != self.settings.preview_profile:
-            return submission
-        with self.sessions() as session:
-            row = active_profile(session)
-            active = row.name if row is not None else None
-        if active is None or active == submission.profile:
-            return submission
-        return replace(submission, profile=active)
-
-    def export(self, image_id: str, requested_by: str, idempotency_key: str | None = None) -> Accepted:
-        return self._record(new_export(self.sessions, self.settings, image_id, requested_by, idempotency_key))
-
-    def _record(self, new: NewRequest) -> Accepted:
-        accepted = record_request(self.sessions, self.settings, new, enqueue=self._send)
-        if not accepted.duplicate:
-            self._queued(accepted.request_id)
-        return accepted
-
-    def status(self, request_id: str) -> JobStatus:
-        return read_status(self.sessions, request_id, self.artifact_path)
-
-    def cancel(self, request_id: str, by: str) -> JobStatus:
-        request_cancel(self.sessions, request_id, by)
-        return self.status(request_id)
-
-    def wait(self, request_id: str, timeout: float) -> JobStatus:
-        deadline = time.monotonic() + timeout
-        delay = 0.05
-        while True:
-            status = self.status(request_id)
-            if status.state in FINISHED or time.monotonic() >= deadline:
-                return status
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(0.5, delay * 1.5)
-
-    def artifact_path(self, sha256: str, suffix: str) -> str:
-        return str(artifact_file(self.settings.artifacts_dir, sha256, suffix))
-
-    def close(self) -> None:
-        if self._own_engine:
-            self.engine.dispose()
-
-
-def artifact_file(root: Path, sha256: str, suffix: str) -> Path:
-    from brandgate.artifacts import ArtifactStore
-
-    return ArtifactStore(root).path_for(sha256, suffix)
 
 
 def open_queue(settings: Settings, *, start_workers: bool = True) -> JobQueue:
     """The queue the settings name: `local` (in-process pool, the default) or `celery`."""
     if settings.queue == "celery":
+        # Lazy: celery, kombu and redis load only in processes configured for the celery backend.
         from brandgate.jobs.celery_queue import CeleryQueue
 
         return CeleryQueue(settings)
+    # Lazy: the local pool brings the request run and every check with it; a celery front needs neither.
     from brandgate.jobs.local import LocalQueue
 
     return LocalQueue(settings, start_workers=start_workers)

@@ -10,16 +10,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate.db.audit import append_event
 from brandgate.db.models import Request
 from brandgate.jobs.state import Progress, beat, claim, release
 from brandgate.metrics import Metrics
-from pipeline.run import DatabaseUnavailable, PipelineParts, RequestRun, RunHooks, is_database_outage
+from brandgate.requests import lifecycle
+from brandgate.requests.run import DatabaseUnavailable, RequestRun, RunHooks, WorkerParts, is_database_outage
 from policies.engine import ImageReport
 
 log = logging.getLogger(__name__)
@@ -122,7 +121,7 @@ class Executed:
 class Runner:
     """Runs claimed requests with one process's parts; `execute` is safe to call from threads."""
 
-    parts: PipelineParts
+    parts: WorkerParts
     metrics: Metrics
     heartbeat_s: float = 0.25
 
@@ -190,14 +189,7 @@ class Runner:
             row = session.get(Request, request_id)
             if row is None or row.state != "running":
                 return
-            row.state = "failed"
-            row.stage = stage
-            row.failure_reason = reason
-            row.finished_at = datetime.now(UTC)
-            row.worker = None
-            append_event(session, actor="worker", kind="request.failed", subject_type="request",
-                         subject_id=request_id, payload={"stage": stage, "reason": reason,
-                                                         "cost_usd": row.cost_usd})
+            lifecycle.fail(session, row, stage, reason)
 
 
 def backoff(settings_delay: float, attempt: int) -> float:

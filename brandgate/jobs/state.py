@@ -20,16 +20,16 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate.db.audit import append_event
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
 from brandgate.jobs.api import Accepted, ImageView, JobStatus, UnknownJob
 from brandgate.jobs.limits import check_limits
+from brandgate.requests import lifecycle
+from brandgate.requests.lifecycle import TERMINAL_STATES
 from brandgate.settings import Settings
 from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
 
 log = logging.getLogger(__name__)
 
-TERMINAL_STATES = ("done", "failed", "cancelled")
 # One lock per process serialises limit checks on SQLite; PostgreSQL also takes an advisory lock.
 _intake_lock = threading.Lock()
 _INTAKE_LOCK_KEY = 0x62726E64  # "brnd"
@@ -128,7 +128,6 @@ def record_request(
                 seed=new.seed,
                 n_images=new.n_images,
                 queue=new.queue,
-                state="queued",
                 attempts=0,
                 parent_image_id=new.parent_image_id,
                 stage_timings={},
@@ -138,19 +137,7 @@ def record_request(
             )
             session.add(row)
             session.flush()
-            append_event(
-                session,
-                actor=new.requested_by,
-                kind="export.queued" if new.parent_image_id else "request.queued",
-                subject_type="request",
-                subject_id=request_id,
-                payload={
-                    "kit": new.kit_name, "kit_hash": new.kit_hash, "brief_hash": new.brief_hash,
-                    "profile": new.profile_name, "profile_hash": new.profile_hash, "seed": new.seed,
-                    "n_images": new.n_images, "queue": new.queue, "source": new.source,
-                    "parent_image_id": new.parent_image_id,
-                },
-            )
+            lifecycle.queue(session, row)
             position = position_of(session, row)
             if enqueue is not None:
                 enqueue(request_id, new.queue)
@@ -253,30 +240,10 @@ def claim(
             why = (row.failure_reason or last_error
                    or f"the worker running it stopped (last: {row.worker or 'unknown'})")
             reason = f"gave up after {row.attempts} attempt(s): {why}"
-            row.state = "failed"
-            row.failure_reason = reason
-            row.finished_at = now()
-            row.worker = None
-            append_event(
-                session, actor="worker", kind="request.failed", subject_type="request",
-                subject_id=row.id,
-                payload={"stage": row.stage, "reason": reason, "attempts": row.attempts,
-                         "cost_usd": row.cost_usd},
-            )
+            lifecycle.fail(session, row, row.stage, reason)
             log.error(reason, extra={"event": "request.failed", "request_id": row.id})
             return Claim("exhausted", attempt=row.attempts, detail=reason)
-        redelivered = row.state == "running"
-        row.state = "running"
-        row.attempts += 1
-        row.worker = worker
-        row.heartbeat_at = now()
-        row.started_at = row.started_at or now()
-        row.cancel_requested_by = row.cancel_requested_by if redelivered else None
-        if redelivered:
-            append_event(
-                session, actor="worker", kind="request.redelivered", subject_type="request",
-                subject_id=row.id, payload={"attempt": row.attempts, "worker": worker},
-            )
+        lifecycle.start(session, row, worker)
         attempt = row.attempts
     log.info(
         "request claimed", extra={"event": "request.claimed", "request_id": request_id,
@@ -292,12 +259,7 @@ def _can_lock_rows(session: Session) -> bool:
 def release(sessions: sessionmaker[Session], request_id: str, worker: str, reason: str) -> bool:
     """Hand a running request back to the queue (a transient failure will retry it)."""
     with sessions() as session, session.begin():
-        result = session.execute(
-            update(Request)
-            .where(Request.id == request_id, Request.worker == worker, Request.state == "running")
-            .values(state="queued", worker=None, heartbeat_at=None, failure_reason=reason)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return lifecycle.release(session, request_id, worker, reason)
 
 
 @dataclass(frozen=True)
@@ -347,22 +309,11 @@ def request_cancel(sessions: sessionmaker[Session], request_id: str, by: str) ->
         if row.state in TERMINAL_STATES:
             return row.state
         if row.state == "queued":
-            row.state = "cancelled"
-            row.finished_at = now()
-            row.cancel_requested_by = by
-            append_event(
-                session, actor=by, kind="request.cancelled", subject_type="request", subject_id=row.id,
-                payload={"while": "queued", "cost_usd": row.cost_usd},
-            )
+            lifecycle.cancel(session, row, by)
             log.info("request cancelled before start",
                      extra={"event": "request.cancelled", "request_id": row.id, "by": by})
             return "cancelled"
-        if row.cancel_requested_by is None:
-            row.cancel_requested_by = by
-            append_event(
-                session, actor=by, kind="request.cancel_requested", subject_type="request",
-                subject_id=row.id, payload={"stage": row.stage},
-            )
+        lifecycle.ask_cancel(session, row, by)
         return "running"
 
 

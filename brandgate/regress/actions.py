@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandgate import registry
 from brandgate.db.models import ModelProfileRow, RegressionRun
 from brandgate.errors import UserError
-from brandgate.regress import registry
 from brandgate.regress.gate import Comparison, evaluate
 from brandgate.regress.report import RunView, summary_lines, write_report
 from brandgate.regress.runner import RunOptions, SuiteRunner, find_run, load_view, suite_for_run
@@ -59,13 +59,17 @@ def database(settings: Settings) -> Iterator[sessionmaker[Session]]:
 
 @contextmanager
 def suite_runner(
-    settings: Settings, sessions: sessionmaker[Session], concurrency: int, stop: threading.Event | None = None
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    concurrency: int,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[SuiteRunner]:
     from brandgate.jobs.queues import open_queue
 
     queue = open_queue(queue_settings(settings, concurrency))
     try:
-        yield SuiteRunner(settings, sessions, queue, stop=stop)
+        yield SuiteRunner(settings, sessions, queue, stop=stop, on_progress=on_progress)
     finally:
         queue.close()
 
@@ -96,6 +100,7 @@ def run_suite(
     profile: str,
     options: RunOptions,
     stop: threading.Event | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> RunView:
     """Start and finish one run; an interrupt leaves it `incomplete` (RunInterrupted is raised)."""
     if not suite.briefs:
@@ -103,7 +108,7 @@ def run_suite(
     digest = _profile_hash(settings, profile)
     with sessions.begin() as session:  # goldens and drift are kept for the active profile: know which
         registry.ensure_active(session, settings, options.triggered_by)
-    with suite_runner(settings, sessions, options.concurrency, stop) as runner:
+    with suite_runner(settings, sessions, options.concurrency, stop, on_progress) as runner:
         run_id = runner.start(suite, profile, options, profile_hash=digest)
         log.info(
             "regression run %s: %d brief(s), %d seed(s), profile %s", run_id, len(suite.briefs), options.seeds, profile
@@ -117,6 +122,7 @@ def resume_run(
     run_id: str,
     suite_path: Path | None = None,
     stop: threading.Event | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> RunView:
     run_id = find_run(sessions, run_id)
     with sessions() as session:
@@ -126,7 +132,7 @@ def resume_run(
             raise UserError(f"run {run_id} is already {run.status}; nothing to resume")
         concurrency = run.concurrency
     suite = suite_for_run(sessions, run_id, suite_path)
-    with suite_runner(settings, sessions, concurrency, stop) as runner:
+    with suite_runner(settings, sessions, concurrency, stop, on_progress) as runner:
         return runner.execute(run_id, suite)
 
 
@@ -170,17 +176,31 @@ def promote(
     options: RunOptions,
     actor: str,
     out_dir: Path | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> PromotionResult:
-    """Run the suite on the active profile and the candidate with the same seeds; promote only if all holds."""
+    """Run the suite on the active profile and the candidate with the same seeds; promote only if all holds.
+
+    `on_progress(which, done, todo)` follows each run's renders (`which`: baseline, candidate).
+    """
     with sessions.begin() as session:
         current = registry.ensure_active(session, settings, actor)
         cand = registry.register(session, candidate, settings)
         if cand.id == current.id:
             raise UserError(f"profile {candidate!r} is already active; nothing to promote")
         active_name = current.name
-    baseline = run_suite(settings, sessions, suite, active_name, options)
+    def following(which: str) -> Callable[[int, int], None] | None:
+        if on_progress is None:
+            return None
+        return lambda done, todo: on_progress(which, done, todo)
+
+    baseline = run_suite(settings, sessions, suite, active_name, options, on_progress=following("baseline"))
     cand_view = run_suite(
-        settings, sessions, suite, candidate, RunOptions(**{**options.__dict__, "baseline_run_id": baseline.run_id})
+        settings,
+        sessions,
+        suite,
+        candidate,
+        RunOptions(**{**options.__dict__, "baseline_run_id": baseline.run_id}),
+        on_progress=following("candidate"),
     )
     comparison = evaluate(cand_view, baseline, settings)
     payload = {

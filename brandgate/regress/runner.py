@@ -132,12 +132,18 @@ class SuiteRunner:
         *,
         stop: threading.Event | None = None,
         on_output: Callable[[Output], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.queue = queue
         self.stop = stop or threading.Event()
         self.on_output = on_output
+        # (renders finished, renders this execution has to do): for a progress display
+        self.on_progress = on_progress
+        self._finished = 0
+        self._todo = 0
+        self._counting = threading.Lock()
 
     # --- the run's life: start, resume, finish ---------------------------------------------------
 
@@ -178,6 +184,9 @@ class SuiteRunner:
         renders = plan_renders(chosen, options.seeds, options.seed_base, options.watchdog)
         done = self._recorded(run_id)
         todo = [r for r in renders if (r.brief.id, r.seed_index, r.repeat) not in done]
+        self._finished, self._todo = 0, len(todo)
+        if self.on_progress is not None:
+            self.on_progress(0, len(todo))
         started = time.perf_counter()
         previous_wall = float((run.summary or {}).get("wall_s") or 0.0)
         self._set_status(run_id, "running")
@@ -302,6 +311,10 @@ class SuiteRunner:
         self._record(run_id, render, output)
         if self.on_output is not None:
             self.on_output(output)
+        if self.on_progress is not None:
+            with self._counting:
+                self._finished += 1
+                self.on_progress(self._finished, self._todo)
 
     def _output_of(self, render: Render, status: JobStatus, latency: float | None) -> Output:
         from policies.checks import builtin_specs

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from brandgate.errors import BrandgateError, ConfigError
 from brandgate.settings import Settings
+from brandgate.slack_client import web_client
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
 
 
 class SlackPostFailed(BrandgateError):
     """Slack refused or could not be reached; the report is still on disk."""
 
 
-def _client(settings: Settings) -> tuple[Any, str]:
-    from slack_sdk import WebClient
-
-    if settings.slack_bot_token is None:
-        raise ConfigError("posting to Slack needs BRANDGATE_SLACK_BOT_TOKEN")
+def _client(settings: Settings) -> tuple[WebClient, str]:
+    client = web_client(settings, "posting to Slack")
     if not settings.slack_report_channel:
         raise ConfigError("posting to Slack needs BRANDGATE_SLACK_REPORT_CHANNEL (a channel ID)")
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=30)
     return client, settings.slack_report_channel
 
 

@@ -12,6 +12,7 @@ import yaml
 
 from brandgate.errors import UserError
 from policies.brief import Brief, brief_from_mapping
+from policies.documents import parse_yaml_nodes, read_text
 from policies.errors import InvalidInput
 
 FAMILIES = ("typography", "small-objects", "counting", "hands-people", "edge-cases")
@@ -23,6 +24,7 @@ DEFINING_CHECKS: dict[str, tuple[str, ...]] = {
     "hands-people": ("BG402",),
 }
 MAX_SUITE_FILE_BYTES = 4 * 1024 * 1024
+SUITE_MAX_NODES = 500_000
 MAX_BRIEF_ID_CHARS = 100
 SUITE_ONLY_FIELDS = ("id", "family", "expect")
 
@@ -93,15 +95,12 @@ class Suite:
 
 def load_suite(path: Path) -> Suite:
     """Read a suite: a bad brief becomes a line-numbered `SuiteProblem`; duplicate IDs refuse it."""
-    text = _read(path)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError(f"{path}: not valid YAML: {problem}{where}") from None
+        text = read_text(path, "suite", MAX_SUITE_FILE_BYTES)
+        # A suite is many briefs: it may hold more values than one brief, never an alias bomb.
+        data, root = parse_yaml_nodes(text, str(path), max_nodes=SUITE_MAX_NODES)
+    except InvalidInput as exc:
+        raise SuiteError(str(exc)) from None
     if not isinstance(data, dict) or not isinstance(root, yaml.MappingNode):
         raise SuiteError(f"{path}: a suite is a mapping with a `briefs:` list")
     items = data.get("briefs")
@@ -135,20 +134,6 @@ def load_suite(path: Path) -> Suite:
         raise SuiteError(f"{path}: duplicate brief IDs: {listed}; every ID must be unique")
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Suite(name, path, digest, tuple(briefs), tuple(problems))
-
-
-def _read(path: Path) -> str:
-    if not path.exists():
-        raise SuiteError(f"{path}: no such suite file")
-    if path.is_dir():
-        raise SuiteError(f"{path}: is a folder; give a suite .yaml file")
-    size = path.stat().st_size
-    if size > MAX_SUITE_FILE_BYTES:
-        raise SuiteError(f"{path}: suite file is {size} bytes; the limit is {MAX_SUITE_FILE_BYTES}")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SuiteError(f"{path}: suite file is not UTF-8 text") from None
 
 
 def _item_lines(root: yaml.MappingNode) -> list[int]:

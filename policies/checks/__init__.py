@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import import_module
 
-from policies.engine import CheckSpec
+from policies.check import CheckSpec
 
 # The built-in checks by module name (named after their ID), in the order they run and are reported.
 BUILTIN_MODULE_NAMES = (

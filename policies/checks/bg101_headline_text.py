@@ -21,9 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, find_in_creative, int_option
+from policies.options import whole
+from policies.required_text import agreement_confidence, find_in_creative
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -39,7 +40,7 @@ DEFAULT_SEVERITY = "flag"
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     if brief is None or not brief.headline:
         return Outcome("skip", "the brief asks for no headline")
-    max_edits = int_option(options, "max_edits", 0)
+    max_edits = whole(options, ID, "max_edits", 0)
     ocr = read_text(creative)
     if not ocr.usable:
         return ocr.not_read("headline text")

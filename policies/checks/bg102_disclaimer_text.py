@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.ocr import read_text
-from policies.required_text import agreement_confidence, find_in_creative, int_option
+from policies.options import whole
+from policies.required_text import agreement_confidence, find_in_creative
 from policies.text_match import normalise
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     wanted = required_disclaimers(brief, kit)
     if not wanted:
         return Outcome("skip", "neither the brief nor the kit requires a disclaimer")
-    max_edits = int_option(options, "max_edits", 0)
+    max_edits = whole(options, ID, "max_edits", 0)
     ocr = read_text(creative)
     if not ocr.usable:
         return ocr.not_read("disclaimer text")

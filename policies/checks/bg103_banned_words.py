@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.ocr import read_text
 from policies.text_match import contains_phrase, tokens
 

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.ocr import TextLine, read_text, recognise
-from policies.required_text import float_option, int_option
+from policies.options import number, whole
 from policies.text_match import normalise, similarity, tokens
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ _wordmarks_lock = threading.Lock()
 
 
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
-    min_chars = int_option(options, "min_chars", 3, low=1)
-    min_confidence = float_option(options, "min_confidence", 0.6)
+    min_chars = whole(options, ID, "min_chars", 3, at_least=1)
+    min_confidence = number(options, ID, "min_confidence", 0.6, at_least=0)
     allowed = expected_text(brief, kit, options)
     ocr = read_text(creative)
     if not ocr.usable:

@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from policies import logos
-from policies.engine import Outcome
+from policies.check import Outcome
 
 if TYPE_CHECKING:
     from policies.brief import Brief

@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from policies.check import Outcome
 from policies.checks.bg201_logo_match import locate_required
-from policies.engine import Outcome
 from policies.options import number
 
 if TYPE_CHECKING:

@@ -38,9 +38,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from policies.check import Outcome
 from policies.colour import delta_e_2000, rgb_to_hex, srgb_to_lab
-from policies.engine import Outcome
-from policies.options import number
+from policies.options import number, switch
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -61,8 +61,8 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     max_delta_e = number(options, ID, "max_delta_e", 10.0)
     min_area = number(options, ID, "min_area", 0.05)
     flat_tolerance = number(options, ID, "flat_tolerance", 1.0)
-    allow_blends = bool(options.get("allow_blends", True))
-    allow_neutral = bool(options.get("allow_neutral", True))
+    allow_blends = switch(options, ID, "allow_blends", True)
+    allow_neutral = switch(options, ID, "allow_neutral", True)
 
     full = _work_copy(creative.rgb)
     # Flatness at full resolution (grain survives there); colours counted on every other pixel.

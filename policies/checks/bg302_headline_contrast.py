@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.ocr import OcrResult, otsu_split, read_text
-from policies.required_text import float_option
+from policies.options import number
 from policies.text_match import normalise, similarity
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ Box = tuple[int, int, int, int]
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     if brief is None or not brief.headline:
         return Outcome("skip", "the brief asks for no headline")
-    min_ratio = float_option(options, "min_ratio", 4.5, low=1.0)
-    percentile = float_option(options, "background_percentile", 10.0)
+    min_ratio = number(options, ID, "min_ratio", 4.5, at_least=1.0)
+    percentile = number(options, ID, "background_percentile", 10.0, at_least=0)
     if percentile > 50:
         raise ValueError(f"option background_percentile must be 0–50, got {percentile}")
     ocr = read_text(creative)

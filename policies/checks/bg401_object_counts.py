@@ -40,8 +40,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from policies.check import Outcome
 from policies.detector import detect_objects
-from policies.engine import Outcome
+from policies.options import number
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -76,11 +77,9 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
             f"one kind of object at a time and no detector is configured ({DETECTOR_ENV})",
         )
     name, wanted = next(iter(brief.counts.items()))
-    min_area = options.get("min_object_area", 0.001)
-    if isinstance(min_area, bool) or not isinstance(min_area, int | float) or not 0 < min_area < 1:
-        raise ValueError(f"{ID}.min_object_area must be a share between 0 and 1, got {min_area!r}")
+    min_area = number(options, ID, "min_object_area", 0.001, above=0, below=1)
     logo_mask = _logo_mask(creative, brief, kit)
-    result = classical_count(creative.rgb, float(min_area), logo_mask)
+    result = classical_count(creative.rgb, min_area, logo_mask)
     if not result.applicable:
         return Outcome(
             "unverified",
@@ -214,11 +213,9 @@ def _logo_mask(creative: Creative, brief: Brief, kit: Kit) -> NDArray[np.bool_] 
 def _count_with_detector(
     creative: Creative, counts: Mapping[str, int], folder: Path, options: Mapping[str, Any]
 ) -> Outcome:
-    threshold = options.get("detector_threshold", 0.3)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise ValueError(f"{ID}.detector_threshold must be a number, got {threshold!r}")
+    threshold = number(options, ID, "detector_threshold", 0.3)
     names = sorted(counts)
-    found = detect_objects(creative, names, folder, float(threshold))
+    found = detect_objects(creative, names, folder, threshold)
     counted = {name: len(found[name]) for name in names}
     wrong = {name: (counts[name], counted[name]) for name in names if counted[name] != counts[name]}
     evidence = {

@@ -45,8 +45,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from policies.check import Outcome
 from policies.detector import detect_objects
-from policies.engine import Outcome
+from policies.options import number, switch
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -71,11 +72,9 @@ PEOPLE_WORDS = re.compile(
 
 
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
-    threshold = options.get("detector_threshold", 0.3)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise ValueError(f"{ID}.detector_threshold must be a number, got {threshold!r}")
-    fail_alone = _flag(options, "fail_hands_without_people")
-    if _flag(options, "only_when_prompted") and (brief is None or not PEOPLE_WORDS.search(brief.prompt)):
+    threshold = number(options, ID, "detector_threshold", 0.3)
+    fail_alone = switch(options, ID, "fail_hands_without_people", False)
+    if switch(options, ID, "only_when_prompted", False) and (brief is None or not PEOPLE_WORDS.search(brief.prompt)):
         return Outcome("skip", "the prompt names no people or hands (only_when_prompted)")
     folder = options.get("detector") or os.environ.get(DETECTOR_ENV) or os.environ.get(FALLBACK_DETECTOR_ENV)
     if not folder:
@@ -118,13 +117,6 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         confidence=0.6,
         evidence=evidence,
     )
-
-
-def _flag(options: Mapping[str, Any], name: str) -> bool:
-    value = options.get(name, False)
-    if not isinstance(value, bool):
-        raise ValueError(f"{ID}.{name} must be true or false, got {value!r}")
-    return value
 
 
 def _n(count: int, one: str, many: str | None = None) -> str:

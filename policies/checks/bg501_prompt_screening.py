@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from policies.engine import Outcome
+from policies.check import Outcome
 from policies.text_match import tokens
 
 if TYPE_CHECKING:

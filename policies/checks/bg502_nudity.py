@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from policies.engine import Outcome
+from policies.check import Outcome
+from policies.options import number
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -76,13 +77,7 @@ def detections(creative: Creative) -> list[dict[str, Any]]:
 
 
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
-    threshold = options.get("threshold", 0.5)
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, int | float)
-        or not 0 < threshold <= 1
-    ):
-        raise ValueError(f"{ID}.threshold must be a number in (0, 1], got {threshold!r}")
+    threshold = number(options, ID, "threshold", 0.5, above=0, at_most=1)
     labels = _labels(options.get("labels", EXPLICIT_LABELS))
     found = detections(creative)
     explicit = [d for d in found if d["label"] in labels and d["score"] >= threshold]

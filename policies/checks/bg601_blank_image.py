@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from policies.engine import Outcome
-from policies.required_text import float_option
+from policies.check import Outcome
+from policies.options import number
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -40,9 +40,9 @@ _SIDE = 256
 
 
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
-    max_share = float_option(options, "max_single_colour", 0.995)
-    tolerance = float_option(options, "tolerance", 12.0)
-    min_std = float_option(options, "min_std", 2.0)
+    max_share = number(options, ID, "max_single_colour", 0.995, at_least=0)
+    tolerance = number(options, ID, "tolerance", 12.0, at_least=0)
+    min_std = number(options, ID, "min_std", 2.0, at_least=0)
     rgb = creative.rgb
     scale = _SIDE / max(rgb.shape[:2])
     small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb

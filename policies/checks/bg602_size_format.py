@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from policies.engine import Outcome
+from policies.check import Outcome
+from policies.options import switch
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -33,9 +34,7 @@ DEFAULT_SEVERITY = "flag"
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     if brief is None:
         return Outcome("skip", "no brief: nothing to compare size and format with")
-    check_format = options.get("check_format", True)
-    if not isinstance(check_format, bool):
-        raise ValueError(f"option check_format must be true or false, got {check_format!r}")
+    check_format = switch(options, ID, "check_format", True)
     asked_w, asked_h = brief.size
     got_format = (creative.source_format or "").lower().replace("jpg", "jpeg") or None
     evidence: dict[str, Any] = {

@@ -23,8 +23,8 @@ from bot.governance import Governance
 from bot.runtime import Runtime
 from bot.server import build_asgi
 from brandgate.settings import Settings
-from tests.bot.fake_slack import TEAM_ID, FakeSlack, fake_token, sign
 from tests.bot.standins import StandInGovernance
+from tests.fake_slack import TEAM_ID, FakeSlack, fake_token, sign
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -75,6 +75,7 @@ def bot_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack) -> Settings:
         slack_compliance_users=[COMPLIANCE],
         slack_progress_interval_s=0.2,
         slack_max_body_bytes=256 * 1024,
+        slack_file_hosts=[slack.base],
     )
 
 

@@ -19,7 +19,7 @@ from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.models import Approval, AuditEvent, Request
 from brandgate.settings import Settings
 from tests.bot.conftest import ANNA, GROUP_MANAGER, MARK, ServedBot
-from tests.bot.fake_slack import TEAM_ID, FakeSlack
+from tests.fake_slack import TEAM_ID, FakeSlack
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_verify_runs_the_real_verification_on_a_file_without_credentials(audited
     path = tmp_path / "screenshot.png"
     Image.new("RGB", (64, 64), (10, 120, 200)).save(path)
     governance = BrandgateGovernance(audited)
-    summary = governance.verify(path)
+    summary = governance.verify(path.read_bytes(), path.name)
     assert summary["state"] == "no_credentials" and summary["exit_code"] == 5
     assert "No content credentials" in messages.verify_blocks(path.name, summary)[0]["text"]["text"]
     governance.close()

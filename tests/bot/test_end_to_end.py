@@ -23,7 +23,7 @@ from bot import messages
 from bot.governance import BrandgateGovernance
 from brandgate.settings import Settings
 from tests.bot.conftest import ANNA, COMPLIANCE, MARK, SECRET, ServedBot
-from tests.bot.fake_slack import FakeSlack, fake_token
+from tests.fake_slack import FakeSlack, fake_token
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import messages
 from tests.bot.conftest import ANNA, GROUP, GROUP_MANAGER, MARK, MARKETING, BotUnderTest
-from tests.bot.fake_slack import Call
+from tests.fake_slack import Call
 
 HEADLINE_MISS = {
     "id": "BG101",

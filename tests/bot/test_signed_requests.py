@@ -6,7 +6,7 @@ import time
 import urllib.parse
 
 from tests.bot.conftest import MARKETING, SECRET, BotUnderTest
-from tests.bot.fake_slack import sign
+from tests.fake_slack import sign
 
 
 def test_health_and_metrics_answer(served: BotUnderTest) -> None:

@@ -17,8 +17,8 @@ from bot.server import socket_mode_handler
 from brandgate.errors import ConfigError
 from brandgate.settings import Settings
 from tests.bot.conftest import MARK, MARKETING, ROOT
-from tests.bot.fake_slack import FakeSlack, FakeSocketMode
 from tests.bot.standins import StandInGovernance
+from tests.fake_slack import FakeSlack, FakeSocketMode
 
 
 @pytest.fixture

@@ -184,3 +184,50 @@ def foreign_tool_png(chain: IssuedChain, picture: Image.Image) -> bytes:
     with c2pa.Builder(manifest, context) as builder:
         builder.sign(native, "image/png", io.BytesIO(encode(picture, "image/png")), out)
     return out.getvalue()
+
+
+def remote_manifest_asset(chain: IssuedChain, picture: Image.Image, media_type: str, url: str) -> tuple[bytes, bytes]:
+    """An image signed by another tool whose manifest is not embedded: the file only points at `url`.
+
+    What a publisher that keeps credentials on its own server ships; the SDK writes the pointer
+    into the file's XMP as `dcterms:provenance`. Returns the file and the manifest store kept remote.
+    """
+    import c2pa
+
+    manifest = {
+        "claim_generator_info": [{"name": "CloudTool", "version": "2.0"}],
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]},
+            }
+        ],
+    }
+    context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
+    native = c2pa.Signer.from_info(c2pa.C2paSignerInfo(b"es256", chain.signing_chain, chain.signing_key, None))
+    out = io.BytesIO()
+    with c2pa.Builder(manifest, context) as builder:
+        builder.set_no_embed()
+        builder.set_remote_url(url)
+        store = builder.sign(native, media_type, io.BytesIO(encode(picture, media_type)), out)
+    return out.getvalue(), bytes(store)
+
+
+XMP_WITH_PROVENANCE = (
+    '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""'
+    ' xmlns:dcterms="http://purl.org/dc/terms/" dcterms:provenance="{reference}"/></rdf:RDF></x:xmpmeta>'
+    '<?xpacket end="w"?>'
+)
+
+
+def with_provenance_reference(picture: Image.Image, media_type: str, reference: str) -> bytes:
+    """An unsigned image whose XMP points at a remote manifest with `reference`, written by hand."""
+    from PIL import PngImagePlugin
+
+    xmp = XMP_WITH_PROVENANCE.format(reference=reference)
+    if media_type == "image/png":
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", xmp)
+        return encode(picture, media_type, pnginfo=info)
+    return encode(picture, media_type, xmp=xmp.encode())

@@ -25,11 +25,13 @@ from tests.pipeline.provenance_world import (
     encode,
     foreign_tool_png,
     record,
+    remote_manifest_asset,
     scene,
     seed_audit_db,
     settings_with_chain,
     signer_for,
     transplant_credentials,
+    with_provenance_reference,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,6 +243,63 @@ def test_lookup_with_unreachable_database_says_it_was_not_possible(
 
     assert result.exit_code == 5
     assert json.loads(result.stdout)["lookup"]["detail"].startswith("lookup not possible: the audit database cannot")
+
+
+@pytest.mark.parametrize(("media_type", "suffix"), [("image/jpeg", "jpg"), ("image/png", "png")])
+def test_remote_manifest_says_where_the_credentials_are_exits_5_and_looks_the_image_up(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path, media_type: str, suffix: str
+) -> None:
+    url = "https://credentials.example.com/manifests/cloud.c2pa"
+    picture = scene(seed=3)
+    seed_audit_db(env, {"img-cloud": encode(picture, "image/png")})
+    path = tmp_path / f"cloud.{suffix}"
+    asset, store = remote_manifest_asset(issue_chain("Cloud Publisher"), picture, media_type, url)
+    path.write_bytes(asset)
+    (tmp_path / "fetched.c2pa").write_bytes(store)
+
+    text = run("verify", str(path))
+    result = run("verify", str(path), "--json")
+    fetched = run("verify", str(path), "--manifest", str(tmp_path / "fetched.c2pa"))
+
+    assert text.exit_code == result.exit_code == 5, text.output
+    assert text.stdout.splitlines()[0].startswith(
+        f"{path}: no credentials in the file: they are remote, at {url}, and verification is offline (not fetched)"
+    )
+    report = json.loads(result.stdout)
+    assert (report["state"], report["remote_manifest"]) == ("no_credentials", url)
+    assert report["lookup"]["match"]["image_id"] == "img-cloud"
+    assert "visually matches image img-cloud of request req-0001" in report["summary"]
+    # The manifest fetched by hand checks out: valid, from a signer our anchors don't know.
+    assert fetched.exit_code == 3, fetched.output
+
+
+@pytest.mark.parametrize(
+    ("reference", "why"),
+    [
+        ("not a url", "holds spaces"),
+        ("javascript:alert(1)", "is not an http(s) URL"),
+        ("https://", "names no host"),
+        ("https://credentials.example.com:port/x", "is not a URL"),
+        ("", "is empty"),
+    ],
+    ids=["words", "javascript", "no-host", "bad-port", "empty"],
+)
+@pytest.mark.parametrize("media_type", ["image/png", "image/jpeg"])
+def test_malformed_remote_manifest_reference_exits_4_and_looks_the_image_up(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path, media_type: str, reference: str, why: str
+) -> None:
+    picture = scene(seed=4)
+    seed_audit_db(env, {"img-pointer": encode(picture, "image/png")})
+    path = tmp_path / "pointer.img"
+    path.write_bytes(with_provenance_reference(picture, media_type, reference))
+
+    result = run("verify", str(path), "--json")
+
+    assert result.exit_code == 4, result.output
+    report = json.loads(result.stdout)
+    assert report["state"] == "invalid" and report["remote_manifest"] == reference
+    assert "remote manifest reference" in report["problem"] and why in report["problem"]
+    assert report["lookup"]["match"]["image_id"] == "img-pointer"
 
 
 @pytest.mark.parametrize(

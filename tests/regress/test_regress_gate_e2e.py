@@ -22,7 +22,7 @@ from brandgate.errors import UserError
 from brandgate.regress import actions
 from brandgate.regress.suite import load_suite
 from brandgate.settings import Settings
-from tests.regress.fake_slack import fake_slack
+from tests.fake_slack import FakeSlack, fake_token
 
 pytest.importorskip("brandgate.jobs.queues", reason="the job queue (orchestration) is not merged yet")
 from brandgate.regress.gate import evaluate
@@ -216,11 +216,11 @@ def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
     (profiles / "cand-live.yaml").write_text(
         yaml.safe_dump({**same, "name": "cand-live", "steps": 60, "max_steps": 150})
     )
-    with fake_slack() as (url, received):
+    with FakeSlack() as slack:
         noisy = settings.model_copy(
             update={
-                "slack_api_url": url,
-                "slack_bot_token": SecretStr("xoxb-test"),
+                "slack_api_url": slack.api_url,
+                "slack_bot_token": SecretStr(fake_token()),
                 "slack_report_channel": "C1",
                 "regress_seeds": 1,
             }
@@ -228,9 +228,9 @@ def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
         night = actions.nightly(noisy, sessions, suite)
     assert night.rolled_back == ("cand-live", "base")
     assert _statuses(sessions)["base"] == "active"
-    alert = received.call("chat.postMessage")
-    assert "rolled back cand-live → base" in alert["text"] and "p95 latency" in alert["text"]
-    assert "files.completeUploadExternal" in received.methods()
+    [alert] = slack.calls_to("chat.postMessage")
+    assert "rolled back cand-live → base" in alert.params["text"] and "p95 latency" in alert.params["text"]
+    assert slack.calls_to("files.completeUploadExternal")
     assert _events(sessions)[-1] == ("model.rolled_back", "base")
 
 
@@ -243,9 +243,9 @@ def test_watchdog_trips_on_a_non_deterministic_generator(
 
     from brandgate.jobs.local import LocalQueue
     from brandgate.regress.runner import RunOptions, SuiteRunner
+    from brandgate.requests.run import WorkerParts
     from pipeline.generation import Generator
     from pipeline.profiles import load_profile
-    from pipeline.run import PipelineParts
 
     settings, sessions = gate
 
@@ -260,7 +260,7 @@ def test_watchdog_trips_on_a_non_deterministic_generator(
             return made
 
     queue_settings = actions.queue_settings(settings, 2)
-    parts = PipelineParts.from_settings(queue_settings, sessions)
+    parts = WorkerParts.from_settings(queue_settings, sessions)
     profile = load_profile("cand-same", settings)
     parts._generators[profile.content_hash()] = Shaky(profile, settings)
     queue = LocalQueue(queue_settings, parts=parts)

@@ -221,7 +221,7 @@ def test_rejected_images_are_still_billed_and_audited(
 def test_preview_traffic_follows_the_profile_the_gate_made_active(job_settings: Settings, records: Records) -> None:
     from dataclasses import replace
 
-    from brandgate.regress import registry
+    from brandgate import registry
 
     queue = LocalQueue(job_settings, start_workers=False)
     try:

@@ -1,7 +1,9 @@
-"""A local fake of Slack: the Web API over real HTTP on 127.0.0.1, and a Socket Mode WebSocket server.
+"""A local fake of Slack for every test that talks to it: the Web API over real HTTP on 127.0.0.1, file
+downloads, and a Socket Mode WebSocket server.
 
-It records every call and answers the way Slack does (including `ok: false` errors and HTTP 429
-with Retry-After), so tests assert on what the real app sent, not on our own functions.
+It records every call and answers the way Slack does (`ok: false` errors, `invalid_auth` for a token
+that is not `fake_token()`, HTTP 429 with Retry-After, private file URLs that need the token), so
+tests assert on what the real app sent, not on our own functions.
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ class SharedFile:
     name: str
     data: bytes
     channel: str
+    url: str | None = None  # what files.info gives as url_private_download; None: the fake's own
+    size: int | None = None  # what files.info claims; None: the real size
+
+
+@dataclass
+class Download:
+    """One GET of a file URL, with the Authorization header it carried (None when it carried none)."""
+
+    path: str
+    authorization: str | None
 
 
 class FakeSlack:
@@ -49,6 +61,8 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []  # what was POSTed to response_url
         self.groups: dict[str, list[str]] = {}
         self.files: dict[str, SharedFile] = {}
+        self.downloads: list[Download] = []
+        self.redirects: dict[str, str] = {}  # GET path -> Location answered with 302
         self._rate_limits: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -85,10 +99,14 @@ class FakeSlack:
         with self._lock:
             self._rate_limits.setdefault(method, []).extend([retry_after] * times)
 
-    def share_file(self, channel: str, name: str, data: bytes) -> str:
+    def share_file(self, channel: str, name: str, data: bytes, url: str | None = None, size: int | None = None) -> str:
         file_id = f"F{next(self._ids):08d}"
-        self.files[file_id] = SharedFile(file_id, name, data, channel)
+        self.files[file_id] = SharedFile(file_id, name, data, channel, url, size)
         return file_id
+
+    def file_url(self, file_id: str) -> str:
+        shared = self.files[file_id]
+        return shared.url or f"{self.base}/files-pri/{shared.id}/{shared.name}"
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -126,6 +144,9 @@ class FakeSlack:
             self._condition.notify_all()
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        # Socket Mode opens with the app-level token (xapp-…); everything else needs the bot token.
+        if token != fake_token() and not (method == "apps.connections.open" and token.startswith("xapp-")):
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
@@ -212,8 +233,8 @@ class FakeSlack:
             "file": {
                 "id": shared.id,
                 "name": shared.name,
-                "size": len(shared.data),
-                "url_private_download": f"{self.base}/files-pri/{shared.id}/{shared.name}",
+                "size": len(shared.data) if shared.size is None else shared.size,
+                "url_private_download": self.file_url(shared.id),
             },
         }
 
@@ -240,6 +261,20 @@ class FakeSlack:
                         for call in fake.calls:
                             counts[call.method] = counts.get(call.method, 0) + 1
                     self._send(200, json.dumps(counts).encode(), "application/json")
+                    return
+                if self.path.startswith(("/files-pri/", "/files-pub/", "/elsewhere/")):
+                    with fake._condition:
+                        fake.downloads.append(Download(self.path, self.headers.get("Authorization")))
+                        fake._condition.notify_all()
+                if self.path in fake.redirects:
+                    self._send(302, b"", "text/plain", {"Location": fake.redirects[self.path]})
+                    return
+                if self.path.startswith("/files-pub/"):  # a public copy: no token needed
+                    shared = fake.files.get(self.path.split("/")[2])
+                    if shared is None:
+                        self._send(404, b"not found", "text/plain")
+                    else:
+                        self._send(200, shared.data, "application/octet-stream")
                     return
                 if self.path.startswith("/files-pri/"):
                     file_id = self.path.split("/")[2]

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.audit import append_event
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.requests import lifecycle
 from policies.brief import Brief, brief_from_mapping
 from policies.checks import known_ids
 from policies.creative import Creative
@@ -107,7 +108,7 @@ class RunResult:
 
 
 @dataclass
-class PipelineParts:
+class WorkerParts:
     """What a worker builds once and reuses for every request: models, signer, store, pools.
 
     `generators` caches one loaded model per profile hash; `device_lock` lets only one thread
@@ -125,7 +126,7 @@ class PipelineParts:
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> PipelineParts:
+    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> WorkerParts:
         from brandgate.artifacts import ArtifactStore
         from pipeline.provenance import Signer
 
@@ -220,7 +221,7 @@ def is_database_outage(exc: BaseException) -> bool:
 class RequestRun:
     """Runs requests with a worker's parts; call it with a request ID."""
 
-    def __init__(self, parts: PipelineParts, hooks: RunHooks | None = None) -> None:
+    def __init__(self, parts: WorkerParts, hooks: RunHooks | None = None) -> None:
         self.parts = parts
         self.hooks = hooks or RunHooks()
 
@@ -626,21 +627,7 @@ class RequestRun:
             with self.parts.sessions() as session, session.begin():
                 row = session.get(Request, request_id)
                 assert row is not None
-                verdicts: dict[str, int] = {}
-                for verdict in session.scalars(select(Image.verdict).where(Image.request_id == request_id)):
-                    verdicts[verdict] = verdicts.get(verdict, 0) + 1
-                row.state = "done"
-                row.stage = None
-                row.finished_at = datetime.now(UTC)
-                row.stage_timings = rounded(timings)
-                clear_progress(row)
-                append_event(
-                    session, actor="worker", kind="request.done", subject_type="request",
-                    subject_id=request_id,
-                    payload={"images": len(image_ids), "verdicts": verdicts,
-                             "gpu_seconds": round(row.gpu_seconds, 6), "cost_usd": round(row.cost_usd, 6),
-                             "timings_s": rounded(timings), "attempts": row.attempts},
-                )
+                lifecycle.finish(session, row, timings)
                 cost = row.cost_usd
         except Exception as exc:
             if is_database_outage(exc):
@@ -652,32 +639,23 @@ class RequestRun:
 
     def _finish_stopped(self, request_id: str, job: Job | None, state: str, stage: str | None,
                         reason: str, timings: dict[str, float], spend: Spend) -> RunResult:
-        """Failed or cancelled: keep what was recorded, charge what was spent, say why."""
+        """Failed or cancelled (`reason` is then who asked): keep what was recorded, charge what was spent."""
         kit = job.kit.name if job is not None else "unknown"
         try:
             with self.parts.sessions() as session, session.begin():
                 row = session.get(Request, request_id)
                 if row is None:
                     return RunResult(request_id, state, stage, reason)
-                row.gpu_seconds = (row.gpu_seconds or 0.0) + max(0.0, spend.gpu_seconds)
-                row.cost_usd = (row.cost_usd or 0.0) + max(0.0, spend.cost_usd)
-                row.state = state
-                row.stage = stage
-                row.failure_reason = reason if state == "failed" else f"cancelled by {reason}"
-                row.finished_at = datetime.now(UTC)
-                row.stage_timings = rounded(timings)
-                clear_progress(row)
-                images = session.scalars(select(Image.id).where(Image.request_id == request_id)).all()
-                append_event(
-                    session, actor=reason if state == "cancelled" else "worker",
-                    kind=f"request.{state}", subject_type="request", subject_id=request_id,
-                    payload={"stage": stage, "reason": row.failure_reason, "images_kept": len(images),
-                             "unrecorded_gpu_seconds": round(max(0.0, spend.gpu_seconds), 6),
-                             "unrecorded_cost_usd": round(max(0.0, spend.cost_usd), 6),
-                             "gpu_seconds": round(row.gpu_seconds, 6), "cost_usd": round(row.cost_usd, 6),
-                             "timings_s": rounded(timings)},
-                )
+                if state == "cancelled":
+                    images = lifecycle.cancel(
+                        session, row, reason, unrecorded_gpu_seconds=spend.gpu_seconds,
+                        unrecorded_cost_usd=spend.cost_usd, timings=timings)
+                else:
+                    images = lifecycle.fail(
+                        session, row, stage, reason, unrecorded_gpu_seconds=spend.gpu_seconds,
+                        unrecorded_cost_usd=spend.cost_usd, timings=timings)
                 cost = row.cost_usd
+                final_reason = row.failure_reason
         except Exception as exc:
             if is_database_outage(exc):
                 raise DatabaseUnavailable(f"database unavailable while recording {state}: {first_line(exc)}") \
@@ -685,7 +663,7 @@ class RequestRun:
             raise
         if spend.gpu_seconds > 0:
             self.hooks.spent(kit, spend.gpu_seconds, spend.cost_usd)
-        return RunResult(request_id, state, stage, row.failure_reason, tuple(images), cost)
+        return RunResult(request_id, state, stage, final_reason, tuple(images), cost)
 
 
 # ---------------------------------------------------------------------- small pure pieces
@@ -802,16 +780,6 @@ def describe(exc: BaseException) -> str:
     # Our own errors already say what to fix; a library's needs its type to be understood.
     ours = isinstance(exc, InvalidInput) or type(exc).__module__.split(".")[0] in ("brandgate", "pipeline", "policies")
     return message if ours else f"{type(exc).__name__}: {message}"
-
-
-def rounded(timings: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 4) for k, v in timings.items()}
-
-
-def clear_progress(row: Request) -> None:
-    row.progress_image = row.progress_step = row.progress_steps = None
-    row.worker = None
-    row.heartbeat_at = None
 
 
 def aware(moment: datetime) -> datetime:

@@ -1,0 +1,64 @@
+"""The command-line contract lives in the repository (docs/cli.md) and matches the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from brandgate.cli.main import _register, cli
+from brandgate.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACT = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+SKIP_DIRS = {".git", ".venv", "var", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache"}
+TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".txt", ".j2", ".sh", ""}
+
+
+def _commands() -> list[tuple[str, click.Command]]:
+    _register()
+    found: list[tuple[str, click.Command]] = []
+
+    def walk(command: click.Command, path: str) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in sorted(command.commands.items()):
+                walk(sub, f"{path} {name}".strip())
+        else:
+            found.append((path, command))
+
+    walk(cli, "")
+    return found
+
+
+def test_no_file_points_outside_the_repository_for_the_contract() -> None:
+    cited = "DESIGN" + ".md"  # spelt apart so this file does not cite it itself
+    citing = []
+    for path in ROOT.rglob("*"):
+        if any(part in SKIP_DIRS for part in path.relative_to(ROOT).parts) or not path.is_file():
+            continue
+        if path.suffix not in TEXT_SUFFIXES or path.stat().st_size > 2_000_000:
+            continue
+        if cited in path.read_text(encoding="utf-8", errors="replace"):
+            citing.append(str(path.relative_to(ROOT)))
+    assert not citing, f"cite docs/cli.md instead: {citing}"
+
+
+def test_every_command_and_flag_is_in_the_contract() -> None:
+    missing = []
+    for path, command in _commands():
+        lines = [line for line in CONTRACT.splitlines() if re.search(rf"`(brandgate )?{re.escape(path)}\b", line)]
+        if not lines:
+            missing.append(path)
+            continue
+        for param in command.params:
+            if isinstance(param, click.Option):
+                longest = max(param.opts, key=len)
+                if not any(longest in line for line in lines):
+                    missing.append(f"{path} {longest}")
+    assert not missing, f"docs/cli.md does not name: {missing}"
+
+
+def test_every_setting_is_in_the_contract() -> None:
+    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in CONTRACT]
+    assert not missing, f"docs/cli.md does not list the settings: {missing}"
