@@ -103,9 +103,9 @@ def verdict_of(results: Sequence[CheckResult]) -> Verdict:
 
     Any failed reject check → reject; else any failed flag check or any error → flag (a broken
     check is a person's decision, never a pass); else any unverified check the kit does not
-    accept → unverified; else, when at least one check decided (pass or fail) → pass. Nothing
-    decided at all (no checks, or every one skipped or accepted unverified) is unverified too:
-    a pass always means something was checked.
+    accept → unverified; else pass, provided at least one check passed. Nothing decided at all
+    (no checks, or every one skipped or accepted unverified) is unverified too: a pass always
+    means something was checked.
     """
     if any(r.status == "fail" and r.severity == "reject" for r in results):
         return "reject"

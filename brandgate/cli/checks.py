@@ -13,7 +13,7 @@ from brandgate.settings import get_settings
 from policies.brief import load_brief
 from policies.checks import builtin_specs
 from policies.creative import load_creative
-from policies.engine import ImageReport, check_inputs, run_checks
+from policies.engine import ImageReport, check_inputs, run_checks, worst_verdict
 
 # An unverified image needs a person exactly as a flagged one does: both exit 3.
 EXIT_FOR_VERDICT = {"pass": EXIT_OK, "unverified": EXIT_FLAG, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
@@ -49,8 +49,7 @@ def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_j
     else:
         for report in reports:
             _print_report(report)
-    worst = max((EXIT_FOR_VERDICT[r.verdict] for r in reports), default=EXIT_OK)
-    raise click.exceptions.Exit(worst)
+    raise click.exceptions.Exit(EXIT_FOR_VERDICT[worst_verdict(r.verdict for r in reports)])
 
 
 def _print_report(report: ImageReport) -> None:

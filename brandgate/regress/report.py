@@ -186,7 +186,7 @@ def _tile(output: Output, thumbs: _Thumbnails) -> dict[str, Any]:
 def _badge(verdict: str) -> str:
     if verdict in ("pass", "approved"):
         return "ok"
-    if verdict in ("flag",):
+    if verdict in ("flag", "unverified"):
         return "warn"
     if verdict in ("screened",):
         return "info"

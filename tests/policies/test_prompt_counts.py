@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from policies.brief import Brief, brief_from_mapping
 from policies.prompt_counts import counts_in_prompt
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -96,3 +103,20 @@ def test_given_counts_win_and_empty_counts_opt_out() -> None:
     assert (none.counts, none.counts_inferred) == ({}, False)
     nothing = Brief(kit="acme", prompt="red apples on a table")
     assert (nothing.counts, nothing.counts_inferred) == ({}, False)
+
+
+def test_brief_validate_shows_counts_read_from_the_prompt(tmp_path: Path) -> None:
+    brief = tmp_path / "brief.yaml"
+    brief.write_text('kit: acme\nprompt: "a dozen eggs and two cats on a rustic table, 24/7 diner"\n')
+    done = subprocess.run([sys.executable, "-m", "brandgate", "brief", "validate", str(brief)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "counts (read from the prompt): egg: 12, cat: 2" in done.stdout
+    as_json = subprocess.run([sys.executable, "-m", "brandgate", "brief", "validate", str(brief), "--json"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    document = json.loads(as_json.stdout)["brief"]
+    assert document["counts"] == {"egg": 12, "cat": 2} and document["counts_inferred"] is True
+    brief.write_text('kit: acme\nprompt: "a dozen eggs"\ncounts: {}\n')
+    opted_out = subprocess.run([sys.executable, "-m", "brandgate", "brief", "validate", str(brief)],
+                               cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert opted_out.returncode == 0 and "counts" not in opted_out.stdout
