@@ -1,12 +1,14 @@
 """Slack ack latency: 200 signed slash commands, 20 at a time, against the bot under uvicorn with the queue busy.
 
-    .venv/bin/python benchmarks/slack_ack.py [--commands 200] [--concurrency 20] [--queue auto|local|standin]
+    .venv/bin/python benchmarks/slack_ack.py [--commands 200] [--concurrency 20] [--queue auto|local|front]
 
 The bot runs in its own process (uvicorn on a loopback port), its Web API pointed at a local fake
 Slack in this process. `local` is the real embedded queue: its worker runs jobs with the tiny model
-in the bot's process while the commands arrive (the embedded default's worst case). `standin` is
-the in-memory queue of the bot tests, for installs without the generation stack, with a separate
-process keeping two cores busy with BLAS work as a co-located worker would. Prints ack p50/p95/p99 as the client saw it.
+in the bot's process while the commands arrive (the embedded default's worst case). `front` is the
+real queue front and database with the bot tests' worker, which records a signed image half a second
+after taking each request instead of generating, for installs without the generation stack; a
+separate process keeps two cores busy with BLAS work as a co-located worker would.
+Prints ack p50/p95/p99 as the client saw it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SECRET = "benchmark-signing-secret-0123456789"
-TOKEN = "xoxb-benchmark"
 CHANNEL = "CBENCHMARK"
 
 
@@ -68,8 +69,12 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from bot.app import build_app
+    from bot.governance import BrandgateGovernance
     from bot.server import build_asgi
+    from brandgate.db.schema import upgrade
     from brandgate.settings import Settings
+    from pipeline.keys import issue_chain, write_dev_chain
+    from tests.fake_slack import fake_token
 
     folder = Path(args.workdir)
     settings = Settings(
@@ -78,48 +83,45 @@ def serve(args: argparse.Namespace) -> None:
         kits_dir=_kits(folder),
         models_dir=Path(args.models) if args.models else folder / "models",
         keys_dir=folder / "keys",
-        slack_bot_token=TOKEN,
+        slack_bot_token=fake_token(),
         slack_signing_secret=SECRET,
         slack_api_url=args.api_url,
         max_queue_length=100_000,
         max_jobs_per_user=10,
     )
-    governance: Any
+    upgrade(settings)
+    write_dev_chain(settings.keys_dir, issue_chain())
     if args.queue == "local":
-        from bot.governance import BrandgateGovernance
-        from brandgate.db.schema import upgrade
-        from pipeline.keys import issue_chain, write_dev_chain
-
-        upgrade(settings)
-        write_dev_chain(settings.keys_dir, issue_chain())
         governance = BrandgateGovernance(settings)
         governance.queue  # noqa: B018  (start the local workers before the load, as `brandgate bot` does)
     else:
-        governance = _busy_standin(folder)
+        governance = _front_with_test_worker(settings)
     app = build_app(settings, governance)
     uvicorn.run(build_asgi(app, settings), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
-def _busy_standin(folder: Path) -> Any:
-    from tests.bot.standins import StandInGovernance
+def _front_with_test_worker(settings: Any) -> Any:
+    from bot.governance import BrandgateGovernance
+    from brandgate.db.models import Request
+    from brandgate.jobs.front import QueueFront
+    from tests.bot.worker import TestWorker
 
-    images = folder / "images"
-    images.mkdir(parents=True, exist_ok=True)
-    governance = StandInGovernance(images)
+    front = QueueFront(settings)
+    worker = TestWorker(settings, front)
 
-    def worker() -> None:  # takes the oldest queued request, "generates" for 0.5 s, finishes it
-        queue = governance.queue
+    def work() -> None:  # takes the oldest queued request, "generates" for 0.5 s, records its image
         while True:
-            queued = [r for r, req in list(queue.requests.items()) if req.state == "queued"]
-            if not queued:
+            with front.sessions() as session:
+                queued = session.query(Request.id).filter_by(state="queued").order_by(Request.created_at).first()
+            if queued is None:
                 time.sleep(0.05)
                 continue
-            queue.run(queued[0])
+            worker.start(queued[0])
             time.sleep(0.5)
-            queue.finish(queued[0], ["pass"])
+            worker.finish(queued[0], ["pass"])
 
-    threading.Thread(target=worker, daemon=True).start()
-    return governance
+    threading.Thread(target=work, daemon=True).start()
+    return BrandgateGovernance(settings, queue=front)
 
 
 def burn() -> None:
@@ -203,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commands", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--queue", choices=("auto", "local", "standin"), default="auto")
+    parser.add_argument("--queue", choices=("auto", "local", "front"), default="auto")
     parser.add_argument("--models", help="models folder with the tiny model (local queue); built when missing")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fake-slack", action="store_true", help=argparse.SUPPRESS)
@@ -229,7 +231,7 @@ def main() -> None:
 
             queue = "local"
         except ImportError:
-            queue = "standin"
+            queue = "front"
 
     # Three processes, as in production: Slack, the bot, and the load (Slack's own senders).
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -267,10 +269,10 @@ def main() -> None:
         if models:
             command += ["--models", models]
         bot = subprocess.Popen(command, cwd=ROOT, env=environment)
-        # The stand-in's worker sleeps instead of computing; this process takes the CPU a real one would.
+        # The test worker sleeps instead of computing; this process takes the CPU a real one would.
         burner = (
             subprocess.Popen([sys.executable, __file__, "--burn"], cwd=ROOT, env=environment)
-            if queue == "standin"
+            if queue == "front"
             else None
         )
         try:

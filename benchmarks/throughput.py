@@ -5,9 +5,13 @@ done), governance overhead per image (everything but the model call: compose, ch
 store, record) and how busy the model was (share of wall time spent in the model call: the
 rest is the "GPU" waiting on CPU work).
 
+Briefs are composited like production ones by default: headline, disclaimer and the kit's logo
+placed on the generated image, so every check that applies to a branded creative runs (OCR of
+headline and disclaimer, logo match, palette, contrast). `--plain` measures a bare prompt.
+
     .venv/bin/python benchmarks/throughput.py                 # local backend, SQLite
     .venv/bin/python benchmarks/throughput.py --celery        # also Celery: PostgreSQL + Redis
-    .venv/bin/python benchmarks/throughput.py --size 1024 --requests-per-level 3
+    .venv/bin/python benchmarks/throughput.py --size 1024 --levels 2 --requests-per-level 3
 
 Uses its own temporary database, artifacts, keys and model folder; nothing of var/ is touched.
 """
@@ -40,6 +44,8 @@ from brandgate.settings import Settings  # noqa: E402
 from policies.brief import brief_from_mapping  # noqa: E402
 
 LEVELS = (1, 2, 4)
+# the per-image stages of governance, as brandgate/requests/run.py times them
+STAGES = ("composing", "checking", "signing", "storing", "recording")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -75,7 +81,7 @@ def prepare(home: Path, args: argparse.Namespace) -> dict[str, Any]:
 def brief(args: argparse.Namespace, seed: int) -> Any:
     data: dict[str, Any] = {"kit": "acme", "prompt": "five red apples on a wooden table, studio light",
                             "size": [args.size, args.size], "n": args.n, "seed": seed}
-    if args.branded:
+    if not args.plain:
         data.update(headline="Fresh Deals Friday", disclaimer="Offer ends Sunday.", logo="primary")
     return brief_from_mapping(data)
 
@@ -111,6 +117,8 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
             requests = session.scalars(select(Request).where(Request.id.in_(list(finished)))).all()
             governance = [float(i.timings.get("governance", 0.0)) for i in images]
             model = [float(i.timings.get("generating", 0.0)) for i in images]
+            stages = {stage: percentile([float(i.timings.get(stage, 0.0)) for i in images], 95)
+                      for stage in STAGES}  # fmt: skip
             # Per-request work that is not the model either (prepare, screen), spread over its images.
             per_request = {
                 r.id: sum(float(r.stage_timings.get(s, 0.0)) for s in ("preparing", "screening", "recording"))
@@ -135,18 +143,22 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
         "gov_p95": percentile(overhead, 95),
         "checks_p95": percentile(governance, 95),
         "model_busy": sum(model) / wall,
+        "stages_p95": stages,
     }
 
 
 def report(backend: str, rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(f"\n{backend}: tiny model, {args.n} image(s) of {args.size}x{args.size} per request"
-          f"{', branded (compositing + text checks)' if args.branded else ''}")
+          f"{', plain prompt (no compositing)' if args.plain else ', composited (headline, disclaimer, logo)'}")
     print(f"{'in flight':>9} {'reqs':>5} {'images/s':>9} {'e2e p50':>8} {'p95':>7} {'p99':>7} "
           f"{'gov p50':>8} {'gov p95':>8} {'model busy':>10}")
     for r in rows:
         print(f"{r['concurrency']:>9} {r['requests']:>5} {r['images_per_s']:>9.3f} {r['e2e_p50']:>7.2f}s "
               f"{r['e2e_p95']:>6.2f}s {r['e2e_p99']:>6.2f}s {r['gov_p50']:>7.3f}s {r['gov_p95']:>7.3f}s "
               f"{r['model_busy']:>9.0%}")
+    for r in rows:
+        parts = ", ".join(f"{stage} {seconds:.3f}s" for stage, seconds in r["stages_p95"].items())
+        print(f"{r['concurrency']:>9} in flight, governance p95 by stage: {parts}")
 
 
 def local_backend(home: Path, base: dict[str, Any], args: argparse.Namespace) -> None:
@@ -223,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS))
     parser.add_argument("--workers", type=int, default=2, help="local worker threads")
     parser.add_argument("--cpu-threads", type=int, default=1, help="torch CPU threads of the profile")
-    parser.add_argument("--branded", action="store_true", help="headline, disclaimer and logo (compositing)")
+    parser.add_argument("--plain", action="store_true", help="no headline, disclaimer or logo: nothing composited")
+    parser.add_argument("--branded", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     parser.add_argument("--celery", action="store_true", help="also run the Celery backend")
     parser.add_argument("--celery-only", action="store_true")
     args = parser.parse_args(argv)

@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
 from typing import IO
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from brandgate.errors import UserError
 
 MAX_REDIRECTS = 3
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Everything a URL may hold unencoded, and `%` so that what is encoded already stays as it is.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 
 class DownloadRefused(UserError):
@@ -74,7 +76,8 @@ def download_shared_file(url: str, token: str, allowed_hosts: Sequence[str], lim
                 f"the file is served from {where}, not from Slack's file hosts; not downloaded"
                 " (BRANDGATE_SLACK_FILE_HOSTS lists the hosts the bot fetches from)"
             )
-        request = urllib.request.Request(url, headers=headers)
+        # Slack percent-encodes file names in its URLs; an unencoded one would not even reach the wire.
+        request = urllib.request.Request(quote(url, safe=_URL_SAFE), headers=headers)
         try:
             with _OPENER.open(request, timeout=timeout) as response:
                 if response.headers.get_content_type() == "text/html":
@@ -91,6 +94,8 @@ def download_shared_file(url: str, token: str, allowed_hosts: Sequence[str], lim
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc.__class__.__name__
             raise DownloadRefused(f"could not download the file from Slack ({reason})") from None
+        except ValueError:  # http.client's InvalidURL: control characters in what Slack gave
+            raise DownloadRefused("Slack gave the file a URL that cannot be requested; not downloaded") from None
     raise DownloadRefused(f"the file's URL redirected more than {MAX_REDIRECTS} times; not downloaded")
 
 

@@ -116,9 +116,10 @@ class BrandgateGovernance:
     status and parse errors) even on an install that lacks one of them.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, queue: JobQueue | None = None) -> None:
+        """`queue` defaults to the one the settings name, opened on first use (with its local workers)."""
         self._settings = settings
-        self._queue: JobQueue | None = None
+        self._queue: JobQueue | None = queue
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         # Many listener threads ask at once on a cold start; exactly one queue (and its workers) may open.

@@ -86,5 +86,8 @@ def write_contact_sheet(
     env = Environment(autoescape=select_autoescape(default=True))
     document = env.from_string(_TEMPLATE).render(title=title, jobs=jobs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(document, encoding="utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the sheet shows verdicts and paths: private like the images it lists
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(document)
     return path

@@ -192,7 +192,7 @@ def nightly_job() -> None:
     engine = make_engine(settings)
 
     def work() -> None:
-        suite = load_suite(settings.regress_suite)
+        suite = load_suite(settings.regress_suite, settings)
         with actions.database(settings) as sessions:
             result = actions.nightly(settings, sessions, suite)
         log.info("nightly run %s: %s; %s", result.run.run_id, result.run.status, "; ".join(result.notes) or "ok")

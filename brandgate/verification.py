@@ -88,16 +88,17 @@ def perceptual_hash_of(data: bytes, max_pixels: int) -> str:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    from policies.creative import unreadable_image_reason
     from policies.perceptual import phash_hex
 
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-            if width * height > max_pixels:
-                raise ValueError(f"{width}x{height} is over the {max_pixels:,}-pixel limit")
-            rgb = np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
-        raise ValueError(f"cannot decode the image ({exc})") from exc
+            rgb = np.asarray(image.convert("RGB")) if width * height <= max_pixels else None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(f"cannot decode the image: {unreadable_image_reason(exc, data)}") from exc
+    if rgb is None:
+        raise ValueError(f"{width}x{height} is over the {max_pixels:,}-pixel limit")
     return phash_hex(rgb)
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from policies.characters import QUOTE_CHARS, printable, quote
+from policies.characters import QUOTE_CHARS, printable, quote, text_problem, visible_text
 from policies.documents import read_document
 from policies.errors import InvalidInput, describe_validation_error
 from policies.prompt_counts import counts_in_prompt
@@ -56,12 +56,27 @@ class Brief(BaseModel):
                 data = {**data, "counts": found, "counts_inferred": True}
         return data
 
+    @field_validator("prompt", "negative_prompt", "headline", "disclaimer")
+    @classmethod
+    def _visible_text(cls, value: str | None) -> str | None:
+        # Text drawn on the image or read by the model: a NUL, an escape sequence or a string of
+        # zero-width spaces would print as boxes or nothing and still pass as "given".
+        return None if value is None else visible_text(value, multiline=True)
+
+    @field_validator("logo", "layout")
+    @classmethod
+    def _visible_name(cls, value: str | None) -> str | None:
+        return None if value is None else visible_text(value)
+
     @field_validator("counts")
     @classmethod
     def _counts_in_range(cls, counts: dict[str, int]) -> dict[str, int]:
         for name, value in counts.items():
             if not name.strip():
                 raise ValueError("object names in counts must not be empty")
+            problem = text_problem(name)
+            if problem is not None:
+                raise ValueError(f"the object name {quote(name, 40)} {problem}")
             if not 0 <= value <= MAX_COUNT:
                 raise ValueError(f"count for {quote(name)} is {value}; give 0 to {MAX_COUNT}")
         return {name.strip().lower(): value for name, value in counts.items()}

@@ -79,6 +79,17 @@ def printable(text: str, limit: int | None = None) -> str:
     return out
 
 
+def terminal_safe(text: str) -> str:
+    """`text` for a terminal: line breaks and tabs kept, every other non-printable character escaped.
+
+    A file name with a right-to-left override or an escape sequence would otherwise reorder or
+    recolour what a person reads.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in " \n\t" else _escape(c) for c in text)
+
+
 def _escape(char: str) -> str:
     code = ord(char)
     if code < 0x100:

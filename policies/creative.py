@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from policies.characters import printable, quote
 from policies.errors import InvalidInput
 
 T = TypeVar("T")
@@ -77,7 +78,7 @@ def load_creative(
 ) -> Creative:
     """Read an image file for the checks; anything unusable is `InvalidInput` naming the file."""
     path = Path(path)
-    where = str(path)
+    where = printable(str(path), 200)
     if not path.exists():
         raise InvalidInput("no such image file", where)
     if path.is_dir():
@@ -88,6 +89,26 @@ def load_creative(
     if size > max_bytes:
         raise InvalidInput(f"image file is {size} bytes; the limit is {max_bytes}", where)
     return load_creative_bytes(path.read_bytes(), path.name, max_pixels=max_pixels, max_bytes=max_bytes, where=where)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def unreadable_image_reason(exc: BaseException, data: bytes) -> str:
+    """Why Pillow refused to open `data`, in words that say what the file is and what to do."""
+    if isinstance(exc, ValueError) and "Decompressed data too large" in str(exc):
+        # Pillow's guard against text-chunk bombs: the image is fine, its metadata is not.
+        return (
+            "a PNG whose compressed text metadata (a zTXt or iTXt chunk) unpacks to more than the "
+            f"{PngImagePlugin.MAX_TEXT_CHUNK // 1024 // 1024} MB brandgate reads; strip the metadata "
+            "(for example with `exiftool -all= FILE`) and try again"
+        )
+    if data.startswith(PNG_SIGNATURE):
+        return f"a PNG file that cannot be read: {quote(str(exc), 120)}; export it again"
+    return (
+        "not an image brandgate can read (PNG, JPEG, WebP, GIF); the file's content is"
+        " not a known image format, whatever its name says"
+    )
 
 
 def load_creative_bytes(
@@ -114,12 +135,8 @@ def load_creative_bytes(
             raise InvalidInput(
                 _too_many_pixels_message(int(declared.group(1)) if declared else None, max_pixels), where
             ) from None
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-            raise InvalidInput(
-                "not an image brandgate can read (PNG, JPEG, WebP, GIF); the file's content is"
-                " not a known image format, whatever its name says",
-                where,
-            ) from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            raise InvalidInput(unreadable_image_reason(exc, data), where) from None
         with image:
             width, height = image.size
             # Refuse from the header, before any pixel is decoded.

@@ -191,21 +191,6 @@ def shared_executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def check_inputs(brief: Brief | None, kit: Kit) -> None:
-    """Refuse a brief the kit cannot serve, before any check runs (InvalidInput, exit 2)."""
-    from policies.errors import InvalidInput
-
-    if brief is None:
-        return
-    if brief.kit != kit.name:
-        raise InvalidInput(f"the brief is for kit {brief.kit!r} but the checks were given kit {kit.name!r}", "kit")
-    if brief.logo is not None and brief.logo not in kit.spec.logos:
-        known = ", ".join(sorted(kit.spec.logos)) or "none"
-        raise InvalidInput(f"kit {kit.name!r} has no logo variant {brief.logo!r} (has: {known})", "logo")
-    if brief.layout is not None:
-        kit.layout(brief.layout)
-
-
 def screen_brief(brief: Brief, kit: Kit, *, specs: Sequence[CheckSpec] | None = None) -> list[CheckResult]:
     """The kit's enabled brief-only checks (BG501), to run before any GPU time is spent."""
     if specs is None:

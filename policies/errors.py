@@ -30,7 +30,8 @@ def describe_validation_error(exc: ValidationError) -> str:
             continue
         got = err.get("input")
         shown = quote(got) if not isinstance(got, str) or len(got) < 60 else f"{len(got)} characters"
-        parts.append(f"{field}: {printable(err['msg'], MESSAGE_CHARS)} (got {shown})")
+        message = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{field}: {printable(message, MESSAGE_CHARS)} (got {shown})")
     if len(errors) > MAX_CLAUSES:
         parts.append(f"and {len(errors) - MAX_CLAUSES} more")
     return "; ".join(parts)

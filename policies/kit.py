@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from pathlib import Path
 from typing import Any, Literal
 
+from PIL import Image, ImageFont, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from policies.characters import QUOTE_CHARS, printable, quote
+from policies.characters import QUOTE_CHARS, printable, quote, text_problem, visible_text
 from policies.documents import read_document
 from policies.errors import InvalidInput, describe_validation_error
+from policies.glyphs import missing_glyphs
 
 HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 MAX_KIT_FILE_BYTES = 1024 * 1024
+# Logos are drawn at a fraction of the canvas (at most 2048 px); more pixels only cost memory.
+MAX_LOGO_SIDE = 8192
+MAX_LOGO_PIXELS = 4096 * 4096
+LOGO_FORMATS = ("PNG", "JPEG", "WEBP")
 SYSTEM_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
 Box = tuple[float, float, float, float]
 Anchor = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"]
@@ -89,6 +96,22 @@ class KitFile(_Model):
     required_disclaimers: list[str] = Field(default_factory=list)
     layouts: dict[str, Layout] = Field(default_factory=lambda: {"default": Layout()})
     slack: SlackAccess = Field(default_factory=SlackAccess)
+
+    @field_validator("display_name", "description")
+    @classmethod
+    def _visible_text(cls, value: str | None) -> str | None:
+        return None if value is None else visible_text(value, multiline=True)
+
+    @field_validator("banned_words", "required_disclaimers")
+    @classmethod
+    def _visible_phrases(cls, values: list[str]) -> list[str]:
+        # Required disclaimers are drawn on every image and banned words matched against what
+        # OCR reads: invisible characters would make the first unreadable and the second unmatchable.
+        for number, value in enumerate(values):
+            problem = text_problem(value)
+            if problem is not None:
+                raise ValueError(f"entry {number + 1} {problem}")
+        return values
 
     @field_validator("palette")
     @classmethod
@@ -183,10 +206,11 @@ def load_kit(root: Path, known_check_ids: frozenset[str] | None = None) -> Kit:
     for variant, logo in spec.logos.items():
         path = _inside(root, logo.file, f"logos.{variant}.file", kit_yaml)
         if not path.is_file():
-            raise InvalidInput(f"logos.{variant}.file: {logo.file} does not exist", str(kit_yaml))
+            raise InvalidInput(f"logos.{variant}.file: {quote(logo.file)} does not exist", str(kit_yaml))
+        _check_logo(path, f"logos.{variant}.file", kit_yaml, decode=False)
     for role, font in spec.fonts.items():
         try:
-            resolve_font(root, font.file)
+            _check_font(resolve_font(root, font.file))
         except InvalidInput as exc:
             raise InvalidInput(f"fonts.{role}: {exc}", str(kit_yaml)) from None
     policy, accepted = _load_policy(root / "policy.yaml", known_check_ids)
@@ -198,6 +222,68 @@ def load_kit(root: Path, known_check_ids: frozenset[str] | None = None) -> Kit:
         content_hash=kit_content_hash(root),
         accept_unverified=accepted,
     )
+
+
+def open_every_file(kit: Kit) -> None:
+    """Decode every logo in full and open every font (`kit validate`): a truncated or corrupt file
+    is found here, not by BG201 erroring on every image."""
+    kit_yaml = kit.root / "kit.yaml"
+    for variant in kit.spec.logos:
+        _check_logo(kit.logo_path(variant), f"logos.{variant}.file", kit_yaml, decode=True)
+    for role in kit.spec.fonts:
+        try:
+            with kit.font_path(role).open("rb") as handle:
+                ImageFont.truetype(io.BytesIO(handle.read()), 24).getbbox("Ag")
+        except OSError as exc:
+            raise InvalidInput(
+                f"fonts.{role}: {quote(kit.spec.fonts[role].file)} cannot be drawn with: {exc}", str(kit_yaml)
+            ) from None
+
+
+def _check_logo(path: Path, field: str, where: Path, *, decode: bool) -> None:
+    """A logo is a raster image of sane size; its header is read always, its pixels when `decode`."""
+    name = quote(path.name)
+    if path.suffix.lower() == ".svg":
+        raise InvalidInput(f"{field}: {name} is an SVG; add a PNG rendering of it to the kit", str(where))
+    if path.stat().st_size == 0:
+        raise InvalidInput(f"{field}: {name} is an empty file", str(where))
+    try:
+        with Image.open(path) as opened:
+            width, height = opened.size
+            kind = opened.format
+            if width * height > MAX_LOGO_PIXELS or max(width, height) > MAX_LOGO_SIDE:
+                raise InvalidInput(
+                    f"{field}: {name} is {width}x{height} pixels; a logo is at most {MAX_LOGO_SIDE} on a side "
+                    f"and {MAX_LOGO_PIXELS} pixels",
+                    str(where),
+                )
+            if kind not in LOGO_FORMATS:
+                raise InvalidInput(f"{field}: {name} is {kind}; give a PNG, JPEG or WebP logo", str(where))
+            if decode:
+                opened.load()
+    except Image.DecompressionBombError as exc:
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        claim = f"{declared.group(1)} pixels" if declared else "a size far beyond any logo"
+        raise InvalidInput(
+            f"{field}: {name} claims {claim} (decompression bomb guard); a logo is at most "
+            f"{MAX_LOGO_PIXELS} pixels",
+            str(where),
+        ) from None
+    except UnidentifiedImageError:
+        raise InvalidInput(
+            f"{field}: {name} is not an image brandgate can read (PNG, JPEG or WebP)", str(where)
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(f"{field}: {name} is damaged: {quote(str(exc))}", str(where)) from None
+
+
+def _check_font(path: Path) -> None:
+    # fontTools reads the file itself; Pillow, given a name it cannot open, quietly loads a
+    # system font of the same name instead.
+    try:
+        missing_glyphs("A", path)
+    except OSError as exc:
+        raise InvalidInput(f"{quote(path.name)} is not a font file brandgate can draw with ({exc})") from None
 
 
 def kit_content_hash(root: Path) -> str:

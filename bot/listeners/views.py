@@ -25,7 +25,8 @@ BRIEF_FIELDS = ("kit", "prompt", "headline", "disclaimer", "counts", "n", "size"
 
 def _value(state: dict[str, Any], block_id: str) -> str | None:
     """The submitted value of an input block, whatever element it is; None when empty or absent."""
-    element = (state.get(block_id) or {}).get("value") or {}
+    block = state.get(block_id)
+    element = block.get("value") if isinstance(block, dict) else None
     if not isinstance(element, dict):
         return None
     selected = element.get("selected_option")
@@ -39,7 +40,7 @@ def _value(state: dict[str, Any], block_id: str) -> str | None:
 def _metadata(view: dict[str, Any]) -> dict[str, Any]:
     try:
         data = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # we wrote it, but it comes back in a request
         return {}
     return data if isinstance(data, dict) else {}
 

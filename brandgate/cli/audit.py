@@ -13,9 +13,10 @@ from brandgate.cli.output import emit_json, say, warn
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine
-from brandgate.db.export import FORMATS, ExportFilter, count_records, export_records
+from brandgate.db.export import FORMATS, ExportFilter, check_kit_known, count_records, export_records
 from brandgate.db.schema import ensure_current
 from brandgate.errors import EXIT_REJECT, UserError
+from brandgate.kits import list_kits
 from brandgate.settings import get_settings
 
 
@@ -120,6 +121,8 @@ def export_command(
     engine = make_engine(get_settings())
     try:
         ensure_current(engine)
+        if kit is not None:
+            check_kit_known(engine, kit, list_kits(get_settings()))
         # The trail on a terminal's stdout leaves no room for a bar; a small trail needs no progress.
         mode = mode_for(False)
         total = count_records(engine, filters) if mode != "bar" or target is not None else 0

@@ -9,6 +9,7 @@ import click
 from brandgate.cli.output import emit_json, say
 from brandgate.kits import resolve_kit
 from brandgate.settings import get_settings
+from pipeline.compose import check_brief_fits
 from policies.brief import load_brief
 
 
@@ -24,8 +25,7 @@ def validate(file: Path, as_json: bool) -> None:
     """Validate a brief FILE (.yaml, .yml or .json) and the kit it names."""
     brief = load_brief(file)
     kit = resolve_kit(brief.kit, get_settings())
-    if brief.logo:
-        kit.logo_path(brief.logo)
+    check_brief_fits(brief, kit)
     if as_json:
         emit_json(
             {

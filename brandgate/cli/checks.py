@@ -10,10 +10,11 @@ from brandgate.cli.output import emit_json, say
 from brandgate.errors import EXIT_FLAG, EXIT_OK, EXIT_REJECT
 from brandgate.kits import resolve_kit
 from brandgate.settings import get_settings
+from pipeline.compose import check_brief_fits
 from policies.brief import load_brief
 from policies.checks import builtin_specs
 from policies.creative import load_creative
-from policies.engine import ImageReport, check_inputs, run_checks, worst_verdict
+from policies.engine import ImageReport, run_checks, worst_verdict
 
 # An unverified image needs a person exactly as a flagged one does: both exit 3.
 EXIT_FOR_VERDICT = {"pass": EXIT_OK, "unverified": EXIT_FLAG, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
@@ -34,7 +35,8 @@ def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_j
     settings = get_settings()
     kit = resolve_kit(kit_name, settings)
     brief = load_brief(brief_file) if brief_file is not None else None
-    check_inputs(brief, kit)
+    if brief is not None:
+        check_brief_fits(brief, kit)
     # Every image is read first, so a bad one stops the run before any check is paid for.
     creatives = [
         load_creative(path, max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)

@@ -63,7 +63,7 @@ def promote_command(
     from brandgate.regress.suite import load_suite
 
     settings = get_settings()
-    suite = load_suite(suite_path or settings.regress_suite).select(families, limit)
+    suite = load_suite(suite_path or settings.regress_suite, settings).select(families, limit)
     options = actions.options_from(settings, seeds, concurrency, triggered_by="promote")
     display = ProgressDisplay("models promote", "renders", mode=mode_for(as_json))
     baseline_todo = 0

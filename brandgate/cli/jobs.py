@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 import click
 
-from brandgate.cli.output import emit_json, say, warn
+from brandgate.cli.output import check_out_folder, copy_private, emit_json, say, warn, write_private
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
 from brandgate.jobs.api import JobQueue, JobStatus, Submission
@@ -89,11 +88,11 @@ def copy_outputs(status: JobStatus, out: Path) -> dict[str, tuple[str, str | Non
         source = Path(view.artifact_path)
         stem = f"{status.request_id[:8]}-{view.index + 1:02d}-{view.verdict}"
         target = out / f"{stem}{source.suffix}"
-        shutil.copyfile(source, target)
+        copy_private(source, target)
         manifest = None
         if view.manifest_path:
             manifest = str(out / f"{stem}.c2pa")
-            shutil.copyfile(view.manifest_path, manifest)
+            copy_private(Path(view.manifest_path), Path(manifest))
         copies[view.image_id] = (str(target), manifest)
     return copies
 
@@ -148,7 +147,7 @@ def _report(status: JobStatus, out: Path | None, as_json: bool, what: str) -> No
     if out is not None:
         # The request as JSON next to its images: scripts (and `make demo`) read IDs from it.
         out.mkdir(parents=True, exist_ok=True)
-        (out / "request.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+        write_private(out / "request.json", (json.dumps(document, indent=2, default=str) + "\n").encode())
     if as_json:
         emit_json(document)
     else:
@@ -186,8 +185,8 @@ def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | N
         if seed is not None:
             data["seed"] = seed
         brief = brief_from_mapping(data, str(brief_file))
-    if out is not None and out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder")
+    if out is not None:
+        check_out_folder(out)
     queue = _open(settings)
     try:
         accepted = queue.submit(Submission(
@@ -223,6 +222,8 @@ def export(image_id: str, user: str | None, idempotency_key: str | None, wait: b
     settings = get_settings()
     if not wait and settings.queue == "local":
         raise UserError("--no-wait needs BRANDGATE_QUEUE=celery: the local queue runs inside this command")
+    if out is not None:
+        check_out_folder(out)
     queue = _open(settings)
     try:
         accepted = queue.export(image_id, _user(user), idempotency_key)

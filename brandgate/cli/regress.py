@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from brandgate.cli.output import emit_json, say, warn
+from brandgate.cli.output import check_out_folder, emit_json, say, warn
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.errors import EXIT_FAILURE, BrandgateError, UserError
 from brandgate.settings import get_settings
@@ -62,7 +62,9 @@ def run_command(
 
     settings = get_settings()
     # The suite is read before the database is opened: a bad file costs nothing.
-    suite = None if resume_id else load_suite(suite_path or settings.regress_suite).select(families, limit)
+    suite = None if resume_id else load_suite(suite_path or settings.regress_suite, settings).select(families, limit)
+    if out_dir is not None:
+        check_out_folder(out_dir)
     display = ProgressDisplay("regress run", "renders", mode=mode_for(as_json))
 
     def progress(done: int, todo: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import secrets
 import sys
@@ -10,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from PIL import Image
 
-from brandgate.cli.output import emit_json, say, warn
+from brandgate.cli.output import check_out_folder, emit_json, say, warn, write_private
 from brandgate.errors import BrandgateError
 from brandgate.kits import resolve_kit
 from brandgate.settings import get_settings
-from pipeline.compose import compose
+from pipeline.compose import check_brief_fits, compose
 from pipeline.generation import (
     MAX_SEED,
     GenerationFailed,
@@ -72,10 +72,10 @@ def render(
         brief = brief_from_mapping({**brief.model_dump(mode="json"), **overrides}, "command line")
     kit = resolve_kit(brief.kit, settings)
     composing = brief.wants_composition and not no_compose
-    if composing:
-        # A dry run on a blank canvas refuses a too-long headline or a missing font
-        # before any GPU time is spent.
-        compose(Image.new("RGB", brief.size, (128, 128, 128)), brief, kit)
+    # Refuses a too-long headline or a missing font before any GPU time is spent.
+    check_brief_fits(brief, kit, composing=composing)
+    folder = out if out is not None else settings.artifacts_dir / "renders"
+    check_out_folder(folder, "--out" if out is not None else "BRANDGATE_ARTIFACTS_DIR/renders")
     profile = load_profile(profile_name, settings)
     request_seed = brief.seed if brief.seed is not None else secrets.randbelow(MAX_SEED + 1)
     seeds = derive_seeds(request_seed, brief.n)
@@ -101,7 +101,6 @@ def render(
         except GenerationFailed as exc:
             raise BrandgateError(str(exc)) from None
 
-    folder = out if out is not None else settings.artifacts_dir / "renders"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -112,14 +111,16 @@ def render(
         composition = compose(made.image, brief, kit) if composing else None
         final = composition.image if composition else made.image
         path = folder / f"{stem}-{made.index + 1:02d}-{made.seed}.{brief.format}"
-        final.save(path, SAVE_FORMATS[brief.format])
+        buffer = io.BytesIO()
+        final.save(buffer, SAVE_FORMATS[brief.format])
+        write_private(path, buffer.getvalue())
         entry = {
             "path": str(path),
             "request_seed": request_seed,
             **made.to_json(),
             "composition": composition.to_json() if composition else None,
         }
-        path.with_suffix(".json").write_text(json.dumps(entry, indent=2, default=str))
+        write_private(path.with_suffix(".json"), json.dumps(entry, indent=2, default=str).encode())
         results.append(entry)
 
     total_cost = sum(made.cost_usd for made in images)

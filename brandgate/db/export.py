@@ -15,10 +15,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from brandgate.db.audit import canonical_time
 from brandgate.db.engine import READ_ONLY
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.errors import UserError
+from policies.characters import quote
 from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
 
 IMAGES = Image.__table__
 REQUESTS = Request.__table__
+MAX_KITS_NAMED = 20
 APPROVALS = Approval.__table__
 CHECKS = CheckResultRow.__table__
 
@@ -290,3 +293,28 @@ def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
 FORMATS = {"jsonl": write_jsonl, "csv": write_csv}
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "ExportFilter", "export_records", "write_csv", "write_jsonl"]
+
+
+def check_kit_known(engine: Engine, kit: str, kits_on_disk: Sequence[str] = ()) -> None:
+    """Refuse (UserError) a --kit that neither the trail nor the kits folder knows, naming those that are.
+
+    Without this, `--kit ACME` for `acme` exports nothing and says nothing. A kit of the kits
+    folder with no images yet is not an error: its export is honestly empty.
+    """
+    if kit in kits_on_disk:
+        return
+    with engine.connect().execution_options(**READ_ONLY) as connection:
+        if connection.execute(select(REQUESTS.c.id).where(REQUESTS.c.kit_name == kit).limit(1)).first():
+            return
+        names = sorted(
+            set(connection.execute(select(REQUESTS.c.kit_name).distinct().limit(MAX_KITS_NAMED + 1)).scalars())
+            | set(kits_on_disk)
+        )
+    close = [name for name in names if name.casefold() == kit.casefold()]
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(names[:MAX_KITS_NAMED]) + (", …" if len(names) > MAX_KITS_NAMED else "")
+    raise UserError(
+        f"--kit {quote(kit, 64)}: no image in the trail was made with that kit and no kit folder has that "
+        f"name{hint} (known kits: {listed or 'none'})"
+    )
+

@@ -13,7 +13,9 @@ from brandgate.jobs.api import Submission, UnknownJob
 from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
 from brandgate.settings import Settings
+from pipeline.compose import check_brief_fits
 from policies.brief import MAX_SEED, brief_from_mapping
+from policies.characters import quote
 from policies.errors import InvalidInput
 
 MAX_PERSON_CHARS = 100
@@ -54,10 +56,7 @@ def new_request(settings: Settings, submission: Submission) -> NewRequest:
     brief = submission.brief
     kit = resolve_kit(brief.kit, settings)
     try:
-        if brief.logo:
-            kit.logo_path(brief.logo)
-        if brief.wants_composition:
-            kit.layout(brief.layout)
+        check_brief_fits(brief, kit)
     except InvalidInput as exc:
         raise UserError(str(exc)) from None
     seed = brief.seed if brief.seed is not None else secrets.randbelow(CHOSEN_SEED_LIMIT)
@@ -92,7 +91,7 @@ def new_export(
     with sessions() as session:
         image = session.get(Image, image_id)
         if image is None:
-            raise UnknownJob(f"no image {image_id!r}; `brandgate status REQUEST_ID` lists a request's images")
+            raise UnknownJob(f"no image {quote(image_id, 64)}; `brandgate status REQUEST_ID` lists a request's images")
         if image.kind != "preview":
             raise UserError(f"image {image_id} is already an export; export its preview {image.parent_image_id}")
         approval = session.scalars(select(Approval).where(Approval.image_id == image.id)).first()

@@ -26,6 +26,7 @@ from brandgate.jobs.limits import check_limits
 from brandgate.requests import lifecycle
 from brandgate.requests.lifecycle import TERMINAL_STATES
 from brandgate.settings import Settings
+from policies.characters import quote
 from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
 
 log = logging.getLogger(__name__)
@@ -305,7 +306,7 @@ def request_cancel(sessions: sessionmaker[Session], request_id: str, by: str) ->
     with sessions() as session, session.begin():
         row = session.get(Request, request_id, with_for_update=_can_lock_rows(session))
         if row is None:
-            raise UnknownJob(f"no request {request_id!r}; `brandgate status` lists IDs in its output")
+            raise UnknownJob(f"no request {quote(request_id, 64)}; `brandgate status` lists IDs in its output")
         if row.state in TERMINAL_STATES:
             return row.state
         if row.state == "queued":
@@ -322,7 +323,7 @@ def read_status(sessions: sessionmaker[Session], request_id: str, artifacts: Cal
     with sessions() as session:
         row = session.get(Request, request_id)
         if row is None:
-            raise UnknownJob(f"no request {request_id!r}")
+            raise UnknownJob(f"no request {quote(request_id, 64)}")
         images = session.scalars(select(Image).where(Image.request_id == request_id).order_by(Image.index)).all()
         approvals = {
             a.image_id: a

@@ -131,7 +131,7 @@ def resume_run(
         if run.status in ("complete", "flagged"):
             raise UserError(f"run {run_id} is already {run.status}; nothing to resume")
         concurrency = run.concurrency
-    suite = suite_for_run(sessions, run_id, suite_path)
+    suite = suite_for_run(sessions, run_id, suite_path, settings)
     with suite_runner(settings, sessions, concurrency, stop, on_progress) as runner:
         return runner.execute(run_id, suite)
 

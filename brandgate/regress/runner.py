@@ -649,7 +649,9 @@ def find_run(sessions: sessionmaker[Session], run_id: str) -> str:
     return ids[0]
 
 
-def suite_for_run(sessions: sessionmaker[Session], run_id: str, path: Path | None = None) -> Suite:
+def suite_for_run(
+    sessions: sessionmaker[Session], run_id: str, path: Path | None = None, settings: Settings | None = None
+) -> Suite:
     """The suite file a run was started with; refused when it changed since (results would mix)."""
     with sessions() as session:
         run = session.get(RegressionRun, run_id)
@@ -657,7 +659,7 @@ def suite_for_run(sessions: sessionmaker[Session], run_id: str, path: Path | Non
             raise UserError(f"no regression run {run_id!r}")
         suite_path = path or Path(run.suite)
         expected = run.suite_hash
-    suite = load_suite(suite_path)
+    suite = load_suite(suite_path, settings)
     if suite.content_hash != expected:
         raise UserError(f"{suite_path} changed since run {run_id} started; a resumed run must use the same suite file")
     return suite

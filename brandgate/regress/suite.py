@@ -11,9 +11,13 @@ from typing import Any, Literal
 import yaml
 
 from brandgate.errors import UserError
+from brandgate.kits import resolve_kit
+from brandgate.settings import Settings
+from pipeline.compose import check_brief_fits
 from policies.brief import Brief, brief_from_mapping
 from policies.documents import parse_yaml_nodes, read_text
 from policies.errors import InvalidInput
+from policies.kit import Kit
 
 FAMILIES = ("typography", "small-objects", "counting", "hands-people", "edge-cases")
 # The check that measures what a family is about. A render whose defining check did not decide
@@ -93,8 +97,28 @@ class Suite:
         return Suite(self.name, self.path, self.content_hash, tuple(chosen), self.problems)
 
 
-def load_suite(path: Path) -> Suite:
-    """Read a suite: a bad brief becomes a line-numbered `SuiteProblem`; duplicate IDs refuse it."""
+def load_suite(path: Path, settings: Settings | None = None) -> Suite:
+    """Read a suite: a bad brief becomes a line-numbered `SuiteProblem`; duplicate IDs refuse it.
+
+    With `settings`, each brief is also checked against its kit (the same check as intake):
+    one the kit cannot serve, such as text that cannot fit its size, is a problem here and
+    never reaches the queue.
+    """
+    kits: dict[str, Kit | UserError] = {}
+
+    def fits(brief: Brief) -> None:
+        if settings is None:
+            return
+        if brief.kit not in kits:
+            try:
+                kits[brief.kit] = resolve_kit(brief.kit, settings)
+            except UserError as exc:
+                kits[brief.kit] = exc
+        kit = kits[brief.kit]
+        if isinstance(kit, UserError):
+            raise InvalidInput(str(kit))
+        check_brief_fits(brief, kit)
+
     try:
         text = read_text(path, "suite", MAX_SUITE_FILE_BYTES)
         # A suite is many briefs: it may hold more values than one brief, never an alias bomb.
@@ -125,7 +149,9 @@ def load_suite(path: Path) -> Suite:
         if isinstance(brief_id, str):
             first_line[brief_id] = line
         try:
-            briefs.append(_suite_brief(item, defaults, line))
+            entry = _suite_brief(item, defaults, line)
+            fits(entry.brief)
+            briefs.append(entry)
         except InvalidInput as exc:
             named = brief_id if isinstance(brief_id, str) else None
             problems.append(SuiteProblem(line, named, str(exc)))

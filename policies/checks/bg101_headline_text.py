@@ -4,7 +4,9 @@ The image text is read by RapidOCR and Tesseract (both, once per image, shared w
 text checks). The headline passes when either engine's reading contains it. Case, spacing,
 line breaks, punctuation, accents and O read as 0 are forgiven; a changed, missing or extra
 letter is not: "Fresh Deels Friday" fails for the headline "Fresh Deals Friday". Before
-reporting it missing, Tesseract takes a second look over the whole image.
+reporting it missing, Tesseract takes a second look over the whole image. A headline with a
+character the kit's headline font has no glyph for fails without reading: it would be drawn as
+the font's empty .notdef box (evidence `missing_glyphs`).
 
 Statuses: `pass` headline read; `fail` not read, the message names the closest text read and
 the evidence gives it with its similarity (1.0 = identical); `skip` the brief has no headline
@@ -22,6 +24,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from policies.check import Outcome
+from policies.errors import InvalidInput
+from policies.glyphs import describe_missing, kit_font_gaps
 from policies.ocr import read_text
 from policies.options import whole
 from policies.required_text import agreement_confidence, find_in_creative
@@ -40,6 +44,9 @@ DEFAULT_SEVERITY = "flag"
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
     if brief is None or not brief.headline:
         return Outcome("skip", "the brief asks for no headline")
+    notdef = _undrawable(brief, kit)
+    if notdef is not None:
+        return notdef
     max_edits = whole(options, ID, "max_edits", 0)
     ocr = read_text(creative)
     if not ocr.usable:
@@ -50,3 +57,25 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if finding.found:
         return Outcome("pass", f"headline {brief.headline!r} read", confidence, evidence)
     return Outcome("fail", finding.describe_miss("headline"), confidence, evidence)
+
+
+def _undrawable(brief: Brief, kit: Kit) -> Outcome | None:
+    """A fail when the kit's headline font has no glyph for some character of the headline.
+
+    Such a character is drawn as the font's .notdef box, which OCR reads as nothing or as noise,
+    so a reading could still "find" the headline around it.
+    """
+    try:
+        role = kit.layout(brief.layout).headline_font
+    except InvalidInput:
+        return None
+    gaps = kit_font_gaps(brief.headline or "", kit, role)
+    if gaps is None or not gaps[1]:
+        return None
+    font_path, missing = gaps
+    return Outcome(
+        "fail",
+        f"headline cannot be drawn as written: {describe_missing(missing, font_path)} (drawn as an empty box)",
+        1.0,
+        {"missing_glyphs": [f"U+{ord(c):04X}" for c in missing], "font": font_path.name},
+    )

@@ -17,13 +17,20 @@ import httpx
 import pytest
 import uvicorn
 import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import build_app, runtime_of
-from bot.governance import Governance
+from bot.governance import BrandgateGovernance, Governance
 from bot.runtime import Runtime
 from bot.server import build_asgi
+from brandgate.db.models import Approval, AuditEvent, Request
+from brandgate.db.schema import upgrade
+from brandgate.jobs.front import QueueFront
 from brandgate.settings import Settings
-from tests.bot.standins import StandInGovernance
+from pipeline.keys import IssuedChain, issue_chain, write_dev_chain
+from policies.brief import Brief, brief_from_mapping
+from tests.bot.worker import TestWorker
 from tests.fake_slack import TEAM_ID, FakeSlack, fake_token, sign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,11 +86,96 @@ def bot_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def signing_chain() -> IssuedChain:
+    return issue_chain()
+
+
+@pytest.fixture(scope="session")
+def profiles_loaded() -> None:
+    """Reading a profile imports diffusers once per process (seconds, on a busy machine); done here,
+    not inside the first command a test times."""
+    from pipeline.profiles import load_profile
+
+    load_profile("preview", Settings())
+
+
 @pytest.fixture
-def governance(tmp_path: Path) -> StandInGovernance:
-    folder = tmp_path / "images"
-    folder.mkdir()
-    return StandInGovernance(folder)
+def real_settings(bot_settings: Settings, signing_chain: IssuedChain, profiles_loaded: None) -> Settings:
+    """The bot's settings on a migrated database with a development signing chain."""
+    write_dev_chain(bot_settings.keys_dir, signing_chain)
+    # Requests stay queued (no worker runs them unless a test says so): the per-person limit would bite.
+    bot_settings.max_jobs_per_user = 1000
+    upgrade(bot_settings)
+    return bot_settings
+
+
+@pytest.fixture
+def front(real_settings: Settings) -> Iterator[QueueFront]:
+    """The real queue without workers: requests are recorded and wait for `TestWorker`."""
+    queue = QueueFront(real_settings)
+    yield queue
+    queue.close()
+
+
+@pytest.fixture
+def governance(real_settings: Settings, front: QueueFront) -> BrandgateGovernance:
+    return BrandgateGovernance(real_settings, queue=front)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A request as the database holds it, with its brief read back."""
+
+    request_id: str
+    brief: Brief
+    requested_by: str
+    source: str
+    channel: str | None
+    idempotency_key: str | None
+    state: str
+    queue: str
+    parent_image_id: str | None
+
+
+class Records:
+    """What the bot left in the real database: requests, decisions, audit events."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def requests(self, queue: str | None = None) -> list[Submitted]:
+        with self.sessions() as session:
+            rows = session.scalars(select(Request).order_by(Request.created_at, Request.id)).all()
+            return [
+                Submitted(
+                    request_id=r.id,
+                    brief=brief_from_mapping(dict(r.brief)),
+                    requested_by=r.requested_by,
+                    source=r.source,
+                    channel=r.channel,
+                    idempotency_key=r.idempotency_key,
+                    state=r.state,
+                    queue=r.queue,
+                    parent_image_id=r.parent_image_id,
+                )
+                for r in rows
+                if queue is None or r.queue == queue
+            ]
+
+    @property
+    def submissions(self) -> list[Submitted]:
+        """Briefs queued for previews (exports are `requests("export")`)."""
+        return self.requests("preview")
+
+    def decisions(self) -> dict[str, tuple[str, str, str | None]]:
+        with self.sessions() as session:
+            return {a.image_id: (a.decision, a.decided_by, a.reason) for a in session.scalars(select(Approval))}
+
+    def events(self, kind: str | None = None) -> list[AuditEvent]:
+        with self.sessions() as session:
+            rows = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+            return [e for e in rows if kind is None or e.kind == kind]
 
 
 class ServedBot:
@@ -230,14 +322,21 @@ class ServedBot:
 @dataclass
 class BotUnderTest:
     bot: ServedBot
-    governance: StandInGovernance
+    governance: BrandgateGovernance
     slack: FakeSlack
+    records: Records
+    worker: TestWorker
+
+    def newest_request(self) -> str:
+        return self.records.requests()[-1].request_id
 
 
 @pytest.fixture
-def served(bot_settings: Settings, governance: StandInGovernance, slack: FakeSlack) -> Iterator[BotUnderTest]:
-    bot = ServedBot(bot_settings, governance, slack)
+def served(
+    real_settings: Settings, governance: BrandgateGovernance, front: QueueFront, slack: FakeSlack
+) -> Iterator[BotUnderTest]:
+    bot = ServedBot(real_settings, governance, slack)
     try:
-        yield BotUnderTest(bot, governance, slack)
+        yield BotUnderTest(bot, governance, slack, Records(front.sessions), TestWorker(real_settings, front))
     finally:
         bot.close()

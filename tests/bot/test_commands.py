@@ -17,7 +17,7 @@ def test_unbalanced_quotes_get_a_clear_ephemeral_error_and_queue_nothing(served:
     body = response.json()
     assert "double quote is not closed" in body["text"]
     assert body.get("response_type", "ephemeral") == "ephemeral"
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []
 
 
 def test_quick_brief_is_queued_once_and_answered_with_its_place(served: BotUnderTest) -> None:
@@ -26,7 +26,7 @@ def test_quick_brief_is_queued_once_and_answered_with_its_place(served: BotUnder
     assert response.content in (b"", b"{}") or response.json().get("text") is None
     ephemeral = served.slack.wait_calls("chat.postEphemeral")[0]
     assert "Queued" in ephemeral.params["text"] and ephemeral.params["user"] == MARK
-    [submission] = served.governance.queue.submissions
+    [submission] = served.records.submissions
     assert submission.brief.prompt == "five red apples on a table"
     assert submission.brief.headline == "Fresh Deals Friday"
     assert submission.brief.n == 2 and submission.brief.kit == "acme"
@@ -39,20 +39,20 @@ def test_unknown_kit_is_refused_with_the_kits_there_are(served: BotUnderTest) ->
     served.bot.command('"apples" kit=acmee')
     text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
     assert "acmee" in text and "acme" in text
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []
 
 
 def test_a_kit_not_allowed_in_the_channel_is_refused(served: BotUnderTest) -> None:
     served.bot.command('"a tent in snow" kit=acme', channel=NORDWIND_CHANNEL)
     text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
     assert "not allowed in this channel" in text and "nordwind" in text
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []
 
 
 def test_without_a_kit_the_channel_s_only_kit_is_used(served: BotUnderTest) -> None:
     served.bot.command('"a tent in snow"', channel=NORDWIND_CHANNEL)
     served.slack.wait_calls("chat.postEphemeral")
-    assert served.governance.queue.submissions[0].brief.kit == "nordwind"
+    assert served.records.submissions[0].brief.kit == "nordwind"
 
 
 def test_without_a_kit_in_a_channel_with_two_the_user_is_asked_to_choose(served: BotUnderTest) -> None:
@@ -65,14 +65,17 @@ def test_n_over_the_brief_limit_is_refused_with_the_limit(served: BotUnderTest) 
     served.bot.command('"apples" kit=acme n=40')
     text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
     assert "n:" in text and "16" in text and "40" in text
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []
 
 
 def test_a_queue_limit_is_passed_on_in_its_own_words(served: BotUnderTest) -> None:
-    served.governance.queue.max_images = 2
+    served.bot.runtime.settings.max_jobs_per_user = 1
     served.bot.command('"apples" kit=acme n=3')
-    text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
-    assert "over your limit of 2" in text
+    served.slack.wait_calls("chat.postEphemeral")
+    served.bot.command('"pears" kit=acme n=3')
+    text = served.slack.wait_calls("chat.postEphemeral", 2)[1].params["text"]
+    assert "1 at a time per person" in text
+    assert [s.brief.prompt for s in served.records.submissions] == ["apples"]
 
 
 def test_a_retried_delivery_queues_once(served: BotUnderTest) -> None:
@@ -83,7 +86,7 @@ def test_a_retried_delivery_queues_once(served: BotUnderTest) -> None:
     )
     assert first.status_code == retry.status_code == 200
     served.slack.wait_calls("chat.postEphemeral")
-    assert len(served.governance.queue.submissions) == 1
+    assert len(served.records.submissions) == 1
     assert "brandgate_slack_repeats_dropped_total 1.0" in served.bot.http.get("/metrics").text
 
 
@@ -94,14 +97,14 @@ def test_a_retry_to_a_restarted_bot_still_queues_once(served: BotUnderTest) -> N
     served.bot.runtime.deliveries._seen.clear()  # what a restart forgets; the idempotency key remains
     served.bot.command('"apples" kit=acme', trigger=trigger, headers={"X-Slack-Retry-Num": "1"})
     texts = [c.params["text"] for c in served.slack.wait_calls("chat.postEphemeral", 2)]
-    assert len(served.governance.queue.submissions) == 1
+    assert len(served.records.submissions) == 1
     assert "Already on it" in texts[1]
 
 
 def test_status_and_cancel_of_ones_own_request(served: BotUnderTest) -> None:
     served.bot.command('"apples" kit=acme')
     served.slack.wait_calls("chat.postEphemeral")
-    request_id = next(iter(served.governance.queue.requests))
+    request_id = served.newest_request()
     served.bot.command("status")
     text = served.slack.wait_calls("chat.postEphemeral", 2)[1].params["text"]
     assert request_id in text and "queued" in text
@@ -111,7 +114,10 @@ def test_status_and_cancel_of_ones_own_request(served: BotUnderTest) -> None:
     served.bot.command(f"cancel {request_id}")
     done = served.slack.wait_calls("chat.postEphemeral", 4)[3].params["text"]
     assert "cancelled" in done
-    assert served.governance.queue.cancelled == [(request_id, f"slack:T0TESTTEAM:{MARK}")]
+    [cancelled] = served.records.requests()
+    assert cancelled.state == "cancelled"
+    [event] = served.records.events("request.cancelled")
+    assert event.actor == f"slack:T0TESTTEAM:{MARK}" and event.subject_id == request_id
 
 
 def test_cancel_of_an_unknown_request_says_so(served: BotUnderTest) -> None:
@@ -122,4 +128,4 @@ def test_cancel_of_an_unknown_request_says_so(served: BotUnderTest) -> None:
 def test_a_command_from_another_workspace_is_refused(served: BotUnderTest) -> None:
     response = served.bot.command('"apples" kit=acme', team="TOTHERTEAM")
     assert response.status_code == 200 and "another workspace" in response.text
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []

@@ -22,7 +22,7 @@ from tests.fake_slack import FakeSlack, fake_token, sign
 
 def _nothing_happened(served: BotUnderTest) -> None:
     time.sleep(0.3)
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []
     assert [c.method for c in served.slack.calls if c.method != "auth.test"] == []  # auth.test: at start-up
 
 
@@ -78,6 +78,16 @@ def test_a_signature_with_non_ascii_characters_is_a_401(served: BotUnderTest, ca
         (b"payload=%7Bnot-json", "application/x-www-form-urlencoded"),
         (b"payload=%5B%5D", "application/x-www-form-urlencoded"),
         (b"payload=", "application/x-www-form-urlencoded"),
+        # bolt's own middleware reads `event` from any body, and would raise on a null or a string there.
+        (b'{"type": "url_verification", "challenge": "x", "event": null}', "application/json"),
+        (
+            b"command=%2Fbrandgate&team_id=T0TESTTEAM&user_id=UMARKETER&channel_id=CMARKETING&trigger_id=1.2&event=x",
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            b'{"type": "event_callback", "team_id": "T0TESTTEAM", "event": {"type": "app_mention", "user": []}}',
+            "application/json",
+        ),
     ],
     ids=[
         "truncated",
@@ -89,6 +99,9 @@ def test_a_signature_with_non_ascii_characters_is_a_401(served: BotUnderTest, ca
         "payload",
         "payload-list",
         "empty",
+        "null-event",
+        "command-with-event",
+        "mention-by-a-list",
     ],
 )
 def test_signed_malformed_bodies_are_a_400_and_unsigned_ones_a_401(
@@ -137,7 +150,7 @@ def test_a_command_missing_its_fields_is_refused_without_a_500(
     response = served.bot.post(body, "application/x-www-form-urlencoded")
     assert 200 <= response.status_code < 500
     time.sleep(0.3)
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []
     _no_traceback(caplog)
 
 
@@ -226,7 +239,6 @@ def test_verify_refuses_a_file_url_off_slack_s_file_hosts_and_sends_it_no_token(
         told = _told(served)
         assert "not from Slack's file hosts" in told and "BRANDGATE_SLACK_FILE_HOSTS" in told
         assert elsewhere.downloads == []
-    assert served.governance.verified == []
 
 
 def test_verify_never_forwards_the_token_on_a_redirect_off_the_file_hosts(served: BotUnderTest) -> None:
@@ -238,17 +250,18 @@ def test_verify_never_forwards_the_token_on_a_redirect_off_the_file_hosts(served
         assert elsewhere.downloads == []  # not even asked without the token
     [asked] = served.slack.downloads
     assert asked.authorization == f"Bearer {fake_token()}"  # only the URL Slack gave got the token
-    assert served.governance.verified == []
 
 
 def test_verify_follows_a_redirect_within_the_file_hosts_without_the_token(served: BotUnderTest) -> None:
-    file_id = served.slack.share_file(MARKETING, "poster.png", b"\x89PNG public copy")
+    file_id = served.slack.share_file(
+        MARKETING, "poster.png", (ROOT / "brand_kits/acme/logos/acme-primary.png").read_bytes()
+    )
     served.slack.redirects[f"/files-pri/{file_id}/poster.png"] = f"/files-pub/{file_id}"
     served.bot.command(f"verify {file_id}")
-    served.slack.wait_calls("chat.postEphemeral")
+    answer = served.slack.wait_calls("chat.postEphemeral")[0].params
+    assert "*poster.png*: No content credentials" in str(answer["blocks"])  # downloaded and checked
     first, second = served.slack.downloads
     assert first.authorization == f"Bearer {fake_token()}" and second.authorization is None
-    assert served.governance.verified == [b"\x89PNG public copy"]
 
 
 def test_verify_stops_reading_a_file_larger_than_slack_said(served: BotUnderTest) -> None:
@@ -256,7 +269,6 @@ def test_verify_stops_reading_a_file_larger_than_slack_said(served: BotUnderTest
     file_id = served.slack.share_file(MARKETING, "huge.png", b"\x89PNG" + b"x" * 5000, size=10)
     served.bot.command(f"verify {file_id}")
     assert "larger than 1,000 bytes; not checked" in _told(served)
-    assert served.governance.verified == []
 
 
 def test_verify_refuses_a_file_slack_says_is_too_large_without_downloading_it(served: BotUnderTest) -> None:
@@ -272,5 +284,5 @@ def test_a_command_whose_text_says_payload_is_read_as_the_command_it_is(served: 
     response = served.bot.command('"a payload bay with five red apples" kit=acme n=1')
     assert response.status_code == 200
     served.slack.wait_calls("chat.postEphemeral")
-    [submission] = served.governance.queue.submissions
+    [submission] = served.records.submissions
     assert submission.brief.prompt == "a payload bay with five red apples"

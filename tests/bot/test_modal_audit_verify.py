@@ -6,10 +6,14 @@ import csv
 import io
 import json
 import time
+from pathlib import Path
 from typing import Any
+
+from PIL import Image
 
 from bot import messages
 from tests.bot.conftest import COMPLIANCE, MARK, MARKETING, NORDWIND_CHANNEL, BotUnderTest
+from tests.pipeline.provenance_world import with_provenance_reference
 
 
 def _open_form(served: BotUnderTest, channel: str = MARKETING) -> dict[str, Any]:
@@ -47,7 +51,7 @@ def test_a_form_with_missing_and_bad_fields_comes_back_with_errors_under_them(se
     assert set(body["errors"]) == {"kit", "prompt", "counts"}
     assert "apple:5" in body["errors"]["counts"]
     time.sleep(0.3)
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []
 
 
 def test_a_form_whose_fields_break_the_brief_rules_names_the_field(served: BotUnderTest) -> None:
@@ -78,7 +82,7 @@ def test_a_good_form_is_queued_once_even_if_submitted_twice(served: BotUnderTest
     again = served.bot.submit_view(view, values, view_id="VSAMEVIEW1")
     assert first.status_code == again.status_code == 200
     served.slack.wait_calls("chat.postEphemeral", 2)
-    [submission] = served.governance.queue.submissions
+    [submission] = served.records.submissions
     brief = submission.brief
     assert (brief.kit, brief.prompt, brief.headline, brief.n, brief.size) == (
         "acme",
@@ -111,8 +115,8 @@ def test_a_rate_limited_call_waits_for_retry_after_and_goes_on(served: BotUnderT
 def test_audit_goes_to_the_requesters_dm_as_csv(served: BotUnderTest) -> None:
     served.bot.command('"apples" kit=acme n=1')
     served.slack.wait_calls("chat.postMessage")
-    request_id = next(iter(served.governance.queue.requests))
-    [view] = served.governance.queue.finish(request_id, ["pass"])
+    request_id = served.newest_request()
+    [view] = served.worker.finish(request_id, ["pass"])
     served.slack.wait_calls("files.completeUploadExternal")
     served.bot.command("audit kit=acme since=2026-01-01 format=csv", user=COMPLIANCE)
     dm = served.slack.wait_calls("conversations.open")[0]
@@ -124,14 +128,15 @@ def test_audit_goes_to_the_requesters_dm_as_csv(served: BotUnderTest) -> None:
     rows = list(csv.DictReader(io.StringIO(served.slack.uploads[file_id].decode())))
     assert [(r["request_id"], r["image_id"], r["kit"]) for r in rows] == [(request_id, view.image_id, "acme")]
     served.slack.wait_for(lambda cs: any("Check your DMs" in str(c.params.get("text")) for c in cs))
-    assert any(e["kind"] == "slack.audit_pulled" for e in served.governance.events)
+    [pulled] = served.records.events("slack.audit_pulled")
+    assert pulled.actor == f"slack:T0TESTTEAM:{COMPLIANCE}" and pulled.payload["rows"] == 1
 
 
 def test_audit_is_refused_to_anyone_outside_compliance(served: BotUnderTest) -> None:
     served.bot.command("audit kit=acme", user=MARK)
     assert "only the compliance group" in served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
     assert served.slack.calls_to("conversations.open") == []
-    assert [e["kind"] for e in served.governance.events] == ["slack.audit_refused"]
+    assert [e.kind for e in served.records.events()] == ["slack.audit_refused"]
 
 
 def test_audit_by_compliance_group_membership(served: BotUnderTest) -> None:
@@ -147,21 +152,67 @@ def test_audit_with_a_bad_date_says_how_to_write_it(served: BotUnderTest) -> Non
     assert "YYYY-MM-DD" in response.json()["text"]
 
 
-def test_verify_checks_the_latest_file_shared_in_the_channel(served: BotUnderTest) -> None:
+def _signed_image(served: BotUnderTest) -> tuple[str, bytes]:
+    """An image the pipeline made and signed: (image ID, the bytes as stored)."""
+    served.bot.command('"apples" kit=acme n=1')
+    served.slack.wait_calls("chat.postMessage")
+    [view] = served.worker.finish(served.newest_request(), ["pass"])
+    return view.image_id, Path(view.artifact_path).read_bytes()
+
+
+def _verify_reply(served: BotUnderTest, text: str = "verify") -> str:
+    before = len(served.slack.calls_to("chat.postEphemeral"))
+    served.bot.command(text)
+    return str(served.slack.wait_calls("chat.postEphemeral", before + 1)[-1].params)
+
+
+def test_verify_checks_the_latest_file_shared_in_the_channel_on_the_real_credentials(served: BotUnderTest) -> None:
+    image_id, signed = _signed_image(served)
     served.slack.share_file(MARKETING, "old.png", b"old bytes")
-    served.slack.share_file(MARKETING, "found-in-the-wild.png", b"\x89PNG wild bytes")
-    served.bot.command("verify")
-    answer = served.slack.wait_calls("chat.postEphemeral")[0]
-    assert served.governance.verified == [b"\x89PNG wild bytes"]
-    assert "found-in-the-wild.png" in str(answer.params["blocks"])
-    assert "No content credentials" in str(answer.params["blocks"])
+    served.slack.share_file(MARKETING, "found-in-the-wild.png", signed)
+    answer = _verify_reply(served)
+    assert "*found-in-the-wild.png*: Valid content credentials from a trusted signer" in answer
+    assert f"Image id: `{image_id}`" in answer and "Verdict: `pass`" in answer
+    assert str(served.bot.runtime.settings.artifacts_dir) not in answer and "/tmp" not in answer
 
 
-def test_verify_by_file_link(served: BotUnderTest) -> None:
-    file_id = served.slack.share_file("COTHER", "poster.png", b"poster")
-    served.bot.command(f"verify https://test.slack.com/files/U1/{file_id}/poster.png")
-    served.slack.wait_calls("chat.postEphemeral")
-    assert served.governance.verified == [b"poster"]
+def test_verify_of_a_screenshot_finds_the_image_it_shows(served: BotUnderTest) -> None:
+    image_id, signed = _signed_image(served)
+    screenshot = io.BytesIO()
+    Image.open(io.BytesIO(signed)).convert("RGB").resize((80, 80)).save(screenshot, "JPEG", quality=80)
+    file_id = served.slack.share_file("COTHER", "screenshot.jpg", screenshot.getvalue())
+    answer = _verify_reply(served, f"verify https://test.slack.com/files/U1/{file_id}/screenshot.jpg")
+    assert "No content credentials" in answer and f"visually matches image {image_id}" in answer
+
+
+def test_verify_of_an_edited_file_says_it_was_changed_after_signing(served: BotUnderTest) -> None:
+    _, signed = _signed_image(served)
+    tampered = bytearray(signed)
+    tampered[len(tampered) // 2] ^= 0xFF
+    served.slack.share_file(MARKETING, "edited.png", bytes(tampered))
+    assert "Content credentials are invalid: the file was changed after signing" in _verify_reply(served)
+
+
+def test_verify_of_a_file_that_is_no_image_names_the_file_and_no_server_path(served: BotUnderTest) -> None:
+    served.slack.share_file(MARKETING, "poster.png", b"this is not a picture\n" * 20)
+    answer = _verify_reply(served)
+    assert "poster.png: is not a readable" in answer
+    assert "/tmp" not in answer and "brandgate-verify" not in answer
+
+
+def test_verify_of_a_file_whose_manifest_is_remote_says_so(served: BotUnderTest) -> None:
+    picture = Image.new("RGB", (64, 64), (10, 120, 200))
+    file_id = served.slack.share_file(
+        MARKETING, "cloud.png", with_provenance_reference(picture, "image/png", "https://cdn.example.com/m.c2pa")
+    )
+    answer = _verify_reply(served, f"verify {file_id}")
+    assert "kept elsewhere (a remote manifest)" in answer and "https://cdn.example.com/m.c2pa" in answer
+
+
+def test_verify_shows_a_file_name_with_bidi_controls_escaped(served: BotUnderTest) -> None:
+    served.slack.share_file(MARKETING, "invoice\u202egnp.exe", b"not an image at all")
+    answer = _verify_reply(served)
+    assert "\u202e" not in answer and "invoice\\\\u202egnp.exe" in answer
 
 
 def test_verify_with_nothing_shared_says_what_to_do(served: BotUnderTest) -> None:

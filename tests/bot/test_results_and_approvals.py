@@ -33,12 +33,12 @@ NUDITY = {
 def _queue_and_finish(served: BotUnderTest, verdicts: list[str], user: str = MARK) -> tuple[str, list[Any]]:
     served.bot.command(f'"five red apples" kit=acme n={len(verdicts)} headline="Fresh Deals Friday"', user=user)
     served.slack.wait_calls("chat.postMessage")  # the thread's parent message
-    request_id = next(iter(served.governance.queue.requests))
-    served.governance.queue.run(request_id)
+    request_id = served.newest_request()
+    served.worker.start(request_id)
     served.slack.wait_calls("chat.update")
     failed = {i: [HEADLINE_MISS] for i, v in enumerate(verdicts) if v == "flag"}
     failed.update({i: [NUDITY] for i, v in enumerate(verdicts) if v == "reject"})
-    views = served.governance.queue.finish(request_id, verdicts, failed)
+    views = served.worker.finish(request_id, verdicts, failed)
     # Parent + one message per image.
     served.slack.wait_calls("chat.postMessage", 1 + len(verdicts))
     return request_id, views
@@ -106,13 +106,15 @@ def test_a_brand_manager_approves_a_flagged_image_once(served: BotUnderTest) -> 
     update = served.slack.wait_for(
         lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
     )
-    assert served.governance.decisions[views[0].image_id][:2] == ("approved", f"slack:T0TESTTEAM:{ANNA}")
+    assert served.records.decisions()[views[0].image_id][:2] == ("approved", f"slack:T0TESTTEAM:{ANNA}")
     edited = next(c for c in update if c.method == "chat.update" and "Approved" in str(c.params.get("blocks")))
     assert edited.params["ts"] == "1700000001.000200"
     assert messages.APPROVE not in str(edited.params["blocks"]) and messages.EXPORT in str(edited.params["blocks"])
     told = served.slack.wait_calls("chat.postEphemeral", 2)[-1]
     assert told.params["user"] == GROUP_MANAGER and "approved" in told.params["text"]
-    assert len([e for e in served.governance.events if e["kind"].startswith("image.")]) == 1
+    [approved] = served.records.events("image.approved")
+    assert approved.actor == f"slack:T0TESTTEAM:{ANNA}" and approved.subject_id == views[0].image_id
+    assert served.records.events("image.rejected") == []
 
 
 def test_a_marketer_cannot_approve_and_the_refusal_is_recorded(served: BotUnderTest) -> None:
@@ -120,19 +122,25 @@ def test_a_marketer_cannot_approve_and_the_refusal_is_recorded(served: BotUnderT
     served.bot.click(messages.APPROVE, views[0].image_id, MARK, _message(_image_messages(served)[0]))
     told = served.slack.wait_calls("chat.postEphemeral", 2)[-1]
     assert told.params["user"] == MARK and "only brand managers of *acme*" in told.params["text"]
-    assert served.governance.decisions == {}
-    refused = [e for e in served.governance.events if e["kind"] == "slack.click_refused"]
-    assert refused == [
-        {
-            "kind": "slack.click_refused",
-            "actor": f"slack:T0TESTTEAM:{MARK}",
-            "subject": views[0].image_id,
-            "action": messages.APPROVE,
-            "reason": told.params["text"].split("Not done: ")[1].rstrip("."),
-            "channel": MARKETING,
-            "team": "T0TESTTEAM",
-        }
-    ]
+    assert served.records.decisions() == {}
+    [refused] = served.records.events("slack.click_refused")
+    assert (refused.actor, refused.subject_id) == (f"slack:T0TESTTEAM:{MARK}", views[0].image_id)
+    assert refused.payload == {
+        "action": messages.APPROVE,
+        "reason": told.params["text"].split("Not done: ")[1].rstrip("."),
+        "channel": MARKETING,
+        "team": "T0TESTTEAM",
+    }
+
+
+def test_a_policy_rejected_image_cannot_be_approved_even_by_a_manager(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["reject"])
+    # No Approve button is shown; a forged click (a replayed or hand-made payload) is refused anyway.
+    served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(_image_messages(served)[0]))
+    told = served.slack.wait_calls("chat.postEphemeral", 2)[-1]
+    assert told.params["user"] == ANNA and "not waiting for a decision: it is reject" in told.params["text"]
+    assert served.records.decisions() == {}
+    assert [e.kind for e in served.records.events() if e.kind.startswith(("image.approved", "image.rejected"))] == []
 
 
 def test_the_requester_cannot_approve_their_own_image(served: BotUnderTest) -> None:
@@ -140,7 +148,7 @@ def test_the_requester_cannot_approve_their_own_image(served: BotUnderTest) -> N
     served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(_image_messages(served)[0]))
     told = served.slack.wait_calls("chat.postEphemeral", 2)[-1]
     assert "another brand manager" in told.params["text"]
-    assert served.governance.decisions == {}
+    assert served.records.decisions() == {}
 
 
 def test_self_approval_when_settings_allow_it(served: BotUnderTest) -> None:
@@ -150,7 +158,7 @@ def test_self_approval_when_settings_allow_it(served: BotUnderTest) -> None:
     served.slack.wait_for(
         lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
     )
-    assert served.governance.decisions[views[0].image_id][0] == "approved"
+    assert served.records.decisions()[views[0].image_id][0] == "approved"
 
 
 def test_group_membership_is_looked_up_once_and_cached(served: BotUnderTest) -> None:
@@ -183,7 +191,7 @@ def test_reject_asks_for_a_reason_then_records_it(served: BotUnderTest) -> None:
     served.slack.wait_for(
         lambda calls: any(c.method == "chat.update" and "Rejected" in str(c.params.get("blocks")) for c in calls)
     )
-    assert served.governance.decisions[views[0].image_id] == ("rejected", f"slack:T0TESTTEAM:{ANNA}", "Logo too small")
+    assert served.records.decisions()[views[0].image_id] == ("rejected", f"slack:T0TESTTEAM:{ANNA}", "Logo too small")
     edited = next(c for c in served.slack.calls_to("chat.update") if "Rejected" in str(c.params.get("blocks")))
     assert edited.params["ts"] == message["ts"] and "Logo too small" in str(edited.params["blocks"])
 
@@ -201,31 +209,26 @@ def test_a_button_for_an_image_that_does_not_exist_is_refused(served: BotUnderTe
     assert response.status_code == 200
     told = served.slack.wait_calls("chat.postEphemeral")[0]
     assert "there is no image `doesnotexist0001`" in told.params["text"]
-    assert [e["kind"] for e in served.governance.events] == ["slack.click_refused"]
+    assert [e.kind for e in served.records.events()] == ["slack.click_refused"]
 
 
 def test_a_button_value_that_is_not_an_image_id_is_refused(served: BotUnderTest) -> None:
     served.bot.click(messages.EXPORT, "../../etc/passwd' OR 1=1", ANNA)
     assert "does not name an image" in served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
-    assert served.governance.queue.exports == []
+    assert served.records.requests("export") == []
 
 
 def test_a_button_for_another_workspace_s_image_is_refused(served: BotUnderTest) -> None:
-    from bot.governance import ImageRecord
+    from brandgate.jobs.api import Submission
+    from policies.brief import Brief
 
-    served.governance.foreign_images["foreignimage0001"] = ImageRecord(
-        image_id="foreignimage0001",
-        request_id="r1",
-        kit="acme",
-        requested_by="slack:TOTHERTEAM:UX",
-        channel="CX",
-        verdict="flag",
-        index=0,
-        brief={"kit": "acme", "prompt": "x"},
+    foreign = served.worker.queue.submit(
+        Submission(brief=Brief(kit="acme", prompt="apples"), requested_by="slack:TOTHERTEAM:UX", source="slack")
     )
-    served.bot.click(messages.APPROVE, "foreignimage0001", ANNA)
+    [view] = served.worker.finish(foreign.request_id, ["flag"], {0: [HEADLINE_MISS]})
+    served.bot.click(messages.APPROVE, view.image_id, ANNA)
     assert "another workspace" in served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
-    assert served.governance.decisions == {}
+    assert served.records.decisions() == {}
 
 
 def test_export_hq_is_queued_once_however_often_it_is_clicked(served: BotUnderTest) -> None:
@@ -234,13 +237,15 @@ def test_export_hq_is_queued_once_however_often_it_is_clicked(served: BotUnderTe
     served.bot.click(messages.EXPORT, views[0].image_id, MARK, message)
     served.bot.click(messages.EXPORT, views[0].image_id, ANNA, message)
     texts = [c.params["text"] for c in served.slack.wait_calls("chat.postEphemeral", 3)[1:]]
-    assert len(served.governance.queue.exports) == 1
+    [export] = served.records.requests("export")
     assert any("Already on it" in t for t in texts)
-    export_id = served.governance.queue.keys[f"slack:T0TESTTEAM:export:{views[0].image_id}"]
+    assert export.idempotency_key == f"slack:T0TESTTEAM:export:{views[0].image_id}"
+    assert export.parent_image_id == views[0].image_id
+    export_id = export.request_id
     progress = served.slack.wait_for(lambda calls: any("HQ export" in str(c.params.get("blocks")) for c in calls))
     posted = next(c for c in progress if c.method == "chat.postMessage" and "HQ export" in str(c.params.get("blocks")))
     assert posted.params["thread_ts"] == message["thread_ts"]
-    served.governance.queue.finish(export_id, ["pass"])
+    served.worker.finish(export_id, ["pass"])
     upload = served.slack.wait_calls("files.completeUploadExternal", 2)[-1]
     assert upload.params["files"][0]["title"].startswith("HQ export")
 
@@ -251,7 +256,7 @@ def test_regenerate_reruns_the_brief_for_one_image_once_per_person(served: BotUn
     served.bot.click(messages.REGENERATE, views[0].image_id, MARK, message)
     served.bot.click(messages.REGENERATE, views[0].image_id, MARK, message)
     served.slack.wait_calls("chat.postEphemeral", 3)
-    submissions = served.governance.queue.submissions
+    submissions = served.records.submissions
     assert len(submissions) == 2  # the original and one regeneration
     assert submissions[1].brief.n == 1 and submissions[1].brief.seed is None
     assert submissions[1].brief.headline == "Fresh Deals Friday"

@@ -47,7 +47,7 @@ def test_a_wrong_signature_is_refused_with_401_and_queues_nothing(served: BotUnd
     )
     assert response.status_code == 401
     time.sleep(0.3)
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []
 
 
 def test_a_signed_body_altered_in_transit_is_refused(served: BotUnderTest) -> None:
@@ -64,7 +64,7 @@ def test_a_timestamp_older_than_five_minutes_is_refused(served: BotUnderTest) ->
     response = served.bot.command('"apples" kit=acme', timestamp=int(time.time()) - 5 * 60 - 10)
     assert response.status_code == 401
     time.sleep(0.3)
-    assert served.governance.queue.submissions == []
+    assert served.records.submissions == []
 
 
 def test_a_missing_signature_is_refused(served: BotUnderTest) -> None:

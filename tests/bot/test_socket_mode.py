@@ -13,11 +13,12 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import build_app
+from bot.governance import BrandgateGovernance
 from bot.server import socket_mode_handler
 from brandgate.errors import ConfigError
+from brandgate.jobs.front import QueueFront
 from brandgate.settings import Settings
-from tests.bot.conftest import MARK, MARKETING, ROOT
-from tests.bot.standins import StandInGovernance
+from tests.bot.conftest import MARK, MARKETING, ROOT, Records
 from tests.fake_slack import FakeSlack, FakeSocketMode
 
 
@@ -42,9 +43,13 @@ def _command(text: str) -> dict[str, str]:
 
 
 def test_commands_arrive_and_are_acked_over_the_websocket(
-    bot_settings: Settings, governance: StandInGovernance, slack: FakeSlack, socket_server: FakeSocketMode
+    real_settings: Settings,
+    governance: BrandgateGovernance,
+    front: QueueFront,
+    slack: FakeSlack,
+    socket_server: FakeSocketMode,
 ) -> None:
-    settings = bot_settings.model_copy(update={"slack_app_token": SecretStr("xapp-1-test")})
+    settings = real_settings.model_copy(update={"slack_app_token": SecretStr("xapp-1-test")})
     app = build_app(settings, governance)
     handler = socket_mode_handler(app, settings)
     handler.connect()
@@ -57,17 +62,17 @@ def test_commands_arrive_and_are_acked_over_the_websocket(
         assert "double quote is not closed" in bad["payload"]["text"]
         socket_server.ack_for(socket_server.send("slash_commands", _command('"apples" kit=acme n=2')))
         slack.wait_calls("chat.postEphemeral")
-        assert [s.brief.n for s in governance.queue.submissions] == [2]
+        assert [s.brief.n for s in Records(front.sessions).submissions] == [2]
     finally:
         handler.close()
 
 
 def test_socket_mode_without_an_app_token_is_a_clear_error(
-    bot_settings: Settings, governance: StandInGovernance
+    real_settings: Settings, governance: BrandgateGovernance
 ) -> None:
-    app = build_app(bot_settings, governance)
+    app = build_app(real_settings, governance)
     with pytest.raises(ConfigError, match="BRANDGATE_SLACK_APP_TOKEN"):
-        socket_mode_handler(app, bot_settings)
+        socket_mode_handler(app, real_settings)
 
 
 def test_brandgate_bot_without_secrets_exits_2_with_what_to_set(tmp_path: Path) -> None:

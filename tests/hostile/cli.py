@@ -1,7 +1,7 @@
 """Running the real `brandgate` command on hostile input and judging how it refused.
 
-`run` starts `python -m brandgate` in a fresh process with settings under a temporary folder and
-measures the process's peak memory; `assert_refused` asserts what every refusal must look like:
+`run` starts brandgate's entry point in a fresh process with settings under a temporary folder,
+and the process reports its own peak memory; `assert_refused` asserts what every refusal must look like:
 the named exit code, one line on stderr saying what to fix, no traceback, nothing on stdout.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,40 +48,37 @@ def environment(tmp_path: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
+# The child reports its own peak memory (VmHWM of its post-exec address space): the kernel's
+# ru_maxrss for a child would also count the pytest process it was forked from.
+_MEASURED_MAIN = (
+    "import atexit, os, runpy, sys\n"
+    "def _report():\n"
+    "    with open('/proc/self/status') as status, open(os.environ['BRANDGATE_TEST_PEAK'], 'w') as out:\n"
+    "        out.write(next(line for line in status if line.startswith('VmHWM')).split()[1])\n"
+    "atexit.register(_report)\n"
+    "sys.argv = ['brandgate', *sys.argv[1:]]\n"
+    "runpy.run_module('brandgate', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def run(*args: str, env: dict[str, str], cwd: Path = ROOT) -> Ran:
-    """`brandgate ARGS` as a user runs it; peak RSS read from the kernel's account of the child."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "brandgate", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    streams: dict[str, bytes] = {}
-    readers = [
-        threading.Thread(target=lambda: streams.__setitem__("out", proc.stdout.read())),  # type: ignore[union-attr]
-        threading.Thread(target=lambda: streams.__setitem__("err", proc.stderr.read())),  # type: ignore[union-attr]
-    ]
-    for reader in readers:
-        reader.start()
-    killer = threading.Timer(KILL_AFTER_S, proc.kill)
-    killer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        killer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join()
-    proc.stdout.close()
-    proc.stderr.close()
+    """`brandgate ARGS` as a user runs it, in a fresh process that reports its peak memory."""
+    with tempfile.TemporaryDirectory() as scratch:
+        peak_file = Path(scratch) / "peak"
+        completed = subprocess.run(
+            [sys.executable, "-c", _MEASURED_MAIN, *args],
+            cwd=cwd,
+            env={**env, "BRANDGATE_TEST_PEAK": str(peak_file)},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=KILL_AFTER_S,
+        )
+        peak_kib = int(peak_file.read_text()) if peak_file.exists() else 0
     return Ran(
-        code=proc.returncode,
-        stdout=streams.get("out", b"").decode("utf-8", "replace"),
-        stderr=streams.get("err", b"").decode("utf-8", "replace"),
-        peak_rss_bytes=usage.ru_maxrss * 1024,
+        code=completed.returncode,
+        stdout=completed.stdout.decode("utf-8", "replace"),
+        stderr=completed.stderr.decode("utf-8", "replace"),
+        peak_rss_bytes=peak_kib * 1024,
     )
 
 

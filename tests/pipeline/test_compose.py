@@ -11,7 +11,7 @@ import pytesseract
 import pytest
 from PIL import Image
 
-from pipeline.compose import AA_NORMAL, compose, contrast_ratio, relative_luminance
+from pipeline.compose import AA_NORMAL, check_brief_fits, compose, contrast_ratio, relative_luminance
 from policies.brief import Brief
 from policies.errors import InvalidInput
 from policies.kit import FontSpec, Kit, load_kit
@@ -135,19 +135,48 @@ def test_canvas_too_small_for_the_logo_is_refused(acme: Kit) -> None:
         compose(Image.new("RGB", (96, 96)), brief, acme)
 
 
-def test_text_in_the_logo_clear_space_is_refused(acme: Kit) -> None:
+def test_text_boxed_into_the_logo_clear_space_moves_out_of_it(acme: Kit) -> None:
     kit = with_layout(acme, headline_box=(0.5, 0.8, 0.5, 0.2))
-    with pytest.raises(InvalidInput, match="would enter the logo's clear space"):
-        compose(noisy_background(), Brief(**BRIEF), kit)
+    composition = compose(noisy_background(), Brief(**BRIEF), kit)
+    headline, logo = placement(composition, "headline"), placement(composition, "logo")
+    assert headline["box_grown"]
+    x0, y0, x1, y1 = headline["plate_box"] or headline["text_box"]
+    zx0, zy0, zx1, zy1 = logo["clear_zone"]
+    assert not (x0 < zx1 and zx0 < x1 and y0 < zy1 and zy0 < y1)
 
 
-def test_headline_too_long_for_its_box_is_refused(acme: Kit) -> None:
-    long = " ".join(["Absolutely Everything Must Go This Weekend"] * 2)
-    brief = Brief(**{**BRIEF, "headline": long, "size": (256, 256), "logo": None})
+def test_headline_too_long_for_any_box_is_refused(acme: Kit) -> None:
+    long = "Supercalifragilisticexpialidocious Everything Must Go"
+    brief = Brief(**{**BRIEF, "headline": long, "size": (128, 128), "logo": None})
     with pytest.raises(InvalidInput) as caught:
-        compose(noisy_background(256), brief, acme)
+        compose(noisy_background(128), brief, acme)
     assert "does not fit the headline box of layout 'default'" in str(caught.value)
     assert "minimum font size 14px" in str(caught.value)
+
+
+@pytest.mark.parametrize("kit_name", ["acme", "nordwind"])
+@pytest.mark.parametrize("side", [256, 384, 512, 1024, 2048])
+def test_every_kit_composes_from_256_to_2048(kit_name: str, side: int) -> None:
+    """Boxes grow to the minimum font size and the disclaimer wraps: text stays clear of the logo."""
+    kit = load_kit(KITS / kit_name)
+    brief = Brief(**{**BRIEF, "kit": kit_name, "size": (side, side)})
+    composition = compose(Image.new("RGB", (side, side), (90, 120, 90)), brief, kit)
+    logo = placement(composition, "logo")
+    zx0, zy0, zx1, zy1 = logo["clear_zone"]
+    texts = [placement(composition, e) for e in ("headline", "disclaimer")]
+    for text in texts:
+        x0, y0, x1, y1 = text["plate_box"] or text["text_box"]
+        assert 0 <= x0 < x1 <= side and 0 <= y0 < y1 <= side
+        assert not (x0 < zx1 and zx0 < x1 and y0 < zy1 and zy0 < y1), (text, logo)
+        assert text["font_px"] >= kit.layout(None).min_font_px
+    a, b = (t["plate_box"] or t["text_box"] for t in texts)
+    assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+def test_a_glyph_the_font_lacks_is_refused_before_drawing(acme: Kit) -> None:
+    brief = Brief(**{**BRIEF, "headline": "Fresh \u4e00 Deals"})
+    with pytest.raises(InvalidInput, match=r"headline: DejaVuSans-Bold\.ttf has no glyph for U\+4E00"):
+        compose(noisy_background(), brief, acme)
 
 
 def test_missing_kit_font_is_refused(acme: Kit) -> None:
@@ -184,3 +213,16 @@ def test_composition_is_on_by_default_and_off_on_request() -> None:
     assert Brief(**BRIEF).wants_composition
     assert not Brief(**{**BRIEF, "compose": False}).wants_composition
     assert not Brief(kit="acme", prompt="apples").wants_composition
+
+
+def test_check_brief_fits_refuses_what_the_kit_cannot_serve(acme: Kit) -> None:
+    with pytest.raises(InvalidInput, match="no logo variant 'holiday'"):
+        check_brief_fits(Brief(kit="acme", prompt="x", logo="holiday"), acme)
+    with pytest.raises(InvalidInput, match="kit 'nordwind'"):
+        check_brief_fits(Brief(kit="nordwind", prompt="x"), acme)
+    with pytest.raises(InvalidInput, match="no layout 'nope'"):
+        check_brief_fits(Brief(kit="acme", prompt="x", layout="nope"), acme)
+    with pytest.raises(InvalidInput, match="cannot hold logo 'primary'"):
+        check_brief_fits(Brief(kit="acme", prompt="x", logo="primary", size=(64, 64)), acme)
+    check_brief_fits(Brief(kit="acme", prompt="x", logo="primary"), acme)
+    check_brief_fits(Brief(kit="acme", prompt="x", logo="primary", size=(64, 64)), acme, composing=False)

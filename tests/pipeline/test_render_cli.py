@@ -147,12 +147,12 @@ def test_render_bad_flags_exit_2(env: dict[str, str], tmp_path: Path, args: list
 
 def test_render_refuses_before_generating(env: dict[str, str], gen_settings: Settings, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    long = " ".join(["Absolutely Everything Must Go This Weekend"] * 2)
+    long = "Supercalifragilisticexpialidocious Everything Must Go"
     result = brandgate(
         [
             "render",
             "--brief",
-            str(write_brief(tmp_path, headline=long, size=[256, 256])),
+            str(write_brief(tmp_path, headline=long, size=[128, 128])),
             "--out",
             str(out),
         ],

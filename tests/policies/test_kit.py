@@ -69,7 +69,7 @@ def test_brief_refuses_a_kit_name_with_dot_dot() -> None:
 
 def test_missing_logo_file_names_the_variant_and_the_file(kits: Path) -> None:
     (kits / "acme" / "logos" / "acme-mono.png").unlink()
-    with pytest.raises(InvalidInput, match=r"kit\.yaml: logos\.mono\.file: logos/acme-mono\.png does not exist"):
+    with pytest.raises(InvalidInput, match=r"kit\.yaml: logos\.mono\.file: 'logos/acme-mono\.png' does not exist"):
         load_kit(kits / "acme", known_check_ids=known_ids())
 
 

@@ -159,6 +159,16 @@ def test_bg101_fails_when_the_headline_is_missing_and_skips_without_one(acme: Ki
     assert status(bg101_headline_text, creative, None, acme) == "skip"
 
 
+def test_bg101_fails_a_headline_drawn_with_a_missing_glyph(acme: Kit) -> None:
+    """DejaVu Sans Bold has no U+4E00: drawn, it is the .notdef box, whatever OCR makes of it."""
+    headline = "Fresh Deals \u4e00 Friday"
+    creative = render("flat", headline, size=52)
+    outcome = bg101_headline_text.run(creative, brief(headline=headline), acme, {})
+    assert outcome.status == "fail"
+    assert outcome.evidence["missing_glyphs"] == ["U+4E00"]
+    assert "DejaVuSans-Bold.ttf has no glyph for U+4E00" in outcome.message
+
+
 @pytest.mark.parametrize("kind", BACKGROUNDS)
 def test_bg102_disclaimer(kind: str, clean: dict[str, Creative], defective: dict[str, Creative], acme: Kit) -> None:
     assert status(bg102_disclaimer_text, clean[kind], CLEAN_BRIEF, acme) == "pass"

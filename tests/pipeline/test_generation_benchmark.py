@@ -1,0 +1,26 @@
+"""benchmarks/generation_gpu.py's smallest shape runs on the CPU, through raw diffusers and the Generator."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_generation_benchmark_runs_its_smallest_shape_on_the_cpu() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "benchmarks/generation_gpu.py", "--device", "cpu", "--cpu-threads", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("tiny-sd shape")]
+    assert len(rows) == 1, done.stdout
+    # Generator s/image, s/batch, peak, $/image, raw diffusers s/image, ratio: all measured
+    figures = re.findall(r"\d+\.\d+", rows[0].split("²", 1)[1])
+    assert len(figures) == 6, rows[0]
+    assert "brandgate Generator / raw diffusers on CPU" in done.stdout
