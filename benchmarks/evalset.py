@@ -644,3 +644,365 @@ def _place_objects(
             f"item {item.index}: placed {placed} of {n} objects; the layout is too full"
         )
     return np.asarray(image).copy()
+
+
+# ---------------------------------------------------------------- reviewer's set
+#
+# Creatives made the way designers make them and judged the way a brand manager reviews them:
+# real photographs (sample images shipped with matplotlib and scikit-image, when installed)
+# with headline plates and bands, serif and sans faces, a disclaimer wrapped over lines beside
+# the logo, subtle logo recolours and JPEG round trips. Half of them carry brandgate's
+# placement record (as the pipeline's compositing writes it), half are bare pixels.
+
+REVIEW_DEFECTS: dict[str, str] = {
+    "lookalike_swap": "BG101",  # one letter swapped for a look-alike a reader can see
+    "wrapped_disclaimer_misspelt": "BG102",  # one letter changed in a wrapped disclaimer
+    "logo_hue_shift": "BG201",  # a logo colour turned by ΔE2000 6–15, towards either side
+    "low_contrast_band": "BG302",  # the headline on its plate or band at 1.3–2.2:1
+}
+REVIEW_CLEAN_PER_BLOCK = 4  # of every 8 items, 4 are clean, then one of each defect
+JPEG_QUALITIES: tuple[int | None, ...] = (None, 60, 70, 80, 90)
+REVIEW_HEADLINES = (
+    "Fresh Deals Friday",
+    "Summer Harvest Sale",
+    "Weekend Market Picks",
+    "Bright Autumn Savings",
+    "New Trail Collection",
+    "Winter Trail Week",
+)
+LONG_DISCLAIMERS = (
+    "Offer valid while stocks last. Items cannot be returned once opened.",
+    "Selected stores only. Prices may vary online and in smaller shops.",
+    "Terms apply. One voucher per customer, not valid with other offers.",
+)
+# Photographs a designer might put text on, without lettering of their own (matplotlib's
+# grace_hopper.jpg has a name tag, scikit-image's astronaut a flag), by file name.
+PHOTO_FILES = ("coffee.png", "chelsea.png", "grass.png", "brick.png", "gravel.png")
+SANS_FACES = ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf")
+SERIF_FACES = ("LiberationSerif-Bold.ttf", "DejaVuSerif-Bold.ttf")
+
+
+def photo_paths() -> dict[str, Path]:
+    """The sample photographs on this machine (nothing is downloaded), by short name."""
+    folders = []
+    try:
+        import matplotlib
+
+        folders.append(Path(matplotlib.get_data_path()) / "sample_data")
+    except ImportError:
+        pass
+    try:
+        import skimage  # type: ignore[import-not-found, import-untyped, unused-ignore]
+
+        folders.append(Path(skimage.__file__).parent / "data")
+    except ImportError:
+        pass
+    found: dict[str, Path] = {}
+    for name in PHOTO_FILES:
+        for folder in folders:
+            if (folder / name).is_file():
+                found[name.split(".")[0]] = folder / name
+                break
+    return found
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One creative of the reviewer's set: how it was made and the check that must fail."""
+
+    index: int
+    seed: int
+    kit_name: str
+    background: str  # a photograph's name, "flat" or "gradient"
+    defect: str | None
+    jpeg_quality: int | None
+    placed: bool  # whether it carries brandgate's placement record
+    face: str  # the headline's font file
+    brief: Brief
+    plan: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def expected(self) -> str | None:
+        return REVIEW_DEFECTS[self.defect] if self.defect else None
+
+    @property
+    def name(self) -> str:
+        q = f"q{self.jpeg_quality}" if self.jpeg_quality else "png"
+        return (
+            f"r{self.index:04d}-{self.kit_name}-{self.background}-{q}-{'placed' if self.placed else 'bare'}"
+            f"-{self.defect or self.plan.get('clean_variant', 'clean')}"
+        )
+
+    def render(self) -> tuple[NDArray[np.uint8], list[dict[str, Any]]]:
+        """The pixels (after the JPEG round trip, if any) and the placement record (empty when
+        the item models a file checked on its own)."""
+        return _render_review(self)
+
+
+def review_items(n: int = 96, seed: int = 0) -> list[ReviewItem]:
+    return [make_review_item(i, seed) for i in range(n)]
+
+
+def make_review_item(index: int, seed: int = 0) -> ReviewItem:
+    rng = np.random.default_rng([seed, index, 17])
+    slot = index % 8
+    defect = None if slot < REVIEW_CLEAN_PER_BLOCK else list(REVIEW_DEFECTS)[slot - REVIEW_CLEAN_PER_BLOCK]
+    photos = sorted(photo_paths())
+    backgrounds = [*photos, "flat", "gradient"]
+    background = backgrounds[(index // 8 + index) % len(backgrounds)]
+    kit_name = KIT_NAMES[(index + index // 8) % 2]
+    k = kit(kit_name)
+    quality = JPEG_QUALITIES[(index // 3) % len(JPEG_QUALITIES)]
+    placed = (index // 16) % 2 == 0
+    serif = rng.random() < 0.5
+    face = (SERIF_FACES if serif else SANS_FACES)[int(rng.integers(2))]
+    if rng.random() < 0.4:
+        face = k.spec.fonts["headline"].file  # the kit's own face, as compositing uses it
+    size = ((768, 768), (1024, 1024), (1024, 768))[int(rng.integers(3))]
+    headlines: tuple[str, ...] = REVIEW_HEADLINES
+    if defect == "lookalike_swap":
+        headlines = tuple(h for h in REVIEW_HEADLINES if any(c in h for c in "lim"))
+    headline = headlines[int(rng.integers(len(headlines)))]
+    disclaimer = LONG_DISCLAIMERS[int(rng.integers(len(LONG_DISCLAIMERS)))]
+    brief = Brief(
+        kit=kit_name,
+        prompt=f"a designer's creative on a {background} background",
+        headline=headline,
+        disclaimer=disclaimer,
+        logo="primary" if rng.random() < 0.75 else "mono",
+        size=size,
+    )
+    plan: dict[str, Any] = {
+        "rng_seed": int(rng.integers(2**31)),
+        "band": rng.random() < 0.5,  # a full-width band rather than a plate around the text
+        "body_px": int(rng.integers(14, 27)),
+    }
+    if defect is None:
+        roll = rng.random()
+        if roll < 0.25 and _same_glyph_swap(headline, face):
+            plan["clean_variant"] = "same_glyph_swap"  # l drawn as I where the face has one glyph
+        elif roll < 0.5:
+            plan["clean_variant"] = "small_hue_shift"  # a logo colour off by ΔE 2–3.5, within tolerance
+    return ReviewItem(index, seed, kit_name, background, defect, quality, placed, face, brief, plan)
+
+
+def _same_glyph_swap(headline: str, face: str) -> bool:
+    from policies.rendered_text import renders_same
+
+    return "l" in headline and renders_same("l", "I", str(resolve_font(ROOT, face)))
+
+
+LOOKALIKE_SWAPS = (("l", "1"), ("i", "l"), ("m", "rn"), ("l", "I"))
+
+
+def _lookalike(headline: str, face: str, rng: np.random.Generator) -> str:
+    """One visible look-alike swap: l→1, i→l, m→rn, or l→I where the face draws them apart."""
+    from policies.rendered_text import renders_same
+
+    font = str(resolve_font(ROOT, face))
+    options = [
+        (a, b)
+        for a, b in LOOKALIKE_SWAPS
+        if a in headline and not (len(a) == len(b) == 1 and renders_same(a, b, font))
+    ]
+    a, b = options[int(rng.integers(len(options)))]
+    spots = [i for i in range(len(headline)) if headline.startswith(a, i)]
+    at = spots[int(rng.integers(len(spots)))]
+    return headline[:at] + b + headline[at + len(a) :]
+
+
+def _photo(name: str, w: int, h: int, rng: np.random.Generator) -> NDArray[np.uint8]:
+    path = photo_paths()[name]
+    with Image.open(path) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    ph, pw = rgb.shape[:2]
+    scale = max(w / pw, h / ph) * float(rng.uniform(1.0, 1.3))
+    resized = cv2.resize(rgb, (max(w, round(pw * scale)), max(h, round(ph * scale))), interpolation=cv2.INTER_CUBIC)
+    y = int(rng.integers(0, resized.shape[0] - h + 1))
+    x = int(rng.integers(0, resized.shape[1] - w + 1))
+    return np.ascontiguousarray(resized[y : y + h, x : x + w])
+
+
+def _shift_logo_colour(
+    rgba: NDArray[np.uint8], target: float, direction: float
+) -> tuple[NDArray[np.uint8], float]:
+    """The logo with its most colourful dominant colour turned in hue (towards `direction`'s
+    side) until it is `target` ΔE2000 from the original; the ΔE reached."""
+    from policies.logos import _dominant_colours
+
+    alpha = (rgba[..., 3] / 255).astype(np.float32)
+    colours = _dominant_colours(rgba[..., :3], alpha)
+    chromatic = max(colours, key=lambda c: float(np.hypot(c.lab[1], c.lab[2])))
+    lab = srgb_to_lab(rgba[..., :3])
+    near = (delta_e_2000(lab, chromatic.lab) < 25) & (rgba[..., 3] > 0)
+    original = np.array(chromatic.rgb, np.float64)
+
+    def turned(angle: float, pixels: NDArray[np.float64]) -> NDArray[np.float64]:
+        as_lab = cv2.cvtColor((pixels.reshape(-1, 1, 3) / 255).astype(np.float32), cv2.COLOR_RGB2Lab)
+        a, b = as_lab[..., 1].copy(), as_lab[..., 2].copy()
+        c, s = math.cos(angle), math.sin(angle)
+        as_lab[..., 1], as_lab[..., 2] = a * c - b * s, a * s + b * c
+        back = cv2.cvtColor(as_lab, cv2.COLOR_Lab2RGB).reshape(pixels.shape) * 255
+        return np.clip(back, 0, 255)
+
+    low, high = 0.0, math.pi / 2
+    for _ in range(30):
+        middle = (low + high) / 2
+        moved = turned(direction * middle, original[None])[0].round()
+        if float(delta_e_2000(srgb_to_lab(original), srgb_to_lab(moved))) < target:
+            low = middle
+        else:
+            high = middle
+    angle = direction * (low + high) / 2
+    out = rgba.copy()
+    out[near, :3] = turned(angle, rgba[near, :3].astype(np.float64)).round().astype(np.uint8)
+    reached = float(delta_e_2000(srgb_to_lab(original), srgb_to_lab(turned(angle, original[None])[0].round())))
+    return out, reached
+
+
+def _wrap_words(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if current and font.getlength(candidate) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    return [*lines, current] if current else lines
+
+
+def _misspell(text: str, rng: np.random.Generator, after: int) -> str:
+    letters = [i for i, ch in enumerate(text) if ch.isalpha() and i >= after]
+    i = letters[int(rng.integers(len(letters)))]
+    swaps = "aeiou" if text[i].lower() in "aeiou" else "bcdfgkmnprst"
+    choices = [c for c in swaps if c != text[i].lower()]
+    new = choices[int(rng.integers(len(choices)))]
+    return text[:i] + (new.upper() if text[i].isupper() else new) + text[i + 1 :]
+
+
+def _render_review(item: ReviewItem) -> tuple[NDArray[np.uint8], list[dict[str, Any]]]:
+    rng = np.random.default_rng(item.plan["rng_seed"])
+    k = kit(item.kit_name)
+    w, h = item.brief.size
+    if item.background == "flat":
+        palette = [k.colour(name) for name in k.spec.palette]
+        base = np.full((h, w, 3), palette[int(rng.integers(len(palette)))], np.uint8)
+    elif item.background == "gradient":
+        base = _background("gradient", k, w, h, rng, None)
+    else:
+        base = _photo(item.background, w, h, rng)
+    canvas = Image.fromarray(base, "RGB")
+    draw = ImageDraw.Draw(canvas)
+    placements: list[dict[str, Any]] = []
+
+    # Headline: a plate or a full-width band near the top, or bare where it reads well.
+    headline = item.brief.headline or ""
+    drawn = _lookalike(headline, item.face, rng) if item.defect == "lookalike_swap" else headline
+    if item.plan.get("clean_variant") == "same_glyph_swap":
+        at = headline.index("l")
+        drawn = headline[:at] + "I" + headline[at + 1 :]
+    face = str(resolve_font(ROOT, item.face))
+    font, text_w, text_h = _fit_text(headline, Path(face), int(w * 0.78), int(h * 0.085))
+    x = int(w * 0.08)
+    y = int(h * 0.08)
+    pad = max(10, text_h // 3)
+    colours = [k.colour(n) for n in k.spec.palette]
+    legible = [c for c in colours if max(_contrast(t, c) for t in colours) >= 4.6]
+    plate = legible[int(rng.integers(len(legible)))]
+    text_colour = max(colours, key=lambda c: _contrast(c, plate))
+    if item.defect == "low_contrast_band":
+        text_colour = _low_contrast_partner(plate, rng)
+    if item.plan["band"]:
+        box = (0, y - pad, w, y + text_h + pad)
+    else:
+        box = (x - pad, y - pad, x + text_w + pad, y + text_h + pad)
+    draw.rectangle(box, fill=plate)
+    draw.text((x, y), drawn, font=font, fill=text_colour)
+    placements.append(
+        {
+            "element": "headline",
+            "text": headline,
+            "font": face,
+            "font_px": font.size,
+            "lines": [headline],
+            "line_origins": [[x, y]],
+            "text_box": [x, y, x + text_w, y + text_h],
+            "plate_box": list(box),
+        }
+    )
+
+    # Logo bottom right, on a light plate where the photograph is busy; the disclaimer wraps
+    # over two or three lines to its left, its lines level with the logo's.
+    variant = item.brief.logo or "primary"
+    rgba = _logo_rgba(item.kit_name, variant)
+    if item.defect == "logo_hue_shift":
+        rgba, reached = _shift_logo_colour(rgba, float(rng.uniform(6, 15)), 1.0 if rng.random() < 0.5 else -1.0)
+        item.plan["delta_e"] = round(reached, 1)
+    elif item.plan.get("clean_variant") == "small_hue_shift":
+        rgba, reached = _shift_logo_colour(rgba, float(rng.uniform(2, 3.5)), 1.0 if rng.random() < 0.5 else -1.0)
+        item.plan["delta_e"] = round(reached, 1)
+    spec = k.spec.logos[variant]
+    logo_w = float(max(spec.min_width_px * 1.2, w * 0.22))
+    logo = _transform_logo(rgba, logo_w, 0.0, (1.0, 1.0))
+    lh, lw = logo.shape[:2]
+    clear = math.ceil(spec.clear_space * logo_w) + 4
+    lx, ly = w - lw - clear - int(w * 0.03), h - lh - clear - int(h * 0.04)
+    canvas_rgb = np.asarray(canvas).copy()
+    zone = (lx - clear, ly - clear, lx + lw + clear, ly + lh + clear)
+    canvas_rgb[zone[1] : zone[3], zone[0] : zone[2]] = k.colour(_light_name(k))
+    a = logo[..., 3:4].astype(np.float32) / 255
+    target = canvas_rgb[ly : ly + lh, lx : lx + lw].astype(np.float32)
+    canvas_rgb[ly : ly + lh, lx : lx + lw] = (logo[..., :3] * a + target * (1 - a)).round().astype(np.uint8)
+    placements.append(
+        {"element": "logo", "variant": variant, "box": [lx, ly, lx + lw, ly + lh], "clear_zone": list(zone)}
+    )
+
+    canvas = Image.fromarray(canvas_rgb, "RGB")
+    draw = ImageDraw.Draw(canvas)
+    body_path = str(k.font_path("body"))
+    body = ImageFont.truetype(body_path, item.plan["body_px"])
+    disclaimer = " ".join([item.brief.disclaimer or "", *k.spec.required_disclaimers]).strip()
+    room = zone[0] - int(w * 0.05) - 16
+    lines = _wrap_words(disclaimer, body, min(room, int(w * 0.5)))
+    while len(lines) > 3 and body.size > 14:
+        body = ImageFont.truetype(body_path, body.size - 1)
+        lines = _wrap_words(disclaimer, body, room)
+    ascent, descent = body.getmetrics()
+    line_height = math.ceil((ascent + descent) * 1.15)
+    dx = int(w * 0.05)
+    dy = zone[1] + max(0, (zone[3] - zone[1] - line_height * len(lines)) // 2)
+    drawn_lines = list(lines)
+    if item.defect == "wrapped_disclaimer_misspelt":
+        second = min(1, len(drawn_lines) - 1)
+        drawn_lines[second] = _misspell(drawn_lines[second], rng, 0)
+    block_w = max(math.ceil(body.getlength(line)) for line in lines)
+    dark = k.colour(_dark_name(k))
+    light = k.colour(_light_name(k))
+    draw.rectangle((dx - 8, dy - 6, dx + block_w + 8, dy + line_height * len(lines) + 6), fill=dark)
+    origins = []
+    for number, line in enumerate(drawn_lines):
+        origin = (dx, dy + number * line_height)
+        draw.text(origin, line, font=body, fill=light)
+        origins.append(list(origin))
+    placements.append(
+        {
+            "element": "disclaimer",
+            "text": disclaimer,
+            "font": body_path,
+            "font_px": body.size,
+            "lines": lines,
+            "line_origins": origins,
+            "text_box": [dx, dy, dx + block_w, dy + line_height * len(lines)],
+            "plate_box": [dx - 8, dy - 6, dx + block_w + 8, dy + line_height * len(lines) + 6],
+        }
+    )
+    out = np.asarray(canvas).copy()
+    if item.jpeg_quality:
+        import io
+
+        buffer = io.BytesIO()
+        Image.fromarray(out).save(buffer, "JPEG", quality=item.jpeg_quality)
+        out = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")).copy()
+    return out, placements if item.placed else []

@@ -57,9 +57,6 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
 def download_shared_file(url: str, token: str, allowed_hosts: Sequence[str], limit: int, timeout: float = 30) -> bytes:
     """The bytes of a Slack file URL (`url_private_download`), at most `limit` of them.
 
@@ -67,6 +64,7 @@ def download_shared_file(url: str, token: str, allowed_hosts: Sequence[str], lim
     redirect is followed (up to MAX_REDIRECTS, without the token) only to another allowed host.
     """
     allowed = {origin for origin in (Origin.allowed(h) for h in allowed_hosts) if origin is not None}
+    opener = urllib.request.build_opener(_NoRedirects)
     headers = {"Authorization": f"Bearer {token}"}
     for _ in range(MAX_REDIRECTS + 1):
         origin = Origin.of(url)
@@ -79,7 +77,7 @@ def download_shared_file(url: str, token: str, allowed_hosts: Sequence[str], lim
         # Slack percent-encodes file names in its URLs; an unencoded one would not even reach the wire.
         request = urllib.request.Request(quote(url, safe=_URL_SAFE), headers=headers)
         try:
-            with _OPENER.open(request, timeout=timeout) as response:
+            with opener.open(request, timeout=timeout) as response:
                 if response.headers.get_content_type() == "text/html":
                     # Slack answers a token without files:read with its sign-in page, not an error.
                     raise DownloadRefused("Slack sent a web page instead of the file; does the app have files:read?")

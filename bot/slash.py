@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from brandgate.errors import UserError
+from policies.characters import quote
 
 # Slack clients (macOS above all) turn typed quotes into typographic ones; people never mean those
 # literally in a command line, so they are read as the straight double quote.
@@ -18,6 +19,8 @@ _FILE_ID = re.compile(r"\b(F[A-Z0-9]{6,})\b")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SIZE = re.compile(r"^(\d{2,4})(?:\s*[xX×]\s*(\d{2,4}))?$")
 MAX_TEXT_CHARS = 4000
+# How much of a value a person typed an error message repeats back to them.
+QUOTE_LIMIT = 60
 
 BRIEF_KEYS = ("kit", "n", "headline", "disclaimer", "size", "seed", "logo", "counts", "count", "negative", "layout")
 AUDIT_KEYS = ("kit", "since", "until", "request", "format")
@@ -175,7 +178,7 @@ def parse_size(value: str) -> tuple[int, int]:
     """`1024`, `1024x768` or `768×1024` as (width, height)."""
     match = _SIZE.match(value.strip())
     if not match:
-        raise SlashError(f"size={value!r} is not a size; write it as WIDTHxHEIGHT like size=1024x768")
+        raise SlashError(f"size={quote(value, QUOTE_LIMIT)} is not a size; write it as WIDTHxHEIGHT like size=1024x768")
     width = int(match.group(1))
     height = int(match.group(2) or width)
     return width, height
@@ -197,10 +200,14 @@ def parse_counts(value: str) -> dict[str, int]:
             continue
         match = re.fullmatch(r"(.+?)\s*[:=]\s*(\S+)", part)
         if not match:
-            raise SlashError(f"counts: {part!r} should look like apple:5 (object name, colon, number)")
+            raise SlashError(
+                f"counts: {quote(part, QUOTE_LIMIT)} should look like apple:5 (object name, colon, number)"
+            )
         name, number = match.groups()
         if not name.strip():
-            raise SlashError(f"counts: {part!r} should look like apple:5 (object name, colon, number)")
+            raise SlashError(
+                f"counts: {quote(part, QUOTE_LIMIT)} should look like apple:5 (object name, colon, number)"
+            )
         counts[name.strip().lower()] = _integer(f"counts.{name.strip()}", number)
     return counts
 
@@ -209,12 +216,14 @@ def _integer(key: str, value: str) -> int:
     try:
         return int(value.strip())
     except ValueError:
-        raise SlashError(f"{key}={value!r} is not a whole number") from None
+        raise SlashError(f"{key}={quote(value, QUOTE_LIMIT)} is not a whole number") from None
 
 
 def _request_id(value: str) -> str:
     if not _REQUEST_ID.match(value):
-        raise SlashError(f"{value!r} is not a request ID; copy it from the thread, like `/brandgate status 4f2a…`")
+        raise SlashError(
+            f"{quote(value, QUOTE_LIMIT)} is not a request ID; copy it from the thread, like `/brandgate status 4f2a…`"
+        )
     return value
 
 
@@ -222,12 +231,12 @@ def _audit(tokens: list[str]) -> AuditQuery:
     pairs, words = _pairs(tokens, AUDIT_KEYS, "audit")
     if words:
         raise SlashError(
-            f"audit takes key=value filters, not {words[0]!r}:"
+            f"audit takes key=value filters, not {quote(words[0], QUOTE_LIMIT)}:"
             " `/brandgate audit kit=acme since=2026-11-01 until=2026-11-30 format=csv`"
         )
     fmt = pairs.get("format", "jsonl").lower()
     if fmt not in ("jsonl", "csv"):
-        raise SlashError(f"format={fmt!r}: choose format=jsonl or format=csv")
+        raise SlashError(f"format={quote(fmt, QUOTE_LIMIT)}: choose format=jsonl or format=csv")
     since = _day(pairs["since"], "since") if "since" in pairs else None
     until = _day(pairs["until"], "until") + timedelta(days=1) if "until" in pairs else None
     if since and until and since >= until:
@@ -240,7 +249,7 @@ def _day(value: str, key: str) -> datetime:
     try:
         return datetime.combine(date.fromisoformat(value.strip()), time.min, tzinfo=UTC)
     except ValueError:
-        raise SlashError(f"{key}={value!r} is not a date; write it as YYYY-MM-DD") from None
+        raise SlashError(f"{key}={quote(value, QUOTE_LIMIT)} is not a date; write it as YYYY-MM-DD") from None
 
 
 def _verify(tokens: list[str]) -> Verify:

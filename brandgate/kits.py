@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from brandgate.errors import UserError
 from brandgate.settings import Settings
@@ -32,9 +33,31 @@ def kit_root(name_or_path: str, settings: Settings) -> Path:
 
 def resolve_kit(name_or_path: str, settings: Settings) -> Kit:
     try:
-        return load_kit(kit_root(name_or_path, settings), known_check_ids=known_ids())
+        return with_operator_options(load_kit(kit_root(name_or_path, settings), known_check_ids=known_ids()), settings)
     except InvalidInput as exc:
         raise UserError(str(exc)) from None
+
+
+def with_operator_options(kit: Kit, settings: Settings) -> Kit:
+    """The kit with the operator's check options (detector and model folders) where its policy.yaml is silent.
+
+    Checks read only their options; which detector runs is the operator's setting, not a kit's,
+    unless the kit names one itself.
+    """
+    hand_models = settings.hand_models_dir
+    if hand_models is None and (settings.models_dir / "mediapipe").is_dir():
+        hand_models = settings.models_dir / "mediapipe"
+    # With neither, BG402 looks in the project's var/models/mediapipe, where `make setup` puts them.
+    defaults: dict[str, dict[str, Any]] = {
+        "BG401": {"detector": settings.counts_detector},
+        "BG402": {"detector": settings.anatomy_detector or settings.counts_detector, "hand_models": hand_models},
+    }
+    policy = {check_id: dict(options) for check_id, options in kit.policy.items()}
+    for check_id, options in defaults.items():
+        for key, value in options.items():
+            if value is not None and key not in policy.get(check_id, {}):
+                policy.setdefault(check_id, {})[key] = str(value)
+    return kit.model_copy(update={"policy": policy})
 
 
 def list_kits(settings: Settings) -> list[str]:

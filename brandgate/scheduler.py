@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 NIGHTLY_JOB_ID = "nightly-regression"
 NIGHTLY_JOB_REF = "brandgate.scheduler:nightly_job"
 JOBS_TABLE = "apscheduler_jobs"
+ANCHOR_JOB_ID = "audit-anchor"
+ANCHOR_JOB_REF = "brandgate.scheduler:anchor_job"
 LEASE = timedelta(hours=6)  # longer than any suite run; a crashed holder frees the job after it
 
 
@@ -40,20 +42,18 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def cron_trigger(expression: str) -> Any:
+def cron_trigger(expression: str, setting: str = "BRANDGATE_NIGHTLY_CRON") -> Any:
     from apscheduler.triggers.cron import CronTrigger
 
     try:
         return CronTrigger.from_crontab(expression, timezone=UTC)
     except ValueError as exc:
-        raise ConfigError(
-            f"BRANDGATE_NIGHTLY_CRON {expression!r} is not a crontab line (e.g. '0 2 * * *'): {exc}"
-        ) from None
+        raise ConfigError(f"{setting} {expression!r} is not a crontab line (e.g. '0 2 * * *'): {exc}") from None
 
 
-def latest_fire_time(expression: str, now: datetime) -> datetime:
+def latest_fire_time(expression: str, now: datetime, setting: str = "BRANDGATE_NIGHTLY_CRON") -> datetime:
     """The newest time the cron fired at or before `now`: names the occurrence a run belongs to."""
-    trigger = cron_trigger(expression)
+    trigger = cron_trigger(expression, setting)
     moment = now - timedelta(days=400)
     latest = None
     fire = trigger.get_next_fire_time(None, moment)
@@ -79,17 +79,27 @@ def build_scheduler(settings: Settings, engine: Engine, job_ref: str = NIGHTLY_J
         timezone=UTC,
     )
     scheduler.start(paused=True)
-    job = scheduler.get_job(NIGHTLY_JOB_ID)
-    if job is None:
-        scheduler.add_job(job_ref, trigger, id=NIGHTLY_JOB_ID, name="nightly regression suite", replace_existing=True)
-        log.info("scheduled %s: %s", NIGHTLY_JOB_ID, settings.nightly_cron)
-    elif str(job.trigger) != str(trigger) or job.func_ref != job_ref:
-        scheduler.modify_job(NIGHTLY_JOB_ID, func=job_ref)
-        scheduler.reschedule_job(NIGHTLY_JOB_ID, trigger=trigger)
-        log.info("rescheduled %s: %s", NIGHTLY_JOB_ID, settings.nightly_cron)
-    else:
-        log.info("kept %s from the job store; next run %s", NIGHTLY_JOB_ID, job.next_run_time)
+    _keep_job(scheduler, NIGHTLY_JOB_ID, job_ref, trigger, "nightly regression suite", settings.nightly_cron)
+    if settings.slack_compliance_channel:
+        anchor_trigger = cron_trigger(settings.audit_anchor_cron, "BRANDGATE_AUDIT_ANCHOR_CRON")
+        _keep_job(scheduler, ANCHOR_JOB_ID, ANCHOR_JOB_REF, anchor_trigger, "audit chain head to the compliance "
+                  "channel", settings.audit_anchor_cron)  # fmt: skip
+    elif scheduler.get_job(ANCHOR_JOB_ID) is not None:
+        scheduler.remove_job(ANCHOR_JOB_ID)
     return scheduler
+
+
+def _keep_job(scheduler: Any, job_id: str, job_ref: str, trigger: Any, name: str, cron: str) -> None:
+    job = scheduler.get_job(job_id)
+    if job is None:
+        scheduler.add_job(job_ref, trigger, id=job_id, name=name, replace_existing=True)
+        log.info("scheduled %s: %s", job_id, cron)
+    elif str(job.trigger) != str(trigger) or job.func_ref != job_ref:
+        scheduler.modify_job(job_id, func=job_ref)
+        scheduler.reschedule_job(job_id, trigger=trigger)
+        log.info("rescheduled %s: %s", job_id, cron)
+    else:
+        log.info("kept %s from the job store; next run %s", job_id, job.next_run_time)
 
 
 def stop_scheduler(scheduler: Any, wait: bool = True) -> None:
@@ -166,11 +176,16 @@ def job_lock(engine: Engine, job_id: str, holder: str) -> Iterator[bool]:
 
 
 def run_guarded(
-    settings: Settings, engine: Engine, job_id: str, work: Callable[[], None], now: datetime | None = None
+    settings: Settings,
+    engine: Engine,
+    job_id: str,
+    work: Callable[[], None],
+    now: datetime | None = None,
+    cron: str | None = None,
 ) -> bool:
     """Run `work` for the current occurrence unless another scheduler has it; True when it ran here."""
     holder = holder_name()
-    occurrence = latest_fire_time(settings.nightly_cron, now or datetime.now(UTC))
+    occurrence = latest_fire_time(cron or settings.nightly_cron, now or datetime.now(UTC))
     if not claim_occurrence(engine, job_id, occurrence, holder):
         log.info("%s for %s is already claimed by another scheduler; skipping", job_id, occurrence.isoformat())
         return False
@@ -199,6 +214,46 @@ def nightly_job() -> None:
 
     try:
         run_guarded(settings, engine, NIGHTLY_JOB_ID, work)
+    finally:
+        engine.dispose()
+
+
+def post_chain_head(settings: Settings, engine: Engine) -> str:
+    """Verify the chain and post its head to the compliance channel; returns the text posted.
+
+    The message is an anchor kept where the database's owners cannot edit it: pasted whole
+    into `brandgate audit verify --anchor`, it proves the trail still holds that event.
+    """
+    from brandgate.db.audit import verify_chain
+    from brandgate.regress.slack import post_alert
+
+    report = verify_chain(engine)
+    fault = report.first_break
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    if fault is None:
+        text = (f"brandgate audit chain head on {today}: seq {report.head_seq} hash {report.head_hash} "
+                f"({report.events} events, chain intact). Keep this message; check the trail later with "
+                f"`brandgate audit verify --anchor {report.head_seq}:{report.head_hash}`")  # fmt: skip
+    else:
+        text = (f"brandgate audit chain BROKEN on {today} at seq {fault.seq} ({fault.kind}): {fault.message}. "
+                "No head posted; run `brandgate audit verify`")  # fmt: skip
+    post_alert(settings, text, compliance=True)
+    log.info("posted the audit chain head", extra={"event": "audit.anchor_posted", "seq": report.head_seq})
+    return text
+
+
+def anchor_job() -> None:
+    """What the stored anchor job calls: the chain head to the compliance channel, once a day."""
+    from brandgate.db.engine import make_engine
+
+    settings = get_settings()
+    engine = make_engine(settings)
+
+    def work() -> None:
+        post_chain_head(settings, engine)
+
+    try:
+        run_guarded(settings, engine, ANCHOR_JOB_ID, work, cron=settings.audit_anchor_cron)
     finally:
         engine.dispose()
 

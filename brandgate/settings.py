@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default_factory=lambda: f"sqlite:///{PROJECT_ROOT / 'var' / 'brandgate.db'}",
         description="SQLAlchemy URL; SQLite file under var/ by default, PostgreSQL in production.",
     )
+    database_app_role: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL role the application connects as; `db upgrade`, run as the owner, grants it "
+        "least privilege (no UPDATE, DELETE or TRUNCATE of evidence).",
+    )
     artifacts_dir: Path = Field(default=PROJECT_ROOT / "var" / "artifacts")
     kits_dir: Path = Field(default=PROJECT_ROOT / "brand_kits")
     models_dir: Path = Field(default=PROJECT_ROOT / "var" / "models")
@@ -109,6 +115,19 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="Worker /metrics port; 0 = off.")
     log_format: Literal["json", "text"] = "json"
 
+    # Local detector folders for the content checks; a kit's policy.yaml `detector:` option wins.
+    counts_detector: Path | None = Field(
+        default=None, description="Zero-shot object detector folder (OWL-ViT/OWLv2) BG401 counts with."
+    )
+    anatomy_detector: Path | None = Field(
+        default=None, description="Zero-shot detector folder BG402 finds hands and people with (else counts_detector)."
+    )
+    hand_models_dir: Path | None = Field(
+        default=None,
+        description="Folder of the hand and face models BG402 runs with no configuration "
+        "(default: models_dir/mediapipe, filled by `make setup`).",
+    )
+
     max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
 
@@ -123,6 +142,11 @@ class Settings(BaseSettings):
         default=0.5, ge=0, description="Most mean absolute difference (0-255 levels) between two renders of one seed."
     )
     nightly_cron: str = Field(default="0 2 * * *", description="When the nightly suite runs (crontab, UTC).")
+    # The audit chain's head, posted daily where the database's owners cannot edit it (docs/audit.md).
+    slack_compliance_channel: str | None = Field(
+        default=None, description="Channel ID where the scheduler posts the audit chain head daily."
+    )
+    audit_anchor_cron: str = Field(default="0 6 * * *", description="When the chain head is posted (crontab, UTC).")
     scheduler_misfire_grace_s: int = Field(default=3600, ge=1, description="A missed run still starts this late.")
     gate_max_family_drop_points: float = Field(default=1.0, ge=0, description="Pass-rate points a family may lose.")
     gate_allow_unmeasured: Annotated[list[str], NoDecode] = Field(

@@ -73,6 +73,9 @@ class Lookup:
     detail: str
     best: VisualMatch | None = None
     others: tuple[VisualMatch, ...] = ()
+    # how the trail was searched: "index" (the hash bands) or "scan" (every stored hash); None: not at all
+    method: str | None = None
+    max_distance: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +83,8 @@ class Lookup:
             "detail": self.detail,
             "match": None if self.best is None else self.best.__dict__,
             "other_matches": [m.__dict__ for m in self.others],
+            "method": self.method,
+            "max_distance": self.max_distance,
         }
 
 
@@ -117,11 +122,16 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
         found, method = _images_within(settings, wanted, max_distance)
     except _LookupUnavailable as exc:
         return Lookup("not_possible", f"lookup not possible: {exc}")
+    if method == "scan":
+        log.info("visual lookup compared every stored hash (distance %d is past the index's reach, "
+                 "or the database predates it)", max_distance)  # fmt: skip
     if not found:
         how = "by the hash index" if method == "index" else "comparing every stored hash"
         return Lookup(
             "no_match",
             f"no image in the audit database is within distance {max_distance} of it (searched {how})",
+            method=method,
+            max_distance=max_distance,
         )
     best = found[0]
     return Lookup(
@@ -129,6 +139,8 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
         f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance})",
         best=best,
         others=tuple(found[1:6]),
+        method=method,
+        max_distance=max_distance,
     )
 
 
@@ -136,15 +148,12 @@ class _LookupUnavailable(Exception):
     pass
 
 
-def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[list[VisualMatch], str]:
-    """Images within `max_distance` of `wanted`, nearest (then oldest) first, and the method used."""
-    from sqlalchemy import inspect
+def _trail_engine(settings: Settings) -> Any:
+    """An engine on the audit database, for reading only; never creates an SQLite file."""
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.exc import ArgumentError
 
     from brandgate.db.engine import READ_ONLY, make_engine
-    from brandgate.db.models import PHASH_BAND_COLUMNS, Image
-    from brandgate.db.visual_index import Method, close_hashes, images_with
 
     try:
         url = make_url(settings.database_url)
@@ -154,9 +163,20 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
     is_sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     if is_sqlite_file and not Path(str(url.database)).is_file():
         raise _LookupUnavailable(f"no audit database at {url.database}")
-    engine = make_engine(settings)
+    return make_engine(settings).execution_options(**READ_ONLY)
+
+
+def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[list[VisualMatch], str]:
+    """Images within `max_distance` of `wanted`, nearest (then oldest) first, and the method used."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from brandgate.db.models import PHASH_BAND_COLUMNS, Image
+    from brandgate.db.visual_index import Method, close_hashes, images_with
+
+    engine = _trail_engine(settings)
     try:
-        with engine.connect().execution_options(**READ_ONLY) as conn:
+        with engine.connect() as conn:
             schema = inspect(conn)
             if not schema.has_table(Image.__tablename__):
                 raise _LookupUnavailable("the audit database has no images table yet (run `brandgate db upgrade`)")
@@ -187,14 +207,63 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
 
 
 @dataclass(frozen=True)
+class AnchorCheck:
+    """The credential's trail anchor (the chain head when it was signed) held against the audit trail."""
+
+    status: Literal["held", "rewritten", "not_checked"]
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "detail": self.detail}
+
+
+def check_trail_anchor(seq: int, digest: str, settings: Settings) -> AnchorCheck:
+    """Does the trail still hold event `seq` with `digest`? Never raises: an unreachable trail is not_checked."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from brandgate.db.audit import event_hash
+    from brandgate.db.models import AuditEvent
+
+    try:
+        engine = _trail_engine(settings)
+    except _LookupUnavailable as exc:
+        return AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: {exc}")
+    table = AuditEvent.__table__
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.seq == seq)).first()
+            head = conn.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: the audit database cannot be read "
+                                          f"({reason})")  # fmt: skip
+    finally:
+        engine.dispose()
+    if row is None:
+        return AnchorCheck("rewritten", f"the audit trail was cut under this credential: it was signed at chain "
+                                        f"seq {seq}, the trail now ends at seq {head or 0}")  # fmt: skip
+    if row.hash != digest:
+        return AnchorCheck("rewritten", f"the audit trail was rewritten under this credential: event seq {seq} is "
+                                        f"not the one it was signed at (hash {digest[:16]}…)")  # fmt: skip
+    if event_hash(row) != row.hash:
+        return AnchorCheck("rewritten", f"the audit trail's event seq {seq}, which this credential anchors, was "
+                                        "edited: it no longer matches its hash")  # fmt: skip
+    return AnchorCheck("held", f"the audit trail still holds chain seq {seq} as signed")
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     file: Path
     manifest: Path | None
     credentials: Credentials
     lookup: Lookup | None
+    anchor: AnchorCheck | None = None
 
     @property
     def exit_code(self) -> int:
+        if self.anchor is not None and self.anchor.status == "rewritten":
+            return EXIT_REJECT
         return EXIT_BY_STATE[self.credentials.state]
 
     @property
@@ -210,6 +279,8 @@ class VerifyReport:
             tail = f"; {self.lookup.detail}" if self.lookup and self.lookup.status == "match" else ""
             return f"invalid or tampered ({reasons}){tail}"
         signer = c.signer.subject if c.signer else "unknown signer"
+        if self.anchor is not None and self.anchor.status == "rewritten":
+            return f"credentials {c.state}, but {self.anchor.detail}"
         if c.state == "valid":
             return f"valid, but the signer is not trusted ({signer} does not chain to a configured trust anchor)"
         return f"trusted: signed by {signer}"
@@ -243,6 +314,7 @@ class VerifyReport:
             "problem": c.problem,
             "remote_manifest": c.remote_manifest,
             "lookup": None if self.lookup is None else self.lookup.to_json(),
+            "trail_anchor": None if self.anchor is None else self.anchor.to_json(),
         }
 
 
@@ -271,7 +343,60 @@ def verify_bytes(
         credentials = verifier.read(data, manifest_store=manifest_store)
     except CredentialsUnreadable as exc:
         raise UserError(f"{manifest if exc.in_sidecar else name}: {exc.detail}") from None
-    lookup = None
+    lookup = anchor = None
     if credentials.state in ("no_credentials", "invalid"):
         lookup = find_visual_match(data, settings)
-    return VerifyReport(file=name, manifest=manifest, credentials=credentials, lookup=lookup)
+    elif credentials.governance is not None and credentials.governance.trail is not None:
+        trail = credentials.governance.trail
+        anchor = check_trail_anchor(trail.seq, trail.hash, settings)
+    return VerifyReport(file=name, manifest=manifest, credentials=credentials, lookup=lookup, anchor=anchor)
+
+
+@dataclass
+class FolderAnchors:
+    """The trail anchors carried by the credentials of every image under a folder."""
+
+    anchors: dict[tuple[int, str], list[Path]]
+    images: int = 0
+    without_anchor: int = 0
+    unreadable: list[str] | None = None
+
+    def files_of(self, seq: int) -> list[Path]:
+        return sorted(path for (at, _), paths in self.anchors.items() if at == seq for path in paths)
+
+
+def anchors_under(folder: Path, settings: Settings) -> FolderAnchors:
+    """Read every image's credentials under `folder`; only validly signed ones count as anchors.
+
+    A credential whose signature fails could claim any anchor, so it is listed as unreadable
+    rather than trusted to accuse (or clear) the trail.
+    """
+    from pipeline.provenance import sidecar_path, sniff_media_type
+
+    if not folder.is_dir():
+        raise UserError(f"--anchors {folder}: not a folder; give the folder holding published images")
+    verifier = Verifier.from_settings(settings)
+    found = FolderAnchors(anchors={}, unreadable=[])
+    assert found.unreadable is not None
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".c2pa"):
+        with path.open("rb") as handle:
+            if sniff_media_type(handle.read(16)) is None:
+                continue
+        found.images += 1
+        sidecar = sidecar_path(path)
+        try:
+            data = read_within_limit(path, settings.max_image_bytes)
+            store = read_within_limit(sidecar, settings.max_image_bytes, "manifest") if sidecar.is_file() else None
+            credentials = verifier.read(data, manifest_store=store)
+        except (UserError, CredentialsUnreadable) as exc:
+            found.unreadable.append(f"{path}: {exc}")
+            continue
+        if credentials.state == "invalid":
+            found.unreadable.append(f"{path}: credentials invalid ({', '.join(credentials.failure_codes)})")
+            continue
+        trail = credentials.governance.trail if credentials.governance is not None else None
+        if trail is None:
+            found.without_anchor += 1
+            continue
+        found.anchors.setdefault((trail.seq, trail.hash), []).append(path)
+    return found

@@ -528,18 +528,24 @@ def _draw_text(
         plate, after = _choose_plate(behind, text_lum, required, layout, kit)
         fill = (*plate["rgb"], round(plate["alpha"] * 255))
         draw.rounded_rectangle(plate_rect, radius=pad // 2, fill=fill)
+    origins = []
     for number, line in enumerate(fitted.lines):
         line_w = fitted.widths[number]
         x = left + (box_w - line_w) // 2 if plan.align == "center" else left
-        draw.text(
-            (x, y0 + number * fitted.line_height), line, font=fitted.font, fill=(*text_colour, 255)
-        )
+        origin = (x, y0 + number * fitted.line_height)
+        draw.text(origin, line, font=fitted.font, fill=(*text_colour, 255))
+        origins.append(list(origin))
     return {
         "element": plan.element,
         "text": plan.text,
         "font": str(plan.font_path),
         "font_px": fitted.size,
         "lines": fitted.lines,
+        # Where each line was drawn (Pillow's top-left anchor): the checks lay the same text
+        # rendered in the same font over the finished image and compare glyph by glyph.
+        "line_origins": origins,
+        "line_height": fitted.line_height,
+        "text_colour": "#{:02X}{:02X}{:02X}".format(*text_colour),
         "box": list(plan.box),
         "box_grown": plan.grown,
         "text_box": list(plan.text_rect),

@@ -175,6 +175,20 @@ class ApprovalRecord:
 
 
 @dataclass(frozen=True)
+class TrailAnchor:
+    """The audit chain's head when the image was signed: every published image anchors the trail."""
+
+    seq: int
+    hash: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seq, bool) or not isinstance(self.seq, int) or self.seq < 1:
+            raise ValueError(f"trail anchor seq must be a positive integer (got {self.seq!r})")
+        if not isinstance(self.hash, str) or re.fullmatch(r"[0-9a-f]{64}", self.hash) is None:
+            raise ValueError(f"trail anchor hash must be 64 lowercase hex digits (got {self.hash!r})")
+
+
+@dataclass(frozen=True)
 class GovernanceRecord:
     """What brandgate knows about one image, carried inside its content credentials."""
 
@@ -190,6 +204,7 @@ class GovernanceRecord:
     image_id: str | None = None
     profile_name: str | None = None
     approval: ApprovalRecord | None = None
+    trail: TrailAnchor | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in get_args(GovernanceVerdict):
@@ -227,6 +242,8 @@ class GovernanceRecord:
                 "decided_at": self.approval.decided_at.isoformat(),
                 "reason": self.approval.reason,
             }
+        if self.trail is not None:
+            data["trail"] = {"seq": self.trail.seq, "hash": self.trail.hash}
         return data
 
     @classmethod
@@ -237,6 +254,7 @@ class GovernanceRecord:
             if schema != GOVERNANCE_SCHEMA:
                 raise ValueError(f"unknown governance schema {schema!r} (this brandgate reads {GOVERNANCE_SCHEMA})")
             approval = data.get("approval")
+            trail = data.get("trail")
             return cls(
                 request_id=data["request_id"],
                 image_id=data.get("image_id"),
@@ -257,6 +275,7 @@ class GovernanceRecord:
                     decided_at=dt.datetime.fromisoformat(approval["decided_at"]),
                     reason=approval.get("reason"),
                 ),
+                trail=None if trail is None else TrailAnchor(seq=trail["seq"], hash=trail["hash"]),
             )
         except KeyError as exc:
             raise ValueError(f"governance assertion lacks field {exc.args[0]!r}") from exc

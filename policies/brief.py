@@ -46,6 +46,8 @@ class Brief(BaseModel):
     format: Literal["png", "jpeg", "webp"] = "png"
     compose: bool | None = None
     layout: str | None = Field(default=None, max_length=64)
+    # What the picture is meant to be; BG401 counts classically only on flat graphics.
+    style: Literal["flat", "photo"] | None = None
 
     @model_validator(mode="before")
     @classmethod

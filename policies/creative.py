@@ -6,11 +6,12 @@ import io
 import re
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -27,19 +28,46 @@ class Creative:
 
     `rgb` is an H×W×3 uint8 array. Analyses that several checks need (OCR, say) are
     computed once per creative through `shared()`, safely from concurrent checks.
+    `placements` are what brandgate's compositing recorded about the text and logo it placed
+    (`pipeline.compose.Composition.placements`): element, text, font, size, line origins and
+    boxes. The pipeline passes them; a file checked on its own has none, and the checks then
+    judge from the pixels alone.
+    `earlier` holds the generated backgrounds of the images made before this one in the same
+    request (the pipeline fills it), so a check can tell a near-copy of one of them.
     """
 
     name: str
     rgb: NDArray[np.uint8]
     source_format: str | None = None
     notes: list[str] = field(default_factory=list)
+    placements: tuple[Mapping[str, Any], ...] = ()
+    earlier: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_pil(cls, image: Image.Image, name: str = "image", source_format: str | None = None) -> Creative:
-        return cls(name=name, rgb=np.asarray(image.convert("RGB"), dtype=np.uint8), source_format=source_format)
+    def from_pil(
+        cls,
+        image: Image.Image,
+        name: str = "image",
+        source_format: str | None = None,
+        placements: Sequence[Mapping[str, Any]] = (),
+    ) -> Creative:
+        return cls(
+            name=name,
+            rgb=np.asarray(image.convert("RGB"), dtype=np.uint8),
+            source_format=source_format,
+            placements=tuple(placements),
+        )
+
+    def placed(self, element: str) -> Mapping[str, Any] | None:
+        """What brandgate's compositing recorded about `element` (headline, disclaimer, logo)."""
+        return next((p for p in self.placements if p.get("element") == element), None)
+
+    def grey(self) -> NDArray[np.uint8]:
+        """The creative in grey levels, converted once for every check that needs them."""
+        return self.shared("grey", lambda: np.asarray(cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8))
 
     @property
     def width(self) -> int:

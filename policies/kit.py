@@ -67,6 +67,8 @@ class Layout(_Model):
     plate_colour: str | None = None
     min_font_px: int = Field(default=14, ge=6)
     logo: LogoPlacement | None = None
+    # What pictures made for this layout are meant to be (a brief's `style` overrides it).
+    style: Literal["flat", "photo"] | None = None
 
     @field_validator("headline_box", "disclaimer_box")
     @classmethod

@@ -31,10 +31,43 @@ REFERENCE_WIDTHS = (64, 96, 160, 256, 384)
 # Matching runs on a copy whose long side is at most this; SIFT's own 2x upsampling keeps
 # logos down to about 64 px findable at this size while a 1024 px creative costs half as much.
 MATCH_LONG_SIDE = 768
+# The logo is first looked for at this side (a third of the pixels of MATCH_LONG_SIDE), then
+# matched again at full resolution in the region where it was found, seen at up to
+# REGION_LONG_SIDE.
+COARSE_LONG_SIDE = 512
+REGION_LONG_SIDE = 640
 MIN_INLIERS = 8
 RATIO_TEST = 0.8
 # A pixel of the logo whose CIEDE2000 difference to the reference exceeds this "differs".
 PIXEL_DELTA_E = 14.0
+
+
+@dataclass(frozen=True)
+class DominantColour:
+    """One flat colour of the logo file and where it is, in the reference frame."""
+
+    rgb: tuple[int, int, int]
+    lab: NDArray[np.float64]
+    share: float
+    mask: NDArray[np.bool_]
+
+    @property
+    def hex(self) -> str:
+        return "#{:02X}{:02X}{:02X}".format(*self.rgb)
+
+
+@dataclass(frozen=True)
+class ColourFidelity:
+    """A dominant logo colour as measured in the creative."""
+
+    reference: str
+    measured: str
+    delta_e: float  # median CIEDE2000 over the colour's own pixels
+    share: float
+
+    def evidence(self) -> dict[str, object]:
+        return {"reference": self.reference, "measured": self.measured, "delta_e": round(self.delta_e, 2),
+                "share": round(self.share, 3)}
 
 
 @dataclass(frozen=True)
@@ -48,6 +81,9 @@ class LogoReference:
     descriptors: NDArray[np.float32]  # N×128
     source_width: int
     source_height: int
+    # The logo's own dominant colours: (sRGB, Lab, share of the opaque pixels, frame mask of
+    # the pixels that are that colour away from any edge), largest first.
+    colours: tuple[DominantColour, ...] = ()
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -83,6 +119,11 @@ class Comparison:
     differing_fraction: float  # share of the logo's pixels whose colour differs
     largest_blob_fraction: float  # the largest connected patch of differing pixels, as a share
     edge_agreement: float  # correlation of edge strength, reference vs creative: low = not a logo
+    colours: tuple[ColourFidelity, ...] = ()  # each dominant logo colour as measured
+
+    @property
+    def worst_colour(self) -> ColourFidelity | None:
+        return max(self.colours, key=lambda c: c.delta_e, default=None)
 
 
 @dataclass(frozen=True)
@@ -111,6 +152,7 @@ class Located:
             "differing_fraction": round(c.differing_fraction, 3),
             "largest_blob_fraction": round(c.largest_blob_fraction, 3),
             "edge_agreement": round(c.edge_agreement, 3),
+            "colours": [colour.evidence() for colour in c.colours],
         }
 
 
@@ -176,7 +218,75 @@ def _prepare_reference(path: Path) -> LogoReference:
         descriptors=np.concatenate(descriptors),
         source_width=src_w,
         source_height=src_h,
+        colours=_dominant_colours(rgb, alpha),
     )
+
+
+# A colour counts as one of the logo's own when it covers at least this share of its opaque
+# pixels; pixels within DOMINANT_DELTA_E of it are that colour (anti-aliased edges are not).
+DOMINANT_SHARE = 0.03
+DOMINANT_DELTA_E = 6.0
+
+
+def _dominant_colours(rgb: NDArray[np.uint8], alpha: NDArray[np.float32]) -> tuple[DominantColour, ...]:
+    """The flat colours a logo file is drawn in, most frequent first (greedy clustering of the
+    opaque pixels' colours in CIELAB)."""
+    opaque = alpha > 0.98
+    total = int(opaque.sum())
+    if total == 0:
+        return ()
+    lab = srgb_to_lab(rgb)
+    pixels = rgb[opaque]
+    quantised, counts = np.unique((pixels // 4).astype(np.int32) @ np.array([4096, 64, 1]), return_counts=True)
+    order = np.argsort(-counts)
+    unassigned = opaque.copy()
+    out: list[DominantColour] = []
+    for index in order[:64]:
+        code = int(quantised[index])
+        centre_rgb = np.array([(code // 4096) * 4 + 2, (code // 64 % 64) * 4 + 2, (code % 64) * 4 + 2], np.float64)
+        centre = srgb_to_lab(centre_rgb)
+        near = unassigned & (delta_e_2000(lab, centre) < DOMINANT_DELTA_E)
+        share = float(near.sum()) / total
+        if share < DOMINANT_SHARE:
+            continue
+        unassigned &= ~near
+        measured = np.median(rgb[near], axis=0)
+        out.append(
+            DominantColour(
+                rgb=(int(measured[0]), int(measured[1]), int(measured[2])),
+                lab=srgb_to_lab(measured),
+                share=share,
+                mask=near,
+            )
+        )
+    return tuple(sorted(out, key=lambda c: -c.share))
+
+
+def _colour_fidelity(
+    reference: LogoReference, warped: NDArray[np.uint8], scale: float
+) -> tuple[ColourFidelity, ...]:
+    """Each dominant colour of the logo as the creative shows it: the median ΔE2000 between the
+    kit file's colour and the creative's pixels where the logo has that colour, away from its
+    edges by a creative pixel and a half (so resampling and JPEG's blurred edges do not count)."""
+    reach = max(1, int(np.ceil(1.5 / max(scale, 1e-6))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    lab = srgb_to_lab(warped)
+    out = []
+    for colour in reference.colours:
+        inner = cv2.erode(colour.mask.astype(np.uint8), kernel) > 0
+        if inner.sum() < 12:
+            continue
+        delta = delta_e_2000(lab[inner], colour.lab)
+        measured = np.median(warped[inner], axis=0)
+        out.append(
+            ColourFidelity(
+                reference=colour.hex,
+                measured="#{:02X}{:02X}{:02X}".format(*(int(v) for v in measured)),
+                delta_e=float(np.median(delta)),
+                share=colour.share,
+            )
+        )
+    return tuple(out)
 
 
 def _resize_rgba(rgba: NDArray[np.uint8], width: int) -> NDArray[np.uint8]:
@@ -192,32 +302,90 @@ def _resize_rgba(rgba: NDArray[np.uint8], width: int) -> NDArray[np.uint8]:
     return np.concatenate([np.clip(colour, 0, 255), out_a], axis=2).round().astype(np.uint8)
 
 
+def _features_of(grey: NDArray[np.uint8], long_side: int, offset: tuple[int, int] = (0, 0)) -> Features:
+    """SIFT features of `grey` seen with its long side at most `long_side`, positions in the
+    creative's full-resolution pixels (`offset` is the crop's corner)."""
+    factor = min(1.0, long_side / max(grey.shape))
+    if factor < 1.0:
+        grey = np.asarray(cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), np.uint8)
+    sift = cv2.SIFT_create()  # type: ignore[attr-defined]
+    keypoints, desc = sift.detectAndCompute(grey, None)
+    pts = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2) / factor
+    pts += np.array(offset, dtype=np.float32)
+    return Features(points=pts, descriptors=None if desc is None else desc.astype(np.float32))
+
+
 def creative_features(creative: Creative) -> Features:
-    """SIFT features of the creative at matching scale, positions in full-resolution pixels."""
+    """SIFT features of the whole creative at matching scale (MATCH_LONG_SIDE)."""
+    return creative.shared("logos.features", lambda: _features_of(creative.grey(), MATCH_LONG_SIDE))
+
+
+def coarse_features(creative: Creative) -> Features:
+    """SIFT features of the whole creative at COARSE_LONG_SIDE: where a logo is, cheaply."""
+    return creative.shared("logos.features-coarse", lambda: _features_of(creative.grey(), COARSE_LONG_SIDE))
+
+
+def region_features(creative: Creative, region: tuple[int, int, int, int]) -> Features:
+    """SIFT features of one region of the creative, at full resolution up to REGION_LONG_SIDE."""
+    x0, y0, x1, y1 = region
 
     def compute() -> Features:
-        grey = cv2.cvtColor(creative.rgb, cv2.COLOR_RGB2GRAY)
-        long_side = max(grey.shape)
-        factor = min(1.0, MATCH_LONG_SIDE / long_side)
-        if factor < 1.0:
-            grey = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        sift = cv2.SIFT_create()  # type: ignore[attr-defined]
-        keypoints, desc = sift.detectAndCompute(grey, None)
-        pts = np.array([kp.pt for kp in keypoints], dtype=np.float32).reshape(-1, 2) / factor
-        return Features(points=pts, descriptors=None if desc is None else desc.astype(np.float32))
+        return _features_of(creative.grey()[y0:y1, x0:x1], REGION_LONG_SIDE, (x0, y0))
 
-    return creative.shared("logos.features", compute)
+    return creative.shared(f"logos.features-region:{region}", compute)
 
 
-def locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
-    """Where `reference` appears in the creative and how it compares; None when not found."""
-    return creative.shared(
-        f"logos.locate:{reference.path}", lambda: _locate(creative, reference, variant)
+def _padded(box: tuple[float, float, float, float], creative: Creative, share: float) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    pad = share * max(x1 - x0, y1 - y0)
+    return (
+        int(max(0, np.floor(x0 - pad))),
+        int(max(0, np.floor(y0 - pad))),
+        int(min(creative.width, np.ceil(x1 + pad))),
+        int(min(creative.height, np.ceil(y1 + pad))),
     )
 
 
-def _locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
-    features = creative_features(creative)
+def locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
+    """Where `reference` appears in the creative and how it compares; None when not found.
+
+    Where brandgate placed a logo, its features are taken around the placed box only. Else
+    the logo is first looked for at COARSE_LONG_SIDE and, once found, matched again at full
+    resolution around where it was found; only when the coarse look finds nothing is the whole
+    creative searched at MATCH_LONG_SIDE (a logo too small to survive the coarse scale).
+    """
+
+    def compute() -> Located | None:
+        placed = creative.placed("logo")
+        zone = placed.get("clear_zone") or placed.get("box") if placed is not None else None
+        if zone and len(zone) == 4:
+            region = _padded(tuple(float(v) for v in zone), creative, 0.25)  # type: ignore[arg-type]
+            found = _locate(creative, reference, variant, region_features(creative, region))
+            if found is not None:
+                return found
+        rough = _homography(creative, reference, coarse_features(creative))
+        if rough is not None:
+            corners = cv2.perspectiveTransform(_frame_corners(reference), rough[0]).reshape(-1, 2)
+            box = (float(corners[:, 0].min()), float(corners[:, 1].min()),
+                   float(corners[:, 0].max()), float(corners[:, 1].max()))
+            region = _padded(box, creative, 0.2)
+            found = _locate(creative, reference, variant, region_features(creative, region))
+            if found is not None:
+                return found
+        return _locate(creative, reference, variant, creative_features(creative))
+
+    return creative.shared(f"logos.locate:{reference.path}", compute)
+
+
+def _frame_corners(reference: LogoReference) -> NDArray[np.float64]:
+    fw, fh = reference.frame_size
+    return np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float64).reshape(-1, 1, 2)
+
+
+def _homography(
+    creative: Creative, reference: LogoReference, features: Features
+) -> tuple[NDArray[np.float64], int, int] | None:
+    """RANSAC homography frame → creative from feature matches: (H, inliers, matches) or None."""
     if features.descriptors is None or len(features.descriptors) < 2:
         return None
     matcher = cv2.BFMatcher(cv2.NORM_L2)
@@ -237,6 +405,16 @@ def _locate(creative: Creative, reference: LogoReference, variant: str) -> Locat
     if inliers < MIN_INLIERS:
         return None
     homography: NDArray[np.float64] = np.asarray(found_h, dtype=np.float64)
+    if _geometry(homography, reference) is None:
+        return None
+    return homography, inliers, len(good)
+
+
+def _locate(creative: Creative, reference: LogoReference, variant: str, features: Features) -> Located | None:
+    found = _homography(creative, reference, features)
+    if found is None:
+        return None
+    homography, inliers, matches = found
     geometry = _geometry(homography, reference)
     if geometry is None:
         return None
@@ -249,7 +427,7 @@ def _locate(creative: Creative, reference: LogoReference, variant: str) -> Locat
     return Located(
         variant=variant,
         inliers=inliers,
-        matches=len(good),
+        matches=matches,
         homography=homography,
         geometry=geometry,
         comparison=comparison,
@@ -413,6 +591,7 @@ def _compare(
         differing_fraction=float(opened.sum() / total),
         largest_blob_fraction=largest / total,
         edge_agreement=_edge_agreement(expected.astype(np.uint8), warped, ref_alpha),
+        colours=_colour_fidelity(reference, warped, geometry.scale),
     )
 
     mask_frame = (reference.alpha > 0.5).astype(np.uint8) * 255

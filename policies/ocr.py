@@ -19,9 +19,9 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import cv2
 import numpy as np
@@ -46,6 +46,10 @@ STRIP_HEIGHT = 56
 STRIP_GAP = 28
 TESSERACT_TIMEOUT_S = 30.0
 MIN_TESSERACT_CONFIDENCE = 30.0
+# Where brandgate placed the text, its lines are read from the boxes it drew them in, and the
+# rest of the creative (placed text and logo painted out) is searched for other text with the
+# detector at this reduced side: text nobody asked for that a reader notices is large enough.
+UNPLACED_DETECTION_SIDE = 448
 
 Box = tuple[int, int, int, int]
 
@@ -75,6 +79,8 @@ class TextLine:
 
     box: Box
     readings: Mapping[str, Reading] = field(default_factory=dict)
+    placed: str | None = None  # the element brandgate placed here (headline, disclaimer), if any
+    block: int = 0  # the layout block (a column of lines read together) the line belongs to
 
     def reading(self, engine: str) -> Reading | None:
         found = self.readings.get(engine)
@@ -93,20 +99,31 @@ class TextLine:
 
 @dataclass(frozen=True)
 class OcrResult:
-    """Everything read in one creative, lines in reading order (top to bottom, left to right)."""
+    """Everything read in one creative, lines in layout order: block by block (the boxes
+    brandgate placed, else columns of lines found by geometry), top to bottom inside each, so
+    the words of neighbouring elements never interleave. `reading_order` says which."""
 
     lines: tuple[TextLine, ...]
     engines: tuple[str, ...]
     errors: Mapping[str, str] = field(default_factory=dict)
     duration_ms: float = 0.0
+    reading_order: str = "layout"
 
     @property
     def usable(self) -> bool:
         return bool(self.engines)
 
     def text(self, engine: str) -> str:
-        """One engine's reading of the whole creative, a line per line."""
+        """One engine's reading of the whole creative, a line per line, block after block."""
         return "\n".join(r.text for line in self.lines if (r := line.reading(engine)) is not None)
+
+    def block_texts(self, engine: str) -> list[str]:
+        """One engine's reading of each layout block on its own."""
+        blocks: dict[int, list[str]] = {}
+        for line in self.lines:
+            if (r := line.reading(engine)) is not None:
+                blocks.setdefault(line.block, []).append(r.text)
+        return ["\n".join(texts) for texts in blocks.values()]
 
     def texts(self) -> dict[str, str]:
         return {engine: self.text(engine) for engine in self.engines}
@@ -126,15 +143,153 @@ class OcrResult:
 
     def summary(self) -> dict[str, Any]:
         """Evidence for check results: what each engine read, and what went wrong."""
-        out: dict[str, Any] = {"readings": self.texts()}
+        out: dict[str, Any] = {"readings": self.texts(), "reading_order": self.reading_order}
         if self.errors:
             out["ocr_errors"] = dict(self.errors)
         return out
 
 
-def read_text(creative: Creative) -> OcrResult:
-    """The OCR result of `creative`, computed once however many checks ask, from any thread."""
-    return creative.shared("ocr", lambda: recognise(creative.rgb))
+def read_text(creative: Creative, expected: Sequence[str] = ()) -> OcrResult:
+    """The OCR result of `creative`, computed once however many checks ask, from any thread.
+
+    `expected` is the text the brief and kit ask for (every text check passes the same): a
+    line RapidOCR already read as part of it exactly is not read again by Tesseract. Where
+    brandgate placed text (`creative.placements`), its lines are read from their boxes.
+    """
+
+    def compute() -> OcrResult:
+        if placed_lines(creative):
+            return recognise_placed(creative, expected)
+        return recognise(creative.rgb, expected)
+
+    return creative.shared("ocr", compute)
+
+
+@dataclass(frozen=True)
+class PlacedLine:
+    """One line of text as brandgate's compositing drew it."""
+
+    element: str
+    text: str
+    font: str
+    size: float
+    origin: tuple[float, float]  # Pillow's top-left anchor, as compositing drew it
+    box: Box  # the line's ink box in the creative
+
+
+def placed_lines(creative: Creative) -> list[PlacedLine]:
+    """The text lines brandgate placed in `creative`, from its compositing record; [] when
+    there is none (a file checked on its own) or the record predates line origins."""
+
+    def compute() -> list[PlacedLine]:
+        from PIL import ImageFont
+
+        out: list[PlacedLine] = []
+        for placement in creative.placements:
+            lines, origins = placement.get("lines"), placement.get("line_origins")
+            font_path, size = placement.get("font"), placement.get("font_px")
+            if not lines or not origins or not font_path or not size or len(lines) != len(origins):
+                continue
+            try:
+                font = ImageFont.truetype(str(font_path), size)
+            except OSError:
+                continue
+            for text, (x, y) in zip(lines, origins, strict=True):
+                x0, y0, x1, y1 = font.getbbox(str(text))
+                box = _clip(
+                    (int(x + x0), int(y + y0), int(np.ceil(x + x1)), int(np.ceil(y + y1))),
+                    creative.width,
+                    creative.height,
+                )
+                out.append(PlacedLine(str(placement.get("element")), str(text), str(font_path), float(size),
+                                      (float(x), float(y)), box))
+        return out
+
+    return creative.shared("ocr.placed-lines", compute)
+
+
+def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrResult:
+    """Read a creative whose text brandgate placed. The placed lines are not read again here:
+    BG101 and BG102 compare them glyph by glyph with the text rendered as placed, which is
+    stricter than any engine's reading (`read_placed_lines` reads them on demand, for a
+    message). The rest of the creative, placed text and logo painted out, is searched for other
+    text at a reduced detection side; Tesseract re-reads what that finds."""
+    started = time.perf_counter()
+    rgb = creative.rgb
+    placed = placed_lines(creative)
+    errors: dict[str, str] = {}
+    engines: list[str] = []
+    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(_paint_out(creative, placed), UNPLACED_DETECTION_SIDE))
+    if found is None:
+        fallback = recognise(rgb, expected)
+        return OcrResult(fallback.lines, fallback.engines, {**fallback.errors, **errors},
+                         fallback.duration_ms, fallback.reading_order)
+    engines.append(RAPIDOCR)
+    reread = _attempt(TESSERACT, errors, lambda: _reread(rgb, found, lambda line: False))
+    if reread is not None:
+        engines.append(TESSERACT)
+    others = found if reread is None else reread
+    lines = [TextLine(box=line.box, placed=line.element) for line in placed]
+    return OcrResult(
+        lines=tuple(_reading_order([*lines, *others])),
+        engines=tuple(engines),
+        errors=errors,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        reading_order="placed boxes",
+    )
+
+
+def read_placed_lines(creative: Creative) -> dict[Box, str]:
+    """RapidOCR's reading of each placed line, from its own box (recognition only), once per
+    creative: what a check names when a placed line does not look as placed."""
+
+    def compute() -> dict[Box, str]:
+        placed = placed_lines(creative)
+        try:
+            lines = _rapid_read_boxes(creative.rgb, placed)
+        except Exception:  # only for a message: a missing engine leaves it out
+            return {}
+        return {line.box: r.text for line in lines if (r := line.reading(RAPIDOCR)) is not None}
+
+    return creative.shared("ocr.placed-readings", compute)
+
+
+def _normal(text: str) -> str:
+    from policies.text_match import normalise
+
+    return normalise(text)
+
+
+def _paint_out(creative: Creative, placed: list[PlacedLine]) -> NDArray[np.uint8]:
+    """The creative with the placed text (its plate too) and the placed logo filled with the
+    colour around them, so the detector looks only for text brandgate did not put there."""
+    rgb = creative.rgb.copy()
+    height, width = rgb.shape[:2]
+    regions: list[Box] = []
+    for placement in creative.placements:
+        # A logo with its clear space; text with its plate (its layout box may hold other text).
+        keys = ("clear_zone", "box") if placement.get("element") == "logo" else ("plate_box", "text_box")
+        for key in keys:
+            value = placement.get(key)
+            if value and len(value) == 4:
+                regions.append(tuple(int(v) for v in value))  # type: ignore[arg-type]
+    for line in placed:
+        pad = max(2, (line.box[3] - line.box[1]) // 3)
+        x0, y0, x1, y1 = line.box
+        regions.append((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+    for x0, y0, x1, y1 in regions:
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            continue
+        ring = np.concatenate([
+            rgb[max(0, y0 - 2) : y0, x0:x1].reshape(-1, 3),
+            rgb[y1 : y1 + 2, x0:x1].reshape(-1, 3),
+            rgb[y0:y1, max(0, x0 - 2) : x0].reshape(-1, 3),
+            rgb[y0:y1, x1 : x1 + 2].reshape(-1, 3),
+        ])
+        fill = np.median(ring, axis=0) if len(ring) else np.array([128, 128, 128])
+        rgb[y0:y1, x0:x1] = fill.astype(np.uint8)
+    return rgb
 
 
 def read_page_with_tesseract(creative: Creative) -> OcrResult:
@@ -156,28 +311,24 @@ def read_page_with_tesseract(creative: Creative) -> OcrResult:
     return creative.shared("ocr-tesseract-page", compute)
 
 
-def recognise(rgb: NDArray[np.uint8]) -> OcrResult:
-    """Run both engines on an H×W×3 uint8 RGB image."""
+def recognise(rgb: NDArray[np.uint8], expected: Sequence[str] = ()) -> OcrResult:
+    """Run both engines on an H×W×3 uint8 RGB image; Tesseract re-reads every line RapidOCR
+    found except those RapidOCR read as an exact part of an `expected` text."""
     started = time.perf_counter()
     errors: dict[str, str] = {}
     engines: list[str] = []
-    lines: list[TextLine] = []
-    try:
-        lines = _rapid_lines(rgb)
+    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(rgb))
+    lines: list[TextLine] = found or []
+    if found is not None:
         engines.append(RAPIDOCR)
-    except _EngineUnavailable as exc:
-        errors[RAPIDOCR] = str(exc)
-    except Exception as exc:  # a broken engine must not hide the other one's reading
-        log.exception("RapidOCR failed")
-        errors[RAPIDOCR] = f"{type(exc).__name__}: {exc}"
-    try:
-        lines = _tesseract_on_lines(rgb, lines) if RAPIDOCR in engines else _tesseract_page(rgb)
+    if found is not None:
+        wanted = [w for w in (_normal(t) for t in expected) if w]
+        reread = _attempt(TESSERACT, errors, lambda: _reread(rgb, lines, lambda line: _read_as_expected(line, wanted)))
+    else:
+        reread = _attempt(TESSERACT, errors, lambda: _tesseract_page(rgb))
+    if reread is not None:
+        lines = reread
         engines.append(TESSERACT)
-    except _EngineUnavailable as exc:
-        errors[TESSERACT] = str(exc)
-    except Exception as exc:
-        log.exception("Tesseract failed")
-        errors[TESSERACT] = f"{type(exc).__name__}: {exc}"
     return OcrResult(
         lines=tuple(_reading_order(lines)),
         engines=tuple(engines),
@@ -186,13 +337,50 @@ def recognise(rgb: NDArray[np.uint8]) -> OcrResult:
     )
 
 
+def _reread(rgb: NDArray[np.uint8], lines: list[TextLine], exempt: Callable[[TextLine], bool]) -> list[TextLine]:
+    """The lines with Tesseract's reading added, except those `exempt` says need none. The
+    engine is looked up even when no line needs it, so that a missing one is reported."""
+    _tesseract()
+    out = list(lines)
+    needs = [i for i, line in enumerate(lines) if not exempt(line)]
+    if needs:
+        for i, line in zip(needs, _tesseract_on_lines(rgb, [lines[i] for i in needs]), strict=True):
+            out[i] = line
+    return out
+
+
+def _read_as_expected(line: TextLine, wanted: list[str]) -> bool:
+    """RapidOCR read the line as an exact stretch of an expected text (at least 4 letters)."""
+    reading = line.reading(RAPIDOCR)
+    if reading is None:
+        return False
+    read = _normal(reading.text)
+    return len(read) >= 4 and any(read in w for w in wanted)
+
+
 class _EngineUnavailable(RuntimeError):
     pass
 
 
+T = TypeVar("T")
+
+
+def _attempt(engine: str, errors: dict[str, str], read: Callable[[], T]) -> T | None:
+    """`read()`, or None with what went wrong noted in `errors`: a missing or broken engine must
+    not hide the other one's reading."""
+    try:
+        return read()
+    except _EngineUnavailable as exc:
+        errors[engine] = str(exc)
+    except Exception as exc:
+        log.exception("%s failed", engine)
+        errors[engine] = f"{type(exc).__name__}: {exc}"
+    return None
+
+
 # ---- RapidOCR -----------------------------------------------------------------------------
 
-_rapid_engine: Any = None
+_rapid_engines: dict[int, Any] = {}
 _rapid_load_error: str | None = None
 _rapid_load_lock = threading.Lock()
 # RapidOCR keeps per-call state in its pipeline objects; onnxruntime already uses every core
@@ -200,19 +388,20 @@ _rapid_load_lock = threading.Lock()
 _rapid_call_lock = threading.Lock()
 
 
-def _rapid() -> Any:
-    global _rapid_engine, _rapid_load_error
+def _rapid(detection_side: int = DETECTION_SIDE) -> Any:
+    global _rapid_load_error
     with _rapid_load_lock:
-        if _rapid_engine is None and _rapid_load_error is None:
+        engine = _rapid_engines.get(detection_side)
+        if engine is None and _rapid_load_error is None:
             try:
                 from rapidocr import RapidOCR
 
-                _rapid_engine = RapidOCR(
+                engine = _rapid_engines[detection_side] = RapidOCR(
                     params={
                         "Global.log_level": "error",
                         "Global.use_cls": False,
                         "Det.limit_type": "max",
-                        "Det.limit_side_len": DETECTION_SIDE,
+                        "Det.limit_side_len": detection_side,
                         # The default 0.5 loses a lone line of small print near an edge;
                         # recognition's own score still drops what is not text.
                         "Det.box_thresh": 0.3,
@@ -220,13 +409,41 @@ def _rapid() -> Any:
                 )
             except Exception as exc:
                 _rapid_load_error = f"RapidOCR could not be loaded ({type(exc).__name__}: {exc})"
-        if _rapid_engine is None:
+        if engine is None:
             raise _EngineUnavailable(_rapid_load_error or "RapidOCR is not available")
-        return _rapid_engine
+        return engine
 
 
-def _rapid_lines(rgb: NDArray[np.uint8]) -> list[TextLine]:
+def _rapid_read_boxes(rgb: NDArray[np.uint8], placed: list[PlacedLine]) -> list[TextLine]:
+    """RapidOCR's recognition alone on each placed line's box (no detection needed)."""
+    if not placed:
+        return []
+    from rapidocr.ch_ppocr_rec.typings import TextRecInput
+
     engine = _rapid()
+    height, width = rgb.shape[:2]
+    crops = []
+    for line in placed:
+        x0, y0, x1, y1 = line.box
+        pad = max(2, (y1 - y0) // 4)
+        crop = rgb[max(0, y0 - pad) : min(height, y1 + pad), max(0, x0 - pad) : min(width, x1 + pad)]
+        crops.append(np.ascontiguousarray(crop[:, :, ::-1]))
+    with _rapid_call_lock:
+        # Recognition alone, all lines in one batch; RapidOCR loads its models on first use.
+        recogniser = engine._load_rec_model()
+        result = recogniser(TextRecInput(img=crops, return_word_box=False))
+    texts = list(result.txts or ())
+    scores = list(result.scores or ())
+    out = []
+    for i, line in enumerate(placed):
+        text = str(texts[i]) if i < len(texts) else ""
+        score = float(scores[i]) if i < len(scores) else 0.0
+        out.append(TextLine(box=line.box, readings={RAPIDOCR: Reading(RAPIDOCR, text, score)}, placed=line.element))
+    return out
+
+
+def _rapid_lines(rgb: NDArray[np.uint8], detection_side: int = DETECTION_SIDE) -> list[TextLine]:
+    engine = _rapid(detection_side)
     # RapidOCR expects OpenCV's BGR order for arrays.
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
     with _rapid_call_lock:
@@ -249,7 +466,57 @@ def _rapid_lines(rgb: NDArray[np.uint8]) -> list[TextLine]:
         score = float(scores[i]) if i < len(scores) else 0.0
         reading = Reading(RAPIDOCR, text, score, tuple(words))
         lines.append(TextLine(box=_quad_box(quad, width, height), readings={RAPIDOCR: reading}))
-    return lines
+    return _split_at_gaps(rgb, lines)
+
+
+# A detected line with a gap wider than this many line heights holds two elements side by side
+# (a disclaimer's line level with the logo's word): each part is read on its own.
+SPLIT_GAP_HEIGHTS = 1.5
+
+
+def _split_at_gaps(rgb: NDArray[np.uint8], lines: list[TextLine]) -> list[TextLine]:
+    """Lines split where their ink has a gap of SPLIT_GAP_HEIGHTS line heights, each part
+    re-read by RapidOCR's recognition alone."""
+    out: list[TextLine] = []
+    pieces: list[Box] = []
+    for line in lines:
+        parts = _parts(rgb, line.box)
+        if len(parts) < 2:
+            out.append(line)
+        else:
+            pieces.extend(parts)
+    if not pieces:
+        return lines
+    fake = [PlacedLine("", "", "", 0.0, (0.0, 0.0), box) for box in pieces]
+    out.extend(TextLine(box=line.box, readings=line.readings) for line in _rapid_read_boxes(rgb, fake))
+    return out
+
+
+def _parts(rgb: NDArray[np.uint8], box: Box) -> list[Box]:
+    x0, y0, x1, y1 = box
+    h = max(1, y1 - y0)
+    if x1 - x0 < 4 * h:
+        return [box]
+    ink = _text_mask_grey(rgb[y0:y1, x0:x1]) == 0
+    columns = ink.any(axis=0)
+    parts: list[Box] = []
+    start: int | None = None
+    gap = 0
+    last_ink = -1
+    for x, inked in enumerate(columns):
+        if inked:
+            if start is None:
+                start = x
+            elif gap > SPLIT_GAP_HEIGHTS * h:
+                parts.append((x0 + start, y0, x0 + last_ink + 1, y1))
+                start = x
+            gap = 0
+            last_ink = x
+        else:
+            gap += 1
+    if start is not None:
+        parts.append((x0 + start, y0, x0 + last_ink + 1, y1))
+    return parts if len(parts) > 1 else [box]
 
 
 def _quad_box(quad: Any, width: int, height: int) -> Box:
@@ -318,23 +585,26 @@ def _run_tesseract(grey: NDArray[np.uint8], psm: int, dark_on_light: bool = Fals
     return table
 
 
-def otsu_split(crop: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
+def otsu_split(crop: NDArray[np.uint8], sample: NDArray[np.uint8] | None = None) -> NDArray[np.bool_] | None:
     """Otsu's two classes (True = the lighter) on whichever of grey, R, G and B separates them
-    best, so red text on a green plate of equal lightness still splits; None when flat."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    best, so red text on a green plate of equal lightness still splits; None when flat. With
+    `sample` (a part of `crop`), channel and threshold are chosen on it and applied to `crop`."""
+    sample = crop if sample is None else sample
+    grey, grey_sample = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (crop, sample))
+    pairs = [(grey, grey_sample)] + [(crop[:, :, c], sample[:, :, c]) for c in range(3)]
     best: tuple[float, NDArray[np.bool_]] | None = None
-    for channel in (grey, crop[:, :, 0], crop[:, :, 1], crop[:, :, 2]):
-        channel = np.ascontiguousarray(channel)
-        if int(channel.max()) - int(channel.min()) < 2:
+    for channel, part in pairs:
+        part = np.ascontiguousarray(part)
+        if int(part.max()) - int(part.min()) < 2:
             continue
-        threshold, _ = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        above = channel > threshold
+        threshold, _ = cv2.threshold(part, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        above = part > threshold
         share = float(above.mean())
         if share in (0.0, 1.0):
             continue
-        spread = share * (1 - share) * (float(channel[above].mean()) - float(channel[~above].mean())) ** 2
+        spread = share * (1 - share) * (float(part[above].mean()) - float(part[~above].mean())) ** 2
         if best is None or spread > best[0]:
-            best = (spread, above)
+            best = (spread, np.asarray(channel > threshold))
     return None if best is None else best[1]
 
 
@@ -406,7 +676,7 @@ def _tesseract_on_lines(rgb: NDArray[np.uint8], lines: list[TextLine]) -> list[T
         confidence = float(np.mean([w.confidence for w in words])) if words else 0.0
         readings = dict(line.readings)
         readings[TESSERACT] = Reading(TESSERACT, text, confidence, tuple(words))
-        out.append(TextLine(box=line.box, readings=readings))
+        out.append(TextLine(box=line.box, readings=readings, placed=line.placed))
     return out
 
 
@@ -459,9 +729,46 @@ def _clip(box: Box, width: int, height: int) -> Box:
 
 
 def _reading_order(lines: list[TextLine]) -> list[TextLine]:
-    """Top to bottom; lines whose vertical middles are within half a line height share a row."""
+    """Layout order: lines grouped into blocks, blocks top to bottom then left to right, lines
+    top to bottom inside each block. Placed lines form one block per placed element; other lines
+    join a block when they sit under its last line (vertical gap under 1.2 line heights),
+    overlap it horizontally and are of similar height (within 2×): a wrapped disclaimer beside a logo is one
+    block and the logo's word another, so their words never interleave."""
     if not lines:
         return lines
+    blocks: list[list[TextLine]] = []
+    by_element: dict[str, list[TextLine]] = {}
+    loose = []
+    for line in lines:
+        if line.placed is not None:
+            by_element.setdefault(line.placed, []).append(line)
+        else:
+            loose.append(line)
+    blocks.extend(sorted(group, key=lambda ln: (ln.box[1], ln.box[0])) for group in by_element.values())
+    for line in sorted(loose, key=lambda ln: (ln.box[1], ln.box[0])):
+        home = next((b for b in blocks if b[-1].placed is None and _continues(b[-1], line)), None)
+        if home is None:
+            blocks.append([line])
+        else:
+            home.append(line)
     heights = sorted(max(1, line.box[3] - line.box[1]) for line in lines)
-    row_height = max(1.0, heights[len(heights) // 2] / 2)
-    return sorted(lines, key=lambda line: (round((line.box[1] + line.box[3]) / 2 / row_height), line.box[0]))
+    row = max(1.0, heights[len(heights) // 2] / 2)
+    blocks.sort(key=lambda b: (round(b[0].box[1] / row), b[0].box[0]))
+    out: list[TextLine] = []
+    for number, block in enumerate(blocks):
+        out.extend(TextLine(ln.box, ln.readings, ln.placed, number) for ln in block)
+    return out
+
+
+def _continues(above: TextLine, line: TextLine) -> bool:
+    """`line` is the next line of the block whose last line is `above`."""
+    ax0, ay0, ax1, ay1 = above.box
+    bx0, by0, bx1, by1 = line.box
+    ha, hb = max(1, ay1 - ay0), max(1, by1 - by0)
+    if max(ha, hb) / min(ha, hb) > 2.0:
+        return False
+    gap = by0 - ay1
+    if gap < -0.5 * min(ha, hb) or gap > 1.2 * max(ha, hb):
+        return False
+    overlap = min(ax1, bx1) - max(ax0, bx0)
+    return overlap > 0 or abs(ax0 - bx0) <= max(ha, hb)

@@ -1,15 +1,20 @@
-"""Finding text a brief or kit requires (headline, disclaimers) in what OCR read."""
+"""Finding text a brief or kit requires (headline, disclaimers): where brandgate placed it, by
+comparing the image with the text rendered as placed; elsewhere in what OCR read, in layout
+order and glyph-aware in the font it is set in."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from policies.ocr import OcrResult, read_page_with_tesseract
+from policies.ocr import RAPIDOCR, OcrResult, placed_lines, read_page_with_tesseract, read_placed_lines
+from policies.rendered_text import GlyphComparison, judge_placed
 from policies.text_match import Match, best_match, normalise
 
 if TYPE_CHECKING:
+    from policies.brief import Brief
     from policies.creative import Creative
+    from policies.kit import Kit
 
 
 @dataclass(frozen=True)
@@ -20,43 +25,116 @@ class Finding:
     found: bool
     match: Match | None
     engines_exact: tuple[str, ...]
+    # How it was judged: "placed glyphs" (the image against the text rendered where brandgate
+    # placed it), or "ocr" (the engines' readings, in `OcrResult.reading_order`).
+    judged_by: str = "ocr"
+    glyphs: tuple[GlyphComparison, ...] = field(default=())
 
     def evidence(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "expected": self.expected,
             "read": self.match.read if self.match else "",
             "similarity": round(self.match.similarity, 3) if self.match else 0.0,
             "engine": self.match.engine if self.match else None,
             "engines_exact": list(self.engines_exact),
+            "judged_by": self.judged_by,
         }
+        if self.glyphs:
+            out["glyphs"] = [g.evidence() for g in self.glyphs]
+        return out
 
     def describe_miss(self, what: str) -> str:
+        differing = [g for g in self.glyphs if not g.matches]
+        if differing:
+            g = differing[0]
+            at = g.worst_index
+            where = f"{g.text[at]!r} in {g.text!r}" if at >= 0 else repr(g.text)
+            read = f"; read {self.match.read!r}" if self.match and self.match.read else ""
+            return (
+                f"{what} {self.expected!r} does not look as placed: the glyph {where} differs from"
+                f" the text rendered in {g.font.rsplit('/', 1)[-1]} at {g.size:g} px{read}"
+            )
         if self.match is None or not self.match.read:
             return f"{what} {self.expected!r} not found; no text like it was read"
         return f"{what} {self.expected!r} not found; read {self.match.read!r}"
 
 
-def find_required(expected: str, ocr: OcrResult, max_edits: int = 0) -> Finding:
-    """Found when some engine read `expected` with at most `max_edits` letters different."""
+def find_required(expected: str, ocr: OcrResult, max_edits: int = 0, font: str | None = None) -> Finding:
+    """Found when some engine read `expected` with at most `max_edits` letters different
+    (glyph-aware in `font` when given: see `text_match.best_match`)."""
     readings = ocr.texts()
     exact = tuple(
-        engine for engine, text in readings.items() if (m := best_match(expected, {engine: text})) and m.exact
+        engine
+        for engine, text in readings.items()
+        if (m := best_match(expected, {engine: text}, font)) and m.exact
     )
-    match = best_match(expected, readings)
+    match = best_match(expected, readings, font)
     length = max(1, len(normalise(expected)))
     edits = round((1.0 - match.similarity) * length) if match else length
     return Finding(expected=expected, found=bool(exact) or edits <= max_edits, match=match, engines_exact=exact)
 
 
-def find_in_creative(expected: str, creative: Creative, ocr: OcrResult, max_edits: int = 0) -> Finding:
-    """`find_required`, then, when missing, a second look with Tesseract over the whole page."""
-    finding = find_required(expected, ocr, max_edits)
+def find_in_creative(
+    expected: str,
+    creative: Creative,
+    ocr: OcrResult,
+    max_edits: int = 0,
+    element: str | None = None,
+    font: str | None = None,
+) -> Finding:
+    """Where brandgate placed `element` and it holds `expected`, the image is compared with the
+    placed text rendered as compositing drew it; otherwise `find_required` on the OCR reading,
+    then, when missing, a second look with Tesseract over the whole page."""
+    placed = judge_placed_text(expected, creative, element) if element and max_edits == 0 else None
+    if placed is not None:
+        if all(g.matches for g in placed):
+            return Finding(expected, True, Match("glyphs", 1.0, expected), (), "placed glyphs", placed)
+        # Name what a reader would read there: RapidOCR on the placed lines' own boxes.
+        readings = read_placed_lines(creative)
+        lines = [p for p in placed_lines(creative) if p.element == element]
+        read = " ".join(readings.get(line.box, "") for line in lines).strip()
+        match = best_match(expected, {RAPIDOCR: read}, placed[0].font) if read else None
+        return Finding(expected, False, match, (), "placed glyphs", placed)
+    finding = find_required(expected, ocr, max_edits, font)
     if finding.found:
         return finding
-    second = find_required(expected, read_page_with_tesseract(creative), max_edits)
+    second = find_required(expected, read_page_with_tesseract(creative), max_edits, font)
     if second.found:
         return Finding(expected, True, second.match, ("tesseract-page",))
     return finding
+
+
+def judge_placed_text(expected: str, creative: Creative, element: str) -> tuple[GlyphComparison, ...] | None:
+    """Each placed line of `element` against its rendering, when brandgate placed `element`
+    with `expected` in it; None when it did not, or a line cannot be judged (no contrast)."""
+    lines = [p for p in placed_lines(creative) if p.element == element]
+    if not lines or normalise(expected) not in normalise(" ".join(p.text for p in lines)):
+        return None
+    judged = []
+    for line in lines:
+        comparison = judge_placed(creative.rgb, line.text, line.font, line.size, line.origin)
+        if comparison is None:
+            return None
+        judged.append(comparison)
+    return tuple(judged)
+
+
+def expected_texts(brief: Brief | None, kit: Kit) -> tuple[str, ...]:
+    """All text the brief and kit ask for (headline, disclaimers): what OCR need not re-read."""
+    texts = [*kit.spec.required_disclaimers]
+    if brief is not None:
+        texts += [t for t in (brief.headline, brief.disclaimer) if t]
+    return tuple(dict.fromkeys(texts))
+
+
+def font_for(brief: Brief | None, kit: Kit, role: str) -> str | None:
+    """The kit font the brief's layout sets `role` ("headline" or "body") in, when readable."""
+    try:
+        layout = kit.layout(brief.layout if brief is not None else None)
+        name = layout.headline_font if role == "headline" else layout.body_font
+        return str(kit.font_path(name))
+    except Exception:  # a kit without that font or layout: compare without glyph knowledge
+        return None
 
 
 def agreement_confidence(finding: Finding, ocr: OcrResult) -> float:

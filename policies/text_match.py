@@ -1,36 +1,45 @@
 """Comparing what OCR read with what a brief or kit asks for: normalised, space-insensitive.
 
-Case, spaces, line breaks, punctuation and accents are forgiven, and so is the O/0 confusion
-RapidOCR makes; letters are not: "Fresh Deels Friday" never matches "Fresh Deals Friday".
+Case, spaces, line breaks, punctuation and accents are forgiven; letters are not: "Fresh Deels
+Friday" never matches "Fresh Deals Friday". Required text (BG101, BG102) is compared strictly,
+in the font it is set in: a substitution counts only when the two characters render
+differently in that font (`policies.rendered_text.renders_same`), so I read for l in a grotesque sans
+is forgiven and in a serif face it is not, and 0 read for O only where the two are the same
+picture. Searching for words (BG103, BG104) still folds 0 into o.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 # Characters OCR engines swap for each other and that marketing copy never tells apart by.
 _CONFUSABLES = str.maketrans({"0": "o"})
+_NO_CONFUSABLES: dict[int, int] = {}
 _TOKEN_SPLIT = re.compile(r"[^\w]+|_+")
+# Characters that may be one picture in some face: only pairs within a group are rendered to
+# decide (a reader tells every other pair apart in any face).
+LOOKALIKE_GROUPS = ("Il1|!ij", "O0oQD", "S5s", "B8", "Z2z", "G6", "uv", "g9q")
 
 
-def normalise(text: str) -> str:
-    """Case-folded letters and digits only, accents dropped, 0 read as o."""
-    return "".join(_normal_chars(text)[0])
+def normalise(text: str, fold_confusables: bool = True) -> str:
+    """Case-folded letters and digits only, accents dropped, 0 read as o (unless not folding)."""
+    return "".join(_normal_chars(text, fold_confusables)[0])
 
 
-def _normal_chars(text: str) -> tuple[list[str], list[int]]:
+def _normal_chars(text: str, fold_confusables: bool = True) -> tuple[list[str], list[int]]:
     """The normalised characters and, for each, the index of the original character it came from."""
     chars: list[str] = []
     origin: list[int] = []
+    table = _CONFUSABLES if fold_confusables else _NO_CONFUSABLES
     for index, char in enumerate(text):
         decomposed = unicodedata.normalize("NFKD", char)
         for part in decomposed:
             if unicodedata.combining(part):
                 continue
-            for folded in part.casefold().translate(_CONFUSABLES):
+            for folded in part.casefold().translate(table):
                 if folded.isalnum():
                     chars.append(folded)
                     origin.append(index)
@@ -55,8 +64,14 @@ class Match:
         return self.similarity >= 1.0
 
 
-def best_match(expected: str, readings: Mapping[str, str]) -> Match | None:
-    """The best match of `expected` in any engine's reading; None when nothing was read."""
+def best_match(expected: str, readings: Mapping[str, str], font: str | None = None) -> Match | None:
+    """The best match of `expected` in any engine's reading; None when nothing was read.
+
+    With `font`, the comparison is strict and glyph-aware: 0 is not folded into o, and a
+    substituted character is forgiven only when it renders the same as the expected one in
+    `font`. Without it, the lenient normalisation applies."""
+    if font is not None:
+        return _best_glyph_match(expected, readings, font)
     target = normalise(expected)
     best: Match | None = None
     for engine, text in readings.items():
@@ -79,6 +94,61 @@ def _match_one(target: str, engine: str, text: str) -> Match | None:
     cost, start, end = _closest_substring(target, haystack)
     similarity = max(0.0, 1.0 - cost / len(target))
     return Match(engine, similarity, _original(text, origin, start, end))
+
+
+def _best_glyph_match(expected: str, readings: Mapping[str, str], font: str) -> Match | None:
+    want, want_origin = _normal_chars(expected, fold_confusables=False)
+    if not want:
+        return None
+    want_raw = [expected[i] for i in want_origin]
+    best: Match | None = None
+    for engine, text in readings.items():
+        chars, origin = _normal_chars(text, fold_confusables=False)
+        if not chars:
+            continue
+        haystack = "".join(chars)
+        at = haystack.find("".join(want))
+        if at >= 0:
+            match = Match(engine, 1.0, _original(text, origin, at, at + len(want)))
+        else:
+            raw = [text[i] for i in origin]
+
+            def same(i: int, j: int, raw: list[str] = raw, chars: list[str] = chars) -> bool:
+                return want[i] == chars[j] or _looks_alike(want_raw[i], raw[j], font)
+
+            cost, start, end = _closest_substring_by(len(want), len(chars), same)
+            match = Match(engine, max(0.0, 1.0 - cost / len(want)), _original(text, origin, start, end))
+        if best is None or match.similarity > best.similarity:
+            best = match
+        if best.exact:
+            break
+    return best
+
+
+def _looks_alike(a: str, b: str, font: str) -> bool:
+    if not any(a in group and b in group for group in LOOKALIKE_GROUPS):
+        return False
+    from policies.rendered_text import renders_same
+
+    return renders_same(a, b, font)
+
+
+def _closest_substring_by(m: int, n: int, same: Callable[[int, int], bool]) -> tuple[int, int, int]:
+    """`_closest_substring` with a character-equality predicate on (pattern index, text index)."""
+    previous = [(0, j) for j in range(n + 1)]
+    for i in range(1, m + 1):
+        current = [(i, 0)] * (n + 1)
+        for j in range(1, n + 1):
+            diagonal = previous[j - 1]
+            cost, start = diagonal[0] + (not same(i - 1, j - 1)), diagonal[1]
+            if previous[j][0] + 1 < cost:
+                cost, start = previous[j][0] + 1, previous[j][1]
+            if current[j - 1][0] + 1 < cost:
+                cost, start = current[j - 1][0] + 1, current[j - 1][1]
+            current[j] = (cost, start)
+        previous = current
+    end = min(range(n + 1), key=lambda j: (previous[j][0], -j))
+    return previous[end][0], previous[end][1], end
 
 
 def _original(text: str, origin: list[int], start: int, end: int) -> str:

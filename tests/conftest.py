@@ -110,10 +110,13 @@ def db_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
 
 @pytest.fixture
 def add_image() -> Any:
-    """Write a request with one image and its check rows, the way the pipeline records them."""
+    """Write a request with one image and its check rows, the way the pipeline records them:
+    each row bound to the chain by the event that records it."""
     from datetime import UTC, datetime
 
+    from brandgate.db.evidence import record_image
     from brandgate.db.models import CheckResultRow, Image, Request
+    from brandgate.requests import lifecycle
 
     def add(
         session: Any,
@@ -125,27 +128,27 @@ def add_image() -> Any:
         request_id: str | None = None,
         cost_usd: float = 0.012,
         headline: str = "Fresh Deals Friday",
+        requested_by: str = "U123MARKETER",
     ) -> Image:
         when = created_at or datetime.now(UTC)
         rid = request_id or uuid.uuid4().hex
         if session.get(Request, rid) is None:
-            session.add(
-                Request(
-                    id=rid,
-                    requested_by="U123MARKETER",
-                    source="slack",
-                    channel="C42",
-                    kit_name=kit,
-                    kit_hash="a" * 64,
-                    brief={"kit": kit, "prompt": "five red apples", "headline": headline},
-                    brief_hash="b" * 64,
-                    profile_name="tiny",
-                    seed=1234,
-                    n_images=1,
-                    created_at=when,
-                )
+            request = Request(
+                id=rid,
+                requested_by=requested_by,
+                source="slack",
+                channel="C42",
+                kit_name=kit,
+                kit_hash="a" * 64,
+                brief={"kit": kit, "prompt": "five red apples", "headline": headline},
+                brief_hash="b" * 64,
+                profile_name="tiny",
+                seed=1234,
+                n_images=1,
+                created_at=when,
             )
-            session.flush()
+            session.add(request)
+            lifecycle.queue(session, request)
         image = Image(
             id=uuid.uuid4().hex,
             request_id=rid,
@@ -162,20 +165,24 @@ def add_image() -> Any:
             cost_usd=cost_usd,
             created_at=when,
         )
-        session.add(image)
-        for check_id, status, severity in checks or [("BG101", "fail", "flag"), ("BG601", "pass", "reject")]:
-            session.add(
-                CheckResultRow(
-                    image_id=image.id,
-                    check_id=check_id,
-                    name=f"check-{check_id}",
-                    status=status,
-                    severity=severity,
-                    confidence=0.9,
-                    message=f"{check_id} said {status}",
-                    evidence={"score": 0.5},
-                )
+        rows = [
+            CheckResultRow(
+                image_id=image.id,
+                check_id=check_id,
+                name=f"check-{check_id}",
+                status=status,
+                severity=severity,
+                confidence=0.9,
+                message=f"{check_id} said {status}",
+                evidence={"score": 0.5},
             )
+            for check_id, status, severity in checks or [("BG101", "fail", "flag"), ("BG601", "pass", "reject")]
+        ]
+        record_image(
+            session, image, rows, actor="worker", kind="image.created",
+            payload={"request_id": rid, "verdict": verdict, "cost_usd": cost_usd,
+                     "failed_checks": [c.check_id for c in rows if c.status in ("fail", "error")]},
+        )
         session.flush()
         return image
 

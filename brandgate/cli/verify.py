@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 def verify(ctx: click.Context, file: Path, manifest: Path | None, as_json: bool) -> None:
     """Read and validate the C2PA credentials of FILE.
 
-    Exit 0 trusted, 3 valid but the signer is not trusted, 4 invalid or tampered,
-    5 no credentials (the audit database is searched for a visual match), 2 bad input.
+    Exit 0 trusted, 3 valid but the signer is not trusted, 4 invalid or tampered (or the audit
+    trail was rewritten under the chain head the credential carries), 5 no credentials (the
+    audit database is searched for a visual match), 2 bad input.
     """
     # Imported here so that other commands do not load the C2PA library.
     from brandgate.verification import verify_file
@@ -80,6 +81,8 @@ def describe(report: VerifyReport) -> list[str]:
         lines.append(f"  unknown assertions (not checked by brandgate): {', '.join(c.unknown_assertions)}")
     for failure in c.failure:
         lines.append(f"  failure: {failure.code}: {failure.explanation}")
+    if report.anchor is not None and report.anchor.detail not in lines[0]:
+        lines.append(f"  audit trail: {report.anchor.detail}")
     if report.lookup is not None and report.lookup.detail not in lines[0]:
         lines.append(f"  {report.lookup.detail}")
     return lines

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.audit import append_event, lock_chain
+from brandgate.db.evidence import approval_payload
 from brandgate.db.models import Approval, Image
 from brandgate.errors import UserError
 
@@ -97,9 +98,8 @@ def _decide(session: Session, image_id: str, decision: str, decided_by: str, rea
         payload={
             "request_id": image.request_id,
             "verdict": image.verdict,
-            "decision": verdict_decision,
-            "reason": why,
             "approval_id": approval.id,
+            **approval_payload(approval),
         },
     )
     return approval

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -166,7 +166,16 @@ def _head(session: Session) -> tuple[int, str]:
     return (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
 
 
-BreakKind = Literal["edited", "deleted", "reordered"]
+def chain_head(engine: Engine) -> tuple[int, str]:
+    """The newest committed event, (seq, hash); (0, GENESIS) for an empty trail. Takes no lock."""
+    with engine.connect().execution_options(**READ_ONLY) as connection, connection.begin():
+        head = connection.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        ).first()
+    return (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+
+
+BreakKind = Literal["edited", "deleted", "reordered", "rewritten"]
 
 
 @dataclass(frozen=True)
@@ -177,6 +186,8 @@ class ChainBreak:
     seq: int
     event_id: int | None
     message: str
+    # found by comparing with an anchor kept outside the database, not by the chain's own links
+    anchored: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,16 +227,26 @@ def _rows(connection: Connection, batch: int) -> Generator[_Row, None, None]:
         result.close()
 
 
-def verify_chain(engine: Engine, *, batch: int = 2000, anchor: tuple[int, str] | None = None) -> ChainReport:
+def verify_chain(
+    engine: Engine,
+    *,
+    batch: int = 2000,
+    anchor: tuple[int, str] | None = None,
+    anchors: Iterable[tuple[int, str]] = (),
+) -> ChainReport:
     """Recompute every hash and link, in seq order, in constant memory; name the first break.
 
-    `anchor` is a (seq, hash) recorded earlier outside the database: the chain must still hold
-    that event with that hash, which also catches deleting the newest events.
+    Each anchor is a (seq, hash) recorded earlier outside the database (a credential, a posted
+    chain head): the chain must still hold that event with that hash, which also catches
+    deleting the newest events and a chain rewritten with every later hash recomputed.
     """
+    wanted: dict[int, set[str]] = {}
+    for seq, digest in ([anchor] if anchor is not None else []) + list(anchors):
+        wanted.setdefault(seq, set()).add(digest)
     with engine.connect().execution_options(**READ_ONLY) as connection, connection.begin():
         count, previous = 0, None
         anomaly: _Row | None = None
-        anchored: _Row | None = None
+        anchored: dict[int, _Row] = {}
         # closed before diagnosing, which runs its own queries on this connection
         with closing(_rows(connection, batch)) as rows:
             for row in rows:
@@ -234,31 +255,35 @@ def verify_chain(engine: Engine, *, batch: int = 2000, anchor: tuple[int, str] |
                 if row.seq != expected_seq or row.prev_hash != expected_prev or event_hash(row) != row.hash:
                     anomaly = row
                     break
-                if anchor is not None and row.seq == anchor[0]:
-                    anchored = row
+                if row.seq in wanted:
+                    anchored[row.seq] = row
                 count, previous = count + 1, row
         fault = _diagnose(connection, anomaly, previous) if anomaly is not None else None
-        if fault is None and anchor is not None:
-            fault = _against_anchor(previous, anchored, anchor)
+        if fault is None:
+            fault = _against_anchors(previous, anchored, wanted)
         return ChainReport(count, previous.seq if previous else 0, previous.hash if previous else GENESIS_HASH, fault)
 
 
-def _against_anchor(head: _Row | None, anchored: _Row | None, anchor: tuple[int, str]) -> ChainBreak | None:
-    """The chain verified intact up to `head`; does it still contain the anchored event?"""
-    seq, digest = anchor
+def _against_anchors(head: _Row | None, anchored: dict[int, _Row], wanted: dict[int, set[str]]) -> ChainBreak | None:
+    """The chain verified intact up to `head`; does it still hold every anchored event? The lowest miss wins."""
     head_seq = head.seq if head else 0
-    if anchored is not None and anchored.hash != digest:
-        return ChainBreak(
-            "edited", seq, anchored.id,
-            f"{_describe(anchored)} is not the event anchored at seq {seq} (hash {digest[:16]}…): "
-            "the chain was rewritten from there or earlier and every later hash recomputed",
-        )  # fmt: skip
-    if seq > head_seq:
-        return ChainBreak(
-            "deleted", head_seq + 1, None,
-            f"events seq {head_seq + 1}-{seq} are missing (deleted): the anchor names seq {seq}, "
-            f"the trail now ends at seq {head_seq}",
-        )  # fmt: skip
+    for seq in sorted(wanted):
+        for digest in sorted(wanted[seq]):
+            found = anchored.get(seq)
+            if found is not None and found.hash != digest:
+                return ChainBreak(
+                    "rewritten", seq, found.id,
+                    f"{_describe(found)} is not the event anchored at seq {seq} (hash {digest[:16]}…): "
+                    f"the chain was rewritten at or before seq {seq} and every later hash recomputed",
+                    anchored=True,
+                )  # fmt: skip
+            if seq > head_seq:
+                return ChainBreak(
+                    "deleted", head_seq + 1, None,
+                    f"events seq {head_seq + 1}-{seq} are missing (deleted): the anchor names seq {seq}, "
+                    f"the trail now ends at seq {head_seq}",
+                    anchored=True,
+                )  # fmt: skip
     return None
 
 
@@ -345,6 +370,7 @@ __all__ = [
     "append_event",
     "canonical_json",
     "canonical_time",
+    "chain_head",
     "event_hash",
     "lock_chain",
     "verify_chain",

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from brandgate.db.audit import canonical_time
+from brandgate.db.audit import canonical_time, event_hash
 from brandgate.db.engine import READ_ONLY
-from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.db.evidence import (
+    APPROVAL_FIELDS,
+    CHECK_FIELDS,
+    DECISION_KINDS,
+    IMAGE_FIELDS,
+    IMAGE_KINDS,
+    REQUEST_FIELDS,
+    REQUEST_KINDS,
+    Recorded,
+    check_approval,
+    check_image,
+    check_request,
+)
+from brandgate.db.models import Approval, AuditEvent, CheckResultRow, Image, Request
 from brandgate.errors import UserError
 from policies.characters import quote
 from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
@@ -24,6 +37,7 @@ REQUESTS = Request.__table__
 MAX_KITS_NAMED = 20
 APPROVALS = Approval.__table__
 CHECKS = CheckResultRow.__table__
+EVENTS = AuditEvent.__table__
 
 CSV_COLUMNS = [
     "image_id",
@@ -59,6 +73,8 @@ CSV_COLUMNS = [
     "memory_kind",
     "cost_usd",
     "checks",
+    "integrity",
+    "integrity_problems",
     # added after the first release: new columns go at the end, so positional readers keep working
     "unverified_checks",
     "accepted_unverified",
@@ -94,40 +110,9 @@ def _image_batch(
     connection: Connection, where: Sequence[ColumnElement[bool]], after: tuple[datetime, str] | None, size: int
 ) -> list[Any]:
     statement = (
-        select(
-            IMAGES.c.id,
-            IMAGES.c.request_id,
-            IMAGES.c.index,
-            IMAGES.c.kind,
-            IMAGES.c.created_at,
-            IMAGES.c.sha256,
-            IMAGES.c.manifest_sha256,
-            IMAGES.c.parent_image_id,
-            IMAGES.c.width,
-            IMAGES.c.height,
-            IMAGES.c.model_id,
-            IMAGES.c.model_revision,
-            IMAGES.c.seed,
-            IMAGES.c.verdict,
-            IMAGES.c.gpu_seconds,
-            IMAGES.c.cost_usd,
-            IMAGES.c.peak_memory_bytes,
-            IMAGES.c.memory_kind,
-            REQUESTS.c.kit_name,
-            REQUESTS.c.kit_hash,
-            REQUESTS.c.requested_by,
-            REQUESTS.c.source,
-            REQUESTS.c.channel,
-            REQUESTS.c.brief["prompt"].as_string().label("prompt"),
-            REQUESTS.c.brief["headline"].as_string().label("headline"),
-            REQUESTS.c.profile_name,
-            APPROVALS.c.decision,
-            APPROVALS.c.decided_by,
-            APPROVALS.c.reason,
-            APPROVALS.c.decided_at,
-        )
-        .join(REQUESTS, REQUESTS.c.id == IMAGES.c.request_id)
-        .outerjoin(APPROVALS, APPROVALS.c.image_id == IMAGES.c.id)
+        select(*(IMAGES.c[name] for name in IMAGE_FIELDS))
+        # outer: an image whose request row is gone is still exported, and marked
+        .outerjoin(REQUESTS, REQUESTS.c.id == IMAGES.c.request_id)
         .where(*where)
         .order_by(IMAGES.c.created_at, IMAGES.c.id)
         .limit(size)
@@ -141,69 +126,141 @@ def _image_batch(
     return list(connection.execute(statement).all())
 
 
-def _checks_of(connection: Connection, image_ids: list[str], evidence: bool) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {image_id: [] for image_id in image_ids}
-    columns = [CHECKS.c.image_id, CHECKS.c.check_id, CHECKS.c.name, CHECKS.c.status, CHECKS.c.severity,
-               CHECKS.c.confidence, CHECKS.c.message]  # fmt: skip
-    if evidence:
-        columns.append(CHECKS.c.evidence)
+def _requests_of(connection: Connection, request_ids: set[str]) -> dict[str, Any]:
+    statement = select(*(REQUESTS.c[name] for name in REQUEST_FIELDS)).where(REQUESTS.c.id.in_(request_ids))
+    return {row.id: row._mapping for row in connection.execute(statement)}
+
+
+def _approvals_of(connection: Connection, image_ids: list[str]) -> dict[str, Any]:
+    statement = select(*(APPROVALS.c[name] for name in APPROVAL_FIELDS)).where(APPROVALS.c.image_id.in_(image_ids))
+    return {row.image_id: row._mapping for row in connection.execute(statement)}
+
+
+def _checks_of(connection: Connection, image_ids: list[str]) -> dict[str, list[Mapping[str, Any]]]:
+    found: dict[str, list[Mapping[str, Any]]] = {image_id: [] for image_id in image_ids}
+    columns = [CHECKS.c.image_id, *(CHECKS.c[name] for name in CHECK_FIELDS)]
     statement = select(*columns).where(CHECKS.c.image_id.in_(image_ids)).order_by(CHECKS.c.image_id, CHECKS.c.check_id)
-    for row in connection.execute(statement).all():
-        check = {"id": row[1], "name": row[2], "status": row[3], "severity": row[4], "confidence": row[5],
-                 "message": row[6]}  # fmt: skip
-        if accepted_by_policy(row[3], row[6]):
-            check["accepted"] = ACCEPTED_BY_POLICY
-        if evidence:
-            check["evidence"] = row[7]
-        found[row[0]].append(check)
+    for row in connection.execute(statement):
+        found[row.image_id].append(cast("Mapping[str, Any]", row._mapping))
     return found
 
 
-def _record(row: Any, checks: list[dict[str, Any]]) -> dict[str, Any]:
-    approval = None
-    if row.decision is not None:
-        approval = {
-            "decision": row.decision,
-            "decided_by": row.decided_by,
-            "reason": row.reason,
-            "decided_at": canonical_time(row.decided_at),
+def _events_of(
+    connection: Connection, subject_type: str, ids: Collection[str], kinds: Sequence[str]
+) -> dict[tuple[str, str], Recorded]:
+    """The recording events of these subjects, keyed (subject id, kind); each one's hash re-checked."""
+    statement = (
+        select(EVENTS)
+        .where(EVENTS.c.subject_type == subject_type, EVENTS.c.subject_id.in_(ids), EVENTS.c.kind.in_(kinds))
+        .order_by(EVENTS.c.seq)
+    )
+    found: dict[tuple[str, str], Recorded] = {}
+    for row in connection.execute(statement):
+        key = (row.subject_id, row.kind)
+        if key not in found:  # the first event that recorded it is the one that counts
+            payload = row.payload if isinstance(row.payload, dict) else {}
+            found[key] = Recorded(row.seq, row.kind, row.actor, payload, event_hash(row) == row.hash)
+    return found
+
+
+def _first(events: Mapping[tuple[str, str], Recorded], subject_id: str, kinds: Sequence[str]) -> Recorded | None:
+    present = [events[(subject_id, kind)] for kind in kinds if (subject_id, kind) in events]
+    return min(present, key=lambda e: e.seq) if present else None
+
+
+def _checked(
+    image: Mapping[str, Any],
+    checks: list[Mapping[str, Any]],
+    request: Mapping[str, Any] | None,
+    approval: Mapping[str, Any] | None,
+    events: Mapping[tuple[str, str], Recorded],
+) -> tuple[str, list[str]]:
+    """The row's standing against the trail: verified, legacy (recorded before bindings) or tampered."""
+    image_problems, image_bound = check_image(image, checks, _first(events, image["id"], IMAGE_KINDS))
+    if request is None:
+        request_problems, request_bound = [f"request {image['request_id']}: the request row is gone"], False
+    else:
+        request_problems, request_bound = check_request(request, _first(events, request["id"], REQUEST_KINDS))
+    decision = _first(events, image["id"], DECISION_KINDS)
+    approval_problems = check_approval(image["id"], approval, decision)
+    problems = image_problems + request_problems + approval_problems
+    if problems:
+        return "tampered", problems
+    approval_bound = decision is None or decision.digest is not None
+    return ("verified" if image_bound and request_bound and approval_bound else "legacy"), []
+
+
+def _record(
+    image: Mapping[str, Any],
+    checks: list[Mapping[str, Any]],
+    request: Mapping[str, Any] | None,
+    approval: Mapping[str, Any] | None,
+    standing: tuple[str, list[str]],
+    evidence: bool,
+) -> dict[str, Any]:
+    shown = []
+    for check in checks:
+        item = {"id": check["check_id"], "name": check["name"], "status": check["status"],
+                "severity": check["severity"], "confidence": check["confidence"],
+                "message": check["message"]}  # fmt: skip
+        if accepted_by_policy(check["status"], check["message"]):
+            item["accepted"] = ACCEPTED_BY_POLICY
+        if evidence:
+            item["evidence"] = check["evidence"]
+        shown.append(item)
+    asked: Mapping[str, Any] = request or {}
+    brief: Mapping[str, Any] = asked["brief"] if isinstance(asked.get("brief"), dict) else {}
+    decided = None
+    if approval is not None:
+        decided = {
+            "decision": approval["decision"],
+            "decided_by": approval["decided_by"],
+            "reason": approval["reason"],
+            "decided_at": canonical_time(approval["decided_at"]),
         }
     return {
-        "image_id": row.id,
-        "request_id": row.request_id,
-        "index": row.index,
-        "kind": row.kind,
-        "created_at": canonical_time(row.created_at),
-        "kit": row.kit_name,
-        "kit_hash": row.kit_hash,
-        "requested_by": row.requested_by,
-        "source": row.source,
-        "channel": row.channel,
-        "prompt": row.prompt,
-        "headline": row.headline,
-        "profile": row.profile_name,
-        "model_id": row.model_id,
-        "model_revision": row.model_revision,
-        "seed": row.seed,
-        "width": row.width,
-        "height": row.height,
-        "sha256": row.sha256,
-        "manifest_sha256": row.manifest_sha256,
-        "parent_image_id": row.parent_image_id,
-        "verdict": row.verdict,
+        "image_id": image["id"],
+        "request_id": image["request_id"],
+        "index": image["index"],
+        "kind": image["kind"],
+        "created_at": canonical_time(image["created_at"]),
+        "kit": asked.get("kit_name"),
+        "kit_hash": asked.get("kit_hash"),
+        "requested_by": asked.get("requested_by"),
+        "source": asked.get("source"),
+        "channel": asked.get("channel"),
+        "prompt": _text(brief.get("prompt")),
+        "headline": _text(brief.get("headline")),
+        "profile": asked.get("profile_name"),
+        "model_id": image["model_id"],
+        "model_revision": image["model_revision"],
+        "seed": image["seed"],
+        "width": image["width"],
+        "height": image["height"],
+        "sha256": image["sha256"],
+        "manifest_sha256": image["manifest_sha256"],
+        "parent_image_id": image["parent_image_id"],
+        "verdict": image["verdict"],
         # what the image is now: the checks' verdict unless a person decided
-        "status": row.decision or row.verdict,
-        "failed_checks": [c["id"] for c in checks if c["status"] in ("fail", "error")],
+        "status": (approval["decision"] if approval is not None else None) or image["verdict"],
+        "failed_checks": [c["id"] for c in shown if c["status"] in ("fail", "error")],
         # checks that applied but could not decide; those the kit's policy accepted are listed apart
-        "unverified_checks": [c["id"] for c in checks if c["status"] == "unverified" and "accepted" not in c],
-        "accepted_unverified": [c["id"] for c in checks if "accepted" in c],
-        "checks": checks,
-        "approval": approval,
-        "gpu_seconds": row.gpu_seconds,
-        "peak_memory_bytes": row.peak_memory_bytes,
-        "memory_kind": row.memory_kind,
-        "cost_usd": row.cost_usd,
+        "unverified_checks": [c["id"] for c in shown if c["status"] == "unverified" and "accepted" not in c],
+        "accepted_unverified": [c["id"] for c in shown if "accepted" in c],
+        "checks": shown,
+        "approval": decided,
+        "gpu_seconds": image["gpu_seconds"],
+        "peak_memory_bytes": image["peak_memory_bytes"],
+        "memory_kind": image["memory_kind"],
+        "cost_usd": image["cost_usd"],
+        # whether every value above is what the audit chain recorded (docs/audit.md)
+        "integrity": standing[0],
+        "integrity_problems": standing[1],
     }
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def count_records(engine: Engine, filters: ExportFilter | None = None) -> int:
@@ -212,7 +269,7 @@ def count_records(engine: Engine, filters: ExportFilter | None = None) -> int:
     statement = (
         select(func.count())
         .select_from(IMAGES)
-        .join(REQUESTS, REQUESTS.c.id == IMAGES.c.request_id)
+        .outerjoin(REQUESTS, REQUESTS.c.id == IMAGES.c.request_id)
         .where(*where)
     )
     with engine.connect().execution_options(**READ_ONLY) as connection:
@@ -225,7 +282,8 @@ def export_records(
     """Yield one record per matching image, oldest first, holding at most `batch` images in memory.
 
     Each check carries id, name, status, severity, confidence and message; `evidence=True` adds
-    the check's evidence document too (larger and slower: it is parsed for every check).
+    the check's evidence document too. Every record is checked against the events that recorded
+    its rows and says so in `integrity` (`verified`, `legacy` or `tampered`, with the problems).
     """
     connection = engine.connect().execution_options(**READ_ONLY)
     if connection.dialect.name == "postgresql":
@@ -239,14 +297,72 @@ def export_records(
                 rows = _image_batch(connection, where, after, batch)
                 if not rows:
                     return
-                checks = _checks_of(connection, [row.id for row in rows], evidence)
+                image_ids = [row.id for row in rows]
+                request_ids = {row.request_id for row in rows}
+                checks = _checks_of(connection, image_ids)
+                requests = _requests_of(connection, request_ids)
+                approvals = _approvals_of(connection, image_ids)
+                events = _events_of(connection, "image", image_ids, IMAGE_KINDS + DECISION_KINDS)
+                events.update(_events_of(connection, "request", request_ids, REQUEST_KINDS))
                 for row in rows:
-                    yield _record(row, checks[row.id])
+                    image = row._mapping
+                    request, approval = requests.get(row.request_id), approvals.get(row.id)
+                    standing = _checked(image, checks[row.id], request, approval, events)
+                    yield _record(image, checks[row.id], request, approval, standing, evidence)
                 after = (rows[-1].created_at, rows[-1].id)
                 if len(rows) < batch:
                     return
     finally:
         connection.close()
+
+
+@dataclass(frozen=True)
+class EvidenceReport:
+    """Every exported row checked against the events that recorded it, and every such event against its row."""
+
+    rows: int
+    legacy: int  # rows recorded before events carried digests: checked on what their events carry
+    first_problem: str | None
+
+    @property
+    def intact(self) -> bool:
+        return self.first_problem is None
+
+
+def verify_evidence(engine: Engine, *, batch: int = 1000) -> EvidenceReport:
+    """Name the first image (in export order) whose rows disagree with the trail, else the first
+    recording event whose row is gone."""
+    rows = legacy = 0
+    for record in export_records(engine, batch=batch):
+        rows += 1
+        if record["integrity"] == "tampered":
+            return EvidenceReport(rows, legacy, record["integrity_problems"][0])
+        legacy += record["integrity"] == "legacy"
+    return EvidenceReport(rows, legacy, _row_gone(engine))
+
+
+def _row_gone(engine: Engine) -> str | None:
+    """The lowest-seq recording event whose row no longer exists (deleted, or the table truncated)."""
+    recorded_by = (
+        ("image", IMAGE_KINDS, IMAGES, IMAGES.c.id, "image"),
+        ("image", DECISION_KINDS, APPROVALS, APPROVALS.c.image_id, "approval of image"),
+        ("request", REQUEST_KINDS, REQUESTS, REQUESTS.c.id, "request"),
+    )
+    found: list[tuple[int, str]] = []
+    with engine.connect().execution_options(**READ_ONLY) as connection, connection.begin():
+        for subject_type, kinds, table, key, what in recorded_by:
+            statement = (
+                select(EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.subject_id)
+                .select_from(EVENTS.outerjoin(table, key == EVENTS.c.subject_id))
+                .where(EVENTS.c.subject_type == subject_type, EVENTS.c.kind.in_(kinds), key.is_(None))
+                .order_by(EVENTS.c.seq)
+                .limit(1)
+            )
+            row = connection.execute(statement).first()
+            if row is not None:
+                found.append((row.seq, f"{what} {row.subject_id}: recorded by event seq {row.seq} ({row.kind}) "
+                                       "but its row is gone (deleted)"))  # fmt: skip
+    return min(found)[1] if found else None
 
 
 def write_jsonl(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
@@ -279,6 +395,7 @@ def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
             "approval_by": approval.get("decided_by"),
             "approval_reason": approval.get("reason"),
             "approval_at": approval.get("decided_at"),
+            "integrity_problems": "; ".join(record["integrity_problems"]),
             "checks": json.dumps(
                 [{k: c[k] for k in ("id", "status", "severity", "confidence", "message")} for c in record["checks"]],
                 ensure_ascii=False,
@@ -292,7 +409,18 @@ def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
 
 FORMATS = {"jsonl": write_jsonl, "csv": write_csv}
 
-__all__ = ["CSV_COLUMNS", "FORMATS", "ExportFilter", "export_records", "write_csv", "write_jsonl"]
+__all__ = [
+    "CSV_COLUMNS",
+    "FORMATS",
+    "EvidenceReport",
+    "ExportFilter",
+    "check_kit_known",
+    "count_records",
+    "export_records",
+    "verify_evidence",
+    "write_csv",
+    "write_jsonl",
+]
 
 
 def check_kit_known(engine: Engine, kit: str, kits_on_disk: Sequence[str] = ()) -> None:

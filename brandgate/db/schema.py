@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from brandgate.db.engine import describe_url, make_engine
@@ -72,9 +72,22 @@ def upgrade(settings: Settings, revision: str = "head") -> str:
             config = alembic_config(settings)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+            if settings.database_app_role:
+                _grant(connection, settings.database_app_role)
         return current_revision(engine) or "base"
     finally:
         engine.dispose()
+
+
+def _grant(connection: Connection, role: str) -> None:
+    if connection.dialect.name != "postgresql":
+        raise DatabaseError("BRANDGATE_DATABASE_APP_ROLE applies to PostgreSQL only; unset it for SQLite")
+    from brandgate.db.roles import grant_app_role
+
+    try:
+        grant_app_role(connection, role)
+    except LookupError as exc:
+        raise DatabaseError(str(exc)) from None
 
 
 def ensure_current(engine: Engine) -> None:

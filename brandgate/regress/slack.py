@@ -17,11 +17,13 @@ class SlackPostFailed(BrandgateError):
     """Slack refused or could not be reached; the report is still on disk."""
 
 
-def _client(settings: Settings) -> tuple[WebClient, str]:
+def _client(settings: Settings, *, compliance: bool = False) -> tuple[WebClient, str]:
     client = web_client(settings, "posting to Slack")
-    if not settings.slack_report_channel:
-        raise ConfigError("posting to Slack needs BRANDGATE_SLACK_REPORT_CHANNEL (a channel ID)")
-    return client, settings.slack_report_channel
+    channel = settings.slack_compliance_channel if compliance else settings.slack_report_channel
+    if not channel:
+        name = "COMPLIANCE" if compliance else "REPORT"
+        raise ConfigError(f"posting to Slack needs BRANDGATE_SLACK_{name}_CHANNEL (a channel ID)")
+    return client, channel
 
 
 def post_report(settings: Settings, text: str, report: Path, title: str) -> None:
@@ -40,11 +42,12 @@ def post_report(settings: Settings, text: str, report: Path, title: str) -> None
         raise SlackPostFailed(f"could not reach Slack ({exc}); the report is at {report}") from None
 
 
-def post_alert(settings: Settings, text: str) -> None:
-    """A plain message in the report channel (rollbacks, refused nightly runs)."""
+def post_alert(settings: Settings, text: str, *, compliance: bool = False) -> None:
+    """A plain message in the report channel (rollbacks, refused nightly runs), or in the
+    compliance channel (the audit chain's daily head)."""
     from slack_sdk.errors import SlackApiError
 
-    client, channel = _client(settings)
+    client, channel = _client(settings, compliance=compliance)
     try:
         client.chat_postMessage(channel=channel, text=text)
     except SlackApiError as exc:

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from brandgate.db.audit import append_event
+from brandgate.db.evidence import request_binding
 from brandgate.db.models import Image, Request
 
 State = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -65,17 +66,18 @@ def _allowed(row: Request, name: str) -> Transition:
 
 
 def queue(session: Session, row: Request) -> None:
-    """A new request row (already added to the session) enters the queue."""
+    """A new request row (already added to the session) enters the queue; its event binds what it asked."""
     transition = TRANSITIONS["queue_export" if row.parent_image_id else "queue"]
     row.state = transition.target
     assert transition.event is not None
+    session.flush()  # column defaults applied: the digest covers what the row holds
     append_event(
         session, actor=row.requested_by, kind=transition.event, subject_type="request", subject_id=row.id,
         payload={
             "kit": row.kit_name, "kit_hash": row.kit_hash, "brief_hash": row.brief_hash,
             "profile": row.profile_name, "profile_hash": row.profile_hash, "seed": row.seed,
             "n_images": row.n_images, "queue": row.queue, "source": row.source,
-            "parent_image_id": row.parent_image_id,
+            "parent_image_id": row.parent_image_id, **request_binding(row),
         },
     )
 

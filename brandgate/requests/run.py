@@ -31,11 +31,14 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate.db.audit import append_event
+from brandgate.db.audit import chain_head
+from brandgate.db.evidence import record_image, seal_image
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.kits import with_operator_options
 from brandgate.requests import lifecycle
 from policies.brief import Brief, brief_from_mapping
 from policies.checks import known_ids
+from policies.checks.bg603_degenerate_output import background_copy
 from policies.creative import Creative
 from policies.engine import CheckResult, ImageReport, run_checks
 from policies.errors import InvalidInput
@@ -169,6 +172,8 @@ class Job:
     parent: Image | None = None
     parent_bytes: bytes | None = None
     approval: Approval | None = None
+    # Small copies of the backgrounds generated so far, by index: BG603 tells a near-copy of one.
+    backgrounds: dict[int, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -293,7 +298,9 @@ class RequestRun:
             brief = brief_from_mapping(request.brief, f"request {request_id} brief")
         except InvalidInput as exc:
             raise StageFailed("preparing", str(exc)) from None
-        kit = load_kit(settings.kits_dir / request.kit_name, known_check_ids=known_ids())
+        kit = with_operator_options(
+            load_kit(settings.kits_dir / request.kit_name, known_check_ids=known_ids()), settings
+        )
         if kit.content_hash != request.kit_hash:
             log.warning(
                 "kit %s changed since the request was queued; using the kit as it is now",
@@ -421,6 +428,7 @@ class RequestRun:
             spend.add(gpu_seconds, cost)
             produced.append(Produced(index, int(generated.seed), generated.image, generated, share,
                                      gpu_seconds, cost))
+            job.backgrounds[index] = background_copy(generated.image)
         return produced
 
 
@@ -437,7 +445,12 @@ class RequestRun:
             final, ingredients, composition = self._compose(job, item)
         with self._image_stage("checking", timings):
             # The checks judge the file we are about to write, format included.
-            creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format)
+            # What compositing placed (text lines, fonts, logo box) lets the checks read the
+            # placed boxes and compare the placed text glyph by glyph.
+            placed = (composition or {}).get("placements") or ()
+            creative = Creative.from_pil(final, name=f"{request.id}-{item.index}", source_format=job.brief.format,
+                                         placements=placed)
+            creative.earlier = [job.backgrounds[i] for i in sorted(job.backgrounds) if i < item.index]
             report = run_checks(creative, job.brief, job.kit)
         with self._image_stage("signing", timings):
             encoded = encode(final, job.brief.format)
@@ -518,8 +531,17 @@ class RequestRun:
             profile_name=job.profile.name,
             model=ModelIdentity(name=job.profile.model, revision=model_revision(record)),
             approval=approval,
+            trail=self._trail_anchor(),
         )
         return self.parts.signer().sign(encoded, MEDIA_TYPES[job.brief.format], governance, ingredients)
+
+    def _trail_anchor(self) -> Any:
+        """The chain head now, carried in the credential: a later rewrite of the trail under it shows."""
+        from pipeline.provenance import TrailAnchor
+
+        engine = self.parts.sessions.kw["bind"]
+        seq, digest = chain_head(engine)
+        return TrailAnchor(seq, digest) if seq > 0 else None
 
     def _record_image(self, job: Job, item: Produced, image_id: str, report: ImageReport,
                       final: PILImage.Image, sha256: str, manifest_sha256: str,
@@ -532,6 +554,33 @@ class RequestRun:
         request = job.request
         record = generation_record(item.generation)
         rgb = Creative.from_pil(final).rgb
+        # Built and sealed (digested) before the transaction: no hashing under the write lock.
+        image = Image(
+            id=image_id,
+            request_id=request.id,
+            index=item.index,
+            kind="export" if job.parent is not None else "preview",
+            parent_image_id=job.parent.id if job.parent is not None else None,
+            sha256=sha256,
+            phash=phash_hex(rgb),
+            media_type=MEDIA_TYPES[job.brief.format],
+            width=final.width,
+            height=final.height,
+            model_id=job.profile.model[:200],
+            model_revision=model_revision(record)[:64],
+            generation_config=jsonable({**record, "composition": composition_record}),
+            seed=item.seed,
+            timings=jsonable(timings),
+            gpu_seconds=item.gpu_seconds,
+            peak_memory_bytes=peak_memory(item.generation),
+            memory_kind=memory_kind(item.generation),
+            cost_usd=item.cost_usd,
+            verdict=report.verdict,
+            manifest_sha256=manifest_sha256,
+            created_at=datetime.now(UTC),
+        )
+        checks = check_rows(image_id, report.checks)
+        digest = seal_image(image, checks)
         try:
             with self.parts.sessions() as session, session.begin():
                 if session.scalar(
@@ -542,45 +591,19 @@ class RequestRun:
                         extra={"event": "image.duplicate", "request_id": request.id},
                     )
                     return False
-                image = Image(
-                    id=image_id,
-                    request_id=request.id,
-                    index=item.index,
-                    kind="export" if job.parent is not None else "preview",
-                    parent_image_id=job.parent.id if job.parent is not None else None,
-                    sha256=sha256,
-                    phash=phash_hex(rgb),
-                    media_type=MEDIA_TYPES[job.brief.format],
-                    width=final.width,
-                    height=final.height,
-                    model_id=job.profile.model[:200],
-                    model_revision=model_revision(record)[:64],
-                    generation_config=jsonable({**record, "composition": composition_record}),
-                    seed=item.seed,
-                    timings=jsonable(timings),
-                    gpu_seconds=item.gpu_seconds,
-                    peak_memory_bytes=peak_memory(item.generation),
-                    memory_kind=memory_kind(item.generation),
-                    cost_usd=item.cost_usd,
-                    verdict=report.verdict,
-                    manifest_sha256=manifest_sha256,
-                    created_at=datetime.now(UTC),
-                )
-                session.add(image)
-                session.flush()
-                session.add_all(check_rows(image_id, report.checks))
                 session.execute(
                     update(Request)
                     .where(Request.id == request.id)
                     .values(gpu_seconds=Request.gpu_seconds + item.gpu_seconds,
                             cost_usd=Request.cost_usd + item.cost_usd)
                 )
-                append_event(
+                record_image(
                     session,
+                    image,
+                    checks,
+                    digest=digest,
                     actor="worker",
                     kind="image.exported" if job.parent is not None else "image.created",
-                    subject_type="image",
-                    subject_id=image_id,
                     payload={
                         "request_id": request.id,
                         "index": item.index,

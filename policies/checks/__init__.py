@@ -23,6 +23,7 @@ BUILTIN_MODULE_NAMES = (
     "bg502_nudity",
     "bg601_blank_image",
     "bg602_size_format",
+    "bg603_degenerate_output",
 )
 BUILTIN_MODULES = tuple(import_module(f"policies.checks.{name}") for name in BUILTIN_MODULE_NAMES)
 

@@ -1,17 +1,25 @@
 """BG101 headline-text: the brief's headline must appear in the image, spelt exactly.
 
-The image text is read by RapidOCR and Tesseract (both, once per image, shared with the other
-text checks). The headline passes when either engine's reading contains it. Case, spacing,
-line breaks, punctuation, accents and O read as 0 are forgiven; a changed, missing or extra
-letter is not: "Fresh Deels Friday" fails for the headline "Fresh Deals Friday". Before
-reporting it missing, Tesseract takes a second look over the whole image. A headline with a
+Where brandgate placed the headline (the pipeline passes its compositing record), each placed
+line is compared glyph by glyph with the headline rendered in its font at its size where it was
+drawn (`policies/rendered_text.py`): a look-alike swap a reader can see (l→1, i→l, m→rn, l→I in
+a serif face) fails, naming the glyph; an I drawn for an l where the face draws them alike passes.
+
+Otherwise the image text is read by RapidOCR and Tesseract (once per image, shared with the
+other text checks), in layout order. The headline passes when either engine's reading contains
+it. Case, spacing, line breaks, punctuation and accents are forgiven, and a substituted
+character only where it is the same picture in the kit's headline font (so O read as 0 counts
+where the face draws them apart); a changed, missing or extra letter is not: "Fresh Deels
+Friday" fails for the headline "Fresh Deals Friday". Before reporting it missing, Tesseract
+takes a second look over the whole image. Evidence `judged_by` says which: `placed glyphs` or
+`ocr` (with `reading_order`). A headline with a
 character the kit's headline font has no glyph for fails without reading: it would be drawn as
 the font's empty .notdef box (evidence `missing_glyphs`).
 
 Statuses: `pass` headline read; `fail` not read, the message names the closest text read and
 the evidence gives it with its similarity (1.0 = identical); `skip` the brief has no headline
-(or there is no brief); `unverified` no OCR engine could run (the text was
-not read, so the image cannot pass).
+(or there is no brief); `unverified` no OCR engine could run (the text was not read, so the
+image cannot pass).
 
 Options in policy.yaml under `BG101`:
 - `severity`: `flag` (default) or `reject`.
@@ -28,7 +36,7 @@ from policies.errors import InvalidInput
 from policies.glyphs import describe_missing, kit_font_gaps
 from policies.ocr import read_text
 from policies.options import whole
-from policies.required_text import agreement_confidence, find_in_creative
+from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -48,10 +56,11 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if notdef is not None:
         return notdef
     max_edits = whole(options, ID, "max_edits", 0)
-    ocr = read_text(creative)
+    ocr = read_text(creative, expected_texts(brief, kit))
+    font = font_for(brief, kit, "headline")
     if not ocr.usable:
         return ocr.not_read("headline text")
-    finding = find_in_creative(brief.headline, creative, ocr, max_edits)
+    finding = find_in_creative(brief.headline, creative, ocr, max_edits, "headline", font)
     evidence = {**finding.evidence(), **ocr.summary()}
     confidence = agreement_confidence(finding, ocr)
     if finding.found:

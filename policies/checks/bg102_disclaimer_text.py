@@ -1,13 +1,16 @@
 """BG102 disclaimer-text: every required disclaimer must appear in the image, spelt exactly.
 
 Required are the brief's `disclaimer` and every entry of the kit's `required_disclaimers`.
-Each is looked for in both OCR engines' readings the way BG101 looks for the headline: case,
-spacing, line breaks, punctuation, accents and O read as 0 are forgiven, changed letters not.
-Small print the line detector misses gets a second look by Tesseract over the whole image.
+Each is judged the way BG101 judges the headline: where brandgate placed the disclaimer (which
+holds all of them), glyph by glyph against its rendering; otherwise in both OCR engines'
+readings in layout order (a disclaimer wrapped beside the logo is read without the logo's word
+in it), glyph-aware in the kit's body font: case, spacing, line breaks, punctuation and accents
+are forgiven, changed letters not. Small print the line detector misses gets a second look by
+Tesseract over the whole image.
 
 Statuses: `pass` all read; `fail` one or more missing or misspelt, each named with the closest
-text read and its similarity; `skip` nothing is required; `unverified` no OCR engine could run (the text was
-not read, so the image cannot pass).
+text read and its similarity; `skip` nothing is required; `unverified` no OCR engine
+could run (the text was not read, so the image cannot pass).
 
 Options in policy.yaml under `BG102`:
 - `severity`: `flag` (default) or `reject`.
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from policies.check import Outcome
 from policies.ocr import read_text
 from policies.options import whole
-from policies.required_text import agreement_confidence, find_in_creative
+from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for
 from policies.text_match import normalise
 
 if TYPE_CHECKING:
@@ -56,10 +59,11 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if not wanted:
         return Outcome("skip", "neither the brief nor the kit requires a disclaimer")
     max_edits = whole(options, ID, "max_edits", 0)
-    ocr = read_text(creative)
+    ocr = read_text(creative, expected_texts(brief, kit))
+    font = font_for(brief, kit, "body")
     if not ocr.usable:
         return ocr.not_read("disclaimer text")
-    findings = [find_in_creative(text, creative, ocr, max_edits) for text in wanted]
+    findings = [find_in_creative(text, creative, ocr, max_edits, "disclaimer", font) for text in wanted]
     missing = [f for f in findings if not f.found]
     evidence = {"disclaimers": [f.evidence() for f in findings], **ocr.summary()}
     confidence = min(agreement_confidence(f, ocr) for f in (missing or findings))

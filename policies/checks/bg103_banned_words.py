@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from policies.check import Outcome
 from policies.ocr import read_text
+from policies.required_text import expected_texts
 from policies.text_match import contains_phrase, tokens
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     words = banned_words(kit, options)
     if not words:
         return Outcome("skip", "the kit bans no words")
-    ocr = read_text(creative)
+    ocr = read_text(creative, expected_texts(brief, kit))
     if not ocr.usable:
         return ocr.not_read("banned words")
     hits: dict[str, dict[str, Any]] = {}

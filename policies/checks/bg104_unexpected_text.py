@@ -33,6 +33,7 @@ from PIL import Image
 from policies.check import Outcome
 from policies.ocr import TextLine, read_text, recognise
 from policies.options import number, whole
+from policies.required_text import expected_texts
 from policies.text_match import normalise, similarity, tokens
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     min_chars = whole(options, ID, "min_chars", 3, at_least=1)
     min_confidence = number(options, ID, "min_confidence", 0.6, at_least=0)
     allowed = expected_text(brief, kit, options)
-    ocr = read_text(creative)
+    ocr = read_text(creative, expected_texts(brief, kit))
     if not ocr.usable:
         return ocr.not_read("unexpected text")
     unexpected = []

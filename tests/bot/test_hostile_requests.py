@@ -192,6 +192,7 @@ def _bot_process(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
+        ({}, "the bot needs BRANDGATE_SLACK_BOT_TOKEN (xoxb-…) and BRANDGATE_SLACK_SIGNING_SECRET"),
         ({"BRANDGATE_SLACK_BOT_TOKEN": "xoxb-secret-token-1", "BRANDGATE_SLACK_SIGNING_SECRET": ""}, "neither empty"),
         (
             {
@@ -202,7 +203,7 @@ def _bot_process(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
             "cannot reach the Slack Web API at http://127.0.0.1:9/api/",
         ),
     ],
-    ids=["empty-secret", "unreachable-api"],
+    ids=["no-secrets", "empty-secret", "unreachable-api"],
 )
 def test_brandgate_bot_refuses_to_start_with_one_line_and_exit_2(
     tmp_path: Path, env: dict[str, str], expected: str

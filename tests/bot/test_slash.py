@@ -97,3 +97,20 @@ def test_mistakes_say_what_to_fix(text: str, message: str) -> None:
     with pytest.raises(SlashError, match=None) as info:
         parse(text)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["status " + "x" * 3000, "cancel " + "y" * 300, "audit since=" + "s" * 400, "audit " + "w" * 300],
+    ids=["status", "cancel", "audit-date", "audit-word"],
+)
+def test_an_error_repeats_at_most_a_short_quote_of_what_was_typed(text: str) -> None:
+    with pytest.raises(SlashError) as refused:
+        parse(text)
+    assert len(str(refused.value)) < 250 and "characters)" in str(refused.value)
+
+
+def test_an_error_shows_control_characters_escaped() -> None:
+    with pytest.raises(SlashError) as refused:
+        parse("status \u202eabc")
+    assert "\u202e" not in str(refused.value) and "\\u202eabc" in str(refused.value)

@@ -330,7 +330,7 @@ def test_anchor_catches_a_chain_rewritten_and_rehashed(engine: Engine) -> None:
     )
     assert verify_chain(engine).intact
     fault = verify_chain(engine, anchor=anchor).first_break
-    assert fault is not None and (fault.kind, fault.seq) == ("edited", 4)
+    assert fault is not None and (fault.kind, fault.seq, fault.anchored) == ("rewritten", 4, True)
 
 
 def test_verify_cli_anchor_round_trip_and_bad_anchor(db_settings: Settings, engine: Engine, run_cli: Any) -> None:

@@ -98,11 +98,11 @@ def test_json_document_follows_the_contract(run_main, tmp_path: Path, technical_
     [result] = document["results"]
     assert result["image"] == str(image)
     assert result["verdict"] == "flag"
-    assert [c["id"] for c in result["checks"]] == ["BG601", "BG602"]
+    assert [c["id"] for c in result["checks"]] == ["BG601", "BG602", "BG603"]
     bg602 = result["checks"][1]
     assert set(bg602) == {"id", "name", "status", "severity", "confidence", "message", "evidence"}
     assert (bg602["name"], bg602["status"], bg602["severity"]) == ("size-format", "fail", "flag")
-    assert set(result["timings_ms"]) == {"BG601", "BG602"}
+    assert set(result["timings_ms"]) == {"BG601", "BG602", "BG603"}
 
 
 @pytest.mark.parametrize(
@@ -162,21 +162,23 @@ def test_checks_list() -> None:
     done = runner.invoke(cli, ["checks", "list", "--json"])
     assert done.exit_code == 0, done.output
     listed = {c["id"]: c for c in json.loads(done.output)["checks"]}
-    assert len(listed) == 14
+    assert len(listed) == 15
+    assert listed["BG603"]["name"] == "degenerate-output" and listed["BG603"]["family"] == "technical"
     assert listed["BG101"]["name"] == "headline-text" and listed["BG101"]["family"] == "text"
     assert listed["BG501"]["default_severity"] == "reject" and listed["BG501"]["screens_brief"] is True
     assert "Options in policy.yaml" in listed["BG302"]["doc"]
     text = runner.invoke(cli, ["checks", "list"])
     assert text.exit_code == 0 and "BG601  blank-image" in text.output
+    assert "BG603  degenerate-output" in text.output
 
 
 @pytest.fixture
-def anatomy_kit(technical_kit: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The technical kit with BG402 on and no hand/person detector anywhere: BG402 cannot decide."""
-    for name in ("BRANDGATE_ANATOMY_DETECTOR", "BRANDGATE_COUNTS_DETECTOR"):
-        monkeypatch.delenv(name, raising=False)
+def anatomy_kit(technical_kit: Path, tmp_path: Path) -> Path:
+    """The technical kit with BG402 on, no detector and an empty hand-models folder: BG402 cannot decide."""
+    empty = tmp_path / "no-hand-models"
+    empty.mkdir()
     policy = technical_kit / "policy.yaml"
-    policy.write_text(policy.read_text().replace("BG402: {enabled: false}\n", ""))
+    policy.write_text(policy.read_text().replace("BG402: {enabled: false}\n", f"BG402: {{hand_models: {empty}}}\n"))
     return technical_kit
 
 
@@ -189,7 +191,7 @@ def test_unverified_exits_3_and_the_worst_image_decides(
     done = run_main("check", str(good), "--kit", kit, "--brief", str(brief_file))
     assert done.returncode == 3
     assert "good.png: unverified" in done.stdout
-    assert "not checked: hands and people, no detector configured" in done.stdout
+    assert "not checked: anatomy, no hand models in" in done.stdout
     as_json = run_main("check", str(good), "--kit", kit, "--brief", str(brief_file), "--json")
     [result] = json.loads(as_json.stdout)["results"]
     assert as_json.returncode == 3 and result["verdict"] == "unverified"
@@ -211,7 +213,7 @@ def test_a_kit_may_accept_a_named_unverifiable_check(
     bg402 = next(c for c in result["checks"] if c["id"] == "BG402")
     assert bg402["status"] == "unverified"
     assert bg402["accepted"] == "accepted unverified by policy"
-    assert bg402["message"].startswith("accepted unverified by policy: not checked: hands and people")
+    assert bg402["message"].startswith("accepted unverified by policy: not checked: anatomy")
 
 
 def test_no_ocr_engine_leaves_the_text_checks_unverified(tmp_path: Path) -> None:

@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.lookup import random_hashes, seed_images
+from benchmarks.audit_write import seed_images as seed_bound_trail
 from brandgate.cli.progress import ProgressDisplay, duration, mode_for
-from brandgate.db.engine import make_engine
 from brandgate.db.schema import upgrade
 from brandgate.settings import Settings
 
@@ -56,11 +55,9 @@ def test_durations_read_as_minutes_and_hours() -> None:
 
 
 def _trail(settings: Settings, images: int) -> None:
+    """A trail bound to its chain, as the pipeline records it (so the export vouches for every row)."""
     upgrade(settings)
-    engine = make_engine(settings)
-    with engine.begin() as conn:
-        seed_images(conn, random_hashes(images, seed=1))
-    engine.dispose()
+    seed_bound_trail(settings.database_url, images)
 
 
 def test_audit_export_of_a_large_trail_under_a_pipe_prints_counts_on_stderr(

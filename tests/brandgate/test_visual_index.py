@@ -151,6 +151,7 @@ def test_migration_recomputes_hashes_from_the_store_and_fills_the_bands(unmigrat
     # before the upgrade, a lookup still works: it compares every stored hash
     before = find_visual_match(picture(7), settings, max_distance=64)
     assert before.status == "match" and before.detail.startswith("visually matches")
+    assert before.method == "scan"
 
     upgrade(settings)
 
@@ -177,3 +178,6 @@ def test_lookup_with_nothing_close_says_how_it_searched(db_settings: Settings) -
 
     assert found.status == "no_match"
     assert found.detail == "no image in the audit database is within distance 2 of it (searched by the hash index)"
+    assert found.to_json()["method"] == "index"
+    wide = find_visual_match(picture(3), db_settings, max_distance=16)
+    assert wide.to_json()["method"] == "scan"  # past the index's reach: every stored hash compared

@@ -89,7 +89,7 @@ def test_secrets_come_from_the_environment_and_services_are_checked() -> None:
             if secret.search(key):
                 assert "${" in str(value), f"{name}: {key} must come from the environment, not the file"
         url = (service.get("environment") or {}).get("BRANDGATE_DATABASE_URL", "")
-        assert not url or "${POSTGRES_PASSWORD" in url
+        assert not url or "${POSTGRES_PASSWORD" in url or "${POSTGRES_APP_PASSWORD" in url
     for name in LONG_RUNNING:
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no health check"
     for name in ("worker-preview", "worker-export"):
@@ -106,7 +106,36 @@ def test_docker_compose_config_validates() -> None:
     probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         pytest.skip(f"the docker CLI here has no compose plugin: {probe.stderr.strip() or probe.stdout.strip()}")
-    env = {**os.environ, "POSTGRES_PASSWORD": "x", "SLACK_BOT_TOKEN": "xoxb-x", "SLACK_SIGNING_SECRET": "x"}
+    env = {**os.environ, "POSTGRES_PASSWORD": "x", "POSTGRES_APP_PASSWORD": "y", "SLACK_BOT_TOKEN": "xoxb-x",
+           "SLACK_SIGNING_SECRET": "x"}  # fmt: skip
     result = subprocess.run([docker, "compose", "-f", str(DOCKER / "compose.yaml"), "config", "-q"],
                             capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def _database_user(url: str) -> str:
+    match = re.match(r"postgresql\+psycopg://([^:@/]+)[:@]", url)
+    assert match, f"not a PostgreSQL URL with a user: {url}"
+    return match.group(1)
+
+
+def test_migrations_run_as_the_owner_and_every_other_service_as_the_app_role() -> None:
+    """Least privilege (docs/audit.md): only `migrate` holds the owner's password."""
+    services = compose()["services"]
+    owner = services["postgres"]["environment"]["POSTGRES_USER"]
+    migrate = services["migrate"]["environment"]
+    app_role = migrate["BRANDGATE_DATABASE_APP_ROLE"]
+    assert _database_user(migrate["BRANDGATE_DATABASE_URL"]) == owner != app_role
+    assert "${POSTGRES_PASSWORD" in migrate["BRANDGATE_DATABASE_URL"]
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        if name == "migrate" or not ours(service) or "BRANDGATE_DATABASE_URL" not in env:
+            continue
+        assert _database_user(env["BRANDGATE_DATABASE_URL"]) == app_role, name
+        assert "${POSTGRES_PASSWORD" not in env["BRANDGATE_DATABASE_URL"], f"{name} must not hold the owner's password"
+        assert "BRANDGATE_DATABASE_APP_ROLE" not in env, name
+    init = [v for v in services["postgres"]["volumes"] if "/docker-entrypoint-initdb.d/" in v]
+    assert init, "the postgres service makes no application role"
+    script = (DOCKER / init[0].split(":")[0]).read_text()
+    assert f"CREATE ROLE {app_role} LOGIN" in script and "POSTGRES_APP_PASSWORD" in script
+    assert "POSTGRES_APP_PASSWORD" in services["postgres"]["environment"]

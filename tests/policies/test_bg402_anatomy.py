@@ -1,4 +1,4 @@
-"""BG402 anatomy: exact statuses with no detector and with a tiny detector whose outputs are known."""
+"""BG402 anatomy: the bundled hand models on real photographs, and a tiny detector whose outputs are known."""
 
 from __future__ import annotations
 
@@ -7,20 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from benchmarks.evalset import kit
 from policies.brief import Brief
 from policies.checks import bg401_object_counts, bg402_anatomy
 from policies.creative import Creative
-from policies.engine import CheckSpec, run_checks
+from policies.hands import models_present
 
 RED, GREEN, GREY = (255, 0, 0), (0, 255, 0), (128, 128, 128)
-
-
-@pytest.fixture(autouse=True)
-def _no_detector_from_env(monkeypatch):
-    monkeypatch.delenv(bg402_anatomy.DETECTOR_ENV, raising=False)
-    monkeypatch.delenv(bg402_anatomy.FALLBACK_DETECTOR_ENV, raising=False)
 
 
 def _designed_owlvit(folder: Path) -> None:
@@ -116,16 +111,16 @@ def _image(hands: int, people: int) -> Creative:
 BRIEF = Brief(kit="acme", prompt="a woman holding a cup of coffee")
 
 
-def test_unverified_without_a_detector():
-    outcome = bg402_anatomy.run(_image(3, 1), BRIEF, kit("acme"), {})
+def test_unverified_without_models_or_detector(tmp_path):
+    outcome = bg402_anatomy.run(_image(3, 1), BRIEF, kit("acme"), {"hand_models": str(tmp_path)})
     assert outcome.status == "unverified"
-    assert bg402_anatomy.DETECTOR_ENV in outcome.message
-    assert "not checked" in outcome.message
+    assert outcome.message.startswith("not checked: anatomy, no hand models in")
+    assert bg402_anatomy.DETECTOR_SETTING in outcome.message
 
 
 @pytest.mark.parametrize(
     ("hands", "people", "status"),
-    [(0, 0, "pass"), (2, 1, "pass"), (4, 2, "pass"), (3, 1, "fail"), (5, 2, "fail")],
+    [(0, 0, "pass"), (2, 1, "unverified"), (4, 2, "unverified"), (3, 1, "fail"), (5, 2, "fail")],
 )
 def test_hands_against_people(detector, hands, people, status):
     outcome = bg402_anatomy.run(_image(hands, people), BRIEF, kit("acme"), {"detector": str(detector)})
@@ -136,13 +131,6 @@ def test_hands_against_people(detector, hands, people, status):
     assert outcome.evidence["not_checked"] == ["finger counts", "hand geometry"]
 
 
-def test_env_and_the_counts_detector_are_used(detector, monkeypatch):
-    monkeypatch.setenv(bg402_anatomy.FALLBACK_DETECTOR_ENV, str(detector))
-    assert bg402_anatomy.run(_image(3, 1), BRIEF, kit("acme"), {}).status == "fail"
-    monkeypatch.setenv(bg402_anatomy.DETECTOR_ENV, str(detector))
-    assert bg402_anatomy.run(_image(2, 1), BRIEF, kit("acme"), {}).status == "pass"
-
-
 def test_threshold_above_every_score_finds_nothing(detector):
     options = {"detector": str(detector), "detector_threshold": 1.01}
     outcome = bg402_anatomy.run(_image(3, 1), BRIEF, kit("acme"), options)
@@ -150,11 +138,11 @@ def test_threshold_above_every_score_finds_nothing(detector):
     assert outcome.evidence["hands"] == 0
 
 
-def test_hands_without_people_are_unverified_unless_told_to_fail(detector):
+def test_hands_without_people_unverified_unless_told_to_fail(detector):
     options: dict[str, object] = {"detector": str(detector)}
-    skipped = bg402_anatomy.run(_image(3, 0), BRIEF, kit("acme"), options)
-    assert skipped.status == "unverified"
-    assert "no person" in skipped.message
+    unjudged = bg402_anatomy.run(_image(3, 0), BRIEF, kit("acme"), options)
+    assert unjudged.status == "unverified"
+    assert "no person" in unjudged.message
     options["fail_hands_without_people"] = True
     assert bg402_anatomy.run(_image(3, 0), BRIEF, kit("acme"), options).status == "fail"
 
@@ -174,22 +162,101 @@ def test_bad_options_are_errors(options):
         bg402_anatomy.run(_image(0, 0), BRIEF, kit("acme"), options)
 
 
-@pytest.mark.parametrize(
-    ("configured", "status", "verdict"), [(False, "unverified", "unverified"), (True, "fail", "flag")]
-)
-def test_engine_verdict(detector, monkeypatch, configured, status, verdict):
-    # Without a detector 3 hands and 1 person are not checked, so the image is never a pass.
-    if configured:
-        monkeypatch.setenv(bg402_anatomy.DETECTOR_ENV, str(detector))
-    specs = [CheckSpec.from_module(bg402_anatomy)]
-    report = run_checks(_image(3, 1), BRIEF, kit("acme"), specs=specs)
-    assert [r.status for r in report.checks] == [status]
-    assert report.verdict == verdict
-
-
-def test_bg401_shares_the_loaded_detector(detector, monkeypatch):
-    monkeypatch.setenv(bg401_object_counts.DETECTOR_ENV, str(detector))
+def test_bg401_shares_the_loaded_detector(detector):
     brief = Brief(kit="acme", prompt="hands", counts={"hand": 3})
-    outcome = bg401_object_counts.run(_image(3, 1), brief, kit("acme"), {})
+    outcome = bg401_object_counts.run(_image(3, 1), brief, kit("acme"), {"detector": str(detector)})
     assert outcome.status == "pass"
     assert outcome.evidence["counted"] == {"hand": 3}
+
+
+# ------------------------------------------------------------------ the bundled hand models
+
+needs_models = pytest.mark.skipif(
+    not models_present(bg402_anatomy.DEFAULT_HAND_MODELS),
+    reason="hand models not installed: `make setup` puts them in var/models/mediapipe",
+)
+
+
+def _sample(name: str) -> np.ndarray:
+    if name == "grace_hopper":
+        from matplotlib import cbook
+
+        return np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB"))
+    import skimage.data
+
+    rgb = np.asarray(getattr(skimage.data, name)())
+    return rgb if rgb.ndim == 3 else np.repeat(rgb[..., None], 3, axis=2)
+
+
+@needs_models
+@pytest.mark.parametrize(("name", "faces"), [("astronaut", 1), ("grace_hopper", 1), ("chelsea", 0), ("coffee", 0)])
+def test_real_photographs_without_hands_pass_and_faces_are_people(name, faces):
+    outcome = bg402_anatomy.run(Creative(name, _sample(name)), None, kit("acme"), {})
+    assert outcome.status == "pass", outcome.message
+    assert outcome.evidence["method"] == "hand-models"
+    assert (outcome.evidence["hands"], outcome.evidence["people"]) == (0, faces)
+
+
+@needs_models
+def test_a_collar_the_palm_detector_takes_for_a_palm_is_not_a_hand():
+    # grace_hopper.jpg: the palm detector fires on her collar; the landmark model rejects it.
+    outcome = bg402_anatomy.run(Creative("hopper", _sample("grace_hopper")), None, kit("acme"), {})
+    assert outcome.evidence["unconfirmed_palms"]
+    assert outcome.evidence["hands"] == 0
+
+
+@needs_models
+def test_three_faces_make_room_for_six_hands():
+    # Three portraits side by side: three people found, no hands, a pass that says so.
+    face = _sample("grace_hopper")
+    scene = np.hstack([face, face, face])
+    outcome = bg402_anatomy.run(Creative("three", scene), None, kit("acme"), {})
+    assert outcome.evidence["people"] == 3
+    assert outcome.status == "pass"
+
+
+def _hand(presence: float = 0.95, finger: float = 1.0, width: float = 0.8):
+    """A hand as the landmark model reports one: palm of length 10 pointing up, straight fingers."""
+    from policies.hands import Hand, Palm
+
+    points = np.zeros((21, 3))
+    points[0] = (0, 0, 0)
+    bases = {1: -6, 5: -4, 9: 0, 13: 3, 17: 4}
+    for base, x in bases.items():
+        points[base] = (x * width * 10 / 8, -10 if base != 1 else -4, 0)
+        for joint in range(1, 4):
+            points[base + joint] = points[base] + (0, -joint * finger * 10 / 3, 0)
+    return Hand(Palm(0.9, (0, 0, 10, 10), np.zeros((7, 2))), presence, 0.5, points)
+
+
+def test_hand_ratios_are_multiples_of_the_palm():
+    ratios = bg402_anatomy.hand_ratios(_hand(finger=1.2, width=0.8))
+    assert ratios["finger_ratios"]["middle"] == pytest.approx(1.2)
+    assert ratios["palm_width_ratio"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    ("hands", "faces", "status", "message"),
+    [
+        ([], [], "pass", "no hands found (0 people)"),
+        ([_hand()], [], "unverified", "not checked: hand shapes, 1 hand for 0 people"),
+        ([_hand(), _hand()], ["face"], "unverified", "cannot tell malformed hands from good ones"),
+        ([_hand()] * 3, ["face"], "fail", "3 hands for 1 person: more hands than people could have"),
+        ([_hand(presence=0.55)], [], "fail", "hand 1: landmark fit not confident (0.55 < 0.6)"),
+        ([_hand(finger=2.3)], [], "fail", "hand 1: finger longer than 2× the palm"),
+        ([_hand(width=1.8)], [], "fail", "hand 1: palm 1.80× wider than long"),
+    ],
+)
+def test_rules_on_what_the_models_found(hands, faces, status, message):
+    from policies.hands import Face
+
+    found_faces = [Face(0.9, (0, 0, 5, 5)) for _ in faces]
+    outcome = bg402_anatomy.judge_hands(hands, found_faces, {})
+    assert outcome.status == status
+    assert message in outcome.message
+
+
+def test_palms_the_landmark_model_rejects_are_not_hands():
+    outcome = bg402_anatomy.judge_hands([_hand(presence=0.01)] * 3, [], {})
+    assert outcome.status == "pass"
+    assert len(outcome.evidence["unconfirmed_palms"]) == 3

@@ -166,19 +166,55 @@ def test_bg301_exempts_photographic_scene():
 
 def test_bg401_classical_counts_flat_graphic():
     assert _run(bg401_object_counts, _first(None, small=True)).status == "pass"
-    wrong = _run(bg401_object_counts, _first("wrong_count"))
+    flat_wrong = next(i for i in iter_defect("wrong_count", 40) if i.kind in ("flat", "gradient"))
+    wrong = _run(bg401_object_counts, flat_wrong)
     assert wrong.status == "fail"
+    assert wrong.evidence["style"]["style"] == "flat"
 
 
-def test_bg401_is_unverified_on_a_photo_without_detector(monkeypatch):
-    monkeypatch.delenv(bg401_object_counts.DETECTOR_ENV, raising=False)
-    rng = np.random.default_rng(2)
-    photo = np.clip(rng.normal(128, 30, (256, 256, 3)), 0, 255).astype(np.uint8)
-    brief = Brief(kit="acme", prompt="x", counts={"apple": 3})
-    outcome = bg401_object_counts.run(Creative("t", photo), brief, kit("acme"), {})
+def _sample_photo(name: str) -> np.ndarray:
+    """A real photograph an installed package ships (scikit-image's bundled data, matplotlib's)."""
+    if name == "grace_hopper":
+        return _grace_hopper()
+    import skimage.data
+
+    return np.asarray(getattr(skimage.data, name)())
+
+
+REAL_PHOTOS = ("astronaut", "chelsea", "coffee", "coins", "rocket", "grace_hopper")
+
+
+@pytest.mark.parametrize("name", REAL_PHOTOS)
+def test_bg401_real_photograph_without_detector_is_unverified_never_counted(name):
+    rgb = _sample_photo(name)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    brief = Brief(kit="acme", prompt="two cats sleeping on a sofa", counts={"cat": 2})
+    outcome = bg401_object_counts.run(Creative(name, rgb), brief, kit("acme"), {})
     assert outcome.status == "unverified"
-    assert outcome.message.startswith("not checked: object counts")
-    assert "detector" in outcome.message
+    assert outcome.message.startswith("not checked: object counts (cat), a photograph")
+    assert "counted" not in outcome.evidence
+    assert outcome.evidence["style"]["style"] == "photo"
+
+
+def test_bg401_declared_style_overrides_the_measure():
+    flat = _first(None, small=True)
+    creative = Creative("flat", flat.render())
+    declared = flat.brief.model_copy(update={"style": "photo"})
+    outcome = bg401_object_counts.run(creative, declared, kit(flat.kit_name), {})
+    assert outcome.status == "unverified"
+    assert "the brief says so" in outcome.message
+    photo = Creative("hopper", _grace_hopper())
+    as_flat = Brief(kit="acme", prompt="x", counts={"apple": 3}, style="flat")
+    counted = bg401_object_counts.run(photo, as_flat, kit("acme"), {})
+    assert counted.evidence["method"] == "classical"
+
+
+def test_bg401_several_kinds_without_detector_are_unverified():
+    brief = Brief(kit="acme", prompt="x", counts={"apple": 2, "pear": 1})
+    outcome = bg401_object_counts.run(Creative("t", _first(None, small=True).render()), brief, kit("acme"), {})
+    assert outcome.status == "unverified"
+    assert "apple, pear" in outcome.message
 
 
 def _tiny_owlvit(folder: Path) -> None:
@@ -227,14 +263,13 @@ def _tiny_owlvit(folder: Path) -> None:
 
 
 @pytest.mark.parametrize(("wanted", "status"), [(0, "pass"), (2, "fail")])
-def test_bg401_uses_local_detector_folder(tmp_path, monkeypatch, wanted, status):
+def test_bg401_uses_local_detector_folder(tmp_path, wanted, status):
     _tiny_owlvit(tmp_path)
-    monkeypatch.setenv(bg401_object_counts.DETECTOR_ENV, str(tmp_path))
     rgb = np.full((64, 64, 3), 200, np.uint8)
     brief = Brief(kit="acme", prompt="x", counts={"apple": wanted})
     # A threshold above any score: the random detector finds nothing, so 0 apples are counted.
     outcome = bg401_object_counts.run(
-        Creative("t", rgb), brief, kit("acme"), {"detector_threshold": 1.01}
+        Creative("t", rgb), brief, kit("acme"), {"detector": str(tmp_path), "detector_threshold": 1.01}
     )
     assert outcome.status == status
     assert outcome.evidence["method"] == "detector"

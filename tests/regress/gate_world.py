@@ -75,15 +75,22 @@ def build_world(root: Path) -> GateWorld:
 
     suite_path = root / "suite.yaml"
     suite_path.write_text(SUITE)
-    # The tiny model draws coloured noise: nothing can count eggs or hands on it. This world's
-    # acme kit turns BG401 off (whether noise reads as a flat graphic varies with the seed) and
-    # accepts BG402's unverified explicitly, and its settings let the families those checks define
-    # stay unmeasured, so the gate's other criteria (cost, technical checks, watchdog) decide
+    # Every model here is the tiny random-weight one: its pictures are coloured noise, which BG603
+    # rightly fails on the baseline as much as on any candidate, so the technical family has no
+    # pass rate left to lose. This world tests the gate's mechanics on BG601 (blank images) alone.
+    # Nothing can count eggs on noise either: acme turns BG401 off (whether noise reads as a flat
+    # graphic varies with the seed) and accepts BG402's unverified explicitly, and the settings
+    # let the families those checks define stay unmeasured, so the gate's other criteria decide
     # here; the default refusal of unmeasured families is asserted on its own.
     kits = root / "kits"
-    shutil.copytree(ROOT / "brand_kits" / "acme", kits / "acme")
-    policy = kits / "acme" / "policy.yaml"
-    policy.write_text("accept_unverified: [BG402]\nBG401: {enabled: false}\n" + policy.read_text())
+    shutil.copytree(ROOT / "brand_kits", kits)
+    for path in kits.glob("*/policy.yaml"):
+        policy = yaml.safe_load(path.read_text())
+        policy["BG603"] = {"enabled": False}
+        if path.parent.name == "acme":
+            policy["BG401"] = {"enabled": False}
+            policy["accept_unverified"] = ["BG402"]
+        path.write_text(yaml.safe_dump(policy))
     settings = Settings(
         database_url=f"sqlite:///{root / 'brandgate.db'}",
         artifacts_dir=root / "artifacts",

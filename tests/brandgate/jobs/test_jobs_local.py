@@ -11,6 +11,7 @@ import yaml
 
 from brandgate.db.approvals import decide
 from brandgate.db.audit import verify_chain
+from brandgate.db.export import export_records, verify_evidence
 from brandgate.errors import UserError
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
@@ -57,6 +58,10 @@ def test_request_runs_end_to_end(job_settings: Settings, records: Records) -> No
         assert credentials.governance.image_id == row.id
         assert credentials.governance.verdict == row.verdict
         assert credentials.governance.seed == row.seed
+        # the chain head at signing: the request's own queued event at least
+        trail = credentials.governance.trail
+        assert trail is not None and trail.seq >= 1
+        assert verify_chain(records.engine, anchors=[(trail.seq, trail.hash)]).intact
         sidecar = Path(view.manifest_path or "")
         assert hashlib.sha256(sidecar.read_bytes()).hexdigest() == row.manifest_sha256
         assert row.gpu_seconds > 0 and row.cost_usd > 0
@@ -74,6 +79,8 @@ def test_request_runs_end_to_end(job_settings: Settings, records: Records) -> No
         "request.queued", "image.created", "image.created", "request.done"
     ]
     assert verify_chain(records.engine).intact
+    assert verify_evidence(records.engine).intact
+    assert {r["integrity"] for r in export_records(records.engine)} == {"verified"}
 
 
 def test_branded_image_is_composited_and_exports_with_its_parent(
