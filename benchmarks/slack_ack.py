@@ -65,12 +65,12 @@ def serve_fake_slack() -> None:
 
 
 def serve(args: argparse.Namespace) -> None:
-    """The bot process: settings, governance for the chosen queue, uvicorn."""
+    """The bot process: settings, services for the chosen queue, uvicorn."""
     import uvicorn
 
     from bot.app import build_app
-    from bot.governance import BrandgateGovernance
     from bot.server import build_asgi
+    from bot.services import BrandgateServices
     from brandgate.db.schema import upgrade
     from brandgate.settings import Settings
     from pipeline.keys import issue_chain, write_dev_chain
@@ -92,16 +92,16 @@ def serve(args: argparse.Namespace) -> None:
     upgrade(settings)
     write_dev_chain(settings.keys_dir, issue_chain())
     if args.queue == "local":
-        governance = BrandgateGovernance(settings)
-        governance.queue  # noqa: B018  (start the local workers before the load, as `brandgate bot` does)
+        services = BrandgateServices(settings)
+        services.queue  # noqa: B018  (start the local workers before the load, as `brandgate bot` does)
     else:
-        governance = _front_with_test_worker(settings)
-    app = build_app(settings, governance)
+        services = _front_with_test_worker(settings)
+    app = build_app(settings, services)
     uvicorn.run(build_asgi(app, settings), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 
 def _front_with_test_worker(settings: Any) -> Any:
-    from bot.governance import BrandgateGovernance
+    from bot.services import BrandgateServices
     from brandgate.db.models import Request
     from brandgate.jobs.front import QueueFront
     from tests.bot.worker import TestWorker
@@ -121,7 +121,7 @@ def _front_with_test_worker(settings: Any) -> Any:
             worker.finish(queued[0], ["pass"])
 
     threading.Thread(target=work, daemon=True).start()
-    return BrandgateGovernance(settings, queue=front)
+    return BrandgateServices(settings, queue=front)
 
 
 def burn() -> None:

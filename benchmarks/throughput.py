@@ -1,7 +1,7 @@
 """Throughput of the whole governed pipeline with the tiny model: local and Celery backends.
 
 For 1, 2 and 4 requests in flight it prints images/s, end-to-end latency p50/p95/p99 (submit to
-done), governance overhead per image (everything but the model call: compose, checks, sign,
+done), finishing overhead per image (everything but the model call: compose, checks, sign,
 store, record) and how busy the model was (share of wall time spent in the model call: the
 rest is the "GPU" waiting on CPU work).
 
@@ -44,7 +44,7 @@ from brandgate.settings import Settings  # noqa: E402
 from policies.brief import brief_from_mapping  # noqa: E402
 
 LEVELS = (1, 2, 4)
-# the per-image stages of governance, as brandgate/requests/run.py times them
+# the per-image stages of finishing, as brandgate/requests/run.py times them
 STAGES = ("composing", "checking", "signing", "storing", "recording")
 
 
@@ -115,7 +115,7 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
         with make_sessionmaker(engine)() as session:
             images = session.scalars(select(Image).where(Image.request_id.in_(list(finished)))).all()
             requests = session.scalars(select(Request).where(Request.id.in_(list(finished)))).all()
-            governance = [float(i.timings.get("governance", 0.0)) for i in images]
+            finishing = [float(i.timings.get("finishing", 0.0)) for i in images]
             model = [float(i.timings.get("generating", 0.0)) for i in images]
             stages = {stage: percentile([float(i.timings.get(stage, 0.0)) for i in images], 95)
                       for stage in STAGES}  # fmt: skip
@@ -126,7 +126,7 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
                 for r in requests
             }
             overhead = [
-                float(i.timings.get("governance", 0.0)) + per_request.get(i.request_id, 0.0) for i in images
+                float(i.timings.get("finishing", 0.0)) + per_request.get(i.request_id, 0.0) for i in images
             ]
     finally:
         engine.dispose()
@@ -139,9 +139,9 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
         "e2e_p50": percentile(latencies, 50),
         "e2e_p95": percentile(latencies, 95),
         "e2e_p99": percentile(latencies, 99),
-        "gov_p50": percentile(overhead, 50),
-        "gov_p95": percentile(overhead, 95),
-        "checks_p95": percentile(governance, 95),
+        "finishing_p50": percentile(overhead, 50),
+        "finishing_p95": percentile(overhead, 95),
+        "checks_p95": percentile(finishing, 95),
         "model_busy": sum(model) / wall,
         "stages_p95": stages,
     }
@@ -151,14 +151,14 @@ def report(backend: str, rows: list[dict[str, Any]], args: argparse.Namespace) -
     print(f"\n{backend}: tiny model, {args.n} image(s) of {args.size}x{args.size} per request"
           f"{', plain prompt (no compositing)' if args.plain else ', composited (headline, disclaimer, logo)'}")
     print(f"{'in flight':>9} {'reqs':>5} {'images/s':>9} {'e2e p50':>8} {'p95':>7} {'p99':>7} "
-          f"{'gov p50':>8} {'gov p95':>8} {'model busy':>10}")
+          f"{'fin p50':>8} {'fin p95':>8} {'model busy':>10}")
     for r in rows:
         print(f"{r['concurrency']:>9} {r['requests']:>5} {r['images_per_s']:>9.3f} {r['e2e_p50']:>7.2f}s "
-              f"{r['e2e_p95']:>6.2f}s {r['e2e_p99']:>6.2f}s {r['gov_p50']:>7.3f}s {r['gov_p95']:>7.3f}s "
+              f"{r['e2e_p95']:>6.2f}s {r['e2e_p99']:>6.2f}s {r['finishing_p50']:>7.3f}s {r['finishing_p95']:>7.3f}s "
               f"{r['model_busy']:>9.0%}")
     for r in rows:
         parts = ", ".join(f"{stage} {seconds:.3f}s" for stage, seconds in r["stages_p95"].items())
-        print(f"{r['concurrency']:>9} in flight, governance p95 by stage: {parts}")
+        print(f"{r['concurrency']:>9} in flight, finishing p95 by stage: {parts}")
 
 
 def local_backend(home: Path, base: dict[str, Any], args: argparse.Namespace) -> None:

@@ -12,12 +12,12 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bot.access import Access, GroupMembers
-from bot.governance import BrandgateGovernance, Governance
 from bot.listeners import actions, commands, events, views
 from bot.middleware.authorisation import WorkspaceOnly
 from bot.middleware.retries import DeliveryLog, DropRetries
 from bot.progress import ProgressTracker
 from bot.runtime import BotMetrics, Runtime
+from bot.services import BrandgateServices, Services
 from brandgate.errors import ConfigError
 from brandgate.settings import Settings
 from brandgate.slack_client import web_client
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 RUNTIME_KEY = "brandgate_runtime"
 
 
-def build_app(settings: Settings, governance: Governance | None = None) -> App:
-    """The bolt App for these settings. `governance` defaults to the real queue and audit database."""
+def build_app(settings: Settings, services: Services | None = None) -> App:
+    """The bolt App for these settings. `services` defaults to the real queue and audit database."""
     secret = settings.slack_signing_secret.get_secret_value().strip() if settings.slack_signing_secret else ""
     token = settings.slack_bot_token.get_secret_value().strip() if settings.slack_bot_token else ""
     if not token or not secret:
@@ -39,14 +39,14 @@ def build_app(settings: Settings, governance: Governance | None = None) -> App:
     client = web_client(settings, "the bot")
     # Lazy listeners and deliveries share one bounded pool: a burst of commands queues work, not threads.
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="brandgate-bot")
-    governance = governance if governance is not None else BrandgateGovernance(settings)
+    services = services if services is not None else BrandgateServices(settings)
     metrics = BotMetrics()
     runtime = Runtime(
         settings=settings,
         client=client,
-        governance=governance,
+        services=services,
         access=Access(settings, GroupMembers(client, settings.slack_group_cache_s)),
-        tracker=ProgressTracker(client, governance, executor, interval=settings.slack_progress_interval_s),
+        tracker=ProgressTracker(client, services, executor, interval=settings.slack_progress_interval_s),
         executor=executor,
         deliveries=DeliveryLog(),
         metrics=metrics,

@@ -6,9 +6,9 @@ import logging
 from typing import Any
 
 from bot import messages
-from bot.governance import slack_actor
 from bot.progress import Followed
 from bot.runtime import Runtime
+from bot.services import slack_actor
 from brandgate.errors import UserError
 from brandgate.jobs.api import Accepted, Submission
 from policies.brief import Brief, brief_from_mapping
@@ -63,7 +63,7 @@ def queue_brief(
         idempotency_key=idempotency_key,
     )
     try:
-        accepted = runtime.governance.queue.submit(submission)
+        accepted = runtime.services.queue.submit(submission)
     except UserError as exc:  # LimitExceeded and other things the user can change
         runtime.tell(channel, user_id, messages.error_text(str(exc)), response_url)
         return None

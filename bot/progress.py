@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from bot.governance import Governance
+from bot.services import Services
 from brandgate.jobs.api import JobStatus
 
 log = logging.getLogger(__name__)
@@ -59,13 +59,13 @@ class ProgressTracker:
     def __init__(
         self,
         client: WebClient,
-        governance: Governance,
+        services: Services,
         executor: Executor,
         interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
-        self._governance = governance
+        self._services = services
         self._executor = executor
         self._interval = interval
         self._clock = clock
@@ -106,7 +106,7 @@ class ProgressTracker:
         now = self._clock()
         if now < followed.next_poll:
             return
-        status = self._governance.queue.status(followed.request_id)
+        status = self._services.queue.status(followed.request_id)
         # Waiting requests are asked about less often: with a long queue, polling every one of
         # them at the running rate would load the database for nothing.
         followed.next_poll = now + (QUEUED_POLL_S if status.state == "queued" else self._interval / 2)

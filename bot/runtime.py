@@ -13,9 +13,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.access import Access
-from bot.governance import Governance
 from bot.middleware.retries import DeliveryLog
 from bot.progress import ProgressTracker
+from bot.services import Services
 from brandgate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class BotMetrics:
 class Runtime:
     settings: Settings
     client: WebClient
-    governance: Governance
+    services: Services
     access: Access
     tracker: ProgressTracker
     executor: ThreadPoolExecutor
@@ -94,4 +94,4 @@ class Runtime:
     def close(self) -> None:
         self.tracker.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
-        self.governance.close()
+        self.services.close()

@@ -185,7 +185,7 @@ def warm_up(app: App) -> None:
 
     def open_queue() -> None:
         try:
-            runtime_of(app).governance.queue  # noqa: B018  (opening is the point)
+            runtime_of(app).services.queue  # noqa: B018  (opening is the point)
         except Exception:
             log.exception("the job queue cannot be opened; commands will say so until it can")
 

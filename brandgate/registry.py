@@ -13,6 +13,7 @@ from brandgate.db.audit import append_event
 from brandgate.db.models import GoldenOutput, ModelProfileRow
 from brandgate.errors import UserError
 from brandgate.settings import Settings
+from pipeline.profiles import load_profile, profile_names
 from policies.errors import InvalidInput
 
 ACTIVE, CANDIDATE, RETIRED = "active", "candidate", "retired"
@@ -57,8 +58,6 @@ def default_active_name(settings: Settings) -> str:
 
 
 def _profile_json(name: str, settings: Settings) -> tuple[dict[str, Any], str, str]:
-    from pipeline.profiles import load_profile
-
     profile = load_profile(name, settings)
     return profile.model_dump(mode="json"), profile.content_hash(), profile.model
 
@@ -103,8 +102,6 @@ def ensure_active(session: Session, settings: Settings, actor: str) -> ModelProf
 
 def entries(session: Session, settings: Settings) -> list[RegistryEntry]:
     """Every profile file and every registered profile, active first."""
-    from pipeline.profiles import profile_names
-
     rows = {r.name: r for r in session.scalars(select(ModelProfileRow))}
     goldens: dict[int, int] = {}
     for g in session.scalars(select(GoldenOutput)):

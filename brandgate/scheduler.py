@@ -24,8 +24,14 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from brandgate.db.audit import verify_chain
+from brandgate.db.engine import make_engine, process_engine
 from brandgate.db.models import SchedulerLock
+from brandgate.db.schema import ensure_current
 from brandgate.errors import ConfigError
+from brandgate.regress import actions
+from brandgate.regress.slack import post_alert
+from brandgate.regress.suite import load_suite
 from brandgate.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -199,12 +205,8 @@ def run_guarded(
 
 def nightly_job() -> None:
     """What the stored job calls: the suite on the active profile, guarded against double runs."""
-    from brandgate.db.engine import make_engine
-    from brandgate.regress import actions
-    from brandgate.regress.suite import load_suite
-
     settings = get_settings()
-    engine = make_engine(settings)
+    engine = process_engine(settings)
 
     def work() -> None:
         suite = load_suite(settings.regress_suite, settings)
@@ -212,10 +214,7 @@ def nightly_job() -> None:
             result = actions.nightly(settings, sessions, suite)
         log.info("nightly run %s: %s; %s", result.run.run_id, result.run.status, "; ".join(result.notes) or "ok")
 
-    try:
-        run_guarded(settings, engine, NIGHTLY_JOB_ID, work)
-    finally:
-        engine.dispose()
+    run_guarded(settings, engine, NIGHTLY_JOB_ID, work)
 
 
 def post_chain_head(settings: Settings, engine: Engine) -> str:
@@ -224,9 +223,6 @@ def post_chain_head(settings: Settings, engine: Engine) -> str:
     The message is an anchor kept where the database's owners cannot edit it: pasted whole
     into `brandgate audit verify --anchor`, it proves the trail still holds that event.
     """
-    from brandgate.db.audit import verify_chain
-    from brandgate.regress.slack import post_alert
-
     report = verify_chain(engine)
     fault = report.first_break
     today = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -244,8 +240,6 @@ def post_chain_head(settings: Settings, engine: Engine) -> str:
 
 def anchor_job() -> None:
     """What the stored anchor job calls: the chain head to the compliance channel, once a day."""
-    from brandgate.db.engine import make_engine
-
     settings = get_settings()
     engine = make_engine(settings)
 
@@ -260,10 +254,7 @@ def anchor_job() -> None:
 
 def serve(settings: Settings, stop: threading.Event | None = None) -> None:
     """Run the scheduler until SIGTERM/SIGINT (or `stop`)."""
-    from brandgate.db.engine import make_engine
-    from brandgate.db.schema import ensure_current
-
-    engine = make_engine(settings)
+    engine = process_engine(settings)
     ensure_current(engine)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -277,7 +268,6 @@ def serve(settings: Settings, stop: threading.Event | None = None) -> None:
         stop.wait()
     finally:
         stop_scheduler(scheduler)
-        engine.dispose()
 
 
 def stored_next_run(engine: Engine, job_id: str = NIGHTLY_JOB_ID) -> datetime | None:

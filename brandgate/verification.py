@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from brandgate.errors import EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT, UserError
 from brandgate.settings import Settings
-from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier
+from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier, sidecar_path, sniff_media_type
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ def perceptual_hash_of(data: bytes, max_pixels: int) -> str:
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    # Lazy, like the database below: only a file without valid credentials is looked up.
     from policies.creative import unreadable_image_reason
     from policies.perceptual import phash_hex
 
@@ -153,7 +154,8 @@ def _trail_engine(settings: Settings) -> Any:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from brandgate.db.engine import READ_ONLY, make_engine
+    # Lazy: `verify` of a signed file never opens the database, so it does not load it either.
+    from brandgate.db.engine import READ_ONLY, process_engine
 
     try:
         url = make_url(settings.database_url)
@@ -163,7 +165,7 @@ def _trail_engine(settings: Settings) -> Any:
     is_sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     if is_sqlite_file and not Path(str(url.database)).is_file():
         raise _LookupUnavailable(f"no audit database at {url.database}")
-    return make_engine(settings).execution_options(**READ_ONLY)
+    return process_engine(settings).execution_options(**READ_ONLY)
 
 
 def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[list[VisualMatch], str]:
@@ -171,6 +173,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError
 
+    # Lazy, like the engine above: only a file without valid credentials is looked up.
     from brandgate.db.models import PHASH_BAND_COLUMNS, Image
     from brandgate.db.visual_index import Method, close_hashes, images_with
 
@@ -188,8 +191,6 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise _LookupUnavailable(f"the audit database cannot be read ({reason})") from None
-    finally:
-        engine.dispose()
     found = sorted(
         (
             VisualMatch(
@@ -222,6 +223,7 @@ def check_trail_anchor(seq: int, digest: str, settings: Settings) -> AnchorCheck
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
+    # Lazy: `verify` loads the database only when a credential names a trail to check.
     from brandgate.db.audit import event_hash
     from brandgate.db.models import AuditEvent
 
@@ -238,8 +240,6 @@ def check_trail_anchor(seq: int, digest: str, settings: Settings) -> AnchorCheck
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         return AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: the audit database cannot be read "
                                           f"({reason})")  # fmt: skip
-    finally:
-        engine.dispose()
     if row is None:
         return AnchorCheck("rewritten", f"the audit trail was cut under this credential: it was signed at chain "
                                         f"seq {seq}, the trail now ends at seq {head or 0}")  # fmt: skip
@@ -371,8 +371,6 @@ def anchors_under(folder: Path, settings: Settings) -> FolderAnchors:
     A credential whose signature fails could claim any anchor, so it is listed as unreadable
     rather than trusted to accuse (or clear) the trail.
     """
-    from pipeline.provenance import sidecar_path, sniff_media_type
-
     if not folder.is_dir():
         raise UserError(f"--anchors {folder}: not a folder; give the folder holding published images")
     verifier = Verifier.from_settings(settings)

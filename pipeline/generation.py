@@ -20,6 +20,7 @@ from PIL import Image
 
 from pipeline.profiles import Profile, check_device, scheduler_class
 from pipeline.tiny_model import folder_hash
+from policies.brief import MAX_SEED
 from policies.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**63 - 1
 MAX_IMAGES_PER_CALL = 64
 TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 CPU_METERING = (
@@ -125,7 +125,7 @@ class GeneratedImage:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    pipeline: Any
+    diffusers_pipe: Any
     folder: Path
     content_hash: str
     dtype: str
@@ -134,7 +134,7 @@ class LoadedModel:
 
     @property
     def pipeline_class(self) -> str:
-        return type(self.pipeline).__name__
+        return type(self.diffusers_pipe).__name__
 
 
 def check_seed(seed: object, what: str = "seed") -> int:
@@ -242,9 +242,9 @@ def load_model(profile: Profile, settings: Settings) -> LoadedModel:
         loaded = _MODELS.get(key)
         if loaded is None:
             started = time.perf_counter()
-            pipeline = _from_pretrained(folder, profile, device)
+            diffusers_pipe = _from_pretrained(folder, profile, device)
             loaded = LoadedModel(
-                pipeline, folder, content_hash, profile.dtype, device, time.perf_counter() - started
+                diffusers_pipe, folder, content_hash, profile.dtype, device, time.perf_counter() - started
             )
             _MODELS[key] = loaded
             log.info(
@@ -256,7 +256,7 @@ def load_model(profile: Profile, settings: Settings) -> LoadedModel:
                 loaded.load_seconds,
             )
     # Checked for every profile, not just the first to load the model: profiles share the cache.
-    _check_scheduler(loaded.pipeline, profile)
+    _check_scheduler(loaded.diffusers_pipe, profile)
     return loaded
 
 
@@ -274,7 +274,7 @@ def _from_pretrained(folder: Path, profile: Profile, device: str) -> Any:
     # diffusers renamed torch_dtype to dtype (0.36); older releases only know torch_dtype.
     dtype_arg = "dtype" if _takes_dtype_argument() else "torch_dtype"
     try:
-        pipeline = DiffusionPipeline.from_pretrained(  # type: ignore[no-untyped-call]
+        diffusers_pipe = DiffusionPipeline.from_pretrained(  # type: ignore[no-untyped-call]
             folder,
             local_files_only=True,
             **{dtype_arg: getattr(torch, TORCH_DTYPES[profile.dtype])},
@@ -284,29 +284,29 @@ def _from_pretrained(folder: Path, profile: Profile, device: str) -> Any:
             f"{folder} could not be loaded as a diffusers pipeline: {exc}",
             f"profile {profile.name}: model",
         ) from None
-    if not hasattr(pipeline, "scheduler") or not callable(pipeline):
+    if not hasattr(diffusers_pipe, "scheduler") or not callable(diffusers_pipe):
         raise InvalidInput(
-            f"{folder} holds a {type(pipeline).__name__}, not a text-to-image pipeline", "model"
+            f"{folder} holds a {type(diffusers_pipe).__name__}, not a text-to-image pipeline", "model"
         )
-    pipeline.set_progress_bar_config(disable=True)
+    diffusers_pipe.set_progress_bar_config(disable=True)
     if profile.attention_slicing:
-        pipeline.enable_attention_slicing()
-    vae = getattr(pipeline, "vae", None)
+        diffusers_pipe.enable_attention_slicing()
+    vae = getattr(diffusers_pipe, "vae", None)
     if profile.vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
         vae.enable_tiling()
     if profile.offload == "model":
-        pipeline.enable_model_cpu_offload()
+        diffusers_pipe.enable_model_cpu_offload()
     elif profile.offload == "sequential":
-        pipeline.enable_sequential_cpu_offload()
+        diffusers_pipe.enable_sequential_cpu_offload()
     else:
-        pipeline.to(device)
+        diffusers_pipe.to(device)
     if profile.compile and device == "cuda":
-        denoiser = "transformer" if getattr(pipeline, "transformer", None) is not None else "unet"
-        module = getattr(pipeline, denoiser)
+        denoiser = "transformer" if getattr(diffusers_pipe, "transformer", None) is not None else "unet"
+        module = getattr(diffusers_pipe, denoiser)
         module.to(memory_format=torch.channels_last)
-        setattr(pipeline, denoiser, torch.compile(module, mode="max-autotune-no-cudagraphs"))
-    _check_scheduler(pipeline, profile)
-    return pipeline
+        setattr(diffusers_pipe, denoiser, torch.compile(module, mode="max-autotune-no-cudagraphs"))
+    _check_scheduler(diffusers_pipe, profile)
+    return diffusers_pipe
 
 
 def _takes_dtype_argument() -> bool:
@@ -315,29 +315,29 @@ def _takes_dtype_argument() -> bool:
     return hasattr(deprecation_utils, "_resolve_dtype")
 
 
-def _check_scheduler(pipeline: Any, profile: Profile) -> None:
-    own = type(pipeline.scheduler).__name__
-    compatible = sorted({cls.__name__ for cls in pipeline.scheduler.compatibles} | {own})
+def _check_scheduler(diffusers_pipe: Any, profile: Profile) -> None:
+    own = type(diffusers_pipe.scheduler).__name__
+    compatible = sorted({cls.__name__ for cls in diffusers_pipe.scheduler.compatibles} | {own})
     if profile.scheduler.name not in compatible:
         raise InvalidInput(
-            f"scheduler {profile.scheduler.name} does not suit this {type(pipeline).__name__} "
+            f"scheduler {profile.scheduler.name} does not suit this {type(diffusers_pipe).__name__} "
             f"(it ships {own}); valid for this model: {', '.join(compatible)}",
             f"profile {profile.name}: scheduler",
         )
 
 
-def _fresh_scheduler(pipeline: Any, profile: Profile) -> Any:
+def _fresh_scheduler(diffusers_pipe: Any, profile: Profile) -> Any:
     cls = scheduler_class(profile.scheduler.name)
-    return cls.from_config(pipeline.scheduler.config, **profile.scheduler.config)
+    return cls.from_config(diffusers_pipe.scheduler.config, **profile.scheduler.config)
 
 
-def truncation_report(pipeline: Any, text: str) -> list[dict[str, Any]]:
+def truncation_report(diffusers_pipe: Any, text: str) -> list[dict[str, Any]]:
     """What each text encoder keeps of `text`; the pipeline itself cuts the rest off silently."""
-    call_params = inspect.signature(pipeline.__call__).parameters
+    call_params = inspect.signature(diffusers_pipe.__call__).parameters
     seq_param = call_params.get("max_sequence_length")
     report = []
     for attr in ("tokenizer", "tokenizer_2", "tokenizer_3"):
-        tokenizer = getattr(pipeline, attr, None)
+        tokenizer = getattr(diffusers_pipe, attr, None)
         if tokenizer is None:
             continue
         limit = int(tokenizer.model_max_length)
@@ -402,11 +402,11 @@ class Generator:
         self.profile = profile
         self.settings = settings
         self.model = model or load_model(profile, settings)
-        self._call_params = set(inspect.signature(self.model.pipeline.__call__).parameters)
+        self._call_params = set(inspect.signature(self.model.diffusers_pipe.__call__).parameters)
 
     @property
-    def pipeline(self) -> Any:
-        return self.model.pipeline
+    def diffusers_pipe(self) -> Any:
+        return self.model.diffusers_pipe
 
     def generate(
         self,
@@ -503,8 +503,8 @@ class Generator:
         import torch
 
         steps = self.profile.steps
-        pipeline = copy.copy(self.model.pipeline)  # per call: schedulers keep state between steps
-        pipeline.scheduler = _fresh_scheduler(self.model.pipeline, self.profile)
+        diffusers_pipe = copy.copy(self.model.diffusers_pipe)  # per call: schedulers keep state between steps
+        diffusers_pipe.scheduler = _fresh_scheduler(self.model.diffusers_pipe, self.profile)
 
         def step_end(
             _pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]
@@ -537,7 +537,7 @@ class Generator:
         memory.reset()
         started = time.perf_counter()
         with torch.inference_mode():
-            output = pipeline(**kwargs)
+            output = diffusers_pipe(**kwargs)
         if cuda:
             torch.cuda.synchronize()
         wall = time.perf_counter() - started
@@ -561,7 +561,7 @@ class Generator:
     def _base_record(
         self, prompt: str, negative: str | None, render: tuple[int, int], output: tuple[int, int]
     ) -> dict[str, Any]:
-        scheduler = _fresh_scheduler(self.model.pipeline, self.profile)
+        scheduler = _fresh_scheduler(self.model.diffusers_pipe, self.profile)
         return {
             "profile": self.profile.model_dump(mode="json"),
             "profile_hash": self.profile.content_hash(),
@@ -574,8 +574,8 @@ class Generator:
             "dtype": self.profile.dtype,
             "prompt": prompt,
             "negative_prompt": negative,
-            "prompt_truncation": truncation_report(self.model.pipeline, prompt),
-            "negative_prompt_truncation": truncation_report(self.model.pipeline, negative)
+            "prompt_truncation": truncation_report(self.model.diffusers_pipe, prompt),
+            "negative_prompt_truncation": truncation_report(self.model.diffusers_pipe, negative)
             if negative
             else [],
             "steps": self.profile.steps,

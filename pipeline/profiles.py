@@ -11,11 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.characters import quote
 from policies.documents import read_document
-from policies.errors import InvalidInput, describe_validation_error
+from policies.errors import InvalidInput, validated
 
 if TYPE_CHECKING:
     from brandgate.settings import Settings
@@ -206,12 +206,7 @@ def scheduler_config_keys(name: str) -> frozenset[str]:
 
 
 def validate_profile(data: Any, where: str) -> Profile:
-    if not isinstance(data, dict):
-        raise InvalidInput(f"a profile is a mapping of fields, got {type(data).__name__}", where)
-    try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInput(describe_validation_error(exc), where) from None
+    return validated(Profile, data, where, "a profile")
 
 
 def profile_names(settings: Settings) -> list[str]:

@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from brandgate import __version__
 from pipeline.keys import KeyFileError, key_paths, load_certificates, read_pem_file
 from policies.engine import ACCEPTED_BY_POLICY
 from policies.errors import InvalidInput
@@ -534,7 +535,6 @@ class Signer:
             raise SigningConfigError("give either a private key or a signing callback, not both or neither")
         if tsa_url is not None and not tsa_url.startswith(("http://", "https://")):
             raise SigningConfigError(f"time-stamp authority URL must be http(s) (got {tsa_url!r})", "BRANDGATE_TSA_URL")
-        from brandgate import __version__
 
         self.version = version or __version__
         self._tsa_url = tsa_url

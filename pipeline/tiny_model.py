@@ -134,10 +134,10 @@ def build_tiny_model(
     if target.exists() and not force:
         raise FileExistsError(f"{target} already exists; pass force to rebuild it")
     models_dir.mkdir(parents=True, exist_ok=True)
-    pipeline = build_tiny_pipeline()
+    diffusers_pipe = build_tiny_pipeline()
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=models_dir))
     try:
-        pipeline.save_pretrained(staging, safe_serialization=True)
+        diffusers_pipe.save_pretrained(staging, safe_serialization=True)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.characters import QUOTE_CHARS, printable, quote, text_problem, visible_text
 from policies.documents import read_document
-from policies.errors import InvalidInput, describe_validation_error
+from policies.errors import InvalidInput, validated
 from policies.prompt_counts import counts_in_prompt
 
 MAX_PROMPT_CHARS = 2000
@@ -22,7 +23,16 @@ MAX_COUNT = 100
 MIN_SIDE, MAX_SIDE = 64, 2048
 MAX_BRIEF_FILE_BYTES = 256 * 1024
 KIT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# Any seed up to MAX_SEED is accepted. One brandgate chooses (for a brief that names none) stays
+# below CHOSEN_SEED_LIMIT: short enough for a person to read back and type, and every backend's
+# random generator takes it as it is.
 MAX_SEED = 2**63 - 1
+CHOSEN_SEED_LIMIT = 2**31
+
+
+def choose_seed() -> int:
+    """A fresh request seed for a brief that names none (recorded with the request)."""
+    return secrets.randbelow(CHOSEN_SEED_LIMIT)
 
 
 class Brief(BaseModel):
@@ -108,12 +118,7 @@ class Brief(BaseModel):
 
 def brief_from_mapping(data: Any, where: str = "brief") -> Brief:
     """Validate already-parsed data (Slack modal, JSON API) into a Brief."""
-    if not isinstance(data, dict):
-        raise InvalidInput(f"a brief is a mapping of fields, got {type(data).__name__}", where)
-    try:
-        return Brief.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInput(describe_validation_error(exc), where) from None
+    return validated(Brief, data, where, "a brief")
 
 
 def load_brief(path: Path) -> Brief:

@@ -1,6 +1,8 @@
 """Errors a user can cause in what the checks are given: bad briefs, kits, images."""
 
-from pydantic import ValidationError
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from policies.characters import printable, quote
 
@@ -17,6 +19,19 @@ class InvalidInput(ValueError):
     def __init__(self, message: str, where: str | None = None) -> None:
         self.where = where
         super().__init__(f"{where}: {message}" if where else message)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(model: type[Model], data: Any, where: str, what: str) -> Model:
+    """`data` (already parsed) as a `model`, or InvalidInput at `where` naming each field at fault."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{what} is a mapping of fields, got {type(data).__name__}", where)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc), where) from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

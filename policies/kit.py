@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image, ImageFont, UnidentifiedImageError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.characters import QUOTE_CHARS, printable, quote, text_problem, visible_text
 from policies.documents import read_document
-from policies.errors import InvalidInput, describe_validation_error
+from policies.errors import InvalidInput, validated
 from policies.glyphs import missing_glyphs
 
 HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -201,10 +201,7 @@ def load_kit(root: Path, known_check_ids: frozenset[str] | None = None) -> Kit:
         raise InvalidInput("a kit is a folder", str(root))
     kit_yaml = root / "kit.yaml"
     spec_data = _read_yaml(kit_yaml, required=True)
-    try:
-        spec = KitFile.model_validate(spec_data)
-    except ValidationError as exc:
-        raise InvalidInput(describe_validation_error(exc), str(kit_yaml)) from None
+    spec = validated(KitFile, spec_data, str(kit_yaml), "kit.yaml")
     for variant, logo in spec.logos.items():
         path = _inside(root, logo.file, f"logos.{variant}.file", kit_yaml)
         if not path.is_file():
@@ -320,6 +317,9 @@ def _load_policy(
             options = {}
         if not isinstance(options, dict):
             raise InvalidInput(f"{quote(check_id)}: settings must be a mapping, got {quote(options)}", str(path))
+        odd = next((key for key in options if not isinstance(key, str)), None)
+        if odd is not None:
+            raise InvalidInput(f"{check_id}: option names are words, got {quote(odd)}", str(path))
         severity = options.get("severity")
         if severity is not None and severity not in ("flag", "reject"):
             raise InvalidInput(f"{check_id}.severity: must be 'flag' or 'reject', got {quote(severity)}", str(path))

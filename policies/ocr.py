@@ -28,6 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.check import Outcome
+from policies.rendered_text import otsu_split
+from policies.text_match import normalise
 
 if TYPE_CHECKING:
     from policies.creative import Creative
@@ -255,8 +257,6 @@ def read_placed_lines(creative: Creative) -> dict[Box, str]:
 
 
 def _normal(text: str) -> str:
-    from policies.text_match import normalise
-
     return normalise(text)
 
 
@@ -583,29 +583,6 @@ def _run_tesseract(grey: NDArray[np.uint8], psm: int, dark_on_light: bool = Fals
         if len(cells) == len(header):
             table.append(dict(zip(header, cells, strict=True)))
     return table
-
-
-def otsu_split(crop: NDArray[np.uint8], sample: NDArray[np.uint8] | None = None) -> NDArray[np.bool_] | None:
-    """Otsu's two classes (True = the lighter) on whichever of grey, R, G and B separates them
-    best, so red text on a green plate of equal lightness still splits; None when flat. With
-    `sample` (a part of `crop`), channel and threshold are chosen on it and applied to `crop`."""
-    sample = crop if sample is None else sample
-    grey, grey_sample = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (crop, sample))
-    pairs = [(grey, grey_sample)] + [(crop[:, :, c], sample[:, :, c]) for c in range(3)]
-    best: tuple[float, NDArray[np.bool_]] | None = None
-    for channel, part in pairs:
-        part = np.ascontiguousarray(part)
-        if int(part.max()) - int(part.min()) < 2:
-            continue
-        threshold, _ = cv2.threshold(part, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        above = part > threshold
-        share = float(above.mean())
-        if share in (0.0, 1.0):
-            continue
-        spread = share * (1 - share) * (float(part[above].mean()) - float(part[~above].mean())) ** 2
-        if best is None or spread > best[0]:
-            best = (spread, np.asarray(channel > threshold))
-    return None if best is None else best[1]
 
 
 def _text_mask_grey(crop: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -53,6 +53,34 @@ MAX_LOOKALIKE_TRIES = 8
 _font_lock = threading.Lock()
 
 
+# Characters that may be one picture in some face: only pairs within a group are rendered to
+# decide (a reader tells every other pair apart in any face).
+LOOKALIKE_GROUPS = ("Il1|!ij", "O0oQD", "S5s", "B8", "Z2z", "G6", "uv", "g9q")
+
+
+def otsu_split(crop: NDArray[np.uint8], sample: NDArray[np.uint8] | None = None) -> NDArray[np.bool_] | None:
+    """Otsu's two classes (True = the lighter) on whichever of grey, R, G and B separates them
+    best, so red text on a green plate of equal lightness still splits; None when flat. With
+    `sample` (a part of `crop`), channel and threshold are chosen on it and applied to `crop`."""
+    sample = crop if sample is None else sample
+    grey, grey_sample = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (crop, sample))
+    pairs = [(grey, grey_sample)] + [(crop[:, :, c], sample[:, :, c]) for c in range(3)]
+    best: tuple[float, NDArray[np.bool_]] | None = None
+    for channel, part in pairs:
+        part = np.ascontiguousarray(part)
+        if int(part.max()) - int(part.min()) < 2:
+            continue
+        threshold, _ = cv2.threshold(part, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        above = part > threshold
+        share = float(above.mean())
+        if share in (0.0, 1.0):
+            continue
+        spread = share * (1 - share) * (float(part[above].mean()) - float(part[~above].mean())) ** 2
+        if best is None or spread > best[0]:
+            best = (spread, np.asarray(channel > threshold))
+    return None if best is None else best[1]
+
+
 @lru_cache(maxsize=256)
 def _font(path: str, size: float) -> ImageFont.FreeTypeFont:
     with _font_lock:
@@ -196,8 +224,6 @@ def _score(
 
 def _ink_guess(window: NDArray[np.uint8]) -> NDArray[np.float32]:
     """A rough ink mask (Otsu, the class not filling the border) for aligning a rendering."""
-    from policies.ocr import otsu_split
-
     split = otsu_split(window)
     if split is None:
         return np.zeros(window.shape[:2], np.float32)
@@ -282,8 +308,6 @@ def compare_in_box(
     rgb: NDArray[np.uint8], box: tuple[int, int, int, int], text: str, font_path: str
 ) -> GlyphComparison | None:
     """`text` in `font_path`, scaled to the ink found in `box` (a line OCR found), against it."""
-    from policies.ocr import otsu_split
-
     height, width = rgb.shape[:2]
     x0, y0, x1, y1 = (max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3]))
     crop = rgb[y0:y1, x0:x1]
@@ -390,8 +414,6 @@ def judge_placed(
     character may have another advance width and shift the rest of the line, so the glyph that
     differs is not always the one swapped: each character with a same-picture look-alike is
     tried in turn (at most MAX_LOOKALIKE_TRIES)."""
-    from policies.text_match import LOOKALIKE_GROUPS
-
     judged = compare_at(rgb, text, font_path, size, origin)
     if judged is None or judged.matches:
         return judged

@@ -15,13 +15,12 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from policies.rendered_text import LOOKALIKE_GROUPS, renders_same
+
 # Characters OCR engines swap for each other and that marketing copy never tells apart by.
 _CONFUSABLES = str.maketrans({"0": "o"})
 _NO_CONFUSABLES: dict[int, int] = {}
 _TOKEN_SPLIT = re.compile(r"[^\w]+|_+")
-# Characters that may be one picture in some face: only pairs within a group are rendered to
-# decide (a reader tells every other pair apart in any face).
-LOOKALIKE_GROUPS = ("Il1|!ij", "O0oQD", "S5s", "B8", "Z2z", "G6", "uv", "g9q")
 
 
 def normalise(text: str, fold_confusables: bool = True) -> str:
@@ -128,8 +127,6 @@ def _best_glyph_match(expected: str, readings: Mapping[str, str], font: str) -> 
 def _looks_alike(a: str, b: str, font: str) -> bool:
     if not any(a in group and b in group for group in LOOKALIKE_GROUPS):
         return False
-    from policies.rendered_text import renders_same
-
     return renders_same(a, b, font)
 
 

@@ -10,10 +10,10 @@ from slack_sdk import WebClient
 
 from bot import messages
 from bot.briefs import queue_brief
-from bot.governance import DecisionTaken, ImageRecord, slack_actor
 from bot.middleware.authorisation import ImageClickAuthorisation, clicked
 from bot.progress import Followed
 from bot.runtime import Runtime
+from bot.services import DecisionTaken, ImageRecord, slack_actor
 from brandgate.errors import UserError
 from policies.brief import brief_from_mapping
 from policies.errors import InvalidInput
@@ -40,7 +40,7 @@ def register(app: App, runtime: Runtime) -> None:
         _, _, user, team = clicked(body)
         channel = str(body["channel"]["id"])
         try:
-            runtime.governance.decide(image.image_id, "approved", slack_actor(team, user), None)
+            runtime.services.decide(image.image_id, "approved", slack_actor(team, user), None)
         except DecisionTaken as exc:
             runtime.tell(
                 channel,
@@ -65,7 +65,7 @@ def register(app: App, runtime: Runtime) -> None:
         _, _, user, team = clicked(body)
         channel = str(body["channel"]["id"])
         try:
-            accepted = runtime.governance.queue.export(
+            accepted = runtime.services.queue.export(
                 image.image_id,
                 requested_by=slack_actor(team, user),
                 idempotency_key=f"slack:{team}:export:{image.image_id}",

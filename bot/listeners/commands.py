@@ -15,8 +15,8 @@ from slack_sdk.errors import SlackApiError
 from bot import messages, slash
 from bot.briefs import brief_for_channel, queue_brief
 from bot.files import download_shared_file
-from bot.governance import slack_actor
 from bot.runtime import Runtime
+from bot.services import slack_actor
 from brandgate.errors import UserError
 from brandgate.jobs.api import UnknownJob
 
@@ -98,7 +98,7 @@ def _run(runtime: Runtime, parsed: slash.Command, command: dict[str, Any], clien
 def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
     if request_id is not None:
         try:
-            status = runtime.governance.queue.status(request_id)
+            status = runtime.services.queue.status(request_id)
         except UnknownJob:
             raise UserError(f"there is no request `{request_id}`") from None
         return f"`{request_id}`: {status.describe()}"
@@ -108,7 +108,7 @@ def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
     lines = []
     for item in followed:
         try:
-            lines.append(f"• `{item.request_id}`: {runtime.governance.queue.status(item.request_id).describe()}")
+            lines.append(f"• `{item.request_id}`: {runtime.services.queue.status(item.request_id).describe()}")
         except UnknownJob:
             continue
     return "\n".join(lines) or "You have nothing in progress."
@@ -116,13 +116,13 @@ def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
 
 def _cancel(runtime: Runtime, team: str, user: str, channel: str, request_id: str, response_url: str | None) -> None:
     try:
-        owner = runtime.governance.requester(request_id)
+        owner = runtime.services.requester(request_id)
     except UnknownJob:
         raise UserError(f"there is no request `{request_id}`") from None
     actor = slack_actor(team, user)
     if owner != actor and user not in runtime.settings.slack_managers:
         raise UserError("only the person who asked for a request can cancel it")
-    status = runtime.governance.queue.cancel(request_id, by=actor)
+    status = runtime.services.queue.cancel(request_id, by=actor)
     runtime.tell(channel, user, f"`{request_id}`: {status.describe()}", response_url)
 
 
@@ -137,21 +137,21 @@ def _audit(
 ) -> None:
     actor = slack_actor(team, user)
     if not runtime.access.is_compliance(user):
-        runtime.governance.record(actor, "slack.audit_refused", None, {"query": query.describe(), "channel": channel})
+        runtime.services.record(actor, "slack.audit_refused", None, {"query": query.describe(), "channel": channel})
         raise UserError("only the compliance group can pull the audit trail")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     file_name = f"brandgate-audit-{stamp}.{query.format}"
     with tempfile.TemporaryDirectory(prefix="brandgate-audit-") as folder:
         path = Path(folder) / file_name
         with path.open("wb") as out:
-            rows = runtime.governance.export_trail(query, out)
+            rows = runtime.services.export_trail(query, out)
         dm = client.conversations_open(users=user)
         dm_channel = str(dm["channel"]["id"])
         text = messages.audit_sent_text(rows, query.describe(), file_name)
         client.files_upload_v2(
             channel=dm_channel, file=str(path), filename=file_name, title=file_name, initial_comment=text
         )
-    runtime.governance.record(actor, "slack.audit_pulled", None, {"query": query.describe(), "rows": rows})
+    runtime.services.record(actor, "slack.audit_pulled", None, {"query": query.describe(), "rows": rows})
     runtime.tell(channel, user, f"{text} Check your DMs with brandgate.", response_url)
 
 
@@ -181,7 +181,7 @@ def _verify(
         raise UserError(f"{name} cannot be downloaded by the bot")
     # Verified in memory: no temporary file, so no server path can reach a reply.
     data = download_shared_file(url, client.token or "", runtime.settings.slack_file_hosts, limit)
-    summary = runtime.governance.verify(data, name)
+    summary = runtime.services.verify(data, name)
     client.chat_postEphemeral(
         channel=channel,
         user=user,

@@ -12,8 +12,8 @@ from slack_sdk import WebClient
 
 from bot import messages, slash
 from bot.briefs import allowed_kit_names, queue_brief
-from bot.governance import DecisionTaken, slack_actor
 from bot.runtime import Runtime
+from bot.services import DecisionTaken, slack_actor
 from brandgate.errors import UserError
 from brandgate.jobs.api import UnknownJob
 from policies.brief import Brief
@@ -142,13 +142,13 @@ def register(app: App, runtime: Runtime) -> None:
         image_id, channel, ts = str(meta.get("image", "")), str(meta.get("channel", "")), str(meta.get("ts", ""))
         # Decided later than the click: check again, since roles or the image may have changed meanwhile.
         try:
-            image = runtime.governance.image(image_id)
+            image = runtime.services.image(image_id)
             if image.workspace != team:
                 raise UserError("that image belongs to another workspace")
             refusal = runtime.access.may_decide(user, runtime.access.kit(image.kit), image.requester)
             if refusal:
                 raise UserError(refusal)
-            runtime.governance.decide(image_id, "rejected", slack_actor(team, user), reason)
+            runtime.services.decide(image_id, "rejected", slack_actor(team, user), reason)
         except (UserError, UnknownJob, InvalidInput) as exc:
             if isinstance(exc, DecisionTaken):
                 text = f"that image was already {exc.decision} by {messages.mention(exc.decided_by)}"
@@ -159,7 +159,7 @@ def register(app: App, runtime: Runtime) -> None:
             return
         if channel and ts:
             # The message is rebuilt from the request's state, so no history scope is needed to edit it.
-            status = runtime.governance.queue.status(image.request_id)
+            status = runtime.services.queue.status(image.request_id)
             shown = [v for v in status.images if v.image_id == image_id]
             if shown:
                 blocks = messages.image_blocks(shown[0], image.request_id, status.n_images)

@@ -12,8 +12,8 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot import messages
-from bot.governance import slack_actor
 from bot.runtime import Runtime
+from bot.services import slack_actor
 from brandgate.errors import UserError
 from brandgate.jobs.api import UnknownJob
 
@@ -62,7 +62,7 @@ class ImageClickAuthorisation(Middleware):
                 action_id, image_id[:64], user_id, team_id, channel, "that button does not name an image"
             )
         try:
-            image = runtime.governance.image(image_id)
+            image = runtime.services.image(image_id)
         except UnknownJob:
             return self._refuse(action_id, image_id, user_id, team_id, channel, f"there is no image `{image_id}`")
         if image.workspace != team_id:
@@ -97,7 +97,7 @@ class ImageClickAuthorisation(Middleware):
     ) -> None:
         runtime = self._runtime
         try:
-            runtime.governance.record(
+            runtime.services.record(
                 slack_actor(team_id, user_id),
                 "slack.click_refused",
                 image_id,

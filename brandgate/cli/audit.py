@@ -16,7 +16,7 @@ from brandgate.artifacts import HEX_DIGEST, atomic_file
 from brandgate.cli.output import emit_json, say, warn
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.db.audit import ChainReport, verify_chain
-from brandgate.db.engine import make_engine
+from brandgate.db.engine import process_engine
 from brandgate.db.export import (
     FORMATS,
     EvidenceReport,
@@ -30,6 +30,7 @@ from brandgate.db.schema import ensure_current
 from brandgate.errors import EXIT_REJECT, UserError
 from brandgate.kits import list_kits
 from brandgate.settings import get_settings
+from policies.characters import quote
 
 
 @click.group("audit")
@@ -71,19 +72,17 @@ def verify_command(as_json: bool, anchor_texts: tuple[str, ...], anchors_dir: Pa
     anchors = [_anchor(text) for text in anchor_texts]
     folder = None
     if anchors_dir is not None:
+        # Lazy: only --anchors reads credentials, and with them the C2PA SDK.
         from brandgate.verification import anchors_under
 
         folder = anchors_under(anchors_dir, settings)
         anchors += list(folder.anchors)
         for problem in folder.unreadable or []:
             warn(f"not an anchor: {problem}")
-    engine = make_engine(settings)
-    try:
-        ensure_current(engine)
-        report = verify_chain(engine, anchors=anchors)
-        evidence = verify_evidence(engine)
-    finally:
-        engine.dispose()
+    engine = process_engine(settings)
+    ensure_current(engine)
+    report = verify_chain(engine, anchors=anchors)
+    evidence = verify_evidence(engine)
     fault = report.first_break
     if folder is not None:
         warn(f"{folder.images} image{'s' if folder.images != 1 else ''} under {anchors_dir}: "
@@ -153,7 +152,7 @@ def _moment(flag: str, text: str | None, *, end_of_day: bool) -> datetime | None
             return start + timedelta(days=1) if end_of_day else start
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise UserError(f"{flag} {text!r} is not a date; write 2026-11-23 or 2026-11-23T14:30:00Z") from None
+        raise UserError(f"{flag} {quote(text, 64)} is not a date; write 2026-11-23 or 2026-11-23T14:30:00Z") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -202,33 +201,30 @@ def export_command(
         raise UserError(f"--out {target}: folder {target.parent} does not exist")
     if target is not None and target.is_dir():
         raise UserError(f"--out {target} is a folder; give a file name")
-    engine = make_engine(get_settings())
+    engine = process_engine(get_settings())
     tally = _Tally()
-    try:
-        ensure_current(engine)
-        if kit is not None:
-            check_kit_known(engine, kit, list_kits(get_settings()))
-        if anchors:
-            _refuse_unless_anchored(engine, anchors)
-        # The trail on a terminal's stdout leaves no room for a bar; a small trail needs no progress.
-        mode = mode_for(False)
-        total = count_records(engine, filters) if mode != "bar" or target is not None else 0
-        if total < EXPORT_PROGRESS_FROM:
-            mode = "off"
-        display = ProgressDisplay("audit export", "images", total, mode=mode)
-        records = tally.count(display.counting(export_records(engine, filters, evidence=evidence and fmt == "jsonl")))
-        with display:
-            if target is None:
-                count = FORMATS[fmt](records, sys.stdout)
-                sys.stdout.flush()
-            else:
-                try:
-                    with atomic_file(target, "w") as handle:
-                        count = FORMATS[fmt](records, handle)
-                except OSError as exc:
-                    raise UserError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        engine.dispose()
+    ensure_current(engine)
+    if kit is not None:
+        check_kit_known(engine, kit, list_kits(get_settings()))
+    if anchors:
+        _refuse_unless_anchored(engine, anchors)
+    # The trail on a terminal's stdout leaves no room for a bar; a small trail needs no progress.
+    mode = mode_for(False)
+    total = count_records(engine, filters) if mode != "bar" or target is not None else 0
+    if total < EXPORT_PROGRESS_FROM:
+        mode = "off"
+    display = ProgressDisplay("audit export", "images", total, mode=mode)
+    records = tally.count(display.counting(export_records(engine, filters, evidence=evidence and fmt == "jsonl")))
+    with display:
+        if target is None:
+            count = FORMATS[fmt](records, sys.stdout)
+            sys.stdout.flush()
+        else:
+            try:
+                with atomic_file(target, "w") as handle:
+                    count = FORMATS[fmt](records, handle)
+            except OSError as exc:
+                raise UserError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
     warn(f"exported {count} image{'s' if count != 1 else ''}" + (f" to {target}" if target else ""))
     if tally.tampered:
         warn(f"{tally.tampered} exported row{'s' if tally.tampered != 1 else ''} DISAGREE with the audit trail "

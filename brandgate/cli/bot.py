@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from bot.app import build_app
+from bot.server import serve_http, serve_socket_mode
+from brandgate.errors import ConfigError
 from brandgate.settings import get_settings
 
 
@@ -13,13 +16,8 @@ from brandgate.settings import get_settings
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="HTTP mode: port.")
 def bot_command(socket_mode: bool, host: str, port: int) -> None:
     """Run the Slack bot. HTTP mode serves /slack/events, /healthz and /metrics."""
-    from bot.app import build_app
-    from bot.server import serve_http, serve_socket_mode
-
     settings = get_settings()
     if socket_mode and settings.slack_app_token is None:
-        from brandgate.errors import ConfigError
-
         raise ConfigError("--socket-mode needs BRANDGATE_SLACK_APP_TOKEN (xapp-…, with connections:write)")
     app = build_app(settings)
     if socket_mode:

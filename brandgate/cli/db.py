@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from brandgate.cli.output import emit_json, say
-from brandgate.db.engine import describe_url, make_engine
+from brandgate.db.engine import database_url, describe_url, process_engine
 from brandgate.db.schema import current_revision, head_revision, upgrade
 from brandgate.settings import get_settings
 
@@ -21,9 +21,7 @@ def upgrade_command(as_json: bool) -> None:
     """Apply every migration up to head (creates the SQLite file and its folder if missing)."""
     settings = get_settings()
     revision = upgrade(settings)
-    engine = make_engine(settings)
-    where = describe_url(engine.url)
-    engine.dispose()
+    where = describe_url(database_url(settings))
     if as_json:
         emit_json({"database": where, "revision": revision, "head": head_revision()})
     else:
@@ -34,11 +32,8 @@ def upgrade_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def current_command(as_json: bool) -> None:
     """Show the database's revision and the newest one this brandgate knows."""
-    engine = make_engine(get_settings())
-    try:
-        current = current_revision(engine)
-    finally:
-        engine.dispose()
+    engine = process_engine(get_settings())
+    current = current_revision(engine)
     head = head_revision()
     if as_json:
         emit_json({"database": describe_url(engine.url), "revision": current, "head": head, "current": current == head})

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import click
 
+from brandgate import registry
 from brandgate.cli.output import emit_json, say
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.errors import EXIT_REJECT
+from brandgate.regress import actions
+from brandgate.regress.gate import format_table
+from brandgate.regress.suite import load_suite
 from brandgate.settings import get_settings
 
 
@@ -17,9 +21,6 @@ from brandgate.settings import get_settings
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def list_command(as_json: bool) -> None:
     """Profiles with their registry status (active, candidate, retired) and golden outputs."""
-    from brandgate import registry
-    from brandgate.regress import actions
-
     settings = get_settings()
     with actions.database(settings) as sessions, sessions.begin() as session:
         registry.ensure_active(session, settings, "cli")
@@ -58,10 +59,6 @@ def promote_command(
 
     Exit 0 promoted, 4 refused (the failed criteria are named), 2 bad input.
     """
-    from brandgate.regress import actions
-    from brandgate.regress.gate import format_table
-    from brandgate.regress.suite import load_suite
-
     settings = get_settings()
     suite = load_suite(suite_path or settings.regress_suite, settings).select(families, limit)
     options = actions.options_from(settings, seeds, concurrency, triggered_by="promote")
@@ -102,8 +99,6 @@ def promote_command(
 @click.option("--json", "as_json", is_flag=True)
 def rollback_command(reason: str, as_json: bool) -> None:
     """Restore the previously active profile at once."""
-    from brandgate.regress import actions
-
     settings = get_settings()
     with actions.database(settings) as sessions:
         retired, restored = actions.rollback(settings, sessions, "cli", reason)

@@ -13,8 +13,11 @@ import click
 
 from brandgate.cli.output import check_out_folder, copy_private, emit_json, say, warn, write_private
 from brandgate.cli.progress import ProgressDisplay, mode_for
+from brandgate.contact_sheet import write_contact_sheet
 from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
 from brandgate.jobs.api import JobQueue, JobStatus, Submission
+from brandgate.jobs.front import QueueFront
+from brandgate.jobs.queues import open_queue
 from brandgate.settings import Settings, get_settings
 from policies.brief import brief_from_mapping, load_brief
 
@@ -31,8 +34,6 @@ def _user(explicit: str | None) -> str:
 
 
 def _open(settings: Settings) -> JobQueue:
-    from brandgate.jobs.queues import open_queue
-
     return open_queue(settings)
 
 
@@ -138,8 +139,6 @@ def _report(status: JobStatus, out: Path | None, as_json: bool, what: str) -> No
     copies = None
     sheet = None
     if out is not None and status.images:
-        from brandgate.contact_sheet import write_contact_sheet
-
         copies = copy_outputs(status, out)
         sheet = write_contact_sheet(out / "contact-sheet.html", [status], copies, title=what)
     document = status_document(status, copies)
@@ -246,8 +245,6 @@ def export(image_id: str, user: str | None, idempotency_key: str | None, wait: b
 @click.option("--json", "as_json", is_flag=True)
 def status_command(request_id: str, as_json: bool) -> None:
     """Where a request is: queue position, progress, or its images and verdicts."""
-    from brandgate.jobs.front import QueueFront
-
     front = QueueFront(get_settings())
     try:
         status = front.status(request_id)
@@ -265,8 +262,6 @@ def status_command(request_id: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def cancel(request_id: str, user: str | None, as_json: bool) -> None:
     """Cancel a request: removed if queued, stopped at the next denoising step if running."""
-    from brandgate.jobs.front import QueueFront
-
     front = QueueFront(get_settings())
     try:
         status = front.cancel(request_id, _user(user))

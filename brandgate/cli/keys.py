@@ -8,6 +8,7 @@ import click
 
 from brandgate.cli.output import emit_json, say
 from brandgate.settings import get_settings
+from pipeline.keys import issue_chain, write_dev_chain
 
 
 @click.group("keys")
@@ -31,8 +32,6 @@ def init(directory: Path | None, force: bool, as_json: bool) -> None:
     Private keys are written 0600 and never printed. For production, set
     BRANDGATE_SIGNING_CERT, BRANDGATE_SIGNING_KEY and BRANDGATE_TRUST_ANCHORS instead.
     """
-    from pipeline.keys import issue_chain, write_dev_chain
-
     target = directory or get_settings().keys_dir
     paths = write_dev_chain(target, issue_chain(), force=force)
     if as_json:

@@ -8,9 +8,16 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from brandgate import registry
 from brandgate.cli.output import check_out_folder, emit_json, say, warn
 from brandgate.cli.progress import ProgressDisplay, mode_for
+from brandgate.db.models import RegressionRun
 from brandgate.errors import EXIT_FAILURE, BrandgateError, UserError
+from brandgate.regress import actions
+from brandgate.regress.gate import evaluate, format_table
+from brandgate.regress.report import summary_json, summary_lines
+from brandgate.regress.runner import RunInterrupted, find_run, load_view
+from brandgate.regress.suite import load_suite
 from brandgate.settings import get_settings
 
 
@@ -54,12 +61,6 @@ def run_command(
     as_json: bool,
 ) -> None:
     """Run the suite on a profile like real traffic; exit 0 complete, 3 watchdog flagged, 1 incomplete."""
-    from brandgate import registry
-    from brandgate.regress import actions
-    from brandgate.regress.report import summary_json, summary_lines
-    from brandgate.regress.runner import RunInterrupted, load_view
-    from brandgate.regress.suite import load_suite
-
     settings = get_settings()
     # The suite is read before the database is opened: a bad file costs nothing.
     suite = None if resume_id else load_suite(suite_path or settings.regress_suite, settings).select(families, limit)
@@ -124,10 +125,6 @@ def _size_option(text: str) -> tuple[int, int]:
 @click.option("--json", "as_json", is_flag=True)
 def compare_command(run_a: str, run_b: str, out_dir: Path | None, as_json: bool) -> None:
     """Compare RUN_A (candidate) with RUN_B (baseline) on the gate's criteria; writes an A/B report."""
-    from brandgate.regress import actions
-    from brandgate.regress.gate import evaluate, format_table
-    from brandgate.regress.runner import find_run, load_view
-
     settings = get_settings()
     with actions.database(settings) as sessions:
         a = load_view(sessions, find_run(sessions, run_a))
@@ -148,9 +145,6 @@ def compare_command(run_a: str, run_b: str, out_dir: Path | None, as_json: bool)
 @click.option("--json", "as_json", is_flag=True)
 def list_command(limit: int, as_json: bool) -> None:
     """The latest regression runs, newest first."""
-    from brandgate.db.models import RegressionRun
-    from brandgate.regress import actions
-
     settings = get_settings()
     with actions.database(settings) as sessions, sessions() as session:
         rows = list(session.scalars(select(RegressionRun).order_by(RegressionRun.started_at.desc()).limit(limit)))

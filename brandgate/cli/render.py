@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from brandgate.kits import resolve_kit
 from brandgate.settings import get_settings
 from pipeline.compose import check_brief_fits, compose
 from pipeline.generation import (
-    MAX_SEED,
     GenerationFailed,
     Generator,
     Progress,
@@ -26,7 +24,7 @@ from pipeline.generation import (
     derive_seeds,
 )
 from pipeline.profiles import load_profile
-from policies.brief import MAX_IMAGES_PER_BRIEF, brief_from_mapping, load_brief
+from policies.brief import MAX_IMAGES_PER_BRIEF, MAX_SEED, brief_from_mapping, choose_seed, load_brief
 
 SAVE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 
@@ -77,7 +75,7 @@ def render(
     folder = out if out is not None else settings.artifacts_dir / "renders"
     check_out_folder(folder, "--out" if out is not None else "BRANDGATE_ARTIFACTS_DIR/renders")
     profile = load_profile(profile_name, settings)
-    request_seed = brief.seed if brief.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    request_seed = brief.seed if brief.seed is not None else choose_seed()
     seeds = derive_seeds(request_seed, brief.n)
     generator = Generator(profile, settings)
 

@@ -8,6 +8,9 @@ import threading
 
 import click
 
+from brandgate.cli.output import emit_json, say
+from brandgate.db.engine import process_engine
+from brandgate.db.schema import ensure_current
 from brandgate.errors import UserError
 from brandgate.logs import configure_logging
 from brandgate.settings import Settings, get_settings
@@ -38,6 +41,7 @@ def worker(queues: str, concurrency: int, hostname: str | None) -> None:
 
 
 def _celery_worker(queues: tuple[str, ...], concurrency: int, hostname: str | None) -> None:
+    # Lazy: celery, kombu and redis load only for a worker of the celery backend.
     from brandgate.jobs.celery_app import build_celery, requeue_orphans_on_start, serve_metrics_in_pool
 
     settings = get_settings()
@@ -59,17 +63,11 @@ def _celery_worker(queues: tuple[str, ...], concurrency: int, hostname: str | No
 
 def check_database(settings: Settings) -> None:
     """Reachable and migrated, or a DatabaseError saying what to do."""
-    from brandgate.db.engine import make_engine
-    from brandgate.db.schema import ensure_current
-
-    engine = make_engine(settings)
-    try:
-        ensure_current(engine)
-    finally:
-        engine.dispose()
+    ensure_current(process_engine(settings))
 
 
 def _local_worker(threads: int) -> None:
+    # Lazy: the local pool brings the request run and every check; `health` needs neither.
     from brandgate.jobs.local import LocalQueue
 
     settings = get_settings()
@@ -89,12 +87,11 @@ def _local_worker(threads: int) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def health(as_json: bool) -> None:
     """Exit 0 when the database is reachable and migrated (and the broker answers, for Celery)."""
-    from brandgate.cli.output import emit_json, say
-
     settings = get_settings()
     check_database(settings)
     report = {"database": "ok", "broker": None}
     if settings.queue == "celery":
+        # Lazy: celery, kombu and redis load only when the celery backend is configured.
         from brandgate.jobs.celery_queue import CeleryQueue
 
         front = CeleryQueue(settings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,40 @@ def describe_url(url: URL) -> str:
     return f"{url.get_backend_name()} at {url.host or 'localhost'}:{port}/{url.database}"
 
 
+# Engines kept by `process_engine`: production has one database per process; a test process
+# opens many (one per test), and an engine left over from an earlier test is let go.
+MAX_PROCESS_ENGINES = 8
+_process_engines: OrderedDict[tuple[int, str], Engine] = OrderedDict()
+_process_engines_lock = threading.Lock()
+
+
+def process_engine(settings: Settings) -> Engine:
+    """This process's engine for the settings' database, made on first use and shared.
+
+    Every part of a process (the bot's queue and its approvals, a worker's runs and heartbeats,
+    a command) uses one connection pool. Callers never dispose it. Keyed by process ID too,
+    so a forked worker makes its own instead of using its parent's connections.
+    """
+    key = (os.getpid(), settings.database_url)
+    with _process_engines_lock:
+        engine = _process_engines.get(key)
+        if engine is not None:
+            _process_engines.move_to_end(key)
+            return engine
+        engine = make_engine(settings)
+        _process_engines[key] = engine
+        while len(_process_engines) > MAX_PROCESS_ENGINES:
+            (pid, _), old = _process_engines.popitem(last=False)
+            # Idle connections go; ones in use finish their work. A parent's sockets are left alone.
+            old.dispose(close=pid == os.getpid())
+        return engine
+
+
 def make_engine(settings: Settings, **engine_options: Any) -> Engine:
+    """A new engine with its own pool: for migrations, benchmarks and tests that size their pool.
+
+    Everything else uses `process_engine`.
+    """
     url = database_url(settings)
     backend = url.get_backend_name()
     if backend == "sqlite":

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from brandgate.db.engine import describe_url, make_engine
+from brandgate.db.roles import grant_app_role
 from brandgate.errors import DatabaseError
 from brandgate.settings import PROJECT_ROOT, Settings
 
@@ -82,7 +83,6 @@ def upgrade(settings: Settings, revision: str = "head") -> str:
 def _grant(connection: Connection, role: str) -> None:
     if connection.dialect.name != "postgresql":
         raise DatabaseError("BRANDGATE_DATABASE_APP_ROLE applies to PostgreSQL only; unset it for SQLite")
-    from brandgate.db.roles import grant_app_role
 
     try:
         grant_app_role(connection, role)

@@ -17,8 +17,8 @@ from celery import Celery, Task
 from celery.signals import worker_process_init, worker_ready
 from kombu.entity import Queue
 
-from brandgate.db.engine import make_engine, make_sessionmaker
-from brandgate.jobs.runner import Runner, backoff
+from brandgate.db.engine import make_sessionmaker, process_engine
+from brandgate.jobs.execution import JobExecutor, backoff
 from brandgate.jobs.state import orphaned, worker_identity
 from brandgate.metrics import get_metrics
 from brandgate.requests.run import WorkerParts
@@ -60,7 +60,7 @@ def build_celery(settings: Settings) -> Celery:
     )
     def run_request(task: Task, request_id: str, last_error: str | None = None) -> str:  # type: ignore[type-arg]
         runtime = worker_runtime(settings)
-        executed = runtime.runner.execute(request_id, worker_identity(), last_error=last_error)
+        executed = runtime.executor.execute(request_id, worker_identity(), last_error=last_error)
         outcome = executed.outcome
         retries = task.request.retries or 0
         if outcome == "retry":
@@ -83,10 +83,10 @@ def build_celery(settings: Settings) -> Celery:
 
 @dataclass
 class WorkerRuntime:
-    """What one worker process builds after the fork: engine, parts (models, signer), runner."""
+    """What one worker process builds after the fork: engine, parts (models, signer), job executor."""
 
     settings: Settings
-    runner: Runner
+    executor: JobExecutor
 
 
 _runtime_lock = threading.Lock()
@@ -97,12 +97,11 @@ def worker_runtime(settings: Settings) -> WorkerRuntime:
     global _runtime
     with _runtime_lock:
         if _runtime is None:
-            engine = make_engine(settings)
-            sessions = make_sessionmaker(engine)
+            sessions = make_sessionmaker(process_engine(settings))
             metrics = get_metrics()
             metrics.watch_jobs(sessions)
             parts = WorkerParts.from_settings(settings, sessions)
-            _runtime = WorkerRuntime(settings, Runner(parts, metrics))
+            _runtime = WorkerRuntime(settings, JobExecutor(parts, metrics))
         return _runtime
 
 
@@ -132,12 +131,8 @@ def requeue_orphans_on_start(app: Celery, settings: Settings, queues: tuple[str,
     @worker_ready.connect(weak=False)  # type: ignore[untyped-decorator]
     def _requeue(**_: Any) -> None:
         try:
-            engine = make_engine(settings)
-            try:
-                with make_sessionmaker(engine)() as session:
-                    found = [(q, rid) for q in queues for rid in orphaned(session, settings, q)]
-            finally:
-                engine.dispose()
+            with make_sessionmaker(process_engine(settings))() as session:
+                found = [(q, rid) for q in queues for rid in orphaned(session, settings, q)]
         except Exception as exc:
             log.warning("cannot look for orphaned jobs: %s", exc, extra={"event": "job.orphan_scan_failed"})
             return

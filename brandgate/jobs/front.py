@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.artifacts import ArtifactStore
-from brandgate.db.engine import make_engine, make_sessionmaker
+from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.db.schema import ensure_current
 from brandgate.jobs.api import Accepted, JobStatus, Submission
 from brandgate.jobs.intake import new_export, new_request
@@ -29,8 +29,7 @@ class QueueFront:
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
-        self._own_engine = engine is None
-        self.engine = engine or make_engine(settings)
+        self.engine = engine or process_engine(settings)
         ensure_current(self.engine)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
 
@@ -86,8 +85,7 @@ class QueueFront:
         return str(artifact_file(self.settings.artifacts_dir, sha256, suffix))
 
     def close(self) -> None:
-        if self._own_engine:
-            self.engine.dispose()
+        """Nothing to release here: the engine is the process's (or the caller's)."""
 
 
 def artifact_file(root: Path, sha256: str, suffix: str) -> Path:

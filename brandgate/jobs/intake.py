@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,14 +12,13 @@ from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
 from brandgate.settings import Settings
 from pipeline.compose import check_brief_fits
-from policies.brief import MAX_SEED, brief_from_mapping
+from pipeline.profiles import load_profile
+from policies.brief import brief_from_mapping, choose_seed
 from policies.characters import quote
 from policies.errors import InvalidInput
 
 MAX_PERSON_CHARS = 100
 MAX_KEY_CHARS = 200
-# Seeds chosen for the user stay below 2**31 so every backend's RNG takes them as they are.
-CHOSEN_SEED_LIMIT = 2**31
 
 
 def _person(value: str, what: str) -> str:
@@ -43,8 +40,6 @@ def _key(value: str | None) -> str | None:
 
 
 def _profile_hash(name: str, settings: Settings) -> str:
-    from pipeline.profiles import load_profile
-
     try:
         return load_profile(name, settings).content_hash()
     except InvalidInput as exc:
@@ -59,9 +54,7 @@ def new_request(settings: Settings, submission: Submission) -> NewRequest:
         check_brief_fits(brief, kit)
     except InvalidInput as exc:
         raise UserError(str(exc)) from None
-    seed = brief.seed if brief.seed is not None else secrets.randbelow(CHOSEN_SEED_LIMIT)
-    if not 0 <= seed <= MAX_SEED:
-        raise UserError(f"seed: {seed} is outside 0..{MAX_SEED}")
+    seed = brief.seed if brief.seed is not None else choose_seed()  # a brief's own seed is validated
     return NewRequest(
         brief=brief.model_dump(mode="json"),
         brief_hash=brief.content_hash(),

@@ -13,8 +13,8 @@ import threading
 from sqlalchemy import Engine
 
 from brandgate.jobs.api import JobStatus
+from brandgate.jobs.execution import JobExecutor, JobHooks, backoff
 from brandgate.jobs.front import QueueFront
-from brandgate.jobs.runner import JobHooks, Runner, backoff
 from brandgate.jobs.state import next_queued, orphaned, worker_identity
 from brandgate.metrics import Metrics, get_metrics
 from brandgate.requests.run import WorkerParts
@@ -35,7 +35,7 @@ class LocalQueue(QueueFront):
         self.parts = parts or WorkerParts.from_settings(settings, self.sessions)
         self.metrics = metrics or get_metrics()
         self.metrics.watch_jobs(self.sessions)
-        self.runner = Runner(self.parts, self.metrics)
+        self.executor = JobExecutor(self.parts, self.metrics)
         self._wakeup = threading.Condition()
         self._stopping = threading.Event()
         self._running: dict[str, JobHooks] = {}
@@ -101,7 +101,7 @@ class LocalQueue(QueueFront):
                 with self._wakeup:
                     self._wakeup.wait(POLL_S)
                 continue
-            executed = self.runner.execute(request_id, worker, on_hooks=self._track, last_error=retry_error)
+            executed = self.executor.execute(request_id, worker, on_hooks=self._track, last_error=retry_error)
             if executed.outcome == "retry":
                 retries += 1
                 retry_id, retry_error = request_id, executed.error

@@ -15,13 +15,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate import registry
+from brandgate.db.audit import append_event
+from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.db.models import ModelProfileRow, RegressionRun
+from brandgate.db.schema import ensure_current
 from brandgate.errors import UserError
+from brandgate.jobs.queues import open_queue
 from brandgate.regress.gate import Comparison, evaluate
 from brandgate.regress.report import RunView, summary_lines, write_report
 from brandgate.regress.runner import RunOptions, SuiteRunner, find_run, load_view, suite_for_run
+from brandgate.regress.slack import post_alert, post_report
 from brandgate.regress.suite import Suite
 from brandgate.settings import Settings
+from pipeline.profiles import load_profile
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +52,9 @@ def queue_settings(settings: Settings, concurrency: int) -> Settings:
 
 @contextmanager
 def database(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    from brandgate.db.engine import make_engine, make_sessionmaker
-    from brandgate.db.schema import ensure_current
-
-    engine = make_engine(settings)
-    try:
-        ensure_current(engine)
-        yield make_sessionmaker(engine)
-    finally:
-        engine.dispose()
+    engine = process_engine(settings)
+    ensure_current(engine)
+    yield make_sessionmaker(engine)
 
 
 @contextmanager
@@ -65,8 +65,6 @@ def suite_runner(
     stop: threading.Event | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[SuiteRunner]:
-    from brandgate.jobs.queues import open_queue
-
     queue = open_queue(queue_settings(settings, concurrency))
     try:
         yield SuiteRunner(settings, sessions, queue, stop=stop, on_progress=on_progress)
@@ -85,8 +83,6 @@ def options_from(settings: Settings, seeds: int | None, concurrency: int | None,
 
 
 def _profile_hash(settings: Settings, profile: str) -> str:
-    from pipeline.profiles import load_profile
-
     try:
         return str(load_profile(profile, settings).content_hash())
     except ValueError as exc:  # InvalidInput: unknown profile, bad file, device it cannot run on
@@ -141,8 +137,6 @@ def report(
 ) -> tuple[Path, Path]:
     html_path, json_path = write_report(run, out_dir or settings.regress_reports_dir, baseline)
     if post:
-        from brandgate.regress.slack import post_report
-
         post_report(settings, "\n".join(summary_lines(run)), html_path, title=f"brandgate regression {run.run_id}")
     return html_path, json_path
 
@@ -221,8 +215,6 @@ def promote(
         if comparison.passed:
             registry.make_active(session, row, actor, payload)
         else:
-            from brandgate.db.audit import append_event
-
             append_event(
                 session,
                 actor=actor,
@@ -302,11 +294,7 @@ def nightly(
                 notes.append(f"could not roll back: {exc}")
     paths = report(settings, run, None, baseline)
     if broken and settings.slack_report_channel and settings.slack_bot_token is not None:
-        from brandgate.regress.slack import post_alert
-
         post_alert(settings, ":rotating_light: " + "; ".join(notes))
     if settings.slack_report_channel and settings.slack_bot_token is not None:
-        from brandgate.regress.slack import post_report
-
         post_report(settings, "\n".join(summary_lines(run)), paths[0], title=f"nightly regression {run.run_id}")
     return NightlyResult(run, comparison, rolled, paths, notes)

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image, UnidentifiedImageError
 
-from brandgate.regress.metrics import Output
+from brandgate.regress.measures import Output
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 THUMBNAIL_SIDE = 112

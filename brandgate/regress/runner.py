@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandgate.db.models import GoldenOutput, Image, ModelProfileRow, RegressionOutput, RegressionRun
 from brandgate.errors import UserError
 from brandgate.jobs.api import JobQueue, JobStatus, Submission
-from brandgate.regress.metrics import (
+from brandgate.regress.measures import (
     CheckOutcome,
     Output,
     Pixels,
@@ -38,6 +38,7 @@ from brandgate.regress.metrics import (
 from brandgate.regress.report import RunView
 from brandgate.regress.suite import Suite, SuiteBrief, load_suite
 from brandgate.settings import Settings
+from policies.checks import builtin_specs
 
 log = logging.getLogger(__name__)
 
@@ -317,8 +318,6 @@ class SuiteRunner:
                 self.on_progress(self._finished, self._todo)
 
     def _output_of(self, render: Render, status: JobStatus, latency: float | None) -> Output:
-        from policies.checks import builtin_specs
-
         families = {spec.id: spec.family for spec in builtin_specs()}
         view = status.images[0] if status.images else None
         checks: tuple[CheckOutcome, ...] = ()

@@ -1,7 +1,7 @@
 """Running one request end to end: screen, generate, compose, check, sign, store, record.
 
 `RequestRun(parts)(request_id)` is the one entry point. Generation of image k+1 runs while a
-governance thread composes, checks, signs, stores and records image k, so the model is never
+finishing thread composes, checks, signs, stores and records image k, so the model is never
 waiting on the CPU-side work. Every image is recorded in its own transaction (its row, its
 check rows, its charge and its audit event together), so a failure or a crash leaves no
 half-written image and a redelivered job skips what is already recorded.
@@ -31,25 +31,36 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandgate.artifacts import ArtifactStore
 from brandgate.db.audit import chain_head
 from brandgate.db.evidence import record_image, seal_image
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
-from brandgate.kits import with_operator_options
+from brandgate.kits import resolve_kit
 from brandgate.requests import lifecycle
+from pipeline.compose import compose
+from pipeline.generation import GenerationCancelled, Generator, derive_seeds
+from pipeline.generation import Progress as StepProgress
+from pipeline.profiles import load_profile
+from pipeline.provenance import (
+    ApprovalRecord,
+    CheckRecord,
+    GovernanceRecord,
+    Ingredient,
+    ModelIdentity,
+    Signer,
+    TrailAnchor,
+)
 from policies.brief import Brief, brief_from_mapping
-from policies.checks import known_ids
 from policies.checks.bg603_degenerate_output import background_copy
 from policies.creative import Creative
-from policies.engine import CheckResult, ImageReport, run_checks
+from policies.engine import CheckResult, ImageReport, run_checks, screen_brief
 from policies.errors import InvalidInput
-from policies.kit import Kit, load_kit
+from policies.kit import Kit
 from policies.perceptual import phash_hex
 
 if TYPE_CHECKING:
-    from brandgate.artifacts import ArtifactStore
     from brandgate.settings import Settings
     from pipeline.profiles import Profile
-    from pipeline.provenance import Signer
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +141,6 @@ class WorkerParts:
 
     @classmethod
     def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> WorkerParts:
-        from brandgate.artifacts import ArtifactStore
-        from pipeline.provenance import Signer
-
         return cls(
             settings=settings,
             sessions=sessions,
@@ -147,8 +155,6 @@ class WorkerParts:
             return self._signer
 
     def generator(self, profile: Profile) -> Any:
-        from pipeline.generation import Generator
-
         key = profile.content_hash()
         with self._guard:
             if key not in self._generators:
@@ -178,7 +184,7 @@ class Job:
 
 @dataclass
 class Produced:
-    """An image the model made, waiting for governance."""
+    """An image the model made, waiting to be finished (composed, checked, signed, stored, recorded)."""
 
     index: int
     seed: int
@@ -258,16 +264,26 @@ class RequestRun:
     # ------------------------------------------------------------------ stages
 
     @contextmanager
-    def _stage(self, stage: str, timings: dict[str, float]) -> Iterator[None]:
-        """Time a request-level stage and turn its errors into StageFailed (outages pass through)."""
-        self.hooks.progress(stage)
+    def _stage(self, stage: str, timings: dict[str, float], *, image: bool = False) -> Iterator[None]:
+        """Time a stage and turn its errors into StageFailed (outages pass through).
+
+        A request-level stage publishes progress and adds up in the request's timings; an image's
+        stage (on the finishing thread) is timed in that image's own timings, and counts towards
+        its `finishing` total.
+        """
+        if not image:
+            self.hooks.progress(stage)
         began = time.perf_counter()
         try:
             with stage_errors(stage):
                 yield
         finally:
             elapsed = time.perf_counter() - began
-            timings[stage] = timings.get(stage, 0.0) + elapsed
+            if image:
+                timings[stage] = round(elapsed, 4)
+                timings["finishing"] = round(timings.get("finishing", 0.0) + elapsed, 4)
+            else:
+                timings[stage] = timings.get(stage, 0.0) + elapsed
             self.hooks.stage_timed(stage, elapsed)
 
     def _check_cancel(self) -> None:
@@ -276,9 +292,6 @@ class RequestRun:
             raise Cancelled(by)
 
     def _prepare(self, request_id: str) -> Job:
-        from pipeline.generation import derive_seeds
-        from pipeline.profiles import load_profile
-
         settings = self.parts.settings
         with self.parts.sessions() as session:
             request = session.get(Request, request_id)
@@ -298,9 +311,7 @@ class RequestRun:
             brief = brief_from_mapping(request.brief, f"request {request_id} brief")
         except InvalidInput as exc:
             raise StageFailed("preparing", str(exc)) from None
-        kit = with_operator_options(
-            load_kit(settings.kits_dir / request.kit_name, known_check_ids=known_ids()), settings
-        )
+        kit = resolve_kit(request.kit_name, settings)
         if kit.content_hash != request.kit_hash:
             log.warning(
                 "kit %s changed since the request was queued; using the kit as it is now",
@@ -338,8 +349,6 @@ class RequestRun:
             ) from None
 
     def _screen(self, job: Job) -> None:
-        from policies.engine import screen_brief
-
         result = screen_brief(job.brief, job.kit)
         results = result if isinstance(result, Sequence) else [result]
         for check in results:
@@ -347,7 +356,7 @@ class RequestRun:
                 raise StageFailed("screening", f"{check.id} {check.name} rejected the prompt: {check.message}")
 
     def _produce(self, job: Job, timings: dict[str, float], spend: Spend) -> list[str]:
-        """Generate in chunks; the governance of one chunk overlaps the generation of the next.
+        """Generate in chunks; finishing one chunk overlaps the generation of the next.
 
         Chunks are `generation_chunk` images (1 by default, never more than the profile's
         batch size): small chunks keep the model busy while the CPU checks what it made.
@@ -358,14 +367,14 @@ class RequestRun:
         abort = threading.Event()
         futures: list[Future[str]] = []
         batch = max(1, min(self.parts.settings.generation_chunk, job.profile.max_batch_size))
-        with ThreadPoolExecutor(1, thread_name_prefix=f"govern-{job.request.id[:8]}") as governance:
+        with ThreadPoolExecutor(1, thread_name_prefix=f"finish-{job.request.id[:8]}") as finishing:
             try:
                 for start in range(0, len(job.pending), batch):
                     indexes = job.pending[start:start + batch]
                     self._fail_fast(futures)
                     produced = self._generate(job, generator, indexes, abort, timings, spend)
                     for item in produced:
-                        futures.append(governance.submit(self._govern, job, item, spend, abort))
+                        futures.append(finishing.submit(self._finish_image, job, item, spend, abort))
                 for future in futures:
                     future.result()
             except BaseException:
@@ -373,19 +382,16 @@ class RequestRun:
                 for future in futures:
                     future.cancel()
                 raise
-        self._collect_governance_timings(job, timings)
+        self._collect_finishing_timings(job, timings)
         return self._recorded_ids(job.request.id)
 
     def _fail_fast(self, futures: Sequence[Future[str]]) -> None:
         for future in futures:
             if future.done():
-                future.result()  # re-raises the governance failure of an earlier image
+                future.result()  # re-raises the finishing failure of an earlier image
 
     def _generate(self, job: Job, generator: Any, indexes: list[int], abort: threading.Event,
                   timings: dict[str, float], spend: Spend) -> list[Produced]:
-        from pipeline.generation import GenerationCancelled
-        from pipeline.generation import Progress as StepProgress
-
         seeds = [job.seeds[i] for i in indexes]
 
         def on_step(progress: StepProgress) -> None:
@@ -433,17 +439,17 @@ class RequestRun:
 
 
 
-    def _govern(self, job: Job, item: Produced, spend: Spend, abort: threading.Event) -> str:
-        """Compose, check, sign, store and record one image (on the governance thread)."""
+    def _finish_image(self, job: Job, item: Produced, spend: Spend, abort: threading.Event) -> str:
+        """Compose, check, sign, store and record one image (on the finishing thread)."""
         if abort.is_set():
             raise StageFailed("checking", "stopped because an earlier image failed")
         timings: dict[str, float] = {"generating": round(item.generation_s, 4)}
         image_id = os.urandom(16).hex()
         request = job.request
 
-        with self._image_stage("composing", timings):
+        with self._stage("composing", timings, image=True):
             final, ingredients, composition = self._compose(job, item)
-        with self._image_stage("checking", timings):
+        with self._stage("checking", timings, image=True):
             # The checks judge the file we are about to write, format included.
             # What compositing placed (text lines, fonts, logo box) lets the checks read the
             # placed boxes and compare the placed text glyph by glyph.
@@ -452,14 +458,14 @@ class RequestRun:
                                          placements=placed)
             creative.earlier = [job.backgrounds[i] for i in sorted(job.backgrounds) if i < item.index]
             report = run_checks(creative, job.brief, job.kit)
-        with self._image_stage("signing", timings):
+        with self._stage("signing", timings, image=True):
             encoded = encode(final, job.brief.format)
             signed = self._sign(job, item, image_id, report, encoded, ingredients)
-        with self._image_stage("storing", timings):
+        with self._stage("storing", timings, image=True):
             suffix = SUFFIXES[job.brief.format]
             stored = self.parts.store.put(signed.image, suffix)
             manifest = self.parts.store.put(signed.manifest_store, ".c2pa")
-        with self._image_stage("recording", timings):
+        with self._stage("recording", timings, image=True):
             recorded = self._record_image(
                 job, item, image_id, report, final, stored.sha256, manifest.sha256, timings, composition
             )
@@ -470,35 +476,20 @@ class RequestRun:
             "image %d/%d %s", item.index + 1, request.n_images, report.verdict,
             extra={"event": "image.recorded", "request_id": request.id, "image_id": image_id,
                    "index": item.index, "verdict": report.verdict, "sha256": stored.sha256,
-                   "cost_usd": item.cost_usd, "governance_s": timings.get("governance")},
+                   "cost_usd": item.cost_usd, "finishing_s": timings.get("finishing")},
         )
         return image_id
-
-    @contextmanager
-    def _image_stage(self, stage: str, timings: dict[str, float]) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            with stage_errors(stage):
-                yield
-        finally:
-            elapsed = time.perf_counter() - began
-            timings[stage] = round(elapsed, 4)
-            timings["governance"] = round(timings.get("governance", 0.0) + elapsed, 4)
-            self.hooks.stage_timed(stage, elapsed)
 
     def _compose(
         self, job: Job, item: Produced
     ) -> tuple[PILImage.Image, list[Any], dict[str, Any] | None]:
         """Brand text and logo placed by us when the brief asks; ingredients for the credentials."""
-        from pipeline.provenance import Ingredient
-
         if job.parent is not None and job.parent_bytes is not None:
             parent = Ingredient.preview(job.parent_bytes, job.parent.media_type)
         else:
             parent = None
         if not job.brief.wants_composition:
             return item.image, [parent] if parent else [], None
-        from pipeline.compose import compose
 
         composition = compose(item.image, job.brief, job.kit)
         ingredients: list[Any] = [parent] if parent else []
@@ -507,8 +498,6 @@ class RequestRun:
 
     def _sign(self, job: Job, item: Produced, image_id: str, report: ImageReport, encoded: bytes,
               ingredients: list[Any]) -> Any:
-        from pipeline.provenance import ApprovalRecord, CheckRecord, GovernanceRecord, ModelIdentity
-
         record = generation_record(item.generation)
         approval = None
         if job.approval is not None:
@@ -537,8 +526,6 @@ class RequestRun:
 
     def _trail_anchor(self) -> Any:
         """The chain head now, carried in the credential: a later rewrite of the trail under it shows."""
-        from pipeline.provenance import TrailAnchor
-
         engine = self.parts.sessions.kw["bind"]
         seq, digest = chain_head(engine)
         return TrailAnchor(seq, digest) if seq > 0 else None
@@ -628,7 +615,7 @@ class RequestRun:
             return False
         return True
 
-    def _collect_governance_timings(self, job: Job, timings: dict[str, float]) -> None:
+    def _collect_finishing_timings(self, job: Job, timings: dict[str, float]) -> None:
         with self.parts.sessions() as session:
             rows = session.scalars(select(Image.timings).where(Image.request_id == job.request.id)).all()
         for row in rows:
@@ -778,8 +765,6 @@ class StopSignal(threading.Event):
 
 def ingredient_list(composition: Any, background: PILImage.Image) -> list[Any]:
     """Provenance ingredients of a composited image: the generated background and the logo file."""
-    from pipeline.provenance import Ingredient
-
     made: list[Any] = [Ingredient.background(encode(background, "png"), "image/png")]
     for entry in composition.ingredients:
         path = entry.get("path")

@@ -44,9 +44,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.check import Outcome
-from policies.ocr import OcrResult, PlacedLine, otsu_split, placed_lines, read_text
+from policies.kit import resolve_font
+from policies.ocr import OcrResult, PlacedLine, placed_lines, read_text
 from policies.options import number
-from policies.rendered_text import GlyphComparison, compare_in_box, placed_coverage
+from policies.rendered_text import GlyphComparison, compare_in_box, otsu_split, placed_coverage
 from policies.required_text import expected_texts, font_for
 from policies.text_match import normalise, similarity
 
@@ -155,8 +156,6 @@ GOOD_FIT = 0.85
 
 
 def _candidate_fonts(brief: Brief, kit: Kit) -> list[str]:
-    from policies.kit import resolve_font
-
     fonts = [f] if (f := font_for(brief, kit, "headline")) else []
     for face in COMMON_FACES:
         try:

@@ -52,6 +52,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.check import Outcome
+from policies.checks.bg201_logo_match import locate_required
 from policies.detector import detect_objects
 from policies.options import number
 
@@ -257,7 +258,6 @@ def _logo_mask(creative: Creative, brief: Brief, kit: Kit) -> NDArray[np.bool_] 
     """Where the brief's logo is (shared with BG201), so that its shapes are not counted."""
     if not brief.logo or brief.logo not in kit.spec.logos:
         return None
-    from policies.checks.bg201_logo_match import locate_required
 
     found = [loc for loc in locate_required(creative, kit, brief.logo).values() if loc is not None]
     if not found:

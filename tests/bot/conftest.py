@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import build_app, runtime_of
-from bot.governance import BrandgateGovernance, Governance
 from bot.runtime import Runtime
 from bot.server import build_asgi
+from bot.services import BrandgateServices, Services
 from brandgate.db.models import Approval, AuditEvent, Request
 from brandgate.db.schema import upgrade
 from brandgate.jobs.front import QueueFront
@@ -119,8 +119,8 @@ def front(real_settings: Settings) -> Iterator[QueueFront]:
 
 
 @pytest.fixture
-def governance(real_settings: Settings, front: QueueFront) -> BrandgateGovernance:
-    return BrandgateGovernance(real_settings, queue=front)
+def services(real_settings: Settings, front: QueueFront) -> BrandgateServices:
+    return BrandgateServices(real_settings, queue=front)
 
 
 @dataclass(frozen=True)
@@ -181,9 +181,9 @@ class Records:
 class ServedBot:
     """The real app under uvicorn on a loopback port, and a way to send it what Slack sends."""
 
-    def __init__(self, settings: Settings, governance: Governance, slack: FakeSlack) -> None:
+    def __init__(self, settings: Settings, services: Services, slack: FakeSlack) -> None:
         self.slack = slack
-        self.app = build_app(settings, governance)
+        self.app = build_app(settings, services)
         self.runtime: Runtime = runtime_of(self.app)
         config = uvicorn.Config(build_asgi(self.app, settings), host="127.0.0.1", port=0, log_level="warning")
         self.server = uvicorn.Server(config)
@@ -322,7 +322,7 @@ class ServedBot:
 @dataclass
 class BotUnderTest:
     bot: ServedBot
-    governance: BrandgateGovernance
+    services: BrandgateServices
     slack: FakeSlack
     records: Records
     worker: TestWorker
@@ -333,10 +333,10 @@ class BotUnderTest:
 
 @pytest.fixture
 def served(
-    real_settings: Settings, governance: BrandgateGovernance, front: QueueFront, slack: FakeSlack
+    real_settings: Settings, services: BrandgateServices, front: QueueFront, slack: FakeSlack
 ) -> Iterator[BotUnderTest]:
-    bot = ServedBot(real_settings, governance, slack)
+    bot = ServedBot(real_settings, services, slack)
     try:
-        yield BotUnderTest(bot, governance, slack, Records(front.sessions), TestWorker(real_settings, front))
+        yield BotUnderTest(bot, services, slack, Records(front.sessions), TestWorker(real_settings, front))
     finally:
         bot.close()

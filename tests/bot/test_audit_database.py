@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import messages
-from bot.governance import BrandgateGovernance, DecisionTaken
+from bot.services import BrandgateServices, DecisionTaken
 from bot.slash import AuditQuery
 from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine, make_sessionmaker
@@ -38,7 +38,7 @@ def flagged_image(audited: Settings, add_image: Any) -> str:
 
 @pytest.fixture
 def real_bot(audited: Settings, slack: FakeSlack) -> Iterator[ServedBot]:
-    bot = ServedBot(audited, BrandgateGovernance(audited), slack)
+    bot = ServedBot(audited, BrandgateServices(audited), slack)
     try:
         yield bot
     finally:
@@ -90,32 +90,32 @@ def test_a_refused_click_is_an_audit_event(
 
 
 def test_decide_twice_says_who_decided_first(audited: Settings, flagged_image: str) -> None:
-    governance = BrandgateGovernance(audited)
-    governance.decide(flagged_image, "rejected", "slack:T:UA", "off-brand colours")
+    services = BrandgateServices(audited)
+    services.decide(flagged_image, "rejected", "slack:T:UA", "off-brand colours")
     with pytest.raises(DecisionTaken) as taken:
-        governance.decide(flagged_image, "approved", "slack:T:UB", None)
+        services.decide(flagged_image, "approved", "slack:T:UB", None)
     assert (taken.value.decision, taken.value.decided_by) == ("rejected", "slack:T:UA")
-    record = governance.image(flagged_image)
+    record = services.image(flagged_image)
     assert (record.verdict, record.decided_by, record.workspace, record.requester) == (
         "rejected",
         "slack:T:UA",
         TEAM_ID,
         MARK,
     )
-    governance.close()
+    services.close()
 
 
 def test_the_trail_is_written_as_jsonl_and_csv(audited: Settings, flagged_image: str) -> None:
-    governance = BrandgateGovernance(audited)
-    record = governance.image(flagged_image)
+    services = BrandgateServices(audited)
+    record = services.image(flagged_image)
     out = io.BytesIO()
-    assert governance.export_trail(AuditQuery(kit="acme", format="jsonl"), out) == 1
+    assert services.export_trail(AuditQuery(kit="acme", format="jsonl"), out) == 1
     row = json.loads(out.getvalue())
     assert (row["image_id"], row["request_id"], row["kit"]) == (flagged_image, record.request_id, "acme")
     out = io.BytesIO()
-    assert governance.export_trail(AuditQuery(request_id="nosuchrequest", format="csv"), out) == 0
+    assert services.export_trail(AuditQuery(request_id="nosuchrequest", format="csv"), out) == 0
     assert out.getvalue().startswith(b"image_id,")
-    governance.close()
+    services.close()
 
 
 def _view(image_id: str) -> Any:
@@ -131,8 +131,8 @@ def test_verify_runs_the_real_verification_on_a_file_without_credentials(audited
 
     path = tmp_path / "screenshot.png"
     Image.new("RGB", (64, 64), (10, 120, 200)).save(path)
-    governance = BrandgateGovernance(audited)
-    summary = governance.verify(path.read_bytes(), path.name)
+    services = BrandgateServices(audited)
+    summary = services.verify(path.read_bytes(), path.name)
     assert summary["state"] == "no_credentials" and summary["exit_code"] == 5
     assert "No content credentials" in messages.verify_blocks(path.name, summary)[0]["text"]["text"]
-    governance.close()
+    services.close()

@@ -1,8 +1,4 @@
-"""End to end: a slash command runs on the real local queue with the tiny model, and a manager approves in the thread.
-
-Needs the local queue, the tiny model and the key tooling (orchestration, generation and provenance);
-skipped with the reason until those are on this branch.
-"""
+"""End to end: a slash command runs on the real local queue with the tiny model; a manager approves in the thread."""
 
 from __future__ import annotations
 
@@ -12,15 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("brandgate.jobs.queues", reason="the job queue (orchestration) is not merged yet")
-pytest.importorskip("pipeline.tiny_model", reason="the tiny model (generation) is not merged yet")
-pytest.importorskip("pipeline.keys", reason="signing keys (provenance) are not merged yet")
-
 import yaml
 
 from bot import messages
-from bot.governance import BrandgateGovernance
+from bot.services import BrandgateServices
 from brandgate.settings import Settings
 from tests.bot.conftest import ANNA, COMPLIANCE, MARK, SECRET, ServedBot
 from tests.fake_slack import FakeSlack, fake_token
@@ -91,7 +82,7 @@ def _settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_parts
 
 @pytest.fixture
 def live_bot(e2e_settings: Settings, slack: FakeSlack) -> Iterator[ServedBot]:
-    bot = ServedBot(e2e_settings, BrandgateGovernance(e2e_settings), slack)
+    bot = ServedBot(e2e_settings, BrandgateServices(e2e_settings), slack)
     try:
         yield bot
     finally:
@@ -100,7 +91,7 @@ def live_bot(e2e_settings: Settings, slack: FakeSlack) -> Iterator[ServedBot]:
 
 @pytest.fixture
 def plain_bot(plain_settings: Settings, slack: FakeSlack) -> Iterator[ServedBot]:
-    bot = ServedBot(plain_settings, BrandgateGovernance(plain_settings), slack)
+    bot = ServedBot(plain_settings, BrandgateServices(plain_settings), slack)
     try:
         yield bot
     finally:

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import build_app
-from bot.governance import BrandgateGovernance
 from bot.server import socket_mode_handler
+from bot.services import BrandgateServices
 from brandgate.errors import ConfigError
 from brandgate.jobs.front import QueueFront
 from brandgate.settings import Settings
@@ -40,13 +40,13 @@ def _command(text: str) -> dict[str, str]:
 
 def test_commands_arrive_and_are_acked_over_the_websocket(
     real_settings: Settings,
-    governance: BrandgateGovernance,
+    services: BrandgateServices,
     front: QueueFront,
     slack: FakeSlack,
     socket_server: FakeSocketMode,
 ) -> None:
     settings = real_settings.model_copy(update={"slack_app_token": SecretStr("xapp-1-test")})
-    app = build_app(settings, governance)
+    app = build_app(settings, services)
     handler = socket_mode_handler(app, settings)
     handler.connect()
     try:
@@ -64,8 +64,8 @@ def test_commands_arrive_and_are_acked_over_the_websocket(
 
 
 def test_socket_mode_without_an_app_token_is_a_clear_error(
-    real_settings: Settings, governance: BrandgateGovernance
+    real_settings: Settings, services: BrandgateServices
 ) -> None:
-    app = build_app(real_settings, governance)
+    app = build_app(real_settings, services)
     with pytest.raises(ConfigError, match="BRANDGATE_SLACK_APP_TOKEN"):
         socket_mode_handler(app, real_settings)

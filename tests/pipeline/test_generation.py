@@ -96,7 +96,7 @@ def test_scheduler_that_does_not_suit_the_model_is_refused(gen_settings: Setting
 def test_model_is_loaded_once_and_shared(fast_profile: Profile, gen_settings: Settings) -> None:
     first = Generator(fast_profile, gen_settings)
     second = Generator(fast_profile.with_steps(3), gen_settings)
-    assert first.pipeline is second.pipeline
+    assert first.diffusers_pipe is second.diffusers_pipe
 
 
 def test_scheduler_is_swapped_by_name(gen_settings: Settings) -> None:
@@ -235,7 +235,7 @@ def test_out_of_memory_halves_the_batch_and_records_each_retry(gen_settings: Set
     profile = load_profile(str(write_profile(gen_settings, max_batch_size=4)), gen_settings)
     generator = Generator(profile, gen_settings)
     limit = _GpuLimit(max_samples=2)  # classifier-free guidance doubles: only batch size 1 fits
-    handle = generator.pipeline.unet.register_forward_pre_hook(limit, with_kwargs=True)
+    handle = generator.diffusers_pipe.unet.register_forward_pre_hook(limit, with_kwargs=True)
     try:
         images = generator.generate(PROMPT, None, derive_seeds(3, 4), (64, 64))
     finally:
@@ -257,7 +257,7 @@ def test_out_of_memory_halves_the_batch_and_records_each_retry(gen_settings: Set
 def test_out_of_memory_at_batch_size_one_fails_clearly(gen_settings: Settings) -> None:
     profile = load_profile(str(write_profile(gen_settings, max_batch_size=2)), gen_settings)
     generator = Generator(profile, gen_settings)
-    handle = generator.pipeline.unet.register_forward_pre_hook(_GpuLimit(max_samples=0), with_kwargs=True)
+    handle = generator.diffusers_pipe.unet.register_forward_pre_hook(_GpuLimit(max_samples=0), with_kwargs=True)
     try:
         with pytest.raises(GenerationFailed) as caught:
             generator.generate(PROMPT, None, [1, 2], (64, 64))

@@ -20,12 +20,10 @@ from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.models import AuditEvent, GoldenOutput, ModelProfileRow, RegressionOutput
 from brandgate.errors import UserError
 from brandgate.regress import actions
+from brandgate.regress.gate import evaluate
 from brandgate.regress.suite import load_suite
 from brandgate.settings import Settings
 from tests.fake_slack import FakeSlack, fake_token
-
-pytest.importorskip("brandgate.jobs.queues", reason="the job queue (orchestration) is not merged yet")
-from brandgate.regress.gate import evaluate
 from tests.regress.gate_world import GateWorld, build_world
 
 
@@ -195,17 +193,23 @@ def test_report_of_a_real_run_has_one_tile_per_output_and_goldens_are_kept(
     assert second.summary["drift"]["min_ssim"] == pytest.approx(1.0)
 
 
-@pytest.mark.slow
-def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
-    world: GateWorld, gate: tuple[Settings, sessionmaker[Session]], tmp_path: Path
-) -> None:
-    settings, sessions = gate
+def _live_profile(world: GateWorld, settings: Settings, tmp_path: Path) -> tuple[Settings, Path, dict[str, object]]:
+    """A profiles folder of its own with `base` and `cand-live` (the base profile renamed), whose
+    file a test may change under the registry's feet; auto-rollback on."""
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     same = yaml.safe_load((world.settings.profiles_dir / "cand-same.yaml").read_text())
     (profiles / "cand-live.yaml").write_text(yaml.safe_dump({**same, "name": "cand-live"}))
     (profiles / "base.yaml").write_text((world.settings.profiles_dir / "base.yaml").read_text())
-    settings = settings.model_copy(update={"profiles_dir": profiles, "auto_rollback": True})
+    return settings.model_copy(update={"profiles_dir": profiles, "auto_rollback": True}), profiles, same
+
+
+@pytest.mark.slow
+def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
+    world: GateWorld, gate: tuple[Settings, sessionmaker[Session]], tmp_path: Path
+) -> None:
+    settings, sessions = gate
+    settings, profiles, same = _live_profile(world, settings, tmp_path)
     suite = load_suite(world.suite_path)
     options = actions.options_from(settings, 1, 2)
     # the promotion's own run of cand-live is the last good run the nightly run is held to
@@ -230,6 +234,50 @@ def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
     assert _statuses(sessions)["base"] == "active"
     [alert] = slack.calls_to("chat.postMessage")
     assert "rolled back cand-live → base" in alert.params["text"] and "p95 latency" in alert.params["text"]
+    assert slack.calls_to("files.completeUploadExternal")
+    assert _events(sessions)[-1] == ("model.rolled_back", "base")
+
+
+def test_nightly_run_that_drifts_from_its_goldens_rolls_back_and_alerts(
+    world: GateWorld, gate: tuple[Settings, sessionmaker[Session]], tmp_path: Path
+) -> None:
+    """The fast twin of the slow test above, decided by pixels, not by this machine's clock.
+
+    The live profile's model is swapped by config for one whose decoder draws a flat grey: every
+    image drifts from the goldens its last good run stored and fails the checks, so the brief
+    families' pass rates drop, the nightly run rolls back and alerts in Slack.
+    """
+    from brandgate import registry
+
+    settings, sessions = gate
+    settings, profiles, same = _live_profile(world, settings, tmp_path)
+    suite = load_suite(world.suite_path)
+    with sessions.begin() as session:
+        registry.ensure_active(session, settings, "test")
+        registry.make_active(session, registry.register(session, "cand-live", settings), "test", {})
+    # the live profile's first complete, clean run: its goldens and the last good run to hold it to
+    good = actions.run_suite(settings, sessions, suite, "cand-live", actions.options_from(settings, 1, 2))
+    assert good.status == "complete" and good.is_pass
+    with sessions() as session:
+        assert {g.brief_id for g in session.scalars(select(GoldenOutput))} == {"count-a"}
+
+    (profiles / "cand-live.yaml").write_text(
+        yaml.safe_dump({**same, "name": "cand-live", "model": "tiny-sd-blank"})
+    )
+    with FakeSlack() as slack:
+        noisy = settings.model_copy(
+            update={"slack_api_url": slack.api_url, "slack_bot_token": SecretStr(fake_token()),
+                    "slack_report_channel": "C1", "regress_seeds": 1}
+        )
+        night = actions.nightly(noisy, sessions, suite)
+    drift = night.run.summary["drift"]
+    assert drift["images_compared"] == 1
+    assert drift["mean_abs_diff"] > 0 and drift["min_ssim"] < 1.0
+    assert night.comparison is not None and "brief family pass rates" in night.comparison.failed
+    assert night.rolled_back == ("cand-live", "base")
+    assert _statuses(sessions)["base"] == "active"
+    [alert] = slack.calls_to("chat.postMessage")
+    assert "rolled back cand-live → base" in alert.params["text"] and "brief family pass rates" in alert.params["text"]
     assert slack.calls_to("files.completeUploadExternal")
     assert _events(sessions)[-1] == ("model.rolled_back", "base")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from brandgate.regress.metrics import CheckOutcome, Output, summarise
+from brandgate.regress.measures import CheckOutcome, Output, summarise
 from brandgate.regress.report import RunView, render_html, summary_lines, write_report
 
 

@@ -65,7 +65,7 @@ def test_request_runs_end_to_end(job_settings: Settings, records: Records) -> No
         sidecar = Path(view.manifest_path or "")
         assert hashlib.sha256(sidecar.read_bytes()).hexdigest() == row.manifest_sha256
         assert row.gpu_seconds > 0 and row.cost_usd > 0
-        assert {"generating", "checking", "signing", "storing", "governance"} <= set(row.timings)
+        assert {"generating", "checking", "signing", "storing", "finishing"} <= set(row.timings)
         assert row.generation_config["seed"] == row.seed
         assert row.model_revision == row.generation_config["model"]["content_hash"]
 

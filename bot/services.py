@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.slash import AuditQuery
 from brandgate.db import approvals
 from brandgate.db.audit import append_event
-from brandgate.db.engine import make_engine, make_sessionmaker
+from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.db.export import ExportFilter, export_records, write_csv, write_jsonl
 from brandgate.db.models import Image, Request
 from brandgate.errors import UserError
@@ -76,8 +76,8 @@ class ImageRecord:
         return actor[1] if actor else None
 
 
-class Governance(Protocol):
-    """Everything the bot asks of brandgate; `BrandgateGovernance` wires it to the real modules."""
+class Services(Protocol):
+    """Everything the bot asks of brandgate; `BrandgateServices` wires it to the real modules."""
 
     @property
     def queue(self) -> JobQueue: ...
@@ -109,7 +109,7 @@ class Governance(Protocol):
     def close(self) -> None: ...
 
 
-class BrandgateGovernance:
+class BrandgateServices:
     """The real wiring: the queue from settings, the audit database, provenance verification.
 
     The queue and verification are imported on first use, so the bot starts (and answers help,
@@ -136,7 +136,7 @@ class BrandgateGovernance:
     def _database(self) -> tuple[Engine, sessionmaker[Session]]:
         with self._opening:
             if self._engine is None or self._sessions is None:
-                self._engine = make_engine(self._settings)
+                self._engine = process_engine(self._settings)
                 self._sessions = make_sessionmaker(self._engine)
             return self._engine, self._sessions
 
@@ -210,5 +210,3 @@ class BrandgateGovernance:
     def close(self) -> None:
         if self._queue is not None:
             self._queue.close()
-        if self._engine is not None:
-            self._engine.dispose()

@@ -118,7 +118,7 @@ class Executed:
 
 
 @dataclass
-class Runner:
+class JobExecutor:
     """Runs claimed requests with one process's parts; `execute` is safe to call from threads."""
 
     parts: WorkerParts

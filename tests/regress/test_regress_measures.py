@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from brandgate.regress.metrics import (
+from brandgate.regress.measures import (
     CheckOutcome,
     Output,
     cost_per_usable_image,
