@@ -19,6 +19,8 @@ from brandgate.regress.report import summary_json, summary_lines
 from brandgate.regress.runner import RunInterrupted, find_run, load_view
 from brandgate.regress.suite import load_suite
 from brandgate.settings import get_settings
+from policies.brief import brief_from_mapping
+from policies.errors import InvalidInput
 
 
 class RunIncomplete(BrandgateError):
@@ -104,9 +106,6 @@ def run_command(
 
 
 def _size_option(text: str) -> tuple[int, int]:
-    from policies.brief import brief_from_mapping
-    from policies.errors import InvalidInput
-
     parts = text.lower().replace("×", "x").split("x")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
         raise UserError(f"--size {text!r}: write it as WIDTHxHEIGHT, like --size 256x256")

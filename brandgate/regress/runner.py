@@ -38,6 +38,7 @@ from brandgate.regress.measures import (
 from brandgate.regress.report import RunView
 from brandgate.regress.suite import Suite, SuiteBrief, load_suite
 from brandgate.settings import Settings
+from pipeline.profiles import load_profile
 from policies.checks import builtin_specs
 
 log = logging.getLogger(__name__)
@@ -359,8 +360,6 @@ class SuiteRunner:
         """The run's render size: the options' explicit one, else the profile's resolution."""
         if options.size is not None:
             return options.size
-        from pipeline.profiles import load_profile
-
         return load_profile(self._profile(run_id), self.settings).resolution
 
     def _profile(self, run_id: str) -> str:
