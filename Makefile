@@ -77,4 +77,5 @@ demo: setup
 	echo "images:        $(DEMO_OUT)/*.png (signed copies; the originals are in var/artifacts/)"; \
 	echo "credentials:   $(DEMO_OUT)/*.c2pa, also embedded; check one: $(BG) verify $$(ls $(DEMO_OUT)/*.png | head -1)"; \
 	echo "audit rows:    $(DEMO_OUT)/audit.jsonl ($$(wc -l < $(DEMO_OUT)/audit.jsonl) image rows) and var/brandgate.db; check the chain: $(BG) audit verify"; \
-	echo "contact sheet: $(DEMO_OUT)/contact-sheet.html"
+	echo "contact sheet: $(DEMO_OUT)/contact-sheet.html"; \
+	$(BIN)/python scripts/demo_report.py $(DEMO_OUT)/audit.jsonl

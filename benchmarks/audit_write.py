@@ -151,10 +151,11 @@ def images_per_second(url: str, per_writer: int, bound: bool) -> float:
 
 
 def bindings_cost(name: str, url: str, per_writer: int, rounds: int) -> None:
-    """Interleaved rounds without and with the bindings, so machine load hits both alike."""
+    """Interleaved rounds without and with the bindings, so machine load and trail size hit both alike."""
     rates: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(rounds):
-        for bound in (False, True):
+    for round_ in range(rounds):
+        # ABBA: the trail grows as rounds run, so neither side always runs on the bigger one
+        for bound in (False, True) if round_ % 2 == 0 else (True, False):
             rates[bound].append(images_per_second(url, per_writer, bound))
     without, with_ = statistics.median(rates[False]), statistics.median(rates[True])
     print(f"{name}: images recorded/s ({len(CHECKS)} check rows + 1 event each), {WRITERS} writer processes, "
@@ -238,12 +239,15 @@ print(count, time.perf_counter() - began, usage.ru_maxrss / 1024, usage.ru_utime
 """
 
 
-def export_cost(url: str, fmt: str, out: Path) -> tuple[float, float, float, float, int]:
-    """Seconds exporting (after imports), of the whole `brandgate audit export` command, peak RSS MB, CPU s."""
+def export_cost(url: str, fmt: str, out: Path, command: bool = True) -> tuple[float, float, float, float, int]:
+    """Seconds exporting (after imports), of the whole `brandgate audit export` command (NaN when not
+    measured), peak RSS MB, CPU s."""
     measured = subprocess.run(
         [sys.executable, "-c", EXPORT_CHILD, url, fmt, str(out)], cwd=ROOT, check=True, capture_output=True, text=True
     )
     count, seconds, peak_mb, cpu = measured.stdout.split()
+    if not command:
+        return float(seconds), float("nan"), float(peak_mb), float(cpu), int(count)
     env = {**os.environ, "BRANDGATE_DATABASE_URL": url}
     began = time.perf_counter()
     subprocess.run(
@@ -283,6 +287,9 @@ def bare_commits_per_second(url: str, seconds: float = 3.0) -> float:
 
 def run(name: str, url: str, export_url: str, args: argparse.Namespace, scratch: Path) -> None:
     upgrade(Settings(database_url=url))
+    if args.bindings_only:
+        bindings_cost(name, url, args.images_per_writer, args.rounds)
+        return
     print(f"{name}: reference: {bare_commits_per_second(url):,.0f} bare single-row commits/s (one client, no chain)")
     for per_transaction in (1, 10, 100):
         rate = events_per_second(url, args.events, per_transaction)
@@ -300,11 +307,12 @@ def run(name: str, url: str, export_url: str, args: argparse.Namespace, scratch:
     seed_images(export_url, args.images)
     seeded = time.perf_counter() - began
     print(f"{name}: seeded {args.images:,} images x {len(CHECKS)} checks, bound, in {seeded:.1f} s")
-    for fmt in ("jsonl", "csv"):
-        seconds, command_seconds, peak_mb, cpu, count = export_cost(export_url, fmt, scratch / f"{name}.{fmt}")
+    for fmt in args.formats.split(","):
+        seconds, command_seconds, peak_mb, cpu, count = export_cost(export_url, fmt, scratch / f"{name}.{fmt}",
+                                                                    not args.no_command)  # fmt: skip
+        whole = "" if args.no_command else f"; whole `brandgate audit export` command {command_seconds:.1f} s"
         print(f"{name}: export {fmt} of {count:,} images: {seconds:.1f} s exporting, peak RSS {peak_mb:.0f} MB, "
-              f"{cpu:.1f} s CPU in the exporting process (imports included); "
-              f"whole `brandgate audit export` command {command_seconds:.1f} s")  # fmt: skip
+              f"{cpu:.1f} s CPU in the exporting process (imports included){whole}")  # fmt: skip
     env = {**os.environ, "BRANDGATE_DATABASE_URL": export_url}
     began = time.perf_counter()
     subprocess.run([sys.executable, "-m", "brandgate", "audit", "verify"], cwd=ROOT, env=env, check=True,
@@ -319,8 +327,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100_000, help="images seeded for the export")
     parser.add_argument("--images-per-writer", type=int, default=150, help="images each writer records per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds without and with the bindings")
+    parser.add_argument("--formats", default="jsonl,csv", help="export formats to time, comma-separated")
+    parser.add_argument("--no-command", action="store_true", help="skip timing the whole export command")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--events-only", action="store_true", help="skip the export measurements")
+    parser.add_argument("--bindings-only", action="store_true", help="only the with/without bindings rounds")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="brandgate-bench-") as folder:

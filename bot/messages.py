@@ -23,6 +23,7 @@ SIZES = ("512x512", "768x768", "1024x1024", "1024x768", "768x1024", "1216x832", 
 
 VERDICT_WORDS = {
     "pass": (":white_check_mark:", "Passed every check"),
+    "unverified": (":mag:", "Not fully checked: a brand manager needs to look at it"),
     "flag": (":warning:", "Flagged: a brand manager needs to look at it"),
     "reject": (":no_entry:", "Rejected by policy: not for use"),
     "approved": (":white_check_mark:", "Approved"),
@@ -121,9 +122,12 @@ def request_summary(brief: Brief, requester: str) -> str:
     if brief.disclaimer:
         extras.append(f"disclaimer “{_clip(brief.disclaimer, 80)}”")
     if brief.counts:
-        extras.append("counts " + ", ".join(f"{k}: {v}" for k, v in brief.counts.items()))
+        counted = ", ".join(f"{k}: {v}" for k, v in brief.counts.items())
+        extras.append(f"counts read from the prompt: {counted}" if brief.counts_inferred else f"counts {counted}")
     extras.append(f"{brief.size[0]}×{brief.size[1]}")
     parts.append(" · ".join(extras))
+    if brief.counts_inferred:
+        parts.append("_Counts were read from the prompt; give `counts=` to change them, `counts=none` to check none._")
     return "\n".join(parts)
 
 
@@ -145,6 +149,20 @@ def progress_blocks(heading: str, status: JobStatus) -> list[Block]:
     ]
 
 
+# Verdicts a brand manager decides with Approve / Reject; only a pass or an approval may be exported.
+UNDECIDED = ("unverified", "flag")
+EXPORTABLE = ("pass", "approved")
+
+
+def _unverified_check_lines(checks: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What could not be checked, in the check's own words ("not checked: object counts, ...")."""
+    lines = []
+    for check in checks:
+        message = _clip(str(check.get("message", "")), 300)
+        lines.append(f"• {message} ({check.get('id', '?')})")
+    return lines
+
+
 def _failed_check_lines(checks: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for check in checks:
@@ -164,7 +182,7 @@ def image_blocks(image: ImageView, request_id: str, n_images: int) -> list[Block
     if image.decided_by and image.verdict in ("approved", "rejected"):
         header += f" by {mention(image.decided_by)}"
     blocks: list[Block] = [_text(header)]
-    lines = _failed_check_lines(image.failed_checks)
+    lines = _failed_check_lines(image.failed_checks) + _unverified_check_lines(image.unverified_checks)
     if lines:
         blocks.append(_text(_clip("\n".join(lines), 2900)))
     blocks.append(_context(f"image `{image.image_id}` · seed {image.seed} · request `{request_id}`"))
@@ -176,10 +194,10 @@ def image_blocks(image: ImageView, request_id: str, n_images: int) -> list[Block
 
 def image_buttons(image: ImageView) -> list[Block]:
     buttons: list[Block] = []
-    if image.verdict == "flag":
+    if image.verdict in UNDECIDED:
         buttons.append(_button("Approve", APPROVE, image.image_id, style="primary"))
         buttons.append(_button("Reject", REJECT, image.image_id, style="danger"))
-    if image.verdict != "reject" and image.verdict != "rejected":
+    if image.verdict in EXPORTABLE:
         buttons.append(_button("Export HQ", EXPORT, image.image_id))
     buttons.append(_button("Regenerate", REGENERATE, image.image_id))
     return buttons
@@ -201,12 +219,15 @@ def mention(actor: str) -> str:
 def decided_blocks(
     blocks: Sequence[Block], image_id: str, decision: str, user_id: str, reason: str | None
 ) -> list[Block]:
-    """The image message after a decision: the buttons to approve or reject are gone, the decision shown."""
+    """The image message after a decision: the buttons to approve or reject are gone, the decision shown;
+    an approved image gains its Export HQ button."""
     out: list[Block] = []
     icon, words = VERDICT_WORDS[decision]
     for block in blocks:
         if block.get("type") == "actions" and block.get("block_id") == f"image:{image_id}":
-            kept = [e for e in block.get("elements", []) if e.get("action_id") not in (APPROVE, REJECT)]
+            kept = [e for e in block.get("elements", []) if e.get("action_id") not in (APPROVE, REJECT, EXPORT)]
+            if decision == "approved":
+                kept.insert(0, _button("Export HQ", EXPORT, image_id))
             line = f"{icon} *{words}* by <@{user_id}>" + (f": {_clip(reason, 500)}" if reason else "")
             out.append(_context(line))
             if kept:
@@ -278,7 +299,8 @@ def brief_modal(kits: Sequence[tuple[str, str]], channel_id: str) -> Block:
                 "Counts",
                 {"type": "plain_text_input", "action_id": "value", "placeholder": _plain("apple: 5, pear: 2")},
                 optional=True,
-                hint="Objects that must appear this many times.",
+                hint="Objects that must appear this many times. Left empty, they are read from the prompt "
+                "(“five red apples” → apple: 5); write none to check no counts.",
             ),
             _input(
                 "n",

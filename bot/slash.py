@@ -153,7 +153,7 @@ def _brief(tokens: list[str]) -> QuickBrief:
     if not prompt:
         raise SlashError('write what the image should show, like `/brandgate "red apples on a table" kit=acme`')
     fields["prompt"] = prompt
-    counts: dict[str, int] = {}
+    counts: dict[str, int] | None = None  # None: not given, so they are read from the prompt
     for key, value in pairs.items():
         if key == "kit":
             fields["kit"] = value.strip().lower()
@@ -163,15 +163,13 @@ def _brief(tokens: list[str]) -> QuickBrief:
             fields["size"] = parse_size(value)
         elif key == "negative":
             fields["negative_prompt"] = value
-        elif key == "counts":
-            counts.update(parse_counts(value))
+        elif key in ("counts", "count"):
+            counts = {**(counts or {}), **parse_counts(value)}
         elif key.startswith("count."):
-            counts[key.split(".", 1)[1]] = _integer(key, value)
-        elif key == "count":
-            counts.update(parse_counts(value))
+            counts = {**(counts or {}), key.split(".", 1)[1]: _integer(key, value)}
         else:
             fields[key] = value
-    if counts:
+    if counts is not None:
         fields["counts"] = counts
     return QuickBrief(fields)
 
@@ -186,9 +184,16 @@ def parse_size(value: str) -> tuple[int, int]:
     return width, height
 
 
+NO_COUNTS = ("none", "no", "{}", "-")
+
+
 def parse_counts(value: str) -> dict[str, int]:
-    """`apple:5, pear=2` as {"apple": 5, "pear": 2}; the same text the modal's counts field takes."""
+    """`apple:5, pear=2` as {"apple": 5, "pear": 2}; the same text the modal's counts field takes.
+
+    `none` is {}: check no counts (otherwise they are read from the prompt)."""
     counts: dict[str, int] = {}
+    if value.strip().lower() in NO_COUNTS:
+        return counts
     for part in re.split(r"[,;\n]", value):
         part = part.strip()
         if not part:

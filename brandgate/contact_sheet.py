@@ -22,6 +22,7 @@ _TEMPLATE = """<!doctype html>
  img { width: 100%; border-radius: 4px; display: block; }
  .verdict { display: inline-block; padding: .1rem .5rem; border-radius: 1rem; color: #fff; font-weight: 600; }
  .pass, .approved { background: #2b8a3e; } .flag { background: #e67700; }
+ .unverified { background: #5f3dc4; }
  .reject, .rejected { background: #c92a2a; }
  ul { padding-left: 1.1rem; margin: .4rem 0 0; font-size: .85rem; } li { margin-bottom: .2rem; }
  code { font-size: .8rem; } .failed { color: #c92a2a; }
@@ -41,10 +42,15 @@ _TEMPLATE = """<!doctype html>
   image {{ item.view.index + 1 }} · seed {{ item.view.seed }} · ${{ "%.4f"|format(item.view.cost_usd) }}
   {% if item.manifest %}· <a href="{{ item.manifest }}">credentials</a>{% endif %}
   <br><code>{{ item.view.image_id }}</code>
-  {% if item.view.failed_checks %}<ul>
+  {% if item.view.failed_checks or item.view.unverified_checks %}<ul>
   {% for check in item.view.failed_checks %}
    <li><b>{{ check.id }}</b> {{ check.name }} ({{ check.status }}, {{ check.severity }}): {{ check.message }}</li>
-  {% endfor %}</ul>{% else %}<ul><li>all checks passed</li></ul>{% endif %}
+  {% endfor %}
+  {% for check in item.view.unverified_checks %}
+   <li class="unchecked"><b>{{ check.id }}</b> {{ check.name }} (unverified): {{ check.message }}</li>
+  {% endfor %}</ul>
+  {% elif item.view.verdict == "pass" %}<ul><li>every check that applies passed</li></ul>
+  {% elif item.view.verdict == "unverified" %}<ul><li>nothing was checked</li></ul>{% endif %}
  </figcaption>
 </figure>
 {% endfor %}

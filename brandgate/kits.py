@@ -9,6 +9,7 @@ from typing import Any
 from brandgate.errors import UserError
 from brandgate.settings import Settings
 from policies.brief import KIT_NAME_PATTERN
+from policies.characters import quote
 from policies.checks import known_ids
 from policies.errors import InvalidInput
 from policies.kit import Kit, load_kit
@@ -23,11 +24,11 @@ def kit_root(name_or_path: str, settings: Settings) -> Path:
     if "/" in name_or_path or "\\" in name_or_path or name_or_path in (".", ".."):
         return Path(name_or_path)
     if not _NAME.match(name_or_path):
-        raise UserError(f"kit: {name_or_path!r} is not a kit name (lower-case letters, digits, '-' and '_')")
+        raise UserError(f"kit: {quote(name_or_path, 64)} is not a kit name (lower-case letters, digits, '-' and '_')")
     root = settings.kits_dir / name_or_path
     if not root.is_dir():
         available = ", ".join(list_kits(settings)) or "none"
-        raise UserError(f"kit: no kit named {name_or_path!r} in {settings.kits_dir} (available: {available})")
+        raise UserError(f"kit: no kit named {quote(name_or_path, 64)} in {settings.kits_dir} (available: {available})")
     return root
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from brandgate.errors import ConfigError
 from policies.characters import quote
@@ -148,10 +149,24 @@ class Settings(BaseSettings):
     audit_anchor_cron: str = Field(default="0 6 * * *", description="When the chain head is posted (crontab, UTC).")
     scheduler_misfire_grace_s: int = Field(default=3600, ge=1, description="A missed run still starts this late.")
     gate_max_family_drop_points: float = Field(default=1.0, ge=0, description="Pass-rate points a family may lose.")
+    gate_allow_unmeasured: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Brief or check families the gate lets stay 'not measured' (their defining check could not "
+        "decide); any other unmeasured family refuses promotion. JSON list or comma-separated.",
+    )
     gate_max_p95_ratio: float = Field(default=1.2, gt=0)
     gate_memory_budget_bytes: int = Field(default=16 * 1024**3, gt=0, description="Peak VRAM (GPU) or RSS (CPU).")
     gate_max_cost_ratio: float = Field(default=1.1, gt=0, description="Cost per usable image vs the active model.")
     auto_rollback: bool = Field(default=False, description="Roll back when the nightly run breaks the criteria.")
+
+    @field_validator("gate_allow_unmeasured", mode="before")
+    @classmethod
+    def _families_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod

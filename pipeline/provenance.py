@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from brandgate import __version__
 from pipeline.keys import KeyFileError, key_paths, load_certificates, read_pem_file
+from policies.engine import ACCEPTED_BY_POLICY
 from policies.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -42,8 +43,10 @@ TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trai
 
 MediaType = Literal["image/png", "image/jpeg", "image/webp"]
 SIGNABLE_MEDIA_TYPES: tuple[str, ...] = get_args(MediaType)
-GovernanceVerdict = Literal["pass", "flag", "reject", "approved", "rejected"]
-CheckStatus = Literal["pass", "fail", "skip", "error"]
+GovernanceVerdict = Literal["pass", "unverified", "flag", "reject", "approved", "rejected"]
+CheckStatus = Literal["pass", "fail", "skip", "unverified", "error"]
+# Statuses whose reason the credentials carry: why a check did not decide, or did not apply.
+_REASONED = ("skip", "unverified", "error")
 Relationship = Literal["parentOf", "componentOf"]
 State = Literal["trusted", "valid", "invalid", "no_credentials"]
 SignCallback = Callable[[bytes], bytes]
@@ -110,11 +113,14 @@ class ModelIdentity:
 
 @dataclass(frozen=True)
 class CheckRecord:
-    """One check as the credentials keep it: ID, status and confidence."""
+    """One check as the credentials keep it: ID, status, confidence and, when it did not
+    decide, the reason (and whether the kit's policy accepted it unverified)."""
 
     id: str
     status: CheckStatus
     confidence: float
+    reason: str | None = None
+    accepted: bool = False
 
     def __post_init__(self) -> None:
         if self.status not in get_args(CheckStatus):
@@ -124,7 +130,31 @@ class CheckRecord:
 
     @classmethod
     def from_result(cls, result: CheckResult) -> CheckRecord:
-        return cls(id=result.id, status=result.status, confidence=float(result.confidence))
+        return cls(
+            id=result.id,
+            status=result.status,
+            confidence=float(result.confidence),
+            reason=result.message if result.status in _REASONED else None,
+            accepted=result.accepted,
+        )
+
+    def to_assertion(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "status": self.status, "confidence": self.confidence}
+        if self.reason is not None:
+            data["reason"] = self.reason
+        if self.accepted:
+            data["accepted"] = ACCEPTED_BY_POLICY
+        return data
+
+    @classmethod
+    def from_assertion(cls, data: Mapping[str, Any]) -> CheckRecord:
+        return cls(
+            id=data["id"],
+            status=data["status"],
+            confidence=float(data["confidence"]),
+            reason=data.get("reason"),
+            accepted=data.get("accepted") == ACCEPTED_BY_POLICY,
+        )
 
 
 @dataclass(frozen=True)
@@ -198,7 +228,7 @@ class GovernanceRecord:
             "request_id": self.request_id,
             "image_id": self.image_id,
             "verdict": self.verdict,
-            "checks": [{"id": c.id, "status": c.status, "confidence": c.confidence} for c in self.checks],
+            "checks": [c.to_assertion() for c in self.checks],
             "kit": {"name": self.kit_name, "hash": self.kit_hash},
             "brief_hash": self.brief_hash,
             "seed": self.seed,
@@ -230,10 +260,7 @@ class GovernanceRecord:
                 request_id=data["request_id"],
                 image_id=data.get("image_id"),
                 verdict=data["verdict"],
-                checks=tuple(
-                    CheckRecord(id=c["id"], status=c["status"], confidence=float(c["confidence"]))
-                    for c in data["checks"]
-                ),
+                checks=tuple(CheckRecord.from_assertion(c) for c in data["checks"]),
                 kit_name=data["kit"]["name"],
                 kit_hash=data["kit"]["hash"],
                 brief_hash=data["brief_hash"],

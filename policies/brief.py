@@ -8,11 +8,12 @@ import secrets
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.characters import QUOTE_CHARS, printable, quote, text_problem, visible_text
 from policies.documents import read_document
 from policies.errors import InvalidInput, validated
+from policies.prompt_counts import counts_in_prompt
 
 MAX_PROMPT_CHARS = 2000
 MAX_HEADLINE_CHARS = 120
@@ -45,6 +46,9 @@ class Brief(BaseModel):
     headline: str | None = Field(default=None, min_length=1, max_length=MAX_HEADLINE_CHARS)
     disclaimer: str | None = Field(default=None, min_length=1, max_length=MAX_DISCLAIMER_CHARS)
     counts: dict[str, int] = Field(default_factory=dict)
+    # True when `counts` was absent and was read from the prompt ("five red apples" → apple: 5);
+    # `counts: {}` opts out of reading them.
+    counts_inferred: bool = False
     logo: str | None = Field(default=None, min_length=1, max_length=64)
     size: tuple[int, int] = (512, 512)
     n: int = Field(default=4, ge=1, le=MAX_IMAGES_PER_BRIEF)
@@ -54,6 +58,15 @@ class Brief(BaseModel):
     layout: str | None = Field(default=None, max_length=64)
     # What the picture is meant to be; BG401 counts classically only on flat graphics.
     style: Literal["flat", "photo"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _counts_from_prompt(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "counts" not in data and isinstance(data.get("prompt"), str):
+            found = counts_in_prompt(data["prompt"])
+            if found:
+                data = {**data, "counts": found, "counts_inferred": True}
+        return data
 
     @field_validator("prompt", "negative_prompt", "headline", "disclaimer")
     @classmethod

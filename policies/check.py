@@ -16,13 +16,19 @@ if TYPE_CHECKING:
     from policies.creative import Creative
     from policies.kit import Kit
 
-Status = Literal["pass", "fail", "skip", "error"]
+Status = Literal["pass", "fail", "skip", "unverified", "error"]
 Severity = Literal["flag", "reject"]
+STATUSES: tuple[Status, ...] = ("pass", "fail", "skip", "unverified", "error")
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a check function returns; the engine adds ID, name, severity and timing."""
+    """What a check function returns; the engine adds ID, name, severity and timing.
+
+    `skip` means the check does not apply (the brief asks for no disclaimer); `unverified` means
+    it applies but could not decide for lack of means (no detector configured, a photograph where
+    only flat-graphic counting exists, no OCR engine), with a message "not checked: <what>, <why>".
+    """
 
     status: Status
     message: str

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from policies.check import STATUSES as STATUSES
 from policies.check import CheckSpec as CheckSpec
 from policies.check import Outcome as Outcome
 from policies.check import Severity as Severity
@@ -21,7 +22,11 @@ if TYPE_CHECKING:
     from policies.creative import Creative
     from policies.kit import Kit
 
-Verdict = Literal["pass", "flag", "reject"]
+Verdict = Literal["pass", "unverified", "flag", "reject"]
+
+# From best to worst: the verdict of several images (or of one image's checks) is the worst one.
+VERDICTS: tuple[Verdict, ...] = ("pass", "unverified", "flag", "reject")
+ACCEPTED_BY_POLICY = "accepted unverified by policy"
 
 
 @dataclass(frozen=True)
@@ -34,13 +39,20 @@ class CheckResult:
     message: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
+    # An unverified check the kit's policy.yaml accepts as pass (`accept_unverified: [ID]`).
+    accepted: bool = False
 
     @property
     def failed(self) -> bool:
         return self.status == "fail"
 
+    @property
+    def undecided(self) -> bool:
+        """Unverified and not accepted by the kit's policy: a person must look."""
+        return self.status == "unverified" and not self.accepted
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "status": self.status,
@@ -49,6 +61,9 @@ class CheckResult:
             "message": self.message,
             "evidence": dict(self.evidence),
         }
+        if self.accepted:
+            out["accepted"] = ACCEPTED_BY_POLICY
+        return out
 
 
 @dataclass(frozen=True)
@@ -74,13 +89,39 @@ class ImageReport:
         return out
 
 
+def accepted_by_policy(status: str, message: str) -> bool:
+    """Whether a stored check result was accepted unverified by the kit's policy.
+
+    The engine starts such a result's message with ACCEPTED_BY_POLICY, so the acceptance travels
+    with the message into the database, the audit export and Slack without a column of its own.
+    """
+    return status == "unverified" and message.startswith(ACCEPTED_BY_POLICY)
+
+
 def verdict_of(results: Sequence[CheckResult]) -> Verdict:
-    """Any failed reject check → reject; else any failed flag check or any error → flag; else pass."""
+    """The verdict of one image's check results, worst first.
+
+    Any failed reject check → reject; else any failed flag check or any error → flag (a broken
+    check is a person's decision, never a pass); else any unverified check the kit does not
+    accept → unverified; else pass, provided at least one check passed. Nothing decided at all
+    (no checks, or every one skipped or accepted unverified) is unverified too: a pass always
+    means something was checked.
+    """
     if any(r.status == "fail" and r.severity == "reject" for r in results):
         return "reject"
     if any(r.status == "fail" or r.status == "error" for r in results):
         return "flag"
+    if any(r.undecided for r in results):
+        return "unverified"
+    if not any(r.status == "pass" for r in results):
+        return "unverified"
     return "pass"
+
+
+def worst_verdict(verdicts: Iterable[str]) -> Verdict:
+    """The worst of several verdicts (pass < unverified < flag < reject); none at all is unverified."""
+    ranked = [VERDICTS.index(v) for v in verdicts if v in VERDICTS]  # type: ignore[arg-type]
+    return VERDICTS[max(ranked)] if ranked else "unverified"
 
 
 def enabled_checks(kit: Kit, specs: Sequence[CheckSpec]) -> list[tuple[CheckSpec, dict[str, Any]]]:
@@ -108,21 +149,25 @@ def run_one(
             outcome = spec.module.run(creative, brief, kit, options)
     except Exception as exc:  # a broken check must surface as an error, not crash the run
         outcome = Outcome("error", f"check failed to run: {type(exc).__name__}: {exc}", confidence=0.0)
-    return _result(spec, options, outcome, started)
+    return _result(spec, options, outcome, started, kit.accept_unverified)
 
 
-def _result(spec: CheckSpec, options: Mapping[str, Any], outcome: Outcome, started: float) -> CheckResult:
-    if outcome.status not in ("pass", "fail", "skip", "error"):
+def _result(
+    spec: CheckSpec, options: Mapping[str, Any], outcome: Outcome, started: float, accept: frozenset[str] = frozenset()
+) -> CheckResult:
+    if outcome.status not in STATUSES:
         outcome = Outcome("error", f"check returned unknown status {outcome.status!r}", confidence=0.0)
+    accepted = outcome.status == "unverified" and spec.id in accept
     return CheckResult(
         id=spec.id,
         name=spec.name,
         status=outcome.status,
         severity=spec.severity_for(options),
         confidence=outcome.confidence,
-        message=outcome.message,
+        message=f"{ACCEPTED_BY_POLICY}: {outcome.message}" if accepted else outcome.message,
         evidence=outcome.evidence,
         duration_ms=(time.perf_counter() - started) * 1000,
+        accepted=accepted,
     )
 
 
@@ -157,7 +202,7 @@ def screen_brief(brief: Brief, kit: Kit, *, specs: Sequence[CheckSpec] | None = 
             outcome = spec.module.screen(brief, kit, options)
         except Exception as exc:
             outcome = Outcome("error", f"check failed to run: {type(exc).__name__}: {exc}", confidence=0.0)
-        results.append(_result(spec, options, outcome, started))
+        results.append(_result(spec, options, outcome, started, kit.accept_unverified))
     return results
 
 

@@ -27,6 +27,10 @@ Box = tuple[float, float, float, float]
 Anchor = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"]
 
 
+# policy.yaml's one key that is not a check ID: checks whose `unverified` counts as pass.
+ACCEPT_UNVERIFIED = "accept_unverified"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -142,6 +146,8 @@ class Kit(_Model):
     spec: KitFile
     policy: dict[str, dict[str, Any]]
     content_hash: str
+    # Checks whose `unverified` the brand accepts as pass (policy.yaml `accept_unverified: [ID]`).
+    accept_unverified: frozenset[str] = frozenset()
 
     def logo_path(self, variant: str) -> Path:
         if variant not in self.spec.logos:
@@ -206,8 +212,15 @@ def load_kit(root: Path, known_check_ids: frozenset[str] | None = None) -> Kit:
             _check_font(resolve_font(root, font.file))
         except InvalidInput as exc:
             raise InvalidInput(f"fonts.{role}: {exc}", str(kit_yaml)) from None
-    policy = _load_policy(root / "policy.yaml", known_check_ids)
-    return Kit(name=spec.name, root=root.resolve(), spec=spec, policy=policy, content_hash=kit_content_hash(root))
+    policy, accepted = _load_policy(root / "policy.yaml", known_check_ids)
+    return Kit(
+        name=spec.name,
+        root=root.resolve(),
+        spec=spec,
+        policy=policy,
+        content_hash=kit_content_hash(root),
+        accept_unverified=accepted,
+    )
 
 
 def open_every_file(kit: Kit) -> None:
@@ -288,20 +301,25 @@ def _inside(root: Path, relative: str, field: str, where: Path) -> Path:
     return path
 
 
-def _load_policy(path: Path, known_check_ids: frozenset[str] | None) -> dict[str, dict[str, Any]]:
+def _load_policy(
+    path: Path, known_check_ids: frozenset[str] | None
+) -> tuple[dict[str, dict[str, Any]], frozenset[str]]:
+    """The per-check settings and the checks whose `unverified` the kit accepts as pass."""
     data = _read_yaml(path, required=False) or {}
     if not isinstance(data, dict):
         raise InvalidInput("policy.yaml is a mapping of check ID to settings", str(path))
+    data = dict(data)
+    accepted = _accepted_unverified(data.pop(ACCEPT_UNVERIFIED, None) or [], known_check_ids, path)
     policy: dict[str, dict[str, Any]] = {}
     for check_id, options in data.items():
-        if known_check_ids is not None and check_id not in known_check_ids:
-            raise InvalidInput(
-                f"unknown check ID {quote(check_id)}; known: {', '.join(sorted(known_check_ids))}", str(path)
-            )
+        _known(check_id, known_check_ids, path)
         if options is None:
             options = {}
         if not isinstance(options, dict):
             raise InvalidInput(f"{quote(check_id)}: settings must be a mapping, got {quote(options)}", str(path))
+        odd = next((key for key in options if not isinstance(key, str)), None)
+        if odd is not None:
+            raise InvalidInput(f"{check_id}: option names are words, got {quote(odd)}", str(path))
         severity = options.get("severity")
         if severity is not None and severity not in ("flag", "reject"):
             raise InvalidInput(f"{check_id}.severity: must be 'flag' or 'reject', got {quote(severity)}", str(path))
@@ -309,7 +327,22 @@ def _load_policy(path: Path, known_check_ids: frozenset[str] | None) -> dict[str
         if not isinstance(enabled, bool):
             raise InvalidInput(f"{check_id}.enabled: must be true or false, got {quote(enabled)}", str(path))
         policy[str(check_id)] = dict(options)
-    return policy
+    return policy, accepted
+
+
+def _known(check_id: Any, known_check_ids: frozenset[str] | None, path: Path) -> None:
+    if known_check_ids is not None and check_id not in known_check_ids:
+        raise InvalidInput(
+            f"unknown check ID {quote(check_id)}; known: {', '.join(sorted(known_check_ids))}", str(path)
+        )
+
+
+def _accepted_unverified(value: Any, known_check_ids: frozenset[str] | None, path: Path) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{ACCEPT_UNVERIFIED}: must be a list of check IDs, got {quote(value)}", str(path))
+    for check_id in value:
+        _known(check_id, known_check_ids, path)
+    return frozenset(value)
 
 
 def _read_yaml(path: Path, required: bool) -> Any:

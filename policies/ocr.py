@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from policies.check import Outcome
 from policies.rendered_text import otsu_split
 from policies.text_match import normalise
 
@@ -131,6 +132,16 @@ class OcrResult:
 
     def words(self, engine: str) -> list[Word]:
         return [w for line in self.lines if (r := line.reading(engine)) for w in r.words]
+
+    def not_read(self, what: str) -> Outcome:
+        """A text check's outcome when no OCR engine could run: it applies but cannot decide."""
+        why = "; ".join(f"{engine}: {error}" for engine, error in sorted(self.errors.items()))
+        return Outcome(
+            "unverified",
+            f"not checked: {what}, no OCR engine could run ({why or 'none installed'})",
+            confidence=0.0,
+            evidence={"ocr_errors": dict(self.errors)},
+        )
 
     def summary(self) -> dict[str, Any]:
         """Evidence for check results: what each engine read, and what went wrong."""

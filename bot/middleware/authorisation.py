@@ -75,7 +75,7 @@ class ImageClickAuthorisation(Middleware):
             except UserError as exc:
                 return self._refuse(action_id, image_id, user_id, team_id, channel, str(exc))
             reason = runtime.access.may_decide(user_id, kit, image.requester)
-            if reason is None and image.verdict != "flag":
+            if reason is None and image.verdict not in messages.UNDECIDED:
                 by = f" by {messages.mention(image.decided_by)}" if image.decided_by else ""
                 reason = f"that image is not waiting for a decision: it is {image.verdict}{by}"
             if reason is not None:

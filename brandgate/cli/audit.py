@@ -30,6 +30,7 @@ from brandgate.db.schema import ensure_current
 from brandgate.errors import EXIT_REJECT, UserError
 from brandgate.kits import list_kits
 from brandgate.settings import get_settings
+from policies.characters import quote
 
 
 @click.group("audit")
@@ -151,7 +152,7 @@ def _moment(flag: str, text: str | None, *, end_of_day: bool) -> datetime | None
             return start + timedelta(days=1) if end_of_day else start
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise UserError(f"{flag} {text!r} is not a date; write 2026-11-23 or 2026-11-23T14:30:00Z") from None
+        raise UserError(f"{flag} {quote(text, 64)} is not a date; write 2026-11-23 or 2026-11-23T14:30:00Z") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

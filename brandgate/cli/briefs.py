@@ -37,6 +37,11 @@ def validate(file: Path, as_json: bool) -> None:
         )
     else:
         say(f"brief {file} is valid (kit {kit.name}, {brief.n} image(s) of {brief.size[0]}x{brief.size[1]})")
+        if brief.counts:
+            told = "read from the prompt" if brief.counts_inferred else "given"
+            say(f"counts ({told}): " + ", ".join(f"{name}: {n}" for name, n in brief.counts.items()))
+            if brief.counts_inferred:
+                say("  to check other counts give `counts:`; `counts: {}` checks none")
 
 
 def register(cli: click.Group) -> None:

@@ -14,9 +14,10 @@ from pipeline.compose import check_brief_fits
 from policies.brief import load_brief
 from policies.checks import builtin_specs
 from policies.creative import load_creative
-from policies.engine import ImageReport, run_checks
+from policies.engine import ImageReport, run_checks, worst_verdict
 
-EXIT_FOR_VERDICT = {"pass": EXIT_OK, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
+# An unverified image needs a person exactly as a flagged one does: both exit 3.
+EXIT_FOR_VERDICT = {"pass": EXIT_OK, "unverified": EXIT_FLAG, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
 
 
 @click.command("check")
@@ -27,8 +28,9 @@ EXIT_FOR_VERDICT = {"pass": EXIT_OK, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
 def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_json: bool) -> None:
     """Run the kit's policy checks on existing IMAGES.
 
-    Exit 0 when every image passes, 3 when any is flagged, 4 when any is rejected,
-    2 for bad input (an unreadable image, kit or brief), before any check runs.
+    Exit 0 when every image passes, 3 when any is unverified (a check that applies could not
+    decide) or flagged, 4 when any is rejected, 2 for bad input (an unreadable image, kit or
+    brief), before any check runs.
     """
     settings = get_settings()
     kit = resolve_kit(kit_name, settings)
@@ -49,8 +51,7 @@ def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_j
     else:
         for report in reports:
             _print_report(report)
-    worst = max((EXIT_FOR_VERDICT[r.verdict] for r in reports), default=EXIT_OK)
-    raise click.exceptions.Exit(worst)
+    raise click.exceptions.Exit(EXIT_FOR_VERDICT[worst_verdict(r.verdict for r in reports)])
 
 
 def _print_report(report: ImageReport) -> None:
@@ -59,7 +60,7 @@ def _print_report(report: ImageReport) -> None:
         say(f"  note: {note}")
     for result in report.checks:
         say(
-            f"  {result.id} {result.name:<22} {result.status:<5} {result.severity:<6}"
+            f"  {result.id} {result.name:<22} {result.status:<10} {result.severity:<6}"
             f" {result.duration_ms:7.1f} ms  {result.message}"
         )
 

@@ -12,13 +12,15 @@ from brandgate import registry
 from brandgate.cli.output import check_out_folder, emit_json, say, warn
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.db.models import RegressionRun
-from brandgate.errors import EXIT_FAILURE, BrandgateError
+from brandgate.errors import EXIT_FAILURE, BrandgateError, UserError
 from brandgate.regress import actions
 from brandgate.regress.gate import evaluate, format_table
 from brandgate.regress.report import summary_json, summary_lines
 from brandgate.regress.runner import RunInterrupted, find_run, load_view
 from brandgate.regress.suite import load_suite
 from brandgate.settings import get_settings
+from policies.brief import brief_from_mapping
+from policies.errors import InvalidInput
 
 
 class RunIncomplete(BrandgateError):
@@ -40,6 +42,8 @@ def regress_group() -> None:
 @click.option("--family", "families", multiple=True, help="Only briefs of this family (repeatable).")
 @click.option("--limit", type=int, help="Only the first N briefs (after --family).")
 @click.option("--no-watchdog", is_flag=True, help="Skip the second render of each brief's first seed.")
+@click.option("--size", "size_text", help="Render briefs without their own size at WIDTHxHEIGHT (default: the "
+              "profile's resolution); a smaller size is a quicker, less telling run.")
 @click.option("--resume", "resume_id", help="Finish an interrupted run instead of starting one.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder for report.html and summary.json.")
 @click.option("--post", is_flag=True, help="Send the summary and report to BRANDGATE_SLACK_REPORT_CHANNEL.")
@@ -52,6 +56,7 @@ def run_command(
     families: tuple[str, ...],
     limit: int | None,
     no_watchdog: bool,
+    size_text: str | None,
     resume_id: str | None,
     out_dir: Path | None,
     post: bool,
@@ -80,7 +85,8 @@ def run_command(
                 if profile is None:
                     with sessions.begin() as session:
                         profile = registry.ensure_active(session, settings, "cli").name
-                options = actions.options_from(settings, seeds, concurrency, watchdog=not no_watchdog)
+                size = _size_option(size_text) if size_text else None
+                options = actions.options_from(settings, seeds, concurrency, watchdog=not no_watchdog, size=size)
                 view = actions.run_suite(settings, sessions, suite, profile, options, on_progress=progress)
         except RunInterrupted as exc:
             view = load_view(sessions, exc.run_id)
@@ -97,6 +103,18 @@ def run_command(
         raise RunIncomplete(f"run {view.run_id} is incomplete: some renders never finished; resume it with --resume")
     if view.status == "flagged":
         sys.exit(3)
+
+
+def _size_option(text: str) -> tuple[int, int]:
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise UserError(f"--size {text!r}: write it as WIDTHxHEIGHT, like --size 256x256")
+    size = (int(parts[0]), int(parts[1]))
+    try:  # the brief's own rules: sides 64..2048, multiples of 8
+        brief_from_mapping({"kit": "x", "prompt": "x", "size": size, "counts": {}}, "--size")
+    except InvalidInput as exc:
+        raise UserError(str(exc)) from None
+    return size
 
 
 @regress_group.command("compare")

@@ -63,7 +63,8 @@ def describe(report: VerifyReport) -> list[str]:
             + f"; kit {g.kit_name}; seed {g.seed}; model {g.model.name}@{g.model.revision}"
         )
         for check in g.checks:
-            lines.append(f"    {check.id}: {check.status} (confidence {check.confidence:.2f})")
+            reason = f": {check.reason}" if check.reason else ""
+            lines.append(f"    {check.id}: {check.status} (confidence {check.confidence:.2f}){reason}")
         if g.approval is not None:
             a = g.approval
             lines.append(f"  approval: {a.decision} by {a.decided_by} at {a.decided_at.isoformat()}")

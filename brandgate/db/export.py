@@ -30,6 +30,7 @@ from brandgate.db.evidence import (
 from brandgate.db.models import Approval, AuditEvent, CheckResultRow, Image, Request
 from brandgate.errors import UserError
 from policies.characters import quote
+from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
 
 IMAGES = Image.__table__
 REQUESTS = Request.__table__
@@ -74,6 +75,9 @@ CSV_COLUMNS = [
     "checks",
     "integrity",
     "integrity_problems",
+    # added after the first release: new columns go at the end, so positional readers keep working
+    "unverified_checks",
+    "accepted_unverified",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula; OCR text and reasons are
 # user-controlled, so such cells get a leading apostrophe in CSV (JSONL keeps them verbatim).
@@ -199,6 +203,8 @@ def _record(
         item = {"id": check["check_id"], "name": check["name"], "status": check["status"],
                 "severity": check["severity"], "confidence": check["confidence"],
                 "message": check["message"]}  # fmt: skip
+        if accepted_by_policy(check["status"], check["message"]):
+            item["accepted"] = ACCEPTED_BY_POLICY
         if evidence:
             item["evidence"] = check["evidence"]
         shown.append(item)
@@ -238,6 +244,9 @@ def _record(
         # what the image is now: the checks' verdict unless a person decided
         "status": (approval["decision"] if approval is not None else None) or image["verdict"],
         "failed_checks": [c["id"] for c in shown if c["status"] in ("fail", "error")],
+        # checks that applied but could not decide; those the kit's policy accepted are listed apart
+        "unverified_checks": [c["id"] for c in shown if c["status"] == "unverified" and "accepted" not in c],
+        "accepted_unverified": [c["id"] for c in shown if "accepted" in c],
         "checks": shown,
         "approval": decided,
         "gpu_seconds": image["gpu_seconds"],
@@ -380,6 +389,8 @@ def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
         flat = {
             **record,
             "failed_checks": ";".join(record["failed_checks"]),
+            "unverified_checks": ";".join(record["unverified_checks"]),
+            "accepted_unverified": ";".join(record["accepted_unverified"]),
             "approval_decision": approval.get("decision"),
             "approval_by": approval.get("decided_by"),
             "approval_reason": approval.get("reason"),

@@ -55,13 +55,15 @@ class ImageView:
 
     image_id: str
     index: int
-    verdict: str  # pass, flag, reject, approved, rejected (after a human decision)
+    verdict: str  # pass, unverified, flag, reject, approved, rejected (after a human decision)
     seed: int
     artifact_path: str
     manifest_path: str | None
     cost_usd: float
     failed_checks: tuple[Mapping[str, Any], ...] = ()  # CheckResult.to_json() of fail/error checks
     decided_by: str | None = None
+    # Checks that applied but could not decide ("not checked: ..."), the policy-accepted ones too
+    unverified_checks: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

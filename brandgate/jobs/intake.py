@@ -92,6 +92,11 @@ def new_export(
         if image.verdict == "reject" or decision == "rejected":
             why = "rejected by a brand manager" if decision == "rejected" else "rejected by the brand checks"
             raise UserError(f"image {image_id} was {why}; it cannot be exported")
+        if image.verdict in ("unverified", "flag") and decision != "approved":
+            why = "not fully checked" if image.verdict == "unverified" else "flagged by the brand checks"
+            raise UserError(
+                f"image {image_id} is {why} ({image.verdict}); a brand manager must approve it before the HQ export"
+            )
         request = session.get(Request, image.request_id)
         assert request is not None
         brief_data = dict(request.brief)

@@ -20,13 +20,14 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate.db.models import Approval, Image, Request
+from brandgate.db.models import Approval, CheckResultRow, Image, Request
 from brandgate.jobs.api import Accepted, ImageView, JobStatus, UnknownJob
 from brandgate.jobs.limits import check_limits
 from brandgate.requests import lifecycle
 from brandgate.requests.lifecycle import TERMINAL_STATES
 from brandgate.settings import Settings
 from policies.characters import quote
+from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
 
 log = logging.getLogger(__name__)
 
@@ -354,12 +355,8 @@ def _image_view(image: Image, approval: Approval | None, artifacts: Callable[[st
     verdict = image.verdict
     if approval is not None:
         verdict = approval.decision
-    failed = tuple(
-        {"id": c.check_id, "name": c.name, "status": c.status, "severity": c.severity,
-         "confidence": c.confidence, "message": c.message, "evidence": c.evidence}
-        for c in image.checks
-        if c.status in ("fail", "error")
-    )
+    failed = tuple(_check_view(c) for c in image.checks if c.status in ("fail", "error"))
+    unverified = tuple(_check_view(c) for c in image.checks if c.status == "unverified")
     suffix = "." + image.media_type.split("/")[-1].replace("jpeg", "jpg")
     return ImageView(
         image_id=image.id,
@@ -371,4 +368,13 @@ def _image_view(image: Image, approval: Approval | None, artifacts: Callable[[st
         cost_usd=image.cost_usd,
         failed_checks=failed,
         decided_by=approval.decided_by if approval is not None else None,
+        unverified_checks=unverified,
     )
+
+
+def _check_view(check: CheckResultRow) -> dict[str, Any]:
+    view = {"id": check.check_id, "name": check.name, "status": check.status, "severity": check.severity,
+            "confidence": check.confidence, "message": check.message, "evidence": check.evidence}  # fmt: skip
+    if accepted_by_policy(check.status, check.message):
+        view["accepted"] = ACCEPTED_BY_POLICY
+    return view

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from brandgate.regress.report import RunView, fmt_bytes, fmt_num, fmt_pct, fmt_usd
+from brandgate.regress.report import RunView, fmt_bytes, fmt_family, fmt_num, fmt_pct, fmt_usd
 from brandgate.settings import Settings
 
 
@@ -56,7 +56,7 @@ def evaluate(candidate: RunView, baseline: RunView, settings: Settings) -> Compa
             candidate.status in ("complete", "flagged") and baseline.status in ("complete", "flagged"),
             f"candidate run {candidate.status}, baseline run {baseline.status}",
         ),
-        *_family_criteria(cand, base, settings.gate_max_family_drop_points),
+        *_family_criteria(cand, base, settings.gate_max_family_drop_points, frozenset(settings.gate_allow_unmeasured)),
         _p95(cand, base, settings.gate_max_p95_ratio),
         _memory(cand, settings.gate_memory_budget_bytes),
         _cost(cand, base, settings.gate_max_cost_ratio),
@@ -71,28 +71,38 @@ def evaluate(candidate: RunView, baseline: RunView, settings: Settings) -> Compa
     return Comparison(candidate, baseline, tuple(criteria))
 
 
-def _family_criteria(cand: Mapping[str, Any], base: Mapping[str, Any], max_drop: float) -> list[Criterion]:
+def _family_criteria(
+    cand: Mapping[str, Any], base: Mapping[str, Any], max_drop: float, allowed: frozenset[str]
+) -> list[Criterion]:
+    """A family may not drop, and may not go unmeasured (its defining check could not decide)
+    unless BRANDGATE_GATE_ALLOW_UNMEASURED names it: what was not measured cannot be promoted on."""
     out = []
     for key, label in (("pass_rate_by_family", "brief family"), ("pass_rate_by_check_family", "check family")):
         mine: Mapping[str, Any] = cand.get(key) or {}
         theirs: Mapping[str, Any] = base.get(key) or {}
-        drops = []
-        for family, before in sorted(theirs.items()):
-            if before is None:
-                continue
-            after = mine.get(family)
+        why_mine: Mapping[str, str] = cand.get(_UNMEASURED[key]) or {}
+        drops, allowed_notes = [], []
+        for family in sorted(set(mine) | set(theirs)):
+            before, after = theirs.get(family), mine.get(family)
             if after is None:
-                drops.append(f"{family}: not measured (was {fmt_pct(before)})")
-            elif (before - after) * 100 > max_drop + 1e-9:
+                why = why_mine.get(family) or "not measured: the candidate has no render in it"
+                if family in allowed:
+                    allowed_notes.append(f"{family}: {why} (allowed by BRANDGATE_GATE_ALLOW_UNMEASURED)")
+                else:
+                    drops.append(f"{family}: {why}" + (f" (was {fmt_pct(before)})" if before is not None else ""))
+            elif before is not None and (before - after) * 100 > max_drop + 1e-9:
                 drops.append(f"{family}: {fmt_pct(after)} vs {fmt_pct(before)}")
-        out.append(
-            Criterion(
-                f"{label} pass rates",
-                not drops,
-                "; ".join(drops) if drops else f"no {label} lower by more than {max_drop:g} point(s)",
-            )
-        )
+        detail = "; ".join(drops) if drops else f"no {label} lower by more than {max_drop:g} point(s)"
+        if allowed_notes:
+            detail += "; " + "; ".join(allowed_notes)
+        out.append(Criterion(f"{label} pass rates", not drops, detail))
     return out
+
+
+_UNMEASURED = {
+    "pass_rate_by_family": "unmeasured_by_family",
+    "pass_rate_by_check_family": "unmeasured_by_check_family",
+}
 
 
 def _p95(cand: Mapping[str, Any], base: Mapping[str, Any], ratio: float) -> Criterion:
@@ -175,7 +185,7 @@ def comparison_rows(candidate: RunView, baseline: RunView) -> list[list[str]]:
     for key in ("pass_rate_by_family", "pass_rate_by_check_family"):
         mine, theirs = c.get(key) or {}, b.get(key) or {}
         for family in sorted(set(mine) | set(theirs)):
-            rows.append([f"  {family}", fmt_pct(mine.get(family)), fmt_pct(theirs.get(family))])
+            rows.append([f"  {family}", fmt_family(c, key, family), fmt_family(b, key, family)])
     return rows
 
 

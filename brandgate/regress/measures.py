@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from brandgate.regress.suite import DEFINING_CHECKS
+
 Pixels = NDArray[np.uint8]
 
 # SSIM constants of Wang et al. (2004) for 8-bit images: (K1·L)², (K2·L)² with L = 255.
@@ -127,7 +129,7 @@ def cost_per_usable_image(total_cost_usd: float, usable_images: int) -> float | 
 class CheckOutcome:
     id: str
     family: str  # check family: text, logo, colour, counts, safety, technical
-    status: str  # pass, fail, skip, error
+    status: str  # pass, fail, skip, unverified, error
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ class Output:
     seed: int | None = None
     request_id: str | None = None
     image_id: str | None = None
-    verdict: str | None = None  # pass, flag, reject, approved, rejected; None without an image
+    verdict: str | None = None  # pass, unverified, flag, reject, approved, rejected; None without an image
     artifact_path: str | None = None
     latency_s: float | None = None
     cost_usd: float = 0.0
@@ -170,6 +172,21 @@ class Output:
     def failed_check_ids(self) -> tuple[str, ...]:
         ids = tuple(c.id for c in self.checks if c.status in ("fail", "error"))
         return (*ids, WATCHDOG_CHECK) if self.unstable else ids
+
+    @property
+    def unmeasured(self) -> str | None:
+        """Why this render says nothing about its family ("BG401 unverified"), or None when it does.
+
+        Only an image is judged this way: a failed job or a screened prompt is a measured outcome.
+        """
+        if self.image_id is None or self.state != "done":
+            return None
+        statuses = {c.id: c.status for c in self.checks}
+        for check_id in DEFINING_CHECKS.get(self.family, ()):
+            status = statuses.get(check_id, "not run")
+            if status not in ("pass", "fail", "error"):
+                return f"{check_id} {status}"
+        return None
 
     @property
     def screened_out(self) -> bool:
@@ -205,7 +222,7 @@ class RunSummary:
     peak_memory_bytes: int | None
     memory_kind: str | None
     pass_rate: float | None
-    pass_rate_by_family: dict[str, float | None]
+    pass_rate_by_family: dict[str, float | None]  # None: not measured (see unmeasured_by_family)
     pass_rate_by_check_family: dict[str, float | None]
     acceptance_rate: float | None
     total_cost_usd: float
@@ -217,6 +234,9 @@ class RunSummary:
     psd_by_brief: dict[str, float | None] = field(default_factory=dict)
     drift: dict[str, float | None] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    # family → why its pass rate is not measured ("BG401 unverified in 4 of 4 renders")
+    unmeasured_by_family: dict[str, str] = field(default_factory=dict)
+    unmeasured_by_check_family: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -241,6 +261,8 @@ class RunSummary:
             "psd_by_brief": self.psd_by_brief,
             "drift": self.drift,
             "failures": self.failures,
+            "unmeasured_by_family": self.unmeasured_by_family,
+            "unmeasured_by_check_family": self.unmeasured_by_check_family,
         }
 
 
@@ -267,19 +289,42 @@ def summarise(
     by_family: dict[str, list[Output]] = defaultdict(list)
     for o in measured:
         by_family[o.family].append(o)
-    family_rates = {fam: rate(sum(o.as_expected for o in outs), len(outs)) for fam, outs in sorted(by_family.items())}
+    family_rates: dict[str, float | None] = {}
+    unmeasured_families: dict[str, str] = {}
+    for fam, outs in sorted(by_family.items()):
+        undecided = [o.unmeasured for o in outs if o.unmeasured is not None]
+        if undecided:
+            # A rate over the renders that happened to be decidable would flatter the family.
+            family_rates[fam] = None
+            unmeasured_families[fam] = _not_measured(undecided, len(outs))
+        else:
+            family_rates[fam] = rate(sum(o.as_expected for o in outs), len(outs))
 
     applicable: dict[str, int] = defaultdict(int)
     clean: dict[str, int] = defaultdict(int)
+    undecided_checks: dict[str, list[str]] = defaultdict(list)
+    images_with: dict[str, int] = defaultdict(int)
     for o in images:
-        families: dict[str, list[str]] = defaultdict(list)
+        families: dict[str, list[CheckOutcome]] = defaultdict(list)
         for c in o.checks:
             if c.status != "skip":
-                families[c.family].append(c.status)
-        for fam, statuses in families.items():
+                families[c.family].append(c)
+        for fam, checks in families.items():
+            images_with[fam] += 1
+            unverified = [c.id for c in checks if c.status == "unverified"]
+            if unverified:
+                undecided_checks[fam].append(f"{'+'.join(unverified)} unverified")
+                continue
             applicable[fam] += 1
-            clean[fam] += all(s == "pass" for s in statuses)
-    check_family_rates = {fam: rate(clean[fam], applicable[fam]) for fam in sorted(applicable)}
+            clean[fam] += all(c.status == "pass" for c in checks)
+    check_family_rates: dict[str, float | None] = {}
+    unmeasured_check_families: dict[str, str] = {}
+    for fam in sorted(images_with):
+        if undecided_checks[fam]:
+            check_family_rates[fam] = None
+            unmeasured_check_families[fam] = _not_measured(undecided_checks[fam], images_with[fam])
+        else:
+            check_family_rates[fam] = rate(clean[fam], applicable[fam])
 
     wanted = [o for o in measured if o.expect == "pass"]
     usable = sum(o.usable for o in wanted)
@@ -331,7 +376,18 @@ def summarise(
             "min_ssim": float(np.min(drift_ssim)) if drift_ssim else None,
         },
         failures=dict(sorted(failures.items())),
+        unmeasured_by_family=unmeasured_families,
+        unmeasured_by_check_family=unmeasured_check_families,
     )
+
+
+def _not_measured(reasons: Sequence[str], of: int) -> str:
+    """'BG401 unverified in 3 of 4 renders' (the commonest reason first)."""
+    counted: dict[str, int] = defaultdict(int)
+    for reason in reasons:
+        counted[reason] += 1
+    told = ", ".join(f"{why} in {n} of {of}" for why, n in sorted(counted.items(), key=lambda kv: -kv[1]))
+    return f"not measured: {told} render(s)"
 
 
 def _finite_or_none(value: float) -> float | None:

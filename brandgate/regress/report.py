@@ -90,8 +90,13 @@ def summary_lines(run: RunView) -> list[str]:
         f" · cost ${fmt_num(s.get('total_cost_usd'), '', 4)}"
         f" · per usable image {fmt_usd(s.get('cost_per_usable_image_usd'))}"
         f" · peak memory {fmt_bytes(s.get('peak_memory_bytes'))} ({s.get('memory_kind') or 'n/a'})",
-        "families: " + ", ".join(f"{k} {fmt_pct(v)}" for k, v in (s.get("pass_rate_by_family") or {}).items()),
+        "families: "
+        + ", ".join(f"{k} {fmt_family(s, 'pass_rate_by_family', k)}" for k in (s.get("pass_rate_by_family") or {})),
     ]
+    for family, why in (s.get("unmeasured_by_family") or {}).items():
+        lines.append(f"family {family} {why}")
+    for family, why in (s.get("unmeasured_by_check_family") or {}).items():
+        lines.append(f"check family {family} {why}")
     if not s.get("watchdog_clean", True):
         lines.append(f"watchdog: {len(s.get('unstable') or [])} render(s) differed from their own seed")
     return lines
@@ -181,7 +186,7 @@ def _tile(output: Output, thumbs: _Thumbnails) -> dict[str, Any]:
 def _badge(verdict: str) -> str:
     if verdict in ("pass", "approved"):
         return "ok"
-    if verdict in ("flag",):
+    if verdict in ("flag", "unverified"):
         return "warn"
     if verdict in ("screened",):
         return "info"
@@ -384,6 +389,15 @@ def fmt_num(value: Any, unit: str = "", digits: int = 3) -> str:
 
 def fmt_pct(value: Any) -> str:
     return "n/a" if value is None else f"{100 * float(value):.1f}%"
+
+
+def fmt_family(summary: Mapping[str, Any], key: str, family: str) -> str:
+    """A family's pass rate, "not measured" when its defining check could not decide, "n/a" when absent."""
+    value = (summary.get(key) or {}).get(family)
+    if value is not None:
+        return fmt_pct(value)
+    unmeasured_key = "unmeasured_by_family" if key == "pass_rate_by_family" else "unmeasured_by_check_family"
+    return "not measured" if family in (summary.get(unmeasured_key) or {}) else "n/a"
 
 
 def fmt_usd(value: Any) -> str:

@@ -38,6 +38,7 @@ from brandgate.regress.measures import (
 from brandgate.regress.report import RunView
 from brandgate.regress.suite import Suite, SuiteBrief, load_suite
 from brandgate.settings import Settings
+from pipeline.profiles import load_profile
 from policies.checks import builtin_specs
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ class Render:
         return f"regress:{run_id}:{self.brief.id}:{self.seed_index}:{self.repeat}"
 
 
+def _size(value: Any) -> tuple[int, int] | None:
+    return (int(value[0]), int(value[1])) if isinstance(value, list | tuple) and len(value) == 2 else None
+
+
 def seed_for(brief_id: str, seed_index: int, base: int) -> int:
     """The same brief and seed index always get the same seed, so two profiles meet the same noise."""
     digest = hashlib.sha256(f"{base}:{brief_id}:{seed_index}".encode()).digest()
@@ -101,9 +106,13 @@ class RunOptions:
     warmup: bool = True
     baseline_run_id: str | None = None
     triggered_by: str = "cli"
+    # Render size of the briefs without their own; None: the profile's resolution, so a suite
+    # meets the model at the size it serves (tests scale a suite down by giving one).
+    size: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "size": list(self.size) if self.size else None,
             "seeds": self.seeds,
             "concurrency": self.concurrency,
             "seed_base": self.seed_base,
@@ -263,7 +272,7 @@ class SuiteRunner:
         Real traffic meets a warm worker; without this the profile whose model is loaded second
         would look slower in an A/B comparison for no reason of its own.
         """
-        brief = render.brief.brief.model_copy(update={"seed": render.seed, "n": 1})
+        brief = render.brief.brief_at(self._size(run_id, options), render.seed)
         accepted = self.queue.submit(
             Submission(
                 brief=brief,
@@ -280,7 +289,7 @@ class SuiteRunner:
             status = self.queue.wait(accepted.request_id, timeout=POLL_S)
 
     def _render_one(self, run_id: str, render: Render, options: RunOptions) -> None:
-        brief = render.brief.brief.model_copy(update={"seed": render.seed, "n": 1})
+        brief = render.brief.brief_at(self._size(run_id, options), render.seed)
         submitted = time.perf_counter()
         accepted = self.queue.submit(
             Submission(
@@ -347,6 +356,12 @@ class SuiteRunner:
 
     # --- the database -------------------------------------------------------------------------------
 
+    def _size(self, run_id: str, options: RunOptions) -> tuple[int, int]:
+        """The run's render size: the options' explicit one, else the profile's resolution."""
+        if options.size is not None:
+            return options.size
+        return load_profile(self._profile(run_id), self.settings).resolution
+
     def _profile(self, run_id: str) -> str:
         with self.sessions() as session:
             row = session.get(RegressionRun, run_id)
@@ -367,6 +382,7 @@ class SuiteRunner:
                 tolerance=float(plan.get("tolerance", 0.5)),
                 timeout_s=float(plan.get("timeout_s", 600.0)),
                 warmup=bool(plan.get("warmup", True)),
+                size=_size(plan.get("size")),
                 baseline_run_id=run.baseline_run_id,
                 triggered_by=run.triggered_by or "cli",
             )

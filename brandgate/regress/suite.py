@@ -20,6 +20,13 @@ from policies.errors import InvalidInput
 from policies.kit import Kit
 
 FAMILIES = ("typography", "small-objects", "counting", "hands-people", "edge-cases")
+# The check that measures what a family is about. A render whose defining check did not decide
+# (unverified, skipped or turned off) says nothing about the family: it is "not measured".
+DEFINING_CHECKS: dict[str, tuple[str, ...]] = {
+    "typography": ("BG101",),
+    "counting": ("BG401",),
+    "hands-people": ("BG402",),
+}
 MAX_SUITE_FILE_BYTES = 4 * 1024 * 1024
 SUITE_MAX_NODES = 500_000
 MAX_BRIEF_ID_CHARS = 100
@@ -41,6 +48,16 @@ class SuiteBrief:
     brief: Brief
     expect: Expectation
     line: int
+    # Whether the suite file sets this brief's size; without one it renders at the size the run
+    # gives (the profile under test's resolution, or a test's explicit scale-down).
+    sized: bool = False
+
+    def brief_at(self, size: tuple[int, int], seed: int) -> Brief:
+        """The brief as one render submits it: one image at `seed`, at `size` unless it has its own."""
+        update: dict[str, Any] = {"seed": seed, "n": 1}
+        if not self.sized:
+            update["size"] = size
+        return self.brief.model_copy(update=update)
 
 
 @dataclass(frozen=True)
@@ -174,4 +191,6 @@ def _suite_brief(item: Any, defaults: dict[str, Any], line: int) -> SuiteBrief:
     if fields.get("n", 1) != 1:
         raise InvalidInput(f"`n` is {fields['n']!r}; suite briefs render one image per seed (n: 1)")
     brief = brief_from_mapping(fields)
-    return SuiteBrief(id=brief_id, family=str(family), brief=brief, expect=expect, line=line)
+    return SuiteBrief(
+        id=brief_id, family=str(family), brief=brief, expect=expect, line=line, sized="size" in fields
+    )

@@ -598,6 +598,8 @@ class RequestRun:
                         "manifest_sha256": manifest_sha256,
                         "verdict": report.verdict,
                         "failed_checks": [c.id for c in report.checks if c.status in ("fail", "error")],
+                        "unverified_checks": [c.id for c in report.checks if c.undecided],
+                        "accepted_unverified": [c.id for c in report.checks if c.accepted],
                         "seed": item.seed,
                         "gpu_seconds": round(item.gpu_seconds, 6),
                         "cost_usd": round(item.cost_usd, 6),

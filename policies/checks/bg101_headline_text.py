@@ -18,7 +18,8 @@ the font's empty .notdef box (evidence `missing_glyphs`).
 
 Statuses: `pass` headline read; `fail` not read, the message names the closest text read and
 the evidence gives it with its similarity (1.0 = identical); `skip` the brief has no headline
-(or there is no brief); `error` no OCR engine could run.
+(or there is no brief); `unverified` no OCR engine could run (the text was not read, so the
+image cannot pass).
 
 Options in policy.yaml under `BG101`:
 - `severity`: `flag` (default) or `reject`.
@@ -58,7 +59,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     ocr = read_text(creative, expected_texts(brief, kit))
     font = font_for(brief, kit, "headline")
     if not ocr.usable:
-        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+        return ocr.not_read("headline text")
     finding = find_in_creative(brief.headline, creative, ocr, max_edits, "headline", font)
     evidence = {**finding.evidence(), **ocr.summary()}
     confidence = agreement_confidence(finding, ocr)

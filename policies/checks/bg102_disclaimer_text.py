@@ -9,7 +9,8 @@ are forgiven, changed letters not. Small print the line detector misses gets a s
 Tesseract over the whole image.
 
 Statuses: `pass` all read; `fail` one or more missing or misspelt, each named with the closest
-text read and its similarity; `skip` nothing is required; `error` no OCR engine could run.
+text read and its similarity; `skip` nothing is required; `unverified` no OCR engine
+could run (the text was not read, so the image cannot pass).
 
 Options in policy.yaml under `BG102`:
 - `severity`: `flag` (default) or `reject`.
@@ -61,7 +62,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     ocr = read_text(creative, expected_texts(brief, kit))
     font = font_for(brief, kit, "body")
     if not ocr.usable:
-        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+        return ocr.not_read("disclaimer text")
     findings = [find_in_creative(text, creative, ocr, max_edits, "disclaimer", font) for text in wanted]
     missing = [f for f in findings if not f.found]
     evidence = {"disclaimers": [f.evidence() for f in findings], **ocr.summary()}

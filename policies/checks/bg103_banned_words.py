@@ -6,7 +6,8 @@ RapidOCR sometimes drops spaces, "FREEMONEY"; a banned word inside a longer word
 match ("rape" never matches "grape"). A word read by either engine counts.
 
 Statuses: `pass` none read; `fail` the banned words read, with the line each was read in;
-`skip` the kit bans no words; `error` no OCR engine could run.
+`skip` the kit bans no words; `unverified` no OCR engine could run (the text was
+not read, so the image cannot pass).
 
 Options in policy.yaml under `BG103`:
 - `severity`: `flag` (default) or `reject`.
@@ -47,7 +48,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         return Outcome("skip", "the kit bans no words")
     ocr = read_text(creative, expected_texts(brief, kit))
     if not ocr.usable:
-        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+        return ocr.not_read("banned words")
     hits: dict[str, dict[str, Any]] = {}
     for engine in ocr.engines:
         # Whole reading: a phrase may break over two lines. Word boxes: RapidOCR's words keep

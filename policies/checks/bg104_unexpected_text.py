@@ -10,7 +10,8 @@ any engine's full reading of it is explained, so one engine's misreading does no
 clean image.
 
 Statuses: `pass` all text explained (or no text); `fail` the unexpected lines with their
-position; `error` no OCR engine could run.
+position; `unverified` no OCR engine could run (the text was
+not read, so the image cannot pass).
 
 Options in policy.yaml under `BG104`:
 - `severity`: `flag` (default) or `reject`.
@@ -55,7 +56,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     allowed = expected_text(brief, kit, options)
     ocr = read_text(creative, expected_texts(brief, kit))
     if not ocr.usable:
-        return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+        return ocr.not_read("unexpected text")
     unexpected = []
     for line in ocr.lines:
         leftover = _unexplained(line, allowed, min_chars, min_confidence)

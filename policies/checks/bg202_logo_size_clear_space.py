@@ -2,7 +2,7 @@
 
 Applies when the brief names a logo variant and the logo was located (the same localisation as
 BG201, computed once per creative). Without a logo in the brief, or when the logo cannot be
-found (BG201 then fails), it reports `skip` with the reason.
+found (BG201 then fails), it reports `unverified` with the reason.
 
 - *Size*: the logo's width along its own axis (rotation does not shrink it) must be at least
   the kit's `logos.<variant>.min_width_px`.
@@ -59,8 +59,8 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     located = found[brief.logo] or next((loc for loc in found.values() if loc is not None), None)
     if located is None:
         return Outcome(
-            "skip",
-            f"logo {brief.logo!r} was not located, so its size cannot be measured (see BG201)",
+            "unverified",
+            f"not checked: logo size and clear space, logo {brief.logo!r} was not located (see BG201)",
         )
     spec = kit.spec.logos[located.variant]
     width = located.geometry.width_px

@@ -18,8 +18,8 @@ contrasting part. When OCR cannot read the headline at all, the kit layout's hea
 measured.
 
 Statuses: `pass` ratio ≥ `min_ratio` on every headline line; `fail` below it, with the ratio,
-text and surround colours; `skip` no headline in the brief, or no text found where the
-headline should be; `error` no OCR engine could run.
+text and surround colours; `skip` no headline in the brief; `unverified` no text found where
+the headline should be, or no OCR engine could run (the image cannot pass).
 
 Evidence: per line the box, ratio, measured text colour and surround colour, and `located`
 (placed by brandgate, read by OCR, or the layout's box).
@@ -86,7 +86,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     else:
         ocr = read_text(creative, expected_texts(brief, kit))
         if not ocr.usable:
-            return Outcome("error", f"no OCR engine could run: {dict(ocr.errors)}", confidence=0.0)
+            return ocr.not_read("headline contrast")
         boxes = headline_boxes(brief.headline, ocr)
         located = "read by OCR"
         read = bool(boxes)
@@ -108,7 +108,9 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
                 size = fitted.size if fitted is not None else (box[3] - box[1]) / 1.2
                 measured.append({**m, "box": list(box), "size_px": round(size, 1)})
     if not measured:
-        return Outcome("skip", f"headline {located}, and no text could be told from its background")
+        return Outcome(
+            "unverified", f"not checked: headline contrast, headline {located} and no text told from its background"
+        )
     for m in measured:
         m["required"] = min_ratio_large if m["size_px"] >= large_px else min_ratio
     worst = min(measured, key=lambda m: m["ratio"] / m["required"])

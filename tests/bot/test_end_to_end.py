@@ -38,14 +38,29 @@ def generation_parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
 
 @pytest.fixture
 def e2e_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_parts: dict[str, Path]) -> Settings:
-    from brandgate.db.schema import upgrade
-
-    # The tiny model's images pass every check; a detector folder that holds no model makes BG402
-    # report `error`, which never counts as a pass, so each image is flagged for a brand manager.
+    # A detector folder that holds no model makes BG402 report `error`, which never counts as a
+    # pass, so each image is flagged for a brand manager.
     policy_path = kits_dir / "acme" / "policy.yaml"
     policy = yaml.safe_load(policy_path.read_text()) or {}
     policy["BG402"] = {"detector": str(tmp_path / "not-a-detector")}
     policy_path.write_text(yaml.safe_dump(policy))
+    return _settings(tmp_path, kits_dir, slack, generation_parts)
+
+
+@pytest.fixture
+def plain_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_parts: dict[str, Path]) -> Settings:
+    """The kits as shipped, with no detector and an empty hand-models folder: BG402 cannot decide."""
+    empty = tmp_path / "no-hand-models"
+    empty.mkdir()
+    policy_path = kits_dir / "acme" / "policy.yaml"
+    policy = yaml.safe_load(policy_path.read_text()) or {}
+    policy["BG402"] = {"hand_models": str(empty)}
+    policy_path.write_text(yaml.safe_dump(policy))
+    return _settings(tmp_path, kits_dir, slack, generation_parts)
+
+
+def _settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_parts: dict[str, Path]) -> Settings:
+    from brandgate.db.schema import upgrade
 
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'brandgate.db'}",
@@ -68,6 +83,15 @@ def e2e_settings(tmp_path: Path, kits_dir: Path, slack: FakeSlack, generation_pa
 @pytest.fixture
 def live_bot(e2e_settings: Settings, slack: FakeSlack) -> Iterator[ServedBot]:
     bot = ServedBot(e2e_settings, BrandgateServices(e2e_settings), slack)
+    try:
+        yield bot
+    finally:
+        bot.close()
+
+
+@pytest.fixture
+def plain_bot(plain_settings: Settings, slack: FakeSlack) -> Iterator[ServedBot]:
+    bot = ServedBot(plain_settings, BrandgateServices(plain_settings), slack)
     try:
         yield bot
     finally:
@@ -127,3 +151,37 @@ def test_command_to_images_to_approval_to_audit(live_bot: ServedBot, slack: Fake
     assert approved["approval"]["decision"] == "approved"
     assert approved["approval"]["decided_by"] == f"slack:T0TESTTEAM:{ANNA}"
     assert approved["requested_by"] == f"slack:T0TESTTEAM:{MARK}" and approved["source"] == "slack"
+
+
+def test_an_image_nobody_could_fully_check_goes_to_a_brand_manager(plain_bot: ServedBot, slack: FakeSlack) -> None:
+    """No counts given and no detector: counts are read from the prompt, and the image is never a pass."""
+    response = plain_bot.command('"two cats sleeping on a sofa" kit=acme n=1 size=128x128 seed=99')
+    assert response.status_code == 200
+    parent = slack.wait_calls("chat.postMessage")[0]
+    assert "counts read from the prompt: cat: 2" in str(parent.params["blocks"])
+    posts = slack.wait_for(
+        lambda calls: any(c.method == "chat.postMessage" and c.params.get("thread_ts") for c in calls), timeout=240
+    )
+    [image] = [c for c in posts if c.method == "chat.postMessage" and c.params.get("thread_ts")]
+    text = str(image.params["blocks"])
+    assert "Passed every check" not in text
+    assert "not checked: anatomy, no hand models in" in text and "(BG402)" in text
+    buttons = _buttons(image.params["blocks"])
+    assert buttons[:2] == [messages.APPROVE, messages.REJECT] and messages.EXPORT not in buttons
+    image_id = image.params["blocks"][-1]["block_id"].split(":", 1)[1]
+    message = {"type": "message", "ts": "1700000010.000100", "thread_ts": image.params["thread_ts"],
+               "blocks": image.params["blocks"]}  # fmt: skip
+
+    # An Export HQ click (an old message, a crafted request) is refused until someone approves.
+    plain_bot.click(messages.EXPORT, image_id, ANNA, message)
+    refused = slack.wait_for(
+        lambda calls: any("must approve it before the HQ export" in str(c.params.get("text")) for c in calls)
+    )
+    assert refused
+
+    plain_bot.click(messages.APPROVE, image_id, ANNA, message)
+    updated = slack.wait_for(
+        lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
+    )
+    approved = next(c for c in updated if c.method == "chat.update" and "Approved" in str(c.params.get("blocks")))
+    assert messages.EXPORT in _buttons(approved.params["blocks"])

@@ -6,8 +6,11 @@ from bot import messages
 from brandgate.jobs.api import Accepted, ImageView, JobStatus
 
 
-def _image(verdict: str, failed: tuple[dict[str, object], ...] = ()) -> ImageView:
+def _image(
+    verdict: str, failed: tuple[dict[str, object], ...] = (), unverified: tuple[dict[str, object], ...] = ()
+) -> ImageView:
     return ImageView(
+        unverified_checks=unverified,
         image_id="img1",
         index=1,
         verdict=verdict,
@@ -24,7 +27,9 @@ def test_buttons_follow_the_verdict() -> None:
         return [b["action_id"] for b in messages.image_buttons(_image(verdict))]
 
     assert actions("pass") == [messages.EXPORT, messages.REGENERATE]
-    assert actions("flag") == [messages.APPROVE, messages.REJECT, messages.EXPORT, messages.REGENERATE]
+    # a person decides unverified and flagged images; neither is exported before an approval
+    assert actions("unverified") == [messages.APPROVE, messages.REJECT, messages.REGENERATE]
+    assert actions("flag") == [messages.APPROVE, messages.REJECT, messages.REGENERATE]
     assert actions("reject") == [messages.REGENERATE]
     assert actions("approved") == [messages.EXPORT, messages.REGENERATE]
     assert actions("rejected") == [messages.REGENERATE]
@@ -48,10 +53,27 @@ def test_failed_checks_are_told_in_plain_words_with_their_id() -> None:
     assert blocks[0]["text"]["text"] == ":warning: *Image 2 of 4* · Flagged: a brand manager needs to look at it"
 
 
+def test_unverified_checks_say_what_was_not_checked() -> None:
+    unverified = (
+        {"id": "BG401", "status": "unverified",
+         "message": "not checked: object counts (apple), no detector configured (BRANDGATE_COUNTS_DETECTOR)"},
+    )  # fmt: skip
+    blocks = messages.image_blocks(_image("unverified", unverified=unverified), "req1", 4)
+    assert blocks[0]["text"]["text"] == (
+        ":mag: *Image 2 of 4* · Not fully checked: a brand manager needs to look at it"
+    )
+    assert "• not checked: object counts (apple), no detector configured" in blocks[1]["text"]["text"]
+    assert "(BG401)" in blocks[1]["text"]["text"]
+    assert "Passed" not in str(blocks)
+
+
 def test_decided_blocks_drop_approve_and_reject_and_say_who() -> None:
     before = messages.image_blocks(_image("flag"), "req1", 1)
     after = messages.decided_blocks(before, "img1", "rejected", "UANNA", "Logo too small")
     actions = next(b for b in after if b["type"] == "actions")
+    assert [e["action_id"] for e in actions["elements"]] == [messages.REGENERATE]
+    approved = messages.decided_blocks(before, "img1", "approved", "UANNA", None)
+    actions = next(b for b in approved if b["type"] == "actions")
     assert [e["action_id"] for e in actions["elements"]] == [messages.EXPORT, messages.REGENERATE]
     assert any("Rejected* by <@UANNA>: Logo too small" in str(b) for b in after)
     assert before == messages.image_blocks(_image("flag"), "req1", 1)  # the input is not changed

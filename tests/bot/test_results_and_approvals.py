@@ -89,7 +89,7 @@ def test_thread_shows_progress_then_images_with_verdicts_and_buttons(served: Bot
     ]
     passed, flagged, rejected = _image_messages(served)
     assert _buttons(passed) == [messages.EXPORT, messages.REGENERATE]
-    assert _buttons(flagged) == [messages.APPROVE, messages.REJECT, messages.EXPORT, messages.REGENERATE]
+    assert _buttons(flagged) == [messages.APPROVE, messages.REJECT, messages.REGENERATE]
     assert _buttons(rejected) == [messages.REGENERATE]  # no Approve, no export of a policy-rejected image
     flagged_text = str(flagged.params["blocks"])
     assert "The headline isn't in the image exactly as written" in flagged_text and "BG101" in flagged_text

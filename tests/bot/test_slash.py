@@ -42,6 +42,11 @@ def test_counts_in_both_spellings() -> None:
     assert parsed.fields["counts"] == {"apple": 5, "pear": 2, "plum": 1}  # type: ignore[union-attr]
 
 
+def test_no_counts_given_leaves_them_to_the_prompt_and_none_opts_out() -> None:
+    assert "counts" not in parse('"five red apples" kit=acme').fields  # type: ignore[union-attr]
+    assert parse('"five red apples" kit=acme counts=none').fields["counts"] == {}  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -170,3 +170,70 @@ def test_checks_list() -> None:
     text = runner.invoke(cli, ["checks", "list"])
     assert text.exit_code == 0 and "BG601  blank-image" in text.output
     assert "BG603  degenerate-output" in text.output
+
+
+@pytest.fixture
+def anatomy_kit(technical_kit: Path, tmp_path: Path) -> Path:
+    """The technical kit with BG402 on, no detector and an empty hand-models folder: BG402 cannot decide."""
+    empty = tmp_path / "no-hand-models"
+    empty.mkdir()
+    policy = technical_kit / "policy.yaml"
+    policy.write_text(policy.read_text().replace("BG402: {enabled: false}\n", f"BG402: {{hand_models: {empty}}}\n"))
+    return technical_kit
+
+
+def test_unverified_exits_3_and_the_worst_image_decides(
+    run_main, tmp_path: Path, anatomy_kit: Path, brief_file: Path
+) -> None:
+    good = picture(tmp_path / "good.png")
+    black = picture(tmp_path / "black.png", black=True)
+    kit = str(anatomy_kit)
+    done = run_main("check", str(good), "--kit", kit, "--brief", str(brief_file))
+    assert done.returncode == 3
+    assert "good.png: unverified" in done.stdout
+    assert "not checked: anatomy, no hand models in" in done.stdout
+    as_json = run_main("check", str(good), "--kit", kit, "--brief", str(brief_file), "--json")
+    [result] = json.loads(as_json.stdout)["results"]
+    assert as_json.returncode == 3 and result["verdict"] == "unverified"
+    bg402 = next(c for c in result["checks"] if c["id"] == "BG402")
+    assert bg402["status"] == "unverified" and "accepted" not in bg402
+    worst = run_main("check", str(good), str(black), "--kit", kit, "--brief", str(brief_file))
+    assert worst.returncode == 4
+
+
+def test_a_kit_may_accept_a_named_unverifiable_check(
+    run_main, tmp_path: Path, anatomy_kit: Path, brief_file: Path
+) -> None:
+    policy = anatomy_kit / "policy.yaml"
+    policy.write_text("accept_unverified: [BG402]\n" + policy.read_text())
+    good = picture(tmp_path / "good.png")
+    done = run_main("check", str(good), "--kit", str(anatomy_kit), "--brief", str(brief_file), "--json")
+    [result] = json.loads(done.stdout)["results"]
+    assert done.returncode == 0 and result["verdict"] == "pass"
+    bg402 = next(c for c in result["checks"] if c["id"] == "BG402")
+    assert bg402["status"] == "unverified"
+    assert bg402["accepted"] == "accepted unverified by policy"
+    assert bg402["message"].startswith("accepted unverified by policy: not checked: anatomy")
+
+
+def test_no_ocr_engine_leaves_the_text_checks_unverified(tmp_path: Path) -> None:
+    """A machine with neither RapidOCR nor tesseract: the headline is not read, so never a pass."""
+    missing = tmp_path / "missing"
+    (missing / "rapidocr").mkdir(parents=True)
+    (missing / "rapidocr" / "__init__.py").write_text('raise ImportError("rapidocr is not installed")\n')
+    image = picture(tmp_path / "ad.png", size=(512, 512))
+    brief = tmp_path / "brief.yaml"
+    brief.write_text('kit: acme\nprompt: "apples"\nheadline: "Fresh Deals Friday"\nsize: [512, 512]\n')
+    env = {"PATH": str(tmp_path), "PYTHONPATH": f"{missing}:{ROOT}", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "brandgate", "check", str(image), "--kit", "acme", "--brief", str(brief), "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    [result] = json.loads(done.stdout)["results"]
+    checks = {c["id"]: c for c in result["checks"]}
+    assert result["verdict"] == "unverified"
+    for check_id in ("BG101", "BG103", "BG104", "BG302"):
+        assert checks[check_id]["status"] == "unverified", checks[check_id]
+        assert checks[check_id]["message"].startswith("not checked: ")
+        assert "no OCR engine could run" in checks[check_id]["message"]

@@ -16,6 +16,7 @@ from pipeline.provenance import (
     GOVERNANCE_LABEL,
     TRAINED_ALGORITHMIC_MEDIA,
     ApprovalRecord,
+    CheckRecord,
     CredentialsUnreadable,
     GovernanceRecord,
     Ingredient,
@@ -95,6 +96,27 @@ def test_governance_assertion_round_trips_exactly(signer: Signer, verifier: Veri
     assert credentials.signing_time == signed_at.isoformat()
     assert credentials.signing_time_source == "claimed by signer"
     assert credentials.unknown_assertions == ()
+
+
+def test_every_check_is_signed_with_its_status_and_the_reason_it_did_not_decide(
+    signer: Signer, verifier: Verifier, picture: Image.Image
+) -> None:
+    checks = (
+        CheckRecord("BG101", "pass", 0.99),
+        CheckRecord("BG102", "skip", 1.0, reason="neither the brief nor the kit requires a disclaimer"),
+        CheckRecord("BG401", "unverified", 0.0, reason="not checked: object counts (apple), no detector configured"),
+        CheckRecord("BG402", "unverified", 0.0, reason="accepted unverified by policy: not checked: hands and people",
+                    accepted=True),
+    )  # fmt: skip
+    original = record(verdict="unverified", checks=checks)
+    credentials = verifier.read(signer.sign(encode(picture, "image/png"), "image/png", original).image)
+    assert credentials.governance == original
+    signed = {c["id"]: c for c in credentials.governance_raw["checks"]}
+    assert credentials.governance_raw["verdict"] == "unverified"
+    assert signed["BG101"] == {"id": "BG101", "status": "pass", "confidence": 0.99}
+    assert signed["BG102"]["reason"] == "neither the brief nor the kit requires a disclaimer"
+    assert signed["BG401"]["status"] == "unverified" and signed["BG401"]["reason"].startswith("not checked: ")
+    assert signed["BG402"]["accepted"] == "accepted unverified by policy"
 
 
 def test_composited_image_lists_logo_and_background_as_placed_ingredients(

@@ -22,6 +22,7 @@ from policies.engine import (
     run_checks,
     screen_brief,
     verdict_of,
+    worst_verdict,
 )
 from policies.errors import InvalidInput
 from policies.kit import Kit, load_kit
@@ -36,24 +37,74 @@ def kit_with_policy(tmp_path: Path, policy: str, base: str = "acme") -> Kit:
     return load_kit(root, known_check_ids=known_ids())
 
 
-def result(status: str, severity: str = "flag") -> CheckResult:
-    return CheckResult("BG999", "x", status, severity, 1.0, "")  # type: ignore[arg-type]
+def result(status: str, severity: str = "flag", accepted: bool = False) -> CheckResult:
+    return CheckResult("BG999", "x", status, severity, 1.0, "", accepted=accepted)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("statuses", "verdict"),
     [
         ([("pass", "flag"), ("pass", "reject")], "pass"),
-        ([("pass", "flag"), ("skip", "reject")], "pass"),
+        ([("pass", "flag"), ("skip", "reject")], "pass"),  # skip: the check does not apply
+        ([("pass", "flag"), ("unverified", "reject")], "unverified"),  # could not decide
+        ([("unverified", "flag"), ("fail", "flag")], "flag"),
+        ([("unverified", "flag"), ("fail", "reject")], "reject"),
+        ([("unverified", "flag"), ("error", "flag")], "flag"),
         ([("fail", "flag"), ("pass", "reject")], "flag"),
         ([("error", "reject"), ("pass", "flag")], "flag"),  # an error never counts as a pass
         ([("fail", "flag"), ("fail", "reject")], "reject"),
         ([("error", "flag"), ("fail", "reject")], "reject"),
-        ([], "pass"),
+        ([("skip", "flag"), ("skip", "reject")], "unverified"),  # nothing was checked
+        ([], "unverified"),  # no checks ran: nothing was checked
     ],
 )
 def test_verdict_rules(statuses: list[tuple[str, str]], verdict: str) -> None:
     assert verdict_of([result(s, sev) for s, sev in statuses]) == verdict
+
+
+def test_an_unverified_check_the_policy_accepts_is_a_pass_and_says_so() -> None:
+    accepted = result("unverified", accepted=True)
+    assert verdict_of([result("pass"), accepted]) == "pass"
+    assert accepted.to_json()["accepted"] == "accepted unverified by policy"
+    assert "accepted" not in result("unverified").to_json()
+    # accepted alone decides nothing
+    assert verdict_of([accepted]) == "unverified"
+
+
+def test_worst_verdict_orders_pass_unverified_flag_reject() -> None:
+    assert worst_verdict(["pass", "unverified", "pass"]) == "unverified"
+    assert worst_verdict(["unverified", "flag"]) == "flag"
+    assert worst_verdict(["reject", "flag", "pass"]) == "reject"
+    assert worst_verdict(["pass"]) == "pass"
+
+
+def test_policy_accept_unverified_passes_the_named_check_and_records_it(tmp_path: Path) -> None:
+    def undecided(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
+        return Outcome("unverified", "not checked: hands and people, no detector configured")
+
+    def fine(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
+        return Outcome("pass", "ok")
+
+    specs = [_check_module("BG402", undecided), _check_module("BG601", fine)]
+    default = run_checks(_blank(), None, load_kit(KITS / "acme"), specs=specs)
+    assert default.verdict == "unverified"
+    assert not default.checks[0].accepted
+    kit = kit_with_policy(tmp_path, "accept_unverified: [BG402]\nBG601: {severity: reject}\n")
+    assert kit.accept_unverified == frozenset({"BG402"})
+    report = run_checks(_blank(), None, kit, specs=specs)
+    assert report.verdict == "pass"
+    assert report.checks[0].status == "unverified"
+    assert report.checks[0].accepted
+    assert report.checks[0].message.startswith("accepted unverified by policy: not checked: hands")
+
+
+@pytest.mark.parametrize(
+    ("policy", "problem"),
+    [("accept_unverified: BG402\n", "must be a list of check IDs"), ("accept_unverified: [BG999]\n", "BG999")],
+)
+def test_policy_accept_unverified_is_validated(tmp_path: Path, policy: str, problem: str) -> None:
+    with pytest.raises(InvalidInput, match=problem):
+        kit_with_policy(tmp_path, policy)
 
 
 def _check_module(check_id: str, behaviour: Any, severity: str = "flag") -> CheckSpec:

@@ -18,7 +18,7 @@ SUITE = """\
 suite: gate-slice
 defaults: {n: 1, size: [64, 64]}
 briefs:
-  - {id: count-a, family: counting, kit: acme, prompt: "three eggs in a bowl", counts: {egg: 3}}
+  - {id: eggs-a, family: small-objects, kit: acme, prompt: "three eggs in a bowl", counts: {egg: 3}}
   - {id: edge-a, family: edge-cases, kit: acme, prompt: "the cheapest groceries in town", expect: reject}
 """
 
@@ -78,16 +78,27 @@ def build_world(root: Path) -> GateWorld:
     # Every model here is the tiny random-weight one: its pictures are coloured noise, which BG603
     # rightly fails on the baseline as much as on any candidate, so the technical family has no
     # pass rate left to lose. This world tests the gate's mechanics on BG601 (blank images) alone.
+    # Nothing can count eggs or judge hands on noise either: acme turns BG401 off (whether noise
+    # reads as a flat graphic varies with the seed), gives BG402 no hand models and accepts its
+    # unverified explicitly, and the settings let the `counts` check family stay unmeasured, so
+    # the gate's other criteria decide here; the default refusal of an unmeasured family is
+    # asserted on its own.
     kits = root / "kits"
     shutil.copytree(ROOT / "brand_kits", kits)
+    (root / "no-hand-models").mkdir()
     for path in kits.glob("*/policy.yaml"):
         policy = yaml.safe_load(path.read_text())
         policy["BG603"] = {"enabled": False}
+        if path.parent.name == "acme":
+            policy["BG401"] = {"enabled": False}
+            policy["BG402"] = {"hand_models": str(root / "no-hand-models")}
+            policy["accept_unverified"] = ["BG402"]
         path.write_text(yaml.safe_dump(policy))
     settings = Settings(
         database_url=f"sqlite:///{root / 'brandgate.db'}",
         artifacts_dir=root / "artifacts",
         kits_dir=kits,
+        gate_allow_unmeasured=["counts"],
         models_dir=models,
         profiles_dir=profiles,
         keys_dir=root / "keys",

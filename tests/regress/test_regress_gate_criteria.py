@@ -108,3 +108,28 @@ def test_comparison_table_lists_both_profiles(gate_settings: Settings) -> None:
     result = evaluate(_view("cand"), _view("active"), gate_settings)
     table = format_table([["metric", "cand", "active"], *result.to_json()["table"]])
     assert "latency p95" in table and "typography" in table and "cost per usable image" in table
+
+
+def test_an_unmeasured_family_refuses_promotion_unless_the_criteria_allow_it(gate_settings: Settings) -> None:
+    # the candidate draws no apples at all: BG401 cannot count, so counting is not measured
+    unmeasured = {
+        "pass_rate_by_family": {"typography": 0.80, "counting": None},
+        "unmeasured_by_family": {"counting": "not measured: BG401 unverified in 2 of 2 render(s)"},
+    }
+    refused = evaluate(_view("cand", **unmeasured), _view("active"), gate_settings)
+    assert refused.failed == ["brief family pass rates"]
+    detail = next(c.detail for c in refused.criteria if c.name == "brief family pass rates")
+    assert "counting: not measured: BG401 unverified in 2 of 2 render(s) (was 50.0%)" in detail
+    # also when the active model was never measured there either: nothing to promote on
+    both = evaluate(_view("cand", **unmeasured), _view("active", **unmeasured), gate_settings)
+    assert both.failed == ["brief family pass rates"]
+    allowed = evaluate(
+        _view("cand", **unmeasured),
+        _view("active", **unmeasured),
+        gate_settings.model_copy(update={"gate_allow_unmeasured": ["counting"]}),
+    )
+    assert allowed.passed
+    detail = next(c.detail for c in allowed.criteria if c.name == "brief family pass rates")
+    assert "allowed by BRANDGATE_GATE_ALLOW_UNMEASURED" in detail
+    table = format_table([row for row in refused.to_json()["table"]])
+    assert "not measured" in table

@@ -20,6 +20,7 @@ from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.models import AuditEvent, GoldenOutput, ModelProfileRow, RegressionOutput
 from brandgate.errors import UserError
 from brandgate.regress import actions
+from brandgate.regress.gate import evaluate
 from brandgate.regress.suite import load_suite
 from brandgate.settings import Settings
 from tests.fake_slack import FakeSlack, fake_token
@@ -85,7 +86,17 @@ def test_gate_refuses_bad_candidates_promotes_a_good_one_and_rolls_back(
     assert blank_outputs and all("BG601" in o.failed_check_ids for o in blank_outputs)
 
     good = actions.promote(settings, sessions, "cand-same", suite, options, actor="test")
-    assert good.promoted, good.comparison.failed
+    assert good.promoted, [(c.name, c.detail) for c in good.comparison.criteria if not c.ok]
+    # The counts check family was not measured (BG402 had no hand models): by default, that alone
+    # refuses the promotion; only the allowance in this world's settings let it through.
+    summary = good.comparison.candidate.summary
+    assert summary["pass_rate_by_check_family"]["counts"] is None
+    assert summary["unmeasured_by_check_family"]["counts"].startswith("not measured: BG402 unverified")
+    strict = evaluate(good.comparison.candidate, good.comparison.baseline,
+                      settings.model_copy(update={"gate_allow_unmeasured": []}))  # fmt: skip
+    assert "check family pass rates" in strict.failed
+    family = next(c for c in strict.criteria if c.name == "check family pass rates")
+    assert "counts: not measured: BG402 unverified" in family.detail
     assert _statuses(sessions) == {
         "base": "retired",
         "cand-slow": "candidate",
@@ -173,7 +184,7 @@ def test_report_of_a_real_run_has_one_tile_per_output_and_goldens_are_kept(
     assert sheet.count('class="tile"') == len(first.outputs) == 3
     with sessions() as session:
         goldens = session.scalars(select(GoldenOutput)).all()
-    assert {g.brief_id for g in goldens} == {"count-a"}
+    assert {g.brief_id for g in goldens} == {"eggs-a"}
 
     # the next run of the same model on the same seeds does not drift from its goldens
     second = actions.run_suite(settings, sessions, suite, "base", actions.options_from(settings, 1, 2))
@@ -248,7 +259,7 @@ def test_nightly_run_that_drifts_from_its_goldens_rolls_back_and_alerts(
     good = actions.run_suite(settings, sessions, suite, "cand-live", actions.options_from(settings, 1, 2))
     assert good.status == "complete" and good.is_pass
     with sessions() as session:
-        assert {g.brief_id for g in session.scalars(select(GoldenOutput))} == {"count-a"}
+        assert {g.brief_id for g in session.scalars(select(GoldenOutput))} == {"eggs-a"}
 
     (profiles / "cand-live.yaml").write_text(
         yaml.safe_dump({**same, "name": "cand-live", "model": "tiny-sd-blank"})
@@ -315,7 +326,7 @@ def test_watchdog_trips_on_a_non_deterministic_generator(
     assert view.status == "flagged" and not view.is_pass
     assert view.summary["watchdog_clean"] is False
     unstable = {u["brief_id"] for u in view.summary["unstable"]}
-    assert unstable == {"count-a"}
+    assert unstable == {"eggs-a"}
     first_renders = [o for o in view.outputs if o.repeat == 0 and o.image_id is not None]
     assert all(o.final_verdict == "reject" and "pixel-stability" in o.failed_check_ids for o in first_renders)
     assert view.summary["usable_images"] == 0

@@ -103,11 +103,12 @@ def _out(brief: str, family: str, verdict: str | None, **kw: object) -> Output:
 def test_summary_rates_cost_and_watchdog() -> None:
     text_fail = (CheckOutcome("BG101", "text", "fail"), CheckOutcome("BG601", "technical", "pass"))
     clean = (CheckOutcome("BG101", "text", "pass"), CheckOutcome("BG601", "technical", "pass"))
+    counted = (CheckOutcome("BG401", "counts", "pass"),)
     outputs = [
         _out("t1", "typography", "pass", checks=clean, latency_s=1.0),
         _out("t2", "typography", "flag", checks=text_fail, latency_s=2.0),
-        _out("c1", "counting", "pass", checks=clean, latency_s=3.0),
-        _out("c1", "counting", "approved", checks=text_fail, seed_index=1, latency_s=4.0),
+        _out("c1", "counting", "pass", checks=clean + counted, latency_s=3.0),
+        _out("c1", "counting", "approved", checks=text_fail + counted, seed_index=1, latency_s=4.0),
         _out(
             "e1",
             "edge-cases",
@@ -122,7 +123,8 @@ def test_summary_rates_cost_and_watchdog() -> None:
     summary = summarise(outputs, outputs_expected=5, wall_s=2.0)
     assert summary.complete
     assert summary.pass_rate_by_family == {"counting": 0.5, "edge-cases": 1.0, "typography": 0.5}
-    assert summary.pass_rate_by_check_family == {"technical": 1.0, "text": 0.5}
+    assert summary.pass_rate_by_check_family == {"counts": 1.0, "technical": 1.0, "text": 0.5}
+    assert summary.unmeasured_by_family == {} and summary.unmeasured_by_check_family == {}
     # an approval after a flag is human rework: not accepted
     assert summary.acceptance_rate == pytest.approx(2 / 4)
     assert summary.usable_images == 2
@@ -131,6 +133,25 @@ def test_summary_rates_cost_and_watchdog() -> None:
     assert summary.images_per_s == pytest.approx(2.0)
     assert summary.watchdog_clean
     assert summary.failures == {"BG101": 2}
+
+
+def test_a_family_whose_defining_check_did_not_decide_is_not_measured() -> None:
+    unverified = (CheckOutcome("BG401", "counts", "unverified"), CheckOutcome("BG601", "technical", "pass"))
+    counted = (CheckOutcome("BG401", "counts", "pass"), CheckOutcome("BG601", "technical", "pass"))
+    outputs = [
+        # a model that draws no apples at all: nothing can count them, nothing passes on trust
+        _out("c1", "counting", "unverified", checks=unverified),
+        _out("c1", "counting", "pass", checks=counted, seed_index=1),
+        _out("t1", "typography", "pass", checks=(CheckOutcome("BG101", "text", "pass"),)),
+    ]
+    summary = summarise(outputs, outputs_expected=3, wall_s=1.0)
+    assert summary.pass_rate_by_family == {"counting": None, "typography": 1.0}
+    assert summary.unmeasured_by_family == {"counting": "not measured: BG401 unverified in 1 of 2 render(s)"}
+    assert summary.pass_rate_by_check_family["counts"] is None
+    assert summary.pass_rate_by_check_family["technical"] == 1.0
+    assert summary.unmeasured_by_check_family == {"counts": "not measured: BG401 unverified in 1 of 2 render(s)"}
+    document = summary.to_json()
+    assert document["pass_rate_by_family"]["counting"] is None and "unmeasured_by_family" in document
 
 
 def test_unstable_render_is_rejected_and_flags_the_run() -> None:

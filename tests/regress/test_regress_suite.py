@@ -35,13 +35,21 @@ def test_core_suite_covers_what_typography_and_counting_promise() -> None:
     assert any(any(ch in "$€" for ch in h) for h in headlines)
     assert any(any(ord(ch) > 127 and ch.isalpha() for ch in h) for h in headlines)
     assert {b.brief.kit for b in suite.briefs if b.family == "typography"} == {"acme", "nordwind"}
-    assert len({b.brief.size for b in suite.briefs if b.family == "typography"}) >= 3
     wanted = {n for b in suite.briefs if b.family == "counting" for n in b.brief.counts.values()}
     assert set(range(1, 11)) <= wanted
     assert sum(b.expect == "reject" for b in suite.briefs) >= 5
     for b in suite.briefs:
         assert b.brief.n == 1 and b.brief.seed is None
-        assert all(64 <= side <= 256 for side in b.brief.size)
+    # sizes come from the profile under test; only the aspect-ratio briefs carry their own
+    assert {b.id for b in suite.briefs if b.sized} == {"edge-017", "edge-018"}
+
+
+def test_a_brief_without_a_size_renders_at_the_size_the_run_gives() -> None:
+    suite = load_suite(ROOT / "suites" / "core.yaml")
+    briefs = {b.id: b for b in suite.briefs}
+    assert briefs["count-005"].brief_at((512, 512), 7).size == (512, 512)
+    assert briefs["count-005"].brief_at((128, 128), 7).seed == 7
+    assert briefs["edge-017"].brief_at((512, 512), 7).size == (256, 64)  # its own aspect ratio stays
 
 
 def _write(tmp_path: Path, body: str) -> Path:

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from brandgate.db.approvals import decide
 from brandgate.db.audit import verify_chain
 from brandgate.db.export import export_records, verify_evidence
+from brandgate.errors import UserError
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
 from pipeline.provenance import Verifier
@@ -48,7 +50,7 @@ def test_request_runs_end_to_end(job_settings: Settings, records: Records) -> No
     for view, row in zip(status.images, images, strict=True):
         data = Path(view.artifact_path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == row.sha256
-        assert view.verdict == row.verdict in ("pass", "flag", "reject")
+        assert view.verdict == row.verdict in ("pass", "unverified", "flag", "reject")
         credentials = verifier.read(data)
         assert credentials.state == "trusted"
         assert credentials.governance is not None
@@ -90,6 +92,11 @@ def test_branded_image_is_composited_and_exports_with_its_parent(
         assert preview.state == "done", preview
         image = preview.images[0]
         assert image.verdict != "reject", image.failed_checks
+        if image.verdict != "pass":
+            # the tiny model's noise is never a pass: without an approval there is no HQ export
+            with pytest.raises(UserError, match="must approve it before the HQ export"):
+                queue.export(image.image_id, "ana", idempotency_key="export-click-0")
+            decide(records.sessions, image.image_id, "approved", "slack:T1:UMANAGER", "fine for the test")
 
         first = queue.export(image.image_id, "ana", idempotency_key="export-click-1")
         again = queue.export(image.image_id, "ana", idempotency_key="export-click-1")
