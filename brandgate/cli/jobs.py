@@ -45,6 +45,7 @@ def follow(queue: JobQueue, request_id: str, timeout: float, *, show: bool) -> J
     """
     deadline = time.monotonic() + timeout
     last = ""
+    shown_index = 0  # the last image whose 'generating k/n' line was printed
     display = ProgressDisplay("generate", "images", mode=mode_for(not show))
     try:
         with display:
@@ -55,8 +56,13 @@ def follow(queue: JobQueue, request_id: str, timeout: float, *, show: bool) -> J
                     if status.n_images and display.total != status.n_images:
                         display.set_total(status.n_images)
                     display.update(_images_done(status), note=text)
-                elif show and text != last and _coarse(text) != _coarse(last):
-                    warn(text)
+                elif show:
+                    # A short image can start and finish between two looks: still a line for each.
+                    for missed in _images_passed_unseen(status, shown_index):
+                        warn(f"generating {missed}/{status.n_images}")
+                    if text != last and _coarse(text) != _coarse(last):
+                        warn(text)
+                    shown_index = max(shown_index, _image_reached(status))
                 last = text
                 if status.state in ("done", "failed", "cancelled") or time.monotonic() >= deadline:
                     return status
@@ -69,6 +75,26 @@ def follow(queue: JobQueue, request_id: str, timeout: float, *, show: bool) -> J
 def _coarse(text: str) -> str:
     """Without a terminal, print a line per stage and image, not per step."""
     return text.split(", step")[0]
+
+
+def _image_reached(status: JobStatus) -> int:
+    """The highest image (1-based) this status shows as started or made."""
+    if status.state == "done":
+        return len(status.images)
+    if status.state == "running" and status.image_index:
+        return status.image_index
+    return 0
+
+
+def _images_passed_unseen(status: JobStatus, shown_index: int) -> range:
+    """Images started since the last look whose own 'generating k/n' line was never printed.
+
+    The image being generated now prints its own line (with its step), so it is left out.
+    """
+    reached = _image_reached(status)
+    current = status.image_index if status.state == "running" and status.stage == "generating" else None
+    last_unseen = reached - 1 if current == reached else reached
+    return range(shown_index + 1, last_unseen + 1)
 
 
 def _images_done(status: JobStatus) -> float:
