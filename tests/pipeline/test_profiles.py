@@ -121,7 +121,7 @@ def test_missing_profile_file_and_bad_yaml(gen_settings: Settings, tmp_path) -> 
         load_profile(str(tmp_path / "nope.yaml"), gen_settings)
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed\n")
-    with pytest.raises(InvalidInput, match="not valid YAML: .* at line"):
+    with pytest.raises(InvalidInput, match=r"not valid YAML: .* at line"):
         load_profile(str(bad), gen_settings)
     bad.write_text("- a list\n")
     with pytest.raises(InvalidInput, match="a profile is a mapping"):
