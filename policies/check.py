@@ -37,9 +37,7 @@ class Outcome:
 
 
 class CheckFunction(Protocol):
-    def __call__(
-        self, creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]
-    ) -> Outcome: ...
+    def __call__(self, creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome: ...
 
 
 class BriefCheckFunction(Protocol):

@@ -64,9 +64,7 @@ def delta_e_2000(lab1: ArrayLike, lab2: ArrayLike) -> NDArray[np.float64]:
     cp_mean = (c1p + c2p) / 2
     h_sum = h1p + h2p
     h_far = np.abs(h1p - h2p) > 180
-    hp_mean = np.where(
-        h_far, np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2), h_sum / 2
-    )
+    hp_mean = np.where(h_far, np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2), h_sum / 2)
     hp_mean = np.where(chroma_zero, h_sum, hp_mean)
 
     t = (

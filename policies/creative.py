@@ -169,9 +169,7 @@ def load_creative_bytes(
             width, height = image.size
             # Refuse from the header, before any pixel is decoded.
             if width * height > max_pixels:
-                raise InvalidInput(
-                    _too_many_pixels_message(width * height, max_pixels, f"{width}×{height} = "), where
-                )
+                raise InvalidInput(_too_many_pixels_message(width * height, max_pixels, f"{width}×{height} = "), where)
             if width < MIN_SIDE or height < MIN_SIDE:
                 raise InvalidInput(
                     f"image is {width}×{height} pixels, too small to check; the checks need at"

@@ -57,10 +57,7 @@ def detect_objects(
     labels = result["labels"].tolist()
     for index, name in enumerate(names):
         mine = [i for i, label in enumerate(labels) if int(label) == index]
-        rects = [
-            [boxes[i][0], boxes[i][1], boxes[i][2] - boxes[i][0], boxes[i][3] - boxes[i][1]]
-            for i in mine
-        ]
+        rects = [[boxes[i][0], boxes[i][1], boxes[i][2] - boxes[i][0], boxes[i][3] - boxes[i][1]] for i in mine]
         keep = cv2.dnn.NMSBoxes(rects, [scores[i] for i in mine], threshold, 0.5) if mine else []
         for k in np.asarray(keep).reshape(-1):
             i = mine[int(k)]

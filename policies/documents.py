@@ -103,9 +103,7 @@ def parse_json(text: str, where: str | None = None, *, max_nodes: int = MAX_NODE
         data = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         hint = " (it looks like YAML: name the file .yaml)" if _looks_like_yaml(text) else ""
-        raise InvalidInput(
-            f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}", where
-        ) from None
+        raise InvalidInput(f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}", where) from None
     except _DuplicateKey as exc:
         raise InvalidInput(f"not valid JSON: the key {quote(exc.key)} is given twice; keep one", where) from None
     except (ValueError, RecursionError) as exc:
@@ -266,9 +264,7 @@ def _check_expansion(root: Node, max_nodes: int, where: str | None) -> None:
         if key in size:
             continue
         if key in active:
-            raise InvalidInput(
-                f"not valid YAML: an alias at line {node.start_mark.line + 1} refers to itself", where
-            )
+            raise InvalidInput(f"not valid YAML: an alias at line {node.start_mark.line + 1} refers to itself", where)
         active.add(key)
         stack.append((node, True))
         stack.extend((child, False) for child in _children(node) if id(child) not in size)

@@ -264,8 +264,7 @@ def _check_logo(path: Path, field: str, where: Path, *, decode: bool) -> None:
         declared = re.search(r"\((\d+) pixels\)", str(exc))
         claim = f"{declared.group(1)} pixels" if declared else "a size far beyond any logo"
         raise InvalidInput(
-            f"{field}: {name} claims {claim} (decompression bomb guard); a logo is at most "
-            f"{MAX_LOGO_PIXELS} pixels",
+            f"{field}: {name} claims {claim} (decompression bomb guard); a logo is at most {MAX_LOGO_PIXELS} pixels",
             str(where),
         ) from None
     except UnidentifiedImageError:

@@ -66,8 +66,12 @@ class ColourFidelity:
     share: float
 
     def evidence(self) -> dict[str, object]:
-        return {"reference": self.reference, "measured": self.measured, "delta_e": round(self.delta_e, 2),
-                "share": round(self.share, 3)}
+        return {
+            "reference": self.reference,
+            "measured": self.measured,
+            "delta_e": round(self.delta_e, 2),
+            "share": round(self.share, 3),
+        }
 
 
 @dataclass(frozen=True)
@@ -262,9 +266,7 @@ def _dominant_colours(rgb: NDArray[np.uint8], alpha: NDArray[np.float32]) -> tup
     return tuple(sorted(out, key=lambda c: -c.share))
 
 
-def _colour_fidelity(
-    reference: LogoReference, warped: NDArray[np.uint8], scale: float
-) -> tuple[ColourFidelity, ...]:
+def _colour_fidelity(reference: LogoReference, warped: NDArray[np.uint8], scale: float) -> tuple[ColourFidelity, ...]:
     """Each dominant colour of the logo as the creative shows it: the median ΔE2000 between the
     kit file's colour and the creative's pixels where the logo has that colour, away from its
     edges by a creative pixel and a half (so resampling and JPEG's blurred edges do not count)."""
@@ -366,8 +368,12 @@ def locate(creative: Creative, reference: LogoReference, variant: str) -> Locate
         rough = _homography(creative, reference, coarse_features(creative))
         if rough is not None:
             corners = cv2.perspectiveTransform(_frame_corners(reference), rough[0]).reshape(-1, 2)
-            box = (float(corners[:, 0].min()), float(corners[:, 1].min()),
-                   float(corners[:, 0].max()), float(corners[:, 1].max()))
+            box = (
+                float(corners[:, 0].min()),
+                float(corners[:, 1].min()),
+                float(corners[:, 0].max()),
+                float(corners[:, 1].max()),
+            )
             region = _padded(box, creative, 0.2)
             found = _locate(creative, reference, variant, region_features(creative, region))
             if found is not None:
@@ -396,9 +402,7 @@ def _homography(
     src = reference.points[[m.queryIdx for m in good]].reshape(-1, 1, 2)
     dst = features.points[[m.trainIdx for m in good]].reshape(-1, 1, 2)
     reproj = max(3.0, 0.006 * max(creative.width, creative.height))
-    found_h, inlier_mask = cv2.findHomography(
-        src, dst, cv2.RANSAC, reproj, maxIters=2000, confidence=0.995
-    )
+    found_h, inlier_mask = cv2.findHomography(src, dst, cv2.RANSAC, reproj, maxIters=2000, confidence=0.995)
     if found_h is None or inlier_mask is None:
         return None
     inliers = int(inlier_mask.sum())
@@ -473,9 +477,7 @@ def _refine(
     size = reference.frame_size
     warped = _warp_to_frame(creative, homography, geometry, size)
     alpha = reference.alpha[..., None]
-    template = (
-        reference.rgb.astype(np.float32) * alpha + warped.astype(np.float32) * (1 - alpha)
-    ).astype(np.uint8)
+    template = (reference.rgb.astype(np.float32) * alpha + warped.astype(np.float32) * (1 - alpha)).astype(np.uint8)
     template_grey = cv2.cvtColor(template, cv2.COLOR_RGB2GRAY).astype(np.float32)
     input_grey = cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY).astype(np.float32)
     mask = cv2.dilate((reference.alpha > 0.05).astype(np.uint8), np.ones((9, 9), np.uint8))
@@ -488,12 +490,8 @@ def _refine(
     except cv2.error:
         return None
     # A correction of more than a few frame pixels is not a refinement but a different answer.
-    corners = np.array(
-        [[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float32
-    ).reshape(-1, 1, 2)
-    moved = cv2.perspectiveTransform(corners, warp.astype(np.float64)).reshape(
-        -1, 2
-    ) - corners.reshape(-1, 2)
+    corners = np.array([[0, 0], [size[0], 0], [size[0], size[1]], [0, size[1]]], np.float32).reshape(-1, 1, 2)
+    moved = cv2.perspectiveTransform(corners, warp.astype(np.float64)).reshape(-1, 2) - corners.reshape(-1, 2)
     if float(np.abs(moved).max()) > 0.08 * size[0]:
         return None
     refined: NDArray[np.float64] = homography @ warp.astype(np.float64)
@@ -502,9 +500,7 @@ def _refine(
 
 def _geometry(homography: NDArray[np.float64], reference: LogoReference) -> Geometry | None:
     fw, fh = reference.frame_size
-    corners_frame = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float64).reshape(
-        -1, 1, 2
-    )
+    corners_frame = np.array([[0, 0], [fw, 0], [fw, fh], [0, fh]], dtype=np.float64).reshape(-1, 1, 2)
     corners = cv2.perspectiveTransform(corners_frame, homography).reshape(-1, 2)
     if not np.all(np.isfinite(corners)):
         return None
@@ -595,12 +591,7 @@ def _compare(
     )
 
     mask_frame = (reference.alpha > 0.5).astype(np.uint8) * 255
-    mask = (
-        cv2.warpPerspective(
-            mask_frame, homography, (creative.width, creative.height), flags=cv2.INTER_NEAREST
-        )
-        > 0
-    )
+    mask = cv2.warpPerspective(mask_frame, homography, (creative.width, creative.height), flags=cv2.INTER_NEAREST) > 0
     ys, xs = np.nonzero(mask)
     if len(xs):
         box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
@@ -609,9 +600,7 @@ def _compare(
     return comparison, mask, box
 
 
-def _at_resolution(
-    reference: LogoReference, scale: float
-) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+def _at_resolution(reference: LogoReference, scale: float) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """The reference frame as a logo `scale` times its size would show it.
 
     A 64 px logo cannot carry a 2 px stroke of the 256 px frame: comparing it with the full
@@ -628,15 +617,11 @@ def _at_resolution(
     small = cv2.resize(premult, (small_w, small_h), interpolation=cv2.INTER_AREA)
     back = cv2.resize(small, (fw, fh), interpolation=cv2.INTER_LINEAR)
     out_alpha = np.clip(back[..., 3], 0, 1)
-    out_rgb = np.where(
-        out_alpha[..., None] > 1e-3, back[..., :3] / np.maximum(out_alpha[..., None], 1e-3), 0
-    )
+    out_rgb = np.where(out_alpha[..., None] > 1e-3, back[..., :3] / np.maximum(out_alpha[..., None], 1e-3), 0)
     return np.clip(out_rgb, 0, 255).astype(np.float32), out_alpha.astype(np.float32)
 
 
-def _edge_agreement(
-    expected: NDArray[np.uint8], warped: NDArray[np.uint8], alpha: NDArray[np.float32]
-) -> float:
+def _edge_agreement(expected: NDArray[np.uint8], warped: NDArray[np.uint8], alpha: NDArray[np.float32]) -> float:
     """Pearson correlation of gradient magnitude around the logo's shapes, structure only.
 
     A chance alignment of features in texture puts no logo outline where the reference has one.

@@ -203,8 +203,11 @@ def placed_lines(creative: Creative) -> list[PlacedLine]:
                     creative.width,
                     creative.height,
                 )
-                out.append(PlacedLine(str(placement.get("element")), str(text), str(font_path), float(size),
-                                      (float(x), float(y)), box))
+                out.append(
+                    PlacedLine(
+                        str(placement.get("element")), str(text), str(font_path), float(size), (float(x), float(y)), box
+                    )
+                )
         return out
 
     return creative.shared("ocr.placed-lines", compute)
@@ -224,8 +227,13 @@ def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrRes
     found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(_paint_out(creative, placed), UNPLACED_DETECTION_SIDE))
     if found is None:
         fallback = recognise(rgb, expected)
-        return OcrResult(fallback.lines, fallback.engines, {**fallback.errors, **errors},
-                         fallback.duration_ms, fallback.reading_order)
+        return OcrResult(
+            fallback.lines,
+            fallback.engines,
+            {**fallback.errors, **errors},
+            fallback.duration_ms,
+            fallback.reading_order,
+        )
     engines.append(RAPIDOCR)
     reread = _attempt(TESSERACT, errors, lambda: _reread(rgb, found, lambda line: False))
     if reread is not None:
@@ -281,12 +289,14 @@ def _paint_out(creative: Creative, placed: list[PlacedLine]) -> NDArray[np.uint8
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
         if x1 - x0 < 1 or y1 - y0 < 1:
             continue
-        ring = np.concatenate([
-            rgb[max(0, y0 - 2) : y0, x0:x1].reshape(-1, 3),
-            rgb[y1 : y1 + 2, x0:x1].reshape(-1, 3),
-            rgb[y0:y1, max(0, x0 - 2) : x0].reshape(-1, 3),
-            rgb[y0:y1, x1 : x1 + 2].reshape(-1, 3),
-        ])
+        ring = np.concatenate(
+            [
+                rgb[max(0, y0 - 2) : y0, x0:x1].reshape(-1, 3),
+                rgb[y1 : y1 + 2, x0:x1].reshape(-1, 3),
+                rgb[y0:y1, max(0, x0 - 2) : x0].reshape(-1, 3),
+                rgb[y0:y1, x1 : x1 + 2].reshape(-1, 3),
+            ]
+        )
         fill = np.median(ring, axis=0) if len(ring) else np.array([128, 128, 128])
         rgb[y0:y1, x0:x1] = fill.astype(np.uint8)
     return rgb
@@ -311,13 +321,76 @@ def read_page_with_tesseract(creative: Creative) -> OcrResult:
     return creative.shared("ocr-tesseract-page", compute)
 
 
-def recognise(rgb: NDArray[np.uint8], expected: Sequence[str] = ()) -> OcrResult:
+# The closer look at small print: the region is enlarged until its lines are this tall, at
+# most CLOSER_MAX_SCALE times, and the detector sees it whole (at most CLOSER_SIDE pixels).
+CLOSER_LINE_PX = 40
+CLOSER_MAX_SCALE = 3.0
+CLOSER_SIDE = 1536
+
+
+def read_closer(creative: Creative, region: Box, line_px: float) -> OcrResult:
+    """Both engines over one region of the creative, enlarged so that its lines (about
+    `line_px` tall) are CLOSER_LINE_PX: at the detector's usual resolution a 14 px line of
+    small print on a busy photograph can lose a word or two to detection. The boxes are in the
+    creative's pixels. A check takes this closer look only where text it requires was read
+    in part, before it reports the text missing; a region is read once per creative."""
+
+    def compute() -> OcrResult:
+        started = time.perf_counter()
+        height, width = creative.height, creative.width
+        x0, y0, x1, y1 = _clip(region, width, height)
+        scale = float(np.clip(CLOSER_LINE_PX / max(line_px, 1.0), 1.0, CLOSER_MAX_SCALE))
+        scale = min(scale, CLOSER_SIDE / max(x1 - x0, y1 - y0, 1))
+        crop = creative.rgb[y0:y1, x0:x1]
+        if scale > 1.0:
+            size = (round(crop.shape[1] * scale), round(crop.shape[0] * scale))
+            crop = np.asarray(cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+        crop = np.ascontiguousarray(crop)
+        # The detector sees the enlarged crop at its own size (it only ever scales down).
+        zoomed = recognise(crop, (), CLOSER_SIDE)
+        lines = [
+            TextLine(
+                box=_clip(_unzoom(line.box, scale, x0, y0), width, height),
+                readings={
+                    engine: Reading(
+                        r.engine,
+                        r.text,
+                        r.confidence,
+                        tuple(Word(w.text, _unzoom(w.box, scale, x0, y0), w.confidence) for w in r.words),
+                    )
+                    for engine, r in line.readings.items()
+                },
+            )
+            for line in zoomed.lines
+        ]
+        return OcrResult(
+            lines=tuple(_reading_order(lines)),
+            engines=zoomed.engines,
+            errors=zoomed.errors,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            reading_order="layout, enlarged region",
+        )
+
+    return creative.shared(f"ocr-closer-{region}-{round(line_px)}", compute)
+
+
+def _unzoom(box: Box, scale: float, x0: int, y0: int) -> Box:
+    bx0, by0, bx1, by1 = box
+    return (
+        x0 + int(bx0 / scale),
+        y0 + int(by0 / scale),
+        x0 + int(np.ceil(bx1 / scale)),
+        y0 + int(np.ceil(by1 / scale)),
+    )
+
+
+def recognise(rgb: NDArray[np.uint8], expected: Sequence[str] = (), detection_side: int = DETECTION_SIDE) -> OcrResult:
     """Run both engines on an H×W×3 uint8 RGB image; Tesseract re-reads every line RapidOCR
     found except those RapidOCR read as an exact part of an `expected` text."""
     started = time.perf_counter()
     errors: dict[str, str] = {}
     engines: list[str] = []
-    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(rgb))
+    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(rgb, detection_side))
     lines: list[TextLine] = found or []
     if found is not None:
         engines.append(RAPIDOCR)

@@ -12,15 +12,29 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def number(options: Mapping[str, Any], check_id: str, key: str, default: float, *,
-           at_least: float | None = None, above: float | None = None,
-           at_most: float | None = None, below: float | None = None) -> float:
+def number(
+    options: Mapping[str, Any],
+    check_id: str,
+    key: str,
+    default: float,
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+    below: float | None = None,
+) -> float:
     """`options[key]` as a float, `default` when absent; a non-number or one out of range is an error."""
     value = options.get(key, default)
-    bounds = [(at_least, "≥", operator.ge), (above, ">", operator.gt),
-              (at_most, "≤", operator.le), (below, "<", operator.lt)]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not all(
-        ok(value, bound) for bound, _, ok in bounds if bound is not None
+    bounds = [
+        (at_least, "≥", operator.ge),
+        (above, ">", operator.gt),
+        (at_most, "≤", operator.le),
+        (below, "<", operator.lt),
+    ]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not all(ok(value, bound) for bound, _, ok in bounds if bound is not None)
     ):
         within = " and ".join(f"{sign} {bound:g}" for bound, sign, _ in bounds if bound is not None)
         raise ValueError(f"{check_id}.{key} must be a number{' ' + within if within else ''}, got {value!r}")

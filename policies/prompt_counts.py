@@ -62,10 +62,14 @@ _IRREGULAR = {
     "buses": "bus", "gases": "gas", "lenses": "lens", "series": "series", "species": "species",
 }  # fmt: skip
 # Pairs that are one thing: "a pair of scissors" is not two scissors.
-_ONE_THING_PAIRS = _words("scissors jeans trousers pants shorts glasses sunglasses spectacles goggles binoculars tongs "
-    "pliers tights leggings pyjamas pajamas headphones earphones")
-_IE_SINGULARS = _words("cookie movie pie tie lie brownie smoothie selfie hoodie zombie calorie rookie veggie goalie "
-    "auntie genie pixie hippie prairie sortie necktie bowtie beanie")
+_ONE_THING_PAIRS = _words(
+    "scissors jeans trousers pants shorts glasses sunglasses spectacles goggles binoculars tongs "
+    "pliers tights leggings pyjamas pajamas headphones earphones"
+)
+_IE_SINGULARS = _words(
+    "cookie movie pie tie lie brownie smoothie selfie hoodie zombie calorie rookie veggie goalie "
+    "auntie genie pixie hippie prairie sortie necktie bowtie beanie"
+)
 _F_PLURALS = {
     "knives": "knife", "wives": "wife", "lives": "life", "leaves": "leaf", "loaves": "loaf",
     "wolves": "wolf", "shelves": "shelf", "halves": "half", "calves": "calf", "scarves": "scarf",

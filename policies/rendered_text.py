@@ -167,9 +167,7 @@ def _score(
     # Wide enough to bridge a glyph, narrow enough to follow a photograph (and stay cheap).
     sigma = float(np.clip(region.shape[0] / 6, 2.0, 8.0))
     weight = cv2.GaussianBlur(clear, (0, 0), sigma) + 1e-6
-    background = np.stack(
-        [cv2.GaussianBlur(pixels[..., c] * clear, (0, 0), sigma) / weight for c in range(3)], axis=2
-    )
+    background = np.stack([cv2.GaussianBlur(pixels[..., c] * clear, (0, 0), sigma) / weight for c in range(3)], axis=2)
     axis = ink[None, None, :] - background
     norm = np.maximum((axis * axis).sum(axis=2), 1e-6)
     inkness = np.clip(((pixels - background) * axis).sum(axis=2) / norm, 0.0, 1.0).astype(np.float32)
@@ -231,9 +229,7 @@ def _ink_guess(window: NDArray[np.uint8]) -> NDArray[np.float32]:
     return (~split if border.mean() >= 0.5 else split).astype(np.float32)
 
 
-def _best_shift(
-    rgb: NDArray[np.uint8], coverage: NDArray[np.float32], left: int, top: int
-) -> tuple[int, int]:
+def _best_shift(rgb: NDArray[np.uint8], coverage: NDArray[np.float32], left: int, top: int) -> tuple[int, int]:
     """The shift (within ±SHIFT) at which `coverage` best overlays the ink near (left, top)."""
     height, width = rgb.shape[:2]
     h, w = coverage.shape
@@ -304,15 +300,26 @@ def _crop_pair(
     return rgb[y0:y1, x0:x1], coverage[y0 - top : y1 - top, x0 - left : x1 - left], x0 - left
 
 
-def compare_in_box(
-    rgb: NDArray[np.uint8], box: tuple[int, int, int, int], text: str, font_path: str
-) -> GlyphComparison | None:
-    """`text` in `font_path`, scaled to the ink found in `box` (a line OCR found), against it."""
+# A part of a line's ink class whose mean colour is further than this (RGB distance) from the
+# median ink is the photograph, not a glyph (anti-aliasing and JPEG move a glyph's mean by
+# 20–40).
+INK_COLOUR_SPREAD = 60.0
+
+
+def _box_inks(
+    rgb: NDArray[np.uint8], box: tuple[int, int, int, int]
+) -> list[tuple[NDArray[np.bool_], tuple[int, int], NDArray[np.uint8]]]:
+    """The two candidate ink masks of a line's box (each Otsu class, the lesser first) with the
+    crop's top-left corner and pixels; [] when the box is too small or flat."""
     height, width = rgb.shape[:2]
-    x0, y0, x1, y1 = (max(0, box[0]), max(0, box[1]), min(width, box[2]), min(height, box[3]))
+    # A margin, so that a glyph an OCR box clips is whole and does not touch the crop's edge
+    # (where `_glyph_ink` takes what it finds for the world beyond the text).
+    pad = max(2, (box[3] - box[1]) // 8)
+    x0, y0 = max(0, box[0] - pad), max(0, box[1] - pad)
+    x1, y1 = min(width, box[2] + pad), min(height, box[3] + pad)
     crop = rgb[y0:y1, x0:x1]
-    if crop.shape[0] < 6 or crop.shape[1] < 6 or not text.strip():
-        return None
+    if crop.shape[0] < 6 or crop.shape[1] < 6:
+        return []
     # Inside a line's own box the glyphs are usually the lesser class (a plate, a band or the
     # photograph around them fills more of it); on a busy photograph either may be, so both
     # are tried and the better fit wins. The threshold is chosen on the box's middle rows: a
@@ -320,56 +327,138 @@ def compare_in_box(
     inset = max(1, (y1 - y0) // 6)
     split = otsu_split(crop, crop[inset:-inset] if crop.shape[0] > 2 * inset + 4 else crop)
     if split is None:
+        return []
+    return [(mask, (x0, y0), crop) for mask in sorted((split, ~split), key=lambda m: float(m.mean()))]
+
+
+def compare_in_box(
+    rgb: NDArray[np.uint8], box: tuple[int, int, int, int], text: str, font_path: str
+) -> GlyphComparison | None:
+    """`text` in `font_path`, scaled to the ink found in `box` (a line OCR found), against it."""
+    if not text.strip():
         return None
     best: GlyphComparison | None = None
-    for ink_mask in sorted((split, ~split), key=lambda m: float(m.mean())):
-        fitted = _fit_to_ink(rgb, ink_mask, (x0, y0), text, font_path)
+    for ink_mask, corner, crop in _box_inks(rgb, box):
+        fitted = _fit_to_ink(rgb, ink_mask, crop, corner, text, font_path)
         if fitted is not None and (best is None or fitted.fit > best.fit):
             best = fitted
     return best
 
 
-def _fit_to_ink(
-    rgb: NDArray[np.uint8], ink_mask: NDArray[np.bool_], corner: tuple[int, int], text: str, font_path: str
-) -> GlyphComparison | None:
+def _glyph_ink(
+    ink_mask: NDArray[np.bool_], crop: NDArray[np.uint8]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
+    """Row and column indices of the glyphs' pixels in one class of a line's box (`crop`'s
+    pixels): the components across the line's middle, in the text's colour, without the
+    speckles of a busy photograph."""
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink_mask.astype(np.uint8), connectivity=8)
     if count <= 1:
         return None
     # Glyphs sit across the line's middle: what lies along its top or bottom edge is the band's
     # edge or the photograph beyond it.
-    rows = ink_mask.shape[0]
+    rows, cols = ink_mask.shape
     middle = (centroids[:, 1] > 0.15 * rows) & (centroids[:, 1] < 0.85 * rows)
-    areas = np.where(middle[1:], stats[1:, cv2.CC_STAT_AREA], 0)
+    # A part touching the box's edge is the photograph or band beyond the text (an OCR box
+    # leaves a margin around its glyphs, and may reach a little past its plate).
+    x, y, w, h = (stats[:, k] for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+    beyond = (x == 0) | (y == 0) | (x + w == cols) | (y + h == rows)
+    areas = np.where(middle[1:] & ~beyond[1:], stats[1:, cv2.CC_STAT_AREA], 0)
     if areas.max() <= 0:
         return None
-    # Glyphs, not the speckles of a busy photograph that share their class.
     keep = np.concatenate([[False], areas >= max(3.0, 0.02 * float(areas.max()))])
-    inked = keep[labels]
-    ys, xs = np.nonzero(inked)
+    # Text is set in one colour; a patch of the photograph that shares its Otsu class is not.
+    pixels = crop.reshape(-1, 3).astype(np.float32)
+    flat = labels.reshape(-1)
+    kept = keep[flat]
+    if not kept.any():
+        return None
+    ink = np.median(pixels[kept], axis=0)
+    sums = np.zeros((count, 3), np.float64)
+    np.add.at(sums, flat[kept], pixels[kept])
+    means = sums / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)[:, None]
+    keep &= np.sqrt(((means - ink) ** 2).sum(axis=1)) <= INK_COLOUR_SPREAD
+    ys, xs = np.nonzero(keep[labels])
     if len(xs) < 10:
         return None
-    cx0, cy0 = corner
-    ink_w = int(xs.max() - xs.min() + 1)
+    return ys, xs
+
+
+def _size_for_width(text: str, font_path: str, ink_w: int) -> float | None:
+    """The font size at which `text`'s ink is `ink_w` pixels wide (None: implausible)."""
     nominal = 64.0
     probe, _, _ = _render(text, font_path, nominal)
     cols = np.nonzero(probe.max(axis=0) > 0.3)[0]
     if len(cols) < 2:
         return None
     size = nominal * ink_w / float(cols[-1] - cols[0] + 1)
-    if not 6.0 <= size <= 400.0:
+    return size if 6.0 <= size <= 400.0 else None
+
+
+def _fit_to_ink(
+    rgb: NDArray[np.uint8],
+    ink_mask: NDArray[np.bool_],
+    crop: NDArray[np.uint8],
+    corner: tuple[int, int],
+    text: str,
+    font_path: str,
+) -> GlyphComparison | None:
+    found = _glyph_ink(ink_mask, crop)
+    if found is None:
+        return None
+    ys, xs = found
+    cx0, cy0 = corner
+    size = _size_for_width(text, font_path, int(xs.max() - xs.min() + 1))
+    if size is None:
         return None
     best: GlyphComparison | None = None
-    for factor in (0.97, 1.0, 1.03):
-        coverage, _, spans = _render(text, font_path, size * factor)
+    # The width gives the size to within a few per cent; text is most often set at a whole
+    # pixel size, where an untouched line then matches exactly.
+    for tried in dict.fromkeys((float(round(size)), size * 0.97, size, size * 1.03)):
+        coverage, _, spans = _render(text, font_path, tried)
         rows = np.nonzero(coverage.max(axis=1) > 0.3)[0]
         cov_cols = np.nonzero(coverage.max(axis=0) > 0.3)[0]
         if len(rows) == 0 or len(cov_cols) == 0:
             continue
         left = cx0 + int(xs.min()) - int(cov_cols[0])
         top = cy0 + int(ys.min()) - int(rows[0])
-        judged = _judge(rgb, text, font_path, size * factor, coverage, spans, left, top)
+        judged = _judge(rgb, text, font_path, tried, coverage, spans, left, top)
         if judged is not None and (best is None or judged.fit > best.fit):
             best = judged
+    return best
+
+
+def rough_fit(rgb: NDArray[np.uint8], box: tuple[int, int, int, int], text: str, font_path: str) -> float:
+    """A quick overlap score (1.0: the same picture) of `text` in `font_path`, scaled to the
+    ink's width in `box`, against that ink: enough to rank candidate faces before the full
+    comparison. Glyph shapes and the face's proportions (a condensed face scaled to the same
+    width stands too tall) both lower it; −1.0 when nothing fits."""
+    best = -1.0
+    for ink_mask, _, crop in _box_inks(rgb, box):
+        found = _glyph_ink(ink_mask, crop)
+        if found is None:
+            continue
+        ys, xs = found
+        size = _size_for_width(text, font_path, int(xs.max() - xs.min() + 1))
+        if size is None:
+            continue
+        coverage, _, _ = _render(text, font_path, size)
+        solid = coverage > 0.5
+        rows, cols = np.nonzero(solid)
+        if len(rows) == 0:
+            continue
+        rendered = solid[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        seen = np.zeros((int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)), bool)
+        seen[ys - ys.min(), xs - xs.min()] = True
+        h, w = max(rendered.shape[0], seen.shape[0]), max(rendered.shape[1], seen.shape[1])
+        a, b = np.zeros((h, w), bool), np.zeros((h, w), bool)
+        a[: rendered.shape[0], : rendered.shape[1]] = rendered
+        b[: seen.shape[0], : seen.shape[1]] = seen
+        # A pixel of tolerance either way, as the full comparison allows.
+        kernel = np.ones((3, 3), np.uint8)
+        near_a = cv2.dilate(a.astype(np.uint8), kernel) > 0
+        near_b = cv2.dilate(b.astype(np.uint8), kernel) > 0
+        differing = float((a & ~near_b).sum() + (b & ~near_a).sum())
+        best = max(best, 1.0 - differing / max(float(a.sum() + b.sum()), 1.0))
     return best
 
 

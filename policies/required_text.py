@@ -4,12 +4,22 @@ order and glyph-aware in the font it is set in."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from policies.ocr import RAPIDOCR, OcrResult, placed_lines, read_page_with_tesseract, read_placed_lines
+from policies.ocr import (
+    RAPIDOCR,
+    Box,
+    OcrResult,
+    placed_lines,
+    read_closer,
+    read_page_with_tesseract,
+    read_placed_lines,
+)
 from policies.rendered_text import GlyphComparison, judge_placed
-from policies.text_match import Match, best_match, normalise
+from policies.text_match import Match, aligned_stretch, best_match, normalise
+from policies.typefaces import LineGlyphs, judge_line
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -29,6 +39,8 @@ class Finding:
     # placed it), or "ocr" (the engines' readings, in `OcrResult.reading_order`).
     judged_by: str = "ocr"
     glyphs: tuple[GlyphComparison, ...] = field(default=())
+    # Where the text was not placed: the read lines' glyphs, judged in the face that fits them.
+    lines: tuple[LineGlyphs, ...] = field(default=())
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -41,9 +53,18 @@ class Finding:
         }
         if self.glyphs:
             out["glyphs"] = [g.evidence() for g in self.glyphs]
+        if self.lines:
+            out["line_glyphs"] = [line.evidence() for line in self.lines]
         return out
 
     def describe_miss(self, what: str) -> str:
+        lookalike = next((line for line in self.lines if line.differs), None)
+        if lookalike is not None and lookalike.shows is not None and lookalike.comparison is not None:
+            face = lookalike.comparison.font.rsplit("/", 1)[-1]
+            return (
+                f"{what} {self.expected!r} shows {lookalike.shows!r} where {lookalike.expected!r} belongs:"
+                f" a look-alike the OCR engines read through, told apart by its glyphs in {face}"
+            )
         differing = [g for g in self.glyphs if not g.matches]
         if differing:
             g = differing[0]
@@ -64,9 +85,7 @@ def find_required(expected: str, ocr: OcrResult, max_edits: int = 0, font: str |
     (glyph-aware in `font` when given: see `text_match.best_match`)."""
     readings = ocr.texts()
     exact = tuple(
-        engine
-        for engine, text in readings.items()
-        if (m := best_match(expected, {engine: text}, font)) and m.exact
+        engine for engine, text in readings.items() if (m := best_match(expected, {engine: text}, font)) and m.exact
     )
     match = best_match(expected, readings, font)
     length = max(1, len(normalise(expected)))
@@ -81,10 +100,14 @@ def find_in_creative(
     max_edits: int = 0,
     element: str | None = None,
     font: str | None = None,
+    faces: Sequence[str] = (),
 ) -> Finding:
     """Where brandgate placed `element` and it holds `expected`, the image is compared with the
     placed text rendered as compositing drew it; otherwise `find_required` on the OCR reading,
-    then, when missing, a second look with Tesseract over the whole page."""
+    then, when missing, a closer look (both engines over the enlarged region where part of it
+    was read) and a second look with Tesseract over the whole page. Text OCR found exactly is
+    then judged by its glyphs in whichever of `faces` fits its lines (`policies.typefaces`):
+    a look-alike the engines read through fails it."""
     placed = judge_placed_text(expected, creative, element) if element and max_edits == 0 else None
     if placed is not None:
         if all(g.matches for g in placed):
@@ -95,13 +118,74 @@ def find_in_creative(
         read = " ".join(readings.get(line.box, "") for line in lines).strip()
         match = best_match(expected, {RAPIDOCR: read}, placed[0].font) if read else None
         return Finding(expected, False, match, (), "placed glyphs", placed)
+    finding = _read_anywhere(expected, creative, ocr, max_edits, font)
+    if not finding.found or max_edits or not faces:
+        return finding
+    judged = tuple(
+        judge_line(creative, box, part, faces, readings) for box, part, readings in _lines_holding(expected, ocr)
+    )
+    if any(line.differs for line in judged):
+        return Finding(
+            expected, False, finding.match, finding.engines_exact, f"{finding.judged_by} + glyphs", (), judged
+        )
+    return Finding(expected, True, finding.match, finding.engines_exact, finding.judged_by, (), judged)
+
+
+def _read_anywhere(expected: str, creative: Creative, ocr: OcrResult, max_edits: int, font: str | None) -> Finding:
     finding = find_required(expected, ocr, max_edits, font)
     if finding.found:
         return finding
+    region = _partly_read_region(expected, ocr)
+    if region is not None:
+        closer = find_required(expected, read_closer(creative, *region), max_edits, font)
+        if closer.found:
+            return Finding(expected, True, closer.match, closer.engines_exact, "ocr, enlarged region")
     second = find_required(expected, read_page_with_tesseract(creative), max_edits, font)
     if second.found:
         return Finding(expected, True, second.match, ("tesseract-page",))
     return finding
+
+
+def _lines_holding(expected: str, ocr: OcrResult) -> list[tuple[Box, str, tuple[str, ...]]]:
+    """The OCR'd lines that hold a stretch of `expected` (as PART_MIN_CHARS and PART_EDIT_SHARE
+    say), each with that stretch as written and the engines' readings of the line."""
+    out = []
+    for line in ocr.lines:
+        texts = tuple(line.texts().values())
+        for text in texts:
+            aligned = aligned_stretch(expected, text)
+            if aligned is None:
+                continue
+            cost, part = aligned
+            if len(normalise(part)) >= PART_MIN_CHARS and cost <= PART_EDIT_SHARE * len(normalise(part)):
+                out.append((line.box, part, texts))
+                break
+    return out
+
+
+# A line holds part of a required text when at least this many of its letters and digits are
+# read, with at most PART_EDIT_SHARE of them differing from the text's closest stretch.
+PART_MIN_CHARS = 4
+PART_EDIT_SHARE = 0.25
+
+
+def _partly_read_region(expected: str, ocr: OcrResult) -> tuple[Box, float] | None:
+    """Where the lines that hold part of `expected` are, with room for the words a detector
+    lost around them (a line height above and below, two at either end), and their median
+    height; None when no line does."""
+    boxes = [box for box, _, _ in _lines_holding(expected, ocr)]
+    if not boxes:
+        return None
+    heights = sorted(b[3] - b[1] for b in boxes)
+    line_px = float(max(1, heights[len(heights) // 2]))
+    pad_x, pad_y = round(2 * line_px), round(1.5 * line_px)
+    region = (
+        min(b[0] for b in boxes) - pad_x,
+        min(b[1] for b in boxes) - pad_y,
+        max(b[2] for b in boxes) + pad_x,
+        max(b[3] for b in boxes) + pad_y,
+    )
+    return region, line_px
 
 
 def judge_placed_text(expected: str, creative: Creative, element: str) -> tuple[GlyphComparison, ...] | None:
@@ -143,5 +227,3 @@ def agreement_confidence(finding: Finding, ocr: OcrResult) -> float:
     if finding.found:
         return 0.9 + 0.09 * len(finding.engines_exact) / ran
     return 0.8 + 0.19 * (ran - len(finding.engines_exact)) / ran
-
-

@@ -90,7 +90,7 @@ def _match_one(target: str, engine: str, text: str) -> Match | None:
     at = haystack.find(target)
     if at >= 0:
         return Match(engine, 1.0, _original(text, origin, at, at + len(target)))
-    cost, start, end = _closest_substring(target, haystack)
+    cost, start, end = closest_substring(target, haystack)
     similarity = max(0.0, 1.0 - cost / len(target))
     return Match(engine, similarity, _original(text, origin, start, end))
 
@@ -131,7 +131,7 @@ def _looks_alike(a: str, b: str, font: str) -> bool:
 
 
 def _closest_substring_by(m: int, n: int, same: Callable[[int, int], bool]) -> tuple[int, int, int]:
-    """`_closest_substring` with a character-equality predicate on (pattern index, text index)."""
+    """`closest_substring` with a character-equality predicate on (pattern index, text index)."""
     previous = [(0, j) for j in range(n + 1)]
     for i in range(1, m + 1):
         current = [(i, 0)] * (n + 1)
@@ -148,6 +148,17 @@ def _closest_substring_by(m: int, n: int, same: Callable[[int, int], bool]) -> t
     return previous[end][0], previous[end][1], end
 
 
+def aligned_stretch(expected: str, read: str) -> tuple[int, str] | None:
+    """The stretch of `expected` (as written: case, spaces and punctuation kept) that `read`
+    is closest to, with the number of letters that differ; None when `read` holds no letter."""
+    want, origin = _normal_chars(expected)
+    got = normalise(read)
+    if not want or not got:
+        return None
+    cost, start, end = closest_substring(got, "".join(want))
+    return cost, _original(expected, origin, start, end)
+
+
 def _original(text: str, origin: list[int], start: int, end: int) -> str:
     if start >= end:
         return ""
@@ -155,7 +166,7 @@ def _original(text: str, origin: list[int], start: int, end: int) -> str:
     return " ".join(piece.split())
 
 
-def _closest_substring(pattern: str, text: str) -> tuple[int, int, int]:
+def closest_substring(pattern: str, text: str) -> tuple[int, int, int]:
     """Edit distance from `pattern` to its closest substring of `text` (Sellers), with the span."""
     n = len(text)
     previous = [(0, j) for j in range(n + 1)]  # a match may start anywhere in the text for free

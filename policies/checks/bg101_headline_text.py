@@ -10,9 +10,15 @@ other text checks), in layout order. The headline passes when either engine's re
 it. Case, spacing, line breaks, punctuation and accents are forgiven, and a substituted
 character only where it is the same picture in the kit's headline font (so O read as 0 counts
 where the face draws them apart); a changed, missing or extra letter is not: "Fresh Deels
-Friday" fails for the headline "Fresh Deals Friday". Before reporting it missing, Tesseract
-takes a second look over the whole image. Evidence `judged_by` says which: `placed glyphs` or
-`ocr` (with `reading_order`). A headline with a
+Friday" fails for the headline "Fresh Deals Friday". Before reporting it missing, both engines
+take a closer look at the enlarged region where part of it was read, then Tesseract a second
+look over the whole image. A headline read exactly is then judged by its glyphs: the face its
+line is set in is found among the kit's fonts and common installed faces, and a look-alike the
+engines read through ("Sa1e" read as "Sale", "rn" as "m") fails when it fits the glyphs and the
+headline does not (`policies/typefaces.py`; no face fitting decides nothing). Evidence
+`judged_by` says which: `placed glyphs`, `ocr` or `ocr, enlarged region` (with `reading_order`),
+ending in `+ glyphs` when the glyphs overruled the reading; `line_glyphs` gives each line's face
+and outcome. A headline with a
 character the kit's headline font has no glyph for fails without reading: it would be drawn as
 the font's empty .notdef box (evidence `missing_glyphs`).
 
@@ -37,6 +43,7 @@ from policies.glyphs import describe_missing, kit_font_gaps
 from policies.ocr import read_text
 from policies.options import whole
 from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for
+from policies.typefaces import candidate_faces
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -60,7 +67,8 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     font = font_for(brief, kit, "headline")
     if not ocr.usable:
         return ocr.not_read("headline text")
-    finding = find_in_creative(brief.headline, creative, ocr, max_edits, "headline", font)
+    faces = candidate_faces(brief, kit, "headline")
+    finding = find_in_creative(brief.headline, creative, ocr, max_edits, "headline", font, faces)
     evidence = {**finding.evidence(), **ocr.summary()}
     confidence = agreement_confidence(finding, ocr)
     if finding.found:

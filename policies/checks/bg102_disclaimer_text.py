@@ -5,8 +5,11 @@ Each is judged the way BG101 judges the headline: where brandgate placed the dis
 holds all of them), glyph by glyph against its rendering; otherwise in both OCR engines'
 readings in layout order (a disclaimer wrapped beside the logo is read without the logo's word
 in it), glyph-aware in the kit's body font: case, spacing, line breaks, punctuation and accents
-are forgiven, changed letters not. Small print the line detector misses gets a second look by
-Tesseract over the whole image.
+are forgiven, changed letters not. Small print the line detector half misses gets a closer look
+(both engines over the enlarged region where part of it was read), then a second look by
+Tesseract over the whole image. Disclaimer lines read exactly but not placed by brandgate are
+judged by their glyphs in the face that fits them, as BG101 does (a look-alike the engines read
+through fails).
 
 Statuses: `pass` all read; `fail` one or more missing or misspelt, each named with the closest
 text read and its similarity; `skip` nothing is required; `unverified` no OCR engine
@@ -27,6 +30,7 @@ from policies.ocr import read_text
 from policies.options import whole
 from policies.required_text import agreement_confidence, expected_texts, find_in_creative, font_for
 from policies.text_match import normalise
+from policies.typefaces import candidate_faces
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -63,7 +67,8 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     font = font_for(brief, kit, "body")
     if not ocr.usable:
         return ocr.not_read("disclaimer text")
-    findings = [find_in_creative(text, creative, ocr, max_edits, "disclaimer", font) for text in wanted]
+    faces = candidate_faces(brief, kit, "body")
+    findings = [find_in_creative(text, creative, ocr, max_edits, "disclaimer", font, faces) for text in wanted]
     missing = [f for f in findings if not f.found]
     evidence = {"disclaimers": [f.evidence() for f in findings], **ocr.summary()}
     confidence = min(agreement_confidence(f, ocr) for f in (missing or findings))

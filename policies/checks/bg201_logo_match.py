@@ -101,11 +101,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     wanted = brief.logo
     found = locate_required(creative, kit, wanted)
     located = found[wanted]
-    clean_others = [
-        loc
-        for v, loc in found.items()
-        if v != wanted and loc is not None and _is_faithful(loc, limits)
-    ]
+    clean_others = [loc for v, loc in found.items() if v != wanted and loc is not None and _is_faithful(loc, limits)]
 
     if located is None:
         if clean_others:
@@ -145,9 +141,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
 
     evidence = {"wanted": wanted, **located.evidence()}
     if problems:
-        return Outcome(
-            "fail", f"logo {wanted!r} " + "; ".join(problems), confidence=0.9, evidence=evidence
-        )
+        return Outcome("fail", f"logo {wanted!r} " + "; ".join(problems), confidence=0.9, evidence=evidence)
     return Outcome(
         "pass",
         f"logo {wanted!r} found, {g.width_px:.0f} px wide, matching the kit's file",

@@ -72,8 +72,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if width < spec.min_width_px:
         return Outcome(
             "fail",
-            f"logo {located.variant!r} is {width:.0f} px wide; "
-            f"the kit's minimum is {spec.min_width_px} px",
+            f"logo {located.variant!r} is {width:.0f} px wide; the kit's minimum is {spec.min_width_px} px",
             confidence=0.9,
             evidence=evidence,
         )
@@ -99,15 +98,13 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
             ]
         return Outcome(
             "fail",
-            "something is drawn inside the logo's clear space "
-            f"({intrusion:.1%} of a {margin:.0f} px band)",
+            f"something is drawn inside the logo's clear space ({intrusion:.1%} of a {margin:.0f} px band)",
             confidence=0.8,
             evidence=evidence,
         )
     return Outcome(
         "pass",
-        f"logo {width:.0f} px wide (minimum {spec.min_width_px}); "
-        f"clear space of {margin:.0f} px is free",
+        f"logo {width:.0f} px wide (minimum {spec.min_width_px}); clear space of {margin:.0f} px is free",
         evidence=evidence,
     )
 
@@ -135,9 +132,7 @@ def _clear_space_band(
     return band, float(off)
 
 
-def _quad(
-    h: NDArray[np.float64], x0: float, y0: float, x1: float, y1: float
-) -> NDArray[np.float64]:
+def _quad(h: NDArray[np.float64], x0: float, y0: float, x1: float, y1: float) -> NDArray[np.float64]:
     corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64).reshape(-1, 1, 2)
     result: NDArray[np.float64] = cv2.perspectiveTransform(corners, h).reshape(-1, 2)  # type: ignore[assignment]  # OpenCV 5 stubs widen the dtype
     return result
@@ -168,9 +163,7 @@ def _band_deviation(rgb: NDArray[np.uint8], band: NDArray[np.bool_]) -> NDArray[
     return deviation
 
 
-def _intrusion(
-    rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float
-) -> tuple[float, str]:
+def _intrusion(rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float) -> tuple[float, str]:
     """Share of the band covered by something drawn, and whether the band was plain or textured."""
     plain = _intruding_mask(rgb, band, delta_e, "plain")
     if 1.0 - plain[band].mean() >= PLAIN_SHARE:
@@ -178,9 +171,7 @@ def _intrusion(
     return _textured_intrusion(rgb, band), "textured"
 
 
-def _intruding_mask(
-    rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float, mode: str
-) -> NDArray[np.bool_]:
+def _intruding_mask(rgb: NDArray[np.uint8], band: NDArray[np.bool_], delta_e: float, mode: str) -> NDArray[np.bool_]:
     drawn = (_band_deviation(rgb, band) > delta_e) & band if mode == "plain" else _edges(rgb) & band
     opened = cv2.morphologyEx(drawn.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     result: NDArray[np.bool_] = opened > 0
@@ -201,9 +192,7 @@ def _textured_intrusion(rgb: NDArray[np.uint8], band: NDArray[np.bool_]) -> floa
     adds edges that its surroundings do not have.
     """
     edges = _edges(rgb)
-    contours, _ = cv2.findContours(
-        band.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
-    )
+    contours, _ = cv2.findContours(band.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     filled = np.zeros(band.shape, np.uint8)
     cv2.drawContours(filled, contours, -1, 1, thickness=-1)
     around = (cv2.dilate(filled, np.ones((15, 15), np.uint8), iterations=2) > 0) & (filled == 0)

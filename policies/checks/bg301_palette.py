@@ -72,8 +72,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     if design_share < min_area:
         return Outcome(
             "skip",
-            f"no design layer to judge: only {design_share:.1%} of the image is drawn flat "
-            "(all scene)",
+            f"no design layer to judge: only {design_share:.1%} of the image is drawn flat (all scene)",
             evidence={"design_share": round(design_share, 4)},
         )
     # Flat areas hold few distinct colours: judge each distinct colour once, weighted by its area.
@@ -98,9 +97,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     evidence: dict[str, Any] = {
         "design_share": round(design_share, 4),
         "off_palette_share": round(off_share, 4),
-        "off_palette": _summary(
-            colours[off], counts[off], lab[off], distance[off], nearest[off], allowed_name, total
-        ),
+        "off_palette": _summary(colours[off], counts[off], lab[off], distance[off], nearest[off], allowed_name, total),
     }
     if off_share >= min_area:
         top = evidence["off_palette"][0]
@@ -141,9 +138,7 @@ def _design_layer(rgb: NDArray[np.uint8], tolerance: float) -> NDArray[np.bool_]
     return flat
 
 
-def _allowed(
-    palette_rgb: NDArray[np.float64], names: list[str], blends: bool
-) -> tuple[NDArray[np.float64], list[str]]:
+def _allowed(palette_rgb: NDArray[np.float64], names: list[str], blends: bool) -> tuple[NDArray[np.float64], list[str]]:
     colours = [palette_rgb]
     labels = list(names)
     if blends:
@@ -151,10 +146,7 @@ def _allowed(
         steps = np.linspace(0, 1, BLEND_STEPS + 2)[1:-1]
         for i in range(len(names)):
             for j in range(i + 1, len(names)):
-                mix = (
-                    palette_rgb[i][None, :] * (1 - steps[:, None])
-                    + palette_rgb[j][None, :] * steps[:, None]
-                )
+                mix = palette_rgb[i][None, :] * (1 - steps[:, None]) + palette_rgb[j][None, :] * steps[:, None]
                 colours.append(mix)
                 labels.extend([f"{names[i]}/{names[j]} blend"] * len(steps))
     return srgb_to_lab(np.concatenate(colours)), labels

@@ -8,7 +8,7 @@ text, and a busy photograph is judged by the parts of it that touch the letters.
 Where brandgate placed the headline, the glyph pixels are exactly those of the headline text
 rendered in its font where compositing drew it. Otherwise the headline's lines are located by
 OCR (lines whose reading is part of the brief's headline), and the line's words are rendered
-over its ink in the kit's headline face or a common bold face (the best fit, if it fits well);
+over its ink in the kit's faces or a common face (`policies/typefaces.py`: the best fit, if it fits well);
 its coverage marks the glyphs. Where no face fits (an outlined headline, say), the line's box is
 split by Otsu's threshold, each class whose parts sit inside the box without touching its edge
 is measured and the one that stands out more is taken (an outline counts as readers see it).
@@ -44,12 +44,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policies.check import Outcome
-from policies.kit import resolve_font
 from policies.ocr import OcrResult, PlacedLine, placed_lines, read_text
 from policies.options import number
-from policies.rendered_text import GlyphComparison, compare_in_box, otsu_split, placed_coverage
-from policies.required_text import expected_texts, font_for
+from policies.rendered_text import otsu_split, placed_coverage
+from policies.required_text import expected_texts
 from policies.text_match import normalise, similarity
+from policies.typefaces import candidate_faces, fitted_face
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -94,10 +94,10 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
             boxes = [(_layout_box(creative, brief, kit), "")]
             located = "not read by OCR; measured in the kit layout's headline box"
         logo = _logo_mask(creative)
-        fonts = _candidate_fonts(brief, kit)
+        faces = candidate_faces(brief, kit, "headline")
         measured = []
         for box, line_text in boxes:
-            fitted = _fitted_glyphs(creative.rgb, box, line_text, fonts) if line_text else None
+            fitted = fitted_face(creative, box, line_text, faces) if line_text else None
             m = (
                 _measure_coverage(creative.rgb, fitted.coverage, fitted.at, percentile)
                 if fitted is not None and fitted.coverage is not None
@@ -115,8 +115,13 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         m["required"] = min_ratio_large if m["size_px"] >= large_px else min_ratio
     worst = min(measured, key=lambda m: m["ratio"] / m["required"])
     required = worst["required"]
-    evidence = {"min_ratio": min_ratio, "min_ratio_large": round(min_ratio_large, 2), "located": located,
-                "lines": measured, "ratio": worst["ratio"]}
+    evidence = {
+        "min_ratio": min_ratio,
+        "min_ratio_large": round(min_ratio_large, 2),
+        "located": located,
+        "lines": measured,
+        "ratio": worst["ratio"],
+    }
     if worst["ratio"] >= required:
         return Outcome("pass", f"headline contrast {worst['ratio']:.2f}:1 ≥ {required:.3g}:1", 0.9, evidence)
     return Outcome(
@@ -143,41 +148,6 @@ def headline_boxes(headline: str, ocr: OcrResult) -> list[tuple[Box, str]]:
                 boxes.append((line.box, text if read in target else ""))
                 break
     return boxes
-
-
-# Faces tried, after the kit's own, to find the glyphs of a headline brandgate did not place.
-COMMON_FACES = (
-    "DejaVuSans-Bold.ttf",
-    "LiberationSans-Bold.ttf",
-    "LiberationSerif-Bold.ttf",
-    "DejaVuSerif-Bold.ttf",
-)
-GOOD_FIT = 0.85
-
-
-def _candidate_fonts(brief: Brief, kit: Kit) -> list[str]:
-    fonts = [f] if (f := font_for(brief, kit, "headline")) else []
-    for face in COMMON_FACES:
-        try:
-            path = str(resolve_font(kit.root, face))
-        except Exception:  # a face not installed here is simply not tried
-            continue
-        if path not in fonts:
-            fonts.append(path)
-    return fonts
-
-
-def _fitted_glyphs(rgb: NDArray[np.uint8], box: Box, text: str, fonts: list[str]) -> GlyphComparison | None:
-    """The line's text rendered in the best-fitting candidate face over the ink in `box`, when
-    one fits well: then its coverage says exactly which pixels are glyphs."""
-    best = None
-    for font in fonts:
-        fitted = compare_in_box(rgb, box, text, font)
-        if fitted is not None and (best is None or fitted.fit > best.fit):
-            best = fitted
-        if best is not None and best.fit >= 0.95:
-            break
-    return best if best is not None and best.fit >= GOOD_FIT else None
 
 
 def _layout_box(creative: Creative, brief: Brief, kit: Kit) -> Box:

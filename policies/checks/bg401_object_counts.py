@@ -155,11 +155,7 @@ def image_style(creative: Creative, brief: Brief | None, kit: Kit, min_flat: flo
 def flat_share(rgb: NDArray[np.uint8]) -> float:
     """Share of pixels whose 3×3 neighbourhood varies by FLAT_NEIGHBOURHOOD_LEVELS or less per channel."""
     factor = min(1.0, WORK_LONG_SIDE / max(rgb.shape[:2]))
-    small = (
-        cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        if factor < 1
-        else rgb
-    )
+    small = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else rgb
     kernel = np.ones((3, 3), np.uint8)
     spread = np.zeros(small.shape[:2], np.int16)
     for channel in cv2.split(small):
@@ -180,17 +176,11 @@ class ClassicalCount:
     smooth_share: float
 
 
-def classical_count(
-    rgb: NDArray[np.uint8], min_area: float, exclude: NDArray[np.bool_] | None
-) -> ClassicalCount:
+def classical_count(rgb: NDArray[np.uint8], min_area: float, exclude: NDArray[np.bool_] | None) -> ClassicalCount:
     """The most numerous group of similar flat shapes (call it on flat graphics only)."""
     h0, w0 = rgb.shape[:2]
     factor = min(1.0, WORK_LONG_SIDE / max(h0, w0))
-    small = (
-        cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        if factor < 1
-        else rgb
-    )
+    small = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else rgb
     h, w = small.shape[:2]
     lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     magnitude = np.zeros((h, w), np.float32)
@@ -235,10 +225,7 @@ def classical_count(
         for group in groups:
             centre = np.mean([g[0] for g in group], axis=0)
             median_area = float(np.median([g[1] for g in group]))
-            if (
-                np.linalg.norm(cand[0] - centre) < GROUP_DELTA_E
-                and median_area / 3 <= cand[1] <= median_area * 3
-            ):
+            if np.linalg.norm(cand[0] - centre) < GROUP_DELTA_E and median_area / 3 <= cand[1] <= median_area * 3:
                 group.append(cand)
                 break
         else:
@@ -285,9 +272,7 @@ def _count_with_detector(
         "detections": found,
     }
     if wrong:
-        parts = [
-            f"{name}: asked {want}, found {got}" for name, (want, got) in sorted(wrong.items())
-        ]
+        parts = [f"{name}: asked {want}, found {got}" for name, (want, got) in sorted(wrong.items())]
         return Outcome("fail", "; ".join(parts), confidence=0.7, evidence=evidence)
     return Outcome(
         "pass",

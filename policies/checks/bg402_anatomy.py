@@ -83,8 +83,13 @@ DETECTOR_SETTING = "BRANDGATE_ANATOMY_DETECTOR"
 DEFAULT_HAND_MODELS = Path(__file__).resolve().parents[2] / "var" / "models" / "mediapipe"
 HANDS_PER_PERSON = 2
 MIN_HAND_PRESENCE = 0.5  # below it the landmark model says the palm detection is not a hand
-FINGERS = {"thumb": (1, 2, 3, 4), "index": (5, 6, 7, 8), "middle": (9, 10, 11, 12),
-           "ring": (13, 14, 15, 16), "little": (17, 18, 19, 20)}
+FINGERS = {
+    "thumb": (1, 2, 3, 4),
+    "index": (5, 6, 7, 8),
+    "middle": (9, 10, 11, 12),
+    "ring": (13, 14, 15, 16),
+    "little": (17, 18, 19, 20),
+}
 NOT_CHECKED = ["finger counts", "hand geometry"]
 PEOPLE_WORDS = re.compile(
     r"\b(person|persons|people|man|men|woman|women|boy|boys|girl|girls|child|children|kid|kids|"
@@ -177,9 +182,7 @@ def _with_detector(creative: Creative, folder: Path, threshold: float, fail_alon
     }
     if people == 0 and hands > 0:
         if fail_alone:
-            return Outcome(
-                "fail", f"{_n(hands, 'hand')} and no person detected", confidence=0.5, evidence=evidence
-            )
+            return Outcome("fail", f"{_n(hands, 'hand')} and no person detected", confidence=0.5, evidence=evidence)
         return Outcome(
             "unverified",
             f"not checked: anatomy, {_n(hands, 'hand')} and no person detected: cannot tell how many "

@@ -68,10 +68,7 @@ def detections(creative: Creative) -> list[dict[str, Any]]:
         # NudeNet converts from RGBA to BGR itself; a 3-channel array would be taken for BGRA.
         rgba = np.dstack([creative.rgb, np.full(creative.rgb.shape[:2], 255, np.uint8)])
         found = detector().detect(rgba)
-        return [
-            {"label": d["class"], "score": round(float(d["score"]), 3), "box": list(d["box"])}
-            for d in found
-        ]
+        return [{"label": d["class"], "score": round(float(d["score"]), 3), "box": list(d["box"])} for d in found]
 
     return creative.shared("nudenet.detections", compute)
 
@@ -101,10 +98,6 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
 
 
 def _labels(value: Any) -> frozenset[str]:
-    if (
-        isinstance(value, str)
-        or not isinstance(value, Sequence)
-        or not all(isinstance(v, str) for v in value)
-    ):
+    if isinstance(value, str) or not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{ID}.labels must be a list of NudeNet class names, got {value!r}")
     return frozenset(value)

@@ -106,8 +106,9 @@ def test_brandgate_check_flags_noise_and_passes_a_photograph(tmp_path, monkeypat
     photo = ITEMS["chelsea-acme"]
     brief = _brief_file(tmp_path / "brief.yaml", noise)
     images = [_write(tmp_path / "noise.png", noise.render()), _write(tmp_path / "cat.png", photo.render())]
-    monkeypatch.setattr(sys, "argv", ["brandgate", "check", *map(str, images), "--kit", "acme",
-                                      "--brief", str(brief), "--json"])
+    monkeypatch.setattr(
+        sys, "argv", ["brandgate", "check", *map(str, images), "--kit", "acme", "--brief", str(brief), "--json"]
+    )
     with pytest.raises(SystemExit) as exited:
         main()
     document = json.loads(capsys.readouterr().out)

@@ -117,7 +117,9 @@ def test_bg601_passes_images_with_content(acme: Kit) -> None:
     assert bg601_blank_image.run(creative_of(gradient), None, acme, {}).status == "pass"
     image = Image.new("RGB", (512, 512), (252, 244, 227))
     ImageDraw.Draw(image).text(
-        (30, 200), "Fresh Deals", font=ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 90),
+        (30, 200),
+        "Fresh Deals",
+        font=ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 90),
         fill=(214, 40, 40),
     )
     assert bg601_blank_image.run(Creative.from_pil(image), None, acme, {}).status == "pass"

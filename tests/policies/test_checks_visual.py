@@ -33,9 +33,7 @@ def _first(defect: str | None, kit_name: str | None = None, small: bool = True):
 
 
 def _run(module, item, options=None):
-    return module.run(
-        Creative(item.name, item.render()), item.brief, kit(item.kit_name), options or {}
-    )
+    return module.run(Creative(item.name, item.render()), item.brief, kit(item.kit_name), options or {})
 
 
 # ------------------------------------------------------------------ colour science
@@ -63,9 +61,7 @@ def test_bg201_passes_clean_logo(kit_name):
     assert outcome.status == "pass", outcome.message
 
 
-def _logo_on_canvas(
-    kit_name: str, width: int, angle: float, centre: tuple[int, int], stretch=(1.0, 1.0)
-):
+def _logo_on_canvas(kit_name: str, width: int, angle: float, centre: tuple[int, int], stretch=(1.0, 1.0)):
     rgba = Image.open(kit(kit_name).logo_path("primary")).convert("RGBA")
     rgba = rgba.crop(rgba.getbbox())
     w = round(width * stretch[0])
@@ -138,10 +134,7 @@ def test_bg202_fails_when_something_is_drawn_in_clear_space():
     assert outcome.status == "fail", outcome.message
     assert "clear space" in outcome.message
     clean = _logo_on_canvas("acme", 200, 0, (256, 256))
-    assert (
-        bg202_logo_size_clear_space.run(Creative("t", clean), brief, kit("acme"), {}).status
-        == "pass"
-    )
+    assert bg202_logo_size_clear_space.run(Creative("t", clean), brief, kit("acme"), {}).status == "pass"
 
 
 # ------------------------------------------------------------------ BG301
@@ -235,9 +228,7 @@ def _tiny_owlvit(folder: Path) -> None:
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
     tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
-    image_processor = OwlViTImageProcessor(
-        size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32}
-    )
+    image_processor = OwlViTImageProcessor(size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32})
     processor = OwlViTProcessor(image_processor=image_processor, tokenizer=tokenizer)
     config = OwlViTConfig(
         text_config={
@@ -292,8 +283,6 @@ def test_bg502_passes_portrait_and_fails_when_its_labels_are_explicit():
     assert passed.status == "pass"
     assert any(d["label"] == "FACE_FEMALE" for d in passed.evidence["detections"])
     # The decision path with the real model: a policy that counts faces as explicit fails it.
-    failed = bg502_nudity.run(
-        creative, None, kit("acme"), {"labels": ["FACE_FEMALE"], "threshold": 0.5}
-    )
+    failed = bg502_nudity.run(creative, None, kit("acme"), {"labels": ["FACE_FEMALE"], "threshold": 0.5})
     assert failed.status == "fail"
     assert "FACE_FEMALE" in failed.message

@@ -54,8 +54,9 @@ def test_without_tesseract_rapidocr_reads_alone(tmp_path: Path) -> None:
         """
     )
     env = {**os.environ, "PATH": str(tmp_path)}  # no tesseract on this PATH
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     reading = json.loads(done.stdout.strip().splitlines()[-1])
     assert reading["engines"] == [RAPIDOCR]

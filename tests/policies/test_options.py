@@ -24,15 +24,23 @@ def test_present_options_are_read_as_their_type() -> None:
 @pytest.mark.parametrize(
     ("read", "message"),
     [
-        (lambda: number({"threshold": 0}, "BG502", "threshold", 0.5, above=0, at_most=1),
-         "BG502.threshold must be a number > 0 and ≤ 1, got 0"),
-        (lambda: number({"min_object_area": 1}, "BG401", "min_object_area", 0.001, above=0, below=1),
-         "BG401.min_object_area must be a number > 0 and < 1, got 1"),
-        (lambda: number({"detector_threshold": True}, "BG402", "detector_threshold", 0.3),
-         "BG402.detector_threshold must be a number, got True"),
+        (
+            lambda: number({"threshold": 0}, "BG502", "threshold", 0.5, above=0, at_most=1),
+            "BG502.threshold must be a number > 0 and ≤ 1, got 0",
+        ),
+        (
+            lambda: number({"min_object_area": 1}, "BG401", "min_object_area", 0.001, above=0, below=1),
+            "BG401.min_object_area must be a number > 0 and < 1, got 1",
+        ),
+        (
+            lambda: number({"detector_threshold": True}, "BG402", "detector_threshold", 0.3),
+            "BG402.detector_threshold must be a number, got True",
+        ),
         (lambda: whole({"max_edits": 1.5}, "BG101", "max_edits", 0), "BG101.max_edits must be a whole number ≥ 0"),
-        (lambda: switch({"check_format": "yes"}, "BG602", "check_format", True),
-         "BG602.check_format must be true or false, got 'yes'"),
+        (
+            lambda: switch({"check_format": "yes"}, "BG602", "check_format", True),
+            "BG602.check_format must be true or false, got 'yes'",
+        ),
     ],
 )
 def test_a_bad_value_names_the_check_the_option_and_the_value(read: Callable[[], object], message: str) -> None:

@@ -152,8 +152,12 @@ def test_a_wrapped_disclaimer_beside_a_logo_word_is_read_in_layout_order(acme: K
     draw.text((30, 180), "cannot be returned once opened.", font=body, fill="white")
     draw.text((640, 150), "ACME", font=ImageFont.truetype(DEJAVU_BOLD, 52), fill="white")
     creative = Creative.from_pil(image, "wrapped.png", "png")
-    brief = _brief(disclaimer="Offer valid while stocks last. Items cannot be returned once opened.", logo=None,
-                   headline=None, size=(896, 296))
+    brief = _brief(
+        disclaimer="Offer valid while stocks last. Items cannot be returned once opened.",
+        logo=None,
+        headline=None,
+        size=(896, 296),
+    )
     result = _check("BG102", creative, brief, acme)
     assert result.status == "pass", result.message  # type: ignore[attr-defined]
     assert result.evidence["reading_order"] == "layout"  # type: ignore[attr-defined]
@@ -187,3 +191,81 @@ def test_bg302_measures_white_on_a_red_plate_as_legible(acme: Kit) -> None:
     line = result.evidence["lines"][0]  # type: ignore[attr-defined]
     assert line["text_colour"] == "#FFFFFF" and line["background_colour"] == "#D62828"
     assert 4.8 <= line["ratio"] <= 5.1  # WCAG: white on #D62828 is 5.0:1
+
+
+DEJAVU_SERIF_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf"
+DEJAVU_OBLIQUE = "/usr/share/fonts/truetype/dejavu/DejaVuSans-BoldOblique.ttf"
+
+
+def _bare_headline(text: str, face: str, background: tuple[int, int, int] = (29, 53, 87)) -> Creative:
+    """A headline drawn on a plate by someone else: no placement record comes with it."""
+    image = Image.new("RGB", (900, 300), background)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((30, 60, 870, 170), fill=(230, 190, 40))
+    draw.text((60, 75), text, font=ImageFont.truetype(face, 64), fill=(11, 60, 93))
+    return Creative.from_pil(image, "bare.png", "png")
+
+
+def _headline_only(headline: str) -> Brief:
+    return _brief(headline=headline, disclaimer=None, logo=None, size=(896, 296))
+
+
+@pytest.mark.parametrize(
+    ("drawn", "face"),
+    [
+        ("Summer Harvest SaIe", DEJAVU_SERIF_BOLD),  # l→I: apart in a serif face, not in the kit's sans
+        ("Surnmer Harvest Sale", DEJAVU_BOLD),  # m→rn
+        ("Summer Harvest Sa1e", DEJAVU_BOLD),  # l→1
+    ],
+)
+def test_a_lookalike_without_placement_is_told_by_its_glyphs(acme: Kit, drawn: str, face: str) -> None:
+    brief = _headline_only("Summer Harvest Sale")
+    result = _check("BG101", _bare_headline(drawn, face), brief, acme)
+    assert result.status == "fail", result.message  # type: ignore[attr-defined]
+    assert repr(drawn) in result.message  # type: ignore[attr-defined]
+    if "glyphs" in result.evidence["judged_by"]:  # type: ignore[attr-defined]
+        # An engine read the headline as asked: the glyphs, in the face found, told otherwise.
+        assert "look-alike" in result.message  # type: ignore[attr-defined]
+        line = result.evidence["line_glyphs"][0]  # type: ignore[attr-defined]
+        assert line["outcome"] == "look-alike" and line["shows"] == drawn
+        assert line["font"] == face.rsplit("/", 1)[-1]
+
+
+def test_the_glyphs_overrule_an_engine_that_reads_through_a_lookalike(acme: Kit) -> None:
+    # In DejaVu Serif an I is not an l; an engine that reads "Sale" there is overruled.
+    creative = _bare_headline("Summer Harvest SaIe", DEJAVU_SERIF_BOLD)
+    result = _check("BG101", creative, _headline_only("Summer Harvest Sale"), acme)
+    assert result.status == "fail", result.message  # type: ignore[attr-defined]
+    assert result.evidence["judged_by"].endswith("+ glyphs")  # type: ignore[attr-defined]
+    assert result.evidence["line_glyphs"][0]["shows"] == "Summer Harvest SaIe"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("face", [DEJAVU_SERIF_BOLD, DEJAVU_BOLD, SERIF_BOLD])
+def test_a_correct_headline_without_placement_passes_in_the_face_found(acme: Kit, face: str) -> None:
+    result = _check("BG101", _bare_headline("Summer Harvest Sale", face), _headline_only("Summer Harvest Sale"), acme)
+    assert result.status == "pass", result.message  # type: ignore[attr-defined]
+    line = result.evidence["line_glyphs"][0]  # type: ignore[attr-defined]
+    assert line["outcome"] == "as expected" and line["font"] == face.rsplit("/", 1)[-1]
+
+
+def test_a_face_we_do_not_have_decides_nothing(acme: Kit) -> None:
+    # An oblique face is among no candidates: the glyphs cannot be judged, so OCR's reading
+    # stands and the evidence says no face fitted, rather than a look-alike being invented.
+    result = _check(
+        "BG101", _bare_headline("Summer Harvest Sale", DEJAVU_OBLIQUE), _headline_only("Summer Harvest Sale"), acme
+    )
+    assert result.status == "pass", result.message  # type: ignore[attr-defined]
+    assert result.evidence["line_glyphs"][0]["outcome"] in ("no candidate face fits", "undecided")  # type: ignore[attr-defined]
+
+
+def test_small_print_the_detector_half_missed_is_read_closer(acme: Kit) -> None:
+    # Item 91 of the reviewer's set: a 14 px disclaimer on gravel whose second line the
+    # detector finds only in part at its usual resolution.
+    item = make_review_item(91)
+    assert item.defect is None and not item.placed and item.background == "gravel"
+    rgb, _ = item.render()
+    creative = Creative(item.name, rgb)
+    result = _check("BG102", creative, item.brief, acme)
+    assert result.status == "pass", result.message  # type: ignore[attr-defined]
+    judged = [d["judged_by"] for d in result.evidence["disclaimers"]]  # type: ignore[attr-defined]
+    assert "ocr, enlarged region" in judged

@@ -71,13 +71,22 @@ def render(
     stroke = 4 if kind == "photo" else 0  # outlined, as designers set text on photos
     if headline is not None:
         draw.multiline_text(
-            (40, 40), headline, font=ImageFont.truetype(BOLD, size), fill=text_colour,
-            stroke_width=stroke, stroke_fill=(0, 0, 0), spacing=12,
+            (40, 40),
+            headline,
+            font=ImageFont.truetype(BOLD, size),
+            fill=text_colour,
+            stroke_width=stroke,
+            stroke_fill=(0, 0, 0),
+            spacing=12,
         )
     for text, y in lines:
         draw.text(
-            (40, y), text, font=ImageFont.truetype(REGULAR, 26), fill=(255, 255, 255),
-            stroke_width=stroke, stroke_fill=(0, 0, 0),
+            (40, y),
+            text,
+            font=ImageFont.truetype(REGULAR, 26),
+            fill=(255, 255, 255),
+            stroke_width=stroke,
+            stroke_fill=(0, 0, 0),
         )
     return Creative.from_pil(image, f"{kind}.png", source_format="png")
 
