@@ -322,10 +322,14 @@ def _box_inks(
         return []
     # Inside a line's own box the glyphs are usually the lesser class (a plate, a band or the
     # photograph around them fills more of it); on a busy photograph either may be, so both
-    # are tried and the better fit wins. The threshold is chosen on the box's middle rows: a
-    # box that spills past the edge of its band must not split band from photograph.
-    inset = max(1, (y1 - y0) // 6)
-    split = otsu_split(crop, crop[inset:-inset] if crop.shape[0] > 2 * inset + 4 else crop)
+    # are tried and the better fit wins. The threshold is chosen inside the box, on its middle
+    # rows and away from its ends: a box that spills past the edge of its plate or band must
+    # not split plate from photograph.
+    box_h = box[3] - box[1]
+    top, bottom = box[1] - y0 + box_h // 6, box[3] - y0 - box_h // 6
+    left, right = box[0] - x0 + box_h // 3, box[2] - x0 - box_h // 3
+    inner = crop[max(0, top) : bottom, max(0, left) : right]
+    split = otsu_split(crop, inner if inner.shape[0] >= 4 and inner.shape[1] >= 4 else crop)
     if split is None:
         return []
     return [(mask, (x0, y0), crop) for mask in sorted((split, ~split), key=lambda m: float(m.mean()))]

@@ -12,6 +12,7 @@ from policies.ocr import (
     RAPIDOCR,
     Box,
     OcrResult,
+    PlacedLine,
     placed_lines,
     read_closer,
     read_page_with_tesseract,
@@ -110,14 +111,17 @@ def find_in_creative(
     a look-alike the engines read through fails it."""
     placed = judge_placed_text(expected, creative, element) if element and max_edits == 0 else None
     if placed is not None:
-        if all(g.matches for g in placed):
+        lines = [p for p in placed_lines(creative) if p.element == element]
+        doubtful = [line for line, g in zip(lines, placed, strict=True) if g.matches and g.worst > DOUBTFUL_GLYPH]
+        misread = _misread_lines(creative, doubtful)
+        if all(g.matches for g in placed) and not misread:
             return Finding(expected, True, Match("glyphs", 1.0, expected), (), "placed glyphs", placed)
         # Name what a reader would read there: RapidOCR on the placed lines' own boxes.
         readings = read_placed_lines(creative)
-        lines = [p for p in placed_lines(creative) if p.element == element]
         read = " ".join(readings.get(line.box, "") for line in lines).strip()
         match = best_match(expected, {RAPIDOCR: read}, placed[0].font) if read else None
-        return Finding(expected, False, match, (), "placed glyphs", placed)
+        judged_by = "placed glyphs + reading" if misread and all(g.matches for g in placed) else "placed glyphs"
+        return Finding(expected, False, match, (), judged_by, placed)
     finding = _read_anywhere(expected, creative, ocr, max_edits, font)
     if not finding.found or max_edits or not faces:
         return finding
@@ -186,6 +190,30 @@ def _partly_read_region(expected: str, ocr: OcrResult) -> tuple[Box, float] | No
         max(b[3] for b in boxes) + pad_y,
     )
     return region, line_px
+
+
+# A placed line whose worst glyph differs by more than this share (but not by GLYPH_MISMATCH)
+# is doubtful: clean lines measure at most 0.10 even after JPEG at quality 60, while a changed
+# letter of similar shape in small body text (l→f, e→a at 20–26 px) can measure 0.13–0.16.
+# A doubtful line is read by RapidOCR from its box, and a reading that is not the line's
+# text (glyph-aware in its font) fails it.
+DOUBTFUL_GLYPH = 0.10
+
+
+def _misread_lines(creative: Creative, lines: Sequence[PlacedLine]) -> list[PlacedLine]:
+    """Those of the placed `lines` whose RapidOCR reading is not their text."""
+    if not lines:
+        return []
+    readings = read_placed_lines(creative)
+    out = []
+    for line in lines:
+        read = readings.get(line.box)
+        if read is None:
+            continue  # not read (no engine): the glyphs, which matched, stand
+        match = best_match(line.text, {RAPIDOCR: read}, line.font)
+        if match is None or not match.exact:
+            out.append(line)
+    return out
 
 
 def judge_placed_text(expected: str, creative: Creative, element: str) -> tuple[GlyphComparison, ...] | None:

@@ -72,8 +72,8 @@ VISIBLE_SWAPS = (
     ("g", "9"),
 )
 SWAP_REACH = 2
-# A look-alike wins only when it fits this much better than the expected text as well.
-SWAP_MARGIN = 0.005
+# A look-alike that does not fit glyph for glyph wins only when its worst glyph is this many
+# times closer than the expected text's.
 SWAP_CLEARER = 3.0
 
 
@@ -194,7 +194,7 @@ def _shows_instead(variant: GlyphComparison, expected: GlyphComparison) -> bool:
     text's, where JPEG or a busy photograph blurs every glyph a little)."""
     return (
         variant.fit >= GOOD_FIT
-        and variant.fit >= expected.fit + SWAP_MARGIN
+        and variant.fit > expected.fit
         and (variant.matches or variant.worst * SWAP_CLEARER <= expected.worst)
     )
 

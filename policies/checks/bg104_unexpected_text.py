@@ -5,9 +5,12 @@ headline and disclaimer, the kit's required disclaimers, the words in the kit's 
 wordmarks, read once from the logo files) and the `allowed_text` option. Whatever is left of a
 line once those are taken out (case, spaces and punctuation ignored) is unexpected when it has
 at least `min_chars` letters or digits; a piece one letter away from an allowed word is taken
-as a misreading of it (BG101 and BG102 report misspellings). A line counts as explained when
-any engine's full reading of it is explained, so one engine's misreading does not flag a
-clean image.
+as a misreading of it (BG101 and BG102 report misspellings), and a line that is a stretch of an
+allowed text (a wrapped or half-read part of a disclaimer, a wordmark read as two lines) is
+explained. A line counts as explained when any engine's full reading of it is explained, so
+one engine's misreading does not flag a clean image. A reading with fewer characters than its
+box holds line heights twice over (3 letters across a box 7 heights wide) is an engine finding
+letters in a texture such as gravel or brick, and is ignored.
 
 Statuses: `pass` all text explained (or no text); `fail` the unexpected lines with their
 position; `unverified` no OCR engine could run (the text was
@@ -109,7 +112,16 @@ def logo_wordmark(path: Path) -> tuple[str, ...]:
 
 def _unexplained(line: TextLine, allowed: list[str], min_chars: int, min_confidence: float) -> str | None:
     """The unexplained part of a line, or None when some substantive reading is explained."""
-    readings = [r for r in line.readings.values() if r.text.strip() and r.confidence >= min_confidence]
+    x0, y0, x1, y1 = line.box
+    # Letters are about half as wide as a line is tall (a letter-spaced word up to twice
+    # that): a reading with fewer characters than its box holds line heights twice over is
+    # an engine finding letters in a texture (gravel, brick), not text.
+    sparse = (x1 - x0) / max(1, 2 * (y1 - y0))
+    readings = [
+        r
+        for r in line.readings.values()
+        if r.text.strip() and r.confidence >= min_confidence and len(normalise(r.text)) >= sparse
+    ]
     lengths = {r.engine: len(normalise(r.text)) for r in readings}
     longest = max(lengths.values(), default=0)
     if longest < min_chars:
@@ -131,8 +143,12 @@ def _leftover(text: str, allowed: list[str]) -> str:
     A leftover piece one letter away from an allowed word is a misreading of it (a small logo
     read as "AGME") or a misspelling that BG101/BG102 report, not text nobody asked for.
     """
-    pieces = [text]
     whole = sorted({normalise(a) for a in allowed}, key=len, reverse=True)
+    # A line that is a stretch of an allowed text: a wrapped or half-read part of it ("Items
+    # cannot be return" of a disclaimer, "NOR" and "DWIND" of a wordmark read as two lines).
+    if any(text in w for w in whole):
+        return ""
+    pieces = [text]
     words = sorted({t for a in allowed for t in tokens(a) if len(t) >= 2}, key=len, reverse=True)
     for part in [*whole, *words]:
         if part:

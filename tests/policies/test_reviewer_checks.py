@@ -269,3 +269,25 @@ def test_small_print_the_detector_half_missed_is_read_closer(acme: Kit) -> None:
     assert result.status == "pass", result.message  # type: ignore[attr-defined]
     judged = [d["judged_by"] for d in result.evidence["disclaimers"]]  # type: ignore[attr-defined]
     assert "ocr, enlarged region" in judged
+
+
+@pytest.mark.parametrize(
+    ("index", "check_id", "status", "why"),
+    [
+        (116, "BG101", "fail", "i→l in DejaVu Sans Bold, no placement, one engine read it as asked"),
+        (28, "BG101", "fail", "i→l in Liberation Sans Bold after JPEG q90 (the expected text fits at 0.996)"),
+        (133, "BG102", "fail", "l→f in a placed 20 px line: the glyphs alone measure it under the mismatch bar"),
+        (261, "BG102", "fail", "e→a in a placed 26 px line after JPEG q70"),
+        (151, "BG302", "fail", "a low-contrast plate whose OCR box spills onto the photograph"),
+        (50, "BG104", "pass", "a wrapped disclaimer line read only in part: 'Items cannot be return'"),
+        (90, "BG104", "pass", "the wordmark read as two lines, 'NOR' and 'DWIND'"),
+        (330, "BG104", "pass", "'HHI' read across a box seven line heights wide on brick"),
+    ],
+)
+def test_items_of_the_held_out_reviewer_set(index: int, check_id: str, status: str, why: str) -> None:
+    # Seed 1 of the reviewer's set (the rules were first written against seed 0), where they once erred.
+    item = make_review_item(index, seed=1)
+    rgb, placements = item.render()
+    kit = load_kit(ROOT / "brand_kits" / item.kit_name)
+    result = _check(check_id, Creative(item.name, rgb, placements=tuple(placements)), item.brief, kit)
+    assert result.status == status, f"{why}: {result.message}"  # type: ignore[attr-defined]
