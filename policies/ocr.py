@@ -324,22 +324,24 @@ def read_page_with_tesseract(creative: Creative) -> OcrResult:
 # The closer look at small print: the region is enlarged until its lines are this tall, at
 # most CLOSER_MAX_SCALE times, and the detector sees it whole (at most CLOSER_SIDE pixels).
 CLOSER_LINE_PX = 40
+CLOSER_MIN_SCALE = 2.0  # a box the detector merged over two lines looks like one tall line
 CLOSER_MAX_SCALE = 3.0
 CLOSER_SIDE = 1536
 
 
 def read_closer(creative: Creative, region: Box, line_px: float) -> OcrResult:
     """Both engines over one region of the creative, enlarged so that its lines (about
-    `line_px` tall) are CLOSER_LINE_PX: at the detector's usual resolution a 14 px line of
-    small print on a busy photograph can lose a word or two to detection. The boxes are in the
-    creative's pixels. A check takes this closer look only where text it requires was read
-    in part, before it reports the text missing; a region is read once per creative."""
+    `line_px` tall) are CLOSER_LINE_PX (at least twice, at most three times): at the detector's
+    usual resolution a 14 px line of small print on a busy photograph can lose a word or two to
+    detection. The boxes are in the creative's pixels. A check takes this closer look only where
+    text it requires was read in part, before it reports the text missing; a region is read
+    once per creative."""
 
     def compute() -> OcrResult:
         started = time.perf_counter()
         height, width = creative.height, creative.width
         x0, y0, x1, y1 = _clip(region, width, height)
-        scale = float(np.clip(CLOSER_LINE_PX / max(line_px, 1.0), 1.0, CLOSER_MAX_SCALE))
+        scale = float(np.clip(CLOSER_LINE_PX / max(line_px, 1.0), CLOSER_MIN_SCALE, CLOSER_MAX_SCALE))
         scale = min(scale, CLOSER_SIDE / max(x1 - x0, y1 - y0, 1))
         crop = creative.rgb[y0:y1, x0:x1]
         if scale > 1.0:

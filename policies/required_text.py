@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
 from policies.ocr import (
@@ -173,11 +174,27 @@ PART_MIN_CHARS = 4
 PART_EDIT_SHARE = 0.25
 
 
+# ...or, for the closer look, when its reading shares a stretch of this share of the text's
+# letters (a line that ends with the first words of a disclaimer whose rest was not read).
+PART_SHARED_SHARE = 0.3
+
+
+def _longest_common(a: str, b: str) -> int:
+    return SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size
+
+
 def _partly_read_region(expected: str, ocr: OcrResult) -> tuple[Box, float] | None:
-    """Where the lines that hold part of `expected` are, with room for the words a detector
-    lost around them (a line height above and below, two at either end), and their median
+    """Where the lines that hold part of `expected` (or share a good stretch of it) are, with
+    room for the words a detector lost around them (a line height above and below, two at either end), and their median
     height; None when no line does."""
+    target = normalise(expected)
+    shared = min(len(target), max(PART_MIN_CHARS, round(PART_SHARED_SHARE * len(target))))
     boxes = [box for box, _, _ in _lines_holding(expected, ocr)]
+    for line in ocr.lines:
+        if line.box not in boxes and any(
+            _longest_common(normalise(text), target) >= shared for text in line.texts().values()
+        ):
+            boxes.append(line.box)
     if not boxes:
         return None
     heights = sorted(b[3] - b[1] for b in boxes)

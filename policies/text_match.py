@@ -156,7 +156,15 @@ def aligned_stretch(expected: str, read: str) -> tuple[int, str] | None:
     if not want or not got:
         return None
     cost, start, end = closest_substring(got, "".join(want))
-    return cost, _original(expected, origin, start, end)
+    if start >= end:
+        return cost, ""
+    # Punctuation touching the stretch belongs to it ("shops." ends a line with its full stop).
+    first, last = origin[start], origin[end - 1] + 1
+    while first > 0 and not expected[first - 1].isspace() and not expected[first - 1].isalnum():
+        first -= 1
+    while last < len(expected) and not expected[last].isspace() and not expected[last].isalnum():
+        last += 1
+    return cost, " ".join(expected[first:last].split())
 
 
 def _original(text: str, origin: list[int], start: int, end: int) -> str:

@@ -75,6 +75,10 @@ SWAP_REACH = 2
 # A look-alike that does not fit glyph for glyph wins only when its worst glyph is this many
 # times closer than the expected text's.
 SWAP_CLEARER = 3.0
+# ...and only when it fits the line this well: a look-alike is claimed on a clear fit, never on
+# a face that merely fits better than the others (clean and look-alike lines in their own face
+# measure 0.97–1.00).
+SHOWS_FIT = 0.95
 
 
 @dataclass(frozen=True)
@@ -189,11 +193,11 @@ def judge_line(
 
 
 def _shows_instead(variant: GlyphComparison, expected: GlyphComparison) -> bool:
-    """The look-alike is what the image shows: it fits well, better than the expected text,
+    """The look-alike is what the image shows: it fits clearly (SHOWS_FIT), better than the expected text,
     and glyph for glyph (or with its worst glyph SWAP_CLEARER times closer than the expected
     text's, where JPEG or a busy photograph blurs every glyph a little)."""
     return (
-        variant.fit >= GOOD_FIT
+        variant.fit >= SHOWS_FIT
         and variant.fit > expected.fit
         and (variant.matches or variant.worst * SWAP_CLEARER <= expected.worst)
     )
