@@ -46,7 +46,8 @@ COMMON_FACES = (
 # this well (1 − differing ink share; clean lines in their own face measure 0.90–1.00, the
 # nearest other face 0.55–0.85 on the reviewer's set).
 GOOD_FIT = 0.85
-FACES_COMPARED = 2  # the best-ranked faces compared glyph by glyph
+FACES_COMPARED = 2  # the best-ranked faces compared glyph by glyph...
+RUNNER_UP_GAP = 0.1  # ...the second only when its quick overlap is within this of the best
 # Substitutions a reader sees in most faces and OCR engines often read through. Tried only
 # within SWAP_REACH characters of the glyph that differs (a wider or narrower look-alike
 # shifts the rest of the line).
@@ -141,9 +142,11 @@ def fitted_face(creative: Creative, box: Box, text: str, faces: Sequence[str]) -
     when one fits at least GOOD_FIT; computed once per creative, line and text."""
 
     def compute() -> GlyphComparison | None:
-        ranked = sorted(faces, key=lambda face: rough_fit(creative.rgb, box, text, face), reverse=True)
+        scored = sorted(((rough_fit(creative.rgb, box, text, face), face) for face in faces), reverse=True)
+        # A runner-up well behind the best is not worth a full comparison.
+        ranked = [face for score, face in scored[:FACES_COMPARED] if score >= scored[0][0] - RUNNER_UP_GAP]
         best: GlyphComparison | None = None
-        for face in ranked[:FACES_COMPARED]:
+        for face in ranked:
             fitted = compare_in_box(creative.rgb, box, text, face)
             if fitted is not None and (best is None or fitted.fit > best.fit):
                 best = fitted
