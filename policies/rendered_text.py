@@ -304,6 +304,8 @@ def _crop_pair(
 # median ink is the photograph, not a glyph (anti-aliasing and JPEG move a glyph's mean by
 # 20–40).
 INK_COLOUR_SPREAD = 60.0
+BAND_REACH = 0.5
+MAX_TRIMMED = 3  # runs of parts trimmed from either end at most
 
 
 def _box_inks(
@@ -381,6 +383,40 @@ def _glyph_ink(
     np.add.at(sums, flat[kept], pixels[kept])
     means = sums / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)[:, None]
     keep &= np.sqrt(((means - ink) ** 2).sum(axis=1)) <= INK_COLOUR_SPREAD
+    # At either end of the line, a part set apart from the rest that reaches well past the
+    # line's band (above its capitals or below its descenders' usual depth), or is a speck, is
+    # the photograph beside the plate, not a glyph; it would throw the line's width and so its
+    # size. (A full stop or a quote mark sits close to its word.)
+    chosen = np.nonzero(keep)[0]
+    if len(chosen) >= 4:
+        # The glyphs' typical height and area, from the larger half of the parts (not an i's dot).
+        area = stats[chosen, cv2.CC_STAT_AREA]
+        larger = chosen[area >= np.median(area)]
+        typical = float(np.median(h[larger]))
+        typical_area = float(np.median(stats[larger, cv2.CC_STAT_AREA]))
+        band_top, band_bottom = np.percentile(y[chosen], 10), np.percentile((y + h)[chosen], 90)
+        # Runs of parts with no gap wider than a quarter of a glyph's height between them: words.
+        runs: list[list[int]] = []
+        for part in chosen[np.argsort(x[chosen])]:
+            if runs and x[part] <= max(x[p] + w[p] for p in runs[-1]) + 0.25 * typical:
+                runs[-1].append(int(part))
+            else:
+                runs.append([int(part)])
+        reach = BAND_REACH * typical
+        for _ in range(MAX_TRIMMED):
+            if len(runs) < 2:
+                break
+            trimmed = False
+            for at in (0, -1):
+                run = runs[at]
+                beyond_band = any(y[p] < band_top - reach or y[p] + h[p] > band_bottom + reach for p in run)
+                speck = sum(stats[p, cv2.CC_STAT_AREA] for p in run) < 0.25 * typical_area
+                if len(runs) >= 2 and (beyond_band or speck):
+                    keep[run] = False
+                    runs.pop(at)
+                    trimmed = True
+            if not trimmed:
+                break
     ys, xs = np.nonzero(keep[labels])
     if len(xs) < 10:
         return None
