@@ -10,7 +10,9 @@ allowed text (a wrapped or half-read part of a disclaimer, a wordmark read as tw
 explained. A line counts as explained when any engine's full reading of it is explained, so
 one engine's misreading does not flag a clean image. A reading with fewer characters than its
 box holds line heights twice over (3 letters across a box 7 heights wide) is an engine finding
-letters in a texture such as gravel or brick, and is ignored.
+letters in a texture such as gravel or brick, and is ignored. A line lying within the brief's
+logo (placed by brandgate, or located as BG201 locates it) is the logo's own lettering, read in
+part or misread ("NOI" of "NORDWIND"); BG201 judges the logo.
 
 Statuses: `pass` all text explained (or no text); `fail` the unexpected lines with their
 position; `unverified` no OCR engine could run (the text was
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from policies import logos
 from policies.check import Outcome
 from policies.ocr import TextLine, read_text, recognise
 from policies.options import number, whole
@@ -49,6 +52,9 @@ NAME = "unexpected-text"
 FAMILY = "text"
 DEFAULT_SEVERITY = "flag"
 
+# A line with at least this share of its box inside the located logo is the logo's lettering.
+LOGO_SHARE = 0.6
+
 _wordmarks: dict[tuple[str, int], tuple[str, ...]] = {}
 _wordmarks_lock = threading.Lock()
 
@@ -63,7 +69,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     unexpected = []
     for line in ocr.lines:
         leftover = _unexplained(line, allowed, min_chars, min_confidence)
-        if leftover is not None:
+        if leftover is not None and not _inside_logo(line, creative, brief, kit):
             unexpected.append({"text": leftover, "box": list(line.box), "readings": line.texts()})
     evidence = {"allowed": allowed, "unexpected": unexpected, **ocr.summary()}
     if not unexpected:
@@ -108,6 +114,21 @@ def logo_wordmark(path: Path) -> tuple[str, ...]:
     with _wordmarks_lock:
         _wordmarks[key] = words
     return words
+
+
+def _inside_logo(line: TextLine, creative: Creative, brief: Brief | None, kit: Kit) -> bool:
+    """The line lies within the brief's logo where it was found (placed by brandgate, else
+    located by its features, as BG201 finds it): it is the logo's own lettering, read in part or
+    misread ("NOI" of "NORDWIND"), and BG201 judges the logo."""
+    if brief is None or not brief.logo or brief.logo not in kit.spec.logos:
+        return False
+    located = logos.locate(creative, logos.reference_for(kit.logo_path(brief.logo)), brief.logo)
+    if located is None:
+        return False
+    x0, y0, x1, y1 = line.box
+    lx0, ly0, lx1, ly1 = located.box
+    inside = max(0, min(x1, lx1) - max(x0, lx0)) * max(0, min(y1, ly1) - max(y0, ly0))
+    return inside >= LOGO_SHARE * max(1, (x1 - x0) * (y1 - y0))
 
 
 def _unexplained(line: TextLine, allowed: list[str], min_chars: int, min_confidence: float) -> str | None:
