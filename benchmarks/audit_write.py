@@ -209,17 +209,8 @@ def seed_images(url: str, images: int) -> None:
     engine.dispose()
 
 
-def _event(
-    events: list[dict[str, Any]],
-    seq: int,
-    prev: str,
-    when: datetime,
-    actor: str,
-    kind: str,
-    subject_type: str,
-    subject_id: str,
-    payload: dict[str, Any],
-) -> tuple[int, str]:
+def _event(events: list[dict[str, Any]], seq: int, prev: str, when: datetime, actor: str, kind: str,
+           subject_type: str, subject_id: str, payload: dict[str, Any]) -> tuple[int, str]:
     row = dict(seq=seq + 1, created_at=when, actor=actor, kind=kind, subject_type=subject_type,
                subject_id=subject_id, payload=payload, prev_hash=prev)  # fmt: skip
     row["hash"] = event_hash(_Event(**row))

@@ -139,7 +139,8 @@ def main() -> None:
         f" pixels only {pct(bare_ms, 50) / base:.2f}× (aim ≤ 1.3×)"
     )
     print(
-        f"machine: {len(os.sched_getaffinity(0))} cores, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
+        f"machine: {len(os.sched_getaffinity(0))} cores, load average"
+        f" {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
 
 

@@ -161,7 +161,9 @@ def make_item(index: int, seed: int = 0) -> EvalItem:
     )
     plan: dict[str, Any] = {
         "rng_seed": int(rng.integers(2**31)),
-        "font": FONTS[int(rng.integers(len(FONTS)))] if rng.random() < 0.5 else k.spec.fonts["headline"].file,
+        "font": FONTS[int(rng.integers(len(FONTS)))]
+        if rng.random() < 0.5
+        else k.spec.fonts["headline"].file,
     }
     return EvalItem(index, seed, kit_name, kind, defect, brief, plan)
 
@@ -179,7 +181,9 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
 
     off = _off_palette_colours(item.kit_name)
     off_colour = off[int(rng.integers(len(off)))]
-    background = _background(item.kind, k, w, h, rng, off_colour if item.defect == "off_palette" else None)
+    background = _background(
+        item.kind, k, w, h, rng, off_colour if item.defect == "off_palette" else None
+    )
     canvas = Image.fromarray(background, "RGB")
     draw = ImageDraw.Draw(canvas)
     taken: list[tuple[int, int, int, int]] = []
@@ -209,7 +213,9 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
     taken.append(box)
 
     # Disclaimer: bottom left, small, on its own plate.
-    disclaimer = item.brief.disclaimer or (k.spec.required_disclaimers[0] if k.spec.required_disclaimers else None)
+    disclaimer = item.brief.disclaimer or (
+        k.spec.required_disclaimers[0] if k.spec.required_disclaimers else None
+    )
     small_path = k.font_path("body")
     small_size = max(16, int(h * 0.03))
     if disclaimer:
@@ -224,7 +230,10 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
 
     extra = None
     if item.defect == "banned_word":
-        extra = k.spec.banned_words[int(rng.integers(len(k.spec.banned_words)))].capitalize() + " quality"
+        extra = (
+            k.spec.banned_words[int(rng.integers(len(k.spec.banned_words)))].capitalize()
+            + " quality"
+        )
     elif item.defect == "extra_text":
         extra = EXTRA_LINES[int(rng.integers(len(EXTRA_LINES)))]
     if extra:
@@ -233,7 +242,9 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
         spot = _free_spot(ex1 - ex0 + 20, ey1 - ey0 + 20, w, h, taken, rng, margin=12)
         if spot is not None:
             sx, sy = spot
-            draw.rectangle((sx, sy, sx + ex1 - ex0 + 20, sy + ey1 - ey0 + 20), fill=k.colour(_dark_name(k)))
+            draw.rectangle(
+                (sx, sy, sx + ex1 - ex0 + 20, sy + ey1 - ey0 + 20), fill=k.colour(_dark_name(k))
+            )
             _draw_text(draw, (sx + 10 - ex0, sy + 10 - ey0), extra, efont, k.colour(_light_name(k)))
             taken.append((sx, sy, sx + ex1 - ex0 + 20, sy + ey1 - ey0 + 20))
 
@@ -361,7 +372,9 @@ def _contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def _low_contrast_partner(colour: tuple[int, int, int], rng: np.random.Generator) -> tuple[int, int, int]:
+def _low_contrast_partner(
+    colour: tuple[int, int, int], rng: np.random.Generator
+) -> tuple[int, int, int]:
     """A colour close to `colour` whose contrast ratio with it is between 1.3 and 2.2."""
     lighter = _luminance(colour) < 0.4
     for step in range(4, 120, 4):
@@ -386,7 +399,9 @@ def _alter_headline(headline: str, defect: str | None, rng: np.random.Generator)
     return headline
 
 
-def _fit_text(text: str, font_path: Path, max_w: int, start: int) -> tuple[ImageFont.FreeTypeFont, int, int]:
+def _fit_text(
+    text: str, font_path: Path, max_w: int, start: int
+) -> tuple[ImageFont.FreeTypeFont, int, int]:
     size = start
     while True:
         font = ImageFont.truetype(str(font_path), size)
@@ -454,7 +469,9 @@ ELEMENTS = {
 }
 
 
-def _remove_element(rgba: NDArray[np.uint8], kit_name: str, rng: np.random.Generator) -> NDArray[np.uint8]:
+def _remove_element(
+    rgba: NDArray[np.uint8], kit_name: str, rng: np.random.Generator
+) -> NDArray[np.uint8]:
     out = rgba.copy()
     shape, (x0, y0, x1, y1) = ELEMENTS[kit_name][int(rng.integers(len(ELEMENTS[kit_name])))]
     # The crop removed the transparent margin of the file: 8 px for acme, 10 for nordwind.
@@ -484,7 +501,9 @@ def _remove_element(rgba: NDArray[np.uint8], kit_name: str, rng: np.random.Gener
 def _recolour(rgba: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:
     """Turn every hue of the logo by a quarter to three quarters of the wheel."""
     out = rgba.copy()
-    hsv = cv2.cvtColor(np.ascontiguousarray(rgba[..., :3]), cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
+    hsv = cv2.cvtColor(np.ascontiguousarray(rgba[..., :3]), cv2.COLOR_RGB2HSV_FULL).astype(
+        np.float32
+    )
     hsv[..., 0] = (hsv[..., 0] + 256 * rng.uniform(0.25, 0.75)) % 256
     # Greys have no hue to turn: give them some colour so "white on a badge" changes too.
     hsv[..., 1] = np.maximum(hsv[..., 1], 140)
@@ -516,7 +535,9 @@ def _transform_logo(
     if s < 1:
         sigma = 0.4 / s
         premult = cv2.GaussianBlur(premult, (0, 0), sigma)
-    warped = cv2.warpAffine(premult, full[:2], (bw, bh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
+    warped = cv2.warpAffine(
+        premult, full[:2], (bw, bh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0)
+    )
     alpha = np.clip(warped[..., 3:4], 0, 255)
     colour = np.where(alpha > 0, warped[..., :3] * 255 / np.maximum(alpha, 1e-6), 0)
     return np.concatenate([np.clip(colour, 0, 255), alpha], axis=2).round().astype(np.uint8)
@@ -566,14 +587,19 @@ def _place_logo(
     out = canvas.copy()
     # A light plate under the logo (and its clear space) on busy or dark backgrounds, as brands do.
     patch = out[region[1] : region[3], region[0] : region[2]]
-    busy = item.kind in ("noise", "photo") or float(srgb_to_lab(patch.reshape(-1, 3).mean(axis=0))[0]) < 75
+    busy = (
+        item.kind in ("noise", "photo")
+        or float(srgb_to_lab(patch.reshape(-1, 3).mean(axis=0))[0]) < 75
+    )
     if busy:
         plate = k.colour(_light_name(k))
         out[region[1] : region[3], region[0] : region[2]] = plate
     x0, y0 = px + clear, py + clear
     a = logo[..., 3:4].astype(np.float32) / 255
     target = out[y0 : y0 + lh, x0 : x0 + lw].astype(np.float32)
-    out[y0 : y0 + lh, x0 : x0 + lw] = (logo[..., :3] * a + target * (1 - a)).round().astype(np.uint8)
+    out[y0 : y0 + lh, x0 : x0 + lw] = (
+        (logo[..., :3] * a + target * (1 - a)).round().astype(np.uint8)
+    )
     return out
 
 
@@ -600,17 +626,23 @@ def _place_objects(
     radius = int(min(w, h) * rng.uniform(0.035, 0.055))
     placed = 0
     for _ in range(n):
-        spot = _free_spot(2 * radius, 2 * radius + radius // 2, w, h, taken, rng, margin=max(8, radius // 3))
+        spot = _free_spot(
+            2 * radius, 2 * radius + radius // 2, w, h, taken, rng, margin=max(8, radius // 3)
+        )
         if spot is None:
             break
         x, y = spot
         y += radius // 2
         draw.ellipse((x, y, x + 2 * radius, y + 2 * radius), fill=colour)
-        draw.ellipse((x + radius * 0.9, y - radius * 0.45, x + radius * 1.5, y + radius * 0.05), fill=leaf)
+        draw.ellipse(
+            (x + radius * 0.9, y - radius * 0.45, x + radius * 1.5, y + radius * 0.05), fill=leaf
+        )
         taken.append((x, y - radius // 2, x + 2 * radius, y + 2 * radius))
         placed += 1
     if placed != n:
-        raise RuntimeError(f"item {item.index}: placed {placed} of {n} objects; the layout is too full")
+        raise RuntimeError(
+            f"item {item.index}: placed {placed} of {n} objects; the layout is too full"
+        )
     return np.asarray(image).copy()
 
 
@@ -769,7 +801,9 @@ def _lookalike(headline: str, face: str, rng: np.random.Generator) -> str:
 
     font = str(resolve_font(ROOT, face))
     options = [
-        (a, b) for a, b in LOOKALIKE_SWAPS if a in headline and not (len(a) == len(b) == 1 and renders_same(a, b, font))
+        (a, b)
+        for a, b in LOOKALIKE_SWAPS
+        if a in headline and not (len(a) == len(b) == 1 and renders_same(a, b, font))
     ]
     a, b = options[int(rng.integers(len(options)))]
     spots = [i for i in range(len(headline)) if headline.startswith(a, i)]
@@ -789,7 +823,9 @@ def _photo(name: str, w: int, h: int, rng: np.random.Generator) -> NDArray[np.ui
     return np.ascontiguousarray(resized[y : y + h, x : x + w])
 
 
-def _shift_logo_colour(rgba: NDArray[np.uint8], target: float, direction: float) -> tuple[NDArray[np.uint8], float]:
+def _shift_logo_colour(
+    rgba: NDArray[np.uint8], target: float, direction: float
+) -> tuple[NDArray[np.uint8], float]:
     """The logo with its most colourful dominant colour turned in hue (towards `direction`'s
     side) until it is `target` ΔE2000 from the original; the ΔE reached."""
     from policies.logos import _dominant_colours

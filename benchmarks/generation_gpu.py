@@ -303,7 +303,9 @@ def measure(pipe: Any, case: Case, guidance: float, max_reps: int) -> tuple[floa
     return statistics.median(times), peak_gib()
 
 
-def measure_both(pipe: Any, name: str, case: Case, guidance: float, max_reps: int) -> tuple[float, float, float]:
+def measure_both(
+    pipe: Any, name: str, case: Case, guidance: float, max_reps: int
+) -> tuple[float, float, float]:
     """(Generator s/batch, raw diffusers s/batch, peak GiB of the Generator's runs), warm both first."""
     raw, _ = measure(pipe, case, guidance, max_reps)
     generator = project_generator(pipe, name, case.dtype, case, guidance)
@@ -386,7 +388,9 @@ def main() -> None:
             f"GPU: {props.name}, {props.total_memory / 2**30:.0f} GiB; torch {torch.__version__} "
             f"(CUDA {torch.version.cuda}), diffusers {diffusers.__version__}, transformers {transformers.__version__}"
         )
-        print(f"fp32 matmul TF32: {torch.backends.cuda.matmul.allow_tf32}; attention: PyTorch SDPA (diffusers default)")
+        print(
+            f"fp32 matmul TF32: {torch.backends.cuda.matmul.allow_tf32}; attention: PyTorch SDPA (diffusers default)"
+        )
     print(
         f"random weights, same architecture and compute as the real models; prompt padded to full length; "
         f"$/image at ${GPU_HOURLY_USD:.2f}/GPU-hour; time budget {budget:.0f} s"

@@ -142,7 +142,9 @@ def photo_items(seed: int = 0) -> list[PhotoItem]:
             items.append(PhotoItem(f"{stem}-{kit_name}", "real-photo", kit_name, brief, _fixed(_square(rgb))))
         for kind in DEGENERATE:
             brief = _brief(kit_name, "five red apples on a rustic wooden table", {})
-            items.append(PhotoItem(f"{kit_name}-{kind}", "degenerate", kit_name, brief, _degenerate(kind, seed)))
+            items.append(
+                PhotoItem(f"{kit_name}-{kind}", "degenerate", kit_name, brief, _degenerate(kind, seed))
+            )
     return items
 
 

@@ -73,27 +73,14 @@ def prepare(home: Path, args: argparse.Namespace) -> dict[str, Any]:
     preview = yaml.safe_load((BUILTIN_PROFILES_DIR / "preview.yaml").read_text())
     preview["cpu_threads"] = args.cpu_threads
     (profiles / "preview.yaml").write_text(yaml.safe_dump(preview))
-    return {
-        "models_dir": models,
-        "keys_dir": keys,
-        "profiles_dir": profiles,
-        "kits_dir": ROOT / "brand_kits",
-        "metrics_port": 0,
-        "max_jobs_per_user": 1000,
-        "max_daily_images_per_user": 100000,
-        "max_queue_length": 10000,
-        "kit_daily_budget_usd": 1e9,
-    }
+    return {"models_dir": models, "keys_dir": keys, "profiles_dir": profiles, "kits_dir": ROOT / "brand_kits",
+            "metrics_port": 0, "max_jobs_per_user": 1000, "max_daily_images_per_user": 100000,
+            "max_queue_length": 10000, "kit_daily_budget_usd": 1e9}
 
 
 def brief(args: argparse.Namespace, seed: int) -> Any:
-    data: dict[str, Any] = {
-        "kit": "acme",
-        "prompt": "five red apples on a wooden table, studio light",
-        "size": [args.size, args.size],
-        "n": args.n,
-        "seed": seed,
-    }
+    data: dict[str, Any] = {"kit": "acme", "prompt": "five red apples on a wooden table, studio light",
+                            "size": [args.size, args.size], "n": args.n, "seed": seed}
     if not args.plain:
         data.update(headline="Fresh Deals Friday", disclaimer="Offer ends Sunday.", logo="primary")
     return brief_from_mapping(data)
@@ -138,7 +125,9 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
                 / max(1, r.n_images)
                 for r in requests
             }
-            overhead = [float(i.timings.get("finishing", 0.0)) + per_request.get(i.request_id, 0.0) for i in images]
+            overhead = [
+                float(i.timings.get("finishing", 0.0)) + per_request.get(i.request_id, 0.0) for i in images
+            ]
     finally:
         engine.dispose()
     latencies = [finished[r] - submitted[r] for r in finished]
@@ -159,20 +148,14 @@ def run_level(queue: JobQueue, settings: Settings, args: argparse.Namespace, con
 
 
 def report(backend: str, rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    print(
-        f"\n{backend}: tiny model, {args.n} image(s) of {args.size}x{args.size} per request"
-        f"{', plain prompt (no compositing)' if args.plain else ', composited (headline, disclaimer, logo)'}"
-    )
-    print(
-        f"{'in flight':>9} {'reqs':>5} {'images/s':>9} {'e2e p50':>8} {'p95':>7} {'p99':>7} "
-        f"{'fin p50':>8} {'fin p95':>8} {'model busy':>10}"
-    )
+    print(f"\n{backend}: tiny model, {args.n} image(s) of {args.size}x{args.size} per request"
+          f"{', plain prompt (no compositing)' if args.plain else ', composited (headline, disclaimer, logo)'}")
+    print(f"{'in flight':>9} {'reqs':>5} {'images/s':>9} {'e2e p50':>8} {'p95':>7} {'p99':>7} "
+          f"{'fin p50':>8} {'fin p95':>8} {'model busy':>10}")
     for r in rows:
-        print(
-            f"{r['concurrency']:>9} {r['requests']:>5} {r['images_per_s']:>9.3f} {r['e2e_p50']:>7.2f}s "
-            f"{r['e2e_p95']:>6.2f}s {r['e2e_p99']:>6.2f}s {r['finishing_p50']:>7.3f}s {r['finishing_p95']:>7.3f}s "
-            f"{r['model_busy']:>9.0%}"
-        )
+        print(f"{r['concurrency']:>9} {r['requests']:>5} {r['images_per_s']:>9.3f} {r['e2e_p50']:>7.2f}s "
+              f"{r['e2e_p95']:>6.2f}s {r['e2e_p99']:>6.2f}s {r['finishing_p50']:>7.3f}s {r['finishing_p95']:>7.3f}s "
+              f"{r['model_busy']:>9.0%}")
     for r in rows:
         parts = ", ".join(f"{stage} {seconds:.3f}s" for stage, seconds in r["stages_p95"].items())
         print(f"{r['concurrency']:>9} in flight, finishing p95 by stage: {parts}")
@@ -184,12 +167,8 @@ def local_backend(home: Path, base: dict[str, Any], args: argparse.Namespace) ->
     rows = []
     for level in args.levels:
         folder = home / f"local-{level}"
-        settings = Settings(
-            database_url=f"sqlite:///{folder / 'bench.db'}",
-            artifacts_dir=folder / "artifacts",
-            local_workers=args.workers,
-            **base,
-        )
+        settings = Settings(database_url=f"sqlite:///{folder / 'bench.db'}", artifacts_dir=folder / "artifacts",
+                            local_workers=args.workers, **base)
         upgrade(settings)
         queue = LocalQueue(settings)
         try:
@@ -217,33 +196,19 @@ def celery_backend(home: Path, base: dict[str, Any], args: argparse.Namespace) -
     name = f"brandgate_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    db_index = next(i for i in random.sample(range(1, 16), 15) if redis_client.Redis(db=i).dbsize() == 0)
-    settings = Settings(
-        database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
-        artifacts_dir=home / "celery-artifacts",
-        queue="celery",
-        broker_url=f"redis://127.0.0.1:6379/{db_index}",
-        **base,
-    )
+    db_index = next(i for i in random.sample(range(1, 16), 15)
+                    if redis_client.Redis(db=i).dbsize() == 0)
+    settings = Settings(database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+                        artifacts_dir=home / "celery-artifacts", queue="celery",
+                        broker_url=f"redis://127.0.0.1:6379/{db_index}", **base)
     upgrade(settings)
-    env = {
-        **os.environ,
-        **{
-            f"BRANDGATE_{k.upper()}": str(v)
-            for k, v in settings.model_dump().items()
-            if v is not None and not k.startswith("slack")
-        },
-    }
+    env = {**os.environ, **{f"BRANDGATE_{k.upper()}": str(v) for k, v in settings.model_dump().items()
+                            if v is not None and not k.startswith("slack")}}
     env["BRANDGATE_LOG_FORMAT"] = "json"
     log = (home / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "brandgate", "worker", "--queues", "preview", "--concurrency", "1"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    worker = subprocess.Popen([sys.executable, "-m", "brandgate", "worker", "--queues", "preview",
+                               "--concurrency", "1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
     queue = CeleryQueue(settings)
     rows = []
     try:

@@ -179,17 +179,9 @@ def add_image() -> Any:
             for check_id, status, severity in checks or [("BG101", "fail", "flag"), ("BG601", "pass", "reject")]
         ]
         record_image(
-            session,
-            image,
-            rows,
-            actor="worker",
-            kind="image.created",
-            payload={
-                "request_id": rid,
-                "verdict": verdict,
-                "cost_usd": cost_usd,
-                "failed_checks": [c.check_id for c in rows if c.status in ("fail", "error")],
-            },
+            session, image, rows, actor="worker", kind="image.created",
+            payload={"request_id": rid, "verdict": verdict, "cost_usd": cost_usd,
+                     "failed_checks": [c.check_id for c in rows if c.status in ("fail", "error")]},
         )
         session.flush()
         return image

@@ -84,10 +84,8 @@ def _edges(module: str, path: Path) -> list[Edge]:
     return edges
 
 
-EDGES = sorted(
-    {edge for module, path in MODULES.items() for edge in _edges(module, path)},
-    key=lambda e: (e.source, e.line, e.target),
-)
+EDGES = sorted({edge for module, path in MODULES.items() for edge in _edges(module, path)},
+               key=lambda e: (e.source, e.line, e.target))
 
 
 def _unit(module: str) -> str:
@@ -138,11 +136,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def _where(edges: list[Edge], members: set[str], unit: bool = False) -> list[str]:
     key = _unit if unit else (lambda m: m)
-    return [
-        f"{e.source}:{e.line} imports {e.target}"
-        for e in edges
-        if key(e.source) in members and key(e.target) in members and key(e.source) != key(e.target)
-    ]
+    return [f"{e.source}:{e.line} imports {e.target}" for e in edges
+            if key(e.source) in members and key(e.target) in members and key(e.source) != key(e.target)]
 
 
 def test_the_graph_reads_our_packages() -> None:
@@ -169,22 +164,15 @@ def test_no_import_cycle_between_packages() -> None:
 
 
 def test_pipeline_is_a_library_of_the_application() -> None:
-    reaching_up = [
-        f"{e.source}:{e.line} imports {e.target}"
-        for e in EDGES
-        if e.source.startswith("pipeline")
-        and e.target.split(".")[0] in ("brandgate", "bot")
-        and e.target not in PIPELINE_MAY_IMPORT
-    ]
+    reaching_up = [f"{e.source}:{e.line} imports {e.target}" for e in EDGES
+                   if e.source.startswith("pipeline") and e.target.split(".")[0] in ("brandgate", "bot")
+                   and e.target not in PIPELINE_MAY_IMPORT]
     assert not reaching_up, "\n".join(reaching_up)
 
 
 def test_policies_import_only_policies() -> None:
-    outside = [
-        f"{e.source}:{e.line} imports {e.target}"
-        for e in EDGES
-        if e.source.startswith("policies") and not e.target.startswith("policies")
-    ]
+    outside = [f"{e.source}:{e.line} imports {e.target}" for e in EDGES
+               if e.source.startswith("policies") and not e.target.startswith("policies")]
     assert not outside, "\n".join(outside)
 
 
@@ -195,12 +183,8 @@ def _says_why(lines: list[str], line: int) -> bool:
     above = line - 2
     while above >= 0 and lines[above].strip().startswith(("from ", "import ", ")")):
         above -= 1
-    while (
-        above >= 0
-        and lines[above].strip()
-        and not lines[above].strip().startswith("#")
-        and lines[above].rstrip().endswith(",")
-    ):
+    while above >= 0 and lines[above].strip() and not lines[above].strip().startswith("#") and \
+            lines[above].rstrip().endswith(","):
         above -= 1  # inside a parenthesised import list
     return above >= 0 and lines[above].strip().startswith("#")
 

@@ -55,18 +55,7 @@ def technical_kit(tmp_path: Path) -> Path:
     root = tmp_path / "acme"
     shutil.copytree(KITS / "acme", root)
     ids = [
-        "BG101",
-        "BG102",
-        "BG103",
-        "BG104",
-        "BG201",
-        "BG202",
-        "BG301",
-        "BG302",
-        "BG401",
-        "BG402",
-        "BG501",
-        "BG502",
+        "BG101", "BG102", "BG103", "BG104", "BG201", "BG202", "BG301", "BG302", "BG401", "BG402", "BG501", "BG502",
     ]
     policy = "".join(f"{i}: {{enabled: false}}\n" for i in ids) + "BG601: {severity: reject}\nBG602: {severity: flag}\n"
     (root / "policy.yaml").write_text(policy)

@@ -24,13 +24,8 @@ def test_a_log_event_is_one_json_line_with_its_ids() -> None:
     logger.propagate = False
     logger.setLevel(logging.INFO)
     try:
-        logger.info(
-            "image %d/%d %s",
-            1,
-            4,
-            "flag",
-            extra={"event": "image.recorded", "request_id": "r1", "image_id": "i1", "cost_usd": 0.5},
-        )
+        logger.info("image %d/%d %s", 1, 4, "flag",
+                    extra={"event": "image.recorded", "request_id": "r1", "image_id": "i1", "cost_usd": 0.5})
         try:
             raise ValueError("bad\nthing")
         except ValueError:
@@ -41,12 +36,8 @@ def test_a_log_event_is_one_json_line_with_its_ids() -> None:
     assert len(lines) == 2
     first, second = (json.loads(line) for line in lines)
     assert first["message"] == "image 1/4 flag" and first["level"] == "info"
-    assert (first["event"], first["request_id"], first["image_id"], first["cost_usd"]) == (
-        "image.recorded",
-        "r1",
-        "i1",
-        0.5,
-    )
+    assert (first["event"], first["request_id"], first["image_id"], first["cost_usd"]) == \
+        ("image.recorded", "r1", "i1", 0.5)
     assert first["ts"].endswith("+00:00")
     assert second["event"] == "request.crashed" and "ValueError: bad" in second["exception"]
 
@@ -58,33 +49,14 @@ def test_metrics_report_jobs_from_the_database_and_work_done_here(tmp_path: Path
     sessions = make_sessionmaker(engine)
     with sessions() as session, session.begin():
         for index, (state, queue) in enumerate(
-            [
-                ("queued", "preview"),
-                ("queued", "preview"),
-                ("queued", "export"),
-                ("running", "preview"),
-                ("done", "preview"),
-            ]
+            [("queued", "preview"), ("queued", "preview"), ("queued", "export"), ("running", "preview"),
+             ("done", "preview")]
         ):
-            session.add(
-                Request(
-                    id=f"r{index}",
-                    requested_by="ana",
-                    kit_name="acme",
-                    kit_hash="k",
-                    brief={},
-                    brief_hash="b",
-                    profile_name="preview",
-                    seed=1,
-                    n_images=1,
-                    queue=queue,
-                    state=state,
-                    attempts=0,
-                    stage_timings={},
-                    gpu_seconds=0.0,
-                    cost_usd=0.0,
-                )
-            )
+            session.add(Request(
+                id=f"r{index}", requested_by="ana", kit_name="acme", kit_hash="k", brief={}, brief_hash="b",
+                profile_name="preview", seed=1, n_images=1, queue=queue, state=state, attempts=0,
+                stage_timings={}, gpu_seconds=0.0, cost_usd=0.0,
+            ))
     metrics = Metrics()
     metrics.watch_jobs(sessions)
     metrics.stage("checking", 0.3)

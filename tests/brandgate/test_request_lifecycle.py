@@ -17,18 +17,8 @@ from brandgate.db.schema import upgrade
 from brandgate.requests import lifecycle
 from brandgate.settings import Settings
 
-STOP_PAYLOAD = {
-    "from",
-    "stage",
-    "reason",
-    "attempts",
-    "images_kept",
-    "unrecorded_gpu_seconds",
-    "unrecorded_cost_usd",
-    "gpu_seconds",
-    "cost_usd",
-    "timings_s",
-}
+STOP_PAYLOAD = {"from", "stage", "reason", "attempts", "images_kept", "unrecorded_gpu_seconds",
+                "unrecorded_cost_usd", "gpu_seconds", "cost_usd", "timings_s"}
 
 
 @pytest.fixture
@@ -44,23 +34,10 @@ def _queued(sessions: sessionmaker[Session], parent: str | None = None) -> str:
     request_id = uuid.uuid4().hex
     with sessions.begin() as session:
         row = Request(
-            id=request_id,
-            requested_by="U1MARKETER",
-            source="cli",
-            kit_name="acme",
-            kit_hash="a" * 64,
-            brief={"kit": "acme", "prompt": "five red apples"},
-            brief_hash="b" * 64,
-            profile_name="tiny",
-            seed=7,
-            n_images=2,
-            queue="preview",
-            attempts=0,
-            parent_image_id=parent,
-            stage_timings={},
-            gpu_seconds=0.0,
-            cost_usd=0.0,
-            created_at=lifecycle.now(),
+            id=request_id, requested_by="U1MARKETER", source="cli", kit_name="acme", kit_hash="a" * 64,
+            brief={"kit": "acme", "prompt": "five red apples"}, brief_hash="b" * 64, profile_name="tiny",
+            seed=7, n_images=2, queue="preview", attempts=0, parent_image_id=parent, stage_timings={},
+            gpu_seconds=0.0, cost_usd=0.0, created_at=lifecycle.now(),
         )
         session.add(row)
         session.flush()
@@ -85,11 +62,9 @@ def _row(sessions: sessionmaker[Session], request_id: str) -> Request:
 
 def _events(sessions: sessionmaker[Session], request_id: str) -> list[AuditEvent]:
     with sessions() as session:
-        return list(
-            session.scalars(
-                select(AuditEvent).where(AuditEvent.subject_id == request_id).order_by(AuditEvent.seq)
-            ).all()
-        )
+        return list(session.scalars(
+            select(AuditEvent).where(AuditEvent.subject_id == request_id).order_by(AuditEvent.seq)
+        ).all())
 
 
 def _running(sessions: sessionmaker[Session]) -> str:
@@ -156,18 +131,12 @@ def test_finish_records_done_with_verdict_counts(sessions: sessionmaker[Session]
 
 @pytest.mark.parametrize("where", ["queued", "running"])
 def test_fail_and_cancel_write_one_payload_shape_from_either_state(
-    sessions: sessionmaker[Session],
-    where: str,
+    sessions: sessionmaker[Session], where: str,
 ) -> None:
     failing = _queued(sessions) if where == "queued" else _running(sessions)
     cancelling = _queued(sessions) if where == "queued" else _running(sessions)
-    _apply(
-        sessions,
-        failing,
-        lambda s, r: lifecycle.fail(
-            s, r, "generating", "out of memory", unrecorded_gpu_seconds=2.0, unrecorded_cost_usd=0.5
-        ),
-    )
+    _apply(sessions, failing, lambda s, r: lifecycle.fail(
+        s, r, "generating", "out of memory", unrecorded_gpu_seconds=2.0, unrecorded_cost_usd=0.5))
     _apply(sessions, cancelling, lambda s, r: lifecycle.cancel(s, r, "U2ANA"))
     failed, cancelled = _events(sessions, failing)[-1], _events(sessions, cancelling)[-1]
     assert failed.kind == "request.failed" and cancelled.kind == "request.cancelled"

@@ -108,13 +108,8 @@ def test_docker_compose_config_validates() -> None:
         pytest.skip(f"the docker CLI here has no compose plugin: {probe.stderr.strip() or probe.stdout.strip()}")
     env = {**os.environ, "POSTGRES_PASSWORD": "x", "POSTGRES_APP_PASSWORD": "y", "SLACK_BOT_TOKEN": "xoxb-x",
            "SLACK_SIGNING_SECRET": "x"}  # fmt: skip
-    result = subprocess.run(
-        [docker, "compose", "-f", str(DOCKER / "compose.yaml"), "config", "-q"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    result = subprocess.run([docker, "compose", "-f", str(DOCKER / "compose.yaml"), "config", "-q"],
+                            capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stderr
 
 

@@ -88,7 +88,7 @@ CRAFTED = [
     "kit: acme\nprompt: &a [*a]\n",
     "kit: acme\nn: 1" + "0" * 5000 + "\n",
     "kit: acme\nseed: 2026-13-45\n",
-    '{"kit": "acme", "n": NaN}',
+    "{\"kit\": \"acme\", \"n\": NaN}",
     "\ufeffkit: acme\nprompt: apples\n",
     "kit: acme\n\tprompt: tab\n",
     "",
@@ -100,7 +100,7 @@ def document(kind: str, fields: st.SearchStrategy[Any] = brief_data) -> st.Searc
     """Documents of `kind` (json or yaml): generated data, crafted attacks, or text with bytes mangled."""
     generated = st.one_of(fields, plain_data).map(lambda data: as_document(data, kind))
     mangled = st.tuples(generated, st.integers(0, 400), hostile_text).map(
-        lambda parts: parts[0][: parts[1]] + parts[2] + parts[0][parts[1] :]
+        lambda parts: parts[0][: parts[1]] + parts[2] + parts[0][parts[1]:]
     )
     return st.one_of(generated, mangled, st.sampled_from(CRAFTED), hostile_text)
 
@@ -109,18 +109,8 @@ def kit_data(base: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """A kit.yaml mapping: the real one with a few fields replaced by plausible or hostile values."""
     replacements = st.dictionaries(
         st.sampled_from(
-            [
-                "name",
-                "palette",
-                "fonts",
-                "logos",
-                "banned_words",
-                "required_disclaimers",
-                "layouts",
-                "slack",
-                "display_name",
-                "extra",
-            ]
+            ["name", "palette", "fonts", "logos", "banned_words", "required_disclaimers", "layouts", "slack",
+             "display_name", "extra"]
         ),
         plain_data,
         max_size=3,

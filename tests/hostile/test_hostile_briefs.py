@@ -40,18 +40,8 @@ def write(tmp_path: Path, name: str = "brief.yaml", **fields: object) -> Path:
         ({"headline": "Fresh \u4e00 Deals"}, "DejaVuSans-Bold.ttf has no glyph for U+4E00"),
         ({"kit": "nordwind", "headline": "Into the Wild", "size": [64, 64]}, "does not fit the disclaimer box"),
     ],
-    ids=[
-        "controls",
-        "zero-width-only",
-        "blank-letters",
-        "bidi",
-        "prompt-bell",
-        "count-name",
-        "unknown-layout",
-        "unknown-logo",
-        "missing-glyph",
-        "cannot-fit",
-    ],
+    ids=["controls", "zero-width-only", "blank-letters", "bidi", "prompt-bell", "count-name", "unknown-layout",
+         "unknown-logo", "missing-glyph", "cannot-fit"],
 )
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_brief_validate_refuses_what_generate_would(
@@ -86,23 +76,16 @@ def test_generate_refuses_at_intake_and_records_nothing(
 
 def test_check_with_a_brief_uses_the_same_validator(tmp_path: Path) -> None:
     image = KITS / "acme" / "logos" / "acme-primary.png"
-    ran = run(
-        "check", str(image), "--kit", "acme", "--brief", str(write(tmp_path, layout="nope")), env=environment(tmp_path)
-    )
+    ran = run("check", str(image), "--kit", "acme", "--brief", str(write(tmp_path, layout="nope")),
+              env=environment(tmp_path))
     assert_refused(ran, "no layout 'nope'")
 
 
 @pytest.mark.parametrize("side", [256, 2048])
 @pytest.mark.parametrize("kit", ["acme", "nordwind"])
 def test_brief_validate_accepts_every_kit_from_256_to_2048(tmp_path: Path, kit: str, side: int) -> None:
-    path = write(
-        tmp_path,
-        kit=kit,
-        headline="Fresh Deals Friday",
-        disclaimer="Offer ends Sunday.",
-        logo="primary",
-        size=[side, side],
-    )
+    path = write(tmp_path, kit=kit, headline="Fresh Deals Friday", disclaimer="Offer ends Sunday.", logo="primary",
+                 size=[side, side])
     ran = run("brief", "validate", str(path), env=environment(tmp_path))
     assert ran.code == 0, ran.stderr
 
@@ -129,7 +112,8 @@ def test_the_core_suite_composes_or_is_refused_at_load() -> None:
     """Every brief the suite loader accepts can be composed at its size; the rest are load problems."""
     settings = Settings(kits_dir=KITS)
     suite = load_suite(ROOT / "suites" / "core.yaml", settings)
-    kits = {name: resolve_kit(name, settings) for name in {b.brief.kit for b in suite.briefs}}
+    kits = {name: resolve_kit(name, settings)
+            for name in {b.brief.kit for b in suite.briefs}}
     for entry in suite.briefs:
         if entry.brief.wants_composition:
             plan_layout(entry.brief, kits[entry.brief.kit], entry.brief.size)

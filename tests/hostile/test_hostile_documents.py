@@ -20,14 +20,8 @@ from tests.hostile.documents import (
 
 BRIEF_COMMANDS = {
     "brief validate": lambda f: ("brief", "validate", str(f)),
-    "check --brief": lambda f: (
-        "check",
-        str(KITS / "acme" / "logos" / "acme-primary.png"),
-        "--kit",
-        "acme",
-        "--brief",
-        str(f),
-    ),
+    "check --brief": lambda f: ("check", str(KITS / "acme" / "logos" / "acme-primary.png"), "--kit", "acme",
+                                "--brief", str(f)),
     "render --brief": lambda f: ("render", "--brief", str(f)),
     "generate --brief": lambda f: ("generate", "--brief", str(f)),
 }

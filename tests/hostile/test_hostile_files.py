@@ -130,23 +130,8 @@ def test_bidi_controls_in_a_file_name_are_escaped(tmp_path: Path) -> None:
     kits = tmp_path / "kits"
     shutil.copytree(KITS / "acme", kits / "acme")
     (kits / "acme" / "policy.yaml").write_text(
-        "".join(
-            f"{i}: {{enabled: false}}\n"
-            for i in (
-                "BG101",
-                "BG102",
-                "BG103",
-                "BG104",
-                "BG201",
-                "BG202",
-                "BG301",
-                "BG302",
-                "BG401",
-                "BG402",
-                "BG501",
-                "BG502",
-            )
-        )
+        "".join(f"{i}: {{enabled: false}}\n" for i in ("BG101", "BG102", "BG103", "BG104", "BG201", "BG202",
+                                                       "BG301", "BG302", "BG401", "BG402", "BG501", "BG502"))
     )
     ran = run("check", str(image), "--kit", str(kits / "acme"), env=environment(tmp_path))
     assert "\u202e" not in ran.stdout and "invoice\\u202egnp.png" in ran.stdout, ran.stdout + ran.stderr

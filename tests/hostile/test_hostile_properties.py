@@ -92,16 +92,14 @@ BASE_KIT = yaml.safe_load((KITS / "acme" / "kit.yaml").read_text())
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_any_kit_file_is_valid_or_refused_in_one_line(data: st.DataObject) -> None:
-    text = data.draw(
-        st.one_of(kit_data(BASE_KIT).map(lambda d: yaml.safe_dump(d, allow_unicode=True)), document("yaml"))
-    )
+    text = data.draw(st.one_of(kit_data(BASE_KIT).map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
+                               document("yaml")))
     assert_answered(*validate_kit_with("kit.yaml", text))
 
 
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_any_policy_file_is_valid_or_refused_in_one_line(data: st.DataObject) -> None:
-    text = data.draw(
-        st.one_of(policy_data.map(lambda d: yaml.safe_dump(d, allow_unicode=True)), document("yaml", policy_data))
-    )
+    text = data.draw(st.one_of(policy_data.map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
+                               document("yaml", policy_data)))
     assert_answered(*validate_kit_with("policy.yaml", text))

@@ -53,9 +53,8 @@ def _not_a_database(tmp_path: Path) -> str:
     ],
     ids=["bad-port", "bad-backend", "bad-driver", "not-a-database", "a-folder"],
 )
-@pytest.mark.parametrize(
-    "command", [("audit", "verify"), ("db", "upgrade"), ("status", "0123456789abcdef")], ids=lambda c: " ".join(c[:2])
-)
+@pytest.mark.parametrize("command", [("audit", "verify"), ("db", "upgrade"), ("status", "0123456789abcdef")],
+                         ids=lambda c: " ".join(c[:2]))
 def test_a_database_url_that_cannot_work_is_a_setting_error(
     tmp_path: Path, url: object, mention: str, command: tuple[str, ...]
 ) -> None:
@@ -64,11 +63,8 @@ def test_a_database_url_that_cannot_work_is_a_setting_error(
 
 
 def test_a_secret_setting_is_never_repeated(tmp_path: Path) -> None:
-    ran = run(
-        "audit",
-        "verify",
-        env=environment(tmp_path, BRANDGATE_DATABASE_URL="postgresql+psycopg://user:hunter2@127.0.0.1:70000/db"),
-    )
+    ran = run("audit", "verify", env=environment(
+        tmp_path, BRANDGATE_DATABASE_URL="postgresql+psycopg://user:hunter2@127.0.0.1:70000/db"))
     line = assert_refused(ran, "BRANDGATE_DATABASE_URL")
     assert "hunter2" not in ran.stderr, line
 

@@ -261,15 +261,13 @@ def test_nightly_run_that_drifts_from_its_goldens_rolls_back_and_alerts(
     with sessions() as session:
         assert {g.brief_id for g in session.scalars(select(GoldenOutput))} == {"eggs-a"}
 
-    (profiles / "cand-live.yaml").write_text(yaml.safe_dump({**same, "name": "cand-live", "model": "tiny-sd-blank"}))
+    (profiles / "cand-live.yaml").write_text(
+        yaml.safe_dump({**same, "name": "cand-live", "model": "tiny-sd-blank"})
+    )
     with FakeSlack() as slack:
         noisy = settings.model_copy(
-            update={
-                "slack_api_url": slack.api_url,
-                "slack_bot_token": SecretStr(fake_token()),
-                "slack_report_channel": "C1",
-                "regress_seeds": 1,
-            }
+            update={"slack_api_url": slack.api_url, "slack_bot_token": SecretStr(fake_token()),
+                    "slack_report_channel": "C1", "regress_seeds": 1}
         )
         night = actions.nightly(noisy, sessions, suite)
     drift = night.run.summary["drift"]

@@ -17,16 +17,10 @@ from policies.brief import Brief, brief_from_mapping
 ROOT = Path(__file__).resolve().parents[3]
 
 # Small and without brand text, so checks are quick; the composited path has its own test.
-PLAIN_BRIEF = {"kit": "acme", "prompt": "five red apples on a wooden table", "size": [128, 128], "n": 1, "seed": 1234}
-BRANDED_BRIEF = {
-    "kit": "acme",
-    "prompt": "five red apples on a wooden table",
-    "headline": "Fresh Deals Friday",
-    "logo": "primary",
-    "size": [256, 256],
-    "n": 1,
-    "seed": 77,
-}
+PLAIN_BRIEF = {"kit": "acme", "prompt": "five red apples on a wooden table", "size": [128, 128], "n": 1,
+               "seed": 1234}
+BRANDED_BRIEF = {"kit": "acme", "prompt": "five red apples on a wooden table", "headline": "Fresh Deals Friday",
+                 "logo": "primary", "size": [256, 256], "n": 1, "seed": 77}
 
 
 def make_settings(tmp_path: Path, models: Path, keys: Path, profiles: Path, **overrides: Any) -> Settings:
@@ -84,9 +78,9 @@ class Records:
 
     def images(self, request_id: str) -> list[Image]:
         with self.sessions() as session:
-            return list(
-                session.scalars(select(Image).where(Image.request_id == request_id).order_by(Image.index)).all()
-            )
+            return list(session.scalars(
+                select(Image).where(Image.request_id == request_id).order_by(Image.index)
+            ).all())
 
     def events(self, subject_id: str | None = None) -> list[AuditEvent]:
         with self.sessions() as session:

@@ -90,10 +90,7 @@ def _wait_ready(world: CeleryWorld, timeout: float = 180.0) -> None:
 
 @pytest.fixture(scope="module")
 def celery_world(
-    _pg_template: str,
-    tiny_models_dir: Path,
-    keys_dir: Path,
-    profiles_dir: Path,
+    _pg_template: str, tiny_models_dir: Path, keys_dir: Path, profiles_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[CeleryWorld]:
     from tests.conftest import PG_SERVER, _pg_create, _pg_drop
@@ -104,16 +101,9 @@ def celery_world(
     home = tmp_path_factory.mktemp("celery")
     metrics_port = _free_port()
     settings = make_settings(
-        home,
-        tiny_models_dir,
-        keys_dir,
-        profiles_dir,
-        database_url=f"{PG_SERVER}/{name}",
-        queue="celery",
-        broker_url=f"redis://127.0.0.1:6379/{redis_db}",
-        job_max_attempts=MAX_ATTEMPTS,
-        job_lease_s=5.0,
-        metrics_port=metrics_port,
+        home, tiny_models_dir, keys_dir, profiles_dir,
+        database_url=f"{PG_SERVER}/{name}", queue="celery", broker_url=f"redis://127.0.0.1:6379/{redis_db}",
+        job_max_attempts=MAX_ATTEMPTS, job_lease_s=5.0, metrics_port=metrics_port,
     )
     upgrade(settings)
     env = {
@@ -135,11 +125,7 @@ def celery_world(
     with log.open("wb") as out:
         worker = subprocess.Popen(
             [sys.executable, "-m", "brandgate", "worker", "--queues", "preview,export", "--concurrency", "1"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     world = CeleryWorld(settings, worker, log, metrics_port)
     try:
@@ -171,7 +157,9 @@ def _finished(status: JobStatus) -> bool:
     return status.state in FINISHED
 
 
-def test_jobs_run_on_a_worker_process_with_progress_visible_here(celery_world: CeleryWorld, front: CeleryQueue) -> None:
+def test_jobs_run_on_a_worker_process_with_progress_visible_here(
+    celery_world: CeleryWorld, front: CeleryQueue
+) -> None:
     accepted = front.submit(submission(user="ana", key="celery-e2e", n=2))
     assert front.submit(submission(user="ana", key="celery-e2e", n=2)).duplicate
     seen = wait_for(front, accepted.request_id, lambda s: s.state == "running" and s.step is not None)
@@ -242,12 +230,8 @@ def test_killed_worker_process_is_redelivered_and_records_each_image_once(
 ) -> None:
     accepted = front.submit(submission(user="ben", profile="slow", n=2))
     # Image 1 is recorded and image 2 is half-way through its denoising steps.
-    wait_for(
-        front,
-        accepted.request_id,
-        lambda s: s.state == "running" and s.image_index == 2 and (s.step or 0) >= 3,
-        timeout=300,
-    )
+    wait_for(front, accepted.request_id,
+             lambda s: s.state == "running" and s.image_index == 2 and (s.step or 0) >= 3, timeout=300)
     os.kill(celery_world.pool_child(), signal.SIGKILL)
     status = wait_for(front, accepted.request_id, _finished, timeout=300)
     assert status.state == "done", status
@@ -276,14 +260,9 @@ def test_a_job_that_keeps_killing_its_worker_fails_after_its_attempts(
     records = Records(celery_world.settings)
     try:
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            wait_for(
-                front,
-                accepted.request_id,
-                lambda s, a=attempt: (
-                    s.state == "running" and (s.step or 0) >= 2 and records.request(accepted.request_id).attempts == a
-                ),
-                timeout=300,
-            )
+            wait_for(front, accepted.request_id,
+                     lambda s, a=attempt: s.state == "running" and (s.step or 0) >= 2
+                     and records.request(accepted.request_id).attempts == a, timeout=300)
             os.kill(celery_world.pool_child(), signal.SIGKILL)
         status = wait_for(front, accepted.request_id, _finished, timeout=300)
         assert status.state == "failed"

@@ -34,9 +34,8 @@ FINISHED = ("done", "failed", "cancelled")
 def _mount_tmpfs(path: Path, options: str) -> bool:
     """A real small or read-only file system (needs root); False where mounting is not allowed."""
     path.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, check=False
-    )
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                            capture_output=True, check=False)
     return result.returncode == 0
 
 
@@ -121,21 +120,10 @@ def test_disk_full_at_the_store_fails_with_reason_and_still_charges(
 def test_bad_brief_on_the_command_line_exits_2_and_records_nothing(job_settings: Settings, tmp_path: Path) -> None:
     brief = tmp_path / "too-many.yaml"
     brief.write_text(yaml.safe_dump({**PLAIN_BRIEF, "n": 17}))
-    env = {
-        **os.environ,
-        "BRANDGATE_DATABASE_URL": job_settings.database_url,
-        "BRANDGATE_MODELS_DIR": str(job_settings.models_dir),
-        "BRANDGATE_KEYS_DIR": str(job_settings.keys_dir),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "brandgate", "generate", "--brief", str(brief), "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = {**os.environ, "BRANDGATE_DATABASE_URL": job_settings.database_url,
+           "BRANDGATE_MODELS_DIR": str(job_settings.models_dir), "BRANDGATE_KEYS_DIR": str(job_settings.keys_dir)}
+    result = subprocess.run([sys.executable, "-m", "brandgate", "generate", "--brief", str(brief), "--json"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2, result.stderr
     assert "n" in result.stderr and "16" in result.stderr
     assert result.stderr.count("\n") <= 3 and "Traceback" not in result.stderr
@@ -156,9 +144,8 @@ def proxied_pg(pg_migrated_url: str) -> Iterator[tuple[str, CuttableProxy]]:
 
 
 def _outage_settings(tmp_path: Path, url: str, models: Path, keys: Path, profiles: Path, **more: object) -> Settings:
-    return make_settings(
-        tmp_path, models, keys, profiles, database_url=url, job_retry_delay_s=0.3, job_lease_s=5.0, **more
-    )
+    return make_settings(tmp_path, models, keys, profiles, database_url=url, job_retry_delay_s=0.3,
+                         job_lease_s=5.0, **more)
 
 
 def _cut_until_the_job_notices(proxy: CuttableProxy, caplog: pytest.LogCaptureFixture, request_id: str) -> None:
@@ -167,10 +154,8 @@ def _cut_until_the_job_notices(proxy: CuttableProxy, caplog: pytest.LogCaptureFi
     proxy.cut()
     try:
         deadline = time.monotonic() + 300
-        while not any(
-            getattr(r, "event", None) == "job.retry" and getattr(r, "request_id", None) == request_id
-            for r in caplog.records
-        ):
+        while not any(getattr(r, "event", None) == "job.retry" and getattr(r, "request_id", None) == request_id
+                      for r in caplog.records):
             assert time.monotonic() < deadline, "the job never noticed the database was gone"
             time.sleep(0.1)
     finally:
@@ -179,12 +164,8 @@ def _cut_until_the_job_notices(proxy: CuttableProxy, caplog: pytest.LogCaptureFi
 
 @pytest.mark.postgres
 def test_database_outage_mid_job_is_retried_and_finishes(
-    proxied_pg: tuple[str, CuttableProxy],
-    tmp_path: Path,
-    tiny_models_dir: Path,
-    keys_dir: Path,
-    profiles_dir: Path,
-    caplog: pytest.LogCaptureFixture,
+    proxied_pg: tuple[str, CuttableProxy], tmp_path: Path, tiny_models_dir: Path, keys_dir: Path,
+    profiles_dir: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
     url, proxy = proxied_pg
     settings = _outage_settings(tmp_path, url, tiny_models_dir, keys_dir, profiles_dir)
@@ -210,12 +191,8 @@ def test_database_outage_mid_job_is_retried_and_finishes(
 
 @pytest.mark.postgres
 def test_database_outage_fails_the_job_after_its_attempts(
-    proxied_pg: tuple[str, CuttableProxy],
-    tmp_path: Path,
-    tiny_models_dir: Path,
-    keys_dir: Path,
-    profiles_dir: Path,
-    caplog: pytest.LogCaptureFixture,
+    proxied_pg: tuple[str, CuttableProxy], tmp_path: Path, tiny_models_dir: Path, keys_dir: Path,
+    profiles_dir: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
     url, proxy = proxied_pg
     settings = _outage_settings(tmp_path, url, tiny_models_dir, keys_dir, profiles_dir, job_max_attempts=1)
@@ -236,12 +213,9 @@ def test_broker_down_refuses_and_queues_nothing(job_settings: Settings, records:
 
     closed = CuttableProxy(("127.0.0.1", 6379))
     closed.cut()  # a port nothing listens on
-    settings = job_settings.model_copy(
-        update={
-            "queue": "celery",
-            "broker_url": f"redis://:s3cret@127.0.0.1:{closed.port}/0",
-        }
-    )
+    settings = job_settings.model_copy(update={
+        "queue": "celery", "broker_url": f"redis://:s3cret@127.0.0.1:{closed.port}/0",
+    })
     queue = CeleryQueue(settings)
     try:
         with pytest.raises(QueueUnavailable) as refused:

@@ -72,17 +72,20 @@ def test_request_runs_end_to_end(job_settings: Settings, records: Records) -> No
     # One charge per image, and the request's total is exactly their sum.
     assert request.cost_usd == pytest.approx(sum(i.cost_usd for i in images))
     assert status.cost_usd == pytest.approx(request.cost_usd, abs=1e-6)
-    assert {"preparing", "screening", "generating", "checking", "signing", "storing", "total"} <= set(
-        request.stage_timings
-    )
+    assert {"preparing", "screening", "generating", "checking", "signing", "storing", "total"} \
+        <= set(request.stage_timings)
     assert request.attempts == 1 and request.worker is None
-    assert records.kinds(accepted.request_id) == ["request.queued", "image.created", "image.created", "request.done"]
+    assert records.kinds(accepted.request_id) == [
+        "request.queued", "image.created", "image.created", "request.done"
+    ]
     assert verify_chain(records.engine).intact
     assert verify_evidence(records.engine).intact
     assert {r["integrity"] for r in export_records(records.engine)} == {"verified"}
 
 
-def test_branded_image_is_composited_and_exports_with_its_parent(job_settings: Settings, records: Records) -> None:
+def test_branded_image_is_composited_and_exports_with_its_parent(
+    job_settings: Settings, records: Records
+) -> None:
     queue = LocalQueue(job_settings)
     try:
         preview = queue.wait(queue.submit(submission(**BRANDED_BRIEF)).request_id, timeout=300)
@@ -161,11 +164,8 @@ def test_cancel_while_running_stops_at_the_next_step(job_settings: Settings, rec
     queue = LocalQueue(job_settings)
     try:
         accepted = queue.submit(submission(profile="slow", n=3))
-        running = wait_for(
-            queue,
-            accepted.request_id,
-            lambda s: s.state == "running" and s.stage == "generating" and (s.step or 0) >= 2,
-        )
+        running = wait_for(queue, accepted.request_id,
+                           lambda s: s.state == "running" and s.stage == "generating" and (s.step or 0) >= 2)
         assert running.describe().startswith("generating 1/3, step ")
         queue.cancel(accepted.request_id, by="ana")
         status = wait_for(queue, accepted.request_id, finished)
