@@ -133,10 +133,9 @@ def _render(
     origin = (margin - int(x0), margin - int(y0))
     image = Image.new("L", (max(1, width), max(1, height)), 0)
     ImageDraw.Draw(image).text(origin, text, font=font, fill=255, anchor="ls")
-    spans = []
-    for i in range(len(text)):
-        start = font.getlength(text[:i]) if i else 0.0
-        spans.append((origin[0] + start, origin[0] + font.getlength(text[: i + 1])))
+    ends = [font.getlength(text[: i + 1]) for i in range(len(text))]
+    starts = [0.0, *ends[:-1]]
+    spans = [(origin[0] + a, origin[0] + b) for a, b in zip(starts, ends, strict=True)]
     return np.asarray(image, np.float32) / 255.0, origin, spans
 
 
@@ -337,15 +336,45 @@ def _box_inks(
     return [(mask, (x0, y0), crop) for mask in sorted((split, ~split), key=lambda m: float(m.mean()))]
 
 
+@dataclass(frozen=True)
+class LineInk:
+    """One candidate reading of which pixels of a line's box are its glyphs (one Otsu class,
+    the parts `_glyph_ink` keeps), with the crop it was taken from."""
+
+    corner: tuple[int, int]  # the crop's top-left corner in the creative
+    crop: NDArray[np.uint8] = field(repr=False, compare=False)
+    ys: NDArray[np.int64] = field(repr=False, compare=False)
+    xs: NDArray[np.int64] = field(repr=False, compare=False)
+
+    @property
+    def width(self) -> int:
+        return int(self.xs.max() - self.xs.min() + 1)
+
+
+def line_inks(rgb: NDArray[np.uint8], box: tuple[int, int, int, int]) -> tuple[LineInk, ...]:
+    """The glyph ink of each Otsu class of a line's box where it has any (the lesser first)."""
+    out = []
+    for ink_mask, corner, crop in _box_inks(rgb, box):
+        found = _glyph_ink(ink_mask, crop)
+        if found is not None:
+            out.append(LineInk(corner, crop, *found))
+    return tuple(out)
+
+
 def compare_in_box(
-    rgb: NDArray[np.uint8], box: tuple[int, int, int, int], text: str, font_path: str
+    rgb: NDArray[np.uint8],
+    box: tuple[int, int, int, int],
+    text: str,
+    font_path: str,
+    inks: tuple[LineInk, ...] | None = None,
 ) -> GlyphComparison | None:
-    """`text` in `font_path`, scaled to the ink found in `box` (a line OCR found), against it."""
+    """`text` in `font_path`, scaled to the ink found in `box` (a line OCR found), against it;
+    `inks` are the box's `line_inks` when already known (or the one worth trying)."""
     if not text.strip():
         return None
     best: GlyphComparison | None = None
-    for ink_mask, corner, crop in _box_inks(rgb, box):
-        fitted = _fit_to_ink(rgb, ink_mask, crop, corner, text, font_path)
+    for ink in line_inks(rgb, box) if inks is None else inks:
+        fitted = _fit_to_ink(rgb, ink, text, font_path)
         if fitted is not None and (best is None or fitted.fit > best.fit):
             best = fitted
     return best
@@ -425,29 +454,28 @@ def _glyph_ink(
 
 def _size_for_width(text: str, font_path: str, ink_w: int) -> float | None:
     """The font size at which `text`'s ink is `ink_w` pixels wide (None: implausible)."""
-    nominal = 64.0
-    probe, _, _ = _render(text, font_path, nominal)
-    cols = np.nonzero(probe.max(axis=0) > 0.3)[0]
-    if len(cols) < 2:
+    nominal = _nominal_ink_width(text, font_path)
+    if nominal is None:
         return None
-    size = nominal * ink_w / float(cols[-1] - cols[0] + 1)
+    size = NOMINAL_PX * ink_w / nominal
     return size if 6.0 <= size <= 400.0 else None
 
 
-def _fit_to_ink(
-    rgb: NDArray[np.uint8],
-    ink_mask: NDArray[np.bool_],
-    crop: NDArray[np.uint8],
-    corner: tuple[int, int],
-    text: str,
-    font_path: str,
-) -> GlyphComparison | None:
-    found = _glyph_ink(ink_mask, crop)
-    if found is None:
-        return None
-    ys, xs = found
-    cx0, cy0 = corner
-    size = _size_for_width(text, font_path, int(xs.max() - xs.min() + 1))
+NOMINAL_PX = 64.0
+SETTLED_FIT = 0.99
+
+
+@lru_cache(maxsize=1024)
+def _nominal_ink_width(text: str, font_path: str) -> float | None:
+    probe, _, _ = _render(text, font_path, NOMINAL_PX)
+    cols = np.nonzero(probe.max(axis=0) > 0.3)[0]
+    return float(cols[-1] - cols[0] + 1) if len(cols) >= 2 else None
+
+
+def _fit_to_ink(rgb: NDArray[np.uint8], ink: LineInk, text: str, font_path: str) -> GlyphComparison | None:
+    ys, xs = ink.ys, ink.xs
+    cx0, cy0 = ink.corner
+    size = _size_for_width(text, font_path, ink.width)
     if size is None:
         return None
     best: GlyphComparison | None = None
@@ -464,42 +492,38 @@ def _fit_to_ink(
         judged = _judge(rgb, text, font_path, tried, coverage, spans, left, top)
         if judged is not None and (best is None or judged.fit > best.fit):
             best = judged
+        if best is not None and best.matches and best.fit >= SETTLED_FIT:
+            break  # the line as set: other sizes cannot fit better in any way that matters
     return best
 
 
-def rough_fit(rgb: NDArray[np.uint8], box: tuple[int, int, int, int], text: str, font_path: str) -> float:
+def rough_fit(ink: LineInk, text: str, font_path: str) -> float:
     """A quick overlap score (1.0: the same picture) of `text` in `font_path`, scaled to the
-    ink's width in `box`, against that ink: enough to rank candidate faces before the full
-    comparison. Glyph shapes and the face's proportions (a condensed face scaled to the same
-    width stands too tall) both lower it; −1.0 when nothing fits."""
-    best = -1.0
-    for ink_mask, _, crop in _box_inks(rgb, box):
-        found = _glyph_ink(ink_mask, crop)
-        if found is None:
-            continue
-        ys, xs = found
-        size = _size_for_width(text, font_path, int(xs.max() - xs.min() + 1))
-        if size is None:
-            continue
-        coverage, _, _ = _render(text, font_path, size)
-        solid = coverage > 0.5
-        rows, cols = np.nonzero(solid)
-        if len(rows) == 0:
-            continue
-        rendered = solid[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-        seen = np.zeros((int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)), bool)
-        seen[ys - ys.min(), xs - xs.min()] = True
-        h, w = max(rendered.shape[0], seen.shape[0]), max(rendered.shape[1], seen.shape[1])
-        a, b = np.zeros((h, w), bool), np.zeros((h, w), bool)
-        a[: rendered.shape[0], : rendered.shape[1]] = rendered
-        b[: seen.shape[0], : seen.shape[1]] = seen
-        # A pixel of tolerance either way, as the full comparison allows.
-        kernel = np.ones((3, 3), np.uint8)
-        near_a = cv2.dilate(a.astype(np.uint8), kernel) > 0
-        near_b = cv2.dilate(b.astype(np.uint8), kernel) > 0
-        differing = float((a & ~near_b).sum() + (b & ~near_a).sum())
-        best = max(best, 1.0 - differing / max(float(a.sum() + b.sum()), 1.0))
-    return best
+    ink's width, against that ink: enough to rank candidate faces before the full comparison.
+    Glyph shapes and the face's proportions (a condensed face scaled to the same width stands
+    too tall) both lower it; −1.0 when nothing fits."""
+    size = _size_for_width(text, font_path, ink.width)
+    if size is None:
+        return -1.0
+    coverage, _, _ = _render(text, font_path, size)
+    solid = coverage > 0.5
+    rows, cols = np.nonzero(solid)
+    if len(rows) == 0:
+        return -1.0
+    ys, xs = ink.ys, ink.xs
+    rendered = solid[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    seen = np.zeros((int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)), bool)
+    seen[ys - ys.min(), xs - xs.min()] = True
+    h, w = max(rendered.shape[0], seen.shape[0]), max(rendered.shape[1], seen.shape[1])
+    a, b = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    a[: rendered.shape[0], : rendered.shape[1]] = rendered
+    b[: seen.shape[0], : seen.shape[1]] = seen
+    # A pixel of tolerance either way, as the full comparison allows.
+    kernel = np.ones((3, 3), np.uint8)
+    near_a = cv2.dilate(a.astype(np.uint8), kernel) > 0
+    near_b = cv2.dilate(b.astype(np.uint8), kernel) > 0
+    differing = float((a & ~near_b).sum() + (b & ~near_a).sum())
+    return 1.0 - differing / max(float(a.sum() + b.sum()), 1.0)
 
 
 def render_difference(a: str, b: str, font_path: str) -> float:
