@@ -185,8 +185,8 @@ def _longest_common(a: str, b: str) -> int:
 
 def _partly_read_region(expected: str, ocr: OcrResult) -> tuple[Box, float] | None:
     """Where the lines that hold part of `expected` (or share a good stretch of it) are, with
-    room for the words a detector lost around them (a line height above and below, two at either end), and their median
-    height; None when no line does."""
+    room for the words a detector lost around them (a line height above and below, two at
+    either end), and their median height; None when no line does."""
     target = normalise(expected)
     shared = min(len(target), max(PART_MIN_CHARS, round(PART_SHARED_SHARE * len(target))))
     boxes = [box for box, _, _ in _lines_holding(expected, ocr)]

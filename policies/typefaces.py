@@ -96,10 +96,6 @@ class LineGlyphs:
     shown: GlyphComparison | None = None
 
     @property
-    def decided(self) -> bool:
-        return self.comparison is not None and (self.comparison.matches or self.shows is not None)
-
-    @property
     def differs(self) -> bool:
         return self.shows is not None
 
@@ -183,9 +179,9 @@ def judge_line(
     fit off. Where the expected text does not match in that face, look-alikes near the glyph
     that differs are compared too."""
     read = {normalise(r, fold_confusables=False) for r in readings}
-    read_variants = [
-        v for v, _, _ in _single_swaps(expected, None) if any(normalise(v, fold_confusables=False) in r for r in read)
-    ]
+    swaps = _single_swaps(expected, None)
+    read_swaps = [s for s in swaps if any(normalise(s[0], fold_confusables=False) in r for r in read)]
+    read_variants = [variant for variant, _, _ in read_swaps]
     best: tuple[GlyphComparison, str] | None = None
     for text in [expected, *read_variants]:
         fitted = fitted_face(creative, box, text, faces)
@@ -202,10 +198,7 @@ def judge_line(
     if comparison.matches:
         return LineGlyphs(expected, box, comparison)
     near = comparison.worst_index if comparison.worst_index >= 0 else None
-    swaps = _single_swaps(expected, None)
-    tried = [s for s in swaps if s[0] in read_variants] + [
-        s for s in _single_swaps(expected, near) if s[0] not in read_variants
-    ]
+    tried = read_swaps + [s for s in _single_swaps(expected, near) if s[0] not in read_variants]
     for variant, a, b in tried:
         if len(a) == len(b) == 1 and renders_same(a, b, face):
             continue  # the same picture in this face: a reader cannot tell it apart
@@ -216,9 +209,9 @@ def judge_line(
 
 
 def _shows_instead(variant: GlyphComparison, expected: GlyphComparison) -> bool:
-    """The look-alike is what the image shows: it fits clearly (SHOWS_FIT), better than the expected text,
-    and glyph for glyph (or with its worst glyph SWAP_CLEARER times closer than the expected
-    text's, where JPEG or a busy photograph blurs every glyph a little)."""
+    """The look-alike is what the image shows: it fits clearly (SHOWS_FIT), better than the
+    expected text, and glyph for glyph (or with its worst glyph SWAP_CLEARER times closer than
+    the expected text's, where JPEG or a busy photograph blurs every glyph a little)."""
     return (
         variant.fit >= SHOWS_FIT
         and variant.fit > expected.fit
