@@ -108,8 +108,11 @@ class ProgressTracker:
             return
         status = self._services.queue.status(followed.request_id)
         # Waiting requests are asked about less often: with a long queue, polling every one of
-        # them at the running rate would load the database for nothing.
-        followed.next_poll = now + (QUEUED_POLL_S if status.state == "queued" else self._interval / 2)
+        # them at the running rate would load the database for nothing. The one next up is asked
+        # at the running rate, or its first seconds of work (a short run's whole generation)
+        # would pass unseen behind "queued".
+        waiting = status.state == "queued" and (status.position or 0) > 0
+        followed.next_poll = now + (QUEUED_POLL_S if waiting else self._interval / 2)
         shown = progress_key(status)
         if shown != followed.last_shown and now - followed.last_edit >= self._interval:
             self._show(followed, status)

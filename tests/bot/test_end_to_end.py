@@ -115,7 +115,9 @@ def test_command_to_images_to_approval_to_audit(live_bot: ServedBot, slack: Fake
     )
     image_messages = [c for c in image_posts if c.method == "chat.postMessage" and c.params.get("thread_ts")]
     assert len(slack.uploads) == 2 and all(data[:4] == b"\x89PNG" for data in slack.uploads.values())
-    assert any("generating" in str(c.params.get("blocks")) for c in slack.calls_to("chat.update"))
+    # The progress message showed the run generating (posted so, or edited to it).
+    progress = [*slack.calls_to("chat.postMessage"), *slack.calls_to("chat.update")]
+    assert any("generating" in str(c.params.get("blocks")) for c in progress)
     flagged = [m for m in image_messages if messages.APPROVE in _buttons(m.params["blocks"])]
     assert flagged, f"no flagged image to approve; verdicts: {[m.params['text'] for m in image_messages]}"
     image_id = flagged[0].params["blocks"][-1]["block_id"].split(":", 1)[1]
