@@ -8,7 +8,7 @@ TORCH_PIN := torch==2.13.0
 SYSTEM_STAMP := var/.system-deps
 DEPS_STAMP := $(VENV)/.brandgate-deps
 HAND_MODELS := var/models/mediapipe/palm_detection_full.tflite
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation2 chromium
 
 .PHONY: setup system-deps test test-slow test-all lint format clean-venv demo
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from brandgate.settings import Settings
+from tests.services import PG_HOST, PG_PORT, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -31,14 +32,16 @@ def settings(tmp_path: Path) -> Settings:
 
 # --- databases -------------------------------------------------------------------------------
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+PG_SERVER = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}"
 
 
 def _pg_admin() -> Any:
     """An autocommit connection to the server's maintenance database (CREATE/DROP DATABASE)."""
     import psycopg
 
-    return psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5", autocommit=True)
+    return psycopg.connect(
+        f"host={PG_HOST} port={PG_PORT} user=postgres dbname=postgres connect_timeout=5", autocommit=True
+    )
 
 
 def _pg_create(name: str, template: str | None = None) -> None:
@@ -56,8 +59,8 @@ def _pg_drop(name: str) -> None:
 def _pg_reachable() -> None:
     try:
         _pg_admin().close()
-    except Exception as exc:  # any failure to connect means: no server to test against here
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 (user postgres) is unreachable: {exc}")
+    except Exception as exc:  # unreachable, refused login, missing database: no server to test against
+        unavailable(f"PostgreSQL on {PG_HOST}:{PG_PORT} (user postgres) is unreachable: {exc}")
 
 
 @pytest.fixture(scope="session")

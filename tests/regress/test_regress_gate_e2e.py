@@ -233,7 +233,11 @@ def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
     assert night.rolled_back == ("cand-live", "base")
     assert _statuses(sessions)["base"] == "active"
     [alert] = slack.calls_to("chat.postMessage")
-    assert "rolled back cand-live → base" in alert.params["text"] and "p95 latency" in alert.params["text"]
+    # 15x the steps is 15x the GPU time per image; whether p95 latency also breaks its ratio depends on
+    # how much of a tiny-model render is fixed cost on this machine, so the alert is held to what broke
+    assert night.comparison is not None and "cost per usable image" in night.comparison.failed
+    assert "rolled back cand-live → base" in alert.params["text"]
+    assert all(name in alert.params["text"] for name in night.comparison.failed), night.comparison.failed
     assert slack.calls_to("files.completeUploadExternal")
     assert _events(sessions)[-1] == ("model.rolled_back", "base")
 

@@ -66,5 +66,5 @@ def test_models_promote_counts_both_runs_and_json_stays_one_document(gate: Setti
 
     code, out, err = run_cli(gate, "models", "promote", "cand-weights", "--limit", "1", "--concurrency", "1", "--json")
     assert code in (0, 4), err
-    assert json.loads(out)["candidate"] == "cand-weights"
+    assert json.loads(out)["candidate"]["profile"] == "cand-weights"
     assert progress_lines(err, "models promote") == []

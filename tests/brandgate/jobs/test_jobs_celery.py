@@ -28,6 +28,7 @@ from brandgate.jobs.celery_queue import CeleryQueue
 from brandgate.settings import Settings
 from pipeline.provenance import Verifier
 from tests.brandgate.jobs.support import ROOT, Records, make_settings, submission, wait_for
+from tests.services import REDIS_HOST, REDIS_PORT, unavailable
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -44,13 +45,13 @@ def _free_port() -> int:
 def _empty_redis_db() -> int:
     """A Redis database index no one else is using, so other test runs are never touched."""
     try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()
+        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        pytest.skip(f"Redis on 127.0.0.1:6379 is unreachable: {exc}")
+        unavailable(f"Redis on {REDIS_HOST}:{REDIS_PORT} is unreachable: {exc}")
     for index in random.sample(range(1, 16), 15):
-        if redis.Redis(host="127.0.0.1", port=6379, db=index).dbsize() == 0:
+        if redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=index).dbsize() == 0:
             return index
-    pytest.skip("no empty Redis database index (1-15) to test in")
+    unavailable("no empty Redis database index (1-15) to test in")
 
 
 @dataclass
@@ -102,7 +103,7 @@ def celery_world(
     metrics_port = _free_port()
     settings = make_settings(
         home, tiny_models_dir, keys_dir, profiles_dir,
-        database_url=f"{PG_SERVER}/{name}", queue="celery", broker_url=f"redis://127.0.0.1:6379/{redis_db}",
+        database_url=f"{PG_SERVER}/{name}", queue="celery", broker_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
         job_max_attempts=MAX_ATTEMPTS, job_lease_s=5.0, metrics_port=metrics_port,
     )
     upgrade(settings)
@@ -140,7 +141,7 @@ def celery_world(
             with_kill = worker.pid
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(with_kill, signal.SIGKILL)
-        broker = redis.Redis(host="127.0.0.1", port=6379, db=redis_db)
+        broker = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db)
         for key in broker.scan_iter():
             broker.delete(key)
         _pg_drop(name)
