@@ -12,7 +12,6 @@ from bot.services import slack_actor
 from brandgate.errors import UserError
 from brandgate.jobs.api import Accepted, Submission
 from policies.brief import Brief, brief_from_mapping
-from policies.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +35,7 @@ def brief_for_channel(runtime: Runtime, fields: dict[str, Any], channel: str) ->
     elif kit not in allowed:
         runtime.access.kit(str(kit))  # an unknown kit gets the kit loader's message, which lists the known ones
         raise UserError(f"kit {kit!r} is not allowed in this channel (kits here: {', '.join(allowed)})")
-    try:
-        return brief_from_mapping(fields, "brief")
-    except InvalidInput as exc:
-        raise UserError(str(exc)) from None
+    return brief_from_mapping(fields, "brief")
 
 
 def queue_brief(

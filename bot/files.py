@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -92,7 +93,9 @@ def download_shared_file(url: str, token: str, allowed_hosts: Sequence[str], lim
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc.__class__.__name__
             raise DownloadRefused(f"could not download the file from Slack ({reason})") from None
-        except ValueError:  # http.client's InvalidURL: control characters in what Slack gave
+        except DownloadRefused:
+            raise  # our own refusal (too large, a web page) is a ValueError too: keep its words
+        except (http.client.InvalidURL, ValueError):  # control characters in what Slack gave
             raise DownloadRefused("Slack gave the file a URL that cannot be requested; not downloaded") from None
     raise DownloadRefused(f"the file's URL redirected more than {MAX_REDIRECTS} times; not downloaded")
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from brandgate.jobs.api import Accepted, ImageView, JobStatus
+from brandgate.requests.decisions import exportable, needs_a_person
 from policies.brief import MAX_DISCLAIMER_CHARS, MAX_HEADLINE_CHARS, MAX_IMAGES_PER_BRIEF, MAX_PROMPT_CHARS, Brief
 from policies.characters import printable
 
@@ -149,9 +150,6 @@ def progress_blocks(heading: str, status: JobStatus) -> list[Block]:
     ]
 
 
-# Verdicts a brand manager decides with Approve / Reject; only a pass or an approval may be exported.
-UNDECIDED = ("unverified", "flag")
-EXPORTABLE = ("pass", "approved")
 
 
 def _unverified_check_lines(checks: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -194,10 +192,10 @@ def image_blocks(image: ImageView, request_id: str, n_images: int) -> list[Block
 
 def image_buttons(image: ImageView) -> list[Block]:
     buttons: list[Block] = []
-    if image.verdict in UNDECIDED:
+    if needs_a_person(image.verdict):
         buttons.append(_button("Approve", APPROVE, image.image_id, style="primary"))
         buttons.append(_button("Reject", REJECT, image.image_id, style="danger"))
-    if image.verdict in EXPORTABLE:
+    if exportable(image.verdict):
         buttons.append(_button("Export HQ", EXPORT, image.image_id))
     buttons.append(_button("Regenerate", REGENERATE, image.image_id))
     return buttons

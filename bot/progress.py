@@ -16,9 +16,9 @@ from slack_sdk.errors import SlackApiError
 from bot import messages
 from bot.services import Services
 from brandgate.jobs.api import JobStatus
+from brandgate.requests.states import TERMINAL_STATES
 
 log = logging.getLogger(__name__)
-TERMINAL = ("done", "failed", "cancelled")
 QUEUED_POLL_S = 2.0
 
 
@@ -118,7 +118,7 @@ class ProgressTracker:
             self._show(followed, status)
             followed.last_shown = shown
             followed.last_edit = now
-        if status.state in TERMINAL and followed.last_shown == shown:
+        if status.state in TERMINAL_STATES and followed.last_shown == shown:
             with self._lock:
                 self._followed.pop(followed.request_id, None)
             self._executor.submit(self._deliver_safely, followed, status)

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,10 +22,11 @@ from brandgate.db.export import ExportFilter, export_records, write_csv, write_j
 from brandgate.db.models import Image, Request
 from brandgate.errors import UserError
 from brandgate.jobs.api import JobQueue, UnknownJob
+from brandgate.requests.decisions import verdict_after
 from brandgate.settings import Settings
+from policies.engine import Decision
 
 log = logging.getLogger(__name__)
-Decision = Literal["approved", "rejected"]
 
 
 class DecisionTaken(UserError):
@@ -154,7 +155,7 @@ class BrandgateServices:
                 kit=request.kit_name,
                 requested_by=request.requested_by,
                 channel=request.channel,
-                verdict=approval.decision if approval is not None else row.verdict,
+                verdict=verdict_after(row.verdict, approval.decision if approval is not None else None),
                 index=row.index,
                 brief=dict(request.brief),
                 decided_by=approval.decided_by if approval is not None else None,

@@ -1,25 +1,15 @@
 """brandgate's own errors; each carries its exit code from the command-line contract (docs/cli.md)."""
 
-from policies.errors import InvalidInput
+from policies.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BrandgateError, InvalidInput
 
 EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
 EXIT_FLAG = 3
 EXIT_REJECT = 4
 EXIT_NO_CREDENTIALS = 5
 
-
-class BrandgateError(Exception):
-    """An error with a message that tells the user what to fix; shown without a traceback."""
-
-    exit_code = EXIT_FAILURE
-
-
-class UserError(BrandgateError):
-    """Bad input: a file, flag or value the user gave."""
-
-    exit_code = EXIT_BAD_INPUT
+# Bad input: a file, flag or value the user gave. One class under two names: the checks raise it as
+# InvalidInput (they import nothing of brandgate's), the application as UserError.
+UserError = InvalidInput
 
 
 class ConfigError(UserError):

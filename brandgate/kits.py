@@ -11,7 +11,6 @@ from brandgate.settings import Settings
 from policies.brief import KIT_NAME_PATTERN
 from policies.characters import quote
 from policies.checks import known_ids
-from policies.errors import InvalidInput
 from policies.kit import Kit, load_kit
 
 _NAME = re.compile(KIT_NAME_PATTERN)
@@ -33,10 +32,7 @@ def kit_root(name_or_path: str, settings: Settings) -> Path:
 
 
 def resolve_kit(name_or_path: str, settings: Settings) -> Kit:
-    try:
-        return with_operator_options(load_kit(kit_root(name_or_path, settings), known_check_ids=known_ids()), settings)
-    except InvalidInput as exc:
-        raise UserError(str(exc)) from None
+    return with_operator_options(load_kit(kit_root(name_or_path, settings), known_check_ids=known_ids()), settings)
 
 
 def with_operator_options(kit: Kit, settings: Settings) -> Kit:

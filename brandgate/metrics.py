@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import Request
+from brandgate.requests.states import STATES
 
 log = logging.getLogger(__name__)
 
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+JOB_STATES = STATES
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 

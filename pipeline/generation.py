@@ -21,7 +21,7 @@ from PIL import Image
 from pipeline.profiles import Profile, check_device, scheduler_class
 from pipeline.tiny_model import folder_hash
 from policies.brief import MAX_SEED
-from policies.errors import InvalidInput
+from policies.errors import BrandgateError, InvalidInput
 
 if TYPE_CHECKING:
     from brandgate.settings import Settings
@@ -48,7 +48,7 @@ class GenerationCancelled(Exception):
         super().__init__(f"generation cancelled after {images_done} of {n_images} image(s)")
 
 
-class GenerationFailed(Exception):
+class GenerationFailed(BrandgateError):
     """Generation could not finish (out of memory at batch size 1); says what to change."""
 
     def __init__(self, message: str, retries: Sequence[OomRetry] = ()) -> None:

@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from brandgate import __version__
 from pipeline.keys import KeyFileError, key_paths, load_certificates, read_pem_file
-from policies.engine import ACCEPTED_BY_POLICY
-from policies.errors import InvalidInput
+from policies.check import Status
+from policies.engine import ACCEPTED_BY_POLICY, Decision, Verdict
+from policies.errors import BrandgateError, InvalidInput
 
 if TYPE_CHECKING:
     from brandgate.settings import Settings
@@ -43,8 +44,8 @@ TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trai
 
 MediaType = Literal["image/png", "image/jpeg", "image/webp"]
 SIGNABLE_MEDIA_TYPES: tuple[str, ...] = get_args(MediaType)
-GovernanceVerdict = Literal["pass", "unverified", "flag", "reject", "approved", "rejected"]
-CheckStatus = Literal["pass", "fail", "skip", "unverified", "error"]
+GovernanceVerdict = Literal[Verdict, Decision]  # the checks' verdict, or a person's decision over it
+CheckStatus = Status
 # Statuses whose reason the credentials carry: why a check did not decide, or did not apply.
 _REASONED = ("skip", "unverified", "error")
 Relationship = Literal["parentOf", "componentOf"]
@@ -81,7 +82,7 @@ class SigningConfigError(InvalidInput):
     """The signer cannot be set up: a certificate, key, trust anchor or TSA problem."""
 
 
-class SigningError(RuntimeError):
+class SigningError(BrandgateError, RuntimeError):
     """Signing one image failed although the signer is set up (bad image bytes, SDK failure)."""
 
 
@@ -161,13 +162,13 @@ class CheckRecord:
 class ApprovalRecord:
     """A brand manager's decision on a flagged image."""
 
-    decision: Literal["approved", "rejected"]
+    decision: Decision
     decided_by: str
     decided_at: dt.datetime
     reason: str | None = None
 
     def __post_init__(self) -> None:
-        if self.decision not in ("approved", "rejected"):
+        if self.decision not in get_args(Decision):
             raise ValueError(f"approval decision must be 'approved' or 'rejected' (got {self.decision!r})")
         if not self.decided_by.strip():
             raise ValueError("approval decided_by is empty; name the person who decided")

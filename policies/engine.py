@@ -26,6 +26,8 @@ Verdict = Literal["pass", "unverified", "flag", "reject"]
 
 # From best to worst: the verdict of several images (or of one image's checks) is the worst one.
 VERDICTS: tuple[Verdict, ...] = ("pass", "unverified", "flag", "reject")
+# What a brand manager decides of a flagged or unverified image; it becomes the image's verdict.
+Decision = Literal["approved", "rejected"]
 ACCEPTED_BY_POLICY = "accepted unverified by policy"
 
 

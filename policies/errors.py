@@ -13,8 +13,24 @@ FIELD_CHARS = 80
 MESSAGE_CHARS = 1000
 
 
-class InvalidInput(ValueError):
-    """Input the user must fix. `where` names the file and/or field at fault."""
+# Exit codes of the command-line contract (docs/cli.md) that errors carry.
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+class BrandgateError(Exception):
+    """The one base of every error of ours: a message that tells the user what to fix, shown without a
+    traceback, and the exit code the command-line contract gives it. It lives in this, the lowest
+    package, so that the checks' errors and the application's are one hierarchy."""
+
+    exit_code = EXIT_FAILURE
+
+
+class InvalidInput(BrandgateError, ValueError):
+    """Input the user must fix (brandgate's `UserError` is this class). `where` names the file and/or
+    field at fault."""
+
+    exit_code = EXIT_BAD_INPUT
 
     def __init__(self, message: str, where: str | None = None) -> None:
         self.where = where

@@ -62,3 +62,24 @@ def test_every_command_and_flag_is_in_the_contract() -> None:
 def test_every_setting_is_in_the_contract() -> None:
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in CONTRACT]
     assert not missing, f"docs/cli.md does not list the settings: {missing}"
+
+
+BENCHMARK_CITED = re.compile(r"benchmarks[./]([a-z_]+)(?:\.py)?((?: --[a-z][a-z-]*)*)")
+
+
+def test_every_benchmark_command_the_docs_cite_exists() -> None:
+    """A doc or docstring that names a benchmark script and its flags names ones that exist."""
+    sources = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for package in ("brandgate", "bot", "pipeline", "policies", "benchmarks"):
+        sources += sorted((ROOT / package).rglob("*.py"))
+    missing = []
+    for path in sources:
+        for match in BENCHMARK_CITED.finditer(path.read_text(encoding="utf-8")):
+            script = ROOT / "benchmarks" / f"{match.group(1)}.py"
+            where = f"{path.relative_to(ROOT)}: {match.group(0)}"
+            if not script.is_file():
+                missing.append(f"{where} (no {script.relative_to(ROOT)})")
+                continue
+            text = script.read_text(encoding="utf-8")
+            missing += [f"{where} (no {flag})" for flag in match.group(2).split() if f'"{flag}"' not in text]
+    assert not missing, "\n".join(missing)

@@ -198,3 +198,115 @@ def test_every_import_inside_a_function_says_why() -> None:
             if not _says_why(lines, edge.line):
                 silent.append(f"{edge.source}:{edge.line} imports {edge.target}")
     assert not silent, "import at the top, or say in a comment why it waits:\n" + "\n".join(sorted(set(silent)))
+
+
+# --- one definition of each concept ---------------------------------------------------------
+
+STATES_HOME = "brandgate.requests.states"
+CLOCK_HOME = "brandgate.clock"
+REQUEST_STATES = {"queued", "running", "done", "failed", "cancelled"}
+TERMINAL = {"done", "failed", "cancelled"}
+
+
+def _trees() -> dict[str, ast.Module]:
+    return {module: ast.parse(path.read_text(encoding="utf-8")) for module, path in MODULES.items()}
+
+
+TREES = _trees()
+
+
+def test_request_states_are_spelled_out_once() -> None:
+    """A tuple, list, set or Literal of request states that includes every terminal one is the
+    definition of which states end a request: it lives in brandgate/requests/states.py only."""
+    spelled = []
+    for module, tree in TREES.items():
+        if module == STATES_HOME:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Tuple | ast.List | ast.Set) and node.elts:
+                values = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+                if len(values) == len(node.elts) and TERMINAL <= set(values) <= REQUEST_STATES:
+                    spelled.append(f"{module}:{node.lineno} {ast.unparse(node)}")
+    assert not spelled, f"import the states from {STATES_HOME}:\n" + "\n".join(spelled)
+
+
+DECISIONS_HOME = "brandgate.requests.decisions"
+VERDICT_GROUPS = ({"unverified", "flag"}, {"pass", "approved"})
+
+
+def test_who_must_look_and_what_may_be_exported_are_decided_once() -> None:
+    """The verdicts that wait for a person, and those that may be exported, live in requests/decisions.py."""
+    spelled = []
+    for module, tree in TREES.items():
+        if module == DECISIONS_HOME:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Tuple | ast.List | ast.Set) and node.elts:
+                values = {e.value for e in node.elts if isinstance(e, ast.Constant)}
+                if len(values) == len(node.elts) and values in VERDICT_GROUPS:
+                    spelled.append(f"{module}:{node.lineno} {ast.unparse(node)}")
+    assert not spelled, f"ask {DECISIONS_HOME} (needs_a_person, exportable, verdict_after):\n" + "\n".join(spelled)
+
+
+def test_the_clock_is_defined_once() -> None:
+    twins = [f"{module}:{node.lineno} def {node.name}" for module, tree in TREES.items() if module != CLOCK_HOME
+             for node in ast.walk(tree)
+             if isinstance(node, ast.FunctionDef) and node.name in ("now", "as_utc", "aware", "utc_now")]
+    assert not twins, f"import now/as_utc from {CLOCK_HOME}:\n" + "\n".join(twins)
+
+
+# Exceptions that are not errors shown to anyone: a stop someone asked for, or a bug in the caller.
+NOT_ERRORS = {
+    "brandgate.requests.lifecycle.IllegalTransition": "a transition the state machine has no edge for: a bug",
+    "brandgate.requests.run.Cancelled": "control flow of a cancel someone asked for",
+    "brandgate.regress.runner.RunInterrupted": "control flow of a stop someone asked for",
+    "pipeline.generation.GenerationCancelled": "control flow of a cancel someone asked for",
+}
+
+
+def test_every_error_of_ours_has_one_base() -> None:
+    """Every exception class we define derives from BrandgateError (policies/errors.py), so one
+    handler shows it as one line with its exit code; the checks' InvalidInput is the application's
+    UserError. Private ones (a leading underscore) are caught inside their own module."""
+    import importlib
+    import inspect
+
+    from brandgate.errors import UserError
+    from policies.errors import BrandgateError, InvalidInput
+
+    assert UserError is InvalidInput
+    outside = []
+    for module in MODULES:
+        if module.endswith("__main__"):
+            continue
+        loaded = importlib.import_module(module)
+        for name, obj in vars(loaded).items():
+            if not (inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == module):
+                continue
+            if name.startswith("_") or f"{module}.{name}" in NOT_ERRORS or issubclass(obj, BrandgateError):
+                continue
+            outside.append(f"{module}.{name} ({', '.join(b.__name__ for b in obj.__bases__)})")
+    assert not outside, "derive from BrandgateError or UserError:\n" + "\n".join(outside)
+
+
+# The sets the accuracy figures come from: they may read briefs and kits, do colour arithmetic and
+# compose creatives as the pipeline does, but never label an item with a check's own judgement.
+EVALUATION_SETS = ("benchmarks/evalset.py", "benchmarks/photoset.py")
+LABELLERS_MAY_IMPORT = ("policies.brief", "policies.colour", "policies.kit", "pipeline.compose", "policies.characters")
+
+
+def test_evaluation_sets_are_labelled_without_the_checks() -> None:
+    judged = []
+    for name in EVALUATION_SETS:
+        path = ROOT / name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            for module in modules:
+                ours = module.split(".")[0] in PACKAGES
+                if ours and not module.startswith(LABELLERS_MAY_IMPORT):
+                    judged.append(f"{name}:{node.lineno} imports {module}")
+    assert not judged, "label the evaluation items without the code they judge:\n" + "\n".join(judged)

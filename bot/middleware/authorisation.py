@@ -16,6 +16,7 @@ from bot.runtime import Runtime
 from bot.services import slack_actor
 from brandgate.errors import UserError
 from brandgate.jobs.api import UnknownJob
+from brandgate.requests.decisions import needs_a_person
 
 log = logging.getLogger(__name__)
 _IMAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -75,7 +76,7 @@ class ImageClickAuthorisation(Middleware):
             except UserError as exc:
                 return self._refuse(action_id, image_id, user_id, team_id, channel, str(exc))
             reason = runtime.access.may_decide(user_id, kit, image.requester)
-            if reason is None and image.verdict not in messages.UNDECIDED:
+            if reason is None and not needs_a_person(image.verdict):
                 by = f" by {messages.mention(image.decided_by)}" if image.decided_by else ""
                 reason = f"that image is not waiting for a decision: it is {image.verdict}{by}"
             if reason is not None:

@@ -18,6 +18,7 @@ from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
 from brandgate.jobs.api import JobQueue, JobStatus, Submission
 from brandgate.jobs.front import QueueFront
 from brandgate.jobs.queues import open_queue
+from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings, get_settings
 from policies.brief import brief_from_mapping, load_brief
 
@@ -64,7 +65,7 @@ def follow(queue: JobQueue, request_id: str, timeout: float, *, show: bool) -> J
                         warn(text)
                     shown_index = max(shown_index, _image_reached(status))
                 last = text
-                if status.state in ("done", "failed", "cancelled") or time.monotonic() >= deadline:
+                if status.state in TERMINAL_STATES or time.monotonic() >= deadline:
                     return status
     except KeyboardInterrupt:
         # The work runs on our behalf: stop it rather than leave it spending GPU time.
@@ -224,7 +225,7 @@ def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | N
         _report(status, out, as_json, f"brief {brief_file.name}")
     finally:
         queue.close()
-    if status.state not in ("done", "failed", "cancelled"):
+    if status.state not in TERMINAL_STATES:
         warn(f"request {status.request_id} still {status.describe()} after {timeout:.0f} s; "
              f"follow it with `brandgate status {status.request_id}`")
         sys.exit(EXIT_FAILURE)

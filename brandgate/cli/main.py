@@ -11,7 +11,6 @@ import click
 from brandgate import __version__
 from brandgate.errors import EXIT_BAD_INPUT, BrandgateError
 from policies.characters import printable
-from policies.errors import InvalidInput
 
 # Our messages are a sentence or two; anything longer is quoting too much of someone's input.
 MAX_ERROR_CHARS = 2000
@@ -94,9 +93,6 @@ def main() -> None:
     except BrandgateError as exc:
         click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
-    except InvalidInput as exc:
-        click.echo(f"error: {one_line(str(exc))}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

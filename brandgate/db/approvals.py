@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, get_args
+from typing import get_args
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,8 +13,8 @@ from brandgate.db.audit import append_event, lock_chain
 from brandgate.db.evidence import approval_payload
 from brandgate.db.models import Approval, Image
 from brandgate.errors import UserError
+from policies.engine import Decision
 
-Decision = Literal["approved", "rejected"]
 MAX_REASON_CHARS = 2000
 
 

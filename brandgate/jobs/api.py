@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from brandgate.errors import BrandgateError, UserError
+from brandgate.requests.states import State
 from policies.brief import Brief
 
-JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+JobState = State  # the request lifecycle's states, named where a queue reports them
 QueueName = Literal["preview", "export"]
 
 

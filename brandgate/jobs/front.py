@@ -17,11 +17,11 @@ from brandgate.jobs.api import Accepted, JobStatus, Submission
 from brandgate.jobs.intake import new_export, new_request
 from brandgate.jobs.state import NewRequest, read_status, record_request, request_cancel
 from brandgate.registry import active as active_profile
+from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FINISHED = ("done", "failed", "cancelled")
 
 
 class QueueFront:
@@ -76,7 +76,7 @@ class QueueFront:
         delay = 0.05
         while True:
             status = self.status(request_id)
-            if status.state in FINISHED or time.monotonic() >= deadline:
+            if status.state in TERMINAL_STATES or time.monotonic() >= deadline:
                 return status
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(0.5, delay * 1.5)

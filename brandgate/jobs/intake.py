@@ -10,12 +10,12 @@ from brandgate.errors import UserError
 from brandgate.jobs.api import Submission, UnknownJob
 from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
+from brandgate.requests.decisions import needs_a_person
 from brandgate.settings import Settings
 from pipeline.compose import check_brief_fits
 from pipeline.profiles import load_profile
 from policies.brief import brief_from_mapping, choose_seed
 from policies.characters import quote
-from policies.errors import InvalidInput
 
 MAX_PERSON_CHARS = 100
 MAX_KEY_CHARS = 200
@@ -39,21 +39,11 @@ def _key(value: str | None) -> str | None:
     return value
 
 
-def _profile_hash(name: str, settings: Settings) -> str:
-    try:
-        return load_profile(name, settings).content_hash()
-    except InvalidInput as exc:
-        raise UserError(str(exc)) from None
-
-
 def new_request(settings: Settings, submission: Submission) -> NewRequest:
     """Validate what a person asked for against the kit and profile it names."""
     brief = submission.brief
     kit = resolve_kit(brief.kit, settings)
-    try:
-        check_brief_fits(brief, kit)
-    except InvalidInput as exc:
-        raise UserError(str(exc)) from None
+    check_brief_fits(brief, kit)
     seed = brief.seed if brief.seed is not None else choose_seed()  # a brief's own seed is validated
     return NewRequest(
         brief=brief.model_dump(mode="json"),
@@ -65,7 +55,7 @@ def new_request(settings: Settings, submission: Submission) -> NewRequest:
         channel=submission.channel,
         idempotency_key=_key(submission.idempotency_key),
         profile_name=submission.profile,
-        profile_hash=_profile_hash(submission.profile, settings),
+        profile_hash=load_profile(submission.profile, settings).content_hash(),
         seed=seed,
         n_images=brief.n,
         # A full-size render is heavy work: it goes where it cannot hold previews up.
@@ -92,7 +82,7 @@ def new_export(
         if image.verdict == "reject" or decision == "rejected":
             why = "rejected by a brand manager" if decision == "rejected" else "rejected by the brand checks"
             raise UserError(f"image {image_id} was {why}; it cannot be exported")
-        if image.verdict in ("unverified", "flag") and decision != "approved":
+        if needs_a_person(image.verdict) and decision != "approved":
             why = "not fully checked" if image.verdict == "unverified" else "flagged by the brand checks"
             raise UserError(
                 f"image {image_id} is {why} ({image.verdict}); a brand manager must approve it before the HQ export"
@@ -102,10 +92,7 @@ def new_export(
         brief_data = dict(request.brief)
     brief_data["n"] = 1
     brief_data["seed"] = image.seed
-    try:
-        brief = brief_from_mapping(brief_data, f"brief of request {request.id}")
-    except InvalidInput as exc:
-        raise UserError(str(exc)) from None
+    brief = brief_from_mapping(brief_data, f"brief of request {request.id}")
     kit = resolve_kit(brief.kit, settings)
     return NewRequest(
         brief=brief.model_dump(mode="json"),
@@ -117,7 +104,7 @@ def new_export(
         channel=request.channel,
         idempotency_key=_key(idempotency_key),
         profile_name=settings.export_profile,
-        profile_hash=_profile_hash(settings.export_profile, settings),
+        profile_hash=load_profile(settings.export_profile, settings).content_hash(),
         seed=image.seed,
         n_images=1,
         queue="export",

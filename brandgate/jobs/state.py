@@ -13,18 +13,20 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandgate.clock import as_utc, now
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
 from brandgate.jobs.api import Accepted, ImageView, JobStatus, UnknownJob
 from brandgate.jobs.limits import check_limits
 from brandgate.requests import lifecycle
-from brandgate.requests.lifecycle import TERMINAL_STATES
+from brandgate.requests.decisions import verdict_after
+from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings
 from policies.characters import quote
 from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
@@ -34,17 +36,6 @@ log = logging.getLogger(__name__)
 # One lock per process serialises limit checks on SQLite; PostgreSQL also takes an advisory lock.
 _intake_lock = threading.Lock()
 _INTAKE_LOCK_KEY = 0x62726E64  # "brnd"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything we write is UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def worker_identity() -> str:
@@ -352,9 +343,7 @@ def read_status(sessions: sessionmaker[Session], request_id: str, artifacts: Cal
 
 
 def _image_view(image: Image, approval: Approval | None, artifacts: Callable[[str, str], str]) -> ImageView:
-    verdict = image.verdict
-    if approval is not None:
-        verdict = approval.decision
+    verdict = verdict_after(image.verdict, approval.decision if approval is not None else None)
     failed = tuple(_check_view(c) for c in image.checks if c.status in ("fail", "error"))
     unverified = tuple(_check_view(c) for c in image.checks if c.status == "unverified")
     suffix = "." + image.media_type.split("/")[-1].replace("jpeg", "jpg")

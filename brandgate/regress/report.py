@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image, UnidentifiedImageError
 
 from brandgate.regress.measures import Output
+from brandgate.requests.decisions import exportable, needs_a_person
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 THUMBNAIL_SIDE = 112
@@ -184,9 +185,9 @@ def _tile(output: Output, thumbs: _Thumbnails) -> dict[str, Any]:
 
 
 def _badge(verdict: str) -> str:
-    if verdict in ("pass", "approved"):
+    if exportable(verdict):
         return "ok"
-    if verdict in ("flag", "unverified"):
+    if needs_a_person(verdict):
         return "warn"
     if verdict in ("screened",):
         return "info"

@@ -37,6 +37,7 @@ from brandgate.regress.measures import (
 )
 from brandgate.regress.report import RunView
 from brandgate.regress.suite import Suite, SuiteBrief, load_suite
+from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings
 from pipeline.profiles import load_profile
 from policies.checks import builtin_specs
@@ -44,7 +45,6 @@ from policies.checks import builtin_specs
 log = logging.getLogger(__name__)
 
 REQUESTED_BY = "regress"
-TERMINAL = ("done", "failed", "cancelled")
 POLL_S = 1.0
 
 
@@ -285,7 +285,7 @@ class SuiteRunner:
         )
         deadline = time.perf_counter() + options.timeout_s
         status = self.queue.status(accepted.request_id)
-        while status.state not in TERMINAL and not self.stop.is_set() and time.perf_counter() < deadline:
+        while status.state not in TERMINAL_STATES and not self.stop.is_set() and time.perf_counter() < deadline:
             status = self.queue.wait(accepted.request_id, timeout=POLL_S)
 
     def _render_one(self, run_id: str, render: Render, options: RunOptions) -> None:
@@ -303,7 +303,7 @@ class SuiteRunner:
         )
         deadline = submitted + options.timeout_s
         status = self.queue.status(accepted.request_id)
-        while status.state not in TERMINAL:
+        while status.state not in TERMINAL_STATES:
             if self.stop.is_set() or time.perf_counter() > deadline:
                 # not recorded: a resumed run picks the same request up again by its idempotency key
                 return

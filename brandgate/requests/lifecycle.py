@@ -9,19 +9,16 @@ write the same payload shape, whoever stops it (a stage, a crash, spent attempts
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from brandgate.clock import now
 from brandgate.db.audit import append_event
 from brandgate.db.evidence import request_binding
 from brandgate.db.models import Image, Request
-
-State = Literal["queued", "running", "done", "failed", "cancelled"]
-STATES: tuple[State, ...] = ("queued", "running", "done", "failed", "cancelled")
-TERMINAL_STATES: tuple[State, ...] = ("done", "failed", "cancelled")
+from brandgate.requests.states import State
 
 
 @dataclass(frozen=True)
@@ -52,10 +49,6 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
 
 class IllegalTransition(Exception):
     """A transition from a state it does not leave: a bug in the caller, never user input."""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _allowed(row: Request, name: str) -> Transition:

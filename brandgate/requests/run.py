@@ -32,9 +32,11 @@ from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.artifacts import ArtifactStore
+from brandgate.clock import as_utc
 from brandgate.db.audit import chain_head
 from brandgate.db.evidence import record_image, seal_image
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.errors import BrandgateError
 from brandgate.kits import resolve_kit
 from brandgate.requests import lifecycle
 from pipeline.compose import compose
@@ -76,7 +78,7 @@ class Cancelled(Exception):
         self.by = by
 
 
-class StageFailed(Exception):
+class StageFailed(BrandgateError):
     """A stage could not do its work; the request fails with this stage and reason."""
 
     def __init__(self, stage: str, reason: str) -> None:
@@ -85,7 +87,7 @@ class StageFailed(Exception):
         self.reason = reason
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(BrandgateError):
     """The database went away mid-job; the queue retries the job per its policy."""
 
 
@@ -504,7 +506,7 @@ class RequestRun:
             approval = ApprovalRecord(
                 decision=job.approval.decision,  # type: ignore[arg-type]
                 decided_by=job.approval.decided_by,
-                decided_at=aware(job.approval.decided_at),
+                decided_at=as_utc(job.approval.decided_at),
                 reason=job.approval.reason,
             )
         governance = GovernanceRecord(
@@ -788,7 +790,3 @@ def describe(exc: BaseException) -> str:
     # Our own errors already say what to fix; a library's needs its type to be understood.
     ours = isinstance(exc, InvalidInput) or type(exc).__module__.split(".")[0] in ("brandgate", "pipeline", "policies")
     return message if ours else f"{type(exc).__name__}: {message}"
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -30,8 +30,9 @@ and logo, and fails on any of:
   under `max_copy_difference` (default 4 levels of 255) fails. Different seeds never come this
   close; a sampler that ignores its noise does.
 
-The figures above are printed by `python -m benchmarks.checks_accuracy --degenerate`, which also
-measures false flags on the real photographs that scikit-image and matplotlib ship.
+The figures above are printed by `python -m benchmarks.checks_accuracy --photos-only` (its
+degenerate set), which also measures false flags on the real photographs that scikit-image and
+matplotlib ship.
 
 Where the measures are taken: the kit's layout for the brief (headline box, disclaimer box and
 the logo's corner, each with a margin) is left out, and the noise measure takes the median of

@@ -15,6 +15,7 @@ from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.models import AuditEvent, Request
 from brandgate.db.schema import upgrade
 from brandgate.requests import lifecycle
+from brandgate.requests.states import STATES
 from brandgate.settings import Settings
 
 STOP_PAYLOAD = {"from", "stage", "reason", "attempts", "images_kept", "unrecorded_gpu_seconds",
@@ -184,4 +185,4 @@ def test_every_transition_has_a_test_and_says_what_it_records() -> None:
     assert set(WALKED_BY) == set(lifecycle.TRANSITIONS)
     for transition in lifecycle.TRANSITIONS.values():
         assert transition.event or transition.no_event_because, transition.name
-        assert transition.target in lifecycle.STATES
+        assert transition.target in STATES
