@@ -18,7 +18,7 @@ from bot.slash import AuditQuery
 from brandgate.db import approvals
 from brandgate.db.audit import append_event
 from brandgate.db.engine import make_sessionmaker, process_engine
-from brandgate.db.export import ExportFilter, export_records, write_csv, write_jsonl
+from brandgate.db.export import FORMATS, ExportFilter, export_records
 from brandgate.db.models import Image, Request
 from brandgate.errors import UserError
 from brandgate.jobs.api import JobQueue, UnknownJob
@@ -195,7 +195,7 @@ class BrandgateServices:
         )
         text = io.TextIOWrapper(out, encoding="utf-8", newline="")
         try:
-            rows = write_csv(records, text) if query.format == "csv" else write_jsonl(records, text)
+            rows = FORMATS[query.format](records, text)
             text.flush()
         finally:
             text.detach()  # the caller owns `out`

@@ -6,9 +6,11 @@ import html
 import re
 import shlex
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
+from brandgate.clock import moment
+from brandgate.db.export import FORMATS
 from brandgate.errors import UserError
 from policies.characters import quote
 
@@ -235,19 +237,20 @@ def _audit(tokens: list[str]) -> AuditQuery:
             " `/brandgate audit kit=acme since=2026-11-01 until=2026-11-30 format=csv`"
         )
     fmt = pairs.get("format", "jsonl").lower()
-    if fmt not in ("jsonl", "csv"):
-        raise SlashError(f"format={quote(fmt, QUOTE_LIMIT)}: choose format=jsonl or format=csv")
+    if fmt not in FORMATS:
+        choices = " or ".join(f"format={name}" for name in FORMATS)
+        raise SlashError(f"format={quote(fmt, QUOTE_LIMIT)}: choose {choices}")
     since = _day(pairs["since"], "since") if "since" in pairs else None
-    until = _day(pairs["until"], "until") + timedelta(days=1) if "until" in pairs else None
+    until = _day(pairs["until"], "until", end_of_day=True) if "until" in pairs else None
     if since and until and since >= until:
         raise SlashError("since= is after until=; swap them")
     request_id = _request_id(pairs["request"]) if "request" in pairs else None
     return AuditQuery(kit=pairs.get("kit"), since=since, until=until, request_id=request_id, format=fmt)
 
 
-def _day(value: str, key: str) -> datetime:
+def _day(value: str, key: str, *, end_of_day: bool = False) -> datetime:
     try:
-        return datetime.combine(date.fromisoformat(value.strip()), time.min, tzinfo=UTC)
+        return moment(value, end_of_day=end_of_day)
     except ValueError:
         raise SlashError(f"{key}={quote(value, QUOTE_LIMIT)} is not a date; write it as YYYY-MM-DD") from None
 

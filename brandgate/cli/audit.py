@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from brandgate.artifacts import HEX_DIGEST, atomic_file
 from brandgate.cli.output import emit_json, say, warn
 from brandgate.cli.progress import ProgressDisplay, mode_for
+from brandgate.clock import moment
 from brandgate.db.audit import ChainReport, verify_chain
 from brandgate.db.engine import process_engine
 from brandgate.db.export import (
@@ -146,14 +147,9 @@ def _moment(flag: str, text: str | None, *, end_of_day: bool) -> datetime | None
     if text is None:
         return None
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start + timedelta(days=1) if end_of_day else start
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return moment(text, end_of_day=end_of_day)
     except ValueError:
         raise UserError(f"{flag} {quote(text, 64)} is not a date; write 2026-11-23 or 2026-11-23T14:30:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # Exports of fewer images finish in about a second: no progress display for them.
