@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     signing_cert: Path | None = None
     signing_key: Path | None = None
     trust_anchors: Path | None = None
+    trail_key: Path | None = Field(
+        default=None, description="Ed25519 PEM key that signs the audit tree's heads (default: KEYS_DIR/trail-key.pem)."
+    )
+    trail_public_key: Path | None = Field(
+        default=None, description="The trail key's public half, for checking heads where the private key is not kept."
+    )
     tsa_url: str | None = Field(
         default=None,
         description="RFC 3161 time-stamp authority for C2PA signatures; optional, none is reachable offline.",
