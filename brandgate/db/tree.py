@@ -419,8 +419,11 @@ def make_head(engine: Engine, key: TrailKey, *, now: datetime | None = None) -> 
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         root = frontier.root
         signature = key.sign(head_message(size, root, moment))
-        connection.execute(insert(AuditTreeHead).values(size=size, root=root.hex(), created_at=moment, key_id=key.key_id,
-                                                signature=signature.hex()))  # fmt: skip
+        connection.execute(
+            insert(AuditTreeHead).values(
+                size=size, root=root.hex(), created_at=moment, key_id=key.key_id, signature=signature.hex()
+            )
+        )
         # read back, so the signed time is what the database will hand every later reader
         made = head_of_size(connection, size)
     assert made is not None

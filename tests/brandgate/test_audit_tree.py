@@ -302,9 +302,9 @@ def test_heads_prove_and_since_head_from_the_command_line(
     document = json.loads(proved.stdout)
     assert document["status"] == "held" and document["head"]["size"] > first["size"]
     inclusion = document["inclusion"]
-    assert merkle.verify_inclusion(inclusion["leaf_index"], inclusion["tree_size"],
-                                   bytes.fromhex(inclusion["leaf_hash"]),
-                                   [bytes.fromhex(p) for p in inclusion["path"]], bytes.fromhex(inclusion["root"]))  # fmt: skip
+    path = [bytes.fromhex(p) for p in inclusion["path"]]
+    leaf, root = bytes.fromhex(inclusion["leaf_hash"]), bytes.fromhex(inclusion["root"])
+    assert merkle.verify_inclusion(inclusion["leaf_index"], inclusion["tree_size"], leaf, path, root)
     assert _cli(db_settings, "prove", image_id).returncode == 0
     assert _cli(db_settings, "prove", "nosuchimage").returncode == 4
     since = _cli(db_settings, "verify", "--since-head", f"{first['size']}:{first['root']}")
