@@ -315,3 +315,105 @@ def test_heads_prove_and_since_head_from_the_command_line(
     typo = _cli(db_settings, "verify", "--since-head", "12:abc")
     assert typo.returncode == 2 and "SIZE:ROOT" in typo.stderr and "Traceback" not in typo.stderr
     assert checking_trail_key(db_settings) is not None
+
+
+# --- `brandgate verify FILE`: the credential's head and the image's record ------------------------------
+
+
+def test_verify_file_proves_the_image_record_from_its_credential(tmp_path: Path, add_image: Any) -> None:
+    from brandgate.verification import verify_file
+    from pipeline.provenance import Signer, TrailAnchor
+    from tests.pipeline.provenance_world import encode, record, scene, settings_with_chain
+
+    settings = settings_with_chain(tmp_path)
+    upgrade(settings)
+    write_trail_key(settings.keys_dir)
+    key = signing_trail_key(settings)
+    engine = make_engine(settings)
+    try:
+        sessions = make_sessionmaker(engine)
+        with sessions.begin() as session:
+            add_image(session)
+        signed_under, _ = make_head(engine, key)
+
+        def signed(name: str, image_id: str, seed: int) -> Path:
+            # as the pipeline does: sign under the latest head, then record the image
+            seq, digest = chain_head(engine)
+            anchor = TrailAnchor(seq, digest, tree_size=signed_under.size, tree_root=signed_under.root.hex())
+            data = encode(scene(seed=seed), "image/png")
+            path = tmp_path / name
+            Signer.from_settings(settings).sign(data, "image/png", record(image_id=image_id, trail=anchor)).write(path)
+            return path
+
+        with sessions.begin() as session:
+            image = add_image(session)
+        ours = signed("ours.png", image.id, 1)
+        pending = verify_file(ours, settings)
+        assert pending.record is not None and pending.record.status == "not_checked"  # after the latest head
+        assert pending.exit_code == 0
+        make_head(engine, key)
+        held = verify_file(ours, settings)
+        assert held.record is not None and held.record.status == "held", held.record.detail
+        assert held.exit_code == 0
+        assert held.to_json()["trail_record"]["proof"]["since_credential_head"]["consistent"] is True
+
+        stranger = verify_file(signed("stranger.png", "notrecorded", 2), settings)
+        assert stranger.record is not None and stranger.record.status == "missing" and stranger.exit_code == 4
+        assert "no record of image notrecorded" in stranger.summary
+
+        _tamper(engine, f"UPDATE images SET verdict = 'pass' WHERE id = '{image.id}'", table="images")
+        changed = verify_file(ours, settings)
+        assert changed.record is not None and changed.record.status == "changed" and changed.exit_code == 4
+
+        # a credential signed before the tree (no head in its anchor) verifies as it always did
+        seq, digest = chain_head(engine)
+        old = tmp_path / "old.png"
+        Signer.from_settings(settings).sign(encode(scene(seed=3), "image/png"), "image/png",
+                                            record(trail=TrailAnchor(seq, digest))).write(old)  # fmt: skip
+        legacy = verify_file(old, settings)
+        assert legacy.record is None and legacy.anchor is not None and legacy.anchor.status == "held"
+        assert legacy.exit_code == 0
+    finally:
+        engine.dispose()
+
+
+# --- heads on a schedule, and in the daily post -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("db_settings", ["sqlite"], indirect=True)
+def test_the_daily_post_carries_a_signed_head_and_the_head_job_is_scheduled_with_a_key(
+    db_settings: Settings, engine: Engine
+) -> None:
+    from pydantic import SecretStr
+
+    from brandgate.scheduler import HEAD_JOB_ID, build_scheduler, post_chain_head, stop_scheduler
+    from tests.fake_slack import FakeSlack, fake_token
+
+    _append(engine, 5)
+    keyless = build_scheduler(db_settings, engine)
+    try:
+        assert keyless.get_job(HEAD_JOB_ID) is None  # nothing to sign with: no job that can only fail
+    finally:
+        stop_scheduler(keyless, wait=False)
+    write_trail_key(db_settings.keys_dir)
+    scheduled = build_scheduler(db_settings, engine)
+    try:
+        assert scheduled.get_job(HEAD_JOB_ID) is not None
+    finally:
+        stop_scheduler(scheduled, wait=False)
+    with FakeSlack() as slack:
+        posting = db_settings.model_copy(update={"slack_bot_token": SecretStr(fake_token()),
+                                                 "slack_api_url": slack.api_url,
+                                                 "slack_compliance_channel": "C0COMPLY"})  # fmt: skip
+        posted = post_chain_head(posting, engine)
+    with engine.connect() as connection:
+        head = latest_head(connection)
+    assert head is not None and head.size == 5
+    assert f"--since-head {head.text}" in posted
+    # the chain anchor still comes first, so `audit verify --anchor` takes the post whole as before
+    assert posted.index(f"seq 5 hash {chain_head(engine)[1]}") < posted.index("Signed tree head")
+    _append(engine, 2, start=5)
+    since = _cli(db_settings, "verify", "--since-head", head.text)
+    assert since.returncode == 0, since.stdout + since.stderr
+    anchored = _cli(db_settings, "verify", "--anchor", posted)
+    assert anchored.returncode == 0 and "1 anchor held" in anchored.stdout
