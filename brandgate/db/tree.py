@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, func, insert, select, tuple_
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 
 from brandgate.db import merkle
 from brandgate.db.audit import GENESIS_HASH, canonical_time, event_hash
@@ -118,13 +118,18 @@ def subtree_hashes(connection: Connection, wanted: Iterable[merkle.Subtree]) -> 
         rows = connection.execute(select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.seq.in_([i + 1 for i in leaves])))
         for seq, digest in rows:
             found[(0, int(seq) - 1)] = merkle.leaf_hash(bytes.fromhex(digest))
-    inner = sorted(part for part in wanted if part[0] > 0)
-    if inner:
+    by_level: dict[int, list[int]] = {}
+    for level, position in wanted:
+        if level > 0:
+            by_level.setdefault(level, []).append(position)
+    if by_level:
+        # One primary-key search per level: SQLite scans the whole table for a row-value IN list.
         nodes = connection.execute(
             select(NODES.c.level, NODES.c.position, NODES.c.hash).where(
-                tuple_(NODES.c.level, NODES.c.position).in_(inner)
+                or_(*(and_(NODES.c.level == level, NODES.c.position.in_(sorted(positions)))
+                      for level, positions in sorted(by_level.items())))
             )
-        )
+        )  # fmt: skip
         for level, position, digest in nodes:
             found[(int(level), int(position))] = bytes(digest)
     missing = wanted - found.keys()

@@ -133,7 +133,7 @@ def test_image_record_is_proven_and_a_changed_record_is_named(
         assert prove_image(connection, images[0], head, None).status == "not_checked"  # no key: undecided
     with engine.connect() as connection:
         event = recording_event(connection, images[2])
-    _tamper(engine, f"UPDATE audit_events SET payload = '{{\"verdict\": \"pass\"}}' WHERE seq = {event.seq}")
+    _tamper(engine, f'UPDATE audit_events SET payload = \'{{"verdict": "pass"}}\' WHERE seq = {event.seq}')
     _tamper(engine, f"UPDATE images SET verdict = 'pass' WHERE id = '{images[3]}'", table="images")
     with engine.connect() as connection:
         edited = prove_image(connection, images[2], head, key)
@@ -417,3 +417,52 @@ def test_the_daily_post_carries_a_signed_head_and_the_head_job_is_scheduled_with
     assert since.returncode == 0, since.stdout + since.stderr
     anchored = _cli(db_settings, "verify", "--anchor", posted)
     assert anchored.returncode == 0 and "1 anchor held" in anchored.stdout
+
+
+# --- streaming: memory stays bounded while the trail grows -------------------------------------------------
+
+
+def _peak_bytes(work: Any) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_export_verify_and_heads_stream_in_bounded_memory(db_settings: Settings, engine: Engine, key: TrailKey) -> None:
+    import io
+
+    from benchmarks.audit_scale import seed
+    from brandgate.db.export import export_records, verify_evidence, write_csv, write_jsonl
+
+    def measure() -> list[int]:
+        return [
+            _peak_bytes(lambda: write_jsonl(export_records(engine, batch=50), io.StringIO())),
+            _peak_bytes(lambda: write_csv(export_records(engine, batch=50), _Discard())),
+            _peak_bytes(lambda: verify_chain(engine, batch=50)),
+            _peak_bytes(lambda: verify_evidence(engine, batch=50)),
+        ]
+
+    seed(db_settings.database_url, 0, 100)
+    small = measure()
+    seed(db_settings.database_url, 100, 700)  # eight times the trail
+    large = measure()
+    for name, before, after in zip(("jsonl", "csv", "chain", "rows"), small, large, strict=True):
+        if name == "jsonl":
+            continue  # written into memory here on purpose: only its size shows below
+        assert after < before * 2, f"{name}: peak {before} bytes at 100 images, {after} at 800"
+    jsonl = io.StringIO()
+    write_jsonl(export_records(engine, batch=50), jsonl)
+    assert jsonl.getvalue().count("\n") == 800 and '"integrity":"verified"' in jsonl.getvalue()
+    assert verify_evidence(engine).intact
+
+
+class _Discard:
+    """A text sink that keeps nothing, so only the exporter's own memory is measured."""
+
+    def write(self, text: str) -> int:
+        return len(text)
