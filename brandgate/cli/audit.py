@@ -95,6 +95,7 @@ def verify_command(
     ensure_current(engine)
     report = verify_chain(engine, anchors=anchors)
     evidence = verify_evidence(engine)
+    heads = _verify_heads(engine, settings)
     fault = report.first_break
     if folder is not None:
         warn(f"{folder.images} image{'s' if folder.images != 1 else ''} under {anchors_dir}: "
@@ -117,14 +118,18 @@ def verify_command(
                 "rows_verified": evidence.rows,
                 "rows_legacy": evidence.legacy,
                 "first_bad_row": evidence.first_problem,
+                "heads_verified": heads.heads,
+                "heads_signatures_checked": heads.signatures_checked,
+                "first_bad_head": heads.first_problem,
             }
         )
     else:
         _describe_chain(report, len(set(anchors)))
         _describe_rows(evidence)
+        _describe_heads(heads)
         if fault is None:
             say(f"anchor for a later check: --anchor {report.head_seq}:{report.head_hash}")
-    if fault is not None or not evidence.intact:
+    if fault is not None or not evidence.intact or not heads.intact:
         raise click.exceptions.Exit(EXIT_REJECT)
 
 
@@ -151,6 +156,22 @@ def _describe_rows(evidence: EvidenceReport) -> None:
               if evidence.legacy else "")  # fmt: skip
     say(f"audit rows bound: {evidence.rows} image{'s' if evidence.rows != 1 else ''} with their checks, "
         f"requests and approvals match the events that recorded them{legacy}")  # fmt: skip
+
+
+def _verify_heads(engine: Engine, settings: Any) -> Any:
+    from brandgate.db.tree import verify_heads
+    from brandgate.trail_key import checking_trail_key
+
+    return verify_heads(engine, checking_trail_key(settings))
+
+
+def _describe_heads(heads: Any) -> None:
+    if heads.first_problem is not None:
+        say(f"audit tree heads DISAGREE with the trail: {heads.first_problem}")
+    elif heads.heads:
+        signed = "signatures checked" if heads.signatures_checked else "signatures NOT checked (no trail key)"
+        say(f"audit tree heads hold: {heads.heads} signed head{'s' if heads.heads != 1 else ''}, each root "
+            f"recomputed from the events ({signed})")  # fmt: skip
 
 
 def _moment(flag: str, text: str | None, *, end_of_day: bool) -> datetime | None:

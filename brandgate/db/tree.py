@@ -435,6 +435,54 @@ def make_head(engine: Engine, key: TrailKey, *, now: datetime | None = None) -> 
     return made, True
 
 
+@dataclass(frozen=True)
+class HeadsReport:
+    """Every signed head held against the tree recomputed from the events themselves."""
+
+    heads: int
+    first_problem: str | None
+    signatures_checked: bool
+
+    @property
+    def intact(self) -> bool:
+        return self.first_problem is None
+
+
+def verify_heads(engine: Engine, key: TrailKey | None) -> HeadsReport:
+    """Recompute the tree from every event's chain hash, in constant memory, and compare each head's root.
+
+    The full recomputation's counterpart of the proofs: it trusts neither the stored subtrees nor
+    the heads' own word, only the events (whose hashes `verify_chain` checks) and the trail key.
+    """
+    with read_only(engine) as connection, connection.begin():
+        heads = sorted(list_heads(connection), key=lambda h: h.size)
+        if not heads:
+            return HeadsReport(0, None, key is not None)
+        for head in heads:
+            if key is not None and not head.signed_by(key):
+                return HeadsReport(len(heads), f"tree head {head.text} is not signed by the trail key "
+                                               f"{key.key_id[:16]}…: forged, or the key changed", True)  # fmt: skip
+        frontier, pending, seq = merkle.Frontier(), list(heads), 0
+        while pending:
+            page = connection.execute(
+                select(EVENTS.c.seq, EVENTS.c.hash).where(EVENTS.c.seq > seq).order_by(EVENTS.c.seq).limit(SEAL_BATCH)
+            ).all()
+            for row in page:
+                frontier.append(merkle.leaf_hash(bytes.fromhex(row.hash)))
+                while pending and frontier.size == pending[0].size:
+                    head = pending.pop(0)
+                    if frontier.root != head.root:
+                        problem = (f"tree head {head.size}:{head.root.hex()[:16]}… disagrees with the tree of the "
+                                   f"trail's first {head.size} events: they changed after it was signed")  # fmt: skip
+                        return HeadsReport(len(heads), problem, key is not None)
+            if not page:
+                head = pending[0]
+                return HeadsReport(len(heads), f"tree head of size {head.size} covers events the trail no longer "
+                                               f"holds: it ends at seq {frontier.size}", key is not None)  # fmt: skip
+            seq = int(page[-1].seq)
+    return HeadsReport(len(heads), None, key is not None)
+
+
 def read_only(engine: Engine) -> Any:
     return engine.connect().execution_options(**READ_ONLY)
 
@@ -442,6 +490,7 @@ def read_only(engine: Engine) -> Any:
 __all__ = [
     "HEAD_FORMAT",
     "ConsistencyCheck",
+    "HeadsReport",
     "InclusionProof",
     "ProofUnavailable",
     "RecordProof",
@@ -460,4 +509,5 @@ __all__ = [
     "recording_event",
     "root_at",
     "subtree_hashes",
+    "verify_heads",
 ]

@@ -163,7 +163,7 @@ def _tamper(engine: Engine, statement: str, table: str = "audit_events") -> None
                 connection.execute(text(sql))
 
 
-def _rewrite(engine: Engine, how: str, at: int) -> None:
+def _rewrite(engine: Engine, how: str, at: int, *, keep_tree: bool = False) -> None:
     """Rewrite the trail from seq `at` (edit, delete, swap with the next, insert before), re-chain it all,
     and throw away the tree and its heads so the owner can sign a fresh one."""
     with make_sessionmaker(engine)() as session:
@@ -181,7 +181,9 @@ def _rewrite(engine: Engine, how: str, at: int) -> None:
         rows[i], rows[i + 1] = rows[i + 1], rows[i]
     elif how == "insert":
         rows.insert(i, {**rows[i], "actor": "U9MALLORY", "subject_id": "forged"})
-    statements = ["DELETE FROM audit_events", "DELETE FROM audit_tree_nodes", "DELETE FROM audit_tree_heads"]
+    statements = ["DELETE FROM audit_events"]
+    if not keep_tree:
+        statements += ["DELETE FROM audit_tree_nodes", "DELETE FROM audit_tree_heads"]
     previous = GENESIS_HASH
     inserts = []
     for seq, row in enumerate(rows, start=1):
@@ -236,6 +238,27 @@ def test_a_rewritten_history_with_recomputed_hashes_fails_against_a_published_he
             proof = inclusion_proof(connection, where, rewritten)
             assert not merkle.verify_inclusion(where - 1, published.size, merkle.leaf_hash(original),
                                                proof.path, published.root)  # fmt: skip
+
+
+@pytest.mark.parametrize("db_settings", ["sqlite"], indirect=True)
+def test_full_verify_recomputes_every_head_from_the_events(
+    db_settings: Settings, engine: Engine, key: TrailKey
+) -> None:
+    from brandgate.db.tree import verify_heads
+
+    _append(engine, 10)
+    make_head(engine, key)
+    _append(engine, 3, start=10)
+    make_head(engine, key)
+    assert verify_heads(engine, key).intact and verify_heads(engine, key).heads == 2
+    intact = _cli(db_settings, "verify")
+    assert intact.returncode == 0 and "2 signed heads, each root recomputed" in intact.stdout, intact.stdout
+    _rewrite(engine, "edit", 4, keep_tree=True)  # events re-chained, the heads left as they were
+    assert verify_chain(engine).intact
+    report = verify_heads(engine, key)
+    assert not report.intact and "tree head 10:" in str(report.first_problem)
+    caught = _cli(db_settings, "verify", "--json")
+    assert caught.returncode == 4 and "disagrees" in json.loads(caught.stdout)["first_bad_head"]
 
 
 # --- trails recorded before the tree ------------------------------------------------------------------
