@@ -28,11 +28,13 @@ from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine, process_engine
 from brandgate.db.models import SchedulerLock
 from brandgate.db.schema import ensure_current
+from brandgate.db.tree import TrailNotSigned, TreeHead, latest_head, make_head, read_only
 from brandgate.errors import ConfigError
 from brandgate.regress import actions
 from brandgate.regress.slack import post_alert
 from brandgate.regress.suite import load_suite
 from brandgate.settings import Settings, get_settings
+from brandgate.trail_key import signing_trail_key, trail_key_path
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ NIGHTLY_JOB_REF = "brandgate.scheduler:nightly_job"
 JOBS_TABLE = "apscheduler_jobs"
 ANCHOR_JOB_ID = "audit-anchor"
 ANCHOR_JOB_REF = "brandgate.scheduler:anchor_job"
+HEAD_JOB_ID = "audit-tree-head"
+HEAD_JOB_REF = "brandgate.scheduler:tree_head_job"
 LEASE = timedelta(hours=6)  # longer than any suite run; a crashed holder frees the job after it
 
 
@@ -92,6 +96,12 @@ def build_scheduler(settings: Settings, engine: Engine, job_ref: str = NIGHTLY_J
                   "channel", settings.audit_anchor_cron)  # fmt: skip
     elif scheduler.get_job(ANCHOR_JOB_ID) is not None:
         scheduler.remove_job(ANCHOR_JOB_ID)
+    if trail_key_path(settings).exists():
+        head_trigger = cron_trigger(settings.audit_head_cron, "BRANDGATE_AUDIT_HEAD_CRON")
+        _keep_job(scheduler, HEAD_JOB_ID, HEAD_JOB_REF, head_trigger, "signed head of the audit tree",
+                  settings.audit_head_cron)  # fmt: skip
+    elif scheduler.get_job(HEAD_JOB_ID) is not None:
+        scheduler.remove_job(HEAD_JOB_ID)
     return scheduler
 
 
@@ -230,12 +240,45 @@ def post_chain_head(settings: Settings, engine: Engine) -> str:
         text = (f"brandgate audit chain head on {today}: seq {report.head_seq} hash {report.head_hash} "
                 f"({report.events} events, chain intact). Keep this message; check the trail later with "
                 f"`brandgate audit verify --anchor {report.head_seq}:{report.head_hash}`")  # fmt: skip
+        head = _latest_signed_head(settings, engine)
+        if head is not None:
+            text += (f". Signed tree head: size {head.size} root {head.root.hex()}; prove the trail only grew since "
+                     f"with `brandgate audit verify --since-head {head.text}`")  # fmt: skip
     else:
         text = (f"brandgate audit chain BROKEN on {today} at seq {fault.seq} ({fault.kind}): {fault.message}. "
                 "No head posted; run `brandgate audit verify`")  # fmt: skip
     post_alert(settings, text, compliance=True)
     log.info("posted the audit chain head", extra={"event": "audit.anchor_posted", "seq": report.head_seq})
     return text
+
+
+def _latest_signed_head(settings: Settings, engine: Engine) -> TreeHead | None:
+    """A head over the trail as it is now where this process holds the trail key, else the latest one made."""
+    if trail_key_path(settings).exists():
+        try:
+            return make_head(engine, signing_trail_key(settings))[0]
+        except TrailNotSigned as exc:
+            log.warning("no tree head made: %s", exc)
+    with read_only(engine) as connection, connection.begin():
+        return latest_head(connection)
+
+
+def tree_head_job() -> None:
+    """What the stored head job calls: sign a head over the trail, guarded against double runs."""
+    settings = get_settings()
+    engine = make_engine(settings)
+
+    def work() -> None:
+        head, made = make_head(engine, signing_trail_key(settings))
+        log.info("audit tree head %s: size %d", "signed" if made else "unchanged", head.size,
+                 extra={"event": "audit.head_signed", "size": head.size})  # fmt: skip
+
+    try:
+        run_guarded(settings, engine, HEAD_JOB_ID, work, cron=settings.audit_head_cron)
+    except TrailNotSigned as exc:
+        log.error("no tree head signed: %s", exc, extra={"event": "audit.head_refused"})
+    finally:
+        engine.dispose()
 
 
 def anchor_job() -> None:

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     signing_cert: Path | None = None
     signing_key: Path | None = None
     trust_anchors: Path | None = None
+    trail_key: Path | None = Field(
+        default=None, description="Ed25519 PEM key that signs the audit tree's heads (default: KEYS_DIR/trail-key.pem)."
+    )
+    trail_public_key: Path | None = Field(
+        default=None, description="The trail key's public half, for checking heads where the private key is not kept."
+    )
     tsa_url: str | None = Field(
         default=None,
         description="RFC 3161 time-stamp authority for C2PA signatures; optional, none is reachable offline.",
@@ -147,6 +153,9 @@ class Settings(BaseSettings):
         default=None, description="Channel ID where the scheduler posts the audit chain head daily."
     )
     audit_anchor_cron: str = Field(default="0 6 * * *", description="When the chain head is posted (crontab, UTC).")
+    audit_head_cron: str = Field(
+        default="0 * * * *", description="When a signed tree head is made over the trail (crontab, UTC)."
+    )
     scheduler_misfire_grace_s: int = Field(default=3600, ge=1, description="A missed run still starts this late.")
     gate_max_family_drop_points: float = Field(default=1.0, ge=0, description="Pass-rate points a family may lose.")
     gate_allow_unmeasured: Annotated[list[str], NoDecode] = Field(

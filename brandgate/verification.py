@@ -253,16 +253,66 @@ def check_trail_anchor(seq: int, digest: str, settings: Settings) -> AnchorCheck
 
 
 @dataclass(frozen=True)
+class RecordCheck:
+    """The image's record proven into the trail's latest signed tree head, and that head against the credential's."""
+
+    status: Literal["held", "missing", "changed", "not_checked"]
+    detail: str
+    proof: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "detail": self.detail, "proof": self.proof}
+
+
+def check_record(image_id: str, tree_size: int, tree_root: str, settings: Settings) -> RecordCheck:
+    """Prove the image's recording event into the latest signed head, and that head consistent with the one
+    the credential was signed under. Never raises: an unreachable trail or no trail key is not_checked."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    # Lazy: only credentials that promise a record load the database and the trail key.
+    from brandgate.db.tree import check_consistency, latest_head, prove_image
+    from brandgate.errors import ConfigError
+    from brandgate.trail_key import checking_trail_key
+
+    try:
+        engine = _trail_engine(settings)
+        key = checking_trail_key(settings)
+    except (_LookupUnavailable, ConfigError) as exc:
+        return RecordCheck("not_checked", f"record of image {image_id} not checked: {exc}")
+    try:
+        with engine.connect() as conn, conn.begin():
+            head = latest_head(conn)
+            proven = prove_image(conn, image_id, head, key)
+            consistency = None
+            if head is not None and proven.status in ("held", "not_checked") and tree_size > 0:
+                consistency = check_consistency(conn, tree_size, bytes.fromhex(tree_root), head)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return RecordCheck("not_checked", f"record of image {image_id} not checked: the audit database cannot be "
+                                          f"read ({reason})")  # fmt: skip
+    found = proven.to_json(key)
+    if consistency is not None:
+        found["since_credential_head"] = consistency.to_json()
+        if not consistency.consistent:
+            return RecordCheck("changed", f"the audit trail was rewritten under this credential: {consistency.detail}",
+                               found)  # fmt: skip
+    return RecordCheck(proven.status, proven.detail, found)
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     file: Path
     manifest: Path | None
     credentials: Credentials
     lookup: Lookup | None
     anchor: AnchorCheck | None = None
+    record: RecordCheck | None = None
 
     @property
     def exit_code(self) -> int:
         if self.anchor is not None and self.anchor.status == "rewritten":
+            return EXIT_REJECT
+        if self.record is not None and self.record.status in ("missing", "changed"):
             return EXIT_REJECT
         return EXIT_BY_STATE[self.credentials.state]
 
@@ -281,6 +331,8 @@ class VerifyReport:
         signer = c.signer.subject if c.signer else "unknown signer"
         if self.anchor is not None and self.anchor.status == "rewritten":
             return f"credentials {c.state}, but {self.anchor.detail}"
+        if self.record is not None and self.record.status in ("missing", "changed"):
+            return f"credentials {c.state}, but {self.record.detail}"
         if c.state == "valid":
             return f"valid, but the signer is not trusted ({signer} does not chain to a configured trust anchor)"
         return f"trusted: signed by {signer}"
@@ -315,6 +367,7 @@ class VerifyReport:
             "remote_manifest": c.remote_manifest,
             "lookup": None if self.lookup is None else self.lookup.to_json(),
             "trail_anchor": None if self.anchor is None else self.anchor.to_json(),
+            "trail_record": None if self.record is None else self.record.to_json(),
         }
 
 
@@ -343,13 +396,16 @@ def verify_bytes(
         credentials = verifier.read(data, manifest_store=manifest_store)
     except CredentialsUnreadable as exc:
         raise UserError(f"{manifest if exc.in_sidecar else name}: {exc.detail}") from None
-    lookup = anchor = None
+    lookup = anchor = record = None
     if credentials.state in ("no_credentials", "invalid"):
         lookup = find_visual_match(data, settings)
     elif credentials.governance is not None and credentials.governance.trail is not None:
-        trail = credentials.governance.trail
+        governance, trail = credentials.governance, credentials.governance.trail
         anchor = check_trail_anchor(trail.seq, trail.hash, settings)
-    return VerifyReport(file=name, manifest=manifest, credentials=credentials, lookup=lookup, anchor=anchor)
+        if trail.tree_size is not None and trail.tree_root is not None and governance.image_id is not None:
+            record = check_record(governance.image_id, trail.tree_size, trail.tree_root, settings)
+    return VerifyReport(file=name, manifest=manifest, credentials=credentials, lookup=lookup, anchor=anchor,
+                        record=record)  # fmt: skip
 
 
 @dataclass

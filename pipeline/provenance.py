@@ -182,12 +182,26 @@ class TrailAnchor:
 
     seq: int
     hash: str
+    # The latest signed head of the trail's Merkle tree when the image was signed (size 0: none yet).
+    # Credentials that carry it promise the image's record is in the trail: `verify` proves it.
+    tree_size: int | None = None
+    tree_root: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.seq, bool) or not isinstance(self.seq, int) or self.seq < 1:
             raise ValueError(f"trail anchor seq must be a positive integer (got {self.seq!r})")
         if not isinstance(self.hash, str) or re.fullmatch(r"[0-9a-f]{64}", self.hash) is None:
             raise ValueError(f"trail anchor hash must be 64 lowercase hex digits (got {self.hash!r})")
+        if (self.tree_size is None) != (self.tree_root is None):
+            raise ValueError("trail anchor tree head needs both size and root")
+        if self.tree_size is not None and (
+            isinstance(self.tree_size, bool) or not isinstance(self.tree_size, int) or self.tree_size < 0
+        ):
+            raise ValueError(f"trail tree head size must be a non-negative integer (got {self.tree_size!r})")
+        if self.tree_root is not None and (
+            not isinstance(self.tree_root, str) or re.fullmatch(r"[0-9a-f]{64}", self.tree_root) is None
+        ):
+            raise ValueError(f"trail tree head root must be 64 lowercase hex digits (got {self.tree_root!r})")
 
 
 @dataclass(frozen=True)
@@ -246,6 +260,8 @@ class GovernanceRecord:
             }
         if self.trail is not None:
             data["trail"] = {"seq": self.trail.seq, "hash": self.trail.hash}
+            if self.trail.tree_size is not None:
+                data["trail"]["tree"] = {"size": self.trail.tree_size, "root": self.trail.tree_root}
         return data
 
     @classmethod
@@ -277,7 +293,14 @@ class GovernanceRecord:
                     decided_at=dt.datetime.fromisoformat(approval["decided_at"]),
                     reason=approval.get("reason"),
                 ),
-                trail=None if trail is None else TrailAnchor(seq=trail["seq"], hash=trail["hash"]),
+                trail=None
+                if trail is None
+                else TrailAnchor(
+                    seq=trail["seq"],
+                    hash=trail["hash"],
+                    tree_size=None if trail.get("tree") is None else trail["tree"]["size"],
+                    tree_root=None if trail.get("tree") is None else trail["tree"]["root"],
+                ),
             )
         except KeyError as exc:
             raise ValueError(f"governance assertion lacks field {exc.args[0]!r}") from exc

@@ -8,6 +8,7 @@ import click
 
 from brandgate.cli.output import emit_json, say
 from brandgate.settings import get_settings
+from brandgate.trail_key import write_trail_key
 from pipeline.keys import issue_chain, write_dev_chain
 
 
@@ -27,13 +28,15 @@ def keys_group() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing chain (older images then verify as untrusted).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def init(directory: Path | None, force: bool, as_json: bool) -> None:
-    """Create a development chain: root CA, intermediate CA, ES256 signing certificate.
+    """Create a development chain: root CA, intermediate CA, ES256 signing certificate; and a trail key.
 
     Private keys are written 0600 and never printed. For production, set
-    BRANDGATE_SIGNING_CERT, BRANDGATE_SIGNING_KEY and BRANDGATE_TRUST_ANCHORS instead.
+    BRANDGATE_SIGNING_CERT, BRANDGATE_SIGNING_KEY and BRANDGATE_TRUST_ANCHORS instead, and
+    BRANDGATE_TRAIL_KEY (Ed25519, signs the audit tree's heads).
     """
     target = directory or get_settings().keys_dir
     paths = write_dev_chain(target, issue_chain(), force=force)
+    trail_key, trail_public_key = write_trail_key(target, force=force)
     if as_json:
         emit_json(
             {
@@ -41,6 +44,8 @@ def init(directory: Path | None, force: bool, as_json: bool) -> None:
                 "signing_cert": str(paths.signing_chain),
                 "signing_key": str(paths.signing_key),
                 "trust_anchors": str(paths.trust_anchors),
+                "trail_key": str(trail_key),
+                "trail_public_key": str(trail_public_key),
             }
         )
         return
@@ -48,6 +53,8 @@ def init(directory: Path | None, force: bool, as_json: bool) -> None:
     say(f"  signing certificate chain: {paths.signing_chain}")
     say(f"  signing key (0600):        {paths.signing_key}")
     say(f"  trust anchor (root CA):    {paths.trust_anchors}")
+    say(f"  trail key (0600):          {trail_key} (signs the audit tree's heads)")
+    say(f"  trail public key:          {trail_public_key}")
     if directory is not None and directory != get_settings().keys_dir:
         say(f"  use it with BRANDGATE_KEYS_DIR={target}")
 

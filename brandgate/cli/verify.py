@@ -28,7 +28,8 @@ def verify(ctx: click.Context, file: Path, manifest: Path | None, as_json: bool)
     """Read and validate the C2PA credentials of FILE.
 
     Exit 0 trusted, 3 valid but the signer is not trusted, 4 invalid or tampered (or the audit
-    trail was rewritten under the chain head the credential carries), 5 no credentials (the
+    trail was rewritten under the chain head the credential carries, or the image's record is
+    missing from the trail or changed), 5 no credentials (the
     audit database is searched for a visual match), 2 bad input.
     """
     # Imported here so that other commands do not load the C2PA library.
@@ -83,6 +84,8 @@ def describe(report: VerifyReport) -> list[str]:
         lines.append(f"  failure: {failure.code}: {failure.explanation}")
     if report.anchor is not None and report.anchor.detail not in lines[0]:
         lines.append(f"  audit trail: {report.anchor.detail}")
+    if report.record is not None and report.record.detail not in lines[0]:
+        lines.append(f"  audit record: {report.record.detail}")
     if report.lookup is not None and report.lookup.detail not in lines[0]:
         lines.append(f"  {report.lookup.detail}")
     return lines

@@ -35,7 +35,9 @@ from brandgate.artifacts import ArtifactStore
 from brandgate.clock import as_utc
 from brandgate.db.audit import chain_head
 from brandgate.db.evidence import record_image, seal_image
+from brandgate.db.merkle import EMPTY_ROOT
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.db.tree import latest_head, read_only
 from brandgate.errors import BrandgateError
 from brandgate.kits import resolve_kit
 from brandgate.requests import lifecycle
@@ -530,7 +532,13 @@ class RequestRun:
         """The chain head now, carried in the credential: a later rewrite of the trail under it shows."""
         engine = self.parts.sessions.kw["bind"]
         seq, digest = chain_head(engine)
-        return TrailAnchor(seq, digest) if seq > 0 else None
+        if seq == 0:
+            return None
+        with read_only(engine) as connection, connection.begin():
+            head = latest_head(connection)
+        # and the signed tree head it was signed under: `verify` proves the image's record from it
+        return TrailAnchor(seq, digest, tree_size=head.size if head else 0,
+                           tree_root=(head.root if head else EMPTY_ROOT).hex())
 
     def _record_image(self, job: Job, item: Produced, image_id: str, report: ImageReport,
                       final: PILImage.Image, sha256: str, manifest_sha256: str,
