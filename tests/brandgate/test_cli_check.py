@@ -266,3 +266,26 @@ def test_palette_on_a_photograph_judges_the_drawn_plates_not_the_photograph(
     assert clean["status"] == "pass", clean["message"]
     assert "judged:" in clean["message"] and "photo (measured" in clean["message"]
     assert off["status"] == "fail" and "off the kit palette" in off["message"]
+
+
+def test_anatomy_never_passes_the_astronaut_s_hands_as_no_hands_found(
+    run_main, tmp_path: Path, technical_kit: Path
+) -> None:
+    import skimage.data
+
+    from policies.checks.bg402_anatomy import DEFAULT_HAND_MODELS
+    from policies.hands import models_present, pose_models_present
+
+    if not (models_present(DEFAULT_HAND_MODELS) and pose_models_present(DEFAULT_HAND_MODELS)):
+        pytest.skip("hand and pose models not installed: `make setup` puts them in var/models/mediapipe")
+    policy = technical_kit / "policy.yaml"
+    policy.write_text(policy.read_text().replace("BG402: {enabled: false}\n", ""))
+    Image.fromarray(skimage.data.astronaut()).save(tmp_path / "astronaut.png")
+    Image.fromarray(skimage.data.coffee()).save(tmp_path / "coffee.png")
+
+    done = run_main("check", str(tmp_path / "astronaut.png"), str(tmp_path / "coffee.png"), "--kit",
+                    str(technical_kit), "--json")  # fmt: skip
+    astronaut, coffee = (next(c for c in r["checks"] if c["id"] == "BG402") for r in json.loads(done.stdout)["results"])
+    assert done.returncode == 3
+    assert astronaut["status"] == "unverified" and "2 wrists in view (1 person)" in astronaut["message"]
+    assert coffee["status"] == "pass" and coffee["message"] == "no hands found, and no wrist in the frame (0 people)"
