@@ -45,7 +45,8 @@ hand found beyond them"): scikit-image's astronaut holds her helmet with both ha
 palm detector misses. Without the pose models, no hand found is `unverified` too.
 
 Outcomes: `pass` (no hand found and no wrist in the frame); `fail` (a rule above); `unverified`
-(a wrist in view with no hand, hands found that it cannot judge, or no models installed and no detector: "not checked: anatomy, ..."); `skip` only with
+(a wrist in view with no hand, hands found that it cannot judge, or no models installed and
+no detector: "not checked: anatomy, ..."); `skip` only with
 `only_when_prompted: true` and a prompt that names no people or hands (a word list: person,
 people, man, woman, hand, ...). The prompt is not trusted by default: a generated image can
 show people the prompt never asked for, and those are the hands that go wrong.
