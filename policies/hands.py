@@ -131,11 +131,13 @@ class Pose:
     score: float
     presence: float
     wrists: tuple[Wrist, ...]
+    nose: tuple[float, float] = (0.0, 0.0)  # in image pixels: where the person's face should be
 
     def to_json(self) -> dict[str, Any]:
         return {
             "score": round(self.score, 3),
             "presence": round(self.presence, 3),
+            "nose": [round(v) for v in self.nose],
             "wrists": [w.to_json() for w in self.wrists],
         }
 
@@ -244,7 +246,7 @@ class HandModels:
                     (float(knuckles[0]), float(knuckles[1])),
                 )
             )
-        return Pose(score, presence, tuple(wrists))
+        return Pose(score, presence, tuple(wrists), (float(xy[0, 0]), float(xy[0, 1])))
 
     def hands(self, rgb: NDArray[np.uint8]) -> list[Hand]:
         palms = self.palms(rgb)

@@ -289,3 +289,27 @@ def test_anatomy_never_passes_the_astronaut_s_hands_as_no_hands_found(
     assert done.returncode == 3
     assert astronaut["status"] == "unverified" and "2 wrists in view (1 person)" in astronaut["message"]
     assert coffee["status"] == "pass" and coffee["message"] == "no hands found, and no wrist in the frame (0 people)"
+
+
+def test_people_counts_read_from_the_prompt_are_counted_on_a_photograph(
+    run_main, tmp_path: Path, technical_kit: Path
+) -> None:
+    from policies.checks.bg401_object_counts import DEFAULT_HAND_MODELS
+    from policies.hands import models_present, pose_models_present
+
+    if not (models_present(DEFAULT_HAND_MODELS) and pose_models_present(DEFAULT_HAND_MODELS)):
+        pytest.skip("face and pose models not installed: `make setup` puts them in var/models/mediapipe")
+    policy = technical_kit / "policy.yaml"
+    policy.write_text(policy.read_text().replace("BG401: {enabled: false}\n", ""))
+    photos = ROOT / "tests" / "fixtures" / "photos"
+    brief = tmp_path / "brief.yaml"
+    brief.write_text('kit: acme\nprompt: "two children at a market, one smiling"\nsize: [512, 512]\n')
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text('kit: acme\nprompt: "three children at a market"\nsize: [512, 512]\n')
+
+    right = run_main("check", str(photos / "two-children.jpg"), "--kit", str(technical_kit), "--brief", str(brief),
+                     "--json")  # fmt: skip
+    counted = next(c for c in json.loads(right.stdout)["results"][0]["checks"] if c["id"] == "BG401")
+    assert counted["status"] == "pass" and counted["message"] == "people: 2 as asked (child: 2)"
+    off = run_main("check", str(photos / "two-children.jpg"), "--kit", str(technical_kit), "--brief", str(wrong))
+    assert off.returncode == 3 and "the brief asks for 3 (child: 3), the image shows 2" in off.stdout
