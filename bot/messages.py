@@ -363,7 +363,9 @@ def verify_blocks(file_name: str, summary: Mapping[str, Any]) -> list[Block]:
         "invalid": "Content credentials are invalid: the file was changed after signing",
         "no_credentials": "No content credentials",
     }.get(state, state)
-    if state == "no_credentials" and summary.get("remote_manifest"):
+    if state == "no_credentials" and summary.get("removed_manifest"):
+        words = "Content credentials were removed from this file (its metadata still points at them)"
+    elif state == "no_credentials" and summary.get("remote_manifest"):
         words = "Content credentials are kept elsewhere (a remote manifest), and verification does not fetch them"
     lines = [f"{icon} *{file_name}*: {words}"]
     if summary.get("summary"):

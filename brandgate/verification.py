@@ -321,7 +321,7 @@ class VerifyReport:
         c = self.credentials
         if c.state == "no_credentials":
             tail = f"; {self.lookup.detail}" if self.lookup else ""
-            if c.remote_manifest is not None:
+            if c.remote_manifest is not None or c.removed_manifest is not None:
                 return f"{c.problem}{tail}"
             return f"no credentials{tail}"
         if c.state == "invalid":
@@ -365,6 +365,7 @@ class VerifyReport:
             },
             "problem": c.problem,
             "remote_manifest": c.remote_manifest,
+            "removed_manifest": c.removed_manifest,
             "lookup": None if self.lookup is None else self.lookup.to_json(),
             "trail_anchor": None if self.anchor is None else self.anchor.to_json(),
             "trail_record": None if self.record is None else self.record.to_json(),

@@ -435,6 +435,9 @@ class Credentials:
     manifest_count: int = 0
     # The `dcterms:provenance` reference of an asset whose manifest lives elsewhere; never fetched.
     remote_manifest: str | None = None
+    # The XMP's `self#jumbf=` reference into a manifest store the file no longer holds: the
+    # credentials were removed (stripped by an editor, an upload pipeline), not tampered with.
+    removed_manifest: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -891,10 +894,24 @@ def remote_manifest_problem(reference: str) -> str | None:
     return None
 
 
+# How XMP points at a manifest store inside the file itself (C2PA 2.x, "self#jumbf=/c2pa/<label>").
+_SELF_REFERENCE = "self#jumbf="
+
+
 def _remote_credentials(reference: str) -> Credentials:
-    """Credentials that live at `reference`: not fetched (verification is offline), or a malformed pointer."""
-    problem = remote_manifest_problem(reference)
+    """Credentials that live at `reference`: not fetched (verification is offline), or a malformed pointer.
+
+    A `self#jumbf=` reference points inside the file; reached here, the file holds no manifest
+    store, so its credentials were removed: no credentials (exit 5, with the lookup), not tampering."""
     shown = reference if len(reference) <= 200 else reference[:200] + "…"
+    if reference.strip().startswith(_SELF_REFERENCE):
+        return Credentials(
+            state="no_credentials",
+            removed_manifest=reference,
+            problem=f"credentials removed from this file: its XMP still points at a manifest store inside it "
+            f"({shown!r}), and the store is gone",
+        )
+    problem = remote_manifest_problem(reference)
     if problem is not None:
         return Credentials(
             state="invalid",

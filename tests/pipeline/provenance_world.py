@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import struct
 import uuid
 import zlib
@@ -231,3 +232,38 @@ def with_provenance_reference(picture: Image.Image, media_type: str, reference: 
         info.add_itxt("XML:com.adobe.xmp", xmp)
         return encode(picture, media_type, pnginfo=info)
     return encode(picture, media_type, xmp=xmp.encode())
+
+
+def jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
+    """(marker, whole segment) of a JPEG's header segments up to the scan; the scan and the rest last."""
+    segments, pos = [(0xD8, data[:2])], 2
+    while pos < len(data):
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: the entropy-coded data and EOI follow
+            segments.append((marker, data[pos:]))
+            break
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        segments.append((marker, data[pos : pos + 2 + length]))
+        pos += 2 + length
+    return segments
+
+
+def stripped_of_its_manifest_store(signed: bytes, media_type: str) -> bytes:
+    """A signed file with its C2PA manifest store cut out and the XMP that pointed into it kept.
+
+    What a tool that drops unknown boxes leaves: Adobe's tools and others write `dcterms:provenance
+    = self#jumbf=/c2pa/<active manifest>` into the XMP of what they sign; stripping the JUMBF
+    (JPEG APP11, PNG caBX) leaves that pointer dangling."""
+    import c2pa
+
+    with c2pa.Reader(media_type, io.BytesIO(signed)) as reader:
+        label = json.loads(reader.json())["active_manifest"]
+    xmp = XMP_WITH_PROVENANCE.format(reference=f"self#jumbf=/c2pa/{label}").encode()
+    if media_type == "image/png":
+        chunks = [c for c in png_chunks(signed) if c[0] != b"caBX"]
+        itxt = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp
+        return png_from_chunks([chunks[0], (b"iTXt", itxt), *chunks[1:]])
+    kept = [body for marker, body in jpeg_segments(signed) if marker != 0xEB]
+    app1 = b"http://ns.adobe.com/xap/1.0/\x00" + xmp
+    xmp_segment = b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1
+    return kept[0] + xmp_segment + b"".join(kept[1:])

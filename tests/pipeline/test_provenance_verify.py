@@ -30,6 +30,7 @@ from tests.pipeline.provenance_world import (
     seed_audit_db,
     settings_with_chain,
     signer_for,
+    stripped_of_its_manifest_store,
     transplant_credentials,
     with_provenance_reference,
 )
@@ -271,6 +272,29 @@ def test_remote_manifest_says_where_the_credentials_are_exits_5_and_looks_the_im
     assert "visually matches image img-cloud of request req-0001" in report["summary"]
     # The manifest fetched by hand checks out: valid, from a signer our anchors don't know.
     assert fetched.exit_code == 3, fetched.output
+
+
+@pytest.mark.parametrize(("media_type", "suffix"), [("image/jpeg", "jpg"), ("image/png", "png")])
+def test_credentials_cut_out_with_the_xmp_kept_are_removed_not_tampered_exit_5_and_looked_up(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path, media_type: str, suffix: str
+) -> None:
+    signed = signed_file(env, tmp_path / f"signed.{suffix}", media_type)
+    seed_audit_db(env, {"img-decoy": encode(scene(seed=5), "image/png"), "img-0001": signed.read_bytes()})
+    path = tmp_path / f"stripped.{suffix}"
+    path.write_bytes(stripped_of_its_manifest_store(signed.read_bytes(), media_type))
+    assert b"self#jumbf=/c2pa/" in path.read_bytes() and b"jumd" not in path.read_bytes()  # no JUMBF box left
+
+    text = run("verify", str(path))
+    result = run("verify", str(path), "--json")
+
+    assert text.exit_code == result.exit_code == 5, text.output
+    assert text.stdout.startswith(f"{path}: credentials removed from this file"), text.output
+    assert "malformed" not in text.output and "tampered" not in text.output
+    report = json.loads(result.stdout)
+    assert report["state"] == "no_credentials" and report["remote_manifest"] is None
+    assert report["removed_manifest"].startswith("self#jumbf=/c2pa/urn:")
+    assert report["lookup"]["match"]["image_id"] == "img-0001"
+    assert "visually matches image img-0001 of request req-0001" in report["summary"]
 
 
 @pytest.mark.parametrize(

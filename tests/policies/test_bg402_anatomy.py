@@ -13,7 +13,7 @@ from benchmarks.evalset import kit
 from policies.brief import Brief
 from policies.checks import bg401_object_counts, bg402_anatomy
 from policies.creative import Creative
-from policies.hands import models_present
+from policies.hands import models_present, pose_models_present
 
 RED, GREEN, GREY = (255, 0, 0), (0, 255, 0), (128, 128, 128)
 
@@ -172,8 +172,8 @@ def test_bg401_shares_the_loaded_detector(detector):
 # ------------------------------------------------------------------ the bundled hand models
 
 needs_models = pytest.mark.skipif(
-    not models_present(bg402_anatomy.DEFAULT_HAND_MODELS),
-    reason="hand models not installed: `make setup` puts them in var/models/mediapipe",
+    not (models_present(bg402_anatomy.DEFAULT_HAND_MODELS) and pose_models_present(bg402_anatomy.DEFAULT_HAND_MODELS)),
+    reason="hand and pose models not installed: `make setup` puts them in var/models/mediapipe",
 )
 
 
@@ -189,12 +189,64 @@ def _sample(name: str) -> np.ndarray:
 
 
 @needs_models
-@pytest.mark.parametrize(("name", "faces"), [("astronaut", 1), ("grace_hopper", 1), ("chelsea", 0), ("coffee", 0)])
-def test_real_photographs_without_hands_pass_and_faces_are_people(name, faces):
+@pytest.mark.parametrize(("name", "people"), [("chelsea", 0), ("coffee", 0)])
+def test_real_photographs_with_no_person_pass(name, people):
     outcome = bg402_anatomy.run(Creative(name, _sample(name)), None, kit("acme"), {})
     assert outcome.status == "pass", outcome.message
+    assert outcome.message == "no hands found, and no wrist in the frame (0 people)"
     assert outcome.evidence["method"] == "hand-models"
-    assert (outcome.evidence["hands"], outcome.evidence["people"]) == (0, faces)
+    assert (outcome.evidence["hands"], outcome.evidence["people"], outcome.evidence["poses"]) == (0, people, [])
+
+
+@needs_models
+@pytest.mark.parametrize(("name", "wrists"), [("astronaut", 2), ("grace_hopper", 1)])
+def test_a_wrist_in_view_with_no_hand_found_is_never_a_pass(name, wrists):
+    # The astronaut holds her helmet with both hands in plain view; the palm detector finds
+    # neither. The pose model puts both wrists in the frame: not "no hands found". On
+    # grace_hopper.jpg it puts her right wrist at her chest, in the frame (presence 0.66):
+    # unverified too, the price of never passing a hand it could not see.
+    outcome = bg402_anatomy.run(Creative(name, _sample(name)), None, kit("acme"), {})
+    assert outcome.status == "unverified", outcome.message
+    assert f"{wrists} wrist{'s' if wrists > 1 else ''} in view (1 person) and no hand found" in outcome.message
+    assert len(outcome.evidence["wrists_without_a_hand"]) == wrists
+    assert all(w["in_frame"] and w["presence"] >= 0.5 for w in outcome.evidence["wrists_without_a_hand"])
+
+
+PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
+
+
+@needs_models
+@pytest.mark.parametrize(
+    ("photo", "hands"),
+    [("business-person.jpg", 2), ("sitting.jpg", 2), ("two-children.jpg", 1), ("couple-and-dog.jpg", 1),
+     ("riders.jpg", 1), ("thumb-up.jpg", 1)],
+)  # fmt: skip
+def test_real_photographs_of_people_with_hands_never_pass(photo, hands):
+    rgb = np.asarray(Image.open(PHOTOS / photo).convert("RGB"))
+    outcome = bg402_anatomy.run(Creative(photo, rgb), None, kit("acme"), {})
+    assert outcome.status == "unverified", outcome.message
+    assert outcome.evidence["hands"] == hands
+
+
+@needs_models
+def test_hands_beyond_the_wrists_are_found_where_the_palm_detector_misses_them():
+    # sitting.jpg: the palm detector finds one of her hands on her knees; the square beyond
+    # the other wrist holds the second. One hand found both ways is counted once.
+    from policies.hands import hand_models
+
+    rgb = np.asarray(Image.open(PHOTOS / "sitting.jpg").convert("RGB"))
+    models = hand_models(bg402_anatomy.DEFAULT_HAND_MODELS)
+    assert sum(h.presence >= 0.5 for h in models.hands(rgb)) == 1
+    outcome = bg402_anatomy.run(Creative("sitting", rgb), None, kit("acme"), {})
+    assert outcome.evidence["hands"] == 2 and outcome.evidence["wrists_without_a_hand"] == []
+    business = np.asarray(Image.open(PHOTOS / "business-person.jpg").convert("RGB"))
+    assert bg402_anatomy.run(Creative("b", business), None, kit("acme"), {}).evidence["hands"] == 2
+
+
+@needs_models
+def test_no_person_and_no_hand_in_a_real_photograph_passes():
+    rgb = np.asarray(Image.open(PHOTOS / "pasta.jpg").convert("RGB"))
+    assert bg402_anatomy.run(Creative("pasta", rgb), None, kit("acme"), {}).status == "pass"
 
 
 @needs_models
@@ -212,7 +264,8 @@ def test_three_faces_make_room_for_six_hands():
     scene = np.hstack([face, face, face])
     outcome = bg402_anatomy.run(Creative("three", scene), None, kit("acme"), {})
     assert outcome.evidence["people"] == 3
-    assert outcome.status == "pass"
+    # Side by side, the pose model puts their wrists below the frame.
+    assert outcome.status == "pass", outcome.message
 
 
 def _hand(presence: float = 0.95, finger: float = 1.0, width: float = 0.8):
@@ -238,7 +291,7 @@ def test_hand_ratios_are_multiples_of_the_palm():
 @pytest.mark.parametrize(
     ("hands", "faces", "status", "message"),
     [
-        ([], [], "pass", "no hands found (0 people)"),
+        ([], [], "pass", "no hands found, and no wrist in the frame (0 people)"),
         ([_hand()], [], "unverified", "not checked: hand shapes, 1 hand for 0 people"),
         ([_hand(), _hand()], ["face"], "unverified", "cannot tell malformed hands from good ones"),
         ([_hand()] * 3, ["face"], "fail", "3 hands for 1 person: more hands than people could have"),
@@ -251,12 +304,34 @@ def test_rules_on_what_the_models_found(hands, faces, status, message):
     from policies.hands import Face
 
     found_faces = [Face(0.9, (0, 0, 5, 5)) for _ in faces]
-    outcome = bg402_anatomy.judge_hands(hands, found_faces, {})
+    outcome = bg402_anatomy.judge_hands(hands, found_faces, {}, poses=[])
     assert outcome.status == status
     assert message in outcome.message
 
 
+def _pose(*wrists: tuple[float, float, float]):
+    """A person the pose model found, with wrists at (x, y) and the given presence."""
+    from policies.hands import Pose, Wrist
+
+    return Pose(0.9, 0.99, tuple(Wrist("left", (x, y), 0.9, p, 0 <= x < 100 and 0 <= y < 100, (x, y - 10))
+                                 for x, y, p in wrists))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("poses", "status", "message"),
+    [
+        (None, "unverified", "without the pose models (run `make setup`) it cannot tell whether hands are in view"),
+        ([_pose((50, 50, 0.9))], "unverified", "1 wrist in view (1 person) and no hand found beyond them"),
+        ([_pose((50, 150, 0.9), (50, 50, 0.2))], "pass", "no hands found, and no wrist in the frame (1 person)"),
+    ],
+    ids=["no-pose-models", "wrist-in-view", "wrists-out-of-frame-or-absent"],
+)
+def test_no_hand_found_passes_only_where_the_pose_puts_no_wrist_in_the_frame(poses, status, message):
+    outcome = bg402_anatomy.judge_hands([], [], {}, poses=poses)
+    assert outcome.status == status and message in outcome.message
+
+
 def test_palms_the_landmark_model_rejects_are_not_hands():
-    outcome = bg402_anatomy.judge_hands([_hand(presence=0.01)] * 3, [], {})
+    outcome = bg402_anatomy.judge_hands([_hand(presence=0.01)] * 3, [], {}, poses=[])
     assert outcome.status == "pass"
     assert len(outcome.evidence["unconfirmed_palms"]) == 3

@@ -15,6 +15,7 @@ from policies.checks import (
     bg201_logo_match,
     bg202_logo_size_clear_space,
     bg301_palette,
+    bg303_imagery_colour,
     bg401_object_counts,
     bg502_nudity,
 )
@@ -286,3 +287,92 @@ def test_bg502_passes_portrait_and_fails_when_its_labels_are_explicit():
     failed = bg502_nudity.run(creative, None, kit("acme"), {"labels": ["FACE_FEMALE"], "threshold": 0.5})
     assert failed.status == "fail"
     assert "FACE_FEMALE" in failed.message
+
+
+def _photo_creative(name: str, kit_name: str = "acme") -> tuple[Brief, object]:
+    """A real photograph (scikit-image's) composed by pipeline.compose: pixels and placement record."""
+    import skimage.data
+
+    from pipeline.compose import compose
+
+    photo = Image.fromarray(getattr(skimage.data, name)()).convert("RGB").resize((512, 512))
+    brief = Brief(kit=kit_name, prompt="a photograph", headline="Fresh Deals Friday", logo="primary", size=(512, 512))
+    return brief, compose(photo, brief, kit(kit_name))
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "astronaut"])
+def test_bg301_judges_what_was_placed_on_a_photograph_not_the_photograph(name: str) -> None:
+    brief, composition = _photo_creative(name)
+    creative = Creative(name, np.asarray(composition.image), placements=tuple(composition.placements))
+    outcome = bg301_palette.run(creative, brief, kit("acme"), {})
+    assert outcome.status == "pass", outcome.message
+    judged = outcome.evidence["judged"]
+    assert judged["style"] == "photo" and judged["style_from"].startswith("measured")
+    assert (
+        "inside what brandgate placed" in judged["area"] and "photograph's own colours are not judged" in judged["area"]
+    )
+
+
+def test_bg301_fails_an_off_palette_plate_placed_on_a_photograph() -> None:
+    brief, composition = _photo_creative("chelsea")
+    rgb = np.asarray(composition.image).copy()
+    left, top, right, bottom = next(p for p in composition.placements if p["element"] == "headline")["box"]
+    rgb[top:bottom, left:right] = (127, 209, 43)  # #7FD12B: far from every acme colour
+    placements = [{**p, "plate_box": [left, top, right, bottom]} if p["element"] == "headline" else p
+                  for p in composition.placements]  # fmt: skip
+    outcome = bg301_palette.run(Creative("t", rgb, placements=tuple(placements)), brief, kit("acme"), {})
+    assert outcome.status == "fail" and outcome.evidence["off_palette"][0]["delta_e"] > 10
+
+
+def test_bg301_fails_placed_text_in_a_colour_off_the_palette() -> None:
+    brief, composition = _photo_creative("coffee")
+    placements = [{**p, "text_colour": "#7FD12B"} if p["element"] == "headline" else p for p in composition.placements]
+    outcome = bg301_palette.run(
+        Creative("t", np.asarray(composition.image), placements=tuple(placements)), brief, kit("acme"), {}
+    )
+    assert outcome.status == "fail" and "placed text is drawn in #7FD12B" in outcome.message
+
+
+def test_bg301_on_declared_flat_art_judges_every_flat_pixel() -> None:
+    item = _first("off_palette")
+    brief = item.brief.model_copy(update={"style": "flat"})
+    outcome = bg301_palette.run(Creative(item.name, item.render()), brief, kit(item.kit_name), {})
+    assert outcome.status == "fail" and outcome.evidence["judged"]["style_from"] == "brief"
+    assert outcome.evidence["judged"]["area"].startswith("every flat pixel")
+
+
+# ------------------------------------------------------------------ BG303 (opt-in)
+
+
+def _with_imagery(kit_name: str, **ranges: list[float]):
+    from policies.kit import ImageryRanges
+
+    base = kit(kit_name)
+    return base.model_copy(update={"spec": base.spec.model_copy(update={"imagery": ImageryRanges(**ranges)})})
+
+
+def test_bg303_is_off_until_a_kit_sets_imagery_ranges() -> None:
+    brief, composition = _photo_creative("coffee")
+    creative = Creative("t", np.asarray(composition.image), placements=tuple(composition.placements))
+    assert bg303_imagery_colour.run(creative, brief, kit("acme"), {}).status == "skip"
+
+
+def test_bg303_measures_the_photograph_without_what_was_placed() -> None:
+    brief, composition = _photo_creative("coffee")
+    creative = Creative("t", np.asarray(composition.image), placements=tuple(composition.placements))
+    warm = bg303_imagery_colour.run(creative, brief, _with_imagery("acme", warmth=[0, 60], brightness=[20, 95]), {})
+    assert warm.status == "pass", warm.message
+    measured = warm.evidence["measured"]
+    cool = bg303_imagery_colour.run(creative, brief, _with_imagery("acme", warmth=[-40, measured["warmth"] - 5]), {})
+    assert cool.status == "fail" and f"warmth {measured['warmth']:.1f} outside" in cool.message
+    flat = brief.model_copy(update={"style": "flat"})
+    assert bg303_imagery_colour.run(creative, flat, _with_imagery("acme", warmth=[0, 1]), {}).status == "skip"
+
+
+def test_a_backwards_imagery_range_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from policies.kit import ImageryRanges
+
+    with pytest.raises(ValidationError, match="runs backwards"):
+        ImageryRanges(saturation=(40, 5))
