@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.slash import AuditQuery
+from brandgate import review
 from brandgate.db import approvals
 from brandgate.db.audit import append_event
 from brandgate.db.engine import make_sessionmaker, process_engine
@@ -171,7 +172,7 @@ class BrandgateServices:
     def decide(self, image_id: str, decision: Decision, decided_by: str, reason: str | None) -> None:
         _, sessions = self._database()
         try:
-            approvals.decide(sessions, image_id, decision, decided_by, reason)
+            review.decide(sessions, image_id, decision, decided_by, reason)
         except approvals.AlreadyDecided as exc:
             raise DecisionTaken(exc.decision, exc.decided_by) from None
 
