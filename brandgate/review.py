@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db import approvals
-from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.db.models import Approval, AuditEvent, CheckResultRow, Image, Request
 from brandgate.errors import UserError
 from policies.engine import accepted_by_policy
 
@@ -176,3 +176,112 @@ def decide(
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DecisionMade:
+    """A decision as the audit trail recorded it, with what telling people about it needs."""
+
+    seq: int
+    image_id: str
+    decision: str
+    decided_by: str
+    reason: str | None
+    request_id: str
+    kit: str
+    requested_by: str
+    channel: str | None
+    index: int
+    n_images: int
+
+
+@dataclass(frozen=True)
+class SlackPost:
+    """Where an image was shown in Slack: its message in a thread, and the file it was uploaded as."""
+
+    channel: str | None
+    thread_ts: str | None
+    message_ts: str | None
+    file_id: str | None
+
+
+POSTED = "slack.image_posted"
+
+
+def last_decision_seq(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        seq = session.scalar(
+            select(func.max(AuditEvent.seq)).where(AuditEvent.kind.in_(("image.approved", "image.rejected")))
+        )
+        return int(seq or 0)
+
+
+def decisions_after(sessions: sessionmaker[Session], seq: int, limit: int = 200) -> list[DecisionMade]:
+    """Decisions recorded after event `seq`, in the order they were made, from any door."""
+    with sessions() as session:
+        rows = session.execute(
+            select(AuditEvent.seq, Approval, Image, Request)
+            .join(Approval, Approval.image_id == AuditEvent.subject_id)
+            .join(Image, Image.id == Approval.image_id)
+            .join(Request, Request.id == Image.request_id)
+            .where(AuditEvent.seq > seq, AuditEvent.kind.in_(("image.approved", "image.rejected")))
+            .order_by(AuditEvent.seq)
+            .limit(limit)
+        ).all()
+        return [
+            DecisionMade(
+                seq=int(event_seq),
+                image_id=image.id,
+                decision=approval.decision,
+                decided_by=approval.decided_by,
+                reason=approval.reason,
+                request_id=request.id,
+                kit=request.kit_name,
+                requested_by=request.requested_by,
+                channel=request.channel,
+                index=image.index,
+                n_images=request.n_images,
+            )
+            for event_seq, approval, image, request in rows
+        ]
+
+
+def recent_decisions(sessions: sessionmaker[Session], requested_by: str, limit: int = 10) -> list[DecisionMade]:
+    """The latest decisions on one person's images, newest first."""
+    with sessions() as session:
+        rows = session.execute(
+            select(Approval, Image, Request)
+            .join(Image, Image.id == Approval.image_id)
+            .join(Request, Request.id == Image.request_id)
+            .where(Request.requested_by == requested_by)
+            .order_by(Approval.decided_at.desc(), Approval.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            DecisionMade(0, image.id, approval.decision, approval.decided_by, approval.reason, request.id,
+                         request.kit_name, request.requested_by, request.channel, image.index, request.n_images)
+            for approval, image, request in rows
+        ]  # fmt: skip
+
+
+def slack_posts(sessions: sessionmaker[Session], image_ids: Sequence[str]) -> dict[str, SlackPost]:
+    """Where each image was last shown in Slack, as the bot recorded it (POSTED events)."""
+    if not image_ids:
+        return {}
+    with sessions() as session:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.kind == POSTED, AuditEvent.subject_id.in_(list(image_ids)))
+            .order_by(AuditEvent.seq)
+        ).all()
+    posts: dict[str, SlackPost] = {}
+    for event in events:
+        p = event.payload or {}
+        earlier = posts.get(str(event.subject_id))
+        posts[str(event.subject_id)] = SlackPost(
+            channel=p.get("channel") or (earlier.channel if earlier else None),
+            thread_ts=p.get("thread_ts") or (earlier.thread_ts if earlier else None),
+            message_ts=p.get("message_ts") or (earlier.message_ts if earlier else None),
+            file_id=p.get("file_id") or (earlier.file_id if earlier else None),
+        )
+    return posts

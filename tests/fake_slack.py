@@ -191,6 +191,14 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": {**view, "id": f"V{next(self._ids):08d}", "hash": "h"}}
 
+    def _api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        if not params.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_blocks"}  # Slack's limit for a view
+        return {"ok": True, "view": {**view, "id": f"V{next(self._ids):08d}", "hash": "h"}}
+
     def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._ids):08d}"
         return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
