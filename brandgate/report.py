@@ -159,3 +159,35 @@ def weekly(facts: Sequence[ImageFacts], review_cost_usd: float, now: datetime) -
         ]
         out.append(Week(start, governance_figures(weeks[start], review_cost_usd), max(ages) if ages else None))
     return out
+
+
+def summary_lines(f: dict[str, Any]) -> list[str]:
+    """The figures for people (the weekly Slack post uses these lines too)."""
+    rate = f["auto_pass_rate"]
+    cost = f["cost_per_usable_usd"]
+    ttd = f["time_to_decision_s"]
+    lines = [
+        f"images {f['images']}: {f['passed']} passed without review, {f['approved']} approved, "
+        f"{f['rejected']} rejected by a brand manager, {f['waiting']} waiting",
+        f"auto-pass rate {'n/a' if rate is None else f'{rate * 100:.1f}%'}; time to decision p50 "
+        f"{_hours(ttd['p50'])}, p95 {_hours(ttd['p95'])}",
+        f"cost: GPU ${f['gpu_cost_usd']:.4f} + review ${f['review_cost_usd']:.2f}; per usable image "
+        f"{'n/a' if cost is None else f'${cost:.4f}'}",
+    ]
+    overruled = sorted(
+        ((cid, c) for cid, c in f["checks"].items() if c["override_rate"] is not None),
+        key=lambda item: -item[1]["override_rate"],
+    )
+    if overruled:
+        lines.append(
+            "most overruled: "
+            + ", ".join(
+                f"{cid} {c['override_rate'] * 100:.0f}% of {c['approved_after'] + c['rejected_after']}"
+                for cid, c in overruled[:5]
+            )
+        )
+    return lines
+
+
+def _hours(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds / 3600:.1f} h"

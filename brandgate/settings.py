@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     slack_governance_channel: str | None = Field(
         default=None, description="Channel ID where the scheduler posts the weekly governance report."
     )
-    governance_report_cron: str = Field(default="0 8 * * 1", description="When the weekly report is posted (UTC).")
+    governance_report_cron: str = Field(default="0 8 * * mon", description="When the weekly report is posted (UTC).")
     scheduler_misfire_grace_s: int = Field(default=3600, ge=1, description="A missed run still starts this late.")
     gate_max_family_drop_points: float = Field(default=1.0, ge=0, description="Pass-rate points a family may lose.")
     gate_allow_unmeasured: Annotated[list[str], NoDecode] = Field(

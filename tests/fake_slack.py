@@ -164,6 +164,7 @@ class FakeSlack:
             "team_id": self.team_id,
             "user_id": BOT_USER,
             "bot_id": "BBOTID",
+            "app_id": "ABRANDGATE",
         }
 
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
