@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image as PILImage
 from sqlalchemy import select
 
 from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.models import Approval, AuditEvent
 from brandgate.settings import Settings
+from policies.perceptual import phash_hex
 
 
 def _seed(settings: Settings, add_image: Any) -> dict[str, str]:
@@ -124,3 +128,31 @@ def test_first_decision_wins_and_the_second_is_told_who(db_settings: Settings, a
     code, _, err = run_cli(db_settings, "review", "approve", ids["new_flag"], "--by", "bob")
     assert code == 2
     assert f"image {ids['new_flag']} was already rejected by cli:anna; nothing changed" in err
+
+
+def test_a_stripped_copy_is_matched_to_its_image_and_names_the_decision(
+    db_settings: Settings, add_image: Any, run_cli: Any, tmp_path: Path
+) -> None:
+    preview, export = (tmp_path / "preview.png"), (tmp_path / "export.png")
+    hashes = []
+    for path, colour in ((preview, (200, 30, 40)), (export, (20, 160, 60))):
+        picture = PILImage.new("RGB", (96, 96), colour)
+        for x in range(0, 96, 12):
+            picture.paste((250, 250, 250), (x, x, x + 12, 96 - x if colour[1] > 100 else x + 12))
+        picture.save(path)  # no credentials: a copy with its manifest stripped
+        hashes.append(phash_hex(np.asarray(picture)))
+    engine = make_engine(db_settings)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            flagged = add_image(session, verdict="flag", phash=hashes[0]).id
+            hq = add_image(session, verdict="pass", phash=hashes[1], kind="export", parent_image_id=flagged).id
+    finally:
+        engine.dispose()
+    assert run_cli(db_settings, "review", "approve", flagged, "--by", "anna")[0] == 0
+    code, out, _ = run_cli(db_settings, "verify", str(preview))
+    assert code == 5 and f"visually matches image {flagged}" in out and "; approved by cli:anna at " in out
+    code, out, _ = run_cli(db_settings, "verify", str(export), "--json")
+    match = json.loads(out)["lookup"]["match"]
+    assert code == 5 and match["image_id"] == hq
+    assert match["decision"].startswith("approved by cli:anna at ")
+    assert match["decision"].endswith(f"(on the preview {flagged} it was exported from)")
