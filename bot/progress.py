@@ -72,7 +72,7 @@ class ProgressTracker:
         self._clock = clock
         self._followed: dict[str, Followed] = {}
         # Told once per request when images wait for a brand manager: (kit, channel, thread, request, waiting, n).
-        self.needs_decisions: Callable[[str, str, str | None, str, int, int], None] | None = None
+        self.needs_decisions: Callable[[str, str | None, str | None, str, int, int], None] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -20,7 +20,7 @@ from bot import home, messages
 from bot.access import Access
 from bot.services import Services, parse_actor
 from brandgate.kits import list_kits
-from brandgate.review import DecisionMade, SlackPost, now_utc
+from brandgate.review import NOT_REVIEWED_SOURCES, DecisionMade, SlackPost, now_utc
 from brandgate.settings import Settings
 from policies.kit import Kit
 
@@ -50,6 +50,7 @@ class ReviewDesk:
         self._viewers: dict[str, tuple[float, int]] = {}  # user -> (when opened, page offset)
         self._edited: set[str] = set()  # images whose thread message a click here already edited
         self._seq: int | None = None
+        self._done_seq: int | None = None  # requests finished outside Slack are followed from here
         self._team_id: str | None = None  # the workspace, learnt from the first Home tab opened
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -121,6 +122,7 @@ class ReviewDesk:
                 return
             try:
                 self._seq = self._services.last_decision_seq()
+                self._done_seq = self._services.last_event_seq()
             except Exception as exc:  # no database yet: the loop learns where the trail stands later
                 log.warning("the review desk cannot read the trail yet: %s", exc)
             self._thread = threading.Thread(target=self._run, name="brandgate-review-desk", daemon=True)
@@ -140,9 +142,11 @@ class ReviewDesk:
 
     def follow_once(self) -> list[DecisionMade]:
         """Tell everyone of the decisions made since the last look; returns them."""
-        if self._seq is None:
+        if self._seq is None or self._done_seq is None:
             self._seq = self._services.last_decision_seq()
+            self._done_seq = self._services.last_event_seq()
             return []
+        self._tell_managers_of_unthreaded()
         decisions = self._services.decisions_after(self._seq)
         if not decisions:
             return []
@@ -155,6 +159,21 @@ class ReviewDesk:
                 log.exception("telling of the decision on %s failed", decision.image_id)
         self._republish({d.kit for d in decisions}, {d.requested_by for d in decisions})
         return decisions
+
+    def _tell_managers_of_unthreaded(self) -> None:
+        """Requests made outside Slack have no thread: their kit's managers hear of them here, once."""
+        finished = self._services.finished_after(self._done_seq or 0)
+        if not finished:
+            return
+        self._done_seq = finished[-1].seq
+        for request in finished:
+            if request.waiting and request.source not in ("slack", "export", *NOT_REVIEWED_SOURCES):
+                try:
+                    self.request_needs_decisions(
+                        request.kit, None, None, request.request_id, request.waiting, request.n_images
+                    )
+                except Exception:
+                    log.exception("telling the managers about request %s failed", request.request_id)
 
     def _tell(self, decision: DecisionMade, post: SlackPost | None) -> None:
         with self._lock:
@@ -212,7 +231,7 @@ class ReviewDesk:
         return list(dict.fromkeys([*named, *members]))
 
     def request_needs_decisions(
-        self, kit_name: str, channel: str, thread_ts: str | None, request_id: str, waiting: int, n_images: int
+        self, kit_name: str, channel: str | None, thread_ts: str | None, request_id: str, waiting: int, n_images: int
     ) -> None:
         """Once per request: the kit's managers hear that its images wait (the thread, or DMs)."""
         try:
@@ -220,11 +239,15 @@ class ReviewDesk:
         except Exception as exc:
             log.warning("cannot tell the managers of %s: %s", kit_name, exc)
             return
+        if not self._services.claim_once(f"review-notify:{request_id}"):
+            return  # told already (by this process before a restart, or by another bot process)
         what = (
             f"{waiting} of {n_images} image{'s' if n_images != 1 else ''} from kit *{kit.name}* "
             f"need{'s' if waiting == 1 else ''} a brand manager's decision (request `{request_id}`)"
         )
-        if kit.spec.slack.review_notify == "dm":
+        if not channel and kit.spec.slack.review_channel:
+            channel, thread_ts = kit.spec.slack.review_channel, None  # no thread: the kit's review channel
+        if kit.spec.slack.review_notify == "dm" or not channel:
             for user in self.managers_of(kit):
                 self.direct_message(user, f":inbox_tray: {what}. Decide in the thread or in the app's Home tab.")
             return

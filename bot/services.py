@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -123,6 +124,16 @@ class Services(Protocol):
     def decisions_after(self, seq: int) -> list[review.DecisionMade]: ...
 
     def slack_posts(self, image_ids: list[str]) -> dict[str, review.SlackPost]: ...
+
+    def last_event_seq(self) -> int: ...
+
+    def finished_after(self, seq: int) -> list[review.FinishedRequest]:
+        """Requests finished after event `seq`, with how many of their images wait for a decision."""
+        ...
+
+    def claim_once(self, name: str) -> bool:
+        """True for the one caller, in any process, that claims `name` (telling managers once per request)."""
+        ...
 
     def record_post(self, image_id: str, post: review.SlackPost) -> None:
         """Remember where an image was shown in Slack (an audit event), so a decision elsewhere can edit it."""
@@ -258,6 +269,18 @@ class BrandgateServices:
     def slack_posts(self, image_ids: list[str]) -> dict[str, review.SlackPost]:
         _, sessions = self._database()
         return review.slack_posts(sessions, image_ids)
+
+    def last_event_seq(self) -> int:
+        _, sessions = self._database()
+        return review.last_event_seq(sessions)
+
+    def finished_after(self, seq: int) -> list[review.FinishedRequest]:
+        _, sessions = self._database()
+        return review.finished_after(sessions, seq)
+
+    def claim_once(self, name: str) -> bool:
+        _, sessions = self._database()
+        return review.claim_once(sessions, name, f"bot:{os.getpid()}")
 
     def record_post(self, image_id: str, post: review.SlackPost) -> None:
         payload = {k: v for k, v in vars(post).items() if v}

@@ -124,7 +124,7 @@ def governance_figures(facts: Sequence[ImageFacts], review_cost_usd: float) -> d
             "p50": round(p50, 3) if p50 is not None else None,
             "p95": round(p95, 3) if p95 is not None else None,
         },
-        "gpu_cost_usd": round(gpu, 6),
+        "gpu_cost_usd": float(round(gpu, 6)),
         "review_cost_usd": round(review, 6),
         "cost_per_usable_usd": _ratio(gpu + review, passed + approved),
         "checks": {check_id: checks[check_id] for check_id in sorted(checks)},

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db import approvals
-from brandgate.db.models import Approval, AuditEvent, CheckResultRow, Image, Request
+from brandgate.db.models import Approval, AuditEvent, CheckResultRow, Image, Request, SchedulerLock
 from brandgate.errors import UserError
 from policies.engine import accepted_by_policy
 
@@ -285,3 +286,57 @@ def slack_posts(sessions: sessionmaker[Session], image_ids: Sequence[str]) -> di
             file_id=p.get("file_id") or (earlier.file_id if earlier else None),
         )
     return posts
+
+
+@dataclass(frozen=True)
+class FinishedRequest:
+    """A request that finished with images waiting for a decision."""
+
+    seq: int
+    request_id: str
+    kit: str
+    source: str
+    requested_by: str
+    n_images: int
+    waiting: int
+
+
+def last_event_seq(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.max(AuditEvent.seq))) or 0)
+
+
+def finished_after(sessions: sessionmaker[Session], seq: int, limit: int = 200) -> list[FinishedRequest]:
+    """Requests finished after event `seq` (a `request.done` event), with how many of their images wait."""
+    with sessions() as session:
+        rows = session.execute(
+            select(AuditEvent.seq, Request)
+            .join(Request, Request.id == AuditEvent.subject_id)
+            .where(AuditEvent.seq > seq, AuditEvent.kind == "request.done")
+            .order_by(AuditEvent.seq)
+            .limit(limit)
+        ).all()
+        found = []
+        for event_seq, request in rows:
+            waiting = session.scalar(
+                select(func.count(Image.id))
+                .outerjoin(Approval, Approval.image_id == Image.id)
+                .where(Image.request_id == request.id, Image.verdict.in_(UNDECIDED), Image.kind == "preview",
+                       Approval.id.is_(None))
+            )  # fmt: skip
+            found.append(FinishedRequest(int(event_seq), request.id, request.kit_name, request.source,
+                                         request.requested_by, request.n_images, int(waiting or 0)))  # fmt: skip
+        return found
+
+
+def claim_once(sessions: sessionmaker[Session], name: str, holder: str) -> bool:
+    """True for the one caller that claims `name`, in this process or any other (a row in scheduler_locks)."""
+    try:
+        with sessions.begin() as session:
+            session.add(
+                SchedulerLock(name=name[:100], holder=holder[:200], acquired_at=now_utc(),
+                              expires_at=datetime.max.replace(tzinfo=UTC))
+            )  # fmt: skip
+    except IntegrityError:
+        return False
+    return True

@@ -8,6 +8,8 @@ nothing in the kit has waited past its `review_sla_hours`.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +22,7 @@ from brandgate.db.engine import make_sessionmaker
 from brandgate.errors import ConfigError
 from brandgate.kits import list_kits, resolve_kit
 from brandgate.report import governance_figures, image_facts, summary_lines, weekly
-from brandgate.review import waiting_images
+from brandgate.review import claim_once, waiting_images
 from brandgate.settings import Settings
 from brandgate.slack_client import web_client
 from policies.kit import Kit
@@ -77,9 +79,6 @@ def _managers(client: WebClient, kit: Kit, settings: Settings) -> list[str]:
 
 def send_review_reminders(settings: Settings, engine: Engine, now: datetime) -> list[Reminder]:
     """Tell each kit's managers about images waiting past the kit's SLA; returns the reminders sent."""
-    # Imported here: the scheduler module imports this one, and this needs its claim.
-    from brandgate.scheduler import claim_occurrence, holder_name
-
     sessions = make_sessionmaker(engine)
     client: WebClient | None = None
     sent: list[Reminder] = []
@@ -93,7 +92,8 @@ def send_review_reminders(settings: Settings, engine: Engine, now: datetime) -> 
         overdue = [w for w in waiting_images(sessions, [kit.name]) if w.waiting_s(now) > sla * 3600]
         if not overdue:
             continue
-        if not claim_occurrence(engine, f"review-reminder:{kit.name}", period_start(now, sla), holder_name()):
+        period = f"review-reminder:{kit.name}@{period_start(now, sla).isoformat()}"
+        if not claim_once(sessions, period, f"{socket.gethostname()}:{os.getpid()}"):
             continue  # this period's reminder for the kit went already
         client = client or web_client(settings, "review reminders")
         oldest = overdue[0]
@@ -120,6 +120,7 @@ def send_review_reminders(settings: Settings, engine: Engine, now: datetime) -> 
 
 def post_governance_report(settings: Settings, engine: Engine, now: datetime) -> str:
     """The last seven days' figures and the weekly trend charts, posted to the governance channel."""
+    # Lazy: matplotlib loads only when a report is drawn.
     from brandgate.report_page import chart_pngs, report_html
 
     channel = settings.slack_governance_channel

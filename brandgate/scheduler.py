@@ -270,6 +270,7 @@ def anchor_job() -> None:
 
 def reminder_job() -> None:
     """What the stored reminder job calls: each kit's overdue decisions to its managers."""
+    # Lazy: the Slack SDK and matplotlib load only when a review desk job runs.
     from brandgate.review_posts import send_review_reminders
 
     settings = get_settings()
@@ -284,6 +285,7 @@ def reminder_job() -> None:
 
 def report_job() -> None:
     """What the stored report job calls: the weekly governance report, once per occurrence."""
+    # Lazy, as above.
     from brandgate.review_posts import post_governance_report
 
     settings = get_settings()

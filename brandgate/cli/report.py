@@ -48,6 +48,7 @@ def report_command(
     facts = image_facts(make_sessionmaker(engine), start, end, kit)
     figures = governance_figures(facts, settings.review_cost_usd)
     if html_file is not None:
+        # Lazy: matplotlib loads only when --html asks for charts.
         from brandgate.report_page import report_html
 
         now = now_utc()

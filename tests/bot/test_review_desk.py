@@ -12,10 +12,13 @@ from typing import Any
 import yaml
 
 from bot import home, messages
+from brandgate.jobs.api import Submission
+from brandgate.jobs.front import QueueFront
 from brandgate.review import decide
 from brandgate.settings import Settings
+from policies.brief import brief_from_mapping
 from tests.bot.conftest import ANNA, GROUP, GROUP_MANAGER, MARK, MARKETING, BotUnderTest
-from tests.bot.test_results_and_approvals import _image_messages, _message, _queue_and_finish
+from tests.bot.test_results_and_approvals import HEADLINE_MISS, _image_messages, _message, _queue_and_finish
 from tests.fake_slack import TEAM_ID, Call
 
 MARK_ACTOR = f"slack:{TEAM_ID}:{MARK}"
@@ -311,3 +314,21 @@ def test_a_manager_clears_fifty_waiting_images_from_the_home_tab(served: BotUnde
     assert all(len(c.params["view"]["blocks"]) <= 100 for c in publishes(served, ANNA))
     # no thread was opened, posted to or edited: every decision was made in the Home tab
     assert served.slack.calls_to("chat.update") == [] and served.slack.calls_to("chat.postMessage") == []
+
+
+def test_a_request_made_outside_slack_tells_its_managers_once(served: BotUnderTest, front: QueueFront) -> None:
+    brief = brief_from_mapping({"kit": "acme", "prompt": "five red apples", "n": 3}, "brief")
+    accepted = front.submit(Submission(brief=brief, requested_by="cli:ops", source="cli"))
+    served.worker.finish(accepted.request_id, ["flag", "pass", "unverified"], {0: [HEADLINE_MISS]})
+    # no thread to mention the group in: each manager gets a DM, once
+    calls = served.slack.wait_for(
+        lambda calls: (
+            sum(c.method == "chat.postMessage" and str(c.params["channel"]).startswith("D") for c in calls) >= 2
+        )
+    )
+    time.sleep(1.0)  # several rounds of the loop that follows the trail
+    dms = [c for c in served.slack.calls_to("chat.postMessage") if str(c.params["channel"]).startswith("D")]
+    assert sorted(c.params["channel"] for c in dms) == [f"D{ANNA}", f"D{GROUP_MANAGER}"]
+    assert all(f"2 of 3 images from kit *acme* need a brand manager's decision (request `{accepted.request_id}`)"
+               in c.params["text"] for c in dms)  # fmt: skip
+    assert not [c for c in calls if c.method == "chat.postMessage" and c.params.get("thread_ts")]
