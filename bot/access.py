@@ -111,6 +111,9 @@ class Access:
             return "you asked for this image, so another brand manager has to decide on it"
         return None
 
+    def group_members(self, group_id: str) -> frozenset[str]:
+        return self._groups.members(group_id)
+
     def is_compliance(self, user_id: str) -> bool:
         if user_id in self._settings.slack_compliance_users:
             return True

@@ -16,6 +16,7 @@ from bot.listeners import actions, commands, events, views
 from bot.middleware.authorisation import WorkspaceOnly
 from bot.middleware.retries import DeliveryLog, DropRetries
 from bot.progress import ProgressTracker
+from bot.review_desk import ReviewDesk
 from bot.runtime import BotMetrics, Runtime
 from bot.services import BrandgateServices, Services
 from brandgate.errors import ConfigError
@@ -41,15 +42,20 @@ def build_app(settings: Settings, services: Services | None = None) -> App:
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="brandgate-bot")
     services = services if services is not None else BrandgateServices(settings)
     metrics = BotMetrics()
+    access = Access(settings, GroupMembers(client, settings.slack_group_cache_s))
+    desk = ReviewDesk(settings, client, services, access, interval=settings.slack_progress_interval_s)
+    tracker = ProgressTracker(client, services, executor, interval=settings.slack_progress_interval_s)
+    tracker.needs_decisions = desk.request_needs_decisions
     runtime = Runtime(
         settings=settings,
         client=client,
         services=services,
-        access=Access(settings, GroupMembers(client, settings.slack_group_cache_s)),
-        tracker=ProgressTracker(client, services, executor, interval=settings.slack_progress_interval_s),
+        access=access,
+        tracker=tracker,
         executor=executor,
         deliveries=DeliveryLog(),
         metrics=metrics,
+        desk=desk,
     )
     with _start_up_errors(settings):
         app = App(
@@ -69,6 +75,8 @@ def build_app(settings: Settings, services: Services | None = None) -> App:
         listeners.register(app, runtime)
     app.error(_log_error)
     setattr(app, RUNTIME_KEY, runtime)
+    # Decisions made anywhere (another bot process, the CLI) are followed from now on.
+    desk.start()
     return app
 
 

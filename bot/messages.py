@@ -93,6 +93,8 @@ def help_text() -> str:
             '• `/brandgate "five red apples on a table" kit=acme n=4 headline="Fresh Deals Friday"`'
             ' asks straight away. Also: `disclaimer="..."`, `size=1024x768`, `counts="apple:5"`, `seed=42`.',
             "• `/brandgate status [REQUEST]` shows where your requests are; `/brandgate cancel REQUEST` stops one.",
+            "• `/brandgate review` lists the images waiting for a brand manager in this channel's kits;"
+            " managers decide in the app's Home tab.",
             "• `/brandgate verify` checks the content credentials of the latest file shared here"
             " (or paste a file link after it).",
             "• `/brandgate audit kit=acme since=2026-11-01 until=2026-11-30 format=csv` sends the trail"
@@ -226,7 +228,8 @@ def decided_blocks(
             kept = [e for e in block.get("elements", []) if e.get("action_id") not in (APPROVE, REJECT, EXPORT)]
             if decision == "approved":
                 kept.insert(0, _button("Export HQ", EXPORT, image_id))
-            line = f"{icon} *{words}* by <@{user_id}>" + (f": {_clip(reason, 500)}" if reason else "")
+            by = mention(user_id) if ":" in user_id else f"<@{user_id}>"  # an actor, or a Slack user ID
+            line = f"{icon} *{words}* by {by}" + (f": {_clip(reason, 500)}" if reason else "")
             out.append(_context(line))
             if kept:
                 out.append({**block, "elements": kept})

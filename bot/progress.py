@@ -17,6 +17,7 @@ from bot import messages
 from bot.services import Services
 from brandgate.jobs.api import JobStatus
 from brandgate.requests.states import TERMINAL_STATES
+from brandgate.review import SlackPost
 
 log = logging.getLogger(__name__)
 QUEUED_POLL_S = 2.0
@@ -70,6 +71,8 @@ class ProgressTracker:
         self._interval = interval
         self._clock = clock
         self._followed: dict[str, Followed] = {}
+        # Told once per request when images wait for a brand manager: (kit, channel, thread, request, waiting, n).
+        self.needs_decisions: Callable[[str, str | None, str | None, str, int, int], None] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -160,14 +163,16 @@ class ProgressTracker:
             title = messages.upload_title(image, status.n_images)
             if followed.kind == "export":
                 title = f"HQ export: {title}"
+            file_id = None
             try:
-                self._client.files_upload_v2(
+                uploaded = self._client.files_upload_v2(
                     channel=followed.channel,
                     thread_ts=thread,
                     file=str(path),
                     filename=path.name,
                     title=title,
                 )
+                file_id = _uploaded_file_id(uploaded)
             except (SlackApiError, OSError) as exc:
                 log.warning("uploading %s failed: %s", path, exc)
                 self._client.chat_postMessage(
@@ -176,9 +181,31 @@ class ProgressTracker:
                     text=messages.error_text(f"image {image.image_id} could not be uploaded; it is kept at {path}"),
                 )
             if followed.kind == "preview":
-                self._client.chat_postMessage(
+                posted = self._client.chat_postMessage(
                     channel=followed.channel,
                     thread_ts=thread,
                     text=title,
                     blocks=messages.image_blocks(image, status.request_id, status.n_images),
                 )
+                self._remember(image.image_id, SlackPost(followed.channel, thread, str(posted.get("ts")), file_id))
+        waiting = [i for i in status.images if i.verdict in messages.UNDECIDED]
+        if followed.kind == "preview" and waiting and self.needs_decisions is not None:
+            try:
+                kit = str(self._services.image(waiting[0].image_id).kit)
+                self.needs_decisions(kit, followed.channel, thread, status.request_id, len(waiting), status.n_images)
+            except Exception:
+                log.exception("telling the managers about request %s failed", status.request_id)
+
+    def _remember(self, image_id: str, post: SlackPost) -> None:
+        # Where the image is shown, so a decision made elsewhere (Home tab, CLI) can edit it and reply.
+        try:
+            self._services.record_post(image_id, post)
+        except Exception:
+            log.exception("recording where image %s was posted failed", image_id)
+
+
+def _uploaded_file_id(response: object) -> str | None:
+    files = response.get("files") if hasattr(response, "get") else None
+    if isinstance(files, list) and files and isinstance(files[0], dict) and files[0].get("id"):
+        return str(files[0]["id"])
+    return None

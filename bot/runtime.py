@@ -15,6 +15,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.access import Access
 from bot.middleware.retries import DeliveryLog
 from bot.progress import ProgressTracker
+from bot.review_desk import ReviewDesk
 from bot.services import Services
 from brandgate.settings import Settings
 
@@ -66,6 +67,7 @@ class Runtime:
     executor: ThreadPoolExecutor
     deliveries: DeliveryLog
     metrics: BotMetrics
+    desk: ReviewDesk
 
     def tell(self, channel: str, user: str, text: str, response_url: str | None = None) -> None:
         """An ephemeral answer; through the response URL where the bot may not post (private channels, DMs)."""
@@ -93,5 +95,6 @@ class Runtime:
 
     def close(self) -> None:
         self.tracker.close()
+        self.desk.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.services.close()

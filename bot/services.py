@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.slash import AuditQuery
+from brandgate import review
+from brandgate.artifacts import ArtifactStore
 from brandgate.db import approvals
 from brandgate.db.audit import append_event
 from brandgate.db.engine import make_sessionmaker, process_engine
@@ -107,6 +110,40 @@ class Services(Protocol):
         """The credentials summary of a file's bytes, as `brandgate verify --json` prints it."""
         ...
 
+    def waiting(
+        self, kits: list[str] | None, requested_by: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[review.WaitingImage]:
+        """Undecided images, oldest first (brandgate.review.waiting_images)."""
+        ...
+
+    def count_waiting(self, kits: list[str] | None, requested_by: str | None = None) -> int: ...
+
+    def recent_decisions(self, requested_by: str, limit: int = 10) -> list[review.DecisionMade]: ...
+
+    def last_decision_seq(self) -> int: ...
+
+    def decisions_after(self, seq: int) -> list[review.DecisionMade]: ...
+
+    def slack_posts(self, image_ids: list[str]) -> dict[str, review.SlackPost]: ...
+
+    def last_event_seq(self) -> int: ...
+
+    def finished_after(self, seq: int) -> list[review.FinishedRequest]:
+        """Requests finished after event `seq`, with how many of their images wait for a decision."""
+        ...
+
+    def claim_once(self, name: str) -> bool:
+        """True for the one caller, in any process, that claims `name` (telling managers once per request)."""
+        ...
+
+    def record_post(self, image_id: str, post: review.SlackPost) -> None:
+        """Remember where an image was shown in Slack (an audit event), so a decision elsewhere can edit it."""
+        ...
+
+    def image_file(self, sha256: str, media_type: str) -> Path:
+        """The stored image file."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -172,7 +209,7 @@ class BrandgateServices:
     def decide(self, image_id: str, decision: Decision, decided_by: str, reason: str | None) -> None:
         _, sessions = self._database()
         try:
-            approvals.decide(sessions, image_id, decision, decided_by, reason)
+            review.decide(sessions, image_id, decision, decided_by, reason)
         except approvals.AlreadyDecided as exc:
             raise DecisionTaken(exc.decision, exc.decided_by) from None
 
@@ -207,6 +244,52 @@ class BrandgateServices:
 
         summary: Mapping[str, Any] = verify_bytes(data, self._settings, Path(name)).to_json()
         return summary
+
+    def waiting(
+        self, kits: list[str] | None, requested_by: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[review.WaitingImage]:
+        _, sessions = self._database()
+        return review.waiting_images(sessions, kits, requested_by, limit, offset)
+
+    def count_waiting(self, kits: list[str] | None, requested_by: str | None = None) -> int:
+        _, sessions = self._database()
+        return review.count_waiting(sessions, kits, requested_by)
+
+    def recent_decisions(self, requested_by: str, limit: int = 10) -> list[review.DecisionMade]:
+        _, sessions = self._database()
+        return review.recent_decisions(sessions, requested_by, limit)
+
+    def last_decision_seq(self) -> int:
+        _, sessions = self._database()
+        return review.last_decision_seq(sessions)
+
+    def decisions_after(self, seq: int) -> list[review.DecisionMade]:
+        _, sessions = self._database()
+        return review.decisions_after(sessions, seq)
+
+    def slack_posts(self, image_ids: list[str]) -> dict[str, review.SlackPost]:
+        _, sessions = self._database()
+        return review.slack_posts(sessions, image_ids)
+
+    def last_event_seq(self) -> int:
+        _, sessions = self._database()
+        return review.last_event_seq(sessions)
+
+    def finished_after(self, seq: int) -> list[review.FinishedRequest]:
+        _, sessions = self._database()
+        return review.finished_after(sessions, seq)
+
+    def claim_once(self, name: str) -> bool:
+        _, sessions = self._database()
+        return review.claim_once(sessions, name, f"bot:{os.getpid()}")
+
+    def record_post(self, image_id: str, post: review.SlackPost) -> None:
+        payload = {k: v for k, v in vars(post).items() if v}
+        self.record("bot", review.POSTED, image_id, payload)
+
+    def image_file(self, sha256: str, media_type: str) -> Path:
+        suffix = "." + media_type.split("/")[-1].replace("jpeg", "jpg")
+        return ArtifactStore.from_settings(self._settings).path_for(sha256, suffix)
 
     def close(self) -> None:
         if self._queue is not None:

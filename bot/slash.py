@@ -48,6 +48,11 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Review:
+    """`/brandgate review`: what waits for a decision in the channel's kits."""
+
+
+@dataclass(frozen=True)
 class Cancel:
     request_id: str
 
@@ -85,7 +90,7 @@ class QuickBrief:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-Command = Help | OpenModal | Status | Cancel | AuditQuery | Verify | QuickBrief
+Command = Help | OpenModal | Status | Review | Cancel | AuditQuery | Verify | QuickBrief
 
 
 def parse(text: str) -> Command:
@@ -102,6 +107,8 @@ def parse(text: str) -> Command:
         return Help()
     if head == "status":
         return Status(_request_id(rest[0]) if rest else None)
+    if head == "review" and not rest:
+        return Review()
     if head == "cancel":
         if len(rest) != 1:
             raise SlashError("say which request to cancel: `/brandgate cancel REQUEST_ID`")

@@ -1,4 +1,4 @@
-"""The scheduler process: the nightly suite on a cron, jobs kept in our database, one runner per occurrence.
+"""The scheduler process: the nightly suite, audit anchors and review desk posts on crons, one run per occurrence.
 
 APScheduler 3 keeps its jobs in the `apscheduler_jobs` table, so they survive restarts and a
 run missed while the process was down still starts (once, coalesced) within the grace time.
@@ -45,6 +45,10 @@ ANCHOR_JOB_ID = "audit-anchor"
 ANCHOR_JOB_REF = "brandgate.scheduler:anchor_job"
 HEAD_JOB_ID = "audit-tree-head"
 HEAD_JOB_REF = "brandgate.scheduler:tree_head_job"
+REMINDER_JOB_ID = "review-reminders"
+REMINDER_JOB_REF = "brandgate.scheduler:reminder_job"
+REPORT_JOB_ID = "governance-report"
+REPORT_JOB_REF = "brandgate.scheduler:report_job"
 LEASE = timedelta(hours=6)  # longer than any suite run; a crashed holder frees the job after it
 
 
@@ -102,6 +106,18 @@ def build_scheduler(settings: Settings, engine: Engine, job_ref: str = NIGHTLY_J
                   settings.audit_head_cron)  # fmt: skip
     elif scheduler.get_job(HEAD_JOB_ID) is not None:
         scheduler.remove_job(HEAD_JOB_ID)
+    # The review desk's posts need Slack: reminders wherever a bot token is set, the report with its channel.
+    review_jobs = {
+        REMINDER_JOB_ID: (REMINDER_JOB_REF, settings.review_reminder_cron, "BRANDGATE_REVIEW_REMINDER_CRON",
+                          "reminders of decisions waiting past a kit's SLA", bool(settings.slack_bot_token)),
+        REPORT_JOB_ID: (REPORT_JOB_REF, settings.governance_report_cron, "BRANDGATE_GOVERNANCE_REPORT_CRON",
+                        "weekly governance report", bool(settings.slack_governance_channel)),
+    }  # fmt: skip
+    for job_id, (ref, cron, setting, name, wanted) in review_jobs.items():
+        if wanted:
+            _keep_job(scheduler, job_id, ref, cron_trigger(cron, setting), name, cron)
+        elif scheduler.get_job(job_id) is not None:
+            scheduler.remove_job(job_id)
     return scheduler
 
 
@@ -291,6 +307,38 @@ def anchor_job() -> None:
 
     try:
         run_guarded(settings, engine, ANCHOR_JOB_ID, work, cron=settings.audit_anchor_cron)
+    finally:
+        engine.dispose()
+
+
+def reminder_job() -> None:
+    """What the stored reminder job calls: each kit's overdue decisions to its managers."""
+    # Lazy: the Slack SDK and matplotlib load only when a review desk job runs.
+    from brandgate.review_posts import send_review_reminders
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    try:
+        # No occurrence claim here: each kit's reminder claims its own SLA period.
+        sent = send_review_reminders(settings, engine, datetime.now(UTC))
+        log.info("review reminders: %d sent", len(sent), extra={"event": "review.reminders", "sent": len(sent)})
+    finally:
+        engine.dispose()
+
+
+def report_job() -> None:
+    """What the stored report job calls: the weekly governance report, once per occurrence."""
+    # Lazy, as above.
+    from brandgate.review_posts import post_governance_report
+
+    settings = get_settings()
+    engine = make_engine(settings)
+
+    def work() -> None:
+        post_governance_report(settings, engine, datetime.now(UTC))
+
+    try:
+        run_guarded(settings, engine, REPORT_JOB_ID, work, cron=settings.governance_report_cron)
     finally:
         engine.dispose()
 

@@ -156,6 +156,15 @@ class Settings(BaseSettings):
     audit_head_cron: str = Field(
         default="0 * * * *", description="When a signed tree head is made over the trail (crontab, UTC)."
     )
+    # The review desk (docs/slack.md): what a decision costs, and the weekly governance report.
+    review_cost_usd: float = Field(default=0.0, ge=0, description="What one brand manager's decision costs (USD).")
+    review_reminder_cron: str = Field(
+        default="0 * * * *", description="When waiting images are checked against each kit's review_sla_hours."
+    )
+    slack_governance_channel: str | None = Field(
+        default=None, description="Channel ID where the scheduler posts the weekly governance report."
+    )
+    governance_report_cron: str = Field(default="0 8 * * mon", description="When the weekly report is posted (UTC).")
     scheduler_misfire_grace_s: int = Field(default=3600, ge=1, description="A missed run still starts this late.")
     gate_max_family_drop_points: float = Field(default=1.0, ge=0, description="Pass-rate points a family may lose.")
     gate_allow_unmeasured: Annotated[list[str], NoDecode] = Field(

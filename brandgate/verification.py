@@ -63,6 +63,8 @@ class VisualMatch:
     distance: int
     kind: str
     created_at: str | None
+    # a brand manager's decision on the image (or, for an HQ export, on the preview it was made from)
+    decision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
     best = found[0]
     return Lookup(
         "match",
-        f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance})",
+        f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance})"
+        + (f"; {best.decision}" if best.decision else ""),
         best=best,
         others=tuple(found[1:6]),
         method=method,
@@ -175,7 +178,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
 
     # Lazy, like the engine above: only a file without valid credentials is looked up.
     from brandgate.db.models import PHASH_BAND_COLUMNS, Image
-    from brandgate.db.visual_index import Method, close_hashes, images_with
+    from brandgate.db.visual_index import Method, close_hashes, decisions_on, images_with
 
     engine = _trail_engine(settings)
     try:
@@ -188,6 +191,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
             method: Method | None = None if set(PHASH_BAND_COLUMNS) <= columns else "scan"
             close = close_hashes(conn, wanted, max_distance, method)
             rows = images_with(conn, sorted(close.distances))
+            decided = decisions_on(conn, [(row.id, row.parent_image_id) for row in rows])
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise _LookupUnavailable(f"the audit database cannot be read ({reason})") from None
@@ -199,6 +203,7 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
                 distance=close.distances[row.phash],
                 kind=row.kind,
                 created_at=None if row.created_at is None else row.created_at.isoformat(),
+                decision=decided.get(row.id),
             )
             for row in rows
         ),

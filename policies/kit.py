@@ -83,6 +83,10 @@ class SlackAccess(_Model):
     channels: list[str] = Field(default_factory=list, description="channel IDs allowed; empty = all")
     manager_group: str | None = None
     managers: list[str] = Field(default_factory=list)
+    # The review desk: how managers hear that images wait, and when a wait is too long.
+    review_notify: Literal["thread", "dm"] = "thread"
+    review_channel: str | None = Field(default=None, description="where reminders go; unset: managers' DMs")
+    review_sla_hours: float = Field(default=24.0, gt=0, description="a wait longer than this gets a reminder")
 
 
 class ImageryRanges(_Model):

@@ -132,6 +132,9 @@ def add_image() -> Any:
         cost_usd: float = 0.012,
         headline: str = "Fresh Deals Friday",
         requested_by: str = "U123MARKETER",
+        phash: str | None = None,
+        kind: str = "preview",
+        parent_image_id: str | None = None,
     ) -> Image:
         when = created_at or datetime.now(UTC)
         rid = request_id or uuid.uuid4().hex
@@ -164,6 +167,9 @@ def add_image() -> Any:
             generation_config={"steps": 4},
             seed=1234,
             verdict=verdict,
+            phash=phash,
+            kind=kind,
+            parent_image_id=parent_image_id,
             gpu_seconds=1.5,
             cost_usd=cost_usd,
             created_at=when,

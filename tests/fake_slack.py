@@ -164,6 +164,7 @@ class FakeSlack:
             "team_id": self.team_id,
             "user_id": BOT_USER,
             "bot_id": "BBOTID",
+            "app_id": "ABRANDGATE",
         }
 
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -189,6 +190,14 @@ class FakeSlack:
         view = params.get("view")
         if not params.get("trigger_id") or not isinstance(view, dict):
             return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {**view, "id": f"V{next(self._ids):08d}", "hash": "h"}}
+
+    def _api_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        if not params.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_blocks"}  # Slack's limit for a view
         return {"ok": True, "view": {**view, "id": f"V{next(self._ids):08d}", "hash": "h"}}
 
     def _api_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Image buttons: Approve, Reject (asks why), Export HQ, Regenerate. Authorised by middleware first."""
+"""Image buttons in threads and the Home tab: Approve, Reject (asks why), Export HQ, Regenerate. Authorised first."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot import messages
+from bot import home, messages
 from bot.briefs import queue_brief
 from bot.middleware.authorisation import ImageClickAuthorisation, clicked
 from bot.progress import Followed
@@ -51,6 +51,27 @@ def register(app: App, runtime: Runtime) -> None:
             )
             return
         mark_decided(client, body, image.image_id, "approved", user, None)
+        runtime.desk.edited_here(image.image_id)
+
+    def home_approve(body: dict[str, Any], context: BoltContext) -> None:
+        image: ImageRecord = context["image"]
+        _, _, user, team = clicked(body)
+        notice = None
+        try:
+            runtime.services.decide(image.image_id, "approved", slack_actor(team, user), None)
+        except DecisionTaken as exc:
+            notice = messages.error_text(
+                f"Not done: image `{image.image_id}` was already {exc.decision} by {messages.mention(exc.decided_by)}."
+            )
+        runtime.desk.publish(user, team, notice=notice)
+
+    def home_reject(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        image: ImageRecord = context["image"]
+        client.views_open(trigger_id=body["trigger_id"], view=messages.reject_modal(image.image_id, "", ""))
+
+    def home_page(body: dict[str, Any]) -> None:
+        _, value, user, team = clicked(body)
+        runtime.desk.publish(user, team, offset=int(value) if value.isdigit() else 0)
 
     def reject(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         image: ImageRecord = context["image"]
@@ -115,6 +136,9 @@ def register(app: App, runtime: Runtime) -> None:
     app.action(messages.REJECT, middleware=authorise)(ack=acknowledge, lazy=[reject])
     app.action(messages.EXPORT, middleware=authorise)(ack=acknowledge, lazy=[export])
     app.action(messages.REGENERATE, middleware=authorise)(ack=acknowledge, lazy=[regenerate])
+    app.action(home.HOME_APPROVE, middleware=authorise)(ack=acknowledge, lazy=[home_approve])
+    app.action(home.HOME_REJECT, middleware=authorise)(ack=acknowledge, lazy=[home_reject])
+    app.action(home.HOME_PAGE)(ack=acknowledge, lazy=[home_page])
 
 
 def mark_decided(

@@ -1,4 +1,4 @@
-"""Events API: a mention of the bot gets the help in a thread."""
+"""Events API: a mention of the bot gets the help in a thread; opening the app's Home shows the review desk."""
 
 from __future__ import annotations
 
@@ -23,4 +23,10 @@ def register(app: App, runtime: Runtime) -> None:
             text=messages.help_text(),
         )
 
+    def home_opened(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab") not in (None, "home"):
+            return  # the Messages tab
+        runtime.desk.publish(str(event["user"]), str(body.get("team_id") or "") or None)
+
     app.event("app_mention")(ack=acknowledge, lazy=[mentioned])
+    app.event("app_home_opened")(ack=acknowledge, lazy=[home_opened])

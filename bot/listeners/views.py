@@ -143,7 +143,7 @@ def register(app: App, runtime: Runtime) -> None:
         # Decided later than the click: check again, since roles or the image may have changed meanwhile.
         try:
             image = runtime.services.image(image_id)
-            if image.workspace != team:
+            if image.workspace is not None and image.workspace != team:
                 raise UserError("that image belongs to another workspace")
             refusal = runtime.access.may_decide(user, runtime.access.kit(image.kit), image.requester)
             if refusal:
@@ -156,7 +156,11 @@ def register(app: App, runtime: Runtime) -> None:
                 text = str(exc)
             if channel:
                 runtime.tell(channel, user, messages.error_text(f"Not done: {text}."))
+            else:  # asked from the Home tab: told there
+                runtime.desk.publish(user, team, notice=messages.error_text(f"Not done: {text}."))
             return
+        if not channel:
+            runtime.desk.publish(user, team)
         if channel and ts:
             # The message is rebuilt from the request's state, so no history scope is needed to edit it.
             status = runtime.services.queue.status(image.request_id)
@@ -169,6 +173,7 @@ def register(app: App, runtime: Runtime) -> None:
                     text="Image rejected",
                     blocks=messages.decided_blocks(blocks, image_id, "rejected", user, reason),
                 )
+                runtime.desk.edited_here(image_id)
 
     app.view(messages.BRIEF_MODAL)(ack=acknowledge_brief, lazy=[submit_brief])
     app.view(messages.REJECT_MODAL)(ack=acknowledge_reject, lazy=[submit_reject])

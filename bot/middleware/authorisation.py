@@ -11,7 +11,7 @@ from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot import messages
+from bot import home, messages
 from bot.runtime import Runtime
 from bot.services import slack_actor
 from brandgate.errors import UserError
@@ -20,6 +20,7 @@ from brandgate.requests.decisions import needs_a_person
 
 log = logging.getLogger(__name__)
 _IMAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DECISIONS = (messages.APPROVE, messages.REJECT, home.HOME_APPROVE, home.HOME_REJECT)
 
 
 def clicked(body: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -66,11 +67,12 @@ class ImageClickAuthorisation(Middleware):
             image = runtime.services.image(image_id)
         except UnknownJob:
             return self._refuse(action_id, image_id, user_id, team_id, channel, f"there is no image `{image_id}`")
-        if image.workspace != team_id:
+        # An image asked for outside Slack (the CLI, a script) belongs to no workspace; any may decide on it.
+        if image.workspace is not None and image.workspace != team_id:
             return self._refuse(
                 action_id, image_id, user_id, team_id, channel, "that image belongs to another workspace"
             )
-        if action_id in (messages.APPROVE, messages.REJECT):
+        if action_id in DECISIONS:
             try:
                 kit = runtime.access.kit(image.kit)
             except UserError as exc:
@@ -109,5 +111,10 @@ class ImageClickAuthorisation(Middleware):
         if channel and user_id:
             try:
                 runtime.tell(channel, user_id, messages.error_text(f"Not done: {reason}."))
+            except Exception:
+                log.exception("telling %s about the refused click failed", user_id)
+        elif user_id:  # a click in the Home tab: the answer is the Home tab, republished with it on top
+            try:
+                runtime.desk.publish(user_id, team_id or None, notice=messages.error_text(f"Not done: {reason}."))
             except Exception:
                 log.exception("telling %s about the refused click failed", user_id)

@@ -38,6 +38,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "bot": ("bot",),
     "regress": ("regress",),
     "scheduler": ("scheduler",),
+    "review": ("review",),
+    "report": ("report",),
 }
 
 

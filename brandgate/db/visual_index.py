@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, select
 
-from brandgate.db.models import PHASH_BAND_COLUMNS, PHASH_BAND_COUNT, Image, phash_bands
+from brandgate.db.models import PHASH_BAND_COLUMNS, PHASH_BAND_COUNT, Approval, Image, phash_bands
 
 BAND_BITS = 64 // PHASH_BAND_COUNT
 # Band values asked per band at radius 3 are 697; at radius 4, 2 517, about 4 % of each band's
@@ -144,7 +144,32 @@ def images_with(conn: Connection, phashes: Sequence[str]) -> list[Any]:
     """The image rows that carry any of `phashes` (id, request, hash, kind, time)."""
     if not phashes:
         return []
-    query = select(Image.id, Image.request_id, Image.phash, Image.kind, Image.created_at).where(
-        Image.phash.in_(list(phashes))
-    )
+    query = select(
+        Image.id, Image.request_id, Image.phash, Image.kind, Image.created_at, Image.parent_image_id
+    ).where(Image.phash.in_(list(phashes)))
     return list(conn.execute(query))
+
+
+def decisions_on(conn: Connection, images: Sequence[tuple[str, str | None]]) -> dict[str, str]:
+    """For (image, parent) pairs: the brand manager's decision on the image, else on its parent, in words."""
+    wanted = {i for pair in images for i in pair if i}
+    if not wanted:
+        return {}
+    found = {
+        row.image_id: row
+        for row in conn.execute(
+            select(Approval.image_id, Approval.decision, Approval.decided_by, Approval.decided_at).where(
+                Approval.image_id.in_(sorted(wanted))
+            )
+        )
+    }
+    words = {}
+    for image_id, parent in images:
+        own, inherited = found.get(image_id), found.get(parent) if parent else None
+        row = own or inherited
+        if row is None:
+            continue
+        when = row.decided_at.strftime("%Y-%m-%d %H:%M UTC") if row.decided_at else "an unrecorded time"
+        of = "" if own else f" (on the preview {parent} it was exported from)"
+        words[image_id] = f"{row.decision} by {row.decided_by} at {when}{of}"
+    return words

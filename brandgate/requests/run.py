@@ -616,6 +616,10 @@ class RequestRun:
                         "profile": job.profile.name,
                         "profile_hash": job.profile.content_hash(),
                         "parent_image_id": job.parent.id if job.parent is not None else None,
+                        # an HQ export of a flagged or unverified preview names the decision that allowed it
+                        **({"approval": {"decision": job.approval.decision, "decided_by": job.approval.decided_by,
+                                         "decided_at": as_utc(job.approval.decided_at).isoformat(),
+                                         "reason": job.approval.reason}} if job.approval is not None else {}),
                     },
                 )
         except IntegrityError:

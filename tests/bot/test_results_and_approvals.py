@@ -45,7 +45,10 @@ def _queue_and_finish(served: BotUnderTest, verdicts: list[str], user: str = MAR
 
 
 def _image_messages(served: BotUnderTest) -> list[Call]:
-    return [c for c in served.slack.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    # image messages carry blocks; replies telling managers or requesters are text only
+    return [
+        c for c in served.slack.calls_to("chat.postMessage") if c.params.get("thread_ts") and c.params.get("blocks")
+    ]
 
 
 def _buttons(call: Call) -> list[str]:

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from brandgate.db.approvals import decide
 from brandgate.db.audit import verify_chain
 from brandgate.db.export import export_records, verify_evidence
+from brandgate.db.models import AuditEvent
 from brandgate.errors import UserError
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
@@ -123,6 +125,12 @@ def test_branded_image_is_composited_and_exports_with_its_parent(
     parents = [i for i in export_credentials.ingredients if i["relationship"] == "parentOf"]
     assert len(parents) == 1 and parents[0]["has_credentials"]
     assert "image.exported" in records.kinds(first.request_id)
+    if image.verdict != "pass":  # the export's audit event names the decision that allowed it
+        with records.sessions() as session:
+            event = session.scalars(select(AuditEvent).where(AuditEvent.kind == "image.exported")).one()
+        assert event.payload["approval"]["decision"] == "approved"
+        assert event.payload["approval"]["decided_by"] == "slack:T1:UMANAGER"
+        assert event.payload["approval"]["reason"] == "fine for the test"
 
 
 def test_resubmitting_with_the_same_key_queues_once(job_settings: Settings, records: Records) -> None:
