@@ -17,7 +17,9 @@ from brandgate.contact_sheet import write_contact_sheet
 from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
 from brandgate.jobs.api import JobQueue, JobStatus, Submission
 from brandgate.jobs.front import QueueFront
+from brandgate.jobs.intake import refuse_by_policy
 from brandgate.jobs.queues import open_queue
+from brandgate.kits import resolve_kit
 from brandgate.settings import Settings, get_settings
 from policies.brief import brief_from_mapping, load_brief
 
@@ -210,6 +212,8 @@ def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | N
         if seed is not None:
             data["seed"] = seed
         brief = brief_from_mapping(data, str(brief_file))
+    # A brief the kit's policy refuses is refused here, so nothing is recorded for it.
+    refuse_by_policy(brief, resolve_kit(brief.kit, settings))
     if out is not None:
         check_out_folder(out)
     queue = _open(settings)
