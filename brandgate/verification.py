@@ -248,9 +248,10 @@ def check_trail_anchor(
         return AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: the audit database cannot be read "
                                           f"({reason})")  # fmt: skip
     if (row is None or row.hash != digest) and _another_trail(engine, subjects):
-        return AnchorCheck("other_trail", f"this credential was recorded in a different audit trail: this one "
-                                          f"never saw its request {subjects[0]} and is intact to seq {head or 0}; "
-                                          "verify it against the trail that made it (BRANDGATE_DATABASE_URL)")  # fmt: skip
+        detail = (f"this credential was recorded in a different audit trail: this one never saw its request "
+                  f"{subjects[0]} and is intact to seq {head or 0}; verify it against the trail that made it "
+                  "(BRANDGATE_DATABASE_URL)")  # fmt: skip
+        return AnchorCheck("other_trail", detail)
     if row is None:
         return AnchorCheck("rewritten", f"the audit trail was cut under this credential: it was signed at chain "
                                         f"seq {seq}, the trail now ends at seq {head or 0}")  # fmt: skip
