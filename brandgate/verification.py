@@ -417,9 +417,13 @@ def anchors_under(folder: Path, settings: Settings) -> FolderAnchors:
     found = FolderAnchors(anchors={}, unreadable=[])
     assert found.unreadable is not None
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".c2pa"):
-        with path.open("rb") as handle:
-            if sniff_media_type(handle.read(16)) is None:
-                continue
+        try:
+            with path.open("rb") as handle:
+                if sniff_media_type(handle.read(16)) is None:
+                    continue
+        except OSError as exc:
+            found.unreadable.append(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})")
+            continue
         found.images += 1
         sidecar = sidecar_path(path)
         try:

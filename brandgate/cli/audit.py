@@ -110,7 +110,9 @@ def verify_command(as_json: bool, anchor_texts: tuple[str, ...], anchors_dir: Pa
     else:
         _describe_chain(report, len(set(anchors)))
         _describe_rows(evidence)
-        if fault is None:
+        if fault is None and report.events == 0:
+            say("the trail is empty: no anchor to keep yet")
+        elif fault is None:
             say(f"anchor for a later check: --anchor {report.head_seq}:{report.head_hash}")
     if fault is not None or not evidence.intact:
         raise click.exceptions.Exit(EXIT_REJECT)
