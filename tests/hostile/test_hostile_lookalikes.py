@@ -65,9 +65,11 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return models, keys
 
 
-def test_placed_text_is_judged_as_it_renders_and_never_signed_as_a_pass(
+def test_what_brandgate_placed_is_judged_as_placed_and_never_signed_as_a_pass(
     tmp_path: Path, made: tuple[Path, Path]
 ) -> None:
+    """BG103 reads the placed text as it renders; BG202 takes the logo's width from the placement
+    (at 256² acme's logo is drawn at exactly its 96 px minimum, which the outline estimate put at 94-95)."""
     # A kit that switched intake screening off: BG103 on the placed text is the last line.
     kits = tmp_path / "kits"
     shutil.copytree(KITS / "acme", kits / "acme")
@@ -77,13 +79,15 @@ def test_placed_text_is_judged_as_it_renders_and_never_signed_as_a_pass(
     env = environment(tmp_path, BRANDGATE_KITS_DIR=str(kits), BRANDGATE_MODELS_DIR=str(models),
                       BRANDGATE_KEYS_DIR=str(keys))
     assert run("db", "upgrade", env=env).code == 0
-    brief = _brief(tmp_path, headline=f"Ch{CYRILLIC_E}apest apples", disclaimer=f"A mira{ZWJ}cle offer.")
+    brief = _brief(tmp_path, headline=f"Ch{CYRILLIC_E}apest apples", disclaimer=f"A mira{ZWJ}cle offer.",
+                   logo="primary")
     ran = run("generate", "--brief", str(brief), "--json", env=env)
     assert ran.code == 0, ran.stderr[-3000:]
     (image,) = json.loads(ran.stdout)["images"]
     bg103 = next(c for c in image["failed_checks"] if c["id"] == "BG103")
     assert {"cheapest", "miracle"} <= {f["word"] for f in bg103["evidence"]["found"]}, bg103
     assert image["verdict"] == "reject"
+    assert not any(c["id"] == "BG202" and "minimum" in c["message"] for c in image["failed_checks"]), image
     verified = run("verify", image["path"], "--json", env=env)
     signed = {c["id"]: c["status"] for c in json.loads(verified.stdout)["governance"]["checks"]}
     assert signed["BG103"] == "fail", signed
