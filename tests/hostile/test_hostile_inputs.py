@@ -168,3 +168,23 @@ def test_an_unreadable_file_under_anchors_is_named_not_a_traceback(tmp_path: Pat
     ran = run("audit", "verify", "--anchors", str(published), env=env)
     assert "Traceback" not in ran.stderr and ran.code == 0, ran.stderr[-2000:]
     assert ran.stderr.count("cannot be read") == 2, ran.stderr
+
+
+@pytest.mark.parametrize("size", [(16, 40000), (40000, 16)], ids=["tall", "wide"])
+def test_a_long_strip_is_checked_without_a_crash_and_called_blank(tmp_path: Path, kit: Path,
+                                                                    size: tuple[int, int]) -> None:
+    import json
+
+    # The two detector checks (BG402, BG502) already took strips; left out here only for time.
+    with (kit / "policy.yaml").open("a") as policy:
+        policy.write("BG402: {enabled: false}\nBG502: {enabled: false}\n")
+    image = tmp_path / "strip.png"
+    Image.new("RGB", size, (200, 30, 30)).save(image)
+    ran = run("check", str(image), "--kit", str(kit), "--json", env=environment(tmp_path))
+    assert "Traceback" not in ran.stderr, ran.stderr[-3000:]
+    (result,) = json.loads(ran.stdout)["results"]
+    statuses = {c["id"]: c for c in result["checks"]}
+    assert not [c for c in result["checks"] if c["status"] == "error"], result["checks"]
+    assert statuses["BG601"]["status"] == "fail" and "single-colour" in statuses["BG601"]["message"]
+    assert statuses["BG103"]["status"] == "unverified" and "strip too narrow" in statuses["BG103"]["message"]
+    assert ran.code == 4
