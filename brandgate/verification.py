@@ -216,15 +216,22 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
 class AnchorCheck:
     """The credential's trail anchor (the chain head when it was signed) held against the audit trail."""
 
-    status: Literal["held", "rewritten", "not_checked"]
+    status: Literal["held", "rewritten", "other_trail", "not_checked"]
     detail: str
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "detail": self.detail}
 
 
-def check_trail_anchor(seq: int, digest: str, settings: Settings) -> AnchorCheck:
-    """Does the trail still hold event `seq` with `digest`? Never raises: an unreachable trail is not_checked."""
+def check_trail_anchor(
+    seq: int, digest: str, settings: Settings, subjects: tuple[str | None, str | None] = (None, None)
+) -> AnchorCheck:
+    """Does the trail still hold event `seq` with `digest`? Never raises: an unreachable trail is not_checked.
+
+    `subjects` are the credential's request and image IDs. A trail that does not hold the anchor,
+    knows neither of them and whose own chain is intact is another trail (a staging database, a
+    second deployment), not this one tampered with: `other_trail`, which a person must look at.
+    """
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -245,6 +252,11 @@ def check_trail_anchor(seq: int, digest: str, settings: Settings) -> AnchorCheck
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         return AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: the audit database cannot be read "
                                           f"({reason})")  # fmt: skip
+    if (row is None or row.hash != digest) and _another_trail(engine, subjects):
+        detail = (f"this credential was recorded in a different audit trail: this one never saw its request "
+                  f"{subjects[0]} and is intact to seq {head or 0}; verify it against the trail that made it "
+                  "(BRANDGATE_DATABASE_URL)")  # fmt: skip
+        return AnchorCheck("other_trail", detail)
     if row is None:
         return AnchorCheck("rewritten", f"the audit trail was cut under this credential: it was signed at chain "
                                         f"seq {seq}, the trail now ends at seq {head or 0}")  # fmt: skip
@@ -255,6 +267,31 @@ def check_trail_anchor(seq: int, digest: str, settings: Settings) -> AnchorCheck
         return AnchorCheck("rewritten", f"the audit trail's event seq {seq}, which this credential anchors, was "
                                         "edited: it no longer matches its hash")  # fmt: skip
     return AnchorCheck("held", f"the audit trail still holds chain seq {seq} as signed")
+
+
+def _another_trail(engine: Any, subjects: tuple[str | None, str | None]) -> bool:
+    """True when no event of this trail is about the credential's request or image and the trail's
+    own chain is intact (a cut or rewritten trail that still holds the request stays `rewritten`)."""
+    from sqlalchemy import and_, or_, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from brandgate.db.audit import verify_chain
+    from brandgate.db.models import AuditEvent
+
+    request_id, image_id = subjects
+    if not request_id:
+        return False
+    table = AuditEvent.__table__
+    about = [and_(table.c.subject_type == "request", table.c.subject_id == request_id)]
+    if image_id:
+        about.append(and_(table.c.subject_type == "image", table.c.subject_id == image_id))
+    try:
+        with engine.connect() as conn:
+            if conn.execute(select(table.c.seq).where(or_(*about)).limit(1)).first() is not None:
+                return False
+        return bool(verify_chain(engine).intact)
+    except SQLAlchemyError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -317,6 +354,8 @@ class VerifyReport:
     def exit_code(self) -> int:
         if self.anchor is not None and self.anchor.status == "rewritten":
             return EXIT_REJECT
+        if self.anchor is not None and self.anchor.status == "other_trail":
+            return max(EXIT_FLAG, EXIT_BY_STATE[self.credentials.state])
         if self.record is not None and self.record.status in ("missing", "changed"):
             return EXIT_REJECT
         return EXIT_BY_STATE[self.credentials.state]
@@ -334,7 +373,7 @@ class VerifyReport:
             tail = f"; {self.lookup.detail}" if self.lookup and self.lookup.status == "match" else ""
             return f"invalid or tampered ({reasons}){tail}"
         signer = c.signer.subject if c.signer else "unknown signer"
-        if self.anchor is not None and self.anchor.status == "rewritten":
+        if self.anchor is not None and self.anchor.status in ("rewritten", "other_trail"):
             return f"credentials {c.state}, but {self.anchor.detail}"
         if self.record is not None and self.record.status in ("missing", "changed"):
             return f"credentials {c.state}, but {self.record.detail}"
@@ -407,8 +446,11 @@ def verify_bytes(
         lookup = find_visual_match(data, settings)
     elif credentials.governance is not None and credentials.governance.trail is not None:
         governance, trail = credentials.governance, credentials.governance.trail
-        anchor = check_trail_anchor(trail.seq, trail.hash, settings)
-        if trail.tree_size is not None and trail.tree_root is not None and governance.image_id is not None:
+        anchor = check_trail_anchor(trail.seq, trail.hash, settings, (governance.request_id, governance.image_id))
+        # A credential of another, intact trail has no record here to prove: that is no tampering.
+        another = anchor.status == "other_trail"
+        if trail.tree_size is not None and trail.tree_root is not None and governance.image_id is not None \
+                and not another:
             record = check_record(governance.image_id, trail.tree_size, trail.tree_root, settings)
     return VerifyReport(file=name, manifest=manifest, credentials=credentials, lookup=lookup, anchor=anchor,
                         record=record)  # fmt: skip
@@ -439,9 +481,13 @@ def anchors_under(folder: Path, settings: Settings) -> FolderAnchors:
     found = FolderAnchors(anchors={}, unreadable=[])
     assert found.unreadable is not None
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".c2pa"):
-        with path.open("rb") as handle:
-            if sniff_media_type(handle.read(16)) is None:
-                continue
+        try:
+            with path.open("rb") as handle:
+                if sniff_media_type(handle.read(16)) is None:
+                    continue
+        except OSError as exc:
+            found.unreadable.append(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})")
+            continue
         found.images += 1
         sidecar = sidecar_path(path)
         try:

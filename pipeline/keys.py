@@ -231,8 +231,11 @@ def write_dev_chain(directory: Path, chain: IssuedChain, *, force: bool = False)
             "with it would no longer verify as trusted if it were replaced. Pass --force to "
             "replace it, or --dir to write elsewhere"
         )
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)
+    if not directory.exists():
+        # Only a folder made here is made private: an existing one (a shared mount, a home folder)
+        # keeps its mode; the private keys inside are 0600 either way.
+        directory.mkdir(parents=True, mode=0o700)
+        os.chmod(directory, 0o700)
     files = {
         ROOT_CERT: (chain.root_cert, 0o644),
         ROOT_KEY: (chain.root_key, 0o600),

@@ -91,7 +91,14 @@ class Brief(BaseModel):
                 raise ValueError(f"the object name {quote(name, 40)} {problem}")
             if not 0 <= value <= MAX_COUNT:
                 raise ValueError(f"count for {quote(name)} is {value}; give 0 to {MAX_COUNT}")
-        return {name.strip().lower(): value for name, value in counts.items()}
+        folded: dict[str, int] = {}
+        for name, value in counts.items():
+            key = name.strip().lower()
+            if key in folded:
+                # Names are compared case-blind: keeping either count silently would check the wrong one.
+                raise ValueError(f"counts names {quote(key)} twice (names ignore case and spaces): give it once")
+            folded[key] = value
+        return folded
 
     @field_validator("size")
     @classmethod

@@ -116,7 +116,13 @@ def load_creative(
     size = path.stat().st_size
     if size > max_bytes:
         raise InvalidInput(f"image file is {size} bytes; the limit is {max_bytes}", where)
-    return load_creative_bytes(path.read_bytes(), path.name, max_pixels=max_pixels, max_bytes=max_bytes, where=where)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)  # one byte past the limit: the file may have grown
+    except OSError as exc:
+        raise InvalidInput(f"cannot be read ({exc.strerror or type(exc).__name__}); check the file and its permissions",
+                           where) from None
+    return load_creative_bytes(data, path.name, max_pixels=max_pixels, max_bytes=max_bytes, where=where)
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -161,7 +167,9 @@ def load_creative_bytes(
         except Image.DecompressionBombError as exc:
             declared = re.search(r"\((\d+) pixels\)", str(exc))
             raise InvalidInput(
-                _too_many_pixels_message(int(declared.group(1)) if declared else None, max_pixels), where
+                _too_many_pixels_message(int(declared.group(1)) if declared else None, max_pixels,
+                                         ceiling=2 * (Image.MAX_IMAGE_PIXELS or 0)),
+                where,
             ) from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise InvalidInput(unreadable_image_reason(exc, data), where) from None
@@ -189,8 +197,14 @@ def load_creative_bytes(
     return Creative(name=name, rgb=rgb, source_format=source_format, notes=notes)
 
 
-def _too_many_pixels_message(pixels: int | None, max_pixels: int, shape: str = "") -> str:
+def _too_many_pixels_message(pixels: int | None, max_pixels: int, shape: str = "", ceiling: int = 0) -> str:
     declared = f"declares {shape}{pixels} pixels" if pixels else "declares far too many pixels"
+    if ceiling and max_pixels > ceiling:
+        # Pillow refused first: the setting was raised past what the decoder will ever open.
+        return (
+            f"image {declared}, more than the {ceiling} pixels the image decoder opens at most"
+            f" (BRANDGATE_MAX_IMAGE_PIXELS={max_pixels} cannot raise that); resize it"
+        )
     return (
         f"image {declared}, more than the limit of {max_pixels} pixels (a decompression bomb"
         " or an oversized export); resize it or raise BRANDGATE_MAX_IMAGE_PIXELS"

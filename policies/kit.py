@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -203,12 +205,19 @@ def resolve_font(kit_root: Path, file_name: str) -> Path:
     """The font file: kit fonts/ first, then system folders; never a path outside those."""
     if "/" in file_name or "\\" in file_name or file_name.startswith("."):
         raise InvalidInput(f"font {quote(file_name)} must be a bare file name", "fonts")
+    if any(c in file_name for c in "*?[]"):
+        # A pattern would take whichever installed font matched first, a face nobody chose.
+        raise InvalidInput(
+            f"font {quote(file_name)} is a pattern; name one file: a font in the kit's fonts/ folder"
+            " or an installed font's exact file name",
+            "fonts",
+        )
     local = kit_root / "fonts" / file_name
     if local.is_file():
         return local
     for base in SYSTEM_FONT_DIRS:
         if base.is_dir():
-            for found in base.rglob(file_name):
+            for found in sorted(base.rglob(file_name)):
                 return found
     raise InvalidInput(
         f"font {quote(file_name)} not found in {kit_root / 'fonts'} or {', '.join(map(str, SYSTEM_FONT_DIRS))};"
@@ -231,18 +240,22 @@ def load_kit(root: Path, known_check_ids: frozenset[str] | None = None) -> Kit:
         if not path.is_file():
             raise InvalidInput(f"logos.{variant}.file: {quote(logo.file)} does not exist", str(kit_yaml))
         _check_logo(path, f"logos.{variant}.file", kit_yaml, decode=False)
+    installed: list[Path] = []
     for role, font in spec.fonts.items():
         try:
-            _check_font(resolve_font(root, font.file))
+            path = resolve_font(root, font.file)
+            _check_font(path)
         except InvalidInput as exc:
             raise InvalidInput(f"fonts.{role}: {exc}", str(kit_yaml)) from None
+        if not path.is_relative_to(root):
+            installed.append(path)
     policy, accepted = _load_policy(root / "policy.yaml", known_check_ids)
     return Kit(
         name=spec.name,
         root=root.resolve(),
         spec=spec,
         policy=policy,
-        content_hash=kit_content_hash(root),
+        content_hash=kit_content_hash(root, installed),
         accept_unverified=accepted,
     )
 
@@ -308,13 +321,41 @@ def _check_font(path: Path) -> None:
         raise InvalidInput(f"{quote(path.name)} is not a font file brandgate can draw with ({exc})") from None
 
 
-def kit_content_hash(root: Path) -> str:
-    """sha256 over every file of the kit (relative path and bytes), in sorted order."""
+def kit_content_hash(root: Path, installed_fonts: Sequence[Path] = ()) -> str:
+    """sha256 over every file of the kit (relative path and bytes), in sorted order, and over the
+    installed fonts it draws with (file name and bytes): a font outside the kit changes the hash too.
+
+    Files are hashed streaming, and each file's digest is kept for as long as its size and
+    modification time stay the same, so a kit holding a 4 GB design file costs one read per process.
+    """
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(_file_digest(path, root))
+    for font in sorted(set(installed_fonts)):
+        digest.update(b"installed-font:" + font.name.encode() + b"\0")
+        digest.update(_file_digest(font, root))
     return digest.hexdigest()
+
+
+_DIGESTS: dict[tuple[str, int, int, int], bytes] = {}
+
+
+def _file_digest(path: Path, root: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            status = os.fstat(handle.fileno())
+            key = (str(path), status.st_ino, status.st_size, status.st_mtime_ns)
+            if key not in _DIGESTS:
+                _DIGESTS[key] = hashlib.file_digest(handle, "sha256").digest()
+            return _DIGESTS[key]
+    except OSError as exc:
+        shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        raise InvalidInput(
+            f"kit file {quote(shown)} cannot be read ({exc.strerror or type(exc).__name__}); fix its permissions"
+            " or remove it from the kit folder",
+            str(root),
+        ) from None
 
 
 def _inside(root: Path, relative: str, field: str, where: Path) -> Path:

@@ -307,6 +307,9 @@ def read_page_with_tesseract(creative: Creative) -> OcrResult:
     reports required text missing (small print the line detector did not find)."""
 
     def compute() -> OcrResult:
+        strip = _strip_problem(creative.rgb)
+        if strip is not None:
+            return OcrResult(lines=(), engines=(), errors={TESSERACT: strip})
         started = time.perf_counter()
         try:
             lines = _tesseract_page(creative.rgb)
@@ -386,9 +389,24 @@ def _unzoom(box: Box, scale: float, x0: int, y0: int) -> Box:
     )
 
 
+# A picture longer than this many times its width (or the other way) is a strip no engine reads:
+# scaled for detection its short side is under a pixel, and Tesseract refuses it.
+MAX_READABLE_ASPECT = 50
+
+
+def _strip_problem(rgb: NDArray[np.uint8]) -> str | None:
+    height, width = rgb.shape[:2]
+    if max(height, width) > MAX_READABLE_ASPECT * max(1, min(height, width)):
+        return f"the image is {width}x{height} pixels, a strip too narrow to read text in"
+    return None
+
+
 def recognise(rgb: NDArray[np.uint8], expected: Sequence[str] = (), detection_side: int = DETECTION_SIDE) -> OcrResult:
     """Run both engines on an H×W×3 uint8 RGB image; Tesseract re-reads every line RapidOCR
     found except those RapidOCR read as an exact part of an `expected` text."""
+    strip = _strip_problem(rgb)
+    if strip is not None:
+        return OcrResult(lines=(), engines=(), errors={RAPIDOCR: strip, TESSERACT: strip})
     started = time.perf_counter()
     errors: dict[str, str] = {}
     engines: list[str] = []

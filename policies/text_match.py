@@ -45,9 +45,35 @@ def _normal_chars(text: str, fold_confusables: bool = True) -> tuple[list[str], 
     return chars, origin
 
 
+# Letters of other scripts that render as a Latin letter (Unicode TR39's confusables, lower case:
+# text is case-folded first, so capitals that look Latin are listed by their lower-case form).
+_LATIN_LOOKALIKES = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "ё": "e", "һ": "h", "н": "h", "і": "i",
+        "ї": "i", "ј": "j", "к": "k", "ӏ": "l", "м": "m", "о": "o", "р": "p", "ԛ": "q", "ѕ": "s",
+        "т": "t", "у": "y", "ү": "y", "х": "x", "ԝ": "w", "ɡ": "g", "ı": "i",
+        # Greek
+        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+        "τ": "t", "υ": "u", "χ": "x", "ζ": "z", "μ": "u",
+    }
+)
+# Characters that draw nothing between letters (Hangul fillers and the like are letters by category).
+_DRAW_NOTHING = frozenset("\u115f\u1160\u3164\uffa0\u180e")
+
+
+def skeleton(text: str) -> str:
+    """`text` as it reads when rendered: invisible format characters (zero-width joiners and
+    spaces, soft hyphens, bidi controls) removed, compatibility forms folded (NFKC: fullwidth and
+    mathematical letters), case folded, and letters of other scripts that look Latin read as the
+    Latin letter. "Mira\u200dcle" and "Chеapest" (a Cyrillic е) both read as plain words."""
+    visible = "".join(c for c in text if unicodedata.category(c) != "Cf" and c not in _DRAW_NOTHING)
+    return unicodedata.normalize("NFKC", visible).casefold().translate(_LATIN_LOOKALIKES)
+
+
 def tokens(text: str) -> list[str]:
-    """Words of `text`, each normalised; punctuation and spacing split them."""
-    return [t for t in (normalise(part) for part in _TOKEN_SPLIT.split(text)) if t]
+    """Words of `text` as it reads (`skeleton`), each normalised; punctuation and spacing split them."""
+    return [t for t in (normalise(part) for part in _TOKEN_SPLIT.split(skeleton(text))) if t]
 
 
 @dataclass(frozen=True)

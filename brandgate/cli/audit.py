@@ -128,7 +128,9 @@ def verify_command(
         _describe_chain(report, len(set(anchors)))
         _describe_rows(evidence)
         _describe_heads(heads)
-        if fault is None:
+        if fault is None and report.events == 0:
+            say("the trail is empty: no anchor to keep yet")
+        elif fault is None:
             say(f"anchor for a later check: --anchor {report.head_seq}:{report.head_hash}")
     if fault is not None or not evidence.intact or not heads.intact:
         raise click.exceptions.Exit(EXIT_REJECT)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from brandgate.cli.output import emit_json, say
+from brandgate.jobs.intake import refuse_by_policy
 from brandgate.kits import resolve_kit
 from brandgate.settings import get_settings
 from pipeline.compose import check_brief_fits
@@ -26,6 +27,7 @@ def validate(file: Path, as_json: bool) -> None:
     brief = load_brief(file)
     kit = resolve_kit(brief.kit, get_settings())
     check_brief_fits(brief, kit)
+    refuse_by_policy(brief, kit)
     if as_json:
         emit_json(
             {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from brandgate.cli.output import emit_json, say
+from brandgate.cli.output import emit_json, say, shown_name
 from brandgate.errors import EXIT_FLAG, EXIT_OK, EXIT_REJECT
 from brandgate.kits import resolve_kit
 from brandgate.settings import get_settings
@@ -55,13 +55,14 @@ def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_j
 
 
 def _print_report(report: ImageReport) -> None:
-    say(f"{report.image}: {report.verdict}")
+    # Each line stays one line: a file named "a.png: pass\n  note" must not print a verdict of its own.
+    say(f"{shown_name(report.image)}: {report.verdict}")
     for note in report.notes:
-        say(f"  note: {note}")
+        say(f"  note: {shown_name(note)}")
     for result in report.checks:
         say(
             f"  {result.id} {result.name:<22} {result.status:<10} {result.severity:<6}"
-            f" {result.duration_ms:7.1f} ms  {result.message}"
+            f" {result.duration_ms:7.1f} ms  {shown_name(result.message)}"
         )
 
 

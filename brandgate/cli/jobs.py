@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -17,12 +18,30 @@ from brandgate.contact_sheet import write_contact_sheet
 from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
 from brandgate.jobs.api import JobQueue, JobStatus, Submission
 from brandgate.jobs.front import QueueFront
+from brandgate.jobs.intake import refuse_by_policy
 from brandgate.jobs.queues import open_queue
+from brandgate.kits import resolve_kit
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings, get_settings
 from policies.brief import brief_from_mapping, load_brief
 
 DEFAULT_TIMEOUT_S = 3600.0
+
+
+class Seconds(click.ParamType[float]):
+    """A wait in seconds: a positive, finite number (a negative one would leave the request queued
+    with nobody waiting for it, and nan never compares past a deadline)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r}: give a positive number of seconds", param, ctx)
+        return seconds
 
 
 def _user(explicit: str | None) -> str:
@@ -197,7 +216,7 @@ def _report(status: JobStatus, out: Path | None, as_json: bool, what: str) -> No
               help="Copy the signed images, their credentials and a contact sheet here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--user", default=None, help="Who is asking (default: your login name).")
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT_S, show_default=True,
+@click.option("--timeout", type=Seconds(), default=DEFAULT_TIMEOUT_S, show_default=True,
               help="Seconds to wait for the request to finish.")
 def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | None, out: Path | None,
              as_json: bool, user: str | None, timeout: float) -> None:
@@ -211,6 +230,8 @@ def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | N
         if seed is not None:
             data["seed"] = seed
         brief = brief_from_mapping(data, str(brief_file))
+    # A brief the kit's policy refuses is refused here, so nothing is recorded for it.
+    refuse_by_policy(brief, resolve_kit(brief.kit, settings))
     if out is not None:
         check_out_folder(out)
     queue = _open(settings)
@@ -241,7 +262,7 @@ def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | N
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the export to finish.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Copy the export here.")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT_S, show_default=True)
+@click.option("--timeout", type=Seconds(), default=DEFAULT_TIMEOUT_S, show_default=True)
 def export(image_id: str, user: str | None, idempotency_key: str | None, wait: bool, out: Path | None,
            as_json: bool, timeout: float) -> None:
     """Export a preview IMAGE_ID with the export profile and its seed, as a new signed asset."""

@@ -10,6 +10,7 @@ import click
 
 from brandgate import __version__
 from brandgate.errors import EXIT_BAD_INPUT, BrandgateError
+from brandgate.logs import redact_secrets, text_formatter
 from policies.characters import printable
 
 # Our messages are a sentence or two; anything longer is quoting too much of someone's input.
@@ -64,8 +65,9 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(text_formatter())
 
 
 def _register() -> None:
@@ -77,20 +79,29 @@ def _register() -> None:
 
 def one_line(message: str) -> str:
     """An error as one line a terminal shows as written: controls escaped, length bounded."""
-    return printable(message, MAX_ERROR_CHARS)
+    return printable(redact_secrets(message), MAX_ERROR_CHARS)
+
+
+def _usage_line(exc: click.ClickException) -> str:
+    """click's usage error (three lines: usage, a hint, the error) as the contract's one line."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        return f"{message} (see `{ctx.command_path} --help`)"
+    return message
 
 
 def main() -> None:
     try:
         # Non-standalone click returns (not raises) the code of a command's `Exit(code)`.
-        code = cli.main(standalone_mode=False)
+        code = cli.main(prog_name="brandgate", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {one_line(_usage_line(exc))}", err=True)
         sys.exit(EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
     except BrandgateError as exc:
         click.echo(f"error: {one_line(str(exc))}", err=True)

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from brandgate.errors import UserError
+from brandgate.logs import redact_secrets
 from policies.characters import QUOTE_CHARS, printable, terminal_safe
 
 
@@ -22,11 +23,17 @@ def emit_json(document: Any) -> None:
 
 
 def say(line: str) -> None:
-    click.echo(terminal_safe(line))
+    click.echo(terminal_safe(redact_secrets(line)))
 
 
 def warn(line: str) -> None:
-    click.echo(terminal_safe(line), err=True)
+    click.echo(terminal_safe(redact_secrets(line)), err=True)
+
+
+def shown_name(name: str) -> str:
+    """A file name as human output shows it: one line whatever it holds (a newline in a name
+    must not start a line of its own, such as a forged `other.png: pass`), controls escaped."""
+    return printable(name)
 
 
 def check_out_folder(folder: Path, flag: str = "--out") -> None:

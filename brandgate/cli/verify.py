@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from brandgate.cli.output import emit_json, say
+from brandgate.cli.output import emit_json, say, shown_name
 from brandgate.settings import get_settings
 
 if TYPE_CHECKING:
@@ -88,7 +88,8 @@ def describe(report: VerifyReport) -> list[str]:
         lines.append(f"  audit record: {report.record.detail}")
     if report.lookup is not None and report.lookup.detail not in lines[0]:
         lines.append(f"  {report.lookup.detail}")
-    return lines
+    # The file's name and whatever the credentials say are someone else's text: one line each.
+    return [shown_name(line) for line in lines]
 
 
 def register(cli: click.Group) -> None:

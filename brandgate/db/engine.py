@@ -41,11 +41,19 @@ def database_url(settings: Settings) -> URL:
             "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
         )
     try:
-        url.get_dialect()
+        dialect = url.get_dialect()
+        if url.drivername != "postgresql":  # a bare postgresql:// is run with psycopg 3 (make_engine)
+            dialect.import_dbapi()
     except NoSuchModuleError:
         raise ConfigError(
             f"BRANDGATE_DATABASE_URL: no SQLAlchemy driver {printable(url.drivername, 40)!r} is installed; "
             "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+        ) from None
+    except ImportError as exc:
+        raise ConfigError(
+            f"BRANDGATE_DATABASE_URL: the driver {printable(url.drivername, 40)!r} needs the Python package "
+            f"{printable(exc.name or 'its DB-API module', 40)!r}, which is not installed; "
+            "use postgresql+psycopg://USER@HOST/DB (psycopg 3 ships with brandgate)"
         ) from None
     return url
 

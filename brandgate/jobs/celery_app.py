@@ -45,7 +45,12 @@ def build_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+        # Socket timeouts: a TLS handshake (rediss://) against a plain Redis otherwise waits forever.
+        broker_transport_options={
+            "visibility_timeout": settings.broker_visibility_timeout_s,
+            "socket_connect_timeout": 5,
+            "socket_timeout": 10,
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
         worker_hijack_root_logger=False,

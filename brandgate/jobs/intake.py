@@ -14,8 +14,10 @@ from brandgate.requests.decisions import needs_a_person
 from brandgate.settings import Settings
 from pipeline.compose import check_brief_fits
 from pipeline.profiles import load_profile
-from policies.brief import brief_from_mapping, choose_seed
+from policies.brief import Brief, brief_from_mapping, choose_seed
 from policies.characters import quote
+from policies.engine import screen_brief
+from policies.kit import Kit
 
 MAX_PERSON_CHARS = 100
 MAX_KEY_CHARS = 200
@@ -61,6 +63,14 @@ def new_request(settings: Settings, submission: Submission) -> NewRequest:
         # A full-size render is heavy work: it goes where it cannot hold previews up.
         queue="export" if submission.profile == settings.export_profile else "preview",
     )
+
+
+def refuse_by_policy(brief: Brief, kit: Kit) -> None:
+    """UserError when the kit's brief-only checks (BG501) refuse the brief: said at the door,
+    before anything is recorded or queued, and the same refusal `brief validate` gives."""
+    for check in screen_brief(brief, kit):
+        if check.status == "fail" and check.severity == "reject":
+            raise UserError(f"{check.id} {check.name} refused the brief: {check.message}; change the wording")
 
 
 def new_export(

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from brandgate.errors import BrandgateError, ConfigError
+from brandgate.logs import redact_secrets
 from brandgate.settings import Settings
 from brandgate.slack_client import web_client
 
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
 
 class SlackPostFailed(BrandgateError):
     """Slack refused or could not be reached; the report is still on disk."""
+
+    def __init__(self, message: str) -> None:
+        # A proxy's error page may quote the request's headers, bot token included.
+        super().__init__(redact_secrets(message))
 
 
 def _client(settings: Settings, *, compliance: bool = False) -> tuple[WebClient, str]:

@@ -5,6 +5,11 @@ readings, word by word: "free money" matches "FREE MONEY!" and "Free\\nmoney" an
 RapidOCR sometimes drops spaces, "FREEMONEY"; a banned word inside a longer word does not
 match ("rape" never matches "grape"). A word read by either engine counts.
 
+Text brandgate placed itself (headline, disclaimer) is judged as it renders, from the
+compositing record: zero-width and other invisible characters draw nothing and a Cyrillic "е"
+draws an "e", so "Mira\u200dcle" and "Chеapest" are the banned words they show
+(`policies.text_match.skeleton`). A banned word placed fails the check whatever OCR makes of it.
+
 Statuses: `pass` none read; `fail` the banned words read, with the line each was read in;
 `skip` the kit bans no words; `unverified` no OCR engine could run (the text was
 not read, so the image cannot pass).
@@ -20,7 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from policies.check import Outcome
-from policies.ocr import read_text
+from policies.ocr import placed_lines, read_text
 from policies.required_text import expected_texts
 from policies.text_match import contains_phrase, tokens
 
@@ -46,10 +51,21 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     words = banned_words(kit, options)
     if not words:
         return Outcome("skip", "the kit bans no words")
+    hits: dict[str, dict[str, Any]] = {}
+    placed = placed_lines(creative)
+    # A phrase may break over two placed lines, so each element's lines are also joined.
+    placed_texts = [line.text for line in placed] + [
+        " ".join(line.text for line in placed if line.element == element) for element in {p.element for p in placed}
+    ]
+    for word in words:
+        text = next((t for t in placed_texts if contains_phrase(word, tokens(t))), None)
+        if text is not None:
+            hits[word] = {"word": word, "engine": "placed text", "line": text}
     ocr = read_text(creative, expected_texts(brief, kit))
     if not ocr.usable:
+        if hits:
+            return _failed(hits, {"banned_words": words, "found": list(hits.values())})
         return ocr.not_read("banned words")
-    hits: dict[str, dict[str, Any]] = {}
     for engine in ocr.engines:
         # Whole reading: a phrase may break over two lines. Word boxes: RapidOCR's words keep
         # their gaps even where its line text lost the spaces.
@@ -65,6 +81,10 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     evidence = {"banned_words": words, "found": list(hits.values()), **ocr.summary()}
     if not hits:
         return Outcome("pass", "no banned words read", 0.9, evidence)
+    return _failed(hits, evidence)
+
+
+def _failed(hits: Mapping[str, Any], evidence: dict[str, Any]) -> Outcome:
     found = ", ".join(repr(w) for w in hits)
     return Outcome("fail", f"banned word(s) in the image: {found}", 0.95, evidence)
 

@@ -69,6 +69,12 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         "width_px": round(width, 1),
         "min_width_px": spec.min_width_px,
     }
+    placed = _placed_width(creative, located)
+    if placed is not None:
+        # The logo found is the one brandgate drew: its width is known exactly from the compositing
+        # record, where the estimate from the located outline is off by a pixel or two.
+        evidence.update(width_px=placed, measured_width_px=round(width, 1), width_from="placement record")
+        width = placed
     if width < spec.min_width_px:
         return Outcome(
             "fail",
@@ -107,6 +113,33 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         f"logo {width:.0f} px wide (minimum {spec.min_width_px}); clear space of {margin:.0f} px is free",
         evidence=evidence,
     )
+
+
+# How much of the located outline's box must coincide with the placed logo's box to be that logo.
+PLACED_OVERLAP = 0.8
+
+
+def _placed_width(creative: Creative, located: logos.Located) -> float | None:
+    """The width brandgate drew this logo at, when the creative's compositing record placed this
+    variant where it was found; None for a file checked on its own or a logo found elsewhere."""
+    xs = [x for x, _ in located.geometry.corners]
+    ys = [y for _, y in located.geometry.corners]
+    found = (min(xs), min(ys), max(xs), max(ys))
+    for placement in creative.placements:
+        box = placement.get("box")
+        if placement.get("element") != "logo" or placement.get("variant") != located.variant or not box:
+            continue
+        x0, y0 = max(found[0], box[0]), max(found[1], box[1])
+        x1, y1 = min(found[2], box[2]), min(found[3], box[3])
+        overlap = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+        union = _area(found) + _area(box) - overlap
+        if union > 0 and overlap / union >= PLACED_OVERLAP:
+            return float(placement.get("width_px") or (box[2] - box[0]))
+    return None
+
+
+def _area(box: Any) -> float:
+    return max(0.0, float(box[2]) - float(box[0])) * max(0.0, float(box[3]) - float(box[1]))
 
 
 def _clear_space_band(

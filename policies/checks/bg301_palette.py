@@ -55,6 +55,7 @@ from numpy.typing import NDArray
 
 from policies.check import Outcome
 from policies.colour import delta_e_2000, hex_to_rgb, rgb_to_hex, srgb_to_lab
+from policies.downscale import shrunk
 from policies.options import number, switch
 
 if TYPE_CHECKING:
@@ -248,9 +249,7 @@ def work_copy(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     if long_side <= WORK_LONG_SIDE:
         return rgb
     factor = WORK_LONG_SIDE / long_side
-    result: NDArray[np.uint8] = cv2.resize(  # type: ignore[assignment]  # OpenCV 5 stubs widen the dtype
-        rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA
-    )
+    result: NDArray[np.uint8] = shrunk(rgb, factor)
     return result
 
 

@@ -66,6 +66,7 @@ from numpy.typing import NDArray
 from policies.check import Outcome
 from policies.checks.bg201_logo_match import locate_required
 from policies.detector import detect_objects
+from policies.downscale import shrunk
 from policies.hands import Face, Pose, hand_models, models_present, pose_models_present
 from policies.options import number
 
@@ -179,7 +180,7 @@ def image_style(creative: Creative, brief: Brief | None, kit: Kit, min_flat: flo
 def flat_share(rgb: NDArray[np.uint8]) -> float:
     """Share of pixels whose 3×3 neighbourhood varies by FLAT_NEIGHBOURHOOD_LEVELS or less per channel."""
     factor = min(1.0, WORK_LONG_SIDE / max(rgb.shape[:2]))
-    small = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else rgb
+    small = shrunk(rgb, factor) if factor < 1 else rgb
     kernel = np.ones((3, 3), np.uint8)
     spread = np.zeros(small.shape[:2], np.int16)
     for channel in cv2.split(small):
@@ -204,7 +205,7 @@ def classical_count(rgb: NDArray[np.uint8], min_area: float, exclude: NDArray[np
     """The most numerous group of similar flat shapes (call it on flat graphics only)."""
     h0, w0 = rgb.shape[:2]
     factor = min(1.0, WORK_LONG_SIDE / max(h0, w0))
-    small = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else rgb
+    small = shrunk(rgb, factor) if factor < 1 else rgb
     h, w = small.shape[:2]
     lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     magnitude = np.zeros((h, w), np.float32)

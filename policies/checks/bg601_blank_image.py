@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from policies.check import Outcome
+from policies.downscale import shrunk
 from policies.options import number
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     min_std = number(options, ID, "min_std", 2.0, at_least=0)
     rgb = creative.rgb
     scale = _SIDE / max(rgb.shape[:2])
-    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    small = shrunk(rgb, scale) if scale < 1 else rgb
     pixels = small.reshape(-1, 3).astype(np.int16)
     median = np.median(pixels, axis=0)
     share = float((np.abs(pixels - median).max(axis=1) <= tolerance).mean())

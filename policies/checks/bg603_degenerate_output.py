@@ -61,6 +61,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from policies.check import Outcome
+from policies.downscale import shrunk
 from policies.options import number
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ def background_mask(height: int, width: int, brief: Brief | None, kit: Kit) -> N
 def measure(rgb: NDArray[np.uint8], mask: NDArray[np.bool_] | None = None) -> Measures | None:
     """The measures of the picture where `mask` is true; None when too little of it shows."""
     factor = min(1.0, WORK_SIDE / max(rgb.shape[:2]))
-    small = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else rgb
+    small = shrunk(rgb, factor) if factor < 1 else rgb
     h, w = small.shape[:2]
     if mask is None:
         shown = np.ones((h, w), bool)

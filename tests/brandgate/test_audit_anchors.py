@@ -34,10 +34,12 @@ def trail(tmp_path: Path) -> tuple[Settings, Engine]:
 
 
 def _append(engine: Engine, count: int) -> None:
+    # The first event is the signed image's own request (provenance_world's record()), as in a real trail.
     for n in range(count):
         with make_sessionmaker(engine).begin() as session:
-            append_event(session, actor="worker", kind="image.checked", subject_type="image", subject_id=f"i{n}",
-                         payload={"n": n})  # fmt: skip
+            subject = ("request", "req-0001") if n == 0 else ("image", f"i{n}")
+            append_event(session, actor="worker", kind="image.checked", subject_type=subject[0],
+                         subject_id=subject[1], payload={"n": n})  # fmt: skip
 
 
 def _signed(settings: Settings, engine: Engine, path: Path, seed: int = 0) -> Path:
