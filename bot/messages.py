@@ -96,7 +96,8 @@ def help_text() -> str:
             " (or paste a file link after it).",
             "• `/brandgate audit kit=acme since=2026-11-01 until=2026-11-30 format=csv` sends the trail"
             " to your DMs (compliance only).",
-            'Put the prompt and any value with spaces in double quotes ("like this").',
+            'Put the prompt and any value with spaces in double quotes ("like this"); an unquoted first word'
+            " must be one of help, status, cancel, verify, audit or an option such as kit=acme.",
         ]
     )
 
