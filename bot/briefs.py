@@ -10,7 +10,7 @@ from bot.progress import Followed
 from bot.runtime import Runtime
 from bot.services import slack_actor
 from brandgate.errors import UserError
-from brandgate.jobs.api import Accepted, Submission
+from brandgate.jobs.api import Accepted, BriefRefused, Submission
 from policies.brief import Brief, brief_from_mapping
 from policies.errors import InvalidInput
 
@@ -64,6 +64,9 @@ def queue_brief(
     )
     try:
         accepted = runtime.services.queue.submit(submission)
+    except BriefRefused as exc:  # the policy refuses the wording: an answer, not a failure
+        runtime.tell(channel, user_id, messages.refused_text(exc.reason), response_url)
+        return None
     except UserError as exc:  # LimitExceeded and other things the user can change
         runtime.tell(channel, user_id, messages.error_text(str(exc)), response_url)
         return None

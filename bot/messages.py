@@ -106,6 +106,11 @@ def error_text(message: str) -> str:
     return f":warning: {message}"
 
 
+def refused_text(reason: str) -> str:
+    """A brief the kit's policy refuses (BG501), found before queueing: nothing was spent or recorded."""
+    return f":no_entry: Refused by the brand policy, nothing was queued: {reason}"
+
+
 def queued_text(accepted: Accepted) -> str:
     ref = f"`{accepted.request_id}`"
     if accepted.duplicate:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import Approval, Image, Request
 from brandgate.errors import UserError
-from brandgate.jobs.api import Submission, UnknownJob
+from brandgate.jobs.api import BriefRefused, Submission, UnknownJob
 from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
 from brandgate.settings import Settings
 from pipeline.compose import check_brief_fits
 from pipeline.profiles import load_profile
-from policies.brief import brief_from_mapping, choose_seed
+from policies.brief import Brief, brief_from_mapping, choose_seed
 from policies.characters import quote
+from policies.engine import screen_brief
 from policies.errors import InvalidInput
+from policies.kit import Kit
+
+log = logging.getLogger(__name__)
 
 MAX_PERSON_CHARS = 100
 MAX_KEY_CHARS = 200
@@ -46,14 +52,46 @@ def _profile_hash(name: str, settings: Settings) -> str:
         raise UserError(str(exc)) from None
 
 
+def refuse_by_policy(brief: Brief, kit: Kit) -> None:
+    """BriefRefused when a brief-only check of the kit's policy (BG501) rejects the brief.
+
+    The same screening the worker repeats before generating; here it costs nothing, so a
+    marketer's wording is answered at once and never counted as a failed job. A screening check
+    that could not run refuses nothing here: the worker's screening reports it.
+    """
+    refusing = [c for c in screen_brief(brief, kit) if c.status == "fail" and c.severity == "reject"]
+    if refusing:
+        reason = "; ".join(f"{c.id} {c.name}: {c.message.removeprefix('brief refused: ')}" for c in refusing)
+        reason += "; change the wording and ask again"
+        raise BriefRefused(reason, tuple(c.id for c in refusing))
+
+
+def check_brief_at_intake(brief: Brief, kit: Kit) -> None:
+    """Everything that needs only the brief and its kit: fit, glyphs, logo, layout, then policy screening.
+
+    UserError (exit 2) for what cannot be served, BriefRefused for what the policy refuses.
+    """
+    try:
+        check_brief_fits(brief, kit)
+    except InvalidInput as exc:
+        raise UserError(str(exc)) from None
+    refuse_by_policy(brief, kit)
+
+
 def new_request(settings: Settings, submission: Submission) -> NewRequest:
     """Validate what a person asked for against the kit and profile it names."""
     brief = submission.brief
     kit = resolve_kit(brief.kit, settings)
     try:
-        check_brief_fits(brief, kit)
-    except InvalidInput as exc:
-        raise UserError(str(exc)) from None
+        check_brief_at_intake(brief, kit)
+    except BriefRefused as exc:
+        # A refusal is the policy working, not a fault: INFO, so an alert on errors stays quiet.
+        log.info(
+            "brief refused at intake: %s", exc.reason,
+            extra={"event": "request.refused", "kit": kit.name, "checks": list(exc.check_ids),
+                   "source": submission.source},
+        )
+        raise
     seed = brief.seed if brief.seed is not None else choose_seed()  # a brief's own seed is validated
     return NewRequest(
         brief=brief.model_dump(mode="json"),

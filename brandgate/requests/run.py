@@ -255,8 +255,10 @@ class RequestRun:
             return self._finish_stopped(request_id, job, "cancelled", None, exc.by, timings, spend)
         except StageFailed as exc:
             timings["total"] = time.perf_counter() - started
-            log.error(
-                "request failed at %s: %s", exc.stage, exc.reason,
+            # Screening refusing the brief (the kit changed after intake) is the policy working: INFO.
+            level = logging.INFO if exc.stage == "screening" else logging.ERROR
+            log.log(
+                level, "request failed at %s: %s", exc.stage, exc.reason,
                 extra={"event": "request.failed", "request_id": request_id, "stage": exc.stage},
             )
             return self._finish_stopped(request_id, job, "failed", exc.stage, exc.reason, timings, spend)

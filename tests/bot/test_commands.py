@@ -162,3 +162,15 @@ def test_a_prompt_is_taken_only_when_quoted_or_after_an_option(served: BotUnderT
     served.bot.command('"stauts" kit=acme n=1')
     served.slack.wait_calls("chat.postEphemeral", 2)
     assert sorted(s.brief.prompt for s in served.records.submissions) == ["status report on a desk", "stauts"]
+
+
+def test_a_banned_word_is_refused_before_queueing_as_its_own_outcome(served: BotUnderTest) -> None:
+    served.bot.command('"a miracle cure in a bottle" kit=acme n=2')
+    served.bot.command('"red apples" kit=acme headline="Cheapest Apples Ever"')
+    texts = [c.params["text"] for c in served.slack.wait_calls("chat.postEphemeral", 2)]
+    assert all(t.startswith(":no_entry: Refused by the brand policy, nothing was queued: BG501") for t in texts)
+    assert "'miracle' in the prompt" in texts[0] and "'cheapest' in the headline" in texts[1]
+    assert not any("failed" in t for t in texts)
+    assert served.records.requests() == [] and served.records.events() == []
+    assert served.slack.calls_to("chat.postMessage") == []  # no thread for what was never queued
+    assert 'brandgate_slack_jobs_submitted_total{kind="command"} 1.0' not in served.bot.http.get("/metrics").text
