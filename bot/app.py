@@ -15,6 +15,7 @@ from bot.access import Access, GroupMembers
 from bot.listeners import actions, commands, events, views
 from bot.middleware.authorisation import WorkspaceOnly
 from bot.middleware.retries import DeliveryLog, DropRetries
+from bot.people import DisplayNames
 from bot.progress import ProgressTracker
 from bot.runtime import BotMetrics, Runtime
 from bot.services import BrandgateServices, Services
@@ -50,6 +51,7 @@ def build_app(settings: Settings, services: Services | None = None) -> App:
         executor=executor,
         deliveries=DeliveryLog(),
         metrics=metrics,
+        people=DisplayNames(client, settings.slack_group_cache_s),
     )
     with _start_up_errors(settings):
         app = App(

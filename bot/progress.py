@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.services import Services
-from brandgate.jobs.api import JobStatus
+from brandgate.jobs.api import ImageView, JobStatus
 
 log = logging.getLogger(__name__)
 TERMINAL = ("done", "failed", "cancelled")
@@ -44,6 +44,9 @@ class Followed:
     thread_ts: str | None = None  # the thread replies go to; None: the progress message starts one
     message_ts: str | None = None  # the progress message, once posted
     kind: str = "preview"  # preview or export
+    # (kit, headline, prompt): what uploaded files are named after, like acme-fresh-deals-1234-1.png
+    naming: tuple[str, str | None, str] = ("brandgate", None, "image")
+    approval: str | None = None  # an export's: the decision that let it be made ("approved by Anna (U…)")
     last_shown: tuple[object, ...] = ()
     last_edit: float = field(default=0.0)
     next_poll: float = field(default=0.0)
@@ -125,7 +128,8 @@ class ProgressTracker:
 
     def _show(self, followed: Followed, status: JobStatus) -> None:
         blocks = messages.progress_blocks(followed.heading, status)
-        text = f"brandgate: {status.describe()}"
+        said = messages.verdict_summary(status.images)[1] if status.state == "done" else status.describe()
+        text = f"brandgate: {said}"
         if followed.message_ts is None:
             posted = self._client.chat_postMessage(
                 channel=followed.channel, thread_ts=followed.thread_ts, text=text, blocks=blocks
@@ -156,29 +160,67 @@ class ProgressTracker:
             )
             return
         for image in status.images:
-            path = Path(image.artifact_path)
-            title = messages.upload_title(image, status.n_images)
             if followed.kind == "export":
-                title = f"HQ export: {title}"
-            try:
-                self._client.files_upload_v2(
-                    channel=followed.channel,
-                    thread_ts=thread,
-                    file=str(path),
-                    filename=path.name,
-                    title=title,
-                )
-            except (SlackApiError, OSError) as exc:
-                log.warning("uploading %s failed: %s", path, exc)
-                self._client.chat_postMessage(
-                    channel=followed.channel,
-                    thread_ts=thread,
-                    text=messages.error_text(f"image {image.image_id} could not be uploaded; it is kept at {path}"),
-                )
-            if followed.kind == "preview":
-                self._client.chat_postMessage(
-                    channel=followed.channel,
-                    thread_ts=thread,
-                    text=title,
-                    blocks=messages.image_blocks(image, status.request_id, status.n_images),
-                )
+                self._upload_export(followed, image, thread)
+            else:
+                self._post_image(followed, image, status, thread)
+
+    def _file_name(self, followed: Followed, image: ImageView, path: Path) -> str:
+        kit, headline, prompt = followed.naming
+        return messages.upload_name(
+            kit, headline, prompt, image.seed, image.index, path.suffix.lower(), followed.kind == "export"
+        )
+
+    def _upload_export(self, followed: Followed, image: ImageView, thread: str | None) -> None:
+        path = Path(image.artifact_path)
+        title = messages.export_title(image, followed.approval)
+        try:
+            self._client.files_upload_v2(
+                channel=followed.channel, thread_ts=thread, file=str(path),
+                filename=self._file_name(followed, image, path), title=title,
+            )
+        except (SlackApiError, OSError) as exc:
+            self._not_uploaded(followed, image, thread, exc)
+
+    def _post_image(self, followed: Followed, image: ImageView, status: JobStatus, thread: str | None) -> None:
+        """The image, its verdict and its buttons as one message: the file is uploaded unshared, then
+        shown in the message by an image block (Block Kit's slack_file), so a click edits the one
+        message that shows the picture."""
+        path = Path(image.artifact_path)
+        title = messages.upload_title(image, status.n_images)
+        blocks = messages.image_blocks(image, status.request_id, status.n_images)
+        try:
+            uploaded = self._client.files_upload_v2(
+                file=str(path), filename=self._file_name(followed, image, path), title=title
+            )
+            file_id = str(uploaded["file"]["id"])
+        except (SlackApiError, OSError, KeyError, TypeError) as exc:
+            self._not_uploaded(followed, image, thread, exc)
+            self._client.chat_postMessage(channel=followed.channel, thread_ts=thread, text=title, blocks=blocks)
+            return
+        try:
+            self._client.chat_postMessage(
+                channel=followed.channel, thread_ts=thread, text=title,
+                blocks=[messages.image_block(file_id, title), *blocks],
+            )
+        except SlackApiError as exc:
+            # A workspace or client that will not show the file inline: share it in the thread,
+            # then the verdict and buttons below it, as two messages.
+            log.warning("showing image %s inline failed (%s); sharing it instead", image.image_id,
+                        exc.response.get("error"))
+            self._client.files_completeUploadExternal(
+                files=[{"id": file_id, "title": title}], channel_id=followed.channel, thread_ts=thread
+            )
+            self._client.chat_postMessage(channel=followed.channel, thread_ts=thread, text=title, blocks=blocks)
+
+    def _not_uploaded(self, followed: Followed, image: ImageView, thread: str | None, exc: Exception) -> None:
+        # The server path stays in the log; the thread is told the image ID, which `status` resolves.
+        log.warning("uploading %s failed: %s", image.artifact_path, exc)
+        self._client.chat_postMessage(
+            channel=followed.channel,
+            thread_ts=thread,
+            text=messages.error_text(
+                f"image {image.image_id} could not be uploaded; it is kept, and"
+                f" `brandgate status {followed.request_id}` shows where"
+            ),
+        )

@@ -14,6 +14,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.access import Access
 from bot.middleware.retries import DeliveryLog
+from bot.people import DisplayNames
 from bot.progress import ProgressTracker
 from bot.services import Services
 from brandgate.settings import Settings
@@ -66,6 +67,7 @@ class Runtime:
     executor: ThreadPoolExecutor
     deliveries: DeliveryLog
     metrics: BotMetrics
+    people: DisplayNames
 
     def tell(self, channel: str, user: str, text: str, response_url: str | None = None) -> None:
         """An ephemeral answer; through the response URL where the bot may not post (private channels, DMs)."""

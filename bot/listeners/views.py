@@ -148,7 +148,9 @@ def register(app: App, runtime: Runtime) -> None:
             refusal = runtime.access.may_decide(user, runtime.access.kit(image.kit), image.requester)
             if refusal:
                 raise UserError(refusal)
-            runtime.services.decide(image_id, "rejected", slack_actor(team, user), reason)
+            runtime.services.decide(
+                image_id, "rejected", slack_actor(team, user), reason, decided_by_name=runtime.people.name(user)
+            )
         except (UserError, UnknownJob, InvalidInput) as exc:
             if isinstance(exc, DecisionTaken):
                 text = f"that image was already {exc.decision} by {messages.mention(exc.decided_by)}"

@@ -169,8 +169,15 @@ def test_a_banned_word_is_refused_before_queueing_as_its_own_outcome(served: Bot
     served.bot.command('"red apples" kit=acme headline="Cheapest Apples Ever"')
     texts = [c.params["text"] for c in served.slack.wait_calls("chat.postEphemeral", 2)]
     assert all(t.startswith(":no_entry: Refused by the brand policy, nothing was queued: BG501") for t in texts)
-    assert "'miracle' in the prompt" in texts[0] and "'cheapest' in the headline" in texts[1]
+    assert any("'miracle' in the prompt" in t for t in texts) and any("'cheapest' in the headline" in t for t in texts)
     assert not any("failed" in t for t in texts)
     assert served.records.requests() == [] and served.records.events() == []
     assert served.slack.calls_to("chat.postMessage") == []  # no thread for what was never queued
     assert 'brandgate_slack_jobs_submitted_total{kind="command"} 1.0' not in served.bot.http.get("/metrics").text
+
+
+def test_an_unknown_kit_is_named_without_a_server_path(served: BotUnderTest) -> None:
+    served.bot.command('"apples" kit=acm')
+    text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert text == ":warning: no kit named 'acm'; did you mean kit=acme? kits for this channel: acme, nordwind"
+    assert "/" not in text and str(served.bot.runtime.settings.kits_dir) not in text
