@@ -47,7 +47,10 @@ def build_app(settings: Settings, services: Services | None = None) -> App:
         client=client,
         services=services,
         access=Access(settings, GroupMembers(client, settings.slack_group_cache_s)),
-        tracker=ProgressTracker(client, services, executor, interval=settings.slack_progress_interval_s),
+        tracker=ProgressTracker(
+            client, services, executor, interval=settings.slack_progress_interval_s,
+            edits_per_minute=settings.slack_progress_edits_per_minute,
+        ),
         executor=executor,
         deliveries=DeliveryLog(),
         metrics=metrics,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -52,11 +53,48 @@ class Followed:
     next_poll: float = field(default=0.0)
 
 
-class ProgressTracker:
-    """One loop thread polls every followed request; edits happen at most once per interval per thread.
+class EditBudget:
+    """Progress edits per workspace in any 60 s window, under Slack's `chat.update` limit (Tier 3, ~50/min).
 
-    One loop for all requests keeps a busy bot at one poller, not a thread per request; the slow
-    part (uploading images) runs on the executor.
+    Edits of a finished request (its last line: the verdicts) may use the whole budget; edits of
+    progress only `PROGRESS_SHARE` of it, so a finished request is never kept waiting behind steps.
+    """
+
+    WINDOW_S = 60.0
+    PROGRESS_SHARE = 0.75
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._edits: dict[str, deque[float]] = {}
+
+    def _window(self, team: str, now: float) -> deque[float]:
+        edits = self._edits.setdefault(team, deque())
+        while edits and now - edits[0] >= self.WINDOW_S:
+            edits.popleft()
+        return edits
+
+    def take(self, team: str, now: float, final: bool) -> bool:
+        """Count one edit now if the budget allows it; False: wait and show a newer state later."""
+        edits = self._window(team, now)
+        allowed = self.per_minute if final else max(1, int(self.per_minute * self.PROGRESS_SHARE))
+        if len(edits) >= allowed:
+            return False
+        edits.append(now)
+        return True
+
+    def spacing(self, followed: int, interval: float) -> float:
+        """Least time between one request's progress edits when `followed` requests share the budget."""
+        return max(interval, self.WINDOW_S * followed / max(1, int(self.per_minute * self.PROGRESS_SHARE)))
+
+
+class ProgressTracker:
+    """One loop thread polls every followed request and edits each thread's progress line.
+
+    Edits are batched to stay inside Slack's `chat.update` limit: each workspace has an
+    `EditBudget` of edits per minute, shared by its followed requests, so with many requests in
+    flight each one's line is edited less often (10 requests at 40 a minute: every 20 s or so),
+    and only its newest state is shown. One loop for all requests keeps a busy bot at one poller,
+    not a thread per request; the slow part (uploading images) runs on the executor.
     """
 
     def __init__(
@@ -66,12 +104,14 @@ class ProgressTracker:
         executor: Executor,
         interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        edits_per_minute: int = 40,
     ) -> None:
         self._client = client
         self._services = services
         self._executor = executor
         self._interval = interval
         self._clock = clock
+        self._budget = EditBudget(edits_per_minute)
         self._followed: dict[str, Followed] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -96,16 +136,23 @@ class ProgressTracker:
     def _run(self) -> None:
         tick = min(0.25, self._interval / 4)
         while not self._stop.is_set():
-            with self._lock:
-                current = list(self._followed.values())
-            for followed in current:
-                try:
-                    self._poll(followed)
-                except Exception:  # one request's trouble must not stop the others' progress
-                    log.exception("following request %s failed", followed.request_id)
+            self.poll_once()
             self._stop.wait(tick)
 
-    def _poll(self, followed: Followed) -> None:
+    def poll_once(self) -> None:
+        """One round over every followed request (the loop's body; tests drive it with their own clock)."""
+        with self._lock:
+            current = list(self._followed.values())
+        teams: dict[str, int] = {}
+        for followed in current:
+            teams[followed.team_id] = teams.get(followed.team_id, 0) + 1
+        for followed in current:
+            try:
+                self._poll(followed, teams[followed.team_id])
+            except Exception:  # one request's trouble must not stop the others' progress
+                log.exception("following request %s failed", followed.request_id)
+
+    def _poll(self, followed: Followed, sharing: int = 1) -> None:
         now = self._clock()
         if now < followed.next_poll:
             return
@@ -117,7 +164,11 @@ class ProgressTracker:
         waiting = status.state == "queued" and (status.position or 0) > 0
         followed.next_poll = now + (QUEUED_POLL_S if waiting else self._interval / 2)
         shown = progress_key(status)
-        if shown != followed.last_shown and now - followed.last_edit >= self._interval:
+        final = status.state in TERMINAL
+        spacing = self._interval if final else self._budget.spacing(sharing, self._interval)
+        first = followed.message_ts is None  # the thread starts at once, whatever the spacing
+        due = shown != followed.last_shown and (first or now - followed.last_edit >= spacing)
+        if due and self._may_show(followed, now, final):
             self._show(followed, status)
             followed.last_shown = shown
             followed.last_edit = now
@@ -125,6 +176,10 @@ class ProgressTracker:
             with self._lock:
                 self._followed.pop(followed.request_id, None)
             self._executor.submit(self._deliver_safely, followed, status)
+
+    def _may_show(self, followed: Followed, now: float, final: bool) -> bool:
+        # The first post starts the thread (chat.postMessage, limited per channel, not per workspace).
+        return followed.message_ts is None or self._budget.take(followed.team_id, now, final)
 
     def _show(self, followed: Followed, status: JobStatus) -> None:
         blocks = messages.progress_blocks(followed.heading, status)
