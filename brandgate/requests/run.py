@@ -155,10 +155,17 @@ class WorkerParts:
             return self._signer
 
     def generator(self, profile: Profile) -> Any:
+        """The loaded, warmed model for `profile`: the first call's one-time costs are paid here, by no image."""
         key = profile.content_hash()
         with self._guard:
             if key not in self._generators:
-                self._generators[key] = Generator(profile, self.settings)
+                generator = Generator(profile, self.settings)
+                with self.device_lock:
+                    seconds = generator.warm_up()
+                log.info("model for profile %s warmed up in %.2f s (billed to no image)", profile.name, seconds,
+                         extra={"event": "model.warmed_up", "profile": profile.name,
+                                "warm_up_seconds": round(seconds, 4)})
+                self._generators[key] = generator
             return self._generators[key]
 
     def close(self) -> None:
