@@ -8,6 +8,8 @@ EXIT_BAD_INPUT = 2
 EXIT_FLAG = 3
 EXIT_REJECT = 4
 EXIT_NO_CREDENTIALS = 5
+# `verify`: no credentials in the file, but it looks like an image of ours (the lookup found it).
+EXIT_VISUAL_MATCH = 6
 
 
 class BrandgateError(Exception):
@@ -37,6 +39,7 @@ __all__ = [
     "EXIT_NO_CREDENTIALS",
     "EXIT_OK",
     "EXIT_REJECT",
+    "EXIT_VISUAL_MATCH",
     "BrandgateError",
     "ConfigError",
     "DatabaseError",

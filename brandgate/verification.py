@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from brandgate.errors import EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT, UserError
+from brandgate.errors import EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT, EXIT_VISUAL_MATCH, UserError
 from brandgate.settings import Settings
 from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier, sidecar_path, sniff_media_type
 
@@ -63,6 +63,20 @@ class VisualMatch:
     distance: int
     kind: str
     created_at: str | None
+    verdict: str | None = None  # what the checks said of the matched image
+    decision: str | None = None  # a brand manager's approved or rejected; None: not decided
+    decided_by: str | None = None
+    decided_at: str | None = None
+
+    def standing(self) -> str:
+        """The matched image's verdict and decision in words: "verdict flag, approved by slack:T1:U2"."""
+        said = f"verdict {self.verdict or 'unknown'}"
+        if self.decision:
+            when = f" at {self.decided_at}" if self.decided_at else ""
+            return f"{said}, {self.decision} by {self.decided_by}{when}"
+        if self.verdict in ("flag", "unverified"):
+            return f"{said}, not decided by a brand manager"
+        return said
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,8 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
     best = found[0]
     return Lookup(
         "match",
-        f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance})",
+        f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance}):"
+        f" {best.standing()}",
         best=best,
         others=tuple(found[1:6]),
         method=method,
@@ -170,11 +185,11 @@ def _trail_engine(settings: Settings) -> Any:
 
 def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[list[VisualMatch], str]:
     """Images within `max_distance` of `wanted`, nearest (then oldest) first, and the method used."""
-    from sqlalchemy import inspect
+    # Lazy, like the engine above: only a file without valid credentials is looked up.
+    from sqlalchemy import inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
-    # Lazy, like the engine above: only a file without valid credentials is looked up.
-    from brandgate.db.models import PHASH_BAND_COLUMNS, Image
+    from brandgate.db.models import PHASH_BAND_COLUMNS, Approval, Image
     from brandgate.db.visual_index import Method, close_hashes, images_with
 
     engine = _trail_engine(settings)
@@ -188,6 +203,15 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
             method: Method | None = None if set(PHASH_BAND_COLUMNS) <= columns else "scan"
             close = close_hashes(conn, wanted, max_distance, method)
             rows = images_with(conn, sorted(close.distances))
+            ids = [row.id for row in rows]
+            verdicts = dict(conn.execute(select(Image.id, Image.verdict).where(Image.id.in_(ids))).all()) if ids else {}
+            decisions = {
+                a.image_id: a
+                for a in conn.execute(
+                    select(Approval.image_id, Approval.decision, Approval.decided_by, Approval.decided_at)
+                    .where(Approval.image_id.in_(ids))
+                )
+            } if ids else {}
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise _LookupUnavailable(f"the audit database cannot be read ({reason})") from None
@@ -199,6 +223,13 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
                 distance=close.distances[row.phash],
                 kind=row.kind,
                 created_at=None if row.created_at is None else row.created_at.isoformat(),
+                verdict=verdicts.get(row.id),
+                decision=decisions[row.id].decision if row.id in decisions else None,
+                decided_by=decisions[row.id].decided_by if row.id in decisions else None,
+                decided_at=(
+                    decisions[row.id].decided_at.isoformat()
+                    if row.id in decisions and decisions[row.id].decided_at is not None else None
+                ),
             )
             for row in rows
         ),
@@ -264,6 +295,8 @@ class VerifyReport:
     def exit_code(self) -> int:
         if self.anchor is not None and self.anchor.status == "rewritten":
             return EXIT_REJECT
+        if self.credentials.state == "no_credentials" and self.lookup is not None and self.lookup.status == "match":
+            return EXIT_VISUAL_MATCH  # stripped or re-encoded, but one of ours: not the same as unknown
         return EXIT_BY_STATE[self.credentials.state]
 
     @property
