@@ -15,6 +15,7 @@ from bot.access import Access, GroupMembers
 from bot.listeners import actions, commands, events, views
 from bot.middleware.authorisation import WorkspaceOnly
 from bot.middleware.retries import DeliveryLog, DropRetries
+from bot.people import DisplayNames
 from bot.progress import ProgressTracker
 from bot.review_desk import ReviewDesk
 from bot.runtime import BotMetrics, Runtime
@@ -44,7 +45,10 @@ def build_app(settings: Settings, services: Services | None = None) -> App:
     metrics = BotMetrics()
     access = Access(settings, GroupMembers(client, settings.slack_group_cache_s))
     desk = ReviewDesk(settings, client, services, access, interval=settings.slack_progress_interval_s)
-    tracker = ProgressTracker(client, services, executor, interval=settings.slack_progress_interval_s)
+    tracker = ProgressTracker(
+        client, services, executor, interval=settings.slack_progress_interval_s,
+        edits_per_minute=settings.slack_progress_edits_per_minute,
+    )
     tracker.needs_decisions = desk.request_needs_decisions
     runtime = Runtime(
         settings=settings,
@@ -56,6 +60,7 @@ def build_app(settings: Settings, services: Services | None = None) -> App:
         deliveries=DeliveryLog(),
         metrics=metrics,
         desk=desk,
+        people=DisplayNames(client, settings.slack_group_cache_s),
     )
     with _start_up_errors(settings):
         app = App(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from typing import Any
 
@@ -10,8 +11,10 @@ from bot.progress import Followed
 from bot.runtime import Runtime
 from bot.services import slack_actor
 from brandgate.errors import UserError
-from brandgate.jobs.api import Accepted, Submission
+from brandgate.jobs.api import Accepted, BriefRefused, Submission
+from brandgate.kits import list_kits
 from policies.brief import Brief, brief_from_mapping
+from policies.characters import quote
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,11 @@ def brief_for_channel(runtime: Runtime, fields: dict[str, Any], channel: str) ->
             raise UserError(f"say which brand kit: add kit=NAME (kits for this channel: {', '.join(allowed)})")
         fields = {**fields, "kit": allowed[0]}
     elif kit not in allowed:
-        runtime.access.kit(str(kit))  # an unknown kit gets the kit loader's message, which lists the known ones
+        if str(kit) not in list_kits(runtime.settings):
+            # Named from the channel's kits only: the reply never shows a server path or other teams' kits.
+            close = difflib.get_close_matches(str(kit), allowed, n=1, cutoff=0.6)
+            hint = f"did you mean kit={close[0]}? " if close else ""
+            raise UserError(f"no kit named {quote(str(kit), 64)}; {hint}kits for this channel: {', '.join(allowed)}")
         raise UserError(f"kit {kit!r} is not allowed in this channel (kits here: {', '.join(allowed)})")
     return brief_from_mapping(fields, "brief")
 
@@ -60,6 +67,9 @@ def queue_brief(
     )
     try:
         accepted = runtime.services.queue.submit(submission)
+    except BriefRefused as exc:  # the policy refuses the wording: an answer, not a failure
+        runtime.tell(channel, user_id, messages.refused_text(exc.reason), response_url)
+        return None
     except UserError as exc:  # LimitExceeded and other things the user can change
         runtime.tell(channel, user_id, messages.error_text(str(exc)), response_url)
         return None
@@ -77,6 +87,7 @@ def queue_brief(
                 channel=channel,
                 heading=messages.request_summary(brief, user_id),
                 thread_ts=thread_ts,
+                naming=(brief.kit, brief.headline, brief.prompt),
             )
         )
     runtime.tell(channel, user_id, messages.queued_text(accepted), response_url)

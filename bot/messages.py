@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -99,13 +101,19 @@ def help_text() -> str:
             " (or paste a file link after it).",
             "• `/brandgate audit kit=acme since=2026-11-01 until=2026-11-30 format=csv` sends the trail"
             " to your DMs (compliance only).",
-            'Put the prompt and any value with spaces in double quotes ("like this").',
+            'Put the prompt and any value with spaces in double quotes ("like this"); an unquoted first word'
+            " must be one of help, status, cancel, verify, audit or an option such as kit=acme.",
         ]
     )
 
 
 def error_text(message: str) -> str:
     return f":warning: {message}"
+
+
+def refused_text(reason: str) -> str:
+    """A brief the kit's policy refuses (BG501), found before queueing: nothing was spent or recorded."""
+    return f":no_entry: Refused by the brand policy, nothing was queued: {reason}"
 
 
 def queued_text(accepted: Accepted) -> str:
@@ -144,14 +152,50 @@ def progress_blocks(heading: str, status: JobStatus) -> list[Block]:
         "cancelled": ":octagonal_sign:",
     }[status.state]
     line = f"{icon} {status.describe()}"
-    if status.state == "done" and status.cost_usd:
-        line += f" · cost ${status.cost_usd:.4f}"
+    if status.state == "done":
+        icon, counted = verdict_summary(status.images)
+        line = f"{icon} {counted}"
+        if status.cost_usd:
+            line += f" · cost ${status.cost_usd:.4f}"
     return [
         _text(heading),
         _context(f"{line} · request `{status.request_id}`"),
     ]
 
 
+
+# How a finished request's images are counted on its parent post, in this order.
+VERDICT_COUNTS = (
+    ("pass", "passed"),
+    ("approved", "approved"),
+    ("undecided", "waiting for a brand manager"),
+    ("reject", "rejected by policy"),
+    ("rejected", "rejected by a brand manager"),
+)
+
+
+def verdict_summary(images: Sequence[ImageView]) -> tuple[str, str]:
+    """The icon and words of a finished request's last line: "2 images: 1 passed, 1 waiting for a brand manager".
+
+    The tick is earned only by an image someone may use; nothing usable is never shown as done.
+    """
+    counts: dict[str, int] = {}
+    for image in images:
+        key = "undecided" if needs_a_person(image.verdict) else image.verdict
+        counts[key] = counts.get(key, 0) + 1
+    parts = [f"{counts[key]} {words}" for key, words in VERDICT_COUNTS if counts.get(key)]
+    parts += [f"{n} {key}" for key, n in counts.items() if key not in dict(VERDICT_COUNTS)]
+    total = len(images)
+    if total == 0:
+        return ":x:", "finished without an image"
+    head = f"{total} image{'s' if total != 1 else ''}: " + ", ".join(parts)
+    if counts.get("pass") or counts.get("approved"):
+        icon = ":white_check_mark:"
+    elif counts.get("undecided"):
+        icon = ":warning:"
+    else:
+        icon = ":no_entry:"
+    return icon, head
 
 
 def _unverified_check_lines(checks: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -181,7 +225,7 @@ def image_blocks(image: ImageView, request_id: str, n_images: int) -> list[Block
     header = f"{icon} *Image {image.index + 1} of {n_images}* · {words}"
     if image.decided_by and image.verdict in ("approved", "rejected"):
         header += f" by {mention(image.decided_by)}"
-    blocks: list[Block] = [_text(header)]
+    blocks: list[Block] = [{**_text(header), "block_id": f"verdict:{image.image_id}"}]
     lines = _failed_check_lines(image.failed_checks) + _unverified_check_lines(image.unverified_checks)
     if lines:
         blocks.append(_text(_clip("\n".join(lines), 2900)))
@@ -224,7 +268,18 @@ def decided_blocks(
     out: list[Block] = []
     icon, words = VERDICT_WORDS[decision]
     for block in blocks:
-        if block.get("type") == "actions" and block.get("block_id") == f"image:{image_id}":
+        if block.get("type") == "section" and block.get("block_id") == f"verdict:{image_id}":
+            # The verdict line now says the decision: an approved image no longer reads "Flagged".
+            said = str((block.get("text") or {}).get("text", ""))
+            which = re.search(r"\*Image \d+ of \d+\*", said)
+            header = f"{icon} {which.group(0) + ' · ' if which else ''}{words} by <@{user_id}>"
+            out.append({**block, "text": {"type": "mrkdwn", "text": header}})
+        elif block.get("type") == "image":
+            # The picture's title said the checks' verdict; it now says the decision.
+            named = str((block.get("title") or {}).get("text", "")).split(": ", 1)[0]
+            title = f"{named}: {words}" if named.startswith("Image ") else words
+            out.append({**block, "title": _plain(title), "alt_text": title})
+        elif block.get("type") == "actions" and block.get("block_id") == f"image:{image_id}":
             kept = [e for e in block.get("elements", []) if e.get("action_id") not in (APPROVE, REJECT, EXPORT)]
             if decision == "approved":
                 kept.insert(0, _button("Export HQ", EXPORT, image_id))
@@ -238,9 +293,51 @@ def decided_blocks(
     return out
 
 
+def image_message_blocks(image: ImageView, request_id: str, n_images: int, file_id: str | None) -> list[Block]:
+    """The image's own message: the picture (where its file is known), its verdict and its buttons.
+    Every edit of that message rebuilds it from here, so a decision never drops the picture."""
+    blocks = image_blocks(image, request_id, n_images)
+    return [image_block(file_id, upload_title(image, n_images)), *blocks] if file_id else blocks
+
+
 def upload_title(image: ImageView, n_images: int) -> str:
     _, words = VERDICT_WORDS.get(image.verdict, ("", image.verdict))
     return f"Image {image.index + 1} of {n_images}: {words}"
+
+
+def export_title(image: ImageView, approval: str | None) -> str:
+    """An HQ export's title: its own checks' verdict, then the decision that let it be exported."""
+    own = {
+        "pass": "Passed every check",
+        "unverified": "Not fully checked",
+        "flag": "Flagged by the checks",
+        "reject": "Rejected by policy: not for use",
+    }.get(image.verdict, VERDICT_WORDS.get(image.verdict, ("", image.verdict))[1])
+    if approval and image.verdict != "reject":
+        return f"HQ export: {own}, {approval}"
+    return f"HQ export: {own}"
+
+
+def _slug(text: str, limit: int) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].rstrip("-")
+
+
+def upload_name(kit: str, headline: str | None, prompt: str, seed: int, index: int, suffix: str, hq: bool) -> str:
+    """A file name a person can keep: `acme-fresh-deals-friday-1234-1.png`, safe characters only."""
+    words = _slug(headline or prompt, 40) or "image"
+    name = "-".join(p for p in (_slug(kit, 24), words, str(seed), str(index + 1), "hq" if hq else "") if p)
+    return name + (suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".png")
+
+
+def image_block(file_id: str, title: str) -> Block:
+    """The uploaded image inside the message that carries its verdict and buttons (Block Kit's slack_file)."""
+    return {
+        "type": "image",
+        "slack_file": {"id": file_id},
+        "alt_text": _clip(title, 1900),
+        "title": _plain(_clip(title, 1900)),
+    }
 
 
 def _input(block_id: str, label: str, element: Block, optional: bool = False, hint: str | None = None) -> Block:

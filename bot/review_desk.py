@@ -19,8 +19,9 @@ from slack_sdk.errors import SlackApiError
 from bot import home, messages
 from bot.access import Access
 from bot.services import Services, parse_actor
+from brandgate import clock
 from brandgate.kits import list_kits
-from brandgate.review import NOT_REVIEWED_SOURCES, DecisionMade, SlackPost, now_utc
+from brandgate.review import NOT_REVIEWED_SOURCES, DecisionMade, SlackPost
 from brandgate.settings import Settings
 from policies.kit import Kit
 
@@ -78,7 +79,7 @@ class ReviewDesk:
             page = last_offset if offset is None else max(0, offset)
             self._viewers[user] = (self._clock(), page)
             self._team_id = team or self._team_id
-        now = now_utc()
+        now = clock.now()
         managed = self.kits_managed(user)
         if managed:
             total = self._services.count_waiting(managed)
@@ -183,7 +184,7 @@ class ReviewDesk:
             status = self._services.queue.status(decision.request_id)
             shown = [v for v in status.images if v.image_id == decision.image_id]
             if shown:
-                blocks = messages.image_blocks(shown[0], decision.request_id, status.n_images)
+                blocks = messages.image_message_blocks(shown[0], decision.request_id, status.n_images, post.file_id)
                 self._client.chat_update(
                     channel=post.channel,
                     ts=post.message_ts,

@@ -14,6 +14,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.access import Access
 from bot.middleware.retries import DeliveryLog
+from bot.people import DisplayNames
 from bot.progress import ProgressTracker
 from bot.review_desk import ReviewDesk
 from bot.services import Services
@@ -68,6 +69,7 @@ class Runtime:
     deliveries: DeliveryLog
     metrics: BotMetrics
     desk: ReviewDesk
+    people: DisplayNames
 
     def tell(self, channel: str, user: str, text: str, response_url: str | None = None) -> None:
         """An ephemeral answer; through the response URL where the bot may not post (private channels, DMs)."""

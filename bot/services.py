@@ -94,8 +94,11 @@ class Services(Protocol):
         """Who asked for the request (an actor name); UnknownJob when there is none."""
         ...
 
-    def decide(self, image_id: str, decision: Decision, decided_by: str, reason: str | None) -> None:
-        """Record one decision per image; DecisionTaken when one exists."""
+    def decide(
+        self, image_id: str, decision: Decision, decided_by: str, reason: str | None, decided_by_name: str | None = None
+    ) -> None:
+        """Record one decision per image (with the decider's display name as Slack gave it then);
+        DecisionTaken when one exists."""
         ...
 
     def record(self, actor: str, kind: str, subject_id: str | None, payload: Mapping[str, Any]) -> None:
@@ -206,10 +209,12 @@ class BrandgateServices:
                 raise UnknownJob(f"no request {request_id!r}")
             return str(row.requested_by)
 
-    def decide(self, image_id: str, decision: Decision, decided_by: str, reason: str | None) -> None:
+    def decide(
+        self, image_id: str, decision: Decision, decided_by: str, reason: str | None, decided_by_name: str | None = None
+    ) -> None:
         _, sessions = self._database()
         try:
-            review.decide(sessions, image_id, decision, decided_by, reason)
+            review.decide(sessions, image_id, decision, decided_by, reason, decided_by_name=decided_by_name)
         except approvals.AlreadyDecided as exc:
             raise DecisionTaken(exc.decision, exc.decided_by) from None
 

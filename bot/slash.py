@@ -1,10 +1,17 @@
-"""Reading `/brandgate` text: sub-commands, and the quick brief `"prompt" kit=acme n=4 headline="..."`."""
+"""Reading `/brandgate` text: sub-commands, and the quick brief `"prompt" kit=acme n=4 headline="..."`.
+
+The grammar (docs/slack.md, "What the command line means"): the first word, unquoted, is a
+sub-command (`help`, `status`, `cancel`, `audit`, `verify`), or the text is a brief. A brief starts
+with its prompt in double quotes or with a known option (`kit=acme`); words after either are the
+prompt too. Any other first word is an unknown sub-command, refused with the nearest one, so a typo
+(`stauts`) never becomes a prompt that spends GPU time.
+"""
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
-import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +33,15 @@ QUOTE_LIMIT = 60
 
 BRIEF_KEYS = ("kit", "n", "headline", "disclaimer", "size", "seed", "logo", "counts", "count", "negative", "layout")
 AUDIT_KEYS = ("kit", "since", "until", "request", "format")
+SUBCOMMANDS = ("help", "status", "cancel", "audit", "verify")
+# Words people type for a sub-command by another name; offered as "did you mean".
+SUBCOMMAND_SYNONYMS = {
+    "pending": "status", "queue": "status", "list": "status", "progress": "status", "where": "status",
+    "stop": "cancel", "abort": "cancel", "kill": "cancel", "delete": "cancel",
+    "trail": "audit", "log": "audit", "logs": "audit", "export": "audit",
+    "check": "verify", "credentials": "verify", "c2pa": "verify",
+    "usage": "help", "info": "help",
+}
 
 
 class SlashError(UserError):
@@ -100,9 +116,12 @@ def parse(text: str) -> Command:
         return OpenModal()
     if len(text) > MAX_TEXT_CHARS:
         raise SlashError(f"that command is {len(text)} characters long; keep it under {MAX_TEXT_CHARS}")
-    tokens = _split(text)
+    words = _split(text)
+    tokens = [w.text for w in words]
     head = tokens[0].lower()
     rest = tokens[1:]
+    if words[0].quoted or _looks_like_pair(tokens[0]):
+        return _brief(words)
     if head in ("help", "-h", "--help", "?"):
         return Help()
     if head == "status":
@@ -117,24 +136,59 @@ def parse(text: str) -> Command:
         return _audit(rest)
     if head == "verify":
         return _verify(rest)
-    return _brief(tokens)
+    raise SlashError(unknown_subcommand(tokens[0]))
 
 
-def _split(text: str) -> list[str]:
-    lexer = shlex.shlex(text, posix=True)
-    lexer.whitespace_split = True
-    # Only double quotes group words: apostrophes ("Mom's pie") are everyday text in a prompt.
-    lexer.quotes = '"'
-    lexer.escape = ""
-    lexer.commenters = ""
-    try:
-        tokens = list(lexer)
-    except ValueError:
+def unknown_subcommand(word: str) -> str:
+    """What to say when the first word is neither a sub-command, a quoted prompt nor an option."""
+    said = quote(word, QUOTE_LIMIT)
+    lowered = word.lower()
+    nearest = SUBCOMMAND_SYNONYMS.get(lowered) or next(
+        iter(difflib.get_close_matches(lowered, SUBCOMMANDS, n=1, cutoff=0.6)), None
+    )
+    first = f"unknown subcommand {said} — did you mean {nearest}?" if nearest else f"unknown subcommand {said}."
+    return (
+        f"{first} Nothing was queued. To ask for images, put the prompt in double quotes:"
+        ' `/brandgate "red apples on a table" kit=acme`; `/brandgate help` lists the sub-commands.'
+    )
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of the command; `quoted` when it began inside double quotes (then it is never a key=value)."""
+
+    text: str
+    quoted: bool
+
+
+def _split(text: str) -> list[Word]:
+    """Words split on whitespace; only double quotes group words, since apostrophes ("Mom's pie") are text."""
+    words: list[Word] = []
+    current: list[str] = []
+    started = in_quotes = quoted_start = False
+    for char in text:
+        if char == '"':
+            if not started:
+                started, quoted_start = True, True
+            in_quotes = not in_quotes
+        elif char.isspace() and not in_quotes:
+            if started:
+                words.append(Word("".join(current), quoted_start))
+            current, started, quoted_start = [], False, False
+        else:
+            started = True
+            current.append(char)
+    if in_quotes:
         raise SlashError(
             'a double quote is not closed; put the prompt and any value with spaces between a pair of "quotes",'
             ' like `/brandgate "red apples on a table" kit=acme headline="Fresh Deals"`'
-        ) from None
-    return tokens
+        )
+    if started:
+        words.append(Word("".join(current), quoted_start))
+    return words
+
+
+_KEY = re.compile(r"[A-Za-z_][\w.-]*")
 
 
 def _pairs(tokens: list[str], allowed: tuple[str, ...], what: str) -> tuple[dict[str, str], list[str]]:
@@ -142,11 +196,15 @@ def _pairs(tokens: list[str], allowed: tuple[str, ...], what: str) -> tuple[dict
     words: list[str] = []
     for token in tokens:
         key, sep, value = token.partition("=")
-        if sep and re.fullmatch(r"[A-Za-z_][\w.-]*", key):
+        if sep and _KEY.fullmatch(key):
             key = key.lower()
             base = key.split(".", 1)[0]
             if base not in allowed:
-                raise SlashError(f"`{key}=` is not something {what} takes; use {', '.join(k + '=' for k in allowed)}")
+                close = difflib.get_close_matches(base, allowed, n=1, cutoff=0.6)
+                hint = f"did you mean `{close[0]}=`? " if close else ""
+                raise SlashError(
+                    f"`{key}=` is not something {what} takes; {hint}use {', '.join(k + '=' for k in allowed)}"
+                )
             if key in pairs:
                 raise SlashError(f"`{key}=` is given twice; give it once")
             pairs[key] = value
@@ -155,10 +213,12 @@ def _pairs(tokens: list[str], allowed: tuple[str, ...], what: str) -> tuple[dict
     return pairs, words
 
 
-def _brief(tokens: list[str]) -> QuickBrief:
-    pairs, words = _pairs(tokens, BRIEF_KEYS, "a brief")
+def _brief(words: list[Word]) -> QuickBrief:
+    # A quoted word is prompt text even when it looks like an option ("kit=acme" in quotes).
+    pairs, _ = _pairs([w.text for w in words if not w.quoted], BRIEF_KEYS, "a brief")
+    prompt_words = [w.text for w in words if w.quoted or not _looks_like_pair(w.text)]
     fields: dict[str, Any] = {}
-    prompt = " ".join(words).strip()
+    prompt = " ".join(prompt_words).strip()
     if not prompt:
         raise SlashError('write what the image should show, like `/brandgate "red apples on a table" kit=acme`')
     fields["prompt"] = prompt
@@ -181,6 +241,12 @@ def _brief(tokens: list[str]) -> QuickBrief:
     if counts is not None:
         fields["counts"] = counts
     return QuickBrief(fields)
+
+
+def _looks_like_pair(token: str) -> bool:
+    """`token` is written as an option (`kit=acme`, `count.apple=3`), known or not."""
+    key, sep, _ = token.partition("=")
+    return bool(sep) and _KEY.fullmatch(key) is not None
 
 
 def parse_size(value: str) -> tuple[int, int]:

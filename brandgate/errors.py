@@ -6,6 +6,8 @@ EXIT_OK = 0
 EXIT_FLAG = 3
 EXIT_REJECT = 4
 EXIT_NO_CREDENTIALS = 5
+# `verify`: no credentials in the file, but it looks like an image of ours (the lookup found it).
+EXIT_VISUAL_MATCH = 6
 
 # Bad input: a file, flag or value the user gave. One class under two names: the checks raise it as
 # InvalidInput (they import nothing of brandgate's), the application as UserError.
@@ -27,6 +29,7 @@ __all__ = [
     "EXIT_NO_CREDENTIALS",
     "EXIT_OK",
     "EXIT_REJECT",
+    "EXIT_VISUAL_MATCH",
     "BrandgateError",
     "ConfigError",
     "DatabaseError",

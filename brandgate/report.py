@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandgate.clock import as_utc
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
-from brandgate.review import NEEDS_A_LOOK, NOT_REVIEWED_SOURCES, UNDECIDED, aware
+from brandgate.requests.decisions import NEEDS_A_PERSON
+from brandgate.review import NEEDS_A_LOOK, NOT_REVIEWED_SOURCES
 from policies.engine import accepted_by_policy
 
 
@@ -68,10 +70,10 @@ def image_facts(
                 image_id=image.id,
                 kit=kit_name,
                 verdict=image.verdict,
-                created_at=aware(image.created_at),
+                created_at=as_utc(image.created_at),
                 cost_usd=float(image.cost_usd or 0.0),
                 decision=approval.decision if approval is not None else None,
-                decided_at=aware(approval.decided_at) if approval is not None else None,
+                decided_at=as_utc(approval.decided_at) if approval is not None else None,
                 looked_at=frozenset(looked.get(image.id, ())),
             )
             for image, kit_name, approval in rows
@@ -97,7 +99,7 @@ def governance_figures(facts: Sequence[ImageFacts], review_cost_usd: float) -> d
     passed = sum(f.verdict == "pass" for f in facts)
     approved = sum(f.decision == "approved" for f in facts)
     rejected = sum(f.decision == "rejected" for f in facts)
-    waiting = sum(f.decision is None and f.verdict in UNDECIDED for f in facts)
+    waiting = sum(f.decision is None and f.verdict in NEEDS_A_PERSON for f in facts)
     waits = [(f.decided_at - f.created_at).total_seconds() for f in facts if f.decided_at is not None]
     gpu = sum(f.cost_usd for f in facts)
     review = (approved + rejected) * review_cost_usd
@@ -155,7 +157,7 @@ def weekly(facts: Sequence[ImageFacts], review_cost_usd: float, now: datetime) -
         ages = [
             (end - f.created_at).total_seconds()
             for f in facts
-            if f.verdict in UNDECIDED and f.created_at < end and (f.decided_at is None or f.decided_at > end)
+            if f.verdict in NEEDS_A_PERSON and f.created_at < end and (f.decided_at is None or f.decided_at > end)
         ]
         out.append(Week(start, governance_figures(weeks[start], review_cost_usd), max(ages) if ages else None))
     return out

@@ -16,13 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandgate.clock import as_utc, now
 from brandgate.db import approvals
 from brandgate.db.models import Approval, AuditEvent, CheckResultRow, Image, Request, SchedulerLock
 from brandgate.errors import UserError
+from brandgate.requests.decisions import NEEDS_A_PERSON
 from policies.engine import accepted_by_policy
 
 # Verdicts a brand manager decides; every other verdict is final without one.
-UNDECIDED = ("flag", "unverified")
 # Check results that put an image in front of a person: failed, could not run, could not decide.
 NEEDS_A_LOOK = ("fail", "error", "unverified")
 # The regression suite's images are test cases of the checks, flagged on purpose; they never wait.
@@ -74,11 +75,6 @@ class WaitingImage:
         }
 
 
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were written in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _waiting_query(kits: Sequence[str] | None, requested_by: str | None) -> Any:
     query = (
         select(Image, Request)
@@ -86,7 +82,7 @@ def _waiting_query(kits: Sequence[str] | None, requested_by: str | None) -> Any:
         .outerjoin(Approval, Approval.image_id == Image.id)
         .where(
             Approval.id.is_(None),
-            Image.verdict.in_(UNDECIDED),
+            Image.verdict.in_(NEEDS_A_PERSON),
             Image.kind == "preview",
             Request.source.not_in(NOT_REVIEWED_SOURCES),
         )
@@ -137,7 +133,7 @@ def waiting_images(
                 n_images=request.n_images,
                 sha256=image.sha256,
                 media_type=image.media_type,
-                created_at=aware(image.created_at),
+                created_at=as_utc(image.created_at),
             )
             for image, request in rows
         ]
@@ -152,7 +148,8 @@ def count_waiting(
 
 
 def decide(
-    sessions: sessionmaker[Session], image_id: str, decision: str, decided_by: str, reason: str | None
+    sessions: sessionmaker[Session], image_id: str, decision: str, decided_by: str, reason: str | None,
+    *, decided_by_name: str | None = None,
 ) -> Approval:
     """Record a brand manager's decision under the review rules; approvals.AlreadyDecided when one exists.
 
@@ -168,15 +165,11 @@ def decide(
         verdict = session.scalar(select(Image.verdict).where(Image.id == image_id))
     if verdict is None:
         raise UserError(f"there is no image {image_id!r}")
-    if verdict not in UNDECIDED:
+    if verdict not in NEEDS_A_PERSON:
         raise UserError(
             f"image {image_id} is {verdict}: only flagged or unverified images wait for a brand manager's decision"
         )
-    return approvals.decide(sessions, image_id, decision, decided_by, why or None)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+    return approvals.decide(sessions, image_id, decision, decided_by, why or None, decided_by_name=decided_by_name)
 
 
 @dataclass(frozen=True)
@@ -321,7 +314,7 @@ def finished_after(sessions: sessionmaker[Session], seq: int, limit: int = 200) 
             waiting = session.scalar(
                 select(func.count(Image.id))
                 .outerjoin(Approval, Approval.image_id == Image.id)
-                .where(Image.request_id == request.id, Image.verdict.in_(UNDECIDED), Image.kind == "preview",
+                .where(Image.request_id == request.id, Image.verdict.in_(NEEDS_A_PERSON), Image.kind == "preview",
                        Approval.id.is_(None))
             )  # fmt: skip
             found.append(FinishedRequest(int(event_seq), request.id, request.kit_name, request.source,
@@ -334,7 +327,7 @@ def claim_once(sessions: sessionmaker[Session], name: str, holder: str) -> bool:
     try:
         with sessions.begin() as session:
             session.add(
-                SchedulerLock(name=name[:100], holder=holder[:200], acquired_at=now_utc(),
+                SchedulerLock(name=name[:100], holder=holder[:200], acquired_at=now(),
                               expires_at=datetime.max.replace(tzinfo=UTC))
             )  # fmt: skip
     except IntegrityError:

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     slack_group_cache_s: float = Field(default=300.0, ge=0, description="How long user-group members are cached.")
     slack_max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Larger requests get 413 unread.")
     slack_progress_interval_s: float = Field(default=1.0, ge=0.2, description="Least time between thread edits.")
+    slack_progress_edits_per_minute: int = Field(
+        default=40, ge=4,
+        description="Progress edits (chat.update) per minute per workspace, for all requests together; Slack's"
+        " Tier 3 limit is about 50, and approvals edit messages too.",
+    )
     slack_rate_limit_retries: int = Field(default=5, ge=0, description="Retries of a Web API call answered 429.")
     slack_file_hosts: list[str] = Field(
         default_factory=lambda: ["files.slack.com"],

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from brandgate.errors import EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT, UserError
+from brandgate.errors import EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT, EXIT_VISUAL_MATCH, UserError
+from brandgate.requests.decisions import needs_a_person
 from brandgate.settings import Settings
 from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier, sidecar_path, sniff_media_type
 
@@ -63,8 +64,23 @@ class VisualMatch:
     distance: int
     kind: str
     created_at: str | None
-    # a brand manager's decision on the image (or, for an HQ export, on the preview it was made from)
-    decision: str | None = None
+    verdict: str | None = None  # what the checks said of the matched image
+    decision: str | None = None  # a brand manager's approved or rejected; None: not decided
+    decided_by: str | None = None
+    decided_at: str | None = None
+    # for an HQ export, the preview whose decision stands for it (the export itself is not decided)
+    decided_on_preview: str | None = None
+
+    def standing(self) -> str:
+        """The matched image's verdict and decision in words: "verdict flag, approved by slack:T1:U2"."""
+        said = f"verdict {self.verdict or 'unknown'}"
+        if self.decision:
+            when = f" at {self.decided_at}" if self.decided_at else ""
+            of = f" (on the preview {self.decided_on_preview} it was exported from)" if self.decided_on_preview else ""
+            return f"{said}, {self.decision} by {self.decided_by}{when}{of}"
+        if needs_a_person(self.verdict or ""):
+            return f"{said}, not decided by a brand manager"
+        return said
 
 
 @dataclass(frozen=True)
@@ -139,8 +155,8 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
     best = found[0]
     return Lookup(
         "match",
-        f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance})"
-        + (f"; {best.decision}" if best.decision else ""),
+        f"visually matches image {best.image_id} of request {best.request_id} (distance {best.distance}):"
+        f" {best.standing()}",
         best=best,
         others=tuple(found[1:6]),
         method=method,
@@ -173,10 +189,10 @@ def _trail_engine(settings: Settings) -> Any:
 
 def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[list[VisualMatch], str]:
     """Images within `max_distance` of `wanted`, nearest (then oldest) first, and the method used."""
-    from sqlalchemy import inspect
+    # Lazy, like the engine above: only a file without valid credentials is looked up.
+    from sqlalchemy import inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
-    # Lazy, like the engine above: only a file without valid credentials is looked up.
     from brandgate.db.models import PHASH_BAND_COLUMNS, Image
     from brandgate.db.visual_index import Method, close_hashes, decisions_on, images_with
 
@@ -192,6 +208,8 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
             close = close_hashes(conn, wanted, max_distance, method)
             rows = images_with(conn, sorted(close.distances))
             decided = decisions_on(conn, [(row.id, row.parent_image_id) for row in rows])
+            ids = [row.id for row in rows]
+            verdicts = dict(conn.execute(select(Image.id, Image.verdict).where(Image.id.in_(ids))).all()) if ids else {}
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise _LookupUnavailable(f"the audit database cannot be read ({reason})") from None
@@ -203,7 +221,11 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
                 distance=close.distances[row.phash],
                 kind=row.kind,
                 created_at=None if row.created_at is None else row.created_at.isoformat(),
-                decision=decided.get(row.id),
+                verdict=verdicts.get(row.id),
+                decision=decided[row.id].decision if row.id in decided else None,
+                decided_by=decided[row.id].decided_by if row.id in decided else None,
+                decided_at=decided[row.id].decided_at if row.id in decided else None,
+                decided_on_preview=decided[row.id].on_preview if row.id in decided else None,
             )
             for row in rows
         ),
@@ -358,6 +380,8 @@ class VerifyReport:
             return max(EXIT_FLAG, EXIT_BY_STATE[self.credentials.state])
         if self.record is not None and self.record.status in ("missing", "changed"):
             return EXIT_REJECT
+        if self.credentials.state == "no_credentials" and self.lookup is not None and self.lookup.status == "match":
+            return EXIT_VISUAL_MATCH  # stripped or re-encoded, but one of ours: not the same as unknown
         return EXIT_BY_STATE[self.credentials.state]
 
     @property

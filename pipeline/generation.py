@@ -408,6 +408,32 @@ class Generator:
     def diffusers_pipe(self) -> Any:
         return self.model.diffusers_pipe
 
+    def warm_up(self) -> float:
+        """One short model call at the profile's resolution, so no image pays the model's first-call costs.
+
+        A freshly loaded pipeline's first call is several times slower than the next (CUDA kernels
+        loaded lazily, cuBLAS/cuDNN handles and workspaces made, the allocator's pools grown, the
+        text encoder's and VAE's first runs). Metered per image, that made the first image of a
+        worker's first request cost ~10x its identical siblings. The warm-up belongs with loading
+        the model: the worker's fixed cost, logged, and billed to no image. Returns its seconds.
+        """
+        import torch
+
+        if self.model.device == "cpu":
+            torch.set_num_threads(self.profile.cpu_threads)
+        diffusers_pipe = copy.copy(self.model.diffusers_pipe)
+        diffusers_pipe.scheduler = _fresh_scheduler(self.model.diffusers_pipe, self.profile)
+        width, height = self.profile.resolution
+        started = time.perf_counter()
+        with torch.inference_mode():
+            diffusers_pipe(
+                prompt=["warm-up"], num_inference_steps=2, guidance_scale=self.profile.guidance_scale,
+                height=height, width=width, generator=[torch.Generator("cpu").manual_seed(0)], output_type="pil",
+            )
+        if self.model.device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
+
     def generate(
         self,
         prompt: str,

@@ -60,6 +60,7 @@ class FakeSlack:
         self.uploads: dict[str, bytes] = {}
         self.responses: list[dict[str, Any]] = []  # what was POSTed to response_url
         self.groups: dict[str, list[str]] = {}
+        self.users: dict[str, dict[str, Any]] = {}  # users.info answers: user ID -> {"real_name": ..., "profile": ...}
         self.files: dict[str, SharedFile] = {}
         self.downloads: list[Download] = []
         self.redirects: dict[str, str] = {}  # GET path -> Location answered with 302
@@ -170,6 +171,11 @@ class FakeSlack:
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
+        # An image block may show a file only once it was uploaded (Block Kit's slack_file object).
+        for block in params.get("blocks") or []:
+            shown = block.get("slack_file") if isinstance(block, dict) and block.get("type") == "image" else None
+            if shown is not None and shown.get("id") not in self.uploads:
+                return {"ok": False, "error": "invalid_blocks", "errors": ["slack_file: no such file"]}
         ts = self._ts()
         message = {"type": "message", "text": params.get("text"), "blocks": params.get("blocks"), "ts": ts}
         if params.get("thread_ts"):
@@ -210,6 +216,12 @@ class FakeSlack:
         if missing:
             return {"ok": False, "error": "file_not_found", "files": missing}
         return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+
+    def _api_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": {"id": params["user"], "team_id": self.team_id, **user}}
 
     def _api_usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         group = params.get("usergroup")

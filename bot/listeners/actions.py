@@ -13,7 +13,7 @@ from bot.briefs import queue_brief
 from bot.middleware.authorisation import ImageClickAuthorisation, clicked
 from bot.progress import Followed
 from bot.runtime import Runtime
-from bot.services import DecisionTaken, ImageRecord, slack_actor
+from bot.services import DecisionTaken, ImageRecord, parse_actor, slack_actor
 from brandgate.errors import UserError
 from policies.brief import brief_from_mapping
 from policies.errors import InvalidInput
@@ -40,7 +40,9 @@ def register(app: App, runtime: Runtime) -> None:
         _, _, user, team = clicked(body)
         channel = str(body["channel"]["id"])
         try:
-            runtime.services.decide(image.image_id, "approved", slack_actor(team, user), None)
+            runtime.services.decide(
+                image.image_id, "approved", slack_actor(team, user), None, decided_by_name=runtime.people.name(user)
+            )
         except DecisionTaken as exc:
             runtime.tell(
                 channel,
@@ -105,6 +107,8 @@ def register(app: App, runtime: Runtime) -> None:
                     heading=f"<@{user}> asked for the HQ export of image `{image.image_id}`",
                     thread_ts=_thread_of(body),
                     kind="export",
+                    naming=_naming(image.kit, image.brief),
+                    approval=_approval_note(runtime, image),
                 )
             )
         runtime.tell(channel, user, messages.queued_text(accepted))
@@ -139,6 +143,20 @@ def register(app: App, runtime: Runtime) -> None:
     app.action(home.HOME_APPROVE, middleware=authorise)(ack=acknowledge, lazy=[home_approve])
     app.action(home.HOME_REJECT, middleware=authorise)(ack=acknowledge, lazy=[home_reject])
     app.action(home.HOME_PAGE)(ack=acknowledge, lazy=[home_page])
+
+
+def _naming(kit: str, brief: Any) -> tuple[str, str | None, str]:
+    headline = brief.get("headline") if isinstance(brief, dict) else None
+    prompt = brief.get("prompt") if isinstance(brief, dict) else None
+    return kit, headline if isinstance(headline, str) else None, prompt if isinstance(prompt, str) else "image"
+
+
+def _approval_note(runtime: Runtime, image: ImageRecord) -> str | None:
+    """"approved by Anna Lind (U0789ANNA)" for an export of an approved preview; None when it passed."""
+    if image.verdict != "approved" or not image.decided_by:
+        return None
+    actor = parse_actor(image.decided_by)
+    return f"approved by {runtime.people.label(actor[1]) if actor else image.decided_by}"
 
 
 def mark_decided(

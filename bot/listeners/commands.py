@@ -17,9 +17,9 @@ from bot.briefs import brief_for_channel, queue_brief
 from bot.files import download_shared_file
 from bot.runtime import Runtime
 from bot.services import slack_actor
+from brandgate.clock import now
 from brandgate.errors import UserError
 from brandgate.jobs.api import UnknownJob
-from brandgate.review import now_utc
 
 log = logging.getLogger(__name__)
 COMMAND = "/brandgate"
@@ -92,7 +92,7 @@ def _run(runtime: Runtime, parsed: slash.Command, command: dict[str, Any], clien
         names = [k.name for k in runtime.access.kits_for_channel(channel)]
         items = runtime.services.waiting(names, limit=15) if names else []
         total = runtime.services.count_waiting(names) if names else 0
-        runtime.tell(channel, user, home.review_list_text(items, total, names, now_utc()), response_url)
+        runtime.tell(channel, user, home.review_list_text(items, total, names, now()), response_url)
     elif isinstance(parsed, slash.Cancel):
         _cancel(runtime, team, user, channel, parsed.request_id, response_url)
     elif isinstance(parsed, slash.AuditQuery):

@@ -148,7 +148,9 @@ def register(app: App, runtime: Runtime) -> None:
             refusal = runtime.access.may_decide(user, runtime.access.kit(image.kit), image.requester)
             if refusal:
                 raise UserError(refusal)
-            runtime.services.decide(image_id, "rejected", slack_actor(team, user), reason)
+            runtime.services.decide(
+                image_id, "rejected", slack_actor(team, user), reason, decided_by_name=runtime.people.name(user)
+            )
         except (UserError, UnknownJob, InvalidInput) as exc:
             if isinstance(exc, DecisionTaken):
                 text = f"that image was already {exc.decision} by {messages.mention(exc.decided_by)}"
@@ -166,7 +168,10 @@ def register(app: App, runtime: Runtime) -> None:
             status = runtime.services.queue.status(image.request_id)
             shown = [v for v in status.images if v.image_id == image_id]
             if shown:
-                blocks = messages.image_blocks(shown[0], image.request_id, status.n_images)
+                post = runtime.services.slack_posts([image_id]).get(image_id)
+                blocks = messages.image_message_blocks(
+                    shown[0], image.request_id, status.n_images, post.file_id if post is not None else None
+                )
                 client.chat_update(
                     channel=channel,
                     ts=ts,

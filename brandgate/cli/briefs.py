@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from brandgate.cli.output import emit_json, say
-from brandgate.jobs.intake import refuse_by_policy
+from brandgate.cli.output import emit_json, say, warn
+from brandgate.errors import EXIT_BAD_INPUT
+from brandgate.jobs.api import BriefRefused
+from brandgate.jobs.intake import check_brief_at_intake
 from brandgate.kits import resolve_kit
 from brandgate.settings import get_settings
-from pipeline.compose import check_brief_fits
 from policies.brief import load_brief
 
 
@@ -23,11 +25,19 @@ def brief_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def validate(file: Path, as_json: bool) -> None:
-    """Validate a brief FILE (.yaml, .yml or .json) and the kit it names."""
+    """Validate a brief FILE (.yaml, .yml or .json) and the kit it names, as `generate` would at intake."""
     brief = load_brief(file)
     kit = resolve_kit(brief.kit, get_settings())
-    check_brief_fits(brief, kit)
-    refuse_by_policy(brief, kit)
+    try:
+        check_brief_at_intake(brief, kit)
+    except BriefRefused as exc:
+        if as_json:
+            emit_json({"brief": brief.model_dump(mode="json"), "brief_hash": brief.content_hash(),
+                       "kit_hash": kit.content_hash, "valid": False, "state": "refused",
+                       "refused_by": list(exc.check_ids), "reason": exc.reason})
+        else:
+            warn(f"refused: brief {file}: {exc.reason}")
+        sys.exit(EXIT_BAD_INPUT)
     if as_json:
         emit_json(
             {

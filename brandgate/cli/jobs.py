@@ -16,9 +16,9 @@ from brandgate.cli.output import check_out_folder, copy_private, emit_json, say,
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.contact_sheet import write_contact_sheet
 from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
-from brandgate.jobs.api import JobQueue, JobStatus, Submission
+from brandgate.jobs.api import BriefRefused, JobQueue, JobStatus, Submission
 from brandgate.jobs.front import QueueFront
-from brandgate.jobs.intake import refuse_by_policy
+from brandgate.jobs.intake import check_brief_at_intake
 from brandgate.jobs.queues import open_queue
 from brandgate.kits import resolve_kit
 from brandgate.requests.states import TERMINAL_STATES
@@ -206,6 +206,15 @@ def _report(status: JobStatus, out: Path | None, as_json: bool, what: str) -> No
             say(f"contact sheet: {sheet}")
 
 
+def report_refused(refused: BriefRefused, as_json: bool) -> None:
+    """A policy refusal as its own outcome: nothing was recorded, so there is no request ID."""
+    if as_json:
+        emit_json({"request_id": None, "state": "refused", "description": str(refused),
+                   "refused_by": list(refused.check_ids), "reason": refused.reason, "images": []})
+    else:
+        warn(f"refused: {refused.reason} (nothing was queued or recorded)")
+
+
 @click.command("generate")
 @click.option("--brief", "brief_file", required=True, type=click.Path(path_type=Path),
               help="Brief file (.yaml, .yml or .json).")
@@ -230,10 +239,14 @@ def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | N
         if seed is not None:
             data["seed"] = seed
         brief = brief_from_mapping(data, str(brief_file))
-    # A brief the kit's policy refuses is refused here, so nothing is recorded for it.
-    refuse_by_policy(brief, resolve_kit(brief.kit, settings))
     if out is not None:
         check_out_folder(out)
+    try:
+        # Before any queue (and its workers) opens: intake repeats it, but a refusal costs nothing here.
+        check_brief_at_intake(brief, resolve_kit(brief.kit, settings))
+    except BriefRefused as exc:
+        report_refused(exc, as_json)
+        sys.exit(EXIT_BAD_INPUT)
     queue = _open(settings)
     try:
         accepted = queue.submit(Submission(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from brandgate import clock
 from brandgate.artifacts import atomic_file
 from brandgate.cli.audit import _moment
 from brandgate.cli.output import emit_json, say
@@ -15,7 +16,6 @@ from brandgate.db.schema import ensure_current
 from brandgate.errors import UserError
 from brandgate.kits import list_kits
 from brandgate.report import governance_figures, image_facts, summary_lines, weekly
-from brandgate.review import now_utc
 from brandgate.settings import get_settings
 from policies.characters import quote
 
@@ -51,7 +51,7 @@ def report_command(
         # Lazy: matplotlib loads only when --html asks for charts.
         from brandgate.report_page import report_html
 
-        now = now_utc()
+        now = clock.now()
         page = report_html(figures, weekly(facts, settings.review_cost_usd, now), scope_words(since, until, kit), now)
         try:
             with atomic_file(html_file, "w") as handle:

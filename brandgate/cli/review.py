@@ -8,7 +8,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate import review
+from brandgate import clock, review
 from brandgate.cli.output import emit_json, say
 from brandgate.db.approvals import AlreadyDecided
 from brandgate.db.engine import make_sessionmaker, process_engine
@@ -44,7 +44,7 @@ def list_command(kit: str | None, as_json: bool) -> None:
     if kit is not None:
         check_kit_known(engine, kit, list_kits(settings))
     items = review.waiting_images(sessions, [kit] if kit is not None else None)
-    now = review.now_utc()
+    now = clock.now()
     if as_json:
         emit_json({"items": [item.to_json(now) for item in items]})
         return

@@ -29,8 +29,8 @@ def verify(ctx: click.Context, file: Path, manifest: Path | None, as_json: bool)
 
     Exit 0 trusted, 3 valid but the signer is not trusted, 4 invalid or tampered (or the audit
     trail was rewritten under the chain head the credential carries, or the image's record is
-    missing from the trail or changed), 5 no credentials (the
-    audit database is searched for a visual match), 2 bad input.
+    missing from the trail or changed), 5 no credentials and no visual match in the audit
+    database, 6 no credentials but a visual match (its verdict and decision shown), 2 bad input.
     """
     # Imported here so that other commands do not load the C2PA library.
     from brandgate.verification import verify_file

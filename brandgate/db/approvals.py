@@ -36,17 +36,22 @@ def decide(
     decision: str,
     decided_by: str,
     reason: str | None = None,
+    *,
+    decided_by_name: str | None = None,
 ) -> Approval:
     """Record `decision` on the image, with its audit event, or raise AlreadyDecided.
+
+    `decided_by_name` is the decider's display name at the time (Slack's `users.info`), kept in
+    the hash-chained event beside the ID: names change, the record of who it was then does not.
 
     Given a sessionmaker, decide commits its own transaction. Given a Session, it works inside
     the caller's transaction and the caller commits (the decision holds the audit chain lock
     until then, so commit promptly).
     """
     if isinstance(sessions, Session):
-        return _decide(sessions, image_id, decision, decided_by, reason)
+        return _decide(sessions, image_id, decision, decided_by, reason, decided_by_name)
     with sessions.begin() as session:
-        return _decide(session, image_id, decision, decided_by, reason)
+        return _decide(session, image_id, decision, decided_by, reason, decided_by_name)
 
 
 def _checked(image_id: str, decision: str, decided_by: str, reason: str | None) -> tuple[Decision, str, str | None]:
@@ -63,7 +68,9 @@ def _checked(image_id: str, decision: str, decided_by: str, reason: str | None) 
     return decision, who, why or None  # type: ignore[return-value]
 
 
-def _decide(session: Session, image_id: str, decision: str, decided_by: str, reason: str | None) -> Approval:
+def _decide(
+    session: Session, image_id: str, decision: str, decided_by: str, reason: str | None, decided_by_name: str | None
+) -> Approval:
     verdict_decision, who, why = _checked(image_id, decision, decided_by, reason)
     # Every decision takes the chain lock first, so two managers clicking together are served one
     # after the other: the second reads the first's committed approval and is told who won.
@@ -100,6 +107,7 @@ def _decide(session: Session, image_id: str, decision: str, decided_by: str, rea
             "verdict": image.verdict,
             "approval_id": approval.id,
             **approval_payload(approval),
+            **({"decided_by_name": decided_by_name[:100]} if decided_by_name else {}),
         },
     )
     return approval

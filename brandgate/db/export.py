@@ -78,6 +78,7 @@ CSV_COLUMNS = [
     # added after the first release: new columns go at the end, so positional readers keep working
     "unverified_checks",
     "accepted_unverified",
+    "approval_by_name",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula; OCR text and reasons are
 # user-controlled, so such cells get a leading apostrophe in CSV (JSONL keeps them verbatim).
@@ -190,6 +191,14 @@ def _checked(
     return ("verified" if image_bound and request_bound and approval_bound else "legacy"), []
 
 
+def _decider_name(decision: Recorded | None, approval: Mapping[str, Any] | None) -> str | None:
+    """The decider's display name as the decision's own event recorded it (hash-chained), if it did."""
+    if decision is None or approval is None or not decision.intact:
+        return None
+    name = decision.payload.get("decided_by_name")
+    return name if isinstance(name, str) and name else None
+
+
 def _record(
     image: Mapping[str, Any],
     checks: list[Mapping[str, Any]],
@@ -197,6 +206,7 @@ def _record(
     approval: Mapping[str, Any] | None,
     standing: tuple[str, list[str]],
     evidence: bool,
+    decided_by_name: str | None = None,
 ) -> dict[str, Any]:
     shown = []
     for check in checks:
@@ -215,6 +225,7 @@ def _record(
         decided = {
             "decision": approval["decision"],
             "decided_by": approval["decided_by"],
+            "decided_by_name": decided_by_name,
             "reason": approval["reason"],
             "decided_at": canonical_time(approval["decided_at"]),
         }
@@ -308,7 +319,9 @@ def export_records(
                     image = row._mapping
                     request, approval = requests.get(row.request_id), approvals.get(row.id)
                     standing = _checked(image, checks[row.id], request, approval, events)
-                    yield _record(image, checks[row.id], request, approval, standing, evidence)
+                    decision = _first(events, row.id, DECISION_KINDS)
+                    yield _record(image, checks[row.id], request, approval, standing, evidence,
+                                  _decider_name(decision, approval))
                 after = (rows[-1].created_at, rows[-1].id)
                 if len(rows) < batch:
                     return
@@ -393,11 +406,13 @@ def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
             "accepted_unverified": ";".join(record["accepted_unverified"]),
             "approval_decision": approval.get("decision"),
             "approval_by": approval.get("decided_by"),
+            "approval_by_name": approval.get("decided_by_name"),
             "approval_reason": approval.get("reason"),
             "approval_at": approval.get("decided_at"),
             "integrity_problems": "; ".join(record["integrity_problems"]),
             "checks": json.dumps(
-                [{k: c[k] for k in ("id", "status", "severity", "confidence", "message")} for c in record["checks"]],
+                [{k: c[k] for k in ("id", "name", "status", "severity", "confidence", "message")}
+                 for c in record["checks"]],
                 ensure_ascii=False,
                 separators=(",", ":"),
             ),

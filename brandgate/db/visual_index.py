@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, select
 
+from brandgate.clock import as_utc
 from brandgate.db.models import PHASH_BAND_COLUMNS, PHASH_BAND_COUNT, Approval, Image, phash_bands
 
 BAND_BITS = 64 // PHASH_BAND_COUNT
@@ -150,8 +151,18 @@ def images_with(conn: Connection, phashes: Sequence[str]) -> list[Any]:
     return list(conn.execute(query))
 
 
-def decisions_on(conn: Connection, images: Sequence[tuple[str, str | None]]) -> dict[str, str]:
-    """For (image, parent) pairs: the brand manager's decision on the image, else on its parent, in words."""
+@dataclass(frozen=True)
+class DecisionOn:
+    """A brand manager's decision that stands for an image: its own, or its preview's for an HQ export."""
+
+    decision: str
+    decided_by: str
+    decided_at: str | None
+    on_preview: str | None  # the preview the decision was made on, when the image is its HQ export
+
+
+def decisions_on(conn: Connection, images: Sequence[tuple[str, str | None]]) -> dict[str, DecisionOn]:
+    """For (image, parent) pairs: the brand manager's decision on the image, else on its parent."""
     wanted = {i for pair in images for i in pair if i}
     if not wanted:
         return {}
@@ -163,13 +174,12 @@ def decisions_on(conn: Connection, images: Sequence[tuple[str, str | None]]) -> 
             )
         )
     }
-    words = {}
+    decided = {}
     for image_id, parent in images:
         own, inherited = found.get(image_id), found.get(parent) if parent else None
         row = own or inherited
         if row is None:
             continue
-        when = row.decided_at.strftime("%Y-%m-%d %H:%M UTC") if row.decided_at else "an unrecorded time"
-        of = "" if own else f" (on the preview {parent} it was exported from)"
-        words[image_id] = f"{row.decision} by {row.decided_by} at {when}{of}"
-    return words
+        when = as_utc(row.decided_at).isoformat() if row.decided_at is not None else None
+        decided[image_id] = DecisionOn(row.decision, row.decided_by, when, None if own else parent)
+    return decided

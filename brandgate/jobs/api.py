@@ -22,6 +22,20 @@ class LimitExceeded(UserError):
     """A quota or budget from settings would be broken; nothing was queued."""
 
 
+class BriefRefused(UserError):
+    """The kit's policy refuses the brief itself (BG501: a banned or unsafe term): an outcome, not a failure.
+
+    Found at intake, from the brief and kit alone, so nothing is recorded, queued or charged.
+    """
+
+    outcome = "refused"
+
+    def __init__(self, reason: str, check_ids: tuple[str, ...]) -> None:
+        self.reason = reason
+        self.check_ids = check_ids
+        super().__init__(f"refused by the brand policy: {reason}")
+
+
 class QueueUnavailable(BrandgateError):
     """The broker or database cannot take the request; nothing was queued."""
 

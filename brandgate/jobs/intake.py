@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import Approval, Image, Request
 from brandgate.errors import UserError
-from brandgate.jobs.api import Submission, UnknownJob
+from brandgate.jobs.api import BriefRefused, Submission, UnknownJob
 from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
 from brandgate.requests.decisions import needs_a_person
@@ -18,6 +20,8 @@ from policies.brief import Brief, brief_from_mapping, choose_seed
 from policies.characters import quote
 from policies.engine import screen_brief
 from policies.kit import Kit
+
+log = logging.getLogger(__name__)
 
 MAX_PERSON_CHARS = 100
 MAX_KEY_CHARS = 200
@@ -41,11 +45,43 @@ def _key(value: str | None) -> str | None:
     return value
 
 
+def refuse_by_policy(brief: Brief, kit: Kit) -> None:
+    """BriefRefused when a brief-only check of the kit's policy (BG501) rejects the brief.
+
+    The same screening the worker repeats before generating; here it costs nothing, so a
+    marketer's wording is answered at once and never counted as a failed job. A screening check
+    that could not run refuses nothing here: the worker's screening reports it.
+    """
+    refusing = [c for c in screen_brief(brief, kit) if c.status == "fail" and c.severity == "reject"]
+    if refusing:
+        reason = "; ".join(f"{c.id} {c.name}: {c.message.removeprefix('brief refused: ')}" for c in refusing)
+        reason += "; change the wording and ask again"
+        raise BriefRefused(reason, tuple(c.id for c in refusing))
+
+
+def check_brief_at_intake(brief: Brief, kit: Kit) -> None:
+    """Everything that needs only the brief and its kit: fit, glyphs, logo, layout, then policy screening.
+
+    UserError (exit 2) for what cannot be served, BriefRefused for what the policy refuses.
+    """
+    check_brief_fits(brief, kit)
+    refuse_by_policy(brief, kit)
+
+
 def new_request(settings: Settings, submission: Submission) -> NewRequest:
     """Validate what a person asked for against the kit and profile it names."""
     brief = submission.brief
     kit = resolve_kit(brief.kit, settings)
-    check_brief_fits(brief, kit)
+    try:
+        check_brief_at_intake(brief, kit)
+    except BriefRefused as exc:
+        # A refusal is the policy working, not a fault: INFO, so an alert on errors stays quiet.
+        log.info(
+            "brief refused at intake: %s", exc.reason,
+            extra={"event": "request.refused", "kit": kit.name, "checks": list(exc.check_ids),
+                   "source": submission.source},
+        )
+        raise
     seed = brief.seed if brief.seed is not None else choose_seed()  # a brief's own seed is validated
     return NewRequest(
         brief=brief.model_dump(mode="json"),
@@ -63,14 +99,6 @@ def new_request(settings: Settings, submission: Submission) -> NewRequest:
         # A full-size render is heavy work: it goes where it cannot hold previews up.
         queue="export" if submission.profile == settings.export_profile else "preview",
     )
-
-
-def refuse_by_policy(brief: Brief, kit: Kit) -> None:
-    """UserError when the kit's brief-only checks (BG501) refuse the brief: said at the door,
-    before anything is recorded or queued, and the same refusal `brief validate` gives."""
-    for check in screen_brief(brief, kit):
-        if check.status == "fail" and check.severity == "reject":
-            raise UserError(f"{check.id} {check.name} refused the brief: {check.message}; change the wording")
 
 
 def new_export(

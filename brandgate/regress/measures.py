@@ -141,7 +141,7 @@ class Output:
     expect: str
     seed_index: int
     repeat: int  # 0: the render measured; 1: the watchdog's second render of the same seed
-    state: str  # done, failed, cancelled, missing (never finished: the run is incomplete)
+    state: str  # done, failed, refused (at intake), cancelled, missing (never finished: the run is incomplete)
     seed: int | None = None
     request_id: str | None = None
     image_id: str | None = None
@@ -204,7 +204,7 @@ class Output:
     def as_expected(self) -> bool:
         """What family pass rates count: usable, or stopped by screening for `expect: reject`."""
         if self.expect == "reject":
-            stopped = self.state in ("done", "failed") and self.screened_out
+            stopped = self.state in ("done", "failed", "refused") and self.screened_out
             return stopped and self.verdict in (None, "reject")
         return self.usable
 

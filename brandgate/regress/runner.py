@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import GoldenOutput, Image, ModelProfileRow, RegressionOutput, RegressionRun
 from brandgate.errors import UserError
-from brandgate.jobs.api import JobQueue, JobStatus, Submission
+from brandgate.jobs.api import BriefRefused, JobQueue, JobStatus, Submission
 from brandgate.regress.measures import (
     CheckOutcome,
     Output,
@@ -273,16 +273,19 @@ class SuiteRunner:
         would look slower in an A/B comparison for no reason of its own.
         """
         brief = render.brief.brief_at(self._size(run_id, options), render.seed)
-        accepted = self.queue.submit(
-            Submission(
-                brief=brief,
-                requested_by=REQUESTED_BY,
-                source="regress",
-                idempotency_key=f"regress:{run_id}:warm-up",
-                profile=self._profile(run_id),
-                pin_profile=True,
+        try:
+            accepted = self.queue.submit(
+                Submission(
+                    brief=brief,
+                    requested_by=REQUESTED_BY,
+                    source="regress",
+                    idempotency_key=f"regress:{run_id}:warm-up",
+                    profile=self._profile(run_id),
+                    pin_profile=True,
+                )
             )
-        )
+        except BriefRefused:
+            return  # refused at intake: nothing loads the model, so nothing to warm
         deadline = time.perf_counter() + options.timeout_s
         status = self.queue.status(accepted.request_id)
         while status.state not in TERMINAL_STATES and not self.stop.is_set() and time.perf_counter() < deadline:
@@ -291,16 +294,21 @@ class SuiteRunner:
     def _render_one(self, run_id: str, render: Render, options: RunOptions) -> None:
         brief = render.brief.brief_at(self._size(run_id, options), render.seed)
         submitted = time.perf_counter()
-        accepted = self.queue.submit(
-            Submission(
-                brief=brief,
-                requested_by=REQUESTED_BY,
-                source="regress",
-                idempotency_key=render.key(run_id),
-                profile=self._profile(run_id),
-                pin_profile=True,
+        try:
+            accepted = self.queue.submit(
+                Submission(
+                    brief=brief,
+                    requested_by=REQUESTED_BY,
+                    source="regress",
+                    idempotency_key=render.key(run_id),
+                    profile=self._profile(run_id),
+                    pin_profile=True,
+                )
             )
-        )
+        except BriefRefused as exc:
+            # Screening at intake stopped it: a measured outcome (what `expect: reject` briefs want).
+            self._finished_output(run_id, render, self._refused_output(render, exc))
+            return
         deadline = submitted + options.timeout_s
         status = self.queue.status(accepted.request_id)
         while status.state not in TERMINAL_STATES:
@@ -309,7 +317,22 @@ class SuiteRunner:
                 return
             status = self.queue.wait(accepted.request_id, timeout=POLL_S)
         latency = time.perf_counter() - submitted if not accepted.duplicate else None
-        output = self._output_of(render, status, latency)
+        self._finished_output(run_id, render, self._output_of(render, status, latency))
+
+    def _refused_output(self, render: Render, refused: BriefRefused) -> Output:
+        return Output(
+            brief_id=render.brief.id,
+            family=render.brief.family,
+            expect=render.brief.expect,
+            seed_index=render.seed_index,
+            repeat=render.repeat,
+            state="refused",
+            seed=render.seed,
+            checks=tuple(CheckOutcome(check_id, "safety", "fail") for check_id in refused.check_ids),
+            failure_reason=refused.reason,
+        )
+
+    def _finished_output(self, run_id: str, render: Render, output: Output) -> None:
         self._record(run_id, render, output)
         if self.on_output is not None:
             self.on_output(output)

@@ -159,10 +159,17 @@ class WorkerParts:
             return self._signer
 
     def generator(self, profile: Profile) -> Any:
+        """The loaded, warmed model for `profile`: the first call's one-time costs are paid here, by no image."""
         key = profile.content_hash()
         with self._guard:
             if key not in self._generators:
-                self._generators[key] = Generator(profile, self.settings)
+                generator = Generator(profile, self.settings)
+                with self.device_lock:
+                    seconds = generator.warm_up()
+                log.info("model for profile %s warmed up in %.2f s (billed to no image)", profile.name, seconds,
+                         extra={"event": "model.warmed_up", "profile": profile.name,
+                                "warm_up_seconds": round(seconds, 4)})
+                self._generators[key] = generator
             return self._generators[key]
 
     def close(self) -> None:
@@ -259,8 +266,10 @@ class RequestRun:
             return self._finish_stopped(request_id, job, "cancelled", None, exc.by, timings, spend)
         except StageFailed as exc:
             timings["total"] = time.perf_counter() - started
-            log.error(
-                "request failed at %s: %s", exc.stage, exc.reason,
+            # Screening refusing the brief (the kit changed after intake) is the policy working: INFO.
+            level = logging.INFO if exc.stage == "screening" else logging.ERROR
+            log.log(
+                level, "request failed at %s: %s", exc.stage, exc.reason,
                 extra={"event": "request.failed", "request_id": request_id, "stage": exc.stage},
             )
             return self._finish_stopped(request_id, job, "failed", exc.stage, exc.reason, timings, spend)

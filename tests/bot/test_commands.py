@@ -129,3 +129,55 @@ def test_a_command_from_another_workspace_is_refused(served: BotUnderTest) -> No
     response = served.bot.command('"apples" kit=acme', team="TOTHERTEAM")
     assert response.status_code == 200 and "another workspace" in response.text
     assert served.records.submissions == []
+
+
+def test_mistyped_subcommands_spend_nothing_and_name_the_nearest_one(served: BotUnderTest) -> None:
+    phrasings = {
+        "stauts kit=acme n=1": "did you mean status?",
+        "pending": "did you mean status?",
+        "queue": "did you mean status?",
+        "STATSU": "did you mean status?",
+        "cancle 4f2a9c": "did you mean cancel?",
+        "audti kit=acme": "did you mean audit?",
+        "verfiy": "did you mean verify?",
+        "five red apples kit=acme n=2": "put the prompt in double quotes",
+        "apples": "put the prompt in double quotes",
+    }
+    for text, hint in phrasings.items():
+        response = served.bot.command(text)
+        assert response.status_code == 200
+        body = response.json()
+        word = text.split()[0]
+        assert body["text"].startswith(f":warning: unknown subcommand '{word}'"), body
+        assert hint in body["text"] and "Nothing was queued" in body["text"]
+    # Nothing recorded, nothing queued, no thread started: the answer was the ack alone.
+    assert served.records.requests() == []
+    assert served.records.events() == []
+    assert served.slack.calls_to("chat.postMessage") == []
+    assert served.slack.calls_to("chat.postEphemeral") == []
+
+
+def test_a_prompt_is_taken_only_when_quoted_or_after_an_option(served: BotUnderTest) -> None:
+    served.bot.command("kit=acme n=1 status report on a desk")
+    served.bot.command('"stauts" kit=acme n=1')
+    served.slack.wait_calls("chat.postEphemeral", 2)
+    assert sorted(s.brief.prompt for s in served.records.submissions) == ["status report on a desk", "stauts"]
+
+
+def test_a_banned_word_is_refused_before_queueing_as_its_own_outcome(served: BotUnderTest) -> None:
+    served.bot.command('"a miracle cure in a bottle" kit=acme n=2')
+    served.bot.command('"red apples" kit=acme headline="Cheapest Apples Ever"')
+    texts = [c.params["text"] for c in served.slack.wait_calls("chat.postEphemeral", 2)]
+    assert all(t.startswith(":no_entry: Refused by the brand policy, nothing was queued: BG501") for t in texts)
+    assert any("'miracle' in the prompt" in t for t in texts) and any("'cheapest' in the headline" in t for t in texts)
+    assert not any("failed" in t for t in texts)
+    assert served.records.requests() == [] and served.records.events() == []
+    assert served.slack.calls_to("chat.postMessage") == []  # no thread for what was never queued
+    assert 'brandgate_slack_jobs_submitted_total{kind="command"} 1.0' not in served.bot.http.get("/metrics").text
+
+
+def test_an_unknown_kit_is_named_without_a_server_path(served: BotUnderTest) -> None:
+    served.bot.command('"apples" kit=acm')
+    text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert text == ":warning: no kit named 'acm'; did you mean kit=acme? kits for this channel: acme, nordwind"
+    assert "/" not in text and str(served.bot.runtime.settings.kits_dir) not in text

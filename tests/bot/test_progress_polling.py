@@ -48,7 +48,7 @@ def test_the_request_next_up_is_followed_at_the_running_rate(slack: FakeSlack) -
     # The worker takes it at once and is generating before a waiting request's next look: the
     # progress message shows it.
     services.queue.now["next"] = JobStatus("next", "running", 2, stage="generating", image_index=1, step=3, steps=8)
-    clock[0] = 101.0
+    clock[0] = 102.0  # one request alone may be edited every 2 s: 30 of the workspace's 40 edits a minute
     tracker._poll(next_up)
     shown = [c for c in slack.calls if c.method == "chat.update"]
     assert shown and "generating 1/2" in shown[-1].params["text"]

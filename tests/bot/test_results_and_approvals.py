@@ -72,7 +72,9 @@ def test_thread_shows_progress_then_images_with_verdicts_and_buttons(served: Bot
     assert "five red apples" in parent.params["blocks"][0]["text"]["text"]
     updates = served.slack.wait_calls("chat.update", 2)
     assert any("generating 1/3" in str(u.params["blocks"]) for u in updates)
-    served.slack.wait_for(lambda calls: any("done: 3 image(s)" in str(c.params.get("blocks")) for c in calls))
+    summary = "3 images: 1 passed, 1 waiting for a brand manager, 1 rejected by policy"
+    served.slack.wait_for(lambda calls: any(summary in str(c.params.get("blocks")) for c in calls))
+    assert not any("done" in str(c.params.get("blocks")) for c in served.slack.calls_to("chat.update"))
     # At most one edit per interval (0.2 s in tests) of the one parent message.
     edits = served.slack.calls_to("chat.update")
     assert {e.params["ts"] for e in edits} == {
@@ -80,10 +82,16 @@ def test_thread_shows_progress_then_images_with_verdicts_and_buttons(served: Bot
     }
     gaps = [b.at - a.at for a, b in itertools.pairwise(edits)]
     assert all(g >= 0.19 for g in gaps), gaps
-    # Images uploaded into the thread with files_upload_v2: URL, bytes, completion.
+    # Images uploaded with files_upload_v2 (URL, bytes, completion) under names a person can keep,
+    # then shown inside the message that carries the verdict and buttons: one message per image.
     uploads = served.slack.wait_calls("files.completeUploadExternal", 3)
-    assert all(u.params["thread_ts"] == _image_messages(served)[0].params["thread_ts"] for u in uploads)
     assert len(served.slack.uploads) == 3 and all(data.startswith(b"\x89PNG") for data in served.slack.uploads.values())
+    names = [c.params["filename"] for c in served.slack.calls_to("files.getUploadURLExternal")]
+    seeds = [v.seed for v in _views]
+    assert names == [f"acme-fresh-deals-friday-{seed}-{i + 1}.png" for i, seed in enumerate(seeds)]
+    shown = [m.params["blocks"][0] for m in _image_messages(served)]
+    assert [b["type"] for b in shown] == ["image"] * 3
+    assert [b["slack_file"]["id"] for b in shown] == [u.params["files"][0]["id"] for u in uploads]
     titles = [u.params["files"][0]["title"] for u in uploads]
     assert titles == [
         "Image 1 of 3: Passed every check",
@@ -263,3 +271,67 @@ def test_regenerate_reruns_the_brief_for_one_image_once_per_person(served: BotUn
     assert len(submissions) == 2  # the original and one regeneration
     assert submissions[1].brief.n == 1 and submissions[1].brief.seed is None
     assert submissions[1].brief.headline == "Fresh Deals Friday"
+
+
+def test_a_request_with_nothing_usable_never_reads_done(served: BotUnderTest) -> None:
+    _queue_and_finish(served, ["flag", "unverified"])
+    final = served.slack.wait_for(
+        lambda calls: any("2 images: 2 waiting for a brand manager" in str(c.params.get("blocks")) for c in calls)
+    )
+    line = next(str(c.params["blocks"]) for c in final if "2 images:" in str(c.params.get("blocks")))
+    assert ":warning:" in line and ":white_check_mark:" not in line
+
+
+def test_after_an_approval_the_image_message_says_approved_not_flagged(served: BotUnderTest) -> None:
+    served.slack.users[ANNA] = {"real_name": "Anna Lind", "profile": {"display_name": "Anna L."}}
+    _, views = _queue_and_finish(served, ["flag"])
+    flagged = _image_messages(served)[0]
+    assert "Flagged" in str(flagged.params["blocks"][1])
+    served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(flagged))
+    update = served.slack.wait_for(
+        lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
+    )
+    edited = next(c for c in update if c.method == "chat.update" and "Approved" in str(c.params.get("blocks")))
+    blocks = edited.params["blocks"]
+    assert blocks[0]["type"] == "image"  # the picture stays in the one message
+    assert blocks[1]["text"]["text"] == f":white_check_mark: *Image 1 of 1* · Approved by <@{ANNA}>"
+    assert "Flagged" not in str(blocks) and ":warning:" not in str(blocks)
+    # The approver's display name was looked up once and recorded in the decision's event.
+    [approved] = served.records.events("image.approved")
+    assert approved.payload["decided_by_name"] == "Anna L."
+
+
+def test_the_hq_export_of_an_approved_image_says_who_approved_it(served: BotUnderTest) -> None:
+    served.slack.users[ANNA] = {"real_name": "Anna Lind", "profile": {"display_name": ""}}
+    _, views = _queue_and_finish(served, ["flag"])
+    flagged = _message(_image_messages(served)[0])
+    served.bot.click(messages.APPROVE, views[0].image_id, ANNA, flagged)
+    served.slack.wait_for(lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params) for c in calls))
+    served.bot.click(messages.EXPORT, views[0].image_id, MARK, flagged)
+    served.slack.wait_for(lambda calls: len(served.records.requests("export")) == 1)
+    [export] = served.records.requests("export")
+    served.slack.wait_for(lambda calls: any("HQ export" in str(c.params.get("blocks")) for c in calls))
+    served.worker.finish(export.request_id, ["flag"], {0: [HEADLINE_MISS]})
+    upload = served.slack.wait_calls("files.completeUploadExternal", 2)[-1]
+    assert upload.params["files"][0]["title"] == f"HQ export: Flagged by the checks, approved by Anna Lind ({ANNA})"
+    assert upload.params["thread_ts"] == flagged["thread_ts"]
+    name = served.slack.calls_to("files.getUploadURLExternal")[-1].params["filename"]
+    assert name == f"acme-fresh-deals-friday-{views[0].seed}-1-hq.png"
+    assert len(served.slack.calls_to("users.info")) == 1  # cached: the approval asked, the export did not
+
+
+def test_a_workspace_that_will_not_show_the_image_inline_gets_it_shared_then_the_buttons(
+    served: BotUnderTest,
+) -> None:
+    original = served.slack._api_chat_postMessage
+
+    def no_image_blocks(params: dict[str, Any]) -> dict[str, Any]:
+        if any(b.get("type") == "image" for b in params.get("blocks") or []):
+            return {"ok": False, "error": "invalid_blocks"}
+        return original(params)
+
+    served.slack._api_chat_postMessage = no_image_blocks  # type: ignore[method-assign]
+    _queue_and_finish(served, ["pass"])
+    shared = served.slack.wait_calls("files.completeUploadExternal", 2)[-1]
+    assert shared.params["channel_id"] == MARKETING and shared.params.get("thread_ts")
+    assert _buttons(_image_messages(served)[-1]) == [messages.EXPORT, messages.REGENERATE]

@@ -30,15 +30,15 @@ def test_typographic_quotes_from_slack_clients_are_read_as_quotes() -> None:
 
 
 def test_apostrophes_are_text_not_quotes() -> None:
-    assert parse("Mom's apple pie kit=acme").fields["prompt"] == "Mom's apple pie"  # type: ignore[union-attr]
+    assert parse("kit=acme Mom's apple pie").fields["prompt"] == "Mom's apple pie"  # type: ignore[union-attr]
 
 
 def test_slack_escaped_characters_are_unescaped() -> None:
-    assert parse("salt &amp; pepper &lt;3 kit=acme").fields["prompt"] == "salt & pepper <3"  # type: ignore[union-attr]
+    assert parse('"salt &amp; pepper &lt;3" kit=acme').fields["prompt"] == "salt & pepper <3"  # type: ignore[union-attr]
 
 
 def test_counts_in_both_spellings() -> None:
-    parsed = parse('apples kit=acme counts="apple:5, pear=2" count.plum=1')
+    parsed = parse('"apples" kit=acme counts="apple:5, pear=2" count.plum=1')
     assert parsed.fields["counts"] == {"apple": 5, "pear": 2, "plum": 1}  # type: ignore[union-attr]
 
 
@@ -76,12 +76,13 @@ def test_sub_commands(text: str, expected: object) -> None:
     ("text", "message"),
     [
         ('"five red apples kit=acme', "double quote is not closed"),
-        ('apples headline="Fresh', "double quote is not closed"),
-        ("apples colour=red", "`colour=` is not something a brief takes"),
-        ("apples n=four", "n='four' is not a whole number"),
-        ("apples n=1 n=2", "given twice"),
-        ("apples size=big", "WIDTHxHEIGHT"),
-        ('apples counts="lots of apples"', "apple:5"),
+        ('"apples" headline="Fresh', "double quote is not closed"),
+        ('"apples" colour=red', "`colour=` is not something a brief takes"),
+        ('"apples" kti=acme', "did you mean `kit=`?"),
+        ('"apples" n=four', "n='four' is not a whole number"),
+        ('"apples" n=1 n=2', "given twice"),
+        ('"apples" size=big', "WIDTHxHEIGHT"),
+        ('"apples" counts="lots of apples"', "apple:5"),
         ("kit=acme n=2", "write what the image should show"),
         ("cancel", "say which request"),
         ("cancel ../../etc", "not a request ID"),
@@ -114,3 +115,52 @@ def test_an_error_shows_control_characters_escaped() -> None:
     with pytest.raises(SlashError) as refused:
         parse("status \u202eabc")
     assert "\u202e" not in str(refused.value) and "\\u202eabc" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt"),
+    [
+        ('"five red apples" kit=acme', "five red apples"),
+        ('kit=acme "five red apples"', "five red apples"),
+        ("kit=acme five red apples", "five red apples"),  # after a known option, words are the prompt
+        ("n=2 kit=acme status report on a desk", "status report on a desk"),
+        ('"status" kit=acme', "status"),  # quoted: the user said it is the prompt
+        ('"kit=acme" kit=acme', "kit=acme"),
+        ('"red apples" on a table kit=acme', "red apples on a table"),
+    ],
+)
+def test_a_prompt_is_what_was_quoted_or_came_after_an_option(text: str, prompt: str) -> None:
+    parsed = parse(text)
+    assert isinstance(parsed, QuickBrief) and parsed.fields["prompt"] == prompt
+
+
+@pytest.mark.parametrize(
+    ("text", "nearest"),
+    [
+        ("stauts kit=acme n=1", "status"),
+        ("stat", "status"),
+        ("pending", "status"),
+        ("queue", "status"),
+        ("cancle 4f2a9c", "cancel"),
+        ("stop 4f2a9c", "cancel"),
+        ("hlep", "help"),
+        ("adit kit=acme", "audit"),
+        ("verfy", "verify"),
+        ("Veriffy", "verify"),
+    ],
+)
+def test_an_unknown_subcommand_is_named_with_the_nearest_one(text: str, nearest: str) -> None:
+    with pytest.raises(SlashError) as refused:
+        parse(text)
+    word = text.split()[0]
+    assert str(refused.value).startswith(f"unknown subcommand '{word}' — did you mean {nearest}?")
+    assert "Nothing was queued" in str(refused.value)
+
+
+@pytest.mark.parametrize("text", ["five red apples kit=acme", "apples", "Mom's apple pie kit=acme", "\u00e9t\u00e9"])
+def test_unquoted_words_first_are_not_a_prompt(text: str) -> None:
+    with pytest.raises(SlashError) as refused:
+        parse(text)
+    message = str(refused.value)
+    assert message.startswith("unknown subcommand") and "did you mean" not in message
+    assert 'put the prompt in double quotes' in message

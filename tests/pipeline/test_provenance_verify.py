@@ -192,14 +192,16 @@ def test_re_encoded_file_has_no_credentials_and_is_found_in_the_audit_db(
 
     result = run("verify", str(screenshot), "--json")
 
-    assert result.exit_code == 5
+    assert result.exit_code == 6  # a copy of one of ours, stripped: not the same as no credentials at all
     report = json.loads(result.stdout)
-    assert report["state"] == "no_credentials"
+    assert report["state"] == "no_credentials" and report["exit_code"] == 6
     match = report["lookup"]["match"]
     assert (match["image_id"], match["request_id"]) == ("img-0001", "req-0001")
     assert match["distance"] <= env.visual_match_max_distance
+    assert (match["verdict"], match["decision"]) == ("flag", None)
     assert report["summary"] == (
-        f"no credentials; visually matches image img-0001 of request req-0001 (distance {match['distance']})"
+        f"no credentials; visually matches image img-0001 of request req-0001 (distance {match['distance']}):"
+        " verdict flag, not decided by a brand manager"
     )
 
 
@@ -214,7 +216,7 @@ def test_pixel_edit_that_drops_credentials_reports_the_lookup_in_words(
 
     result = run("verify", str(tmp_path / "edited.png"))
 
-    assert result.exit_code == 5
+    assert result.exit_code == 6
     assert "no credentials; visually matches image img-0001 of request req-0001 (distance 0)" in result.output
 
 
@@ -262,7 +264,7 @@ def test_remote_manifest_says_where_the_credentials_are_exits_5_and_looks_the_im
     result = run("verify", str(path), "--json")
     fetched = run("verify", str(path), "--manifest", str(tmp_path / "fetched.c2pa"))
 
-    assert text.exit_code == result.exit_code == 5, text.output
+    assert text.exit_code == result.exit_code == 6, text.output  # remote credentials, but a match of ours
     assert text.stdout.splitlines()[0].startswith(
         f"{path}: no credentials in the file: they are remote, at {url}, and verification is offline (not fetched)"
     )
@@ -399,7 +401,7 @@ def test_lookup_finds_the_image_in_a_postgresql_audit_db(
 
     result = run("verify", str(stripped), "--json")
 
-    assert result.exit_code == 5
+    assert result.exit_code == 6
     assert json.loads(result.stdout)["lookup"]["match"]["image_id"] == "img-0001"
 
 
@@ -475,3 +477,30 @@ def test_signed_bytes_decode_to_the_same_pixels(env: Settings) -> None:
     picture = scene()
     signed = Signer.from_settings(env).sign(encode(picture, "image/png"), "image/png", record())
     assert Image.open(io.BytesIO(signed.image)).tobytes() == picture.tobytes()
+
+
+def test_a_stripped_copy_of_an_approved_image_exits_6_and_says_who_approved_it(
+    run: Callable[..., Outcome], env: Settings, tmp_path: Path
+) -> None:
+    from brandgate.db.approvals import decide
+    from brandgate.db.engine import make_engine, make_sessionmaker
+
+    path = signed_file(env, tmp_path / "img.png")
+    seed_audit_db(env, {"img-0001": path.read_bytes()})
+    engine = make_engine(env)
+    decide(make_sessionmaker(engine), "img-0001", "approved", "slack:T1:UANNA", decided_by_name="Anna Lind")
+    engine.dispose()
+    stripped = tmp_path / "stripped.png"
+    Image.open(path).convert("RGB").save(stripped)
+    unknown = tmp_path / "unknown.png"
+    unknown.write_bytes(encode(scene(seed=11), "image/png"))
+
+    matched = run("verify", str(stripped))
+    document = json.loads(run("verify", str(stripped), "--json").stdout)
+    no_match = run("verify", str(unknown))
+
+    assert matched.exit_code == 6 and no_match.exit_code == 5
+    assert "verdict flag, approved by slack:T1:UANNA at " in matched.stdout.splitlines()[0]
+    match = document["lookup"]["match"]
+    assert (match["verdict"], match["decision"], match["decided_by"]) == ("flag", "approved", "slack:T1:UANNA")
+    assert "no image in the audit database is within distance" in no_match.stdout

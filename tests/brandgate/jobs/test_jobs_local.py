@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from brandgate.db.audit import verify_chain
 from brandgate.db.export import export_records, verify_evidence
 from brandgate.db.models import AuditEvent
 from brandgate.errors import UserError
+from brandgate.jobs.api import BriefRefused
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
 from pipeline.provenance import Verifier
@@ -190,20 +192,20 @@ def test_cancel_while_running_stops_at_the_next_step(job_settings: Settings, rec
     assert verify_chain(records.engine).intact
 
 
-def test_rejected_prompt_spends_no_gpu(job_settings: Settings, records: Records) -> None:
+def test_rejected_prompt_is_refused_at_intake_and_records_nothing(
+    job_settings: Settings, records: Records, caplog: pytest.LogCaptureFixture
+) -> None:
     queue = LocalQueue(job_settings)
     try:
-        accepted = queue.submit(submission(prompt="a miracle cure in a bottle"))  # acme bans 'miracle'
-        status = queue.wait(accepted.request_id, timeout=120)
+        with caplog.at_level("INFO", logger="brandgate.jobs.intake"), pytest.raises(BriefRefused) as refused:
+            queue.submit(submission(prompt="a miracle cure in a bottle"))  # acme bans 'miracle'
     finally:
         queue.close()
-    assert status.state == "failed" and status.stage == "screening"
-    assert "BG501" in (status.failure_reason or "") and "miracle" in (status.failure_reason or "")
-    row = records.request(accepted.request_id)
-    assert row.gpu_seconds == 0 and row.cost_usd == 0
-    assert "generating" not in row.stage_timings
-    assert records.images(accepted.request_id) == []
-    assert records.kinds(accepted.request_id) == ["request.queued", "request.failed"]
+    assert refused.value.check_ids == ("BG501",) and "miracle" in refused.value.reason
+    assert records.requests() == [] and records.events() == []
+    [logged] = [r for r in caplog.records if getattr(r, "event", None) == "request.refused"]
+    assert logged.levelname == "INFO"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 @pytest.fixture
