@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot import messages
 from bot.services import Services
 from brandgate.jobs.api import JobStatus
+from brandgate.logs import in_request
 
 log = logging.getLogger(__name__)
 TERMINAL = ("done", "failed", "cancelled")
@@ -97,7 +98,8 @@ class ProgressTracker:
                 current = list(self._followed.values())
             for followed in current:
                 try:
-                    self._poll(followed)
+                    with in_request(followed.request_id):
+                        self._poll(followed)
                 except Exception:  # one request's trouble must not stop the others' progress
                     log.exception("following request %s failed", followed.request_id)
             self._stop.wait(tick)
@@ -139,7 +141,8 @@ class ProgressTracker:
 
     def _deliver_safely(self, followed: Followed, status: JobStatus) -> None:
         try:
-            self.deliver(followed, status)
+            with in_request(followed.request_id):
+                self.deliver(followed, status)
         except Exception:
             log.exception("delivering request %s to Slack failed", followed.request_id)
 

@@ -18,6 +18,7 @@ from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
 from brandgate.jobs.api import JobQueue, JobStatus, Submission
 from brandgate.jobs.front import QueueFront
 from brandgate.jobs.queues import open_queue
+from brandgate.logs import in_request
 from brandgate.settings import Settings, get_settings
 from policies.brief import brief_from_mapping, load_brief
 
@@ -220,8 +221,9 @@ def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | N
         ))
         if not as_json:
             warn(f"request {accepted.request_id} queued ({accepted.position} ahead)")
-        status = follow(queue, accepted.request_id, timeout, show=not as_json)
-        _report(status, out, as_json, f"brief {brief_file.name}")
+        with in_request(accepted.request_id):  # our log lines from here on name the request
+            status = follow(queue, accepted.request_id, timeout, show=not as_json)
+            _report(status, out, as_json, f"brief {brief_file.name}")
     finally:
         queue.close()
     if status.state not in ("done", "failed", "cancelled"):
