@@ -107,6 +107,8 @@ def run_command(
         raise RunIncomplete(f"run {view.run_id} is incomplete: some renders never finished; resume it with --resume")
     # The exit code follows the badge: 1 no image at all, 4 nothing passed, 3 the watchdog flagged it.
     code = view.outcome().exit_code
+    if code == EXIT_FAILURE:
+        raise RunIncomplete(f"regression run {view.run_id} made no image at all; the report lists why each failed")
     if code:
         sys.exit(code)
 
