@@ -271,7 +271,11 @@ def _tile(
     failed = [f"{check} {names[check]}" if check in names else check for check in output.failed_check_ids]
     return {
         "uri": thumbs.uri(output.artifact_path),
-        "zoom": thumbs.zoom(output.artifact_path, f"{caption} · {prompt or ''}".rstrip(" ·")),
+        "zoom": thumbs.zoom(
+            output.artifact_path,
+            " · ".join(part for part in (caption, prompt, f"“{text.headline}”" if text and text.headline else None,
+                                         verdict) if part),
+        ),
         "caption": caption,
         "prompt": _shorten(prompt, PROMPT_CHARS) if prompt else None,
         "prompt_full": prompt,
@@ -445,6 +449,9 @@ def _charts(run: RunView, baseline: RunView | None) -> dict[str, str]:
     spreads = [v for v in (run.summary.get("psd_by_brief") or {}).values() if v is not None]
     if spreads:
         ax.hist(spreads, bins=min(30, max(5, len(spreads) // 4)), color="#2a9d8f")
+    else:  # an empty frame would read as "all zero"
+        ax.text(0.5, 0.5, "not measured: no brief has two renders of one size", ha="center", va="center",
+                transform=ax.transAxes, fontsize=9, color="#c1121f")
     ax.set_xlabel("per-pixel std across seeds (0-255 levels)")
     ax.set_ylabel("briefs")
     ax.set_title("PSD distribution")
