@@ -652,7 +652,7 @@ def _brief_texts(session: Session, run: RegressionRun, outputs: Sequence[Output]
     if wanted:
         for request_id, brief in session.execute(
             select(Request.id, Request.brief).where(Request.id.in_(list(wanted)))
-        ).tuples():
+        ):
             if isinstance(brief, dict) and brief.get("prompt"):
                 texts.setdefault(wanted[request_id], BriefText(str(brief["prompt"]), brief.get("headline")))
     return texts

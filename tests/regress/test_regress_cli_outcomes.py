@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from brandgate.db.models import RegressionRun
+from brandgate.regress import actions
+from brandgate.regress.runner import load_view
 from brandgate.settings import Settings
 from tests.fake_slack import FakeSlack, fake_token
 from tests.regress.gate_world import GateWorld, build_world
@@ -56,6 +59,15 @@ def test_exit_codes_follow_outcomes_and_compare_writes_its_own_files(
     assert blank["status"] == "complete" and blank["summary"]["pass_rate"] == 0.0
     assert blank["outcome"] == "bad" and blank["headline"].startswith("NOTHING PASSED")
     own_report, own_summary = Path(blank["report"]), Path(blank["summary_file"])
+    tile = own_report.read_text().split('id="contact-sheet"')[1]
+    assert "three eggs in a bowl" in tile and "BG601 blank-image" in tile
+    # a run recorded before the plan kept the prompts: the report finds them through its requests
+    with actions.database(gate) as sessions:
+        with sessions.begin() as session:
+            row = session.get(RegressionRun, blank["run_id"])
+            assert row is not None and row.plan["briefs"]["eggs-a"]["prompt"] == "three eggs in a bowl"
+            row.plan = {k: v for k, v in row.plan.items() if k != "briefs"}
+        assert load_view(sessions, blank["run_id"]).briefs["eggs-a"].prompt == "three eggs in a bowl"
     before = {own_report: _digest(own_report), own_summary: _digest(own_summary)}
 
     # Screening stops what it must on the active profile: everything as expected, exit 0.
