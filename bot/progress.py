@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot import messages
 from bot.services import Services
 from brandgate.jobs.api import ImageView, JobStatus
+from brandgate.logs import in_request
 from brandgate.requests.decisions import needs_a_person
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.review import SlackPost
@@ -152,7 +153,8 @@ class ProgressTracker:
             teams[followed.team_id] = teams.get(followed.team_id, 0) + 1
         for followed in current:
             try:
-                self._poll(followed, teams[followed.team_id])
+                with in_request(followed.request_id):
+                    self._poll(followed, teams[followed.team_id])
             except Exception:  # one request's trouble must not stop the others' progress
                 log.exception("following request %s failed", followed.request_id)
 
@@ -202,7 +204,8 @@ class ProgressTracker:
 
     def _deliver_safely(self, followed: Followed, status: JobStatus) -> None:
         try:
-            self.deliver(followed, status)
+            with in_request(followed.request_id):
+                self.deliver(followed, status)
         except Exception:
             log.exception("delivering request %s to Slack failed", followed.request_id)
 

@@ -196,7 +196,8 @@ def serve_http(app: App, settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     warm_up(app)
-    uvicorn.run(build_asgi(app, settings), host=host, port=port, log_level="info", access_log=False)
+    # log_config=None: uvicorn's lines go through our handler, in BRANDGATE_LOG_FORMAT
+    uvicorn.run(build_asgi(app, settings), host=host, port=port, log_level="info", access_log=False, log_config=None)
 
 
 def socket_mode_handler(app: App, settings: Settings) -> Any:

@@ -6,8 +6,19 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+# The request the current thread or task is working for: every log line written meanwhile
+# carries it, whether or not the code that logs knows the request (a check, the SDK, the store).
+_request_id: ContextVar[str | None] = ContextVar("brandgate_request_id", default=None)
+# Marks the handler configure_logging installed, so a second call replaces it and leaves a
+# handler someone else installed (a test's log capture) alone.
+_OURS = "_brandgate_handler"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is event data.
 _RECORD_FIELDS = frozenset(
@@ -24,11 +35,6 @@ _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@]+):[^/\s@]+@")
 def redact_secrets(text: str) -> str:
     """`text` with tokens and credentials replaced by `[redacted]`: every line we print or log passes here."""
     return _URL_PASSWORD.sub(r"\1:[redacted]@", _SECRETS.sub("[redacted]", text))
-
-
-class _Redacting(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_secrets(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,20 +55,63 @@ class JsonFormatter(logging.Formatter):
         return redact_secrets(json.dumps(document, default=str, separators=(",", ":")))
 
 
+class RequestContext(logging.Filter):
+    """Adds `request_id` from the context to a record that does not carry one already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            current = _request_id.get()
+            if current is not None:
+                record.request_id = current
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """The human format, with `request_id=…` at the end of a line that concerns a request."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = redact_secrets(super().format(record))
+        request_id = getattr(record, "request_id", None)
+        return f"{line} request_id={request_id}" if request_id else line
+
+
+@contextmanager
+def in_request(request_id: str | None) -> Iterator[None]:
+    """Every log line inside the block (this thread or task) carries `request_id`."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
 def configure_logging(log_format: str = "json", level: int = logging.INFO) -> None:
-    """Replace the root handlers with one stderr handler in the chosen format."""
+    """One stderr handler in the chosen format on the root logger, carrying the request in scope.
+
+    It replaces the handler an earlier call installed and any default handler; a handler someone
+    else installed on purpose (a test's log capture) stays.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(text_formatter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(RequestContext())
+    setattr(handler, _OURS, True)
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if getattr(old, _OURS, False) or type(old) is logging.StreamHandler:
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
 
 
-def text_formatter() -> logging.Formatter:
-    """The text log line, with secrets redacted."""
-    return _Redacting("%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_command_logging(log_format: str, level: int) -> None:
+    """`configure_logging` for a command, unless someone else already handles the root logger
+    (a test's log capture): the same courtesy as `logging.basicConfig`."""
+    if all(getattr(h, _OURS, False) for h in logging.getLogger().handlers):
+        configure_logging(log_format, level)

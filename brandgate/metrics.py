@@ -8,16 +8,21 @@ by the process that did the work.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import MetricsHandler
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import Request
+from brandgate.errors import BrandgateError
 from brandgate.requests.states import STATES
 
 log = logging.getLogger(__name__)
@@ -91,6 +96,7 @@ class Metrics:
             registry=self.registry,
         )
         self._job_collector: JobCollector | None = None
+        self.port: int | None = None  # where this process serves /metrics, once it does
 
     def watch_jobs(self, sessions: sessionmaker[Session]) -> None:
         """Report jobs by state and queue depth from this database (once per process)."""
@@ -120,9 +126,62 @@ class Metrics:
         """The text format a Prometheus scrape gets (the bot's /metrics serves this)."""
         return bytes(generate_latest(self.registry))
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
-        start_http_server(port, addr=addr, registry=self.registry)
-        log.info("metrics on :%d/metrics", port, extra={"event": "metrics.serving", "port": port})
+    def serve(self, port: int, addr: str = "0.0.0.0", span: int = 1) -> int:
+        """Serve /metrics on the first free port of `port` … `port + span - 1`; returns the port taken."""
+        listener = bind_metrics_port(port, span, addr)
+        return self.serve_on(listener, wanted=port)
+
+    def serve_on(self, listener: socket.socket, wanted: int | None = None) -> int:
+        """Serve /metrics on a socket already bound and listening (a Celery pool process is handed one)."""
+        server = ThreadingHTTPServer(listener.getsockname()[:2], MetricsHandler.factory(self.registry),
+                                     bind_and_activate=False)
+        server.socket.close()
+        server.socket = listener
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+        port = int(listener.getsockname()[1])
+        self.port = port
+        announce_metrics_port(port, wanted)
+        return port
+
+
+class MetricsPortBusy(BrandgateError):
+    """Every port a process may serve /metrics on is taken."""
+
+
+def bind_metrics_port(port: int, span: int, addr: str = "0.0.0.0") -> socket.socket:
+    """A listening socket on the first free port of `port` … `port + span - 1`, or MetricsPortBusy.
+
+    Two workers on one host each take their own port this way instead of the second serving
+    nothing; which one each took is logged and answered to `brandgate health`.
+    """
+    last = min(port + max(span, 1) - 1, 65535)
+    for candidate in range(port, last + 1):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # a restarted worker gets its old port back although scrapes left it in TIME_WAIT;
+        # a port another process listens on stays refused (that takes SO_REUSEPORT)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((addr, candidate))
+            listener.listen(64)
+        except OSError:
+            listener.close()
+            continue
+        listener.set_inheritable(True)
+        return listener
+    raise MetricsPortBusy(
+        f"metrics ports {port}-{last} are all taken; give each worker its own BRANDGATE_METRICS_PORT "
+        "(or a wider BRANDGATE_METRICS_PORT_SPAN)"
+    )
+
+
+def announce_metrics_port(port: int, wanted: int | None = None) -> None:
+    extra = {"event": "metrics.serving", "port": port, "pid": os.getpid()}
+    if wanted is not None and port != wanted:
+        log.warning("metrics port %d was taken; serving /metrics on :%d instead", wanted, port,
+                    extra={**extra, "wanted_port": wanted})
+    else:
+        log.info("metrics on :%d/metrics", port, extra=extra)
 
 
 _lock = threading.Lock()

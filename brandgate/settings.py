@@ -124,8 +124,19 @@ class Settings(BaseSettings):
     broker_visibility_timeout_s: int = Field(
         default=3600, ge=1, description="Redis redelivers an unacknowledged job after this; > longest job."
     )
-    metrics_port: int = Field(default=9464, ge=0, le=65535, description="Worker /metrics port; 0 = off.")
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535,
+        description="First /metrics port of a worker (pool process k prefers port + k); 0 = off.",
+    )
+    metrics_port_span: int = Field(
+        default=16, ge=1, le=1024,
+        description="Ports from METRICS_PORT a process may take when earlier ones are busy; 1 = that port only.",
+    )
     log_format: Literal["json", "text"] = "json"
+    health_timeout_s: float = Field(default=5.0, gt=0, le=120, description="Bound on each check of `health`.")
+    health_min_free_bytes: int = Field(
+        default=1024**3, ge=0, description="`health` fails when the artifacts or database disk has less free."
+    )
 
     # Local detector folders for the content checks; a kit's policy.yaml `detector:` option wins.
     counts_detector: Path | None = Field(

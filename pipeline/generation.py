@@ -269,6 +269,11 @@ def _from_pretrained(folder: Path, profile: Profile, device: str) -> Any:
     # Load bars would interleave with the caller's own progress bar on stderr.
     diffusers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    # Their records go to the process's own handler (JSON under BRANDGATE_LOG_FORMAT=json), not to
+    # the stderr handler each library installs with its own "[transformers] …" format.
+    for library in (diffusers_logging, transformers.utils.logging):
+        library.disable_default_handler()  # type: ignore[no-untyped-call]
+        library.enable_propagation()  # type: ignore[no-untyped-call]
     if device == "cpu":
         torch.set_num_threads(profile.cpu_threads)
     # diffusers renamed torch_dtype to dtype (0.36); older releases only know torch_dtype.

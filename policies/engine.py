@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import time
@@ -229,7 +230,11 @@ def run_checks(
         results = [run_one(spec, creative, brief, kit, opts) for spec, opts in chosen]
     else:
         pool = executor or shared_executor()
-        futures = [pool.submit(run_one, spec, creative, brief, kit, opts) for spec, opts in chosen]
+        # each check runs in the caller's context, so what it logs carries the caller's request ID
+        futures = [
+            pool.submit(contextvars.copy_context().run, run_one, spec, creative, brief, kit, opts)
+            for spec, opts in chosen
+        ]
         results = [f.result() for f in futures]
     return ImageReport(
         image=creative.name,

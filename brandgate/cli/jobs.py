@@ -21,6 +21,7 @@ from brandgate.jobs.front import QueueFront
 from brandgate.jobs.intake import check_brief_at_intake
 from brandgate.jobs.queues import open_queue
 from brandgate.kits import resolve_kit
+from brandgate.logs import in_request
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings, get_settings
 from policies.brief import brief_from_mapping, load_brief
@@ -255,8 +256,9 @@ def generate(brief_file: Path, profile: str | None, n: int | None, seed: int | N
         ))
         if not as_json:
             warn(f"request {accepted.request_id} queued ({accepted.position} ahead)")
-        status = follow(queue, accepted.request_id, timeout, show=not as_json)
-        _report(status, out, as_json, f"brief {brief_file.name}")
+        with in_request(accepted.request_id):  # our log lines from here on name the request
+            status = follow(queue, accepted.request_id, timeout, show=not as_json)
+            _report(status, out, as_json, f"brief {brief_file.name}")
     finally:
         queue.close()
     if status.state not in TERMINAL_STATES:

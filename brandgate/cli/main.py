@@ -10,7 +10,8 @@ import click
 
 from brandgate import __version__
 from brandgate.errors import EXIT_BAD_INPUT, BrandgateError
-from brandgate.logs import redact_secrets, text_formatter
+from brandgate.logs import configure_command_logging, redact_secrets
+from brandgate.settings import get_settings
 from policies.characters import printable
 
 # Our messages are a sentence or two; anything longer is quoting too much of someone's input.
@@ -60,14 +61,25 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="brandgate")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
-def cli(verbose: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """brandgate: governed, signed, audited campaign images."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        stream=sys.stderr,
-    )
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(text_formatter())
+    configure_command_logging(log_format_for(ctx.invoked_subcommand), logging.DEBUG if verbose else logging.INFO)
+
+
+# Processes that run until stopped log JSON unless told otherwise (BRANDGATE_LOG_FORMAT's default);
+# a one-off command a person types logs text unless BRANDGATE_LOG_FORMAT is set.
+LONG_RUNNING = frozenset({"worker", "bot", "scheduler"})
+
+
+def log_format_for(command: str | None) -> str:
+    try:
+        settings = get_settings()
+    except BrandgateError:  # the command itself reports the bad setting, in one line
+        return "text"
+    if "log_format" in settings.model_fields_set or command in LONG_RUNNING:
+        return settings.log_format
+    return "text"
 
 
 def _register() -> None:

@@ -15,7 +15,7 @@ from brandgate.db.models import RegressionRun
 from brandgate.errors import EXIT_FAILURE, BrandgateError, UserError
 from brandgate.regress import actions
 from brandgate.regress.gate import evaluate, format_table
-from brandgate.regress.report import summary_json, summary_lines
+from brandgate.regress.report import summary_json, summary_lines, write_comparison
 from brandgate.regress.runner import RunInterrupted, find_run, load_view
 from brandgate.regress.suite import load_suite
 from brandgate.settings import get_settings
@@ -61,7 +61,11 @@ def run_command(
     post: bool,
     as_json: bool,
 ) -> None:
-    """Run the suite on a profile like real traffic; exit 0 complete, 3 watchdog flagged, 1 incomplete."""
+    """Run the suite on a profile like real traffic.
+
+    Exit 0 complete with something passed, 3 watchdog flagged, 4 nothing passed (pass rate 0 %),
+    1 incomplete or no image made at all.
+    """
     settings = get_settings()
     # The suite is read before the database is opened: a bad file costs nothing.
     suite = None if resume_id else load_suite(suite_path or settings.regress_suite, settings).select(families, limit)
@@ -91,7 +95,7 @@ def run_command(
             view = load_view(sessions, exc.run_id)
             actions.report(settings, view, out_dir)
             raise RunIncomplete(str(exc)) from None
-        html_path, json_path = actions.report(settings, view, out_dir, post=post)
+        html_path, json_path = actions.report(settings, view, out_dir, post=post, sessions=sessions)
     if as_json:
         emit_json({**summary_json(view), "report": str(html_path), "summary_file": str(json_path)})
     else:
@@ -100,8 +104,12 @@ def run_command(
         say(f"report: {html_path}")
     if view.status == "incomplete":
         raise RunIncomplete(f"run {view.run_id} is incomplete: some renders never finished; resume it with --resume")
-    if view.status == "flagged":
-        sys.exit(3)
+    # The exit code follows the badge: 1 no image at all, 4 nothing passed, 3 the watchdog flagged it.
+    code = view.outcome().exit_code
+    if code == EXIT_FAILURE:
+        raise RunIncomplete(f"regression run {view.run_id} made no image at all; the report lists why each failed")
+    if code:
+        sys.exit(code)
 
 
 def _size_option(text: str) -> tuple[int, int]:
@@ -122,17 +130,21 @@ def _size_option(text: str) -> tuple[int, int]:
 def compare_command(run_a: str, run_b: str, out_dir: Path | None, as_json: bool) -> None:
     """Compare RUN_A (candidate) with RUN_B (baseline) on the gate's criteria; writes an A/B report."""
     settings = get_settings()
+    if out_dir is not None:
+        check_out_folder(out_dir)
     with actions.database(settings) as sessions:
         a = load_view(sessions, find_run(sessions, run_a))
         b = load_view(sessions, find_run(sessions, run_b))
         comparison = evaluate(a, b, settings)
-        html_path, _ = actions.report(settings, a, out_dir, baseline=b)
+        # its own files (compare-A-vs-B.*): run A's own report and summary stay as they were
+        html_path, json_path = write_comparison(comparison, out_dir or settings.regress_reports_dir)
     if as_json:
-        emit_json({**comparison.to_json(), "report": str(html_path)})
+        emit_json({**comparison.to_json(), "report": str(html_path), "summary_file": str(json_path)})
         return
     say(format_table([["metric", "A (candidate)", "B (baseline)"], *comparison.to_json()["table"]]))
     for criterion in comparison.criteria:
         say(f"{'ok  ' if criterion.ok else 'FAIL'} {criterion.name}: {criterion.detail}")
+    say(f"gate: {'passed' if comparison.passed else 'refused: ' + ', '.join(comparison.failed)}")
     say(f"report: {html_path}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 import click
@@ -11,7 +12,7 @@ import click
 from brandgate.cli.output import emit_json, say
 from brandgate.db.engine import process_engine
 from brandgate.db.schema import ensure_current
-from brandgate.errors import UserError
+from brandgate.errors import EXIT_FAILURE, BrandgateError, UserError
 from brandgate.logs import configure_logging
 from brandgate.settings import Settings, get_settings
 
@@ -42,12 +43,12 @@ def worker(queues: str, concurrency: int, hostname: str | None) -> None:
 
 def _celery_worker(queues: tuple[str, ...], concurrency: int, hostname: str | None) -> None:
     # Lazy: celery, kombu and redis load only for a worker of the celery backend.
-    from brandgate.jobs.celery_app import build_celery, requeue_orphans_on_start, serve_metrics_in_pool
+    from brandgate.jobs.celery_app import answer_health, build_celery, requeue_orphans_on_start, serve_metrics_in_pool
 
     settings = get_settings()
     check_database(settings)
     app = build_celery(settings)
-    serve_metrics_in_pool(settings)
+    answer_health(queues, serve_metrics_in_pool(settings, concurrency))
     requeue_orphans_on_start(app, settings, queues)
     app.worker_main([
         "worker",
@@ -69,11 +70,14 @@ def check_database(settings: Settings) -> None:
 def _local_worker(threads: int) -> None:
     # Lazy: the local pool brings the request run and every check; `health` needs neither.
     from brandgate.jobs.local import LocalQueue
+    from brandgate.metrics import bind_metrics_port
 
     settings = get_settings()
+    # the port first: a worker that would serve no metrics refuses before it takes any job
+    port = bind_metrics_port(settings.metrics_port, settings.metrics_port_span) if settings.metrics_port else None
     queue = LocalQueue(settings, workers=threads)
-    if settings.metrics_port:
-        queue.metrics.serve(settings.metrics_port)
+    if port is not None:
+        queue.metrics.serve_on(port, wanted=settings.metrics_port)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -86,24 +90,39 @@ def _local_worker(threads: int) -> None:
 @click.command("health")
 @click.option("--json", "as_json", is_flag=True)
 def health(as_json: bool) -> None:
-    """Exit 0 when the database is reachable and migrated (and the broker answers, for Celery)."""
-    settings = get_settings()
-    check_database(settings)
-    report = {"database": "ok", "broker": None}
-    if settings.queue == "celery":
-        # Lazy: celery, kombu and redis load only when the celery backend is configured.
-        from brandgate.jobs.celery_queue import CeleryQueue
+    """Exit 0 when every check holds: database reachable and migrated, and for Celery the broker
+    answers and a worker consumes each queue; the signing keys load and sign; disk is free."""
+    # Lazy: the checks bring celery and the C2PA SDK, which `worker` of the local backend does not need.
+    from brandgate.health import run_checks
 
-        front = CeleryQueue(settings)
-        try:
-            front.check_broker()
-        finally:
-            front.close()
-        report["broker"] = "ok"
+    settings = get_settings()
+    checks = run_checks(settings)
+    healthy = all(c.ok for c in checks)
+    by_name = {c.name: c for c in checks}
     if as_json:
-        emit_json(report)
+        broker = by_name.get("broker")
+        emit_json(
+            {
+                "healthy": healthy,
+                "database": "ok" if by_name["database"].ok else "failed",
+                "broker": None if settings.queue != "celery" else ("ok" if broker and broker.ok else "failed"),
+                "checks": [c.to_json() for c in checks],
+            }
+        )
     else:
-        say("healthy: " + ", ".join(f"{k} {v}" for k, v in report.items() if v))
+        for check in checks:
+            say(check.line())
+    if not healthy:
+        failed = ", ".join(c.name for c in checks if not c.ok)
+        if as_json:
+            sys.exit(EXIT_FAILURE)
+        raise Unhealthy(f"unhealthy: {failed}")
+    if not as_json:
+        say("healthy")
+
+
+class Unhealthy(BrandgateError):
+    """A check of `health` failed; its line says which and why."""
 
 
 def register(cli: click.Group) -> None:

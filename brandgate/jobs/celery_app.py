@@ -9,6 +9,8 @@ sees the dead owner, counts the attempt and resumes after the last recorded imag
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -20,13 +22,14 @@ from kombu.entity import Queue
 from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.jobs.execution import JobExecutor, backoff
 from brandgate.jobs.state import orphaned, worker_identity
-from brandgate.metrics import get_metrics
+from brandgate.metrics import bind_metrics_port, get_metrics
 from brandgate.requests.run import WorkerParts
 from brandgate.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "brandgate.run_request"
+HEALTH_COMMAND = "brandgate_worker"
 QUEUES = ("preview", "export")
 # A message that arrives before its request's transaction commits waits this long for the row.
 MISSING_RETRIES = 40
@@ -117,17 +120,43 @@ def _fresh_process(**_: Any) -> None:
     _runtime = None
 
 
-def serve_metrics_in_pool(settings: Settings) -> None:
-    """Each pool process (one per GPU) serves its own /metrics."""
+def serve_metrics_in_pool(settings: Settings, concurrency: int) -> list[int]:
+    """Each pool process (one per GPU) serves its own /metrics, on a port of its own.
+
+    The ports are bound here, in the worker's main process, before the pool forks: pool
+    process k (billiard's index, kept by its replacement) serves on the k-th. A port another
+    worker on this host holds is skipped, so two workers are both scraped; when no port is
+    left in BRANDGATE_METRICS_PORT … + METRICS_PORT_SPAN the worker refuses to start.
+    """
+    if not settings.metrics_port:
+        return []
+    listeners: list[socket.socket] = []
+    last = settings.metrics_port + settings.metrics_port_span - 1
+    for _ in range(concurrency):
+        start = listeners[-1].getsockname()[1] + 1 if listeners else settings.metrics_port
+        listeners.append(bind_metrics_port(start, last - start + 1))
+    ports = [int(listener.getsockname()[1]) for listener in listeners]
+    log.info("metrics of pool process(es) on port(s) %s", ", ".join(map(str, ports)),
+             extra={"event": "metrics.ports", "ports": ports, "wanted_port": settings.metrics_port})
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _serve(**_: Any) -> None:
-        if settings.metrics_port:
-            try:
-                get_metrics().serve(settings.metrics_port)
-            except OSError as exc:
-                log.warning("metrics port %d unavailable: %s", settings.metrics_port, exc,
-                            extra={"event": "metrics.port_busy"})
+        from billiard.process import current_process
+
+        index = int(getattr(current_process(), "index", 0) or 0)
+        get_metrics().serve_on(listeners[index % len(listeners)], wanted=settings.metrics_port + index)
+
+    return ports
+
+
+def answer_health(queues: tuple[str, ...], metrics_ports: list[int]) -> None:
+    """Register the `brandgate_worker` remote-control command: `brandgate health` broadcasts it and
+    each worker that is consuming answers with its queues and metrics ports."""
+    from celery.worker.control import inspect_command
+
+    @inspect_command(name=HEALTH_COMMAND)  # type: ignore[untyped-decorator]
+    def _describe(state: Any, **_: Any) -> dict[str, Any]:
+        return {"queues": list(queues), "metrics_ports": metrics_ports, "pid": os.getpid()}
 
 
 def requeue_orphans_on_start(app: Celery, settings: Settings, queues: tuple[str, ...]) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import Request
 from brandgate.jobs.state import Progress, beat, claim, release
+from brandgate.logs import in_request
 from brandgate.metrics import Metrics
 from brandgate.requests import lifecycle
 from brandgate.requests.run import DatabaseUnavailable, RequestRun, RunHooks, WorkerParts, is_database_outage
@@ -135,6 +136,14 @@ class JobExecutor:
         last_error: str | None = None,
     ) -> Executed:
         """Claim and run; `last_error` is why the previous attempt stopped (for the final reason)."""
+        with in_request(request_id):  # every line logged meanwhile, by any stage, names the request
+            return self._execute(request_id, worker, on_hooks, last_error)
+
+    def _execute(
+        self, request_id: str, worker: str,
+        on_hooks: Callable[[str, JobHooks | None], None] | None,
+        last_error: str | None,
+    ) -> Executed:
         settings = self.parts.settings
         try:
             claimed = claim(self.sessions, settings, request_id, worker, last_error)

@@ -22,9 +22,9 @@ from brandgate.db.schema import ensure_current
 from brandgate.errors import UserError
 from brandgate.jobs.queues import open_queue
 from brandgate.regress.gate import Comparison, evaluate
-from brandgate.regress.report import RunView, summary_lines, write_report
+from brandgate.regress.report import RunView, write_comparison, write_report
 from brandgate.regress.runner import RunOptions, SuiteRunner, find_run, load_view, suite_for_run
-from brandgate.regress.slack import post_alert, post_report
+from brandgate.regress.slack import RUN_NAMES, post_alert, post_report
 from brandgate.regress.suite import Suite
 from brandgate.settings import Settings
 from pipeline.profiles import load_profile
@@ -133,12 +133,41 @@ def resume_run(
 
 
 def report(
-    settings: Settings, run: RunView, out_dir: Path | None, baseline: RunView | None = None, post: bool = False
+    settings: Settings,
+    run: RunView,
+    out_dir: Path | None,
+    baseline: RunView | None = None,
+    post: bool = False,
+    sessions: sessionmaker[Session] | None = None,
 ) -> tuple[Path, Path]:
+    """The run's own report and summary; with `post`, the Slack summary beside the previous run."""
     html_path, json_path = write_report(run, out_dir or settings.regress_reports_dir, baseline)
     if post:
-        post_report(settings, "\n".join(summary_lines(run)), html_path, title=f"brandgate regression {run.run_id}")
+        previous = previous_run(sessions, run) if sessions is not None else None
+        post_report(settings, run, html_path, last=previous, names=RUN_NAMES)
     return html_path, json_path
+
+
+def previous_run(sessions: sessionmaker[Session], run: RunView) -> RunView | None:
+    """The latest finished run of the same profile on the same suite file before `run`, whatever its outcome."""
+    with sessions() as session:
+        this = session.get(RegressionRun, run.run_id)
+        if this is None:
+            return None
+        row = session.scalars(
+            select(RegressionRun)
+            .where(
+                RegressionRun.profile_name == this.profile_name,
+                RegressionRun.suite_hash == this.suite_hash,
+                RegressionRun.status != "running",
+                RegressionRun.id != this.id,
+                RegressionRun.started_at < this.started_at,
+            )
+            .order_by(RegressionRun.started_at.desc())
+            .limit(1)
+        ).first()
+        run_id = row.id if row is not None else None
+    return load_view(sessions, run_id) if run_id is not None else None
 
 
 # --- the model gate ---------------------------------------------------------------------------------
@@ -223,7 +252,7 @@ def promote(
                 subject_id=candidate,
                 payload={**payload, "failed_criteria": comparison.failed},
             )
-    html, summary = report(settings, cand_view, out_dir, baseline)
+    html, summary = write_comparison(comparison, out_dir or settings.regress_reports_dir)
     return PromotionResult(comparison, comparison.passed, candidate, active_name, [html, summary])
 
 
@@ -292,9 +321,9 @@ def nightly(
                 notes.append(f"rolled back {rolled[0]} → {rolled[1]}")
             except UserError as exc:
                 notes.append(f"could not roll back: {exc}")
-    paths = report(settings, run, None, baseline)
+    paths = write_report(run, settings.regress_reports_dir, baseline, gate=comparison)
     if broken and settings.slack_report_channel and settings.slack_bot_token is not None:
         post_alert(settings, ":rotating_light: " + "; ".join(notes))
     if settings.slack_report_channel and settings.slack_bot_token is not None:
-        post_report(settings, "\n".join(summary_lines(run)), paths[0], title=f"nightly regression {run.run_id}")
+        post_report(settings, run, paths[0], last=previous_run(sessions, run), gate=comparison)
     return NightlyResult(run, comparison, rolled, paths, notes)

@@ -7,19 +7,44 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image, UnidentifiedImageError
 
-from brandgate.regress.measures import Output
+from brandgate.errors import EXIT_FAILURE, EXIT_FLAG, EXIT_OK, EXIT_REJECT
+from brandgate.regress.measures import WATCHDOG_CHECK, Output
 from brandgate.requests.decisions import exportable, needs_a_person
+
+if TYPE_CHECKING:
+    from brandgate.regress.gate import Comparison
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 THUMBNAIL_SIDE = 112
+# The enlarged view a tile opens: big enough to read a headline, small enough that a suite of a
+# hundred renders stays a file one can mail (JPEG, inlined like the thumbnails).
+ZOOM_SIDE = 640
+PROMPT_CHARS = 160
+
+
+@dataclass(frozen=True)
+class BriefText:
+    """What a suite brief asked for, as a reader of the report recognises it."""
+
+    prompt: str
+    headline: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run reads at a glance: the badge's colour, the words on it, and the exit code it earns."""
+
+    badge: str  # good, warn, bad
+    headline: str
+    exit_code: int
 
 
 @dataclass(frozen=True)
@@ -36,22 +61,40 @@ class RunView:
     finished_at: datetime | None
     summary: Mapping[str, Any]
     outputs: Sequence[Output]
+    # brief ID → its prompt and headline, as the run was started with them
+    briefs: Mapping[str, BriefText] = field(default_factory=dict)
 
     @property
     def is_pass(self) -> bool:
-        """Only a complete run with a clean watchdog can be read as good news."""
-        return self.status == "complete" and bool(self.summary.get("watchdog_clean"))
+        """Only a complete run with a clean watchdog and something that passed can be read as good news."""
+        return self.outcome().badge != "bad"
+
+    def outcome(self) -> Outcome:
+        """The badge follows what was measured: a complete run in which nothing passed is a failure.
+
+        Exit codes (docs/cli.md): 1 the run failed or is incomplete, 3 the watchdog flagged it,
+        4 nothing in a finished run came out as expected (pass rate 0 %, or no rate at all).
+        """
+        rate = self.summary.get("pass_rate")
+        measured, expected = self.summary.get("outputs_measured", 0), self.summary.get("outputs_expected", 0)
+        if self.status == "failed":
+            return Outcome("bad", "FAILED: the run made no image at all (see the failure reasons below)", EXIT_FAILURE)
+        if self.status not in ("complete", "flagged"):
+            return Outcome("bad", f"INCOMPLETE ({self.status}): not a pass", EXIT_FAILURE)
+        if rate is None:
+            return Outcome("bad", "NOT MEASURED: no output was measured, so nothing passed", EXIT_REJECT)
+        if rate <= 0:
+            return Outcome(
+                "bad", f"NOTHING PASSED: pass rate {fmt_pct(rate)} ({measured} of {expected} outputs)", EXIT_REJECT
+            )
+        if self.status == "flagged" or not self.summary.get("watchdog_clean"):
+            return Outcome("bad", f"FLAGGED: the determinism watchdog tripped (pass rate {fmt_pct(rate)})", EXIT_FLAG)
+        if rate < 1:
+            return Outcome("warn", f"complete · pass rate {fmt_pct(rate)}: some outputs not as expected", EXIT_OK)
+        return Outcome("good", f"complete · pass rate {fmt_pct(rate)}", EXIT_OK)
 
     def headline(self) -> str:
-        if self.status == "failed":
-            return "FAILED: the run made no image at all (see the failure reasons below)"
-        if self.status == "flagged":
-            return "FLAGGED: the determinism watchdog tripped"
-        if self.status != "complete":
-            return f"INCOMPLETE ({self.status}): not a pass"
-        if not self.summary.get("watchdog_clean"):
-            return "FLAGGED: the determinism watchdog tripped"
-        return "complete"
+        return self.outcome().headline
 
 
 def summary_json(run: RunView, baseline: RunView | None = None) -> dict[str, Any]:
@@ -62,6 +105,7 @@ def summary_json(run: RunView, baseline: RunView | None = None) -> dict[str, Any
         "profile": run.profile,
         "status": run.status,
         "headline": run.headline(),
+        "outcome": run.outcome().badge,
         "seeds": run.seeds,
         "concurrency": run.concurrency,
         "started_at": run.started_at.isoformat() if run.started_at else None,
@@ -103,8 +147,11 @@ def summary_lines(run: RunView) -> list[str]:
     return lines
 
 
-def render_html(run: RunView, baseline: RunView | None = None) -> str:
-    """The whole report as one HTML string; images are data URIs, so the file travels alone."""
+def render_html(run: RunView, baseline: RunView | None = None, gate: Comparison | None = None) -> str:
+    """The whole report as one HTML string; images are data URIs, so the file travels alone.
+
+    With `gate`, the page opens with the gate's verdict and every criterion, as the CLI printed them.
+    """
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(["html", "j2"]),
@@ -116,51 +163,96 @@ def render_html(run: RunView, baseline: RunView | None = None) -> str:
     env.filters["usd"] = fmt_usd
     env.filters["bytes"] = fmt_bytes
     thumbs = _Thumbnails()
-    tiles = [_tile(o, thumbs) for o in run.outputs]
-    pairs = _pairs(run, baseline, thumbs) if baseline is not None else []
+    names = check_names()
+    tiles = [_tile(o, thumbs, run.briefs, names) for o in run.outputs]
+    pairs = _pairs(run, baseline, thumbs, names) if baseline is not None else []
     template = env.get_template("report.html.j2")
     return template.render(
         run=run,
+        outcome=run.outcome(),
         baseline=baseline,
+        gate=gate,
         summary_rows=_summary_rows(run, baseline),
         charts=_charts(run, baseline),
+        bar_charts=_bar_charts(run, baseline),
         tiles=tiles,
         pairs=pairs,
+        zooms=thumbs.zooms(),
         lines=summary_lines(run),
     )
 
 
-def write_report(run: RunView, out_dir: Path, baseline: RunView | None = None) -> tuple[Path, Path]:
-    """Write report.html and summary.json into `out_dir`; returns both paths."""
+def write_report(
+    run: RunView, out_dir: Path, baseline: RunView | None = None, gate: Comparison | None = None
+) -> tuple[Path, Path]:
+    """Write the run's own report-<run>.html and summary-<run>.json into `out_dir`; returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"report-{run.run_id}.html"
     json_path = out_dir / f"summary-{run.run_id}.json"
-    html_path.write_text(render_html(run, baseline), encoding="utf-8")
-    json_path.write_text(json.dumps(summary_json(run, baseline), indent=2, default=str) + "\n", encoding="utf-8")
+    html_path.write_text(render_html(run, baseline, gate), encoding="utf-8")
+    document = summary_json(run, baseline)
+    if gate is not None:
+        document["gate"] = {"passed": gate.passed, "failed_criteria": gate.failed,
+                            "criteria": [c.to_json() for c in gate.criteria]}
+    json_path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
     return html_path, json_path
+
+
+def write_comparison(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]:
+    """Write compare-<A>-vs-<B>.html and .json: files of their own, never a run's own report."""
+    a, b = comparison.candidate, comparison.baseline
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"compare-{a.run_id}-vs-{b.run_id}"
+    html_path, json_path = out_dir / f"{stem}.html", out_dir / f"{stem}.json"
+    html_path.write_text(render_html(a, b, gate=comparison), encoding="utf-8")
+    document = {**comparison.to_json(), "candidate_summary": summary_json(a), "baseline_summary": summary_json(b)}
+    json_path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+    return html_path, json_path
+
+
+def check_names() -> dict[str, str]:
+    """Check ID → its name (BG101 → headline-text), so a reader sees what failed, not a code."""
+    from policies.checks import builtin_specs  # the check modules load only when a report is drawn
+
+    return {spec.id: spec.name for spec in builtin_specs()} | {WATCHDOG_CHECK: "same seed, same pixels"}
 
 
 # --- pieces of the page ---------------------------------------------------------------------------
 
 
 class _Thumbnails:
-    """Small inline JPEGs of artifacts, made once per file even when a file appears twice."""
+    """Small inline JPEGs of artifacts, and the enlarged view each opens, made once per file."""
 
     def __init__(self) -> None:
         self._cache: dict[str, str | None] = {}
+        self._zooms: dict[str, dict[str, str]] = {}
 
     def uri(self, path: str | None) -> str | None:
         if not path:
             return None
         if path not in self._cache:
-            self._cache[path] = _thumbnail(Path(path))
+            self._cache[path] = _thumbnail(Path(path), THUMBNAIL_SIDE)
         return self._cache[path]
 
+    def zoom(self, path: str | None, caption: str) -> str | None:
+        """The anchor of the enlarged view of `path` (a CSS :target overlay, no script), or None."""
+        if not path or self.uri(path) is None:
+            return None
+        if path not in self._zooms:
+            big = _thumbnail(Path(path), ZOOM_SIDE)
+            if big is None:
+                return None
+            self._zooms[path] = {"id": f"zoom-{len(self._zooms) + 1}", "uri": big, "caption": caption}
+        return self._zooms[path]["id"]
 
-def _thumbnail(path: Path) -> str | None:
+    def zooms(self) -> list[dict[str, str]]:
+        return list(self._zooms.values())
+
+
+def _thumbnail(path: Path, side: int) -> str | None:
     try:
         with Image.open(path) as img:
-            img.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+            img.thumbnail((side, side))
             buffer = io.BytesIO()
             img.convert("RGB").save(buffer, format="JPEG", quality=85)
     except (OSError, UnidentifiedImageError):
@@ -168,20 +260,38 @@ def _thumbnail(path: Path) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _tile(output: Output, thumbs: _Thumbnails) -> dict[str, Any]:
+def _tile(
+    output: Output, thumbs: _Thumbnails, briefs: Mapping[str, BriefText], names: Mapping[str, str]
+) -> dict[str, Any]:
     verdict = output.final_verdict or ("screened" if output.screened_out else output.state)
-    caption = f"{output.brief_id} · seed {output.seed if output.seed is not None else '?'}"
+    text = briefs.get(output.brief_id)
+    prompt = text.prompt if text is not None else None
+    caption = f"{output.brief_id} · seed #{output.seed_index}"
     if output.repeat:
         caption += " · watchdog re-render"
+    failed = [f"{check} {names[check]}" if check in names else check for check in output.failed_check_ids]
     return {
         "uri": thumbs.uri(output.artifact_path),
+        "zoom": thumbs.zoom(
+            output.artifact_path,
+            " · ".join(part for part in (caption, prompt, f"“{text.headline}”" if text and text.headline else None,
+                                         verdict) if part),
+        ),
         "caption": caption,
+        "prompt": _shorten(prompt, PROMPT_CHARS) if prompt else None,
+        "prompt_full": prompt,
+        "headline": text.headline if text is not None else None,
+        "seed": output.seed,
         "family": output.family,
         "verdict": verdict,
         "badge": _badge(verdict),
-        "failed": list(output.failed_check_ids),
+        "failed": failed,
         "note": output.failure_reason if output.image_id is None else None,
     }
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _badge(verdict: str) -> str:
@@ -194,8 +304,9 @@ def _badge(verdict: str) -> str:
     return "bad"
 
 
-def _pairs(run: RunView, baseline: RunView, thumbs: _Thumbnails) -> list[dict[str, Any]]:
+def _pairs(run: RunView, baseline: RunView, thumbs: _Thumbnails, names: Mapping[str, str]) -> list[dict[str, Any]]:
     theirs = {(o.brief_id, o.seed_index): o for o in baseline.outputs if o.repeat == 0}
+    briefs = {**baseline.briefs, **run.briefs}
     pairs = []
     for o in run.outputs:
         if o.repeat:
@@ -205,11 +316,42 @@ def _pairs(run: RunView, baseline: RunView, thumbs: _Thumbnails) -> list[dict[st
             {
                 "brief_id": o.brief_id,
                 "seed_index": o.seed_index,
-                "candidate": _tile(o, thumbs),
-                "baseline": _tile(other, thumbs) if other is not None else None,
+                "candidate": _tile(o, thumbs, briefs, names),
+                "baseline": _tile(other, thumbs, briefs, names) if other is not None else None,
             }
         )
     return pairs
+
+
+def _bar_charts(run: RunView, baseline: RunView | None) -> list[dict[str, Any]]:
+    """Pass rates as HTML bars: a 0 % bar is drawn as a mark on the axis with its number, never as
+    nothing, and a family that was not measured says so instead of drawing a bar."""
+    charts = []
+    for key, title in (
+        ("pass_rate_by_family", "Pass rate by brief family"),
+        ("pass_rate_by_check_family", "Pass rate by check family"),
+    ):
+        views = [(run, "run")] + ([(baseline, "baseline")] if baseline is not None else [])
+        families = sorted({f for view, _ in views for f in (view.summary.get(key) or {})})
+        rows = []
+        for family in families:
+            bars = []
+            for view, role in views:
+                value = (view.summary.get(key) or {}).get(family)
+                bars.append(
+                    {
+                        "role": role,
+                        "profile": view.profile,
+                        "value": value,
+                        "width": 0.0 if value is None else round(100 * float(value), 1),
+                        "label": fmt_family(view.summary, key, family),
+                        "zero": value is not None and float(value) <= 0,
+                        "measured": value is not None,
+                    }
+                )
+            rows.append({"family": family, "bars": bars})
+        charts.append({"key": key, "title": title, "rows": rows})
+    return charts
 
 
 def _summary_rows(run: RunView, baseline: RunView | None) -> list[tuple[str, str, str | None, str | None]]:
@@ -303,44 +445,14 @@ def _charts(run: RunView, baseline: RunView | None) -> dict[str, str]:
         ax.legend()
     charts["latency"] = save(fig)
 
-    for key, title in (
-        ("pass_rate_by_family", "Pass rate by brief family"),
-        ("pass_rate_by_check_family", "Pass rate by check family"),
-    ):
-        fig = Figure(figsize=(5.5, 3))
-        ax = fig.subplots()
-        mine = run.summary.get(key) or {}
-        names = sorted(set(mine) | set((baseline.summary.get(key) or {}) if baseline else ()))
-        width = 0.4 if baseline else 0.8
-        xs = list(range(len(names)))
-        ax.bar(
-            [x - (width / 2 if baseline else 0) for x in xs],
-            [100 * (mine.get(n) or 0) for n in names],
-            width,
-            color="#1d3557",
-            label=run.profile,
-        )
-        if baseline is not None:
-            theirs = baseline.summary.get(key) or {}
-            ax.bar(
-                [x + width / 2 for x in xs],
-                [100 * (theirs.get(n) or 0) for n in names],
-                width,
-                color="#e76f51",
-                label=baseline.profile,
-            )
-            ax.legend()
-        ax.set_xticks(xs, names, rotation=20, ha="right")
-        ax.set_ylim(0, 100)
-        ax.set_ylabel("%")
-        ax.set_title(title)
-        charts[key] = save(fig)
-
     fig = Figure(figsize=(5.5, 3))
     ax = fig.subplots()
     spreads = [v for v in (run.summary.get("psd_by_brief") or {}).values() if v is not None]
     if spreads:
         ax.hist(spreads, bins=min(30, max(5, len(spreads) // 4)), color="#2a9d8f")
+    else:  # an empty frame would read as "all zero"
+        ax.text(0.5, 0.5, "not measured: no brief has two renders of one size", ha="center", va="center",
+                transform=ax.transAxes, fontsize=9, color="#c1121f")
     ax.set_xlabel("per-pixel std across seeds (0-255 levels)")
     ax.set_ylabel("briefs")
     ax.set_title("PSD distribution")
@@ -356,17 +468,18 @@ def _charts(run: RunView, baseline: RunView | None) -> dict[str, str]:
         totals.append(float(view.summary.get("total_cost_usd") or 0.0))
         per_usable.append(view.summary.get("cost_per_usable_image_usd"))
     xs = list(range(len(labels)))
-    ax.bar([x - 0.2 for x in xs], totals, 0.4, color="#264653", label="total")
-    ax.bar(
+    total_bars = ax.bar([x - 0.2 for x in xs], totals, 0.4, color="#264653", label="total")
+    usable_bars = ax.bar(
         [x + 0.2 for x in xs],
         [p if p is not None else 0.0 for p in per_usable],
         0.4,
         color="#f4a261",
         label="per usable image",
     )
-    for x, p in zip(xs, per_usable, strict=True):
-        if p is None:
-            ax.annotate("∞ (none usable)", (x + 0.2, 0), ha="center", va="bottom", fontsize=8)
+    # Every bar carries its number and the axis is drawn, so $0 reads as zero, not as no data.
+    ax.axhline(0, color="#333333", linewidth=1)
+    ax.bar_label(total_bars, labels=[fmt_usd(t) for t in totals], fontsize=7)
+    ax.bar_label(usable_bars, labels=["∞ (none usable)" if p is None else fmt_usd(p) for p in per_usable], fontsize=7)
     ax.set_xticks(xs, labels)
     ax.set_ylabel("USD")
     ax.set_title("Cost")

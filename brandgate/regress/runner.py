@@ -21,7 +21,7 @@ from PIL import UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate.db.models import GoldenOutput, Image, ModelProfileRow, RegressionOutput, RegressionRun
+from brandgate.db.models import GoldenOutput, Image, ModelProfileRow, RegressionOutput, RegressionRun, Request
 from brandgate.errors import UserError
 from brandgate.jobs.api import BriefRefused, JobQueue, JobStatus, Submission
 from brandgate.regress.measures import (
@@ -35,7 +35,7 @@ from brandgate.regress.measures import (
     stability,
     summarise,
 )
-from brandgate.regress.report import RunView
+from brandgate.regress.report import BriefText, RunView
 from brandgate.regress.suite import Suite, SuiteBrief, load_suite
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings
@@ -169,6 +169,10 @@ class SuiteRunner:
                     plan={
                         **options.to_json(),
                         "brief_ids": [b.id for b in suite.briefs],
+                        # what each brief asked for, so the report names it even after the suite changes
+                        "briefs": {
+                            b.id: {"prompt": b.brief.prompt, "headline": b.brief.headline} for b in suite.briefs
+                        },
                         "problems": [p.to_json() for p in suite.problems],
                     },
                     triggered_by=options.triggered_by,
@@ -643,6 +647,7 @@ def load_view(sessions: sessionmaker[Session], run_id: str) -> RunView:
             summary = summarise(
                 outputs, outputs_expected=len(run.plan.get("brief_ids") or []) * run.seeds, wall_s=0.0
             ).to_json()
+        briefs = _brief_texts(session, run, outputs)
         return RunView(
             run_id=run.id,
             suite=run.suite,
@@ -654,7 +659,26 @@ def load_view(sessions: sessionmaker[Session], run_id: str) -> RunView:
             finished_at=run.finished_at,
             summary=summary,
             outputs=outputs,
+            briefs=briefs,
         )
+
+
+def _brief_texts(session: Session, run: RegressionRun, outputs: Sequence[Output]) -> dict[str, BriefText]:
+    """Each brief's prompt and headline: from the run's plan, or (runs recorded before the plan kept
+    them) from the requests its renders submitted."""
+    texts = {
+        brief_id: BriefText(str(text.get("prompt") or ""), text.get("headline"))
+        for brief_id, text in ((run.plan or {}).get("briefs") or {}).items()
+        if isinstance(text, dict)
+    }
+    wanted = {o.request_id: o.brief_id for o in outputs if o.request_id and o.brief_id not in texts}
+    if wanted:
+        for request_id, brief in session.execute(
+            select(Request.id, Request.brief).where(Request.id.in_(list(wanted)))
+        ):
+            if isinstance(brief, dict) and brief.get("prompt"):
+                texts.setdefault(wanted[request_id], BriefText(str(brief["prompt"]), brief.get("headline")))
+    return texts
 
 
 def find_run(sessions: sessionmaker[Session], run_id: str) -> str:

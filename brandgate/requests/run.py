@@ -9,6 +9,7 @@ half-written image and a redelivered job skips what is already recorded.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import logging
 import math
@@ -387,7 +388,9 @@ class RequestRun:
                     self._fail_fast(futures)
                     produced = self._generate(job, generator, indexes, abort, timings, spend)
                     for item in produced:
-                        futures.append(finishing.submit(self._finish_image, job, item, spend, abort))
+                        # in this thread's context: the finishing thread's log lines name the request
+                        finish = contextvars.copy_context().run
+                        futures.append(finishing.submit(finish, self._finish_image, job, item, spend, abort))
                 for future in futures:
                     future.result()
             except BaseException:

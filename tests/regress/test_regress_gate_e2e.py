@@ -7,6 +7,7 @@ not this machine's timing. `tests/regress/test_regress_gate_criteria.py` tests t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -232,12 +233,13 @@ def test_nightly_run_that_breaks_the_criteria_rolls_back_and_alerts(
         night = actions.nightly(noisy, sessions, suite)
     assert night.rolled_back == ("cand-live", "base")
     assert _statuses(sessions)["base"] == "active"
-    [alert] = slack.calls_to("chat.postMessage")
+    alert, summary = slack.calls_to("chat.postMessage")
     # 15x the steps is 15x the GPU time per image; whether p95 latency also breaks its ratio depends on
     # how much of a tiny-model render is fixed cost on this machine, so the alert is held to what broke
     assert night.comparison is not None and "cost per usable image" in night.comparison.failed
     assert "rolled back cand-live → base" in alert.params["text"]
     assert all(name in alert.params["text"] for name in night.comparison.failed), night.comparison.failed
+    assert all(name in json.dumps(summary.params["blocks"]) for name in night.comparison.failed)
     assert slack.calls_to("files.completeUploadExternal")
     assert _events(sessions)[-1] == ("model.rolled_back", "base")
 
@@ -283,8 +285,15 @@ def test_nightly_run_that_drifts_from_its_goldens_rolls_back_and_alerts(
     assert any(name.endswith("family pass rates") for name in night.comparison.failed), night.comparison.failed
     assert night.rolled_back == ("cand-live", "base")
     assert _statuses(sessions)["base"] == "active"
-    [alert] = slack.calls_to("chat.postMessage")
+    alert, summary = slack.calls_to("chat.postMessage")
     assert "rolled back cand-live → base" in alert.params["text"] and "family pass rates" in alert.params["text"]
+    # the summary: tonight beside the night before (the live profile's good run), the criteria it broke
+    blocks = summary.params["blocks"]
+    fields = [f["text"] for b in blocks for f in b.get("fields", [])]
+    assert fields[:2] == ["*Tonight*", "*Last night*"]
+    assert f"last night: run `{good.run_id[:12]}`" in blocks[1]["elements"][0]["text"]
+    assert "family pass rates" in blocks[-1]["text"]["text"] and "broken" in blocks[-1]["text"]["text"]
+    assert 'id="gate"' in night.reports[0].read_text()
     assert slack.calls_to("files.completeUploadExternal")
     assert _events(sessions)[-1] == ("model.rolled_back", "base")
 

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from brandgate.regress.measures import CheckOutcome, Output, summarise
@@ -150,3 +151,25 @@ def test_no_usable_image_shows_infinite_cost_not_zero(tmp_path: Path) -> None:
     run = RunView("r", "mini", "p", "complete", 1, 1, None, None, summary, outputs)
     assert summary["cost_per_usable_image_usd"] is None
     assert "∞" in render_html(run)
+
+
+@pytest.mark.parametrize(
+    ("status", "rate", "clean", "badge", "code", "words"),
+    [
+        ("complete", 1.0, True, "good", 0, "complete · pass rate 100.0%"),
+        ("complete", 0.5, True, "warn", 0, "complete · pass rate 50.0%"),
+        ("complete", 0.0, True, "bad", 4, "NOTHING PASSED"),
+        ("complete", None, True, "bad", 4, "NOT MEASURED"),
+        ("flagged", 0.5, False, "bad", 3, "FLAGGED"),
+        ("flagged", 0.0, False, "bad", 4, "NOTHING PASSED"),
+        ("failed", 0.0, True, "bad", 1, "FAILED"),
+        ("incomplete", 1.0, True, "bad", 1, "INCOMPLETE"),
+    ],
+)
+def test_the_badge_and_exit_code_follow_the_outcome(
+    status: str, rate: float | None, clean: bool, badge: str, code: int, words: str
+) -> None:
+    summary = {"pass_rate": rate, "watchdog_clean": clean, "outputs_measured": 2, "outputs_expected": 2}
+    outcome = RunView("r", "mini", "p", status, 1, 1, None, None, summary, []).outcome()
+    assert (outcome.badge, outcome.exit_code) == (badge, code)
+    assert outcome.headline.startswith(words)
