@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from brandgate import __version__
 from pipeline.keys import KeyFileError, key_paths, load_certificates, read_pem_file
-from policies.engine import ACCEPTED_BY_POLICY
+from policies.check import ACCEPTED_BY_POLICY
 from policies.errors import InvalidInput
 
 if TYPE_CHECKING:

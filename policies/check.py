@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 Status = Literal["pass", "fail", "skip", "unverified", "error"]
 Severity = Literal["flag", "reject"]
 STATUSES: tuple[Status, ...] = ("pass", "fail", "skip", "unverified", "error")
+# How an unverified result accepted by the kit's policy starts its message; the engine writes it
+# and the credentials carry it (here, so reading credentials does not load the check modules).
+ACCEPTED_BY_POLICY = "accepted unverified by policy"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from policies.check import ACCEPTED_BY_POLICY as ACCEPTED_BY_POLICY
 from policies.check import STATUSES as STATUSES
 from policies.check import CheckSpec as CheckSpec
 from policies.check import Outcome as Outcome
@@ -26,7 +27,6 @@ Verdict = Literal["pass", "unverified", "flag", "reject"]
 
 # From best to worst: the verdict of several images (or of one image's checks) is the worst one.
 VERDICTS: tuple[Verdict, ...] = ("pass", "unverified", "flag", "reject")
-ACCEPTED_BY_POLICY = "accepted unverified by policy"
 
 
 @dataclass(frozen=True)
