@@ -58,7 +58,8 @@ WAITS = {
     "composing": "runs on the request's one finishing thread, beside the next image's generation and "
                  "the other requests' finishing: shares the cores and the GIL",
     "checking": "as composing; tesseract runs in its own process, RapidOCR one call at a time (policies/ocr.py)",
-    "signing": "as composing (the PNG/JPEG encode of the final image is most of it)",
+    "signing": "as composing, and the end of the final file's encode, which runs on its own thread "
+               "beside the checks",
     "storing": "as composing; file writes",
 }
 

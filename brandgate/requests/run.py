@@ -449,6 +449,12 @@ class RequestRun:
 
         with self._stage("composing", timings, image=True):
             final, ingredients, composition = self._compose(job, item)
+        # The file is encoded while the checks run (hundreds of ms for a 1024² PNG): Pillow's
+        # encoder releases the GIL, and tesseract leaves this thread waiting on its process.
+        # A copy, so the two threads never read one PIL image at once.
+        encoder = ThreadPoolExecutor(1, thread_name_prefix="encode")
+        encoding = encoder.submit(encode, final.copy(), job.brief.format)
+        encoder.shutdown(wait=False)
         with self._stage("checking", timings, image=True):
             # The checks judge the file we are about to write, format included.
             # What compositing placed (text lines, fonts, logo box) lets the checks read the
@@ -459,7 +465,7 @@ class RequestRun:
             creative.earlier = [job.backgrounds[i] for i in sorted(job.backgrounds) if i < item.index]
             report = run_checks(creative, job.brief, job.kit)
         with self._stage("signing", timings, image=True):
-            encoded = encode(final, job.brief.format)
+            encoded = encoding.result()
             signed = self._sign(job, item, image_id, report, encoded, ingredients)
         with self._stage("storing", timings, image=True):
             suffix = SUFFIXES[job.brief.format]
