@@ -163,7 +163,7 @@ def main() -> None:
             print(f"  verify DIR, {label:<26} --jobs {jobs:<12} {args.files / seconds:7.1f} files/s "
                   f"({seconds:5.2f} s, start-up included; {cpu:5.2f} CPU-s, {args.files / cpu:6.1f} files per "
                   f"CPU-second)  aim >= 100 files/s{verdict}")  # fmt: skip
-        ours = sorted(signed.iterdir())[0]
+        ours = sorted(path for path in signed.iterdir() if path.suffix != ".c2pa")[0]
         foreign = work / "foreign.jpg"
         other = issue_chain("Other Newsroom")
         # Another organisation's signed file, as compliance finds them: no anchor in our trail.
