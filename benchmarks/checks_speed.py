@@ -6,9 +6,11 @@ Creatives are made the way the pipeline makes them: a background (flat, gradient
 photo-like) composed by `pipeline.compose` with the brief's headline, disclaimer and logo, and
 the brief asks for counts, so every default check has work to do. Each creative is timed twice:
 as the pipeline checks it (brandgate's placements known) and as `brandgate check` checks a file
-(nothing known but the pixels). A plain `tesseract IMAGE stdout` over the same PNGs runs in the
-same process run, and every figure is also printed as a ratio to it, since the machine is shared
-and the absolute milliseconds move with its load (printed at the end).
+(nothing known but the pixels). Then creatives with one text or logo defect each (`DEFECTS`),
+checked as files, each kind with its own ratio and how many the target check flagged. A plain
+`tesseract IMAGE stdout` over the same PNGs runs in the same process run, and every figure is
+also printed as a ratio to it, since the machine is shared and the absolute milliseconds move
+with its load (printed at the end).
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ from policies.engine import enabled_checks, run_checks  # noqa: E402
 from policies.kit import Kit, load_kit  # noqa: E402
 
 KINDS = ("flat", "gradient", "photo")
+# Creatives drawn from a changed brief and checked against the real one: each text and logo
+# defect kind alone, with the check that should flag it (issue #26 times each kind separately).
+DEFECTS: tuple[tuple[str, dict[str, object], str], ...] = (
+    ("misspelt headline", {"headline": "Fresh Deels Friday"}, "BG101"),
+    ("missing disclaimer", {"disclaimer": None}, "BG102"),
+    ("banned word in headline", {"headline": "Cheapest Deals Friday"}, "BG103"),
+    ("extra text in disclaimer", {"disclaimer": "Offer ends Sunday. Not valid with other offers. Call now."}, "BG104"),
+    ("logo missing", {"logo": None}, "BG201"),
+    ("other logo variant", {"logo": "mono"}, "BG201"),
+)
 COUNTED = {"acme": "orange", "nordwind": "buoy"}
 
 
@@ -76,6 +88,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--kit", default="acme")
     parser.add_argument("--side", type=int, default=1024)
+    parser.add_argument("--defect-images", type=int, default=3, help="creatives per defect kind (0: none)")
     args = parser.parse_args()
     if shutil.which("tesseract") is None:
         raise SystemExit("tesseract is not installed: the figures are ratios to a tesseract pass")
@@ -138,10 +151,49 @@ def main() -> None:
         f"ratio (p50 checks / p50 tesseract): placements known {pct(placed_ms, 50) / base:.2f}×,"
         f" pixels only {pct(bare_ms, 50) / base:.2f}× (aim ≤ 1.3×)"
     )
+    if args.defect_images:
+        defects(args, brief, kit)
     print(
         f"machine: {len(os.sched_getaffinity(0))} cores, load average"
         f" {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
+
+
+def defects(args: argparse.Namespace, brief: Brief, kit: Kit) -> None:
+    """Each defect kind: creatives drawn from a changed brief, checked as files against the real one.
+
+    A banned word in the headline is also asked for by the brief (so only BG103 has cause to
+    flag); every other kind is checked against the unchanged brief.
+    """
+    print(f"defective creatives, pixels only (`brandgate check` on a file), {args.defect_images} each, "
+          f"tesseract timed on the same files:")  # fmt: skip
+    print(f"{'defect kind':<30}{'p50 ms':>9}{'tess ms':>9}{'× tesseract':>13}   flagged by the target check")
+    every_check: list[float] = []
+    every_tess: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for label, changes, target in DEFECTS:
+            drawn = brief.model_copy(update=changes)
+            judged = drawn if label.startswith("banned") else brief
+            check_ms: list[float] = []
+            tess_ms: list[float] = []
+            flagged = 0
+            for i in range(args.defect_images):
+                image, _ = composed(KINDS[i % 3], args.side, 100 + i, drawn, kit)
+                path = Path(folder) / f"defect-{target}-{i}.png"
+                image.save(path)
+                tess_ms.append(tesseract_pass(path) * 1000)
+                started = time.perf_counter()
+                report = run_checks(Creative.from_pil(image, path.name, "png"), judged, kit)
+                check_ms.append((time.perf_counter() - started) * 1000)
+                flagged += any(c.id == target and c.status == "fail" for c in report.checks)
+            every_check += check_ms
+            every_tess += tess_ms
+            ratio = pct(check_ms, 50) / pct(tess_ms, 50)
+            print(f"{label:<30}{pct(check_ms, 50):>9.1f}{pct(tess_ms, 50):>9.1f}{ratio:>13.2f}   "
+                  f"{target} {flagged}/{args.defect_images}")  # fmt: skip
+    ratio = pct(every_check, 50) / pct(every_tess, 50)
+    print(f"ratio (p50 checks / p50 tesseract), defective creatives: {ratio:.2f}× "
+          f"(clean creatives: the pixels-only ratio above; aim ≤ 1.3× for both)")  # fmt: skip
 
 
 if __name__ == "__main__":

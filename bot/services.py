@@ -27,7 +27,7 @@ from brandgate.errors import UserError
 from brandgate.jobs.api import JobQueue, UnknownJob
 from brandgate.requests.decisions import verdict_after
 from brandgate.settings import Settings
-from policies.engine import Decision
+from policies.check import Decision
 
 log = logging.getLogger(__name__)
 

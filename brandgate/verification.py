@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,10 @@ EXIT_BY_STATE = {
     "invalid": EXIT_REJECT,
     "no_credentials": EXIT_NO_CREDENTIALS,
 }
+
+
+# Chain events read per statement when many credentials' anchors are checked together.
+ANCHOR_BATCH = 500
 
 
 def read_within_limit(path: Path, limit: int, what: str = "file") -> bytes:
@@ -132,18 +137,33 @@ def find_visual_match(data: bytes, settings: Settings, max_distance: int | None 
     The hash bands' indexes find exactly the images within `max_distance` that comparing every
     stored hash would (brandgate/db/visual_index.py); the detail names the method used.
     """
-    max_distance = settings.visual_match_max_distance if max_distance is None else max_distance
     try:
         wanted = perceptual_hash_of(data, settings.max_image_pixels)
     except ValueError as exc:
-        return Lookup("not_possible", f"lookup not possible: {exc}")
+        return lookup_not_possible(exc)
+    return find_visual_matches([wanted], settings, max_distance)[0]
+
+
+def lookup_not_possible(reason: object) -> Lookup:
+    return Lookup("not_possible", f"lookup not possible: {reason}")
+
+
+def find_visual_matches(wanted: Sequence[str], settings: Settings, max_distance: int | None = None) -> list[Lookup]:
+    """`find_visual_match` for many perceptual hashes at once, on one connection. Never raises."""
+    max_distance = settings.visual_match_max_distance if max_distance is None else max_distance
+    if not wanted:
+        return []
     try:
-        found, method = _images_within(settings, wanted, max_distance)
+        each_found, method = _images_within(settings, wanted, max_distance)
     except _LookupUnavailable as exc:
-        return Lookup("not_possible", f"lookup not possible: {exc}")
+        return [lookup_not_possible(exc)] * len(wanted)
     if method == "scan":
         log.info("visual lookup compared every stored hash (distance %d is past the index's reach, "
                  "or the database predates it)", max_distance)  # fmt: skip
+    return [_lookup_of(found, method, max_distance) for found in each_found]
+
+
+def _lookup_of(found: list[VisualMatch], method: str, max_distance: int) -> Lookup:
     if not found:
         how = "by the hash index" if method == "index" else "comparing every stored hash"
         return Lookup(
@@ -187,14 +207,16 @@ def _trail_engine(settings: Settings) -> Any:
     return process_engine(settings).execution_options(**READ_ONLY)
 
 
-def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[list[VisualMatch], str]:
-    """Images within `max_distance` of `wanted`, nearest (then oldest) first, and the method used."""
+def _images_within(
+    settings: Settings, wanted: Sequence[str], max_distance: int
+) -> tuple[list[list[VisualMatch]], str]:
+    """For each of `wanted`: images within `max_distance`, nearest (then oldest) first; the method used."""
     # Lazy, like the engine above: only a file without valid credentials is looked up.
     from sqlalchemy import inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
     from brandgate.db.models import PHASH_BAND_COLUMNS, Image
-    from brandgate.db.visual_index import Method, close_hashes, decisions_on, images_with
+    from brandgate.db.visual_index import Method, close_hashes_of_many, decisions_on, images_with
 
     engine = _trail_engine(settings)
     try:
@@ -205,33 +227,38 @@ def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[
             # A database not yet upgraded to the hash bands is still searched, the slow way.
             columns = {column["name"] for column in schema.get_columns(Image.__tablename__)}
             method: Method | None = None if set(PHASH_BAND_COLUMNS) <= columns else "scan"
-            close = close_hashes(conn, wanted, max_distance, method)
-            rows = images_with(conn, sorted(close.distances))
+            each_close = close_hashes_of_many(conn, wanted, max_distance, method)
+            rows = images_with(conn, sorted({phash for close in each_close for phash in close.distances}))
             decided = decisions_on(conn, [(row.id, row.parent_image_id) for row in rows])
             ids = [row.id for row in rows]
             verdicts = dict(conn.execute(select(Image.id, Image.verdict).where(Image.id.in_(ids))).all()) if ids else {}
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise _LookupUnavailable(f"the audit database cannot be read ({reason})") from None
-    found = sorted(
-        (
-            VisualMatch(
-                image_id=row.id,
-                request_id=row.request_id,
-                distance=close.distances[row.phash],
-                kind=row.kind,
-                created_at=None if row.created_at is None else row.created_at.isoformat(),
-                verdict=verdicts.get(row.id),
-                decision=decided[row.id].decision if row.id in decided else None,
-                decided_by=decided[row.id].decided_by if row.id in decided else None,
-                decided_at=decided[row.id].decided_at if row.id in decided else None,
-                decided_on_preview=decided[row.id].on_preview if row.id in decided else None,
-            )
-            for row in rows
-        ),
-        key=lambda m: (m.distance, m.created_at or "", m.image_id),
-    )
-    return found, close.method
+
+    def match(row: Any, distance: int) -> VisualMatch:
+        decision = decided.get(row.id)
+        return VisualMatch(
+            image_id=row.id,
+            request_id=row.request_id,
+            distance=distance,
+            kind=row.kind,
+            created_at=None if row.created_at is None else row.created_at.isoformat(),
+            verdict=verdicts.get(row.id),
+            decision=decision.decision if decision is not None else None,
+            decided_by=decision.decided_by if decision is not None else None,
+            decided_at=decision.decided_at if decision is not None else None,
+            decided_on_preview=decision.on_preview if decision is not None else None,
+        )
+
+    each_found = [
+        sorted(
+            (match(row, close.distances[row.phash]) for row in rows if row.phash in close.distances),
+            key=lambda m: (m.distance, m.created_at or "", m.image_id),
+        )
+        for close in each_close
+    ]
+    return each_found, each_close[0].method
 
 
 @dataclass(frozen=True)
@@ -245,35 +272,53 @@ class AnchorCheck:
         return {"status": self.status, "detail": self.detail}
 
 
-def check_trail_anchor(
-    seq: int, digest: str, settings: Settings, subjects: tuple[str | None, str | None] = (None, None)
-) -> AnchorCheck:
+Subjects = tuple[str | None, str | None]  # the credential's request and image IDs
+
+
+def check_trail_anchor(seq: int, digest: str, settings: Settings, subjects: Subjects = (None, None)) -> AnchorCheck:
     """Does the trail still hold event `seq` with `digest`? Never raises: an unreachable trail is not_checked.
 
     `subjects` are the credential's request and image IDs. A trail that does not hold the anchor,
     knows neither of them and whose own chain is intact is another trail (a staging database, a
     second deployment), not this one tampered with: `other_trail`, which a person must look at.
     """
+    return check_trail_anchors([(seq, digest, subjects)], settings)[0]
+
+
+def check_trail_anchors(anchors: Sequence[tuple[int, str, Subjects]], settings: Settings) -> list[AnchorCheck]:
+    """`check_trail_anchor` for each (seq, digest, subjects) of many credentials, on one connection."""
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
     # Lazy: `verify` loads the database only when a credential names a trail to check.
-    from brandgate.db.audit import event_hash
     from brandgate.db.models import AuditEvent
 
+    if not anchors:
+        return []
     try:
         engine = _trail_engine(settings)
     except _LookupUnavailable as exc:
-        return AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: {exc}")
+        return [AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: {exc}") for seq, _, _ in anchors]
     table = AuditEvent.__table__
+    wanted = sorted({seq for seq, _, _ in anchors})
     try:
         with engine.connect() as conn:
-            row = conn.execute(select(table).where(table.c.seq == seq)).first()
+            events = {}
+            for start in range(0, len(wanted), ANCHOR_BATCH):
+                chunk = wanted[start : start + ANCHOR_BATCH]
+                events.update({row.seq: row for row in conn.execute(select(table).where(table.c.seq.in_(chunk)))})
             head = conn.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar()
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        return AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: the audit database cannot be read "
-                                          f"({reason})")  # fmt: skip
+        return [AnchorCheck("not_checked", f"trail anchor seq {seq} not checked: the audit database cannot be read "
+                                           f"({reason})") for seq, _, _ in anchors]  # fmt: skip
+    return [_anchor_held(seq, digest, events.get(seq), head, engine, subjects) for seq, digest, subjects in anchors]
+
+
+def _anchor_held(seq: int, digest: str, row: Any, head: int | None, engine: Any, subjects: Subjects) -> AnchorCheck:
+    # Lazy, like the database it hashes rows of: only credentials that name a trail get here.
+    from brandgate.db.audit import event_hash
+
     if (row is None or row.hash != digest) and _another_trail(engine, subjects):
         detail = (f"this credential was recorded in a different audit trail: this one never saw its request "
                   f"{subjects[0]} and is intact to seq {head or 0}; verify it against the trail that made it "
@@ -440,6 +485,32 @@ class VerifyReport:
         }
 
 
+def needs_lookup(credentials: Credentials) -> bool:
+    """Credentials that prove nothing about the file: it is looked up in the trail by its looks."""
+    return credentials.state in ("no_credentials", "invalid")
+
+
+def trail_anchor_of(credentials: Credentials) -> tuple[int, str, Subjects] | None:
+    """The (seq, hash) of the chain head valid credentials were signed at, with the request and
+    image they name, when they carry one."""
+    governance = credentials.governance
+    if governance is None or governance.trail is None:
+        return None
+    return governance.trail.seq, governance.trail.hash, (governance.request_id, governance.image_id)
+
+
+def record_to_prove(credentials: Credentials, anchor: AnchorCheck) -> tuple[str, int, str] | None:
+    """(image ID, tree size, tree root) of a credential signed under a tree head, when its record
+    can be proven here: a credential of another, intact trail has no record here to prove."""
+    governance = credentials.governance
+    trail = governance.trail if governance is not None else None
+    if governance is None or trail is None or anchor.status == "other_trail":
+        return None
+    if trail.tree_size is None or trail.tree_root is None or governance.image_id is None:
+        return None
+    return governance.image_id, trail.tree_size, trail.tree_root
+
+
 def verify_file(path: Path, settings: Settings, manifest: Path | None = None) -> VerifyReport:
     """Verify `path` (and its sidecar `manifest` when given) against the configured trust anchors."""
     data = read_within_limit(path, settings.max_image_bytes)
@@ -454,28 +525,32 @@ def verify_bytes(
     *,
     manifest: Path | None = None,
     manifest_store: bytes | None = None,
+    consult_trail: bool = True,
+    verifier: Verifier | None = None,
 ) -> VerifyReport:
-    """Verify bytes already in memory (a file shared in Slack); `name` is how messages call the file."""
+    """Verify bytes already in memory (a file shared in Slack); `name` is how messages call the file.
+
+    `consult_trail` False leaves the audit database alone (no lookup, no anchor or record check): a
+    caller verifying many files consults it once for all of them (brandgate/verify_many.py).
+    """
     if not data:
         raise UserError(f"{name} is empty (0 bytes)")
     if len(data) > settings.max_image_bytes:
         raise UserError(f"{name} is {len(data):,} bytes, over the {settings.max_image_bytes:,}-byte limit")
-    verifier = Verifier.from_settings(settings)
+    verifier = verifier or Verifier.from_settings(settings)
     try:
         credentials = verifier.read(data, manifest_store=manifest_store)
     except CredentialsUnreadable as exc:
         raise UserError(f"{manifest if exc.in_sidecar else name}: {exc.detail}") from None
     lookup = anchor = record = None
-    if credentials.state in ("no_credentials", "invalid"):
+    if not consult_trail:
+        pass
+    elif needs_lookup(credentials):
         lookup = find_visual_match(data, settings)
-    elif credentials.governance is not None and credentials.governance.trail is not None:
-        governance, trail = credentials.governance, credentials.governance.trail
-        anchor = check_trail_anchor(trail.seq, trail.hash, settings, (governance.request_id, governance.image_id))
-        # A credential of another, intact trail has no record here to prove: that is no tampering.
-        another = anchor.status == "other_trail"
-        if trail.tree_size is not None and trail.tree_root is not None and governance.image_id is not None \
-                and not another:
-            record = check_record(governance.image_id, trail.tree_size, trail.tree_root, settings)
+    elif (trail := trail_anchor_of(credentials)) is not None:
+        anchor = check_trail_anchor(*trail, settings)
+        if (proving := record_to_prove(credentials, anchor)) is not None:
+            record = check_record(*proving, settings)
     return VerifyReport(file=name, manifest=manifest, credentials=credentials, lookup=lookup, anchor=anchor,
                         record=record)  # fmt: skip
 

@@ -26,8 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from brandgate import __version__
 from pipeline.keys import KeyFileError, key_paths, load_certificates, read_pem_file
-from policies.check import Status
-from policies.engine import ACCEPTED_BY_POLICY, Decision, Verdict
+from policies.check import ACCEPTED_BY_POLICY, Decision, Status, Verdict
 from policies.errors import BrandgateError, InvalidInput
 
 if TYPE_CHECKING:

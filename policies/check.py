@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 Status = Literal["pass", "fail", "skip", "unverified", "error"]
 Severity = Literal["flag", "reject"]
 STATUSES: tuple[Status, ...] = ("pass", "fail", "skip", "unverified", "error")
+# How an unverified result accepted by the kit's policy starts its message; the engine writes it
+# and the credentials carry it (here, so reading credentials does not load the check modules).
+ACCEPTED_BY_POLICY = "accepted unverified by policy"
+# An image's verdict from its checks, and what a brand manager decides of a flagged or unverified
+# one (the decision becomes the image's verdict); here, not in the engine, so the credential schema
+# can name them without loading the checks.
+Verdict = Literal["pass", "unverified", "flag", "reject"]
+Decision = Literal["approved", "rejected"]
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from policies.check import ACCEPTED_BY_POLICY as ACCEPTED_BY_POLICY
 from policies.check import STATUSES as STATUSES
 from policies.check import CheckSpec as CheckSpec
+from policies.check import Decision as Decision
 from policies.check import Outcome as Outcome
 from policies.check import Severity as Severity
 from policies.check import Status as Status
+from policies.check import Verdict as Verdict
 from policies.checks import builtin_specs
 
 if TYPE_CHECKING:
@@ -23,13 +26,9 @@ if TYPE_CHECKING:
     from policies.creative import Creative
     from policies.kit import Kit
 
-Verdict = Literal["pass", "unverified", "flag", "reject"]
 
 # From best to worst: the verdict of several images (or of one image's checks) is the worst one.
 VERDICTS: tuple[Verdict, ...] = ("pass", "unverified", "flag", "reject")
-# What a brand manager decides of a flagged or unverified image; it becomes the image's verdict.
-Decision = Literal["approved", "rejected"]
-ACCEPTED_BY_POLICY = "accepted unverified by policy"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
 """Errors a user can cause in what the checks are given: bad briefs, kits, images."""
 
-from typing import Any, TypeVar
+from __future__ import annotations
 
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from policies.characters import printable, quote
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 # An error names at most this many fields, each in at most this many characters.
 MAX_CLAUSES = 5
@@ -37,13 +40,17 @@ class InvalidInput(BrandgateError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model", bound="BaseModel")
 
 
 def validated(model: type[Model], data: Any, where: str, what: str) -> Model:
     """`data` (already parsed) as a `model`, or InvalidInput at `where` naming each field at fault."""
     if not isinstance(data, dict):
         raise InvalidInput(f"{what} is a mapping of fields, got {type(data).__name__}", where)
+    # pydantic waits until something is validated: every command imports this module for
+    # InvalidInput, and `brandgate --help` should not pay for pydantic (start-up time).
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from brandgate.cli.output import emit_json, say, shown_name
 from brandgate.errors import EXIT_FLAG, EXIT_OK, EXIT_REJECT
-from brandgate.kits import resolve_kit
-from brandgate.settings import get_settings
-from pipeline.compose import check_brief_fits
-from policies.brief import load_brief
-from policies.checks import builtin_specs
-from policies.creative import load_creative
-from policies.engine import ImageReport, run_checks, worst_verdict
+
+if TYPE_CHECKING:
+    from policies.engine import ImageReport
 
 # An unverified image needs a person exactly as a flagged one does: both exit 3.
 EXIT_FOR_VERDICT = {"pass": EXIT_OK, "unverified": EXIT_FLAG, "flag": EXIT_FLAG, "reject": EXIT_REJECT}
@@ -32,6 +29,15 @@ def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_j
     decide) or flagged, 4 when any is rejected, 2 for bad input (an unreadable image, kit or
     brief), before any check runs.
     """
+    # Imported here, not at the top: the checks load OpenCV and the OCR engines, which
+    # `brandgate check --help` and the other commands have no use for (start-up time).
+    from brandgate.kits import resolve_kit
+    from brandgate.settings import get_settings
+    from pipeline.compose import check_brief_fits
+    from policies.brief import load_brief
+    from policies.creative import load_creative
+    from policies.engine import run_checks, worst_verdict
+
     settings = get_settings()
     kit = resolve_kit(kit_name, settings)
     brief = load_brief(brief_file) if brief_file is not None else None
@@ -75,6 +81,8 @@ def checks_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def list_checks(as_json: bool) -> None:
     """List every built-in check: ID, name, family, default severity and its documentation."""
+    from policies.checks import builtin_specs  # loads every check module: only this command needs them
+
     specs = builtin_specs()
     if as_json:
         emit_json(

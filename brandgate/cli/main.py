@@ -44,6 +44,31 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "report": ("report",),
 }
 
+# What `brandgate --help` lists for each command, so listing them imports none of their modules
+# (some load torch or OpenCV). tests/brandgate/test_cli_startup.py holds these equal to the
+# commands' own docstrings; a command missing here is loaded to ask it, as before.
+COMMAND_SUMMARIES: dict[str, str] = {
+    "kit": "Brand kits: validate and list.",
+    "brief": "Briefs: validate before spending GPU time.",
+    "db": "The database: bring the schema up to date, show where it is.",
+    "audit": "The audit trail: verify its hash chain, export it.",
+    "keys": "C2PA signing keys.",
+    "verify": "Read and validate the C2PA credentials of each FILE, or of every file in a folder.",
+    "check": "Run the kit's policy checks on existing IMAGES.",
+    "checks": "The built-in policy checks.",
+    "models": "Model folders under BRANDGATE_MODELS_DIR.",
+    "render": "Generate the brief's images and place its brand elements; prints seeds, timings and cost.",
+    "generate": "Generate, check, sign and audit the images of a brief; exit 0 when done, whatever the verdicts.",
+    "export": "Export a preview IMAGE_ID with the export profile and its seed, as a new signed asset.",
+    "status": "Where a request is: queue position, progress, or its images and verdicts.",
+    "cancel": "Cancel a request: removed if queued, stopped at the next denoising step if running.",
+    "worker": "Run jobs from the queue named by BRANDGATE_QUEUE, serving /metrics on BRANDGATE_METRICS_PORT.",
+    "health": "Exit 0 when the database is reachable and migrated (and the broker answers, for Celery).",
+    "bot": "Run the Slack bot.",
+    "regress": "The regression suite: run it, compare runs, list runs.",
+    "scheduler": "Run the nightly regression suite on BRANDGATE_NIGHTLY_CRON (default 02:00 UTC) until stopped.",
+}
+
 
 class LazyGroup(click.Group):
     """A group that imports a command's module the first time that command is asked for."""
@@ -56,6 +81,23 @@ class LazyGroup(click.Group):
             for module in COMMAND_MODULES.get(cmd_name, ()):
                 import_module(f"brandgate.cli.{module}").register(self)
         return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, as click prints it, from COMMAND_SUMMARIES where a command is not loaded."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            summary = COMMAND_SUMMARIES.get(name) if name not in self.commands else None
+            # A stand-in that holds only the summary shortens it exactly as the command would.
+            command = click.Command(name, help=summary) if summary is not None else self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

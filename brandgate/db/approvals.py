@@ -13,7 +13,7 @@ from brandgate.db.audit import append_event, lock_chain
 from brandgate.db.evidence import approval_payload
 from brandgate.db.models import Approval, Image
 from brandgate.errors import UserError
-from policies.engine import Decision
+from policies.check import Decision
 
 MAX_REASON_CHARS = 2000
 

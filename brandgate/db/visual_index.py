@@ -33,6 +33,9 @@ BAND_BITS = 64 // PHASH_BAND_COUNT
 # index per 1 000 rows per value: reading the whole hash column costs about the same then.
 LARGEST_PROBE_RADIUS = 3
 SCAN_BATCH = 20_000
+# Wanted hashes per indexed statement: at the default distance (radius 2) each adds up to 548
+# probes, so a statement stays under about 150,000 inline integers.
+LOOKUP_BATCH = 256
 
 Method = Literal["index", "scan"]
 
@@ -69,37 +72,59 @@ def band_neighbours(value: int, radius: int) -> list[int]:
 
 def close_hashes(conn: Connection, wanted: str, max_distance: int, method: Method | None = None) -> Close:
     """Stored perceptual hashes within `max_distance` bits of `wanted` (16 hex digits)."""
+    return close_hashes_of_many(conn, [wanted], max_distance, method)[0]
+
+
+def close_hashes_of_many(
+    conn: Connection, wanted: Sequence[str], max_distance: int, method: Method | None = None
+) -> list[Close]:
+    """`close_hashes` for each of `wanted`, in one statement per LOOKUP_BATCH hashes (or one scan).
+
+    A folder's files without credentials are looked up together: `brandgate verify DIR` then
+    costs a few round trips, not one per file.
+    """
     method = method or method_for(max_distance)
-    if method == "scan":
-        return _scanned(conn, wanted, max_distance)
-    return _indexed(conn, wanted, max_distance)
+    found: list[Close] = []
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        batch = wanted[start : start + LOOKUP_BATCH]
+        if method == "scan":
+            found.extend(_scanned(conn, batch, max_distance))
+        else:
+            found.extend(_indexed(conn, batch, max_distance))
+    return found
 
 
-def _indexed(conn: Connection, wanted: str, max_distance: int) -> Close:
-    target = int(wanted, 16)
+def _indexed(conn: Connection, wanted: Sequence[str], max_distance: int) -> list[Close]:
     radius = probe_radius(max_distance)
     # One statement, one round trip: each branch reads one band's covering index, UNION drops the
     # hashes found through two bands. The probes are integers computed here, written inline: as
-    # bound parameters the 548 of them cost more to bind than the search itself.
-    branches = []
-    for column, value in zip(PHASH_BAND_COLUMNS, phash_bands(wanted), strict=True):
-        probes = ", ".join(map(str, band_neighbours(value, radius)))
-        branches.append(f"SELECT phash FROM {Image.__tablename__} WHERE {column} IN ({probes})")
+    # bound parameters the 548 of them cost more to bind than the search itself. A stored hash
+    # within the distance of one wanted hash matches one of that hash's band probes, so measuring
+    # every candidate against every wanted hash finds exactly what one statement each would.
+    probes: list[set[int]] = [set() for _ in PHASH_BAND_COLUMNS]
+    for phash in wanted:
+        for band_probes, value in zip(probes, phash_bands(phash), strict=True):
+            band_probes.update(band_neighbours(value, radius))
+    branches = [
+        f"SELECT phash FROM {Image.__tablename__} WHERE {column} IN ({', '.join(map(str, sorted(values)))})"
+        for column, values in zip(PHASH_BAND_COLUMNS, probes, strict=True)
+    ]
     candidates = [phash for (phash,) in conn.exec_driver_sql(" UNION ".join(branches))]
-    return Close(_within(target, candidates, max_distance), "index", len(candidates))
+    return [Close(_within_batch(phash, candidates, max_distance), "index", len(candidates)) for phash in wanted]
 
 
-def _scanned(conn: Connection, wanted: str, max_distance: int) -> Close:
+def _scanned(conn: Connection, wanted: Sequence[str], max_distance: int) -> list[Close]:
     query = select(Image.phash).where(Image.phash.is_not(None))
-    close: dict[str, int] = {}
+    close: list[dict[str, int]] = [{} for _ in wanted]
     measured = 0
     # Streamed in batches: memory stays flat however many images the trail holds.
     result = conn.execution_options(yield_per=SCAN_BATCH).execute(query)
     for batch in result.partitions():
         phashes = [phash for (phash,) in batch if phash is not None]
         measured += len(phashes)
-        close.update(_within_batch(wanted, phashes, max_distance))
-    return Close(close, "scan", measured)
+        for distances, phash in zip(close, wanted, strict=True):
+            distances.update(_within_batch(phash, phashes, max_distance))
+    return [Close(distances, "scan", measured) for distances in close]
 
 
 def _within_batch(wanted: str, phashes: list[str], max_distance: int) -> dict[str, int]:

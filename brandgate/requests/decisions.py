@@ -7,7 +7,7 @@ regression report, so that none of them can disagree on who must look at what.
 
 from __future__ import annotations
 
-from policies.engine import Decision, Verdict
+from policies.check import Decision, Verdict
 
 # The checks could not decide (unverified) or found something (flag): a brand manager decides.
 NEEDS_A_PERSON: tuple[Verdict, ...] = ("unverified", "flag")

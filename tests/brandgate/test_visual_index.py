@@ -20,9 +20,9 @@ from brandgate.artifacts import ArtifactStore
 from brandgate.db.engine import make_engine
 from brandgate.db.models import PHASH_BAND_COLUMNS, Image, phash_bands
 from brandgate.db.schema import alembic_config, upgrade
-from brandgate.db.visual_index import band_neighbours, close_hashes, method_for
+from brandgate.db.visual_index import Method, band_neighbours, close_hashes, close_hashes_of_many, method_for
 from brandgate.settings import Settings
-from brandgate.verification import find_visual_match
+from brandgate.verification import find_visual_match, find_visual_matches
 from policies.perceptual import hamming, phash_hex
 
 
@@ -76,6 +76,27 @@ def test_indexed_lookup_returns_exactly_the_exhaustive_scans_matches(
             assert scanned.distances == expected
             assert max_distance in expected.values() or max_distance > 19  # the edge itself is in the data
     engine.dispose()
+
+
+def test_many_hashes_looked_up_together_get_the_answers_each_gets_alone(
+    trail: tuple[Settings, list[str], list[str]],
+) -> None:
+    settings, stored, queries = trail
+    wanted = [*queries, *stored[:40], "0" * 16]  # near the edges, exact hits, and one far from everything
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        methods: list[Method] = ["index", "scan"]
+        for max_distance, method in itertools.product([0, 3, 8, 10, 16], methods):
+            together = close_hashes_of_many(conn, wanted, max_distance, method)
+            alone = [close_hashes(conn, query, max_distance, method) for query in wanted]
+            assert [c.distances for c in together] == [c.distances for c in alone]
+            assert all(c.distances for c in together[len(queries) : -1])  # the stored hashes find themselves
+    engine.dispose()
+    matches = find_visual_matches(wanted, settings, max_distance=10)
+    assert [m.best.distance if m.best else None for m in matches] == [
+        min((hamming(h, q) for h in stored if hamming(h, q) <= 10), default=None) for q in wanted
+    ]
+
 
 
 def test_lookup_answers_through_the_index_below_distance_16_and_by_scan_from_it() -> None:

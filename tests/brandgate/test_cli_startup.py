@@ -1,0 +1,74 @@
+"""What the commands people wait on load at start-up: `--help`, `check --help`, `verify FILE`.
+
+Times are measured by benchmarks/verify_speed.py; these tests hold the cause of a slow start
+instead: the heavy libraries a command has no use for stay unimported, in a fresh process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from brandgate.cli.main import COMMAND_MODULES, COMMAND_SUMMARIES, _register, cli
+from brandgate.settings import Settings
+from pipeline.provenance import Signer
+from tests.pipeline.provenance_world import encode, record, scene, settings_with_chain
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = {"torch", "diffusers", "transformers", "cv2", "pytesseract", "tesserocr", "mediapipe", "sqlalchemy",
+         "alembic", "celery", "slack_bolt", "numpy", "imagehash"}  # fmt: skip
+# Runs the real entry point, then reports which top-level packages the command imported.
+PROBE = """
+import json, sys
+sys.argv = ["brandgate", *sys.argv[1:]]
+from brandgate.cli.main import main
+try:
+    main()
+except SystemExit:
+    pass
+sys.stderr.write("\\nLOADED " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})) + "\\n")
+"""
+
+
+def loaded_by(settings: Settings | None, *args: str) -> set[str]:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if settings is not None:
+        environ |= {"BRANDGATE_KEYS_DIR": str(settings.keys_dir), "BRANDGATE_DATABASE_URL": settings.database_url}
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, env=environ, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    line = next(line for line in done.stderr.splitlines() if line.startswith("LOADED "))
+    return set(json.loads(line.removeprefix("LOADED ")))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["check", "--help"], ["verify", "--help"], ["checks", "--help"]])
+def test_help_loads_no_heavy_library(args: list[str]) -> None:
+    loaded = loaded_by(None, *args)
+
+    assert not loaded & (HEAVY | {"pydantic", "c2pa"}), sorted(loaded & (HEAVY | {"pydantic", "c2pa"}))
+
+
+def test_verify_of_a_signed_file_loads_c2pa_but_no_database_model_or_ocr(tmp_path: Path) -> None:
+    settings = settings_with_chain(tmp_path)
+    path = tmp_path / "signed.png"
+    Signer.from_settings(settings).sign(encode(scene(), "image/png"), "image/png", record()).write(path)
+
+    loaded = loaded_by(settings, "verify", str(path))
+
+    assert "c2pa" in loaded  # the probe ran the command for real
+    assert not loaded & HEAVY, sorted(loaded & HEAVY)
+
+
+def test_the_help_summaries_are_the_commands_own() -> None:
+    _register()
+    ctx = click.Context(cli)
+    for name in COMMAND_MODULES:
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        assert COMMAND_SUMMARIES.get(name) == command.get_short_help_str(limit=1000), name
+    assert set(COMMAND_SUMMARIES) <= set(COMMAND_MODULES)
