@@ -548,7 +548,8 @@ def verify_bytes(
     elif needs_lookup(credentials):
         lookup = find_visual_match(data, settings)
     elif (trail := trail_anchor_of(credentials)) is not None:
-        anchor = check_trail_anchor(*trail, settings)
+        seq, digest, subjects = trail
+        anchor = check_trail_anchor(seq, digest, settings, subjects)
         if (proving := record_to_prove(credentials, anchor)) is not None:
             record = check_record(*proving, settings)
     return VerifyReport(file=name, manifest=manifest, credentials=credentials, lookup=lookup, anchor=anchor,
