@@ -215,6 +215,7 @@ def _images_within(
     from sqlalchemy import inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
+    # Lazy, as above: our database modules load only for a lookup.
     from brandgate.db.models import PHASH_BAND_COLUMNS, Image
     from brandgate.db.visual_index import Method, close_hashes_of_many, decisions_on, images_with
 
@@ -342,6 +343,7 @@ def _another_trail(engine: Any, subjects: tuple[str | None, str | None]) -> bool
     from sqlalchemy import and_, or_, select
     from sqlalchemy.exc import SQLAlchemyError
 
+    # Lazy: only a credential that does not hold in this trail asks whether it is another's.
     from brandgate.db.audit import verify_chain
     from brandgate.db.models import AuditEvent
 

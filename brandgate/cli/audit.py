@@ -162,6 +162,7 @@ def _describe_rows(evidence: EvidenceReport) -> None:
 
 
 def _verify_heads(engine: Engine, settings: Any) -> Any:
+    # Lazy: the tree and the trail key load only for the audit commands that use them.
     from brandgate.db.tree import verify_heads
     from brandgate.trail_key import checking_trail_key
 
@@ -296,6 +297,7 @@ def _head_text(text: str) -> tuple[int, bytes]:
 
 
 def _verify_since_head(text: str, as_json: bool) -> None:
+    # Lazy: as above.
     from brandgate.db.tree import check_consistency, latest_head, read_only
     from brandgate.trail_key import checking_trail_key
 
@@ -338,6 +340,7 @@ def heads_command(make: bool, limit: int, as_json: bool) -> None:
 
     Exit 0; 4 when a listed head's signature does not verify against the trail key.
     """
+    # Lazy: as above.
     from brandgate.db.tree import list_heads, make_head, read_only
     from brandgate.trail_key import checking_trail_key, signing_trail_key
 
@@ -378,6 +381,7 @@ def prove_command(target: str, as_json: bool) -> None:
     the record proves into a head signed by the trail key; 4 when it is missing or changed;
     3 when it could not be decided (no head over it yet, or no trail key to check the head with).
     """
+    # Lazy: as above.
     from brandgate.db.tree import latest_head, make_head, prove_image, read_only, recording_event
     from brandgate.trail_key import checking_trail_key, signing_trail_key, trail_key_path
 
@@ -411,6 +415,7 @@ def _image_id_of(target: str, settings: Any) -> str:
         if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", target) is None:
             raise UserError(f"{quote(target, 80)} is neither a file nor an image ID")
         return target
+    # Lazy: the C2PA library loads only when a file, not an image ID, is given.
     from brandgate.verification import verify_file
 
     report = verify_file(path, settings)

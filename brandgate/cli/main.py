@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from importlib import import_module
+from pathlib import Path
 
 import click
 
 from brandgate import __version__
 from brandgate.errors import EXIT_BAD_INPUT, BrandgateError
 from brandgate.logs import configure_command_logging, redact_secrets
-from brandgate.settings import get_settings
 from policies.characters import printable
 
 # Our messages are a sentence or two; anything longer is quoting too much of someone's input.
@@ -63,9 +64,14 @@ COMMAND_SUMMARIES: dict[str, str] = {
     "status": "Where a request is: queue position, progress, or its images and verdicts.",
     "cancel": "Cancel a request: removed if queued, stopped at the next denoising step if running.",
     "worker": "Run jobs from the queue named by BRANDGATE_QUEUE, serving /metrics on BRANDGATE_METRICS_PORT.",
-    "health": "Exit 0 when the database is reachable and migrated (and the broker answers, for Celery).",
+    "health": (
+        "Exit 0 when every check holds: database reachable and migrated, and for Celery the broker answers and a"
+        " worker consumes each queue; the signing keys load and sign; disk is free."
+    ),
     "bot": "Run the Slack bot.",
     "regress": "The regression suite: run it, compare runs, list runs.",
+    "review": "Images waiting for a brand manager: list them, approve or reject one.",
+    "report": "Auto-pass rate, decisions and overrides per check, time to decision, cost per usable image.",
     "scheduler": "Run the nightly regression suite on BRANDGATE_NIGHTLY_CRON (default 02:00 UTC) until stopped.",
 }
 
@@ -115,6 +121,11 @@ LONG_RUNNING = frozenset({"worker", "bot", "scheduler"})
 
 
 def log_format_for(command: str | None) -> str:
+    if command not in LONG_RUNNING and "BRANDGATE_LOG_FORMAT" not in os.environ and not Path(".env").is_file():
+        return "text"  # decided without loading the settings, which a command's --help must not pay for
+    # Lazy: the settings (pydantic) load only where the log format depends on them.
+    from brandgate.settings import get_settings
+
     try:
         settings = get_settings()
     except BrandgateError:  # the command itself reports the bad setting, in one line

@@ -12,7 +12,6 @@ import click
 
 from brandgate.cli.output import emit_json, say, shown_name
 from brandgate.errors import UserError
-from brandgate.settings import get_settings
 
 if TYPE_CHECKING:
     from brandgate.verification import VerifyReport
@@ -47,6 +46,7 @@ def verify(ctx: click.Context, files: tuple[Path, ...], manifest: Path | None, a
     be verified), 0 (docs/cli.md).
     """
     # Imported here so that other commands (and `verify --help`) load neither pydantic nor C2PA.
+    from brandgate.settings import get_settings
     from brandgate.verification import verify_file
 
     if len(files) > 1 or files[0].is_dir():
@@ -64,6 +64,7 @@ def verify(ctx: click.Context, files: tuple[Path, ...], manifest: Path | None, a
 def verify_several(files: tuple[Path, ...], manifest: Path | None, as_json: bool, jobs: int | None) -> int:
     """Verify many files and folders; every name is checked before any file is."""
     # Imported here, like verify_file above: the C2PA library only for the command that uses it.
+    from brandgate.settings import get_settings
     from brandgate.verify_many import default_jobs, files_to_verify, tally, verify_many, worst_exit_code
 
     if manifest is not None:

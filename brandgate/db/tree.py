@@ -267,6 +267,7 @@ class RecordProof:
 
 def recording_event(connection: Connection, image_id: str) -> Any:
     """The event that recorded the image (image.created or image.exported), by its indexed subject."""
+    # Lazy: evidence imports this module's neighbours; only proofs need it.
     from brandgate.db.evidence import IMAGE_KINDS
 
     return connection.execute(
@@ -323,6 +324,7 @@ def prove_image(
 
 def _rows_problem(connection: Connection, image_id: str, event: Any) -> str | None:
     """The image row and its check rows against the digest the proven event carries."""
+    # Lazy: as above.
     from brandgate.db.evidence import CHECK_FIELDS, IMAGE_FIELDS, Recorded, check_image
     from brandgate.db.models import CheckResultRow, Image
 
