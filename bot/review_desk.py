@@ -162,7 +162,9 @@ class ReviewDesk:
         posts = self._services.slack_posts([d.image_id for d in decisions])
         for decision in decisions:
             try:
-                self._tell(decision, posts.get(decision.image_id))
+                # Several bot processes follow the same trail; one of them edits the thread and tells the requester.
+                if self._services.claim_once(f"decision-told:{decision.image_id}"):
+                    self._tell(decision, posts.get(decision.image_id))
             except Exception:
                 log.exception("telling of the decision on %s failed", decision.image_id)
         self._republish({d.kit for d in decisions}, {d.requested_by for d in decisions})

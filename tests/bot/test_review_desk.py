@@ -12,12 +12,13 @@ from typing import Any
 import yaml
 
 from bot import home, messages
+from bot.services import BrandgateServices
 from brandgate.jobs.api import Submission
 from brandgate.jobs.front import QueueFront
 from brandgate.review import decide
 from brandgate.settings import Settings
 from policies.brief import brief_from_mapping
-from tests.bot.conftest import ANNA, GROUP, GROUP_MANAGER, MARK, MARKETING, BotUnderTest
+from tests.bot.conftest import ANNA, GROUP, GROUP_MANAGER, MARK, MARKETING, BotUnderTest, ServedBot
 from tests.bot.test_results_and_approvals import HEADLINE_MISS, _image_messages, _message, _queue_and_finish
 from tests.fake_slack import TEAM_ID, Call
 
@@ -367,3 +368,20 @@ def test_reject_from_home_asks_why_then_tells_the_thread_and_the_requester(serve
     )
     assert reply.params["text"].startswith(f":no_entry_sign: <@{MARK}> image 1 of 1")
     assert reply.params["thread_ts"] == post.payload["thread_ts"]
+
+
+def test_two_bot_processes_tell_of_a_decision_once(
+    served: BotUnderTest, real_settings: Settings, front: QueueFront
+) -> None:
+    _, views = _queue_and_finish(served, ["flag"])
+    post = posted(served, views[0].image_id)
+    second = ServedBot(real_settings, BrandgateServices(real_settings, queue=front), served.slack)
+    try:
+        decide(served.records.sessions, views[0].image_id, "approved", "cli:ops", "fine")
+        served.slack.wait_for(lambda calls: any("approved by cli:ops" in str(c.params.get("text")) for c in calls))
+        time.sleep(1.5)  # both processes have followed the trail several times by now
+    finally:
+        second.close()
+    told = [c for c in served.slack.calls_to("chat.postMessage") if "approved by cli:ops" in str(c.params.get("text"))]
+    edits = [c for c in served.slack.calls_to("chat.update") if c.params["ts"] == post.payload["message_ts"]]
+    assert len(told) == 1 and len(edits) == 1
