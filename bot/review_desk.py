@@ -49,7 +49,8 @@ class ReviewDesk:
         self._clock = clock
         self._lock = threading.Lock()
         self._viewers: dict[str, tuple[float, int]] = {}  # user -> (when opened, page offset)
-        self._edited: set[str] = set()  # images whose thread message a click here already edited
+        self._edited: set[str] = set()
+        self._publishing: dict[str, threading.Lock] = {}  # images whose thread message a click here already edited
         self._seq: int | None = None
         self._done_seq: int | None = None  # requests finished outside Slack are followed from here
         self._team_id: str | None = None  # the workspace, learnt from the first Home tab opened
@@ -74,6 +75,13 @@ class ReviewDesk:
 
     def publish(self, user: str, team: str | None, notice: str | None = None, offset: int | None = None) -> None:
         """Build and publish one person's Home tab; they are republished on later decisions."""
+        with self._lock:
+            serial = self._publishing.setdefault(user, threading.Lock())
+        # One publish per person at a time: a view read before a decision must not land after one read later.
+        with serial:
+            self._publish(user, team, notice, offset)
+
+    def _publish(self, user: str, team: str | None, notice: str | None, offset: int | None) -> None:
         with self._lock:
             _, last_offset = self._viewers.get(user, (0.0, 0))
             page = last_offset if offset is None else max(0, offset)
@@ -155,7 +163,9 @@ class ReviewDesk:
         posts = self._services.slack_posts([d.image_id for d in decisions])
         for decision in decisions:
             try:
-                self._tell(decision, posts.get(decision.image_id))
+                # Several bot processes follow the same trail; one of them edits the thread and tells the requester.
+                if self._services.claim_once(f"decision-told:{decision.image_id}"):
+                    self._tell(decision, posts.get(decision.image_id))
             except Exception:
                 log.exception("telling of the decision on %s failed", decision.image_id)
         self._republish({d.kit for d in decisions}, {d.requested_by for d in decisions})

@@ -40,8 +40,17 @@ class ImageFacts:
 def image_facts(
     sessions: sessionmaker[Session], since: datetime | None, until: datetime | None, kit: str | None
 ) -> list[ImageFacts]:
+    # Only the columns the figures need: whole rows would decode every image's generation config.
     query = (
-        select(Image, Request.kit_name, Approval)
+        select(
+            Image.id,
+            Image.verdict,
+            Image.created_at,
+            Image.cost_usd,
+            Request.kit_name,
+            Approval.decision,
+            Approval.decided_at,
+        )
         .join(Request, Request.id == Image.request_id)
         .outerjoin(Approval, Approval.image_id == Image.id)
         .where(Image.kind == "preview", Request.source.not_in(NOT_REVIEWED_SOURCES))
@@ -56,7 +65,7 @@ def image_facts(
     with sessions() as session:
         rows = session.execute(query).all()
         looked: dict[str, set[str]] = {}
-        ids = [image.id for image, _, _ in rows]
+        ids = [row.id for row in rows]
         for start in range(0, len(ids), 500):  # IN lists stay within every database's parameter limit
             for image_id, check_id, status, message in session.execute(
                 select(
@@ -67,16 +76,16 @@ def image_facts(
                     looked.setdefault(image_id, set()).add(check_id)
         return [
             ImageFacts(
-                image_id=image.id,
-                kit=kit_name,
-                verdict=image.verdict,
-                created_at=as_utc(image.created_at),
-                cost_usd=float(image.cost_usd or 0.0),
-                decision=approval.decision if approval is not None else None,
-                decided_at=as_utc(approval.decided_at) if approval is not None else None,
-                looked_at=frozenset(looked.get(image.id, ())),
+                image_id=row.id,
+                kit=row.kit_name,
+                verdict=row.verdict,
+                created_at=as_utc(row.created_at),
+                cost_usd=float(row.cost_usd or 0.0),
+                decision=row.decision,
+                decided_at=as_utc(row.decided_at) if row.decided_at is not None else None,
+                looked_at=frozenset(looked.get(row.id, ())),
             )
-            for image, kit_name, approval in rows
+            for row in rows
         ]
 
 

@@ -76,8 +76,21 @@ class WaitingImage:
 
 
 def _waiting_query(kits: Sequence[str] | None, requested_by: str | None) -> Any:
+    # Only the columns a reviewer is shown: whole rows would decode every brief and generation config.
     query = (
-        select(Image, Request)
+        select(
+            Image.id,
+            Image.verdict,
+            Image.index.label("image_index"),
+            Image.sha256,
+            Image.media_type,
+            Image.created_at,
+            Request.id.label("request_id"),
+            Request.kit_name,
+            Request.requested_by,
+            Request.channel,
+            Request.n_images,
+        )
         .join(Request, Request.id == Image.request_id)
         .outerjoin(Approval, Approval.image_id == Image.id)
         .where(
@@ -107,7 +120,7 @@ def waiting_images(
         query = query.limit(limit)
     with sessions() as session:
         rows = session.execute(query).all()
-        ids = [image.id for image, _ in rows]
+        ids = [row.id for row in rows]
         checks: dict[str, list[CheckToReview]] = {}
         if ids:
             found = session.scalars(
@@ -122,20 +135,20 @@ def waiting_images(
                     )
         return [
             WaitingImage(
-                image_id=image.id,
-                request_id=request.id,
-                kit=request.kit_name,
-                verdict=image.verdict,
-                checks=tuple(checks.get(image.id, ())),
-                requested_by=request.requested_by,
-                channel=request.channel,
-                index=image.index,
-                n_images=request.n_images,
-                sha256=image.sha256,
-                media_type=image.media_type,
-                created_at=as_utc(image.created_at),
+                image_id=row.id,
+                request_id=row.request_id,
+                kit=row.kit_name,
+                verdict=row.verdict,
+                checks=tuple(checks.get(row.id, ())),
+                requested_by=row.requested_by,
+                channel=row.channel,
+                index=row.image_index,
+                n_images=row.n_images,
+                sha256=row.sha256,
+                media_type=row.media_type,
+                created_at=as_utc(row.created_at),
             )
-            for image, request in rows
+            for row in rows
         ]
 
 

@@ -115,6 +115,7 @@ class ImageClickAuthorisation(Middleware):
                 log.exception("telling %s about the refused click failed", user_id)
         elif user_id:  # a click in the Home tab: the answer is the Home tab, republished with it on top
             try:
-                runtime.desk.publish(user_id, team_id or None, notice=messages.error_text(f"Not done: {reason}."))
+                notice = messages.error_text(f"Not done (image `{image_id}`): {reason}.")  # the tab lists many
+                runtime.desk.publish(user_id, team_id or None, notice=notice)
             except Exception:
                 log.exception("telling %s about the refused click failed", user_id)

@@ -12,12 +12,13 @@ from typing import Any
 import yaml
 
 from bot import home, messages
+from bot.services import BrandgateServices
 from brandgate.jobs.api import Submission
 from brandgate.jobs.front import QueueFront
 from brandgate.review import decide
 from brandgate.settings import Settings
 from policies.brief import brief_from_mapping
-from tests.bot.conftest import ANNA, GROUP, GROUP_MANAGER, MARK, MARKETING, BotUnderTest
+from tests.bot.conftest import ANNA, GROUP, GROUP_MANAGER, MARK, MARKETING, BotUnderTest, ServedBot
 from tests.bot.test_results_and_approvals import HEADLINE_MISS, _image_messages, _message, _queue_and_finish
 from tests.fake_slack import TEAM_ID, Call
 
@@ -332,3 +333,55 @@ def test_a_request_made_outside_slack_tells_its_managers_once(served: BotUnderTe
     assert all(f"2 of 3 images from kit *acme* need a brand manager's decision (request `{accepted.request_id}`)"
                in c.params["text"] for c in dms)  # fmt: skip
     assert not [c for c in calls if c.method == "chat.postMessage" and c.params.get("thread_ts")]
+
+
+def test_reject_from_home_asks_why_then_tells_the_thread_and_the_requester(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["flag"])
+    image_id = views[0].image_id
+    post = posted(served, image_id)
+    open_home(served, ANNA)
+    wait_publish(served, ANNA, 0, lambda v: (home.HOME_REJECT, image_id) in buttons(v))
+    home_click(served, home.HOME_REJECT, image_id, ANNA)
+    [opened_call] = served.slack.wait_calls("views.open")
+    opened = opened_call.params["view"]
+    assert (
+        opened["callback_id"] == messages.REJECT_MODAL and json.loads(opened["private_metadata"])["image"] == image_id
+    )
+    seen = len(publishes(served, ANNA))
+    reason = {"reason": {"value": {"type": "plain_text_input", "value": "the logo is stretched"}}}
+    assert served.bot.submit_view(opened, reason, user=ANNA).status_code == 200
+    refreshed = wait_publish(served, ANNA, seen)
+    assert (home.HOME_REJECT, image_id) not in buttons(refreshed)
+    assert served.records.decisions()[image_id] == ("rejected", f"slack:{TEAM_ID}:{ANNA}", "the logo is stretched")
+    calls = served.slack.wait_for(
+        lambda calls: (
+            any(c.method == "chat.update" and c.params["ts"] == post.payload["message_ts"] for c in calls)
+            and any(
+                "the logo is stretched" in str(c.params.get("text")) for c in calls if c.method == "chat.postMessage"
+            )
+        )
+    )
+    edit = next(c for c in calls if c.method == "chat.update" and c.params["ts"] == post.payload["message_ts"])
+    assert f"Rejected* by <@{ANNA}>: the logo is stretched" in str(edit.params["blocks"])
+    reply = next(
+        c for c in calls if c.method == "chat.postMessage" and "the logo is stretched" in str(c.params["text"])
+    )
+    assert reply.params["text"].startswith(f":no_entry_sign: <@{MARK}> image 1 of 1")
+    assert reply.params["thread_ts"] == post.payload["thread_ts"]
+
+
+def test_two_bot_processes_tell_of_a_decision_once(
+    served: BotUnderTest, real_settings: Settings, front: QueueFront
+) -> None:
+    _, views = _queue_and_finish(served, ["flag"])
+    post = posted(served, views[0].image_id)
+    second = ServedBot(real_settings, BrandgateServices(real_settings, queue=front), served.slack)
+    try:
+        decide(served.records.sessions, views[0].image_id, "approved", "cli:ops", "fine")
+        served.slack.wait_for(lambda calls: any("approved by cli:ops" in str(c.params.get("text")) for c in calls))
+        time.sleep(1.5)  # both processes have followed the trail several times by now
+    finally:
+        second.close()
+    told = [c for c in served.slack.calls_to("chat.postMessage") if "approved by cli:ops" in str(c.params.get("text"))]
+    edits = [c for c in served.slack.calls_to("chat.update") if c.params["ts"] == post.payload["message_ts"]]
+    assert len(told) == 1 and len(edits) == 1
