@@ -418,11 +418,21 @@ def brief_modal(kits: Sequence[tuple[str, str]], channel_id: str) -> Block:
     }
 
 
-def reject_modal(image_id: str, channel_id: str, message_ts: str) -> Block:
+def shown_file(blocks: Sequence[Block]) -> str | None:
+    """The Slack file an image message shows (its image block's slack_file), if it shows one."""
+    for block in blocks:
+        shown = block.get("slack_file") if isinstance(block, dict) and block.get("type") == "image" else None
+        file_id = shown.get("id") if isinstance(shown, dict) else None
+        if isinstance(file_id, str) and re.fullmatch(r"F[A-Z0-9]{6,20}", file_id):
+            return file_id
+    return None
+
+
+def reject_modal(image_id: str, channel_id: str, message_ts: str, file_id: str | None = None) -> Block:
     return {
         "type": "modal",
         "callback_id": REJECT_MODAL,
-        "private_metadata": json.dumps({"image": image_id, "channel": channel_id, "ts": message_ts}),
+        "private_metadata": json.dumps({"image": image_id, "channel": channel_id, "ts": message_ts, "file": file_id}),
         "title": _plain("Reject image"),
         "submit": _plain("Reject"),
         "close": _plain("Cancel"),

@@ -53,13 +53,17 @@ def register(app: App, runtime: Runtime) -> None:
             )
             return
         mark_decided(client, body, image.image_id, "approved", user, None)
+        runtime.tracker.recount(image.request_id)
 
     def reject(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         image: ImageRecord = context["image"]
         message = body.get("message") or {}
         client.views_open(
             trigger_id=body["trigger_id"],
-            view=messages.reject_modal(image.image_id, str(body["channel"]["id"]), str(message.get("ts", ""))),
+            view=messages.reject_modal(
+                image.image_id, str(body["channel"]["id"]), str(message.get("ts", "")),
+                messages.shown_file(message.get("blocks") or []),
+            ),
         )
 
     def export(body: dict[str, Any], context: BoltContext) -> None:

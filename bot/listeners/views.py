@@ -165,12 +165,17 @@ def register(app: App, runtime: Runtime) -> None:
             shown = [v for v in status.images if v.image_id == image_id]
             if shown:
                 blocks = messages.image_blocks(shown[0], image.request_id, status.n_images)
+                # The picture stays in its message (the file ID comes back from Slack: checked again).
+                file_id = messages.shown_file([{"type": "image", "slack_file": {"id": meta.get("file")}}])
+                if file_id:
+                    blocks = [messages.image_block(file_id, messages.upload_title(shown[0], status.n_images)), *blocks]
                 client.chat_update(
                     channel=channel,
                     ts=ts,
                     text="Image rejected",
                     blocks=messages.decided_blocks(blocks, image_id, "rejected", user, reason),
                 )
+        runtime.tracker.recount(image.request_id)
 
     app.view(messages.BRIEF_MODAL)(ack=acknowledge_brief, lazy=[submit_brief])
     app.view(messages.REJECT_MODAL)(ack=acknowledge_reject, lazy=[submit_reject])
