@@ -160,6 +160,14 @@ def progress_blocks(heading: str, status: JobStatus) -> list[Block]:
     ]
 
 
+# What the checks said of an image, as a clause ("flagged by the checks, approved by @anna").
+CHECKS_SAID = {
+    "pass": "passed every check",
+    "unverified": "not fully checked",
+    "flag": "flagged by the checks",
+    "reject": "rejected by policy",
+}
+
 # Verdicts a brand manager decides with Approve / Reject; only a pass or an approval may be exported.
 UNDECIDED = ("unverified", "flag")
 EXPORTABLE = ("pass", "approved")
@@ -299,12 +307,10 @@ def upload_title(image: ImageView, n_images: int) -> str:
 
 def export_title(image: ImageView, approval: str | None) -> str:
     """An HQ export's title: its own checks' verdict, then the decision that let it be exported."""
-    own = {
-        "pass": "Passed every check",
-        "unverified": "Not fully checked",
-        "flag": "Flagged by the checks",
-        "reject": "Rejected by policy: not for use",
-    }.get(image.verdict, VERDICT_WORDS.get(image.verdict, ("", image.verdict))[1])
+    own = CHECKS_SAID.get(image.verdict, VERDICT_WORDS.get(image.verdict, ("", image.verdict))[1])
+    own = own[0].upper() + own[1:]
+    if image.verdict == "reject":
+        own += ": not for use"
     if approval and image.verdict != "reject":
         return f"HQ export: {own}, {approval}"
     return f"HQ export: {own}"
@@ -483,7 +489,20 @@ def verify_blocks(file_name: str, summary: Mapping[str, Any]) -> list[Block]:
             if len(lines) > 14:
                 break
     lookup = summary.get("lookup")
-    if isinstance(lookup, Mapping) and lookup.get("detail"):
+    match = lookup.get("match") if isinstance(lookup, Mapping) and lookup.get("status") == "match" else None
+    if isinstance(match, Mapping):
+        # A stripped copy of one of ours: say which, and what was decided about it, in Slack's words.
+        decided = ""
+        if match.get("decision"):
+            decided = f", {match['decision']} by {mention(str(match.get('decided_by') or 'someone'))}"
+        elif match.get("verdict") in UNDECIDED:
+            decided = ", not decided by a brand manager"
+        words = CHECKS_SAID.get(str(match.get("verdict")), f"verdict {match.get('verdict')}")
+        lines.append(
+            f":link: Looks like image `{match.get('image_id')}` of request `{match.get('request_id')}`"
+            f" (distance {match.get('distance')}): {words}{decided}"
+        )
+    elif isinstance(lookup, Mapping) and lookup.get("detail"):
         lines.append(str(lookup["detail"]))
     codes = summary.get("validation_codes")
     if isinstance(codes, Mapping) and codes.get("failure"):
