@@ -185,10 +185,10 @@ def _trail_engine(settings: Settings) -> Any:
 
 def _images_within(settings: Settings, wanted: str, max_distance: int) -> tuple[list[VisualMatch], str]:
     """Images within `max_distance` of `wanted`, nearest (then oldest) first, and the method used."""
-    # Lazy, like the engine above: only a file without valid credentials is looked up.
     from sqlalchemy import inspect, select
     from sqlalchemy.exc import SQLAlchemyError
 
+    # Lazy, like the engine above: only a file without valid credentials is looked up.
     from brandgate.db.models import PHASH_BAND_COLUMNS, Approval, Image
     from brandgate.db.visual_index import Method, close_hashes, images_with
 
