@@ -50,6 +50,7 @@ def build_app(settings: Settings, services: Services | None = None) -> App:
         edits_per_minute=settings.slack_progress_edits_per_minute,
     )
     tracker.needs_decisions = desk.request_needs_decisions
+    desk.after_decision = tracker.recount
     runtime = Runtime(
         settings=settings,
         client=client,

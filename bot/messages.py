@@ -163,6 +163,14 @@ def progress_blocks(heading: str, status: JobStatus) -> list[Block]:
     ]
 
 
+# What the checks said of an image, as a clause ("flagged by the checks, approved by @anna").
+CHECKS_SAID = {
+    "pass": "passed every check",
+    "unverified": "not fully checked",
+    "flag": "flagged by the checks",
+    "reject": "rejected by policy",
+}
+
 
 # How a finished request's images are counted on its parent post, in this order.
 VERDICT_COUNTS = (
@@ -307,12 +315,10 @@ def upload_title(image: ImageView, n_images: int) -> str:
 
 def export_title(image: ImageView, approval: str | None) -> str:
     """An HQ export's title: its own checks' verdict, then the decision that let it be exported."""
-    own = {
-        "pass": "Passed every check",
-        "unverified": "Not fully checked",
-        "flag": "Flagged by the checks",
-        "reject": "Rejected by policy: not for use",
-    }.get(image.verdict, VERDICT_WORDS.get(image.verdict, ("", image.verdict))[1])
+    own = CHECKS_SAID.get(image.verdict, VERDICT_WORDS.get(image.verdict, ("", image.verdict))[1])
+    own = own[0].upper() + own[1:]
+    if image.verdict == "reject":
+        own += ": not for use"
     if approval and image.verdict != "reject":
         return f"HQ export: {own}, {approval}"
     return f"HQ export: {own}"
@@ -426,11 +432,21 @@ def brief_modal(kits: Sequence[tuple[str, str]], channel_id: str) -> Block:
     }
 
 
-def reject_modal(image_id: str, channel_id: str, message_ts: str) -> Block:
+def shown_file(blocks: Sequence[Block]) -> str | None:
+    """The Slack file an image message shows (its image block's slack_file), if it shows one."""
+    for block in blocks:
+        shown = block.get("slack_file") if isinstance(block, dict) and block.get("type") == "image" else None
+        file_id = shown.get("id") if isinstance(shown, dict) else None
+        if isinstance(file_id, str) and re.fullmatch(r"F[A-Z0-9]{6,20}", file_id):
+            return file_id
+    return None
+
+
+def reject_modal(image_id: str, channel_id: str, message_ts: str, file_id: str | None = None) -> Block:
     return {
         "type": "modal",
         "callback_id": REJECT_MODAL,
-        "private_metadata": json.dumps({"image": image_id, "channel": channel_id, "ts": message_ts}),
+        "private_metadata": json.dumps({"image": image_id, "channel": channel_id, "ts": message_ts, "file": file_id}),
         "title": _plain("Reject image"),
         "submit": _plain("Reject"),
         "close": _plain("Cancel"),
@@ -483,7 +499,20 @@ def verify_blocks(file_name: str, summary: Mapping[str, Any]) -> list[Block]:
             if len(lines) > 14:
                 break
     lookup = summary.get("lookup")
-    if isinstance(lookup, Mapping) and lookup.get("detail"):
+    match = lookup.get("match") if isinstance(lookup, Mapping) and lookup.get("status") == "match" else None
+    if isinstance(match, Mapping):
+        # A stripped copy of one of ours: say which, and what was decided about it, in Slack's words.
+        decided = ""
+        if match.get("decision"):
+            decided = f", {match['decision']} by {mention(str(match.get('decided_by') or 'someone'))}"
+        elif needs_a_person(str(match.get("verdict"))):
+            decided = ", not decided by a brand manager"
+        words = CHECKS_SAID.get(str(match.get("verdict")), f"verdict {match.get('verdict')}")
+        lines.append(
+            f":link: Looks like image `{match.get('image_id')}` of request `{match.get('request_id')}`"
+            f" (distance {match.get('distance')}): {words}{decided}"
+        )
+    elif isinstance(lookup, Mapping) and lookup.get("detail"):
         lines.append(str(lookup["detail"]))
     codes = summary.get("validation_codes")
     if isinstance(codes, Mapping) and codes.get("failure"):

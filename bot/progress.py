@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from brandgate.review import SlackPost
 
 log = logging.getLogger(__name__)
 QUEUED_POLL_S = 2.0
+DELIVERED_KEPT = 2000  # finished requests whose parent post a decision may re-count
 
 
 def progress_key(status: JobStatus) -> tuple[object, ...]:
@@ -118,6 +119,8 @@ class ProgressTracker:
         self._followed: dict[str, Followed] = {}
         # Told once per request when images wait for a brand manager: (kit, channel, thread, request, waiting, n).
         self.needs_decisions: Callable[[str, str | None, str | None, str, int, int], None] | None = None
+        # Finished requests' parent posts, newest last: a decision re-counts the verdicts there.
+        self._delivered: OrderedDict[str, Followed] = OrderedDict()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -181,11 +184,18 @@ class ProgressTracker:
         if status.state in TERMINAL_STATES and followed.last_shown == shown:
             with self._lock:
                 self._followed.pop(followed.request_id, None)
+                if followed.kind == "preview" and followed.message_ts is not None:
+                    self._delivered[followed.request_id] = followed
+                    while len(self._delivered) > DELIVERED_KEPT:
+                        self._delivered.popitem(last=False)
             self._executor.submit(self._deliver_safely, followed, status)
 
     def _may_show(self, followed: Followed, now: float, final: bool) -> bool:
         # The first post starts the thread (chat.postMessage, limited per channel, not per workspace).
-        return followed.message_ts is None or self._budget.take(followed.team_id, now, final)
+        if followed.message_ts is None:
+            return True
+        with self._lock:  # decisions re-count parent posts from listener threads
+            return self._budget.take(followed.team_id, now, final)
 
     def _show(self, followed: Followed, status: JobStatus) -> None:
         blocks = messages.progress_blocks(followed.heading, status)
@@ -201,6 +211,23 @@ class ProgressTracker:
                 followed.thread_ts = followed.message_ts
         else:
             self._client.chat_update(channel=followed.channel, ts=followed.message_ts, text=text, blocks=blocks)
+
+    def recount(self, request_id: str) -> None:
+        """After a decision: the request's parent post counts its verdicts again ("1 passed, 1 approved").
+
+        Only posts this process made and still remembers; the edit spends the workspace's budget
+        like a finished request's last line, and waits for nothing when the budget is spent
+        (the image's own message already shows the decision).
+        """
+        with self._lock:
+            followed = self._delivered.get(request_id)
+        if followed is None or followed.message_ts is None:
+            return
+        status = self._services.queue.status(request_id)
+        with self._lock:
+            allowed = self._budget.take(followed.team_id, self._clock(), final=True)
+        if allowed:
+            self._show(followed, status)
 
     def _deliver_safely(self, followed: Followed, status: JobStatus) -> None:
         try:

@@ -48,6 +48,8 @@ class ReviewDesk:
         self._interval = interval
         self._clock = clock
         self._lock = threading.Lock()
+        # Called with the request of each decision told: the parent post re-counts its verdicts.
+        self.after_decision: Callable[[str], None] | None = None
         self._viewers: dict[str, tuple[float, int]] = {}  # user -> (when opened, page offset)
         self._edited: set[str] = set()
         self._publishing: dict[str, threading.Lock] = {}  # images whose thread message a click here already edited
@@ -190,6 +192,8 @@ class ReviewDesk:
         with self._lock:
             edited = decision.image_id in self._edited
             self._edited.discard(decision.image_id)
+        if not edited and self.after_decision is not None:
+            self.after_decision(decision.request_id)  # a decision from the Home tab or the CLI
         if post is not None and post.channel and post.message_ts and not edited:
             status = self._services.queue.status(decision.request_id)
             shown = [v for v in status.images if v.image_id == decision.image_id]

@@ -54,6 +54,7 @@ def register(app: App, runtime: Runtime) -> None:
             return
         mark_decided(client, body, image.image_id, "approved", user, None)
         runtime.desk.edited_here(image.image_id)
+        runtime.tracker.recount(image.request_id)
 
     def home_approve(body: dict[str, Any], context: BoltContext) -> None:
         image: ImageRecord = context["image"]
@@ -80,7 +81,10 @@ def register(app: App, runtime: Runtime) -> None:
         message = body.get("message") or {}
         client.views_open(
             trigger_id=body["trigger_id"],
-            view=messages.reject_modal(image.image_id, str(body["channel"]["id"]), str(message.get("ts", ""))),
+            view=messages.reject_modal(
+                image.image_id, str(body["channel"]["id"]), str(message.get("ts", "")),
+                messages.shown_file(message.get("blocks") or []),
+            ),
         )
 
     def export(body: dict[str, Any], context: BoltContext) -> None:

@@ -179,6 +179,7 @@ def register(app: App, runtime: Runtime) -> None:
                     blocks=messages.decided_blocks(blocks, image_id, "rejected", user, reason),
                 )
                 runtime.desk.edited_here(image_id)
+        runtime.tracker.recount(image.request_id)
 
     app.view(messages.BRIEF_MODAL)(ack=acknowledge_brief, lazy=[submit_brief])
     app.view(messages.REJECT_MODAL)(ack=acknowledge_reject, lazy=[submit_reject])

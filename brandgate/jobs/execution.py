@@ -183,7 +183,10 @@ class JobExecutor:
             hooks.stop()
             if on_hooks is not None:
                 on_hooks(request_id, None)
-        self.metrics.job_finished(result.state)
+        # Screening refusing a brief in the worker (its kit changed after intake) is the policy
+        # working: counted as refused, so an alert on failed jobs does not page for wording.
+        refused = result.state == "failed" and result.stage == "screening"
+        self.metrics.job_finished("refused" if refused else result.state)
         return Executed(result.state, result.reason)  # type: ignore[arg-type]
 
     def _hand_back(self, request_id: str, worker: str, reason: str) -> None:

@@ -181,3 +181,10 @@ def test_an_unknown_kit_is_named_without_a_server_path(served: BotUnderTest) -> 
     text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
     assert text == ":warning: no kit named 'acm'; did you mean kit=acme? kits for this channel: acme, nordwind"
     assert "/" not in text and str(served.bot.runtime.settings.kits_dir) not in text
+
+
+def test_text_the_kits_font_cannot_draw_is_refused_before_queueing(served: BotUnderTest) -> None:
+    served.bot.command('"red apples" kit=acme headline="Fresh \u0e01 Deals"')
+    text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
+    assert text.startswith(":warning: ") and "U+0E01" in text
+    assert served.records.requests() == [] and served.slack.calls_to("chat.postMessage") == []

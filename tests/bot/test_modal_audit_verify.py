@@ -267,3 +267,20 @@ def test_form_values_are_read_from_real_element_shapes() -> None:
     brief, errors = read_brief_form(view, ["acme"])
     assert errors == {} and brief is not None
     assert brief.size == (1024, 768) and brief.counts == {"pear": 2, "apple": 1}
+
+
+def test_verify_of_a_stripped_copy_names_the_image_and_who_approved_it(served: BotUnderTest) -> None:
+    from tests.bot.conftest import ANNA
+    from tests.bot.test_results_and_approvals import HEADLINE_MISS
+
+    served.bot.command('"apples" kit=acme n=1')
+    served.slack.wait_calls("chat.postMessage")
+    [view] = served.worker.finish(served.newest_request(), ["flag"], {0: [HEADLINE_MISS]})
+    served.services.decide(view.image_id, "approved", f"slack:T0TESTTEAM:{ANNA}", None, decided_by_name="Anna")
+    stripped = io.BytesIO()
+    Image.open(Path(view.artifact_path)).convert("RGB").save(stripped, "PNG")  # credentials gone
+    file_id = served.slack.share_file(MARKETING, "from-the-web.png", stripped.getvalue())
+    answer = _verify_reply(served, f"verify {file_id}")
+    assert "No content credentials" in answer
+    assert f"Looks like image `{view.image_id}`" in answer
+    assert f"(distance 0): flagged by the checks, approved by <@{ANNA}>" in answer

@@ -335,3 +335,58 @@ def test_a_workspace_that_will_not_show_the_image_inline_gets_it_shared_then_the
     shared = served.slack.wait_calls("files.completeUploadExternal", 2)[-1]
     assert shared.params["channel_id"] == MARKETING and shared.params.get("thread_ts")
     assert _buttons(_image_messages(served)[-1]) == [messages.EXPORT, messages.REGENERATE]
+
+
+def test_the_audit_csv_names_each_check_and_the_approver_beside_the_id(served: BotUnderTest) -> None:
+    import csv
+    import io
+    import json
+
+    from tests.bot.conftest import COMPLIANCE
+
+    served.slack.users[GROUP_MANAGER] = {"real_name": "Gus Manager", "profile": {"display_name": "gus"}}
+    _, views = _queue_and_finish(served, ["flag"])
+    served.bot.click(messages.APPROVE, views[0].image_id, GROUP_MANAGER, _message(_image_messages(served)[0]))
+    served.slack.wait_for(lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params) for c in calls))
+    served.bot.command("audit kit=acme format=csv", user=COMPLIANCE)
+    def to_dm(call: Call) -> bool:
+        return call.method == "files.completeUploadExternal" and str(call.params.get("channel_id", "")).startswith("D")
+
+    upload = served.slack.wait_for(lambda calls: any(to_dm(c) for c in calls))
+    file_id = next(c.params["files"][0]["id"] for c in upload if to_dm(c))
+    [row] = list(csv.DictReader(io.StringIO(served.slack.uploads[file_id].decode())))
+    assert row["approval_by"] == f"slack:T0TESTTEAM:{GROUP_MANAGER}" and row["approval_by_name"] == "gus"
+    assert [(c["id"], c["name"]) for c in json.loads(row["checks"])] == [("BG101", "headline-text")]
+    # The name is read from the decision's own hash-chained event, which still checks out.
+    assert row["integrity"] != "tampered" and row["integrity_problems"] == ""
+
+
+def test_a_decision_recounts_the_parent_post_and_a_rejection_keeps_the_picture(served: BotUnderTest) -> None:
+    _, views = _queue_and_finish(served, ["flag", "flag"])
+    parent_ts = served.slack.calls_to("chat.postMessage")[0]
+    first, second = _image_messages(served)
+    parent = first.params["thread_ts"]
+    served.slack.wait_for(
+        lambda calls: any("2 images: 2 waiting for a brand manager" in str(c.params.get("blocks")) for c in calls)
+    )
+    served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(first))
+    served.slack.wait_for(
+        lambda calls: any(
+            c.method == "chat.update" and c.params["ts"] == parent
+            and "2 images: 1 approved, 1 waiting for a brand manager" in str(c.params.get("blocks"))
+            for c in calls
+        )
+    )
+    picture = second.params["blocks"][0]["slack_file"]["id"]
+    served.bot.click(messages.REJECT, views[1].image_id, ANNA, _message(second))
+    opened = served.slack.wait_calls("views.open")[0].params["view"]
+    served.bot.submit_view(opened, {"reason": {"value": {"type": "plain_text_input", "value": "Off brand"}}}, user=ANNA)
+    calls = served.slack.wait_for(
+        lambda calls: any(
+            c.method == "chat.update" and "1 rejected by a brand manager" in str(c.params.get("blocks")) for c in calls
+        )
+    )
+    rejected = next(c for c in calls if c.method == "chat.update" and "Off brand" in str(c.params.get("blocks")))
+    assert rejected.params["blocks"][0]["slack_file"]["id"] == picture
+    assert "Flagged" not in str(rejected.params["blocks"])
+    assert parent_ts.params.get("thread_ts") is None

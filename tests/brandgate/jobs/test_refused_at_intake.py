@@ -71,3 +71,43 @@ def test_text_that_cannot_fit_or_be_drawn_is_refused_before_queueing(
 def test_a_brief_the_policy_accepts_is_still_valid(job_settings: Settings, run_cli: Any, tmp_path: Path) -> None:
     code, out, _ = run_cli(job_settings, "brief", "validate", str(_brief(tmp_path, headline="Fresh Deals")))
     assert code == 0 and "is valid" in out
+
+
+def test_a_kit_that_bans_the_wording_after_intake_refuses_in_the_worker_without_a_failure_alert(
+    job_settings: Settings, records: Records, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import shutil
+
+    from brandgate.db.engine import make_engine, make_sessionmaker
+    from brandgate.jobs.api import Submission
+    from brandgate.jobs.execution import JobExecutor
+    from brandgate.jobs.front import QueueFront
+    from brandgate.metrics import Metrics
+    from brandgate.requests.run import WorkerParts
+    from tests.brandgate.jobs.support import ROOT, brief
+
+    kits = tmp_path / "kits"
+    shutil.copytree(ROOT / "brand_kits" / "acme", kits / "acme", ignore=shutil.ignore_patterns("*.py"))
+    settings = job_settings.model_copy(update={"kits_dir": kits})
+    front = QueueFront(settings)
+    try:
+        accepted = front.submit(Submission(brief=brief(prompt="a bowl of juicy pears"), requested_by="ana"))
+    finally:
+        front.close()
+    kit_file = kits / "acme" / "kit.yaml"
+    data = yaml.safe_load(kit_file.read_text())
+    kit_file.write_text(yaml.safe_dump({**data, "banned_words": [*data["banned_words"], "pears"]}))
+
+    engine = make_engine(settings)
+    metrics = Metrics()
+    executor = JobExecutor(WorkerParts.from_settings(settings, make_sessionmaker(engine)), metrics)
+    with caplog.at_level(logging.INFO):
+        executed = executor.execute(accepted.request_id, "worker-test")
+    engine.dispose()
+    assert executed.outcome == "failed" and "BG501" in (executed.error or "")
+    finished = metrics.exposition().decode()
+    assert 'brandgate_jobs_finished_total{state="refused"} 1.0' in finished
+    assert 'state="failed"' not in finished
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+    assert records.request(accepted.request_id).gpu_seconds == 0  # refused before any GPU time
