@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 
 from policies.check import Outcome
 from policies.checks.bg201_logo_match import locate_required
+from policies.checks.bg301_palette import flat_pixels, work_copy
 from policies.options import number
 
 PHOTO_FLAT_SHARE = 0.75  # BG301's `flat_style_share`: less of the image drawn flat is a photograph
@@ -125,8 +126,6 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
 
 
 def _photographic(creative: Creative, brief: Brief) -> bool:
-    from policies.checks.bg301_palette import flat_pixels, work_copy
-
     if brief.style is not None:
         return brief.style == "photo"
     return float(flat_pixels(work_copy(creative.rgb), 1.0).mean()) < PHOTO_FLAT_SHARE
