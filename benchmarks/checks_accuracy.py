@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.checks_accuracy [--n 384] [--seed 0] [--only BG201,BG301]
                                                    [--no-photos | --photos-only] [--review 96]
+    .venv/bin/python -m benchmarks.checks_accuracy --photos [--rounds 1]
 
 Runs all enabled checks of each item's kit (with the kit's policy.yaml) on images composed by
 benchmarks/evalset.py, and on benchmarks/photoset.py: real photographs that installed packages
@@ -16,6 +17,14 @@ sans faces, wrapped disclaimers beside logos, subtle logo recolours, JPEG round 
 per kind of defect (also split by whether brandgate's placement record came with the image),
 and false flags per background and per JPEG quality, against the aims (recall ≥ 0.95 overall
 and ≥ 0.85 per kind, false flags ≤ 3 % everywhere), with the gap printed where one is missed.
+
+`--photos` runs only real photographs of people composited by pipeline.compose with their
+placement record (benchmarks/photo_creatives.py), clean and with each defect kind, and prints:
+clean auto-pass (the share of clean creatives whose verdict is `pass`, and what kept the others
+from it), defect recall per kind, false flags per check, hand recall on the photographs of people
+(BG402 never passing where hands are in view, and the share of hands found) and people-count
+accuracy (BG401 with the people each photograph shows), against the aims (auto-pass ≥ 0.95, text
+and logo recall ≥ 0.99, no check false-flagging more than 1 % of clean images).
 """
 
 from __future__ import annotations
@@ -41,8 +50,13 @@ def main() -> None:
     photos.add_argument("--no-photos", action="store_true", help="leave out the real photographs")
     photos.add_argument("--photos-only", action="store_true", help="only the photographs and degenerate set")
     parser.add_argument("--review", type=int, default=96, help="items of the reviewer's set (0: none)")
+    parser.add_argument("--photos", action="store_true", help="only real photographs of people, composited")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the photographs (--photos)")
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}
+    if args.photos:
+        photographs(args.rounds, only)
+        return
 
     hits: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
     false: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
@@ -200,6 +214,103 @@ def review(n: int, seed: int, only: set[str]) -> None:
     print("aims met" if not gaps else "aims not met: " + "; ".join(gaps))
     print(f"\nreviewer's set misses and false flags ({len(misses)}):")
     for line in misses:
+        print("  " + line[:220])
+
+
+PHOTO_AUTO_PASS_AIM, PHOTO_RECALL_AIM, PHOTO_FALSE_FLAG_AIM = 0.95, 0.99, 0.01
+
+
+def photographs(rounds: int, only: set[str]) -> None:
+    """Real photographs of people composited as brandgate composites them (see the module docstring)."""
+    from benchmarks.photo_creatives import PHOTO_DEFECTS, PHOTO_TRUTH, photo_creatives
+    from policies.checks import spec_by_id
+    from policies.engine import verdict_of
+
+    started = time.perf_counter()
+    verdicts: collections.Counter[str] = collections.Counter()
+    held_back: collections.Counter[str] = collections.Counter()  # clean, not pass: which checks
+    recall: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    false: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    hands = {"images": 0, "never_passed": 0, "in_view": 0, "found": 0}
+    people = {"images": 0, "right": 0, "unverified": 0, "wrong": 0}
+    notes: list[str] = []
+    items = photo_creatives(rounds)
+    for item in items:
+        rgb, placements = item.render()
+        creative = Creative(item.name, rgb, placements=tuple(placements))
+        k = kit(item.kit_name)
+        results = [
+            run_one(spec, creative, item.check_brief, k, options)
+            for spec, options in enabled_checks(k, builtin_specs())
+            if not only or spec.id in only
+        ]
+        by_id = {r.id: r for r in results}
+        if item.defect is None:
+            verdict = verdict_of(results)
+            verdicts[verdict] += 1
+            if verdict != "pass":
+                held_back.update(f"{r.id} {r.status}" for r in results if r.status in ("fail", "error") or r.undecided)
+            for result in results:
+                false[result.id][0] += 1
+                false[result.id][1] += result.status in ("fail", "error")
+                if result.status in ("fail", "error"):
+                    notes.append(f"false {result.status:5s} {result.id} {item.name}: {result.message}")
+            truth_people, truth_hands = PHOTO_TRUTH[item.photo]
+            if truth_hands and "BG402" in by_id:
+                anatomy = by_id["BG402"]
+                hands["images"] += 1
+                hands["never_passed"] += anatomy.status != "pass"
+                hands["in_view"] += truth_hands
+                hands["found"] += min(truth_hands, int(anatomy.evidence.get("hands", 0)))
+                if anatomy.status == "pass":
+                    notes.append(f"hands passed {item.name}: {anatomy.message}")
+            if truth_people is not None and (not only or "BG401" in only):
+                counts = {"person": truth_people} if truth_people else {}
+                if counts:
+                    brief = item.check_brief.model_copy(update={"counts": counts})
+                    counted = run_one(spec_by_id("BG401"), creative, brief, k, k.check_options("BG401"))
+                    people["images"] += 1
+                    outcome = {"pass": "right", "fail": "wrong"}.get(counted.status, "unverified")
+                    people[outcome] += 1
+                    if outcome != "right":
+                        notes.append(f"people {counted.status} {item.name}: {counted.message}")
+        elif item.expected in by_id:
+            result = by_id[item.expected]
+            recall[item.defect][0] += 1
+            recall[item.defect][1] += result.status == "fail"
+            if result.status != "fail":
+                notes.append(f"miss  {result.status:5s} {result.id} {item.name}: {result.message}")
+    elapsed = time.perf_counter() - started
+
+    clean = sum(verdicts.values())
+    print(f"real photographs of people, composited: {len(items)} creatives ({clean} clean), {elapsed:.0f} s")
+    gaps = []
+    share = verdicts["pass"] / clean if clean else 0.0
+    print(f"clean auto-pass: {_rate(verdicts['pass'], clean)}; verdicts: "
+          + ", ".join(f"{v} {n}" for v, n in verdicts.most_common()))  # fmt: skip
+    if held_back:
+        print("  kept from pass by: " + ", ".join(f"{k} {n}" for k, n in held_back.most_common()))
+    if clean and share < PHOTO_AUTO_PASS_AIM:
+        gaps.append(f"clean auto-pass {share:.3f} < {PHOTO_AUTO_PASS_AIM}")
+    print(f"\n{'defect':24s} {'check':6s} {'recall':>14s}")
+    for defect, check_id in PHOTO_DEFECTS.items():
+        total, got = recall[defect]
+        print(f"{defect:24s} {check_id:6s} {_rate(got, total):>14s}")
+        if total and got / total < PHOTO_RECALL_AIM and check_id in ("BG101", "BG102", "BG103", "BG201"):
+            gaps.append(f"recall of {defect} {got / total:.3f} < {PHOTO_RECALL_AIM}")
+    print("\nfalse flags per check on clean images: " + ", ".join(
+        f"{c} {_rate(v[1], v[0])}" for c, v in sorted(false.items())))  # fmt: skip
+    for check_id, (total, bad) in sorted(false.items()):
+        if total and bad / total > PHOTO_FALSE_FLAG_AIM:
+            gaps.append(f"{check_id} false flags {bad / total:.3f} > {PHOTO_FALSE_FLAG_AIM}")
+    print(f"\nhand recall on photographs of people (BG402): not passed where hands are in view "
+          f"{_rate(hands['never_passed'], hands['images'])}; hands found {_rate(hands['found'], hands['in_view'])}")
+    print(f"people-count accuracy (BG401, person: N): right {_rate(people['right'], people['images'])}, "
+          f"unverified {_rate(people['unverified'], people['images'])}, "
+          f"wrong {_rate(people['wrong'], people['images'])}")
+    print("aims met" if not gaps else "aims not met: " + "; ".join(gaps))
+    print(f"\nmisses, false flags and uncounted people ({len(notes)}):")
+    for line in notes:
         print("  " + line[:220])
 
 

@@ -46,7 +46,7 @@ def with_operator_options(kit: Kit, settings: Settings) -> Kit:
         hand_models = settings.models_dir / "mediapipe"
     # With neither, BG402 looks in the project's var/models/mediapipe, where `make setup` puts them.
     defaults: dict[str, dict[str, Any]] = {
-        "BG401": {"detector": settings.counts_detector},
+        "BG401": {"detector": settings.counts_detector, "hand_models": hand_models},  # people: faces, poses
         "BG402": {"detector": settings.anatomy_detector or settings.counts_detector, "hand_models": hand_models},
     }
     policy = {check_id: dict(options) for check_id, options in kit.policy.items()}

@@ -11,7 +11,11 @@ found (BG201 then fails), it reports `unverified` with the reason.
   (a plate, a flat or gradient background) anything that differs from the band's own colour by
   more than `intrusion_delta_e` counts as drawn; on a textured band (a photograph behind the
   logo) a share of strong edges well above that of the surroundings does. The part of the band
-  that runs off the canvas is reported, not failed.
+  that runs off the canvas is reported, not failed. On a creative that comes with brandgate's
+  placement record, a textured band, or any band of a photograph (brief `style: photo`, or
+  less than 75 % of the image drawn flat, as BG301 measures it), holds the photograph's own
+  detail, not something drawn: there the placed elements (text boxes, plates) covering the band
+  are what intrudes (text the model painted there is BG104's to find).
 
 Evidence: width, minimum, clear-space margin in px, intruding share of the band, and where.
 
@@ -33,7 +37,10 @@ from numpy.typing import NDArray
 
 from policies.check import Outcome
 from policies.checks.bg201_logo_match import locate_required
+from policies.checks.bg301_palette import flat_pixels, work_copy
 from policies.options import number
+
+PHOTO_FLAT_SHARE = 0.75  # BG301's `flat_style_share`: less of the image drawn flat is a photograph
 
 if TYPE_CHECKING:
     from policies import logos
@@ -92,7 +99,16 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
             evidence=evidence,
         )
     intrusion, mode = _intrusion(creative.rgb, band, delta_e)
+    if creative.placements and (mode == "textured" or _photographic(creative, brief)):
+        intrusion, mode = _placed_intrusion(creative.placements, band), f"{mode}: the placed elements judged"
     evidence.update({"intrusion": round(intrusion, 4), "band": mode})
+    if intrusion > max_intrusion and mode.endswith(": the placed elements judged"):
+        return Outcome(
+            "fail",
+            f"a placed element is inside the logo's clear space ({intrusion:.1%} of a {margin:.0f} px band)",
+            confidence=0.9,
+            evidence=evidence,
+        )
     if intrusion > max_intrusion:
         ys, xs = np.nonzero(_intruding_mask(creative.rgb, band, delta_e, mode))
         if len(xs):
@@ -140,6 +156,24 @@ def _placed_width(creative: Creative, located: logos.Located) -> float | None:
 
 def _area(box: Any) -> float:
     return max(0.0, float(box[2]) - float(box[0])) * max(0.0, float(box[3]) - float(box[1]))
+def _photographic(creative: Creative, brief: Brief) -> bool:
+    if brief.style is not None:
+        return brief.style == "photo"
+    return float(flat_pixels(work_copy(creative.rgb), 1.0).mean()) < PHOTO_FLAT_SHARE
+
+
+def _placed_intrusion(placements: tuple[Mapping[str, Any], ...], band: NDArray[np.bool_]) -> float:
+    """Share of the band covered by the boxes of placed elements other than the logo."""
+    covered = np.zeros(band.shape, bool)
+    for placement in placements:
+        if placement.get("element") == "logo":
+            continue
+        for key in ("plate_box", "text_box"):
+            box = placement.get(key)
+            if isinstance(box, list | tuple) and len(box) == 4:
+                left, top, right, bottom = (max(0, round(float(v))) for v in box)
+                covered[top:bottom, left:right] = True
+    return float((covered & band).sum() / max(int(band.sum()), 1))
 
 
 def _clear_space_band(

@@ -13,10 +13,11 @@ Three ways of counting, chosen in this order:
    object named is a person (person, people, man, woman, child, kid, friend, girl, boy, adult,
    baby; "a family of four" reads as four people): MediaPipe's full-range face detector and its
    pose detector with the pose-landmark model (BG402's models, `var/models/mediapipe`). A person
-   is a face, or a pose whose nose falls in no face (someone turned away). Several people nouns
+   is a face; a pose whose nose falls in no face (someone turned away, hidden, or a horse's head
+   taken for one) leaves the count `unverified`. Several people nouns
    ("two men and three women") are compared as one total: the models do not tell men from
    women. `unverified` where the detectors cannot resolve the people: two faces overlapping,
-   a face or a nose cut by the frame, poses that meet none of the faces found (people overlap),
+   a face cut by the frame, a pose that meets none of the faces found,
    or more hands in view (palm detector) than the people found could have (someone cut by the
    frame, an arm reaching in).
 3. *Classical segmentation of flat graphics*, otherwise, and only on a flat graphic: the image
@@ -282,12 +283,12 @@ def _logo_mask(creative: Creative, brief: Brief, kit: Kit) -> NDArray[np.bool_] 
 
 
 def count_people(creative: Creative, counts: Mapping[str, int], folder: Path) -> Outcome:
-    """People counted with the face and pose models: faces, plus poses whose nose is in no face."""
+    """People counted with the face and pose models: the faces, where every pose has one."""
     models = hand_models(folder)
     faces = models.faces(creative.rgb)
     poses = models.poses(creative.rgb)
     turned_away = [p for p in poses if not any(_inside(p.nose, f) for f in faces)]
-    counted = len(faces) + len(turned_away)
+    counted = len(faces)
     wanted = sum(counts.values())
     names = ", ".join(f"{n}: {c}" for n, c in counts.items())
     evidence: dict[str, Any] = {
@@ -300,7 +301,7 @@ def count_people(creative: Creative, counts: Mapping[str, int], folder: Path) ->
     }
     if len(counts) > 1:
         evidence["note"] = "the models do not tell one kind of person from another: the total is compared"
-    unresolved = _unresolved_people(faces, poses, turned_away, creative.width, creative.height)
+    unresolved = _unresolved_people(faces, turned_away, creative.width, creative.height)
     if unresolved is None:
         hands = sum(h.presence >= HAND_PRESENCE for h in models.hands(creative.rgb))
         evidence["hands"] = hands
@@ -324,7 +325,7 @@ def count_people(creative: Creative, counts: Mapping[str, int], folder: Path) ->
 
 
 def _unresolved_people(
-    faces: list[Face], poses: list[Pose], turned_away: list[Pose], width: int, height: int
+    faces: list[Face], turned_away: list[Pose], width: int, height: int
 ) -> str | None:
     """Why the people found cannot be taken as the count; None when they can."""
     for face in faces:
@@ -334,12 +335,10 @@ def _unresolved_people(
     for index, face in enumerate(faces):
         if any(_overlap(face.box, other.box) for other in faces[index + 1 :]):
             return "two faces overlap"
-    for pose in turned_away:
-        x, y = pose.nose
-        if not (0 <= x < width and 0 <= y < height):
-            return "a person is cut by the frame (the pose puts the head outside it)"
-    if len(poses) > 1 and len(turned_away) == len(poses) and faces:
-        return "the people the pose model finds do not meet the faces found (people overlap)"
+    if turned_away:
+        # A pose with no face: someone turned away, hidden behind a plate, or not a person at all
+        # (the pose detector fires on a horse's head): the two models do not agree on who is there.
+        return f"the pose model finds {_n(len(turned_away), 'person')} with no face"
     return None
 
 
@@ -351,6 +350,10 @@ def _inside(point: tuple[float, float], face: Face) -> bool:
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _n(count: int, one: str) -> str:
+    return f"{count} {one if count == 1 else one + 's'}"
 
 
 def _people(count: int) -> str:

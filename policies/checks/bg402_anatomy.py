@@ -39,7 +39,9 @@ else `BRANDGATE_COUNTS_DETECTOR`, setting) names a transformers OWL-ViT/OWLv2 fo
 faces), and hands without people are `unverified` unless `fail_hands_without_people: true`.
 
 "No hands found" is a pass only where the pose says no hand is in the frame: no person, or
-every wrist outside the image or absent from it (the pose model's presence, under 0.5). A
+every wrist outside the image or absent from it (the pose model's presence, under 0.5), and
+every face found belongs to a pose (a face whose body the pose model did not find, as in a
+close-up, leaves its hands' place unknown: `unverified`). A
 wrist in view with no hand found beyond it is `unverified` ("2 wrists in view (1 person) and no
 hand found beyond them"): scikit-image's astronaut holds her helmet with both hands, which the
 palm detector misses. Without the pose models, no hand found is `unverified` too.
@@ -210,6 +212,15 @@ def judge_hands(
                 "models (run `make setup`) it cannot tell whether hands are in view",
                 evidence=evidence,
             )
+        unplaced = [f for f in faces if not any(_face_has(f, pose.nose) for pose in poses)]
+        if unplaced:
+            evidence["faces_without_a_pose"] = [f.to_json() for f in unplaced]
+            return Outcome(
+                "unverified",
+                f"not checked: hands, no hand found but {_n(len(unplaced), 'face')} with no body the pose model "
+                "could place: where those hands are is not known",
+                evidence=evidence,
+            )
         if bare_wrists:
             return Outcome(
                 "unverified",
@@ -227,6 +238,13 @@ def judge_hands(
     if bare_wrists:
         why += f"; {_n(len(bare_wrists), 'wrist')} in view with no hand found"
     return _no_surplus(len(hands), people, evidence, why)
+
+
+def _face_has(face: Face, point: tuple[float, float]) -> bool:
+    """Whether `point` (a pose's nose) lies in the face box, grown by half its size."""
+    x0, y0, x1, y1 = face.box
+    grow_x, grow_y = (x1 - x0) / 2, (y1 - y0) / 2
+    return x0 - grow_x <= point[0] <= x1 + grow_x and y0 - grow_y <= point[1] <= y1 + grow_y
 
 
 def _hand_at(wrist: Wrist, hands: Sequence[Hand]) -> bool:

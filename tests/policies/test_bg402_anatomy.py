@@ -258,14 +258,17 @@ def test_a_collar_the_palm_detector_takes_for_a_palm_is_not_a_hand():
 
 
 @needs_models
-def test_three_faces_make_room_for_six_hands():
-    # Three portraits side by side: three people found, no hands, a pass that says so.
+def test_three_faces_are_three_people_and_a_face_without_a_body_is_not_a_pass():
+    # Three portraits side by side: three people by face. The pose model places two of them,
+    # their wrists below the frame; the third face has no body it could place, so where that
+    # person's hands are is not known: unverified, not "no hands found".
     face = _sample("grace_hopper")
     scene = np.hstack([face, face, face])
     outcome = bg402_anatomy.run(Creative("three", scene), None, kit("acme"), {})
     assert outcome.evidence["people"] == 3
-    # Side by side, the pose model puts their wrists below the frame.
-    assert outcome.status == "pass", outcome.message
+    assert outcome.status == "unverified", outcome.message
+    assert "1 face with no body the pose model could place" in outcome.message
+    assert len(outcome.evidence["faces_without_a_pose"]) == 1
 
 
 def _hand(presence: float = 0.95, finger: float = 1.0, width: float = 0.8):

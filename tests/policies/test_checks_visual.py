@@ -376,3 +376,29 @@ def test_a_backwards_imagery_range_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="runs backwards"):
         ImageryRanges(saturation=(40, 5))
+
+
+# ------------------------------------------------------------------ BG202 on a photograph
+
+
+def test_bg202_on_a_photograph_judges_placed_elements_in_the_clear_space_not_the_photograph() -> None:
+    from policies.checks import bg202_logo_size_clear_space
+
+    brief, composition = _photo_creative("chelsea", "nordwind")
+    brief = brief.model_copy(update={"logo": "primary"})
+    rgb = np.asarray(composition.image)
+    clean = bg202_logo_size_clear_space.run(
+        Creative("t", rgb, placements=tuple(composition.placements)), brief, kit("nordwind"), {}
+    )
+    assert clean.status == "pass", clean.message
+    assert clean.evidence["band"].endswith(": the placed elements judged")
+    logo = next(p for p in composition.placements if p["element"] == "logo")
+    left, top, right, _ = logo["clear_zone"]
+    crowding = [
+        *composition.placements,
+        {"element": "sticker", "text_box": [left, top, right, logo["box"][1]]},  # across the top of the band
+    ]
+    crowded = bg202_logo_size_clear_space.run(
+        Creative("t", rgb, placements=tuple(crowding)), brief, kit("nordwind"), {}
+    )
+    assert crowded.status == "fail" and "a placed element is inside the logo's clear space" in crowded.message

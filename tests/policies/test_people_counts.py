@@ -30,8 +30,7 @@ def _count(photo: str, counts: dict[str, int]):
 
 @pytest.mark.parametrize(
     ("photo", "people"),
-    [("business-person.jpg", 1), ("sitting.jpg", 1), ("two-children.jpg", 2), ("couple-and-dog.jpg", 2),
-     ("riders.jpg", 3)],
+    [("business-person.jpg", 1), ("sitting.jpg", 1), ("two-children.jpg", 2), ("riders.jpg", 3)],
 )  # fmt: skip
 def test_people_on_real_photographs_are_counted_without_a_detector(photo: str, people: int) -> None:
     right = _count(photo, {"person": people})
@@ -43,8 +42,16 @@ def test_people_on_real_photographs_are_counted_without_a_detector(photo: str, p
 
 
 def test_several_people_nouns_are_compared_as_one_total() -> None:
-    outcome = _count("couple-and-dog.jpg", {"man": 1, "woman": 1})
+    outcome = _count("two-children.jpg", {"boy": 1, "girl": 1})
     assert outcome.status == "pass" and "total is compared" in outcome.evidence["note"]
+
+
+def test_a_person_the_pose_finds_without_a_face_leaves_the_count_unverified() -> None:
+    # couple-and-dog.jpg: the face detector finds her face, not his (turned, small); the pose
+    # model finds them both. Not "1 person", not "2 people": unverified, naming why.
+    outcome = _count("couple-and-dog.jpg", {"person": 2})
+    assert outcome.status == "unverified"
+    assert "the pose model finds 1 person with no face" in outcome.message
 
 
 @pytest.mark.parametrize("photo", ["thumb-up.jpg", "two-thumbs-up.jpg"])
