@@ -150,9 +150,10 @@ def test_a_stripped_copy_is_matched_to_its_image_and_names_the_decision(
         engine.dispose()
     assert run_cli(db_settings, "review", "approve", flagged, "--by", "anna")[0] == 0
     code, out, _ = run_cli(db_settings, "verify", str(preview))
-    assert code == 5 and f"visually matches image {flagged}" in out and "; approved by cli:anna at " in out
+    # exit 6: no credentials, but a stripped copy of one of ours, shown with its verdict and decision
+    assert code == 6 and f"visually matches image {flagged}" in out and ", approved by cli:anna at " in out
     code, out, _ = run_cli(db_settings, "verify", str(export), "--json")
     match = json.loads(out)["lookup"]["match"]
-    assert code == 5 and match["image_id"] == hq
-    assert match["decision"].startswith("approved by cli:anna at ")
-    assert match["decision"].endswith(f"(on the preview {flagged} it was exported from)")
+    assert code == 6 and match["image_id"] == hq
+    assert (match["decision"], match["decided_by"]) == ("approved", "cli:anna") and match["decided_at"]
+    assert match["decided_on_preview"] == flagged
