@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from brandgate.errors import EXIT_BAD_INPUT, EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT
+from brandgate.errors import EXIT_BAD_INPUT, EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT, EXIT_VISUAL_MATCH
 from brandgate.settings import Settings
 from brandgate.verify_many import worst_exit_code
 from pipeline.keys import issue_chain
@@ -105,7 +105,7 @@ def test_json_lines_parse_one_document_per_file_with_the_lookup_done_for_the_bat
         ("notes.txt", "not_verified", EXIT_BAD_INPUT),
         ("tampered.png", "invalid", EXIT_REJECT),
         ("trusted.png", "trusted", EXIT_OK),
-        ("unsigned.jpg", "no_credentials", EXIT_NO_CREDENTIALS),
+        ("unsigned.jpg", "no_credentials", EXIT_VISUAL_MATCH),
     ]
     unsigned = documents[3]
     assert unsigned["lookup"]["status"] == "match"
@@ -193,10 +193,12 @@ def test_anchors_of_many_files_are_held_against_the_trail(settings: Settings, tm
 
     done = brandgate(settings, "verify", str(folder), "--json")
 
-    assert done.code == EXIT_REJECT, done.stderr
+    # An intact trail that never saw the credential's request is another trail, not this one cut:
+    # a person must look (3), as `verify FILE` says of the same file (tests/hostile).
+    assert done.code == EXIT_FLAG, done.stderr
     cut, plain = (json.loads(line) for line in done.lines)
-    assert cut["trail_anchor"]["status"] == "rewritten"
-    assert "signed at chain seq 99, the trail now ends at seq 0" in cut["summary"]
+    assert cut["trail_anchor"]["status"] == "other_trail"
+    assert "recorded in a different audit trail" in cut["trail_anchor"]["detail"]
     assert plain["trail_anchor"] is None and plain["exit_code"] == EXIT_OK
 
 
