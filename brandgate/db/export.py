@@ -175,13 +175,20 @@ def _checked(
     request: Mapping[str, Any] | None,
     approval: Mapping[str, Any] | None,
     events: Mapping[tuple[str, str], Recorded],
+    requests_checked: dict[str, tuple[list[str], bool]],
 ) -> tuple[str, list[str]]:
-    """The row's standing against the trail: verified, legacy (recorded before bindings) or tampered."""
+    """The row's standing against the trail: verified, legacy (recorded before bindings) or tampered.
+
+    `requests_checked` keeps each request's check for the batch: a request of 8 images is
+    re-digested once, not 8 times.
+    """
     image_problems, image_bound = check_image(image, checks, _first(events, image["id"], IMAGE_KINDS))
     if request is None:
         request_problems, request_bound = [f"request {image['request_id']}: the request row is gone"], False
     else:
-        request_problems, request_bound = check_request(request, _first(events, request["id"], REQUEST_KINDS))
+        if request["id"] not in requests_checked:
+            requests_checked[request["id"]] = check_request(request, _first(events, request["id"], REQUEST_KINDS))
+        request_problems, request_bound = requests_checked[request["id"]]
     decision = _first(events, image["id"], DECISION_KINDS)
     approval_problems = check_approval(image["id"], approval, decision)
     problems = image_problems + request_problems + approval_problems
@@ -315,10 +322,11 @@ def export_records(
                 approvals = _approvals_of(connection, image_ids)
                 events = _events_of(connection, "image", image_ids, IMAGE_KINDS + DECISION_KINDS)
                 events.update(_events_of(connection, "request", request_ids, REQUEST_KINDS))
+                requests_checked: dict[str, tuple[list[str], bool]] = {}
                 for row in rows:
                     image = row._mapping
                     request, approval = requests.get(row.request_id), approvals.get(row.id)
-                    standing = _checked(image, checks[row.id], request, approval, events)
+                    standing = _checked(image, checks[row.id], request, approval, events, requests_checked)
                     decision = _first(events, row.id, DECISION_KINDS)
                     yield _record(image, checks[row.id], request, approval, standing, evidence,
                                   _decider_name(decision, approval))

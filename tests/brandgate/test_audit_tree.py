@@ -379,6 +379,8 @@ def test_verify_file_proves_the_image_record_from_its_credential(tmp_path: Path,
         assert held.record is not None and held.record.status == "held", held.record.detail
         assert held.exit_code == 0
         assert held.to_json()["trail_record"]["proof"]["since_credential_head"]["consistent"] is True
+        by_file = _cli(settings, "prove", str(ours), "--json")  # the credential names the image
+        assert by_file.returncode == 0 and json.loads(by_file.stdout)["image_id"] == image.id, by_file.stderr
 
         stranger = verify_file(signed("stranger.png", "notrecorded", 2), settings)
         assert stranger.record is not None and stranger.record.status == "missing" and stranger.exit_code == 4

@@ -265,3 +265,33 @@ def test_preview_traffic_follows_the_profile_the_gate_made_active(job_settings: 
     assert profiles[pinned.request_id] == "preview"
     assert profiles[explicit_export.request_id] == "export"
     assert profiles[after_rollback.request_id] == "preview"
+
+
+def test_a_pipeline_image_proves_its_record_from_its_credential(
+    job_settings: Settings, records: Records, tmp_path: Path
+) -> None:
+    """Signed under a head, recorded after it: `verify` proves the record once a later head covers it."""
+    from brandgate.db.tree import make_head
+    from brandgate.trail_key import signing_trail_key, write_trail_key
+    from brandgate.verification import verify_file
+
+    private, _ = write_trail_key(tmp_path / "trail")  # not the shared keys folder: other tests keep theirs
+    checking = job_settings.model_copy(update={"trail_key": private})
+    key = signing_trail_key(checking)
+    queue = LocalQueue(job_settings)
+    try:
+        first = queue.wait(queue.submit(submission(key="slack:T1:tree-1", n=1)).request_id, timeout=300)
+        signed_under, _ = make_head(records.engine, key)
+        second = queue.wait(queue.submit(submission(key="slack:T1:tree-2", n=1)).request_id, timeout=300)
+    finally:
+        queue.close()
+    assert first.state == second.state == "done"
+    path = Path(second.images[0].artifact_path)
+    pending = verify_file(path, checking)
+    trail = pending.credentials.governance.trail
+    assert (trail.tree_size, trail.tree_root) == (signed_under.size, signed_under.root.hex())
+    assert pending.record is not None and pending.record.status == "not_checked"
+    make_head(records.engine, key)
+    held = verify_file(path, checking)
+    assert held.record is not None and held.record.status == "held", held.record.detail
+    assert held.exit_code == 0
