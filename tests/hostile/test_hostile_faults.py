@@ -1,0 +1,58 @@
+"""Faults around a request: each ends in one line, and leaves the trail intact with no half-made
+rows or files (`audit verify`, then every stored file has its image row and every row its file)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.cli import ROOT, assert_refused, environment, run
+
+BRIEF = ROOT / "tests" / "fixtures" / "briefs" / "acme_apples.yaml"
+
+
+def assert_consistent(tmp_path: Path, env: dict[str, str]) -> None:
+    """The trail verifies, and stored images and image rows match one for one."""
+    verified = run("audit", "verify", env=env)
+    assert verified.code == 0, verified.stdout + verified.stderr[-2000:]
+    database = Path(env["BRANDGATE_DATABASE_URL"].removeprefix("sqlite:///"))
+    with sqlite3.connect(database) as db:
+        rows = {sha for (sha,) in db.execute("select sha256 from images")}
+        assert db.execute("select count(*) from requests where state = 'queued'").fetchone() == (0,)
+    artifacts = Path(env["BRANDGATE_ARTIFACTS_DIR"])
+    stored = {p.stem for p in artifacts.rglob("*.png")} if artifacts.exists() else set()
+    assert stored == rows, (stored ^ rows)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MB file system (tmpfs; needs root), unmounted after."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                      capture_output=True, check=False).returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_at_submit_is_one_line_and_records_nothing(tmp_path: Path, small_disk: Path) -> None:
+    env = environment(tmp_path, BRANDGATE_DATABASE_URL=f"sqlite:///{small_disk / 'brandgate.db'}")
+    assert run("db", "upgrade", env=env).code == 0
+    # Leave room to open the database, not to record a request in it.
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * max(0, free - 40 * 1024))
+    ran = run("generate", "--brief", str(BRIEF), "--n", "1", env=env)
+    assert_refused(ran, "could not record the request", "nothing was queued", "full", code=1)
+    filler.unlink()
+    with sqlite3.connect(small_disk / "brandgate.db") as db:
+        assert db.execute("select count(*) from requests").fetchone() == (0,)
+    assert_consistent(tmp_path, env)
