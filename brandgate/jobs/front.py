@@ -24,6 +24,8 @@ from brandgate.settings import Settings
 log = logging.getLogger(__name__)
 
 FINISHED = ("done", "failed", "cancelled")
+# How long status reads may keep losing their connection before `wait` gives up.
+LOST_GRACE_S = 15.0
 
 
 class QueueFront:
@@ -50,12 +52,22 @@ class QueueFront:
         promotion or rollback takes effect for the next request without restarting anything."""
         if submission.pin_profile or submission.profile != self.settings.preview_profile:
             return submission
-        with self.sessions() as session:
-            row = active_profile(session)
-            active = row.name if row is not None else None
+        active = self._active_profile_name()
         if active is None or active == submission.profile:
             return submission
         return replace(submission, profile=active)
+
+    def _active_profile_name(self) -> str | None:
+        # A read: asked once more when the connection was lost under it (a terminated backend).
+        for attempt in (1, 2):
+            try:
+                with self.sessions() as session:
+                    row = active_profile(session)
+                    return row.name if row is not None else None
+            except OperationalError as exc:
+                if attempt == 2:
+                    raise self._database_fault(exc, "could not read the active profile; nothing was queued") from None
+        return None
 
     def export(self, image_id: str, requested_by: str, idempotency_key: str | None = None) -> Accepted:
         return self._record(new_export(self.sessions, self.settings, image_id, requested_by, idempotency_key))
@@ -91,17 +103,20 @@ class QueueFront:
     def wait(self, request_id: str, timeout: float) -> JobStatus:
         deadline = time.monotonic() + timeout
         delay = 0.05
+        lost_since: float | None = None
         while True:
             try:
                 status = self.status(request_id)
             except DatabaseError:
                 # A poll that lost its connection (a restarted server, a terminated backend) is
-                # asked again: the pool replaces the connection. Only the deadline ends the wait.
-                if time.monotonic() >= deadline:
+                # asked again, past a short deadline too: the pool replaces the connection.
+                lost_since = lost_since if lost_since is not None else time.monotonic()
+                if time.monotonic() - lost_since >= LOST_GRACE_S and time.monotonic() >= deadline:
                     raise
-                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                time.sleep(delay)
                 delay = min(0.5, delay * 1.5)
                 continue
+            lost_since = None
             if status.state in FINISHED or time.monotonic() >= deadline:
                 return status
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))

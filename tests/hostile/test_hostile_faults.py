@@ -56,3 +56,52 @@ def test_a_full_disk_at_submit_is_one_line_and_records_nothing(tmp_path: Path, s
     with sqlite3.connect(small_disk / "brandgate.db") as db:
         assert db.execute("select count(*) from requests").fetchone() == (0,)
     assert_consistent(tmp_path, env)
+
+
+@pytest.mark.postgres
+def test_postgres_backends_terminated_during_a_run_end_without_a_traceback(
+    tmp_path: Path, pg_migrated_url: str, made: tuple[Path, Path]
+) -> None:
+    import sys
+    import threading
+    import time
+
+    import psycopg
+
+    models, keys = made
+    env = environment(tmp_path, BRANDGATE_DATABASE_URL=pg_migrated_url, BRANDGATE_MODELS_DIR=str(models),
+                      BRANDGATE_KEYS_DIR=str(keys))
+    database = pg_migrated_url.rsplit("/", 1)[1]
+    generate = subprocess.Popen(
+        [sys.executable, "-m", "brandgate", "generate", "--brief", str(BRIEF), "--n", "1", "--json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )
+    terminated = 0
+
+    def terminate_backends() -> None:
+        nonlocal terminated
+        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={database}", autocommit=True) as admin:
+            # Once the request runs, a burst of terminations (a failover, an operator's script):
+            # often enough that some land on a status poll in flight, not only on idle connections.
+            while generate.poll() is None and admin.execute(
+                    "SELECT count(*) FROM requests WHERE state <> 'queued'").fetchone() == (0,):
+                time.sleep(0.2)
+            for _ in range(60):
+                if generate.poll() is not None:
+                    break
+                rows = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchall()
+                terminated += sum(1 for (done,) in rows if done)
+                time.sleep(0.05)
+
+    killer = threading.Thread(target=terminate_backends, daemon=True)
+    killer.start()
+    out, err = generate.communicate(timeout=600)
+    killer.join(timeout=30)
+    stderr = err.decode("utf-8", "replace")
+    assert terminated > 0, "no backend was terminated during the run"
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert generate.returncode == 0, stderr[-2000:]
+    assert b'"state": "done"' in out
+    verified = run("audit", "verify", env=env)
+    assert verified.code == 0, verified.stdout + verified.stderr[-2000:]
