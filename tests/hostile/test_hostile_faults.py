@@ -105,3 +105,51 @@ def test_postgres_backends_terminated_during_a_run_end_without_a_traceback(
     assert b'"state": "done"' in out
     verified = run("audit", "verify", env=env)
     assert verified.code == 0, verified.stdout + verified.stderr[-2000:]
+
+
+def test_sqlite_locked_for_45_seconds_during_a_run_leaves_nothing_half_made(
+    tmp_path: Path, made: tuple[Path, Path]
+) -> None:
+    import json
+    import sys
+    import threading
+    import time
+
+    models, keys = made
+    env = environment(tmp_path, BRANDGATE_MODELS_DIR=str(models), BRANDGATE_KEYS_DIR=str(keys))
+    assert run("db", "upgrade", env=env).code == 0
+    generate = subprocess.Popen(
+        [sys.executable, "-m", "brandgate", "generate", "--brief", str(BRIEF), "--n", "1", "--json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )
+    held = threading.Event()
+
+    def lock_the_database() -> None:
+        # Another process (a backup, a sqlite3 shell) takes the write lock once the request runs.
+        while generate.poll() is None:
+            with sqlite3.connect(tmp_path / "brandgate.db") as db:
+                if db.execute("select count(*) from requests where state = 'running'").fetchone() != (0,):
+                    break
+            time.sleep(0.2)
+        locker = sqlite3.connect(tmp_path / "brandgate.db", isolation_level=None)
+        try:
+            locker.execute("BEGIN EXCLUSIVE")
+            held.set()
+            time.sleep(45)
+            locker.execute("COMMIT")
+        finally:
+            locker.close()
+
+    locking = threading.Thread(target=lock_the_database, daemon=True)
+    locking.start()
+    out, err = generate.communicate(timeout=900)
+    locking.join(timeout=60)
+    stderr = err.decode("utf-8", "replace")
+    assert held.is_set(), "the lock was never taken during the run"
+    assert "Traceback" not in stderr, stderr[-3000:]
+    if generate.returncode == 0:
+        assert json.loads(out)["state"] == "done"
+    else:
+        errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+        assert generate.returncode == 1 and len(errors) == 1, stderr[-2000:]
+    assert_consistent(tmp_path, env)
