@@ -43,6 +43,12 @@ def test_a_usage_error_is_one_line(tmp_path: Path, args: tuple[str, ...]) -> Non
     assert "Usage:" not in ran.stderr
 
 
+@pytest.mark.parametrize("args", [(), ("kit",)], ids=["top", "group"])
+def test_a_group_without_a_command_still_shows_its_help(tmp_path: Path, args: tuple[str, ...]) -> None:
+    ran = run(*args, env=environment(tmp_path))
+    assert "Usage: brandgate" in ran.stderr + ran.stdout and "error:" not in ran.stderr, ran.stderr
+
+
 def test_counts_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
     brief = tmp_path / "brief.yaml"
     brief.write_text(yaml.safe_dump({"kit": "acme", "prompt": "apples", "size": [256, 256], "n": 1,
