@@ -153,3 +153,53 @@ def test_sqlite_locked_for_45_seconds_during_a_run_leaves_nothing_half_made(
         errors = [line for line in stderr.splitlines() if line.startswith("error:")]
         assert generate.returncode == 1 and len(errors) == 1, stderr[-2000:]
     assert_consistent(tmp_path, env)
+
+
+def test_a_database_that_takes_no_more_writes_ends_generate_with_one_line(
+    tmp_path: Path, made: tuple[Path, Path]
+) -> None:
+    """Writes refused for good mid-run (here another process never lets go of SQLite's write lock,
+    as a read-only database would refuse them): `generate` ends in one line instead of waiting
+    forever or printing a traceback; the worker, unable to count its attempts in the database,
+    counts them itself and gives up."""
+    import sys
+    import threading
+    import time
+
+    models, keys = made
+    env = environment(tmp_path, BRANDGATE_MODELS_DIR=str(models), BRANDGATE_KEYS_DIR=str(keys),
+                      BRANDGATE_JOB_RETRY_DELAY_S="0.2", BRANDGATE_JOB_MAX_ATTEMPTS="1")
+    assert run("db", "upgrade", env=env).code == 0
+    generate = subprocess.Popen(
+        [sys.executable, "-m", "brandgate", "generate", "--brief", str(BRIEF), "--n", "1", "--json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )
+    release = threading.Event()
+
+    def hold_the_write_lock() -> None:
+        while generate.poll() is None:
+            with sqlite3.connect(tmp_path / "brandgate.db") as db:
+                if db.execute("select count(*) from requests where state = 'running'").fetchone() != (0,):
+                    break
+            time.sleep(0.2)
+        locker = sqlite3.connect(tmp_path / "brandgate.db", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        release.wait(600)
+        locker.execute("ROLLBACK")
+        locker.close()
+
+    holder = threading.Thread(target=hold_the_write_lock, daemon=True)
+    holder.start()
+    try:
+        out, err = generate.communicate(timeout=600)
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    stderr = err.decode("utf-8", "replace")
+    assert "Traceback" not in stderr, stderr[-3000:]
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert generate.returncode == 1 and len(errors) == 1, stderr[-2000:]
+    # Whichever notices first: the worker giving up, or the status poll that cannot take the lock.
+    assert ("could not be finished: the database would not record it" in errors[0]
+            or "database is locked" in errors[0]), errors[0]
+    assert out == b""
