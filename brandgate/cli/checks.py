@@ -43,15 +43,17 @@ def check(images: tuple[Path, ...], kit_name: str, brief_file: Path | None, as_j
     brief = load_brief(brief_file) if brief_file is not None else None
     if brief is not None:
         check_brief_fits(brief, kit)
-    # Every image is read first, so a bad one stops the run before any check is paid for.
-    creatives = [
+    # Every image is read first, so a bad one stops the run before any check is paid for; each is
+    # decoded again when its turn comes and let go after, so one image's pixels are held at a time
+    # (thirty 40-Mpx images, each within the limit, would not fit in memory together).
+    for path in images:
         load_creative(path, max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)
-        for path in images
-    ]
     reports = []
-    for path, creative in zip(images, creatives, strict=True):
+    for path in images:
+        creative = load_creative(path, max_pixels=settings.max_image_pixels, max_bytes=settings.max_image_bytes)
         creative.name = str(path)
         reports.append(run_checks(creative, brief, kit))
+        del creative
     if as_json:
         emit_json({"results": [r.to_json() for r in reports]})
     else:

@@ -147,6 +147,12 @@ def one_line(message: str) -> str:
     return printable(redact_secrets(message), MAX_ERROR_CHARS)
 
 
+# click 8.2+ raises this for a group called without a command; it carries the help text.
+_NO_ARGS_IS_HELP: tuple[type[click.ClickException], ...] = tuple(
+    t for t in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if t is not None
+)
+
+
 def _usage_line(exc: click.ClickException) -> str:
     """click's usage error (three lines: usage, a hint, the error) as the contract's one line."""
     message = " ".join(exc.format_message().split())
@@ -166,6 +172,9 @@ def main() -> None:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
+        if isinstance(exc, _NO_ARGS_IS_HELP):
+            exc.show()  # `brandgate` or `brandgate kit` alone: the help, as asked for
+            sys.exit(exc.exit_code)
         click.echo(f"error: {one_line(_usage_line(exc))}", err=True)
         sys.exit(EXIT_BAD_INPUT if exc.exit_code == 2 else exc.exit_code)
     except BrandgateError as exc:

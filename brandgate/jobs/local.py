@@ -12,12 +12,14 @@ import threading
 
 from sqlalchemy import Engine
 
+from brandgate.errors import DatabaseError
 from brandgate.jobs.api import JobStatus
 from brandgate.jobs.execution import JobExecutor, JobHooks, backoff
 from brandgate.jobs.front import QueueFront
 from brandgate.jobs.state import next_queued, orphaned, worker_identity
 from brandgate.metrics import Metrics, get_metrics
 from brandgate.requests.run import WorkerParts
+from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ class LocalQueue(QueueFront):
         self._stopping = threading.Event()
         self._running: dict[str, JobHooks] = {}
         self._running_lock = threading.Lock()
+        # Requests given up after job_max_attempts retries that the database would not let us
+        # record (read-only, full): the attempt count lives here when it cannot be written there.
+        self._abandoned: dict[str, str] = {}
         count = workers or settings.local_workers
         self._threads = [
             threading.Thread(target=self._work, name=f"brandgate-local-{i}", daemon=True) for i in range(count)
@@ -75,13 +80,13 @@ class LocalQueue(QueueFront):
         with self.sessions() as session:
             for queue in QUEUE_ORDER:
                 request_id = next_queued(session, queue)
-                if request_id is not None:
+                if request_id is not None and request_id not in self._abandoned:
                     return request_id
             with self._running_lock:
                 mine = set(self._running)
             for queue in QUEUE_ORDER:
                 for request_id in orphaned(session, self.settings, queue):
-                    if request_id not in mine:
+                    if request_id not in mine and request_id not in self._abandoned:
                         return request_id
         return None
 
@@ -102,12 +107,29 @@ class LocalQueue(QueueFront):
                     self._wakeup.wait(POLL_S)
                 continue
             executed = self.executor.execute(request_id, worker, on_hooks=self._track, last_error=retry_error)
-            if executed.outcome == "retry":
+            # One more than the database's own count allows: where it can record, its "exhausted" comes first.
+            if executed.outcome == "retry" and retries + 1 > self.settings.job_max_attempts:
+                log.error("giving up on %s after %d attempts the database would not record: %s", request_id,
+                          retries + 1, executed.error, extra={"event": "job.abandoned", "request_id": request_id})
+                self._abandoned[request_id] = f"{retries + 1} attempts, the last: {executed.error}"
+                retry_id, retry_error, retries = None, None, 0
+            elif executed.outcome == "retry":
                 retries += 1
                 retry_id, retry_error = request_id, executed.error
                 self._stopping.wait(backoff(self.settings.job_retry_delay_s, retries))
             else:
                 retry_id, retry_error, retries = None, None, 0
+
+    def wait(self, request_id: str, timeout: float) -> JobStatus:
+        status = super().wait(request_id, timeout)
+        why = self._abandoned.get(request_id)
+        if why is not None and status.state not in TERMINAL_STATES:
+            raise DatabaseError(
+                f"request {request_id} could not be finished: the database would not record it ({why}); the"
+                f" trail still shows it {status.state}. Fix the database (read-only? full?), then run"
+                f" `brandgate status {request_id}`"
+            )
+        return status
 
     def close(self) -> None:
         """Stop taking work; a job in progress finishes first (or its lease lets another take it)."""

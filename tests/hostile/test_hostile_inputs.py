@@ -43,6 +43,12 @@ def test_a_usage_error_is_one_line(tmp_path: Path, args: tuple[str, ...]) -> Non
     assert "Usage:" not in ran.stderr
 
 
+@pytest.mark.parametrize("args", [(), ("kit",)], ids=["top", "group"])
+def test_a_group_without_a_command_still_shows_its_help(tmp_path: Path, args: tuple[str, ...]) -> None:
+    ran = run(*args, env=environment(tmp_path))
+    assert "Usage: brandgate" in ran.stderr + ran.stdout and "error:" not in ran.stderr, ran.stderr
+
+
 def test_counts_that_differ_only_in_case_are_refused(tmp_path: Path) -> None:
     brief = tmp_path / "brief.yaml"
     brief.write_text(yaml.safe_dump({"kit": "acme", "prompt": "apples", "size": [256, 256], "n": 1,
@@ -204,3 +210,21 @@ def test_a_long_strip_is_checked_without_a_crash_and_called_blank(tmp_path: Path
     assert statuses["BG601"]["status"] == "fail" and "single-colour" in statuses["BG601"]["message"]
     assert statuses["BG103"]["status"] == "unverified" and "strip too narrow" in statuses["BG103"]["message"]
     assert ran.code == 4
+
+
+def test_many_large_images_are_held_one_at_a_time(tmp_path: Path, kit: Path) -> None:
+    # Thirty images each within the pixel limit, together past the memory limit (30 × 12 Mpx × 3
+    # bytes ≈ 1 GiB), shown with small files: flat colour compresses to almost nothing. Only the
+    # cheap checks run, the point being memory, not the checks.
+    (kit / "policy.yaml").write_text("".join(
+        f"{i}: {{enabled: false}}\n" for i in ("BG101", "BG102", "BG103", "BG104", "BG201", "BG202", "BG301",
+                                               "BG302", "BG401", "BG402", "BG501", "BG502", "BG603")))
+    images = []
+    for n in range(30):
+        path = tmp_path / f"large-{n:02d}.png"
+        Image.new("RGB", (4000, 3000), (n * 8, 120, 200 - n * 5)).save(path, compress_level=1)
+        images.append(str(path))
+    ran = run("check", *images, "--kit", str(kit), env=environment(tmp_path))
+    assert "Traceback" not in ran.stderr and "MemoryError" not in ran.stderr, ran.stderr[-2000:]
+    assert ran.stdout.count("BG601 blank-image            fail") == 30, ran.stdout[-2000:]
+    assert ran.peak_rss_bytes < MEMORY_LIMIT_BYTES, f"peak RSS {ran.peak_rss_bytes / 2**20:.0f} MiB"

@@ -62,19 +62,6 @@ def _refused_by_policy(ran: Any, *mentions: str) -> None:
         assert mention in line, line
 
 
-@pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A tiny model and a signing chain, built once for the pipeline case below."""
-    from pipeline.keys import issue_chain, write_dev_chain
-    from pipeline.tiny_model import build_tiny_model
-
-    models = tmp_path_factory.mktemp("models")
-    build_tiny_model(models)
-    keys = tmp_path_factory.mktemp("keys")
-    write_dev_chain(keys, issue_chain())
-    return models, keys
-
-
 def test_what_brandgate_placed_is_judged_as_placed_and_never_signed_as_a_pass(
     tmp_path: Path, made: tuple[Path, Path]
 ) -> None:
