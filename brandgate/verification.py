@@ -270,6 +270,7 @@ def _another_trail(engine: Any, subjects: tuple[str | None, str | None]) -> bool
     from sqlalchemy import and_, or_, select
     from sqlalchemy.exc import SQLAlchemyError
 
+    # Lazy, as in check_trail_anchor: `verify` loads the database only when a credential names a trail.
     from brandgate.db.audit import verify_chain
     from brandgate.db.models import AuditEvent
 
