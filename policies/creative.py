@@ -162,6 +162,9 @@ def load_creative_bytes(
     with warnings.catch_warnings():
         # Pillow's own bomb guard is a warning below twice its limit; ours is the pixel limit.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Pillow's ICO reader decodes a frame while opening and warns when it is not the size its
+        # directory says; the icon is refused below in our own words.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.IcoImagePlugin")
         try:
             image = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError as exc:
@@ -174,6 +177,13 @@ def load_creative_bytes(
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise InvalidInput(unreadable_image_reason(exc, data), where) from None
         with image:
+            if image.format in _ICON_FORMATS:
+                # An icon file holds frames whose real size is known only once decoded (an ICO's
+                # directory may say 256x256 over a 6000x6000 PNG): refused before any decoding.
+                raise InvalidInput(
+                    f"is an {image.format} icon file, not an image brandgate checks; export it as PNG, JPEG or WebP",
+                    where,
+                )
             width, height = image.size
             # Refuse from the header, before any pixel is decoded.
             if width * height > max_pixels:
@@ -195,6 +205,9 @@ def load_creative_bytes(
     if source_format == "jpg":
         source_format = "jpeg"
     return Creative(name=name, rgb=rgb, source_format=source_format, notes=notes)
+
+
+_ICON_FORMATS = frozenset({"ICO", "ICNS", "CUR"})
 
 
 def _too_many_pixels_message(pixels: int | None, max_pixels: int, shape: str = "", ceiling: int = 0) -> str:

@@ -228,3 +228,19 @@ def test_many_large_images_are_held_one_at_a_time(tmp_path: Path, kit: Path) -> 
     assert "Traceback" not in ran.stderr and "MemoryError" not in ran.stderr, ran.stderr[-2000:]
     assert ran.stdout.count("BG601 blank-image            fail") == 30, ran.stdout[-2000:]
     assert ran.peak_rss_bytes < MEMORY_LIMIT_BYTES, f"peak RSS {ran.peak_rss_bytes / 2**20:.0f} MiB"
+
+
+def test_an_icon_wrapping_a_large_png_is_refused_before_decoding(tmp_path: Path) -> None:
+    import io
+    import struct
+
+    frame = io.BytesIO()
+    Image.new("RGB", (6000, 6000), (10, 200, 30)).save(frame, "PNG", compress_level=9)
+    png = frame.getvalue()
+    # An ICO directory that says 256x256 (width and height 0) over a 6000x6000 PNG frame.
+    icon = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 22) + png
+    path = tmp_path / "favicon.ico"
+    path.write_bytes(icon)
+    ran = run("check", str(path), "--kit", "acme", env=environment(tmp_path))
+    assert_refused(ran, "favicon.ico", "icon file")
+    assert "Warning" not in ran.stderr, ran.stderr
