@@ -79,6 +79,8 @@ CSV_COLUMNS = [
     "unverified_checks",
     "accepted_unverified",
     "approval_by_name",
+    "preview_approval_decision",
+    "preview_approval_by",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula; OCR text and reasons are
 # user-controlled, so such cells get a leading apostrophe in CSV (JSONL keeps them verbatim).
@@ -214,6 +216,7 @@ def _record(
     standing: tuple[str, list[str]],
     evidence: bool,
     decided_by_name: str | None = None,
+    preview_approval: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     shown = []
     for check in checks:
@@ -267,6 +270,14 @@ def _record(
         "accepted_unverified": [c["id"] for c in shown if "accepted" in c],
         "checks": shown,
         "approval": decided,
+        # an HQ export is not decided itself: the decision on the preview it was made from let it
+        # be made, and is shown here (it is checked against the chain on the preview's own row)
+        "preview_approval": None if preview_approval is None else {
+            "preview_image_id": image["parent_image_id"],
+            "decision": preview_approval["decision"],
+            "decided_by": preview_approval["decided_by"],
+            "decided_at": canonical_time(preview_approval["decided_at"]),
+        },
         "gpu_seconds": image["gpu_seconds"],
         "peak_memory_bytes": image["peak_memory_bytes"],
         "memory_kind": image["memory_kind"],
@@ -320,6 +331,8 @@ def export_records(
                 checks = _checks_of(connection, image_ids)
                 requests = _requests_of(connection, request_ids)
                 approvals = _approvals_of(connection, image_ids)
+                previews = sorted({row.parent_image_id for row in rows if row.parent_image_id})
+                preview_approvals = _approvals_of(connection, previews) if previews else {}
                 events = _events_of(connection, "image", image_ids, IMAGE_KINDS + DECISION_KINDS)
                 events.update(_events_of(connection, "request", request_ids, REQUEST_KINDS))
                 requests_checked: dict[str, tuple[list[str], bool]] = {}
@@ -329,7 +342,8 @@ def export_records(
                     standing = _checked(image, checks[row.id], request, approval, events, requests_checked)
                     decision = _first(events, row.id, DECISION_KINDS)
                     yield _record(image, checks[row.id], request, approval, standing, evidence,
-                                  _decider_name(decision, approval))
+                                  _decider_name(decision, approval),
+                                  preview_approvals.get(row.parent_image_id) if row.parent_image_id else None)
                 after = (rows[-1].created_at, rows[-1].id)
                 if len(rows) < batch:
                     return
@@ -417,6 +431,8 @@ def write_csv(records: Iterator[dict[str, Any]], out: IO[str]) -> int:
             "approval_by_name": approval.get("decided_by_name"),
             "approval_reason": approval.get("reason"),
             "approval_at": approval.get("decided_at"),
+            "preview_approval_decision": (record["preview_approval"] or {}).get("decision"),
+            "preview_approval_by": (record["preview_approval"] or {}).get("decided_by"),
             "integrity_problems": "; ".join(record["integrity_problems"]),
             "checks": json.dumps(
                 [{k: c[k] for k in ("id", "name", "status", "severity", "confidence", "message")}

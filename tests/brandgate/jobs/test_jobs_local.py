@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from brandgate.db.approvals import decide
 from brandgate.db.audit import verify_chain
+from brandgate.db.engine import make_engine
 from brandgate.db.export import export_records, verify_evidence
 from brandgate.db.models import AuditEvent
 from brandgate.errors import UserError
@@ -133,6 +134,14 @@ def test_branded_image_is_composited_and_exports_with_its_parent(
         assert event.payload["approval"]["decision"] == "approved"
         assert event.payload["approval"]["decided_by"] == "slack:T1:UMANAGER"
         assert event.payload["approval"]["reason"] == "fine for the test"
+        # and the export's audit row names the decision on its preview beside its own (none)
+        [row] = [r for r in export_records(make_engine(job_settings)) if r["image_id"] == export_row.id]
+        assert row["approval"] is None and row["parent_image_id"] == preview_row.id
+        assert row["preview_approval"] == {
+            "preview_image_id": preview_row.id, "decision": "approved", "decided_by": "slack:T1:UMANAGER",
+            "decided_at": row["preview_approval"]["decided_at"],
+        }
+        assert row["preview_approval"]["decided_at"]
 
 
 def test_resubmitting_with_the_same_key_queues_once(job_settings: Settings, records: Records) -> None:
