@@ -9,7 +9,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -34,6 +34,7 @@ class StoredArtifact:
     sha256: str
     path: Path
     size: int
+    created: bool = field(default=False, compare=False)  # written by this put, not found already there
 
 
 def _storage_error(folder: Path, exc: OSError) -> ArtifactStoreError:
@@ -114,7 +115,14 @@ class ArtifactStore:
                 handle.write(data)
         except OSError as exc:
             raise _storage_error(self.root, exc) from None
-        return StoredArtifact(digest, path, len(data))
+        return StoredArtifact(digest, path, len(data), created=True)
+
+    def discard(self, stored: StoredArtifact) -> None:
+        """Take back what `put` just wrote and no row ever came to name (the recording failed, or
+        another delivery recorded the image first), so no file is left without its row. A file that
+        was already there belongs to someone else and stays."""
+        if stored.created:
+            stored.path.unlink(missing_ok=True)
 
     def put_file(self, source: Path, suffix: str) -> StoredArtifact:
         """Store a file's bytes without holding them all in memory."""

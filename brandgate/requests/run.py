@@ -487,10 +487,19 @@ class RequestRun:
             suffix = SUFFIXES[job.brief.format]
             stored = self.parts.store.put(signed.image, suffix)
             manifest = self.parts.store.put(signed.manifest_store, ".c2pa")
-        with self._stage("recording", timings, image=True):
-            recorded = self._record_image(
-                job, item, image_id, report, final, stored.sha256, manifest.sha256, timings, composition
-            )
+        try:
+            with self._stage("recording", timings, image=True):
+                recorded = self._record_image(
+                    job, item, image_id, report, final, stored.sha256, manifest.sha256, timings, composition
+                )
+        except BaseException:
+            # The recording failed (a locked, full or lost database): take the files back when the
+            # database can say that no row names them; a commit that may have landed keeps them.
+            if self._unrecorded(image_id):
+                self._discard(stored, manifest)
+            raise
+        if not recorded:  # another delivery recorded this image first: its files are the ones named
+            self._discard(stored, manifest)
         if recorded:
             spend.add(-item.gpu_seconds, -item.cost_usd)
             self.hooks.image_recorded(report.verdict, report, job.kit.name, item.gpu_seconds, item.cost_usd)
@@ -501,6 +510,21 @@ class RequestRun:
                    "cost_usd": item.cost_usd, "finishing_s": timings.get("finishing")},
         )
         return image_id
+
+    def _unrecorded(self, image_id: str) -> bool:
+        try:
+            with self.parts.sessions() as session:
+                return session.scalar(select(Image.id).where(Image.id == image_id)) is None
+        except Exception:  # cannot tell (the database is still away): keep the files
+            log.warning("image %s: could not tell whether it was recorded; its files are kept", image_id)
+            return False
+
+    def _discard(self, *stored: Any) -> None:
+        for artifact in stored:
+            try:
+                self.parts.store.discard(artifact)
+            except OSError as exc:
+                log.warning("could not take back %s, which no row names: %s", artifact.path, exc)
 
     def _compose(
         self, job: Job, item: Produced
