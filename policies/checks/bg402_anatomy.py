@@ -75,9 +75,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from policies.check import Outcome
 from policies.detector import detect_objects
+from policies.hand_shape import ShapeJudgement, judge_shape
 from policies.hands import Face, Hand, Pose, Wrist, hand_models, models_present
 from policies.options import number, switch
 
@@ -95,6 +97,11 @@ DETECTOR_SETTING = "BRANDGATE_ANATOMY_DETECTOR"
 DEFAULT_HAND_MODELS = Path(__file__).resolve().parents[2] / "var" / "models" / "mediapipe"
 HANDS_PER_PERSON = 2
 MIN_HAND_PRESENCE = 0.5  # below it the landmark model says the palm detection is not a hand
+# A hand passes only when the landmark model is this sure of it (on the photographs of
+# tests/fixtures/photos every hand with a palm of 24 px or more scored 0.90 or more) and sure which
+# hand it is (handedness score at most 0.2 or at least 0.8: |2s - 1| ≥ 0.6).
+PASS_PRESENCE = 0.85
+HANDEDNESS_CERTAINTY = 0.6
 SAME_HAND_SHARE = 1 / 3  # landmark boxes sharing this much of the smaller are one hand found twice
 FINGERS = {
     "thumb": (1, 2, 3, 4),
@@ -138,7 +145,7 @@ def _with_hand_models(creative: Creative, folder: Path, options: Mapping[str, An
     # Hands beyond the wrists the pose placed, as MediaPipe's holistic graph looks for them;
     # one the palm detector already found is not counted twice.
     beyond = [h for h in models.hands_at_wrists(creative.rgb, wrists) if not _same_hand(h, found)]
-    outcome = judge_hands([*found, *beyond], models.faces(creative.rgb), options, poses)
+    outcome = judge_hands([*found, *beyond], models.faces(creative.rgb), options, poses, creative.rgb)
     return replace(outcome, evidence={"models": str(folder), **outcome.evidence})
 
 
@@ -167,22 +174,38 @@ def _landmark_box(hand: Hand) -> tuple[float, float, float, float]:
 
 
 def judge_hands(
-    found: Sequence[Hand], faces: Sequence[Face], options: Mapping[str, Any], poses: Sequence[Pose] | None = None
+    found: Sequence[Hand],
+    faces: Sequence[Face],
+    options: Mapping[str, Any],
+    poses: Sequence[Pose] | None = None,
+    rgb: NDArray[np.uint8] | None = None,
 ) -> Outcome:
     """The rules of the module docstring applied to what the hand, face and pose models found.
 
-    `poses` None: the pose models are not installed, so where hands should be is not known."""
+    `poses` None: the pose models are not installed, so where hands should be is not known.
+    `rgb` None: the image is not at hand, so no hand's outline can be measured (never a pass)."""
     min_presence = number(options, ID, "min_presence", 0.6)
     max_finger = number(options, ID, "max_finger_ratio", 2.0)
     max_width = number(options, ID, "max_palm_width_ratio", 1.6)
+    sure_presence = number(options, ID, "pass_presence", PASS_PRESENCE, above=0, at_most=1)
     hands = [h for h in found if h.presence >= MIN_HAND_PRESENCE]
     people = max(len(faces), len(poses or ()))
     bare_wrists = [w for pose in poses or () for w in pose.wrists if w.in_view and not _hand_at(w, hands)]
+    shapes = [
+        judge_shape(rgb, h.landmarks, max_finger, max_width)
+        if rgb is not None
+        else ShapeJudgement("unknown", "its outline was not measured (no image)", {"geometry": hand_ratios(h)})
+        for h in hands
+    ]
     evidence: dict[str, Any] = {
         "method": "hand-models",
         "hands": len(hands),
         "people": people,
-        "hand_detections": [dict(h.to_json(), **hand_ratios(h)) for h in hands],
+        "hand_detections": [
+            dict(h.to_json(), right_handed=round(h.right_handed, 3), shape=shape.verdict, why=shape.reason,
+                 **shape.measures)
+            for h, shape in zip(hands, shapes, strict=True)
+        ],  # fmt: skip
         "faces": [f.to_json() for f in faces],
         "poses": None if poses is None else [p.to_json() for p in poses],
         "wrists_without_a_hand": [w.to_json() for w in bare_wrists],
@@ -190,54 +213,51 @@ def judge_hands(
     }
     surplus = _surplus(len(hands), people) if people else None
     problems = [surplus] if surplus else []
-    for number_, hand in enumerate(hands, 1):
-        ratios = hand_ratios(hand)
+    doubts = []
+    for number_, (hand, shape) in enumerate(zip(hands, shapes, strict=True), 1):
         if hand.presence < min_presence:
             problems.append(f"hand {number_}: landmark fit not confident ({hand.presence:.2f} < {min_presence:g})")
-        long = {k: v for k, v in ratios["finger_ratios"].items() if v > max_finger}
-        if long:
-            names = ", ".join(f"{k} {v:.2f}" for k, v in long.items())
-            problems.append(f"hand {number_}: finger longer than {max_finger:g}× the palm ({names})")
-        if ratios["palm_width_ratio"] > max_width:
-            problems.append(
-                f"hand {number_}: palm {ratios['palm_width_ratio']:.2f}× wider than long (most {max_width:g})"
-            )
+        elif shape.verdict == "bad":
+            problems.append(f"hand {number_}: {shape.reason}")
+        elif shape.verdict == "unknown":
+            doubts.append(f"hand {number_} {shape.reason}")
+        elif hand.presence < sure_presence:
+            doubts.append(f"hand {number_}: landmark fit {hand.presence:.2f}, under {sure_presence:g} needed to pass")
+        elif abs(2 * hand.right_handed - 1) < HANDEDNESS_CERTAINTY:
+            doubts.append(f"hand {number_}: the model cannot tell a left hand from a right ({hand.right_handed:.2f})")
     if problems:
         return Outcome("fail", "; ".join(problems), confidence=0.6, evidence=evidence)
-    if not hands:
-        if poses is None:
-            return Outcome(
-                "unverified",
-                f"not checked: anatomy, no hand found ({_n(people, 'person', 'people')}), and without the pose "
-                "models (run `make setup`) it cannot tell whether hands are in view",
-                evidence=evidence,
-            )
-        unplaced = [f for f in faces if not any(_face_has(f, pose.nose) for pose in poses)]
-        if unplaced:
-            evidence["faces_without_a_pose"] = [f.to_json() for f in unplaced]
-            return Outcome(
-                "unverified",
-                f"not checked: hands, no hand found but {_n(len(unplaced), 'face')} with no body the pose model "
-                "could place: where those hands are is not known",
-                evidence=evidence,
-            )
-        if bare_wrists:
-            return Outcome(
-                "unverified",
-                f"not checked: hands, {_n(len(bare_wrists), 'wrist')} in view ({_n(people, 'person', 'people')}) "
-                "and no hand found beyond them: a hidden, small or malformed hand cannot be told apart",
-                evidence=evidence,
-            )
+    if poses is None:
         return Outcome(
-            "pass",
-            f"no hands found, and no wrist in the frame ({_n(people, 'person', 'people')})",
-            0.6,
-            evidence,
+            "unverified",
+            f"not checked: anatomy, {_n(len(hands), 'hand')} found ({_n(people, 'person', 'people')}), and without "
+            "the pose models (run `make setup`) it cannot tell whether hands are in view",
+            evidence=evidence,
         )
-    why = "the hand model cannot tell malformed hands from good ones"
+    unplaced = [f for f in faces if not any(_face_has(f, pose.nose) for pose in poses)]
+    if unplaced:
+        evidence["faces_without_a_pose"] = [f.to_json() for f in unplaced]
+        doubts.append(
+            f"{_n(len(unplaced), 'face')} with no body the pose model could place: where those hands are is not known"
+        )
     if bare_wrists:
-        why += f"; {_n(len(bare_wrists), 'wrist')} in view with no hand found"
-    return _no_surplus(len(hands), people, evidence, why)
+        doubts.append(
+            f"{_n(len(bare_wrists), 'wrist')} in view ({_n(people, 'person', 'people')}) and no hand found beyond "
+            "them: a hidden, small or malformed hand cannot be told apart"
+        )
+    if doubts:
+        return Outcome("unverified", "not checked: hands, " + "; ".join(doubts), evidence=evidence)
+    if not hands:
+        return Outcome(
+            "pass", f"no hands found, and no wrist in the frame ({_n(people, 'person', 'people')})", 0.6, evidence
+        )
+    return Outcome(
+        "pass",
+        f"{_n(len(hands), 'hand')} for {_n(people, 'person', 'people')}, each found beyond its wrist or by the palm "
+        "detector, its skeleton in human ranges and its outline agreeing with it; no wrist in view without a hand",
+        0.6,
+        evidence,
+    )
 
 
 def _face_has(face: Face, point: tuple[float, float]) -> bool:

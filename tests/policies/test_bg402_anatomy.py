@@ -217,15 +217,56 @@ PHOTOS = Path(__file__).resolve().parents[1] / "fixtures" / "photos"
 
 @needs_models
 @pytest.mark.parametrize(
-    ("photo", "hands"),
-    [("business-person.jpg", 2), ("sitting.jpg", 2), ("two-children.jpg", 1), ("couple-and-dog.jpg", 1),
-     ("riders.jpg", 1), ("thumb-up.jpg", 1)],
+    ("photo", "hands", "status", "why"),
+    [("business-person.jpg", 2, "pass", "2 hands for 1 person, each found"),
+     ("thumb-up.jpg", 1, "pass", "1 hand for 0 people"),
+     ("sitting.jpg", 2, "unverified", "too small to judge"),
+     ("two-children.jpg", 1, "pass", "1 hand for 2 people, each found"),
+     ("couple-and-dog.jpg", 1, "unverified", "too small to judge"),
+     ("riders.jpg", 1, "unverified", "too small to judge")],
 )  # fmt: skip
-def test_real_photographs_of_people_with_hands_never_pass(photo, hands):
+def test_real_photographs_of_people_pass_only_when_every_hand_is_judged(photo, hands, status, why):
     rgb = np.asarray(Image.open(PHOTOS / photo).convert("RGB"))
     outcome = bg402_anatomy.run(Creative(photo, rgb), None, kit("acme"), {})
-    assert outcome.status == "unverified", outcome.message
+    assert outcome.status == status, outcome.message
+    assert why in outcome.message
     assert outcome.evidence["hands"] == hands
+
+
+def _sixth_finger(rgb: np.ndarray, landmarks: np.ndarray, finger: str, degrees: float) -> np.ndarray:
+    """`rgb` with a copy of one finger turned about its base and blended in: a hand with a sixth finger."""
+    import cv2
+
+    from policies.hand_shape import FINGERS
+
+    xy = landmarks[:, :2]
+    palm = float(np.linalg.norm(xy[9] - xy[0]))
+    joints = FINGERS[finger]
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    for a, b in zip(joints, joints[1:], strict=False):
+        cv2.line(mask, tuple(int(v) for v in xy[a]), tuple(int(v) for v in xy[b]), 255, max(3, int(palm * 0.28)))
+    cv2.circle(mask, tuple(int(v) for v in xy[joints[-1]]), max(2, int(palm * 0.14)), 255, -1)
+    turn = cv2.getRotationMatrix2D((float(xy[joints[0], 0]), float(xy[joints[0], 1])), degrees, 1.0)
+    size = (rgb.shape[1], rgb.shape[0])
+    moved, moved_mask = cv2.warpAffine(rgb, turn, size), cv2.warpAffine(mask, turn, size)
+    soft = cv2.GaussianBlur(moved_mask, (5, 5), 0)[..., None] / 255.0
+    return (rgb * (1 - soft) + moved * soft).astype(np.uint8)
+
+
+@needs_models
+def test_a_clean_real_hand_passes_and_the_same_hand_with_a_sixth_finger_fails():
+    from policies.hands import hand_models
+
+    rgb = np.asarray(Image.open(PHOTOS / "thumb-up.jpg").convert("RGB"))
+    clean = bg402_anatomy.run(Creative("thumb", rgb), None, kit("acme"), {})
+    assert clean.status == "pass", clean.message
+    assert clean.evidence["hand_detections"][0]["shape"] == "good"
+    hand = next(h for h in hand_models(bg402_anatomy.DEFAULT_HAND_MODELS).hands(rgb) if h.presence >= 0.5)
+    six = _sixth_finger(rgb, hand.landmarks, "thumb", 35)
+    outcome = bg402_anatomy.run(Creative("six", six), None, kit("acme"), {})
+    assert outcome.status == "fail", outcome.message
+    assert "a finger-like outline no finger of the skeleton explains" in outcome.message
+    assert outcome.evidence["hand_detections"][0]["silhouette"]["extra_at_deg"]
 
 
 @needs_models
@@ -285,6 +326,13 @@ def _hand(presence: float = 0.95, finger: float = 1.0, width: float = 0.8):
     return Hand(Palm(0.9, (0, 0, 10, 10), np.zeros((7, 2))), presence, 0.5, points)
 
 
+def _ring_beyond_index():
+    """A hand whose ring finger starts on the far side of the index finger: no person's order."""
+    hand = _hand()
+    hand.landmarks[13:17, 0] -= 9 * 10 / 8
+    return hand
+
+
 def test_hand_ratios_are_multiples_of_the_palm():
     ratios = bg402_anatomy.hand_ratios(_hand(finger=1.2, width=0.8))
     assert ratios["finger_ratios"]["middle"] == pytest.approx(1.2)
@@ -295,19 +343,22 @@ def test_hand_ratios_are_multiples_of_the_palm():
     ("hands", "faces", "status", "message"),
     [
         ([], [], "pass", "no hands found, and no wrist in the frame (0 people)"),
-        ([_hand()], [], "unverified", "not checked: hand shapes, 1 hand for 0 people"),
-        ([_hand(), _hand()], ["face"], "unverified", "cannot tell malformed hands from good ones"),
+        ([_hand()], [], "unverified", "not checked: hands, hand 1 its outline was not measured"),
+        ([_hand(), _hand()], ["face"], "unverified", "1 face with no body the pose model could place"),
         ([_hand()] * 3, ["face"], "fail", "3 hands for 1 person: more hands than people could have"),
         ([_hand(presence=0.55)], [], "fail", "hand 1: landmark fit not confident (0.55 < 0.6)"),
         ([_hand(finger=2.3)], [], "fail", "hand 1: finger longer than 2× the palm"),
         ([_hand(width=1.8)], [], "fail", "hand 1: palm 1.80× wider than long"),
+        ([_ring_beyond_index()], [], "fail", "hand 1: finger bases out of order across the palm"),
     ],
 )
 def test_rules_on_what_the_models_found(hands, faces, status, message):
     from policies.hands import Face
 
     found_faces = [Face(0.9, (0, 0, 5, 5)) for _ in faces]
-    outcome = bg402_anatomy.judge_hands(hands, found_faces, {}, poses=[])
+    # A grey image: the skeleton's rules are measured; an outline on grey is not a hand's.
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    outcome = bg402_anatomy.judge_hands(hands, found_faces, {}, poses=[], rgb=None if status != "fail" else grey)
     assert outcome.status == status
     assert message in outcome.message
 
