@@ -48,11 +48,13 @@ RING_SAMPLES = 720
 FAR = 1.0  # palm lengths from the skeleton beyond which the crop is sure background
 WORK_PALM_PX = 64.0  # larger hands are shrunk to this palm length before the outline is cut
 BONE_TOLERANCE_DEG = 6.0  # a bone crossing this close to a run explains it
+FOREARM_DEG = 40.0
 # The measured bounds (see docs/checks-visual.md, "Anatomy (BG402)", for where they come from).
 MIN_PALM_PX = 24.0  # palm length (wrist to middle-finger base) below which the outline is too coarse
 RUN_MIN_PALMS, RUN_MAX_PALMS = 0.08, 0.45  # a finger's width on the circle, in palm lengths
 MAX_HAND_SHARE_OF_RING = 0.6  # more of a circle than this is "hand": the outline took in the background
-MIN_CONFIRMED_SHARE = 0.75  # share of the skeleton's crossings the outline must show
+MIN_CONFIRMED_SHARE = 0.75
+MAX_EXTRA = 2  # more unexplained finger-like runs than this is a ragged outline, not extra fingers  # share of the skeleton's crossings the outline must show
 
 
 @dataclass(frozen=True)
@@ -170,12 +172,16 @@ def silhouette(rgb: NDArray[np.uint8], landmarks: NDArray[np.float64]) -> Silhou
         shares.append(float(on.mean()))
         finger_angles = _bone_crossings(xy, centre, radius, FINGER_BONES)
         bone_angles = [*finger_angles, *_bone_crossings(xy, centre, radius, WRIST_BONES, forearm=True)]
+        away = xy[0] - centre
+        wrist_at = math.degrees(math.atan2(away[1], away[0])) % 360
         runs = _runs(on)
         listed, odd = [], []
         for start, length in runs:
             mid = (start + length / 2) * 360 / RING_SAMPLES % 360
             half = length * 180 / RING_SAMPLES + BONE_TOLERANCE_DEG
-            explained = any(_angle_gap(mid, b) <= half for b in bone_angles)
+            # The forearm (or a sleeve) leaves the crop within FOREARM_DEG of the wrist's direction,
+            # which bends away from the palm's own line.
+            explained = any(_angle_gap(mid, b) <= half for b in bone_angles) or _angle_gap(mid, wrist_at) <= FOREARM_DEG
             width = 2 * math.pi * radius * length / RING_SAMPLES / palm
             listed.append({"at_deg": round(mid, 1), "width_palms": round(width, 3), "explained": explained})
             if not explained and RUN_MIN_PALMS <= width <= RUN_MAX_PALMS:
@@ -191,7 +197,9 @@ def silhouette(rgb: NDArray[np.uint8], landmarks: NDArray[np.float64]) -> Silhou
     extra = [a for a in unexplained[0] if any(_angle_gap(a, b) <= 2 * BONE_TOLERANCE_DEG for b in unexplained[1])]
     share = confirmed / crossings if crossings else 1.0
     unclear = None
-    if max(shares) > MAX_HAND_SHARE_OF_RING:
+    if len(extra) > MAX_EXTRA:
+        unclear = f"its outline is ragged ({len(extra)} finger-like runs no finger explains: the background, not fingers)"
+    elif max(shares) > MAX_HAND_SHARE_OF_RING:
         unclear = f"its outline is not separable from the background ({max(shares):.0%} of a circle round the palm)"
     elif share < MIN_CONFIRMED_SHARE:
         unclear = f"its outline confirms {share:.0%} of the fingers the landmarks place (at least {MIN_CONFIRMED_SHARE:.0%})"

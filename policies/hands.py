@@ -253,24 +253,28 @@ class HandModels:
         return [self._landmarks(rgb, palm) for palm in palms]
 
     def palms(self, rgb: NDArray[np.uint8]) -> list[Palm]:
-        tensor, unletter = _letterbox(rgb, PALM_SIZE)
-        raw_boxes, raw_scores = self._invoke(self._palm, tensor[None])
-        found = _decode(raw_boxes[0], raw_scores[0, :, 0], self._palm_anchors, PALM_SIZE, 7, PALM_MIN_SCORE)
+        """Palms in the whole image and in its overlapping tiles (see `_tiles`), merged."""
         palms = []
-        for score, box, points in found:
-            (x0, y0), (x1, y1) = unletter(np.array([box[:2], box[2:]]))
-            palms.append(Palm(score, (x0, y0, x1, y1), unletter(points)))
-        return palms
+        for (left, top), part in _tiles(rgb, PALM_SIZE):
+            tensor, unletter = _letterbox(part, PALM_SIZE)
+            raw_boxes, raw_scores = self._invoke(self._palm, tensor[None])
+            found = _decode(raw_boxes[0], raw_scores[0, :, 0], self._palm_anchors, PALM_SIZE, 7, PALM_MIN_SCORE)
+            for score, box, points in found:
+                (x0, y0), (x1, y1) = unletter(np.array([box[:2], box[2:]]))
+                palms.append(Palm(score, (x0 + left, y0 + top, x1 + left, y1 + top), unletter(points) + (left, top)))
+        return _merged(palms)
 
     def faces(self, rgb: NDArray[np.uint8]) -> list[Face]:
-        tensor, unletter = _letterbox(rgb, FACE_SIZE)
-        raw_boxes, raw_scores = self._invoke(self._face, (tensor * 2.0 - 1.0)[None])
-        found = _decode(raw_boxes[0], raw_scores[0, :, 0], self._face_anchors, FACE_SIZE, 6, FACE_MIN_SCORE)
+        """Faces in the whole image and in its overlapping tiles (see `_tiles`), merged."""
         faces = []
-        for score, box, _ in found:
-            (x0, y0), (x1, y1) = unletter(np.array([box[:2], box[2:]]))
-            faces.append(Face(score, (x0, y0, x1, y1)))
-        return faces
+        for (left, top), part in _tiles(rgb, FACE_SIZE):
+            tensor, unletter = _letterbox(part, FACE_SIZE)
+            raw_boxes, raw_scores = self._invoke(self._face, (tensor * 2.0 - 1.0)[None])
+            found = _decode(raw_boxes[0], raw_scores[0, :, 0], self._face_anchors, FACE_SIZE, 6, FACE_MIN_SCORE)
+            for score, box, _ in found:
+                (x0, y0), (x1, y1) = unletter(np.array([box[:2], box[2:]]))
+                faces.append(Face(score, (x0 + left, y0 + top, x1 + left, y1 + top)))
+        return _merged(faces)
 
     def _landmarks(self, rgb: NDArray[np.uint8], palm: Palm) -> Hand:
         wrist, middle = palm.keypoints[0], palm.keypoints[2]
@@ -318,6 +322,41 @@ def hand_models(folder: Path) -> HandModels:
         if key not in _models:
             _models[key] = HandModels(folder)
         return _models[key]
+
+
+def _tiles(rgb: NDArray[np.uint8], size: int) -> list[tuple[tuple[int, int], NDArray[np.uint8]]]:
+    """The whole image, then (when its long side is over twice `size`) 2×2 tiles overlapping by a
+    third, each seen by the detector at `size`²: a hand or face too small for the whole image
+    letterboxed to 192 px is twice as large in a tile."""
+    h, w = rgb.shape[:2]
+    parts = [((0, 0), rgb)]
+    if max(h, w) <= 2 * size:
+        return parts
+    tile_w, tile_h = min(w, round(w * 0.6)), min(h, round(h * 0.6))
+    for top in (0, h - tile_h):
+        for left in (0, w - tile_w):
+            parts.append(((left, top), rgb[top : top + tile_h, left : left + tile_w]))
+    return parts
+
+
+def _merged(found: list[Any]) -> list[Any]:
+    """Detections (with `score` and `box`) from the image and its tiles, one kept per place: the
+    best scored of those whose boxes overlap by more than NMS_OVERLAP, or of which one holds most
+    of the other (a tile cuts a hand or face its neighbour sees whole)."""
+    kept: list[Any] = []
+    for item in sorted(found, key=lambda d: -d.score):
+        box = np.array(item.box)
+        if not any(_iou(box, np.array(k.box)) > NMS_OVERLAP or _held(box, np.array(k.box)) for k in kept):
+            kept.append(item)
+    return kept
+
+
+def _held(a: NDArray[np.float64], b: NDArray[np.float64]) -> bool:
+    """Whether most (60 %) of the smaller of two boxes lies inside the other."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return bool(smaller > 0 and ix * iy >= 0.6 * smaller)
 
 
 def _upright(start: NDArray[np.float64], end: NDArray[np.float64]) -> float:

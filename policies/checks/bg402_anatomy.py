@@ -102,6 +102,7 @@ MIN_HAND_PRESENCE = 0.5  # below it the landmark model says the palm detection i
 # hand it is (handedness score at most 0.2 or at least 0.8: |2s - 1| ≥ 0.6).
 PASS_PRESENCE = 0.85
 HANDEDNESS_CERTAINTY = 0.6
+MAX_FINGER_RATIO = 2.3
 SAME_HAND_SHARE = 1 / 3  # landmark boxes sharing this much of the smaller are one hand found twice
 FINGERS = {
     "thumb": (1, 2, 3, 4),
@@ -141,12 +142,22 @@ def _with_hand_models(creative: Creative, folder: Path, options: Mapping[str, An
     models = hand_models(folder)
     poses = models.poses(creative.rgb) if models.has_pose else None
     wrists = [w for pose in poses or () for w in pose.wrists if w.in_view]
-    found = models.hands(creative.rgb)
+    found = _one_each(models.hands(creative.rgb))
     # Hands beyond the wrists the pose placed, as MediaPipe's holistic graph looks for them;
     # one the palm detector already found is not counted twice.
     beyond = [h for h in models.hands_at_wrists(creative.rgb, wrists) if not _same_hand(h, found)]
     outcome = judge_hands([*found, *beyond], models.faces(creative.rgb), options, poses, creative.rgb)
     return replace(outcome, evidence={"models": str(folder), **outcome.evidence})
+
+
+def _one_each(hands: Sequence[Hand]) -> list[Hand]:
+    """One hand per place: the palm detector sees the image whole and in tiles, and two of its
+    palms can frame one hand; the landmark fit with the higher presence is kept."""
+    kept: list[Hand] = []
+    for hand in sorted(hands, key=lambda h: -h.presence):
+        if not _same_hand(hand, kept):
+            kept.append(hand)
+    return kept
 
 
 def _same_hand(hand: Hand, others: Sequence[Hand]) -> bool:
@@ -185,7 +196,7 @@ def judge_hands(
     `poses` None: the pose models are not installed, so where hands should be is not known.
     `rgb` None: the image is not at hand, so no hand's outline can be measured (never a pass)."""
     min_presence = number(options, ID, "min_presence", 0.6)
-    max_finger = number(options, ID, "max_finger_ratio", 2.0)
+    max_finger = number(options, ID, "max_finger_ratio", MAX_FINGER_RATIO)
     max_width = number(options, ID, "max_palm_width_ratio", 1.6)
     sure_presence = number(options, ID, "pass_presence", PASS_PRESENCE, above=0, at_most=1)
     hands = [h for h in found if h.presence >= MIN_HAND_PRESENCE]
@@ -239,6 +250,11 @@ def judge_hands(
         evidence["faces_without_a_pose"] = [f.to_json() for f in unplaced]
         doubts.append(
             f"{_n(len(unplaced), 'face')} with no body the pose model could place: where those hands are is not known"
+        )
+    if hands and not poses:
+        doubts.append(
+            f"{_n(len(hands), 'hand')} and no body the pose model could place: whether the person's other hand is "
+            "in view is not known"
         )
     if bare_wrists:
         doubts.append(
