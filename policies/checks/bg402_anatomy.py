@@ -230,6 +230,8 @@ def judge_hands(
             problems.append(f"hand {number_}: landmark fit not confident ({hand.presence:.2f} < {min_presence:g})")
         elif shape.verdict == "bad":
             problems.append(f"hand {number_}: {shape.reason}")
+        elif shape.verdict == "odd":
+            doubts.append(f"hand {number_}: {shape.reason}")
         elif shape.verdict == "unknown":
             doubts.append(f"hand {number_} {shape.reason}")
         elif hand.presence < sure_presence:

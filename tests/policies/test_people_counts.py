@@ -36,9 +36,19 @@ def test_people_on_real_photographs_are_counted_without_a_detector(photo: str, p
     right = _count(photo, {"person": people})
     assert right.status == "pass", right.message
     assert right.evidence["method"] == "people (face and pose models)" and right.evidence["counted"] == people
-    wrong = _count(photo, {"person": people + 1})
-    assert wrong.status == "fail"
-    assert f"the brief asks for {people + 1} (person: {people + 1}), the image shows {people}" in wrong.message
+    fewer = _count(photo, {"person": people + 1})
+    if len(right.evidence["poses"]) >= people:
+        assert fewer.status == "fail"
+        assert f"the brief asks for {people + 1} (person: {people + 1}), the image shows {people}" in fewer.message
+    else:
+        # Fewer people than asked, and the pose model does not place a body for each face: a person
+        # the detectors missed is as likely as one the image lacks.
+        assert fewer.status == "unverified", fewer.message
+        assert "the pose model places only" in fewer.message
+    if people > 1:
+        more = _count(photo, {"person": people - 1})
+        assert more.status == "fail"
+        assert f"the brief asks for {people - 1} (person: {people - 1}), the image shows {people}" in more.message
 
 
 def test_several_people_nouns_are_compared_as_one_total() -> None:
