@@ -14,6 +14,7 @@ from policies.brief import Brief
 from policies.checks import bg401_object_counts, bg402_anatomy
 from policies.creative import Creative
 from policies.hands import models_present, pose_models_present
+from tests.policies.hand_edits import sixth_finger
 
 RED, GREEN, GREY = (255, 0, 0), (0, 255, 0), (128, 128, 128)
 
@@ -233,26 +234,6 @@ def test_real_photographs_of_people_pass_only_when_every_hand_is_judged(photo, h
     assert outcome.evidence["hands"] == hands
 
 
-def _sixth_finger(rgb: np.ndarray, landmarks: np.ndarray, finger: str, degrees: float) -> np.ndarray:
-    """`rgb` with a copy of one finger turned about its base and blended in: a hand with a sixth finger."""
-    import cv2
-
-    from policies.hand_shape import FINGERS
-
-    xy = landmarks[:, :2]
-    palm = float(np.linalg.norm(xy[9] - xy[0]))
-    joints = FINGERS[finger]
-    mask = np.zeros(rgb.shape[:2], np.uint8)
-    for a, b in zip(joints, joints[1:], strict=False):
-        cv2.line(mask, tuple(int(v) for v in xy[a]), tuple(int(v) for v in xy[b]), 255, max(3, int(palm * 0.28)))
-    cv2.circle(mask, tuple(int(v) for v in xy[joints[-1]]), max(2, int(palm * 0.14)), 255, -1)
-    turn = cv2.getRotationMatrix2D((float(xy[joints[0], 0]), float(xy[joints[0], 1])), degrees, 1.0)
-    size = (rgb.shape[1], rgb.shape[0])
-    moved, moved_mask = cv2.warpAffine(rgb, turn, size), cv2.warpAffine(mask, turn, size)
-    soft = cv2.GaussianBlur(moved_mask, (5, 5), 0)[..., None] / 255.0
-    return (rgb * (1 - soft) + moved * soft).astype(np.uint8)
-
-
 @needs_models
 def test_a_clean_real_hand_passes_and_the_same_hand_with_a_sixth_finger_fails():
     from policies.hands import hand_models
@@ -271,7 +252,7 @@ def test_a_clean_real_hand_passes_and_the_same_hand_with_a_sixth_finger_fails():
     # the skeleton does not explain (an unverified doubt, not a fail: another hand's finger beside
     # this one reads the same).
     for degrees in (-30, 45):
-        six = _sixth_finger(rgb, hand.landmarks, "thumb", degrees)
+        six = sixth_finger(rgb, hand.landmarks, "thumb", degrees)
         outcome = bg402_anatomy.run(Creative("six", six), None, kit("acme"), {})
         assert outcome.status == "unverified", outcome.message
         assert "a finger-like outline no finger of the skeleton explains" in outcome.message
@@ -282,7 +263,7 @@ def test_a_clean_real_hand_passes_and_the_same_hand_with_a_sixth_finger_fails():
         (h for h in hand_models(bg402_anatomy.DEFAULT_HAND_MODELS).hands(business) if h.presence >= 0.5),
         key=lambda h: float(np.linalg.norm(h.landmarks[9, :2] - h.landmarks[0, :2])),
     )
-    six = _sixth_finger(business, business_hand.landmarks, "index", 45)
+    six = sixth_finger(business, business_hand.landmarks, "index", 45)
     outcome = bg402_anatomy.run(Creative("six", six), None, kit("acme"), {})
     assert outcome.status != "pass", outcome.message
 
