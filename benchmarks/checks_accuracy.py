@@ -340,7 +340,8 @@ def photo_set(rounds: int, only: set[str], held_out: bool) -> None:
         gaps.append(f"{hands['silent']} silent BG402 passes")
     print(f"people-count accuracy (BG401, person: N): right {_rate(people['right'], people['images'])}, "
           f"unverified {_rate(people['unverified'], people['images'])}, "
-          f"wrong {_rate(people['wrong'], people['images'])} ({_met(not people['wrong'])}: a wrong count is a false flag)")
+          f"wrong {_rate(people['wrong'], people['images'])} "
+          f"({_met(not people['wrong'])}: a wrong count is a false flag)")
     if people["wrong"]:
         gaps.append(f"{people['wrong']} wrong people counts")
     print("aims met" if not gaps else "aims not met: " + "; ".join(gaps))

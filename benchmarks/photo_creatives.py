@@ -7,7 +7,8 @@
 
 The photographs are tests/fixtures/photos (people with hands, from google-ai-edge/mediapipe-samples;
 SOURCES.md there says what each shows) and, kept apart, tests/fixtures/photos/held-out (15
-photographs from four other repositories, labelled by eye, on which nothing was tuned). None of them set a threshold: BG301's were set on seed 1
+photographs from four other repositories, labelled by eye, on which nothing was tuned).
+None of them set a threshold: BG301's were set on seed 1
 of benchmarks/evalset.py and on the scikit-image photographs of benchmarks/photoset.py; BG402's
 wrist search and BG401's people counts take MediaPipe's own settings, and were looked at on these
 photographs while they were written (so the hand and people figures are not held-out figures).

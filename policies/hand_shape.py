@@ -55,11 +55,11 @@ BONE_TOLERANCE_DEG = 6.0  # a bone crossing this close to a run explains it
 FOREARM_DEG = 40.0
 # The measured bounds (see docs/checks-visual.md, "Anatomy (BG402)", for where they come from).
 MIN_PALM_PX = 24.0  # palm length (wrist to middle-finger base) below which the outline is too coarse
+# A finger's width on the circle, in palm lengths (measured on tests/fixtures/photos).
 RUN_MIN_PALMS, RUN_MAX_PALMS = 0.08, 0.45
-FINGER_WIDTH_PALMS = 0.45  # the widest one finger's run measured on tests/fixtures/photos  # a finger's width on the circle, in palm lengths
 MAX_HAND_SHARE_OF_RING = 0.6  # more of a circle than this is "hand": the outline took in the background
 MIN_CONFIRMED_SHARE = 0.75
-MAX_EXTRA = 2  # more unexplained finger-like runs than this is a ragged outline, not extra fingers  # share of the skeleton's crossings the outline must show
+MAX_EXTRA = 2  # more unexplained finger-like runs: a ragged outline, not extra fingers
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,10 @@ def judge_shape(
         # Not a fail: a finger of another hand beside this one, which the palm detector missed,
         # reads the same (tests/fixtures/photos/two-thumbs-up.jpg), so it is a doubt, never a pass.
         return ShapeJudgement(
-            "odd", f"a finger-like outline no finger of the skeleton explains (at {angles}): a sixth finger, or another hand's", measures
+            "odd",
+            f"a finger-like outline no finger of the skeleton explains (at {angles}): "
+            "a sixth finger, or another hand's",
+            measures,
         )
     if outline.unclear:
         return ShapeJudgement("unknown", outline.unclear, measures)
@@ -119,14 +122,18 @@ def skeleton_anomalies(landmarks: NDArray[np.float64], max_finger: float, max_wi
     problems = []
     long = {k: v for k, v in fingers.items() if v > max_finger}
     if long:
-        problems.append(f"finger longer than {max_finger:g}× the palm ({', '.join(f'{k} {v:.2f}' for k, v in long.items())})")
+        problems.append(
+            f"finger longer than {max_finger:g}× the palm ({', '.join(f'{k} {v:.2f}' for k, v in long.items())})"
+        )
     if width > max_width:
         problems.append(f"palm {width:.2f}× wider than long (most {max_width:g})")
     # Finger order: the bases of index, middle, ring and little finger lie in that order across the
     # palm (2-D, along the index→little direction); a swapped pair is a hand no person has.
     across = points[17, :2] - points[5, :2]
     norm = float(np.linalg.norm(across))
-    order = [float(np.dot(points[i, :2] - points[5, :2], across) / (norm * norm)) if norm else 0.0 for i in (5, 9, 13, 17)]
+    order = [
+        float(np.dot(points[i, :2] - points[5, :2], across) / (norm * norm)) if norm else 0.0 for i in (5, 9, 13, 17)
+    ]
     if norm and any(b < a - 0.15 for a, b in pairwise(order)):
         problems.append("finger bases out of order across the palm")
     measures = {
@@ -162,7 +169,7 @@ def silhouette(rgb: NDArray[np.uint8], landmarks: NDArray[np.float64]) -> Silhou
     palm = float(np.linalg.norm(xy[9] - xy[0]))
     if palm > WORK_PALM_PX:  # GrabCut's time grows with the crop; the outline needs no more detail
         factor = WORK_PALM_PX / palm
-        rgb = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        rgb = np.asarray(cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), np.uint8)
         xy, palm = xy * factor, WORK_PALM_PX
     centre = xy[list(PALM_POINTS)].mean(axis=0)
     mask, origin = _cut_out(rgb, xy, palm)
@@ -213,31 +220,35 @@ def silhouette(rgb: NDArray[np.uint8], landmarks: NDArray[np.float64]) -> Silhou
     share = confirmed / crossings if crossings else 1.0
     unclear = None
     if len(extra) > MAX_EXTRA:
-        unclear = f"its outline is ragged ({len(extra)} finger-like runs no finger explains: the background, not fingers)"
+        unclear = (
+            f"its outline is ragged ({len(extra)} finger-like runs no finger explains: the background, not fingers)"
+        )
     elif max(shares) > MAX_HAND_SHARE_OF_RING:
         unclear = f"its outline is not separable from the background ({max(shares):.0%} of a circle round the palm)"
     elif share < MIN_CONFIRMED_SHARE:
-        unclear = f"its outline confirms {share:.0%} of the fingers the landmarks place (at least {MIN_CONFIRMED_SHARE:.0%})"
+        unclear = (
+            f"its outline confirms {share:.0%} of the fingers the landmarks place (at least {MIN_CONFIRMED_SHARE:.0%})"
+        )
     return Silhouette(circles, extra if unclear is None else [], unclear, share)
 
 
-def _cut_out(
-    rgb: NDArray[np.uint8], xy: NDArray[np.float64], palm: float
-) -> tuple[NDArray[np.bool_], tuple[int, int]]:
-    """GrabCut of the crop around the skeleton: palm sure hand, bones likely hand, far away background."""
+def _cut_out(rgb: NDArray[np.uint8], xy: NDArray[np.float64], palm: float) -> tuple[NDArray[np.bool_], tuple[int, int]]:
+    """GrabCut of the crop round the skeleton: palm sure hand, bones likely hand, far off background."""
     h, w = rgb.shape[:2]
     margin = 1.6 * palm
     x0, y0 = max(0, int(xy[:, 0].min() - margin)), max(0, int(xy[:, 1].min() - margin))
     x1, y1 = min(w, int(xy[:, 0].max() + margin) + 1), min(h, int(xy[:, 1].max() + margin) + 1)
-    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1])
+    crop: NDArray[np.uint8] = np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1])
     local = (xy - (x0, y0)).astype(np.int32)
     thick = max(2, round(palm * 0.12))
-    seeds = np.full(crop.shape[:2], cv2.GC_PR_BGD, np.uint8)
+    seeds: NDArray[np.uint8] = np.full(crop.shape[:2], cv2.GC_PR_BGD, np.uint8)
     # Sure background only far from every bone (a palm length): a finger the landmark model did
     # not place lies beside the others and must be free to join the hand.
     near = np.zeros(crop.shape[:2], np.uint8)
     for a, b in BONES:
-        cv2.line(near, tuple(int(v) for v in local[a]), tuple(int(v) for v in local[b]), 1, max(3, round(palm * 2 * FAR)))
+        cv2.line(
+            near, tuple(int(v) for v in local[a]), tuple(int(v) for v in local[b]), 1, max(3, round(palm * 2 * FAR))
+        )
     seeds[near == 0] = cv2.GC_BGD
     for a, b in BONES:
         cv2.line(seeds, tuple(int(v) for v in local[a]), tuple(int(v) for v in local[b]), cv2.GC_PR_FGD, thick)
@@ -245,7 +256,8 @@ def _cut_out(
     if not (seeds == cv2.GC_BGD).any() or crop.shape[0] < 8 or crop.shape[1] < 8:
         return np.zeros(crop.shape[:2], bool), (x0, y0)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(crop, seeds, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
+    # The rectangle is ignored when GrabCut starts from the mask.
+    cv2.grabCut(crop, seeds, (0, 0, crop.shape[1], crop.shape[0]), bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
     hand = ((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)).astype(np.uint8)
     hand = cv2.morphologyEx(hand, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     return hand.astype(bool), (x0, y0)

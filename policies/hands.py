@@ -264,7 +264,8 @@ class HandModels:
             found = _decode(raw_boxes[0], raw_scores[0, :, 0], self._palm_anchors, PALM_SIZE, 7, PALM_MIN_SCORE)
             for score, box, points in found:
                 (x0, y0), (x1, y1) = unletter(np.array([box[:2], box[2:]]))
-                palms.append(Palm(score, (x0 + left, y0 + top, x1 + left, y1 + top), unletter(points) + (left, top)))
+                shift = np.array((left, top))
+                palms.append(Palm(score, (x0 + left, y0 + top, x1 + left, y1 + top), unletter(points) + shift))
         return _merged(palms)
 
     def faces(self, rgb: NDArray[np.uint8]) -> list[Face]:

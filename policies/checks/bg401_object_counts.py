@@ -19,7 +19,10 @@ Three ways of counting, chosen in this order:
    women. `unverified` where the detectors cannot resolve the people: two faces overlapping,
    a face cut by the frame, a pose that meets none of the faces found,
    or more hands in view (palm detector) than the people found could have (someone cut by the
-   frame, an arm reaching in).
+   frame, an arm reaching in), or fewer faces than asked while the pose model places fewer
+   bodies than faces (the two models disagree on who is there: a person the detectors missed is
+   as likely as one the image lacks, and a wrong "fewer" is a false flag). Faces are looked for
+   in the whole image and in 2×2 overlapping tiles (policies/hands.py).
 3. *Classical segmentation of flat graphics*, otherwise, and only on a flat graphic: the image
    is split into regions of smooth colour separated by sharp edges (connected components after
    edge detection); the candidates are compact, solid, flat-coloured shapes that are not the

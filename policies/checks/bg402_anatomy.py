@@ -8,6 +8,8 @@ the landmark model confirms (hand presence ≥ 0.5), or a hand the landmark mode
 square beyond a wrist the pose model placed (as MediaPipe's holistic graph looks for hands),
 counted once where both find it; a person is a face or a pose, whichever finds more.
 
+The palm and face detectors also look in 2×2 overlapping tiles of a large image (policies/hands.py).
+
 Rules (each a `fail`):
 
 1. **Surplus hands**: more than two hands per person, when at least one face is found.
@@ -15,49 +17,51 @@ Rules (each a `fail`):
 2. **Landmark fit not confident**: a confirmed hand whose presence score is under
    `min_presence` (0.6). On 40 real photographs of hands (MediaPipe's gesture-recogniser test
    images) every hand scored 0.70 or more.
-3. **Geometry outside human ranges**: a finger (sum of its three 3-D segments, from the
-   landmarks) longer than `max_finger_ratio` (2.0) times the palm (wrist to middle-finger base),
-   or the palm wider (index to little-finger base) than `max_palm_width_ratio` (1.6) times it.
-   Where the bounds come from: the largest ratios on those 40 photographs are 1.68 (a finger)
-   and 1.33 (palm width), with fingers straight at the camera and hands turned edge-on; the
-   bounds add about 20 %. They are measured, not anthropometric norms, and deliberately wide.
+3. **Skeleton outside human ranges** (policies/hand_shape.py): a finger (sum of its three 3-D
+   segments) longer than `max_finger_ratio` (2.3) times the palm (wrist to middle-finger base),
+   the palm wider (index to little-finger base) than `max_palm_width_ratio` (1.6) times it, or
+   the index, middle, ring and little-finger bases out of order across the palm. The largest
+   ratios on those 40 photographs are 1.68 (a finger) and 1.33 (palm width); a real hand on
+   tests/fixtures/photos/two-children.jpg, found through a tile, measured 2.06.
 
-What it cannot do, measured: it does not tell malformed hands from good ones. Hands stretched
-to twice their width or height, squashed, or given a repeated band of fingers get presence
-0.66–1.0 and finger ratios inside the real range: the landmark model fits a plausible hand to
-whatever it is shown. So when hands are found and no rule fails, BG402 is `unverified`
-("hand shapes not verifiable"), never `pass`; it passes only an image in which no hand is
-found. Palm detections the landmark model rejects (presence < 0.5) are listed in the evidence
-and do not fail: on real photographs they are collars, faces and knuckles as often as hands.
-The palm detector sees the whole image at 192×192, so small hands are missed: it found no hand
-in 5 of the 40 photographs; the wrists the pose model places are where they are looked for again.
-People are faces and poses: the pose detector finds a person seen from behind, who has no face.
+Judging a hand: the landmark model fits a plausible hand to whatever it is shown, so a hand is
+judged **good** only with a second measure from the pixels: its GrabCut outline, read on two
+circles round the palm, agrees with the skeleton (no finger-like run the bones do not explain,
+at least 75 % of the bones' crossings confirmed, the outline separable from the background), the
+fit is sure (presence ≥ `pass_presence`, 0.85; handedness score ≤ 0.2 or ≥ 0.8) and the palm is at
+least 24 px long. See policies/hand_shape.py and docs/checks-visual.md for what it catches.
+
+Outcomes: `pass` when every hand found is good, every wrist the pose places in view has a hand
+beyond it, every face found belongs to a pose (a face whose body the pose model did not place,
+as in a close-up, leaves its hands' place unknown), and hands found belong to a body the pose
+placed; with no hand found, `pass` only where the pose says no hand is in the frame (no person,
+or every wrist outside the image or absent from it: the pose model's presence, under 0.5).
+`fail` on a rule above. `unverified`, naming each reason: a hand too small (palm under 24 px) or
+unclear to judge, an outline showing a finger the skeleton does not explain (a sixth finger, or
+another hand's finger beside it: the outline cannot tell them apart, so it is a doubt, not a
+fail), a wrist in view with no hand found beyond it ("2 wrists in view (1 person) and no hand
+found beyond them": scikit-image's astronaut holds her helmet with both hands, which the palm
+detector misses), a hand whose body the pose model did not place, no pose models installed, or
+no models and no detector ("not checked: anatomy, ..."). Palm detections the landmark model
+rejects (presence < 0.5) are listed in the evidence and do not fail: on real photographs they are
+collars, faces and knuckles as often as hands. People are faces and poses, whichever finds more:
+the pose detector finds a person seen from behind, who has no face.
 
 The zero-shot detector folder is still an option: `detector:` (or the `BRANDGATE_ANATOMY_DETECTOR`,
 else `BRANDGATE_COUNTS_DETECTOR`, setting) names a transformers OWL-ViT/OWLv2 folder asked for
 "a photo of a hand" and "a photo of a person"; rule 1 applies to its boxes (people from it, not
 faces), and hands without people are `unverified` unless `fail_hands_without_people: true`.
 
-"No hands found" is a pass only where the pose says no hand is in the frame: no person, or
-every wrist outside the image or absent from it (the pose model's presence, under 0.5), and
-every face found belongs to a pose (a face whose body the pose model did not find, as in a
-close-up, leaves its hands' place unknown: `unverified`). A
-wrist in view with no hand found beyond it is `unverified` ("2 wrists in view (1 person) and no
-hand found beyond them"): scikit-image's astronaut holds her helmet with both hands, which the
-palm detector misses. Without the pose models, no hand found is `unverified` too.
-
-Outcomes: `pass` (no hand found and no wrist in the frame); `fail` (a rule above); `unverified`
-(a wrist in view with no hand, hands found that it cannot judge, or no models installed and
-no detector: "not checked: anatomy, ..."); `skip` only with
-`only_when_prompted: true` and a prompt that names no people or hands (a word list: person,
-people, man, woman, hand, ...). The prompt is not trusted by default: a generated image can
-show people the prompt never asked for, and those are the hands that go wrong.
+`skip` only with `only_when_prompted: true` and a prompt that names no people or hands (a word
+list: person, people, man, woman, hand, ...). The prompt is not trusted by default: a generated
+image can show people the prompt never asked for, and those are the hands that go wrong.
 
 Options (policy.yaml, under BG402):
 
 - `hand_models`: folder of the MediaPipe models (default: the `hand_models_dir` setting, else
   `var/models/mediapipe`).
-- `min_presence` (0.6), `max_finger_ratio` (2.0), `max_palm_width_ratio` (1.6): rules 2 and 3.
+- `min_presence` (0.6), `max_finger_ratio` (2.3), `max_palm_width_ratio` (1.6): rules 2 and 3.
+- `pass_presence` (0.85): the landmark fit from which a hand can be judged good.
 - `detector`: path to a zero-shot detector folder (then it is used instead of the hand models).
 - `detector_threshold` (0.3): detection score from which a hand or person counts (detector).
 - `fail_hands_without_people` (false): fail when hands are found and no person is (detector).
@@ -213,10 +217,15 @@ def judge_hands(
         "hands": len(hands),
         "people": people,
         "hand_detections": [
-            dict(h.to_json(), right_handed=round(h.right_handed, 3), shape=shape.verdict, why=shape.reason,
-                 **shape.measures)
+            dict(
+                h.to_json(),
+                right_handed=round(h.right_handed, 3),
+                shape=shape.verdict,
+                why=shape.reason,
+                **shape.measures,
+            )
             for h, shape in zip(hands, shapes, strict=True)
-        ],  # fmt: skip
+        ],
         "faces": [f.to_json() for f in faces],
         "poses": None if poses is None else [p.to_json() for p in poses],
         "wrists_without_a_hand": [w.to_json() for w in bare_wrists],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import cv2
 import numpy as np
 
@@ -14,7 +16,7 @@ def sixth_finger(rgb: np.ndarray, landmarks: np.ndarray, finger: str, degrees: f
     palm = float(np.linalg.norm(xy[9] - xy[0]))
     joints = FINGERS[finger]
     mask = np.zeros(rgb.shape[:2], np.uint8)
-    for a, b in zip(joints, joints[1:], strict=False):
+    for a, b in pairwise(joints):
         cv2.line(mask, tuple(int(v) for v in xy[a]), tuple(int(v) for v in xy[b]), 255, max(3, int(palm * 0.28)))
     cv2.circle(mask, tuple(int(v) for v in xy[joints[-1]]), max(2, int(palm * 0.14)), 255, -1)
     turn = cv2.getRotationMatrix2D((float(xy[joints[0], 0]), float(xy[joints[0], 1])), degrees, 1.0)
