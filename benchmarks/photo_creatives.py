@@ -18,6 +18,7 @@ Every item is a pure function of its index: the same pixels every run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,9 @@ PHOTO_DEFECTS: dict[str, str] = {
     "banned_word_painted": "BG103",  # a banned word the model painted into the picture
     "no_logo": "BG201",
     "off_palette_plate": "BG301",
+    "sixth_finger": "BG402",  # a copy of a finger turned beside it, on the largest hand BG402 can judge
 }
+SIXTH_FINGER_TURN = (35.0, -35.0)  # degrees about the finger's base, by round
 HEADLINES = {
     "acme": ("Fresh Deals Friday", "Summer Harvest Sale"),
     "nordwind": ("Ready For The Peaks", "New Trail Collection"),
@@ -120,6 +123,8 @@ class PhotoCreative:
             image = _off_palette_plate(image, placements, OFF_PALETTE[self.kit_name])
         elif self.defect == "banned_word_painted":
             image = _painted_text(image, BANNED_PAINTED[self.kit_name], str(k.font_path("body")))
+        elif self.defect == "sixth_finger":
+            image = Image.fromarray(_with_sixth_finger(np.asarray(image, np.uint8), self.index))
         return np.asarray(image, dtype=np.uint8).copy(), placements
 
 
@@ -133,6 +138,8 @@ def photo_creatives(rounds: int = 2, held_out: bool = False) -> list[PhotoCreati
             for kit_name in ("acme", "nordwind"):
                 items.append(_item(len(items), photo, kit_name, None, round_ + number, held_out))
             for d, defect in enumerate(PHOTO_DEFECTS):
+                if defect == "sixth_finger" and not (HELD_OUT_TRUTH if held_out else PHOTO_TRUTH)[photo][1]:
+                    continue
                 kit_name = ("acme", "nordwind")[(number + d + round_) % 2]
                 items.append(_item(len(items), photo, kit_name, defect, round_ + number + d, held_out))
     return items
@@ -165,6 +172,45 @@ def _fitting(photo: str, held_out: bool, size: tuple[int, int]) -> tuple[int, in
     if width >= height:
         return long_side, max(8, round(long_side * height / width / 8) * 8)
     return max(8, round(long_side * width / height / 8) * 8), long_side
+
+
+class NoHandToEdit(Exception):
+    """The composite shows no hand large enough (palm ≥ 24 px) to give a sixth finger."""
+
+
+def _with_sixth_finger(rgb: NDArray[np.uint8], index: int) -> NDArray[np.uint8]:
+    """The largest confirmed hand's index finger (thumb on a fist) copied, turned and blended in."""
+    from policies.checks.bg402_anatomy import DEFAULT_HAND_MODELS
+    from policies.hands import hand_models
+
+    hands = [h for h in hand_models(DEFAULT_HAND_MODELS).hands(rgb) if h.presence >= 0.5]
+    palms = [float(np.linalg.norm(h.landmarks[9, :2] - h.landmarks[0, :2])) for h in hands]
+    if not hands or max(palms) < 24:
+        raise NoHandToEdit
+    hand = hands[int(np.argmax(palms))]
+    return sixth_finger(rgb, hand.landmarks, "index", SIXTH_FINGER_TURN[index % 2])
+
+
+def sixth_finger(
+    rgb: NDArray[np.uint8], landmarks: NDArray[np.float64], finger: str, degrees: float
+) -> NDArray[np.uint8]:
+    """`rgb` with a copy of one finger turned about its base and blended in: a hand with a sixth finger."""
+    import cv2
+
+    from policies.hand_shape import FINGERS
+
+    xy = landmarks[:, :2]
+    palm = float(np.linalg.norm(xy[9] - xy[0]))
+    joints = FINGERS[finger]
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    for a, b in pairwise(joints):
+        cv2.line(mask, tuple(int(v) for v in xy[a]), tuple(int(v) for v in xy[b]), 255, max(3, int(palm * 0.28)))
+    cv2.circle(mask, tuple(int(v) for v in xy[joints[-1]]), max(2, int(palm * 0.14)), 255, -1)
+    turn = cv2.getRotationMatrix2D((float(xy[joints[0], 0]), float(xy[joints[0], 1])), degrees, 1.0)
+    size = (rgb.shape[1], rgb.shape[0])
+    moved, moved_mask = cv2.warpAffine(rgb, turn, size), cv2.warpAffine(mask, turn, size)
+    soft = cv2.GaussianBlur(moved_mask, (5, 5), 0)[..., None] / 255.0
+    return np.asarray(rgb * (1 - soft) + moved * soft, np.uint8)
 
 
 def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:

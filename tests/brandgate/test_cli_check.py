@@ -326,9 +326,9 @@ def test_people_counts_read_from_the_prompt_are_counted_on_a_photograph(
 def test_hands_on_a_real_photograph_pass_when_judged_and_a_sixth_finger_does_not(
     run_main, tmp_path: Path, technical_kit: Path
 ) -> None:
+    from benchmarks.photo_creatives import sixth_finger
     from policies.checks.bg402_anatomy import DEFAULT_HAND_MODELS
     from policies.hands import hand_models, models_present, pose_models_present
-    from tests.policies.hand_edits import sixth_finger
 
     if not (models_present(DEFAULT_HAND_MODELS) and pose_models_present(DEFAULT_HAND_MODELS)):
         pytest.skip("hand and pose models not installed: `make setup` puts them in var/models/mediapipe")

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from benchmarks.evalset import kit
+from benchmarks.photo_creatives import sixth_finger
 from policies.brief import Brief
 from policies.checks import bg401_object_counts, bg402_anatomy
 from policies.creative import Creative
 from policies.hands import models_present, pose_models_present
-from tests.policies.hand_edits import sixth_finger
 
 RED, GREEN, GREY = (255, 0, 0), (0, 255, 0), (128, 128, 128)
 
