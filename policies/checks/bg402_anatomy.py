@@ -106,7 +106,6 @@ MIN_HAND_PRESENCE = 0.5  # below it the landmark model says the palm detection i
 # hand it is (handedness score at most 0.2 or at least 0.8: |2s - 1| ≥ 0.6).
 PASS_PRESENCE = 0.85
 HANDEDNESS_CERTAINTY = 0.6
-MAX_FINGER_RATIO = 2.3
 SAME_HAND_SHARE = 1 / 3  # landmark boxes sharing this much of the smaller are one hand found twice
 FINGERS = {
     "thumb": (1, 2, 3, 4),
@@ -200,7 +199,7 @@ def judge_hands(
     `poses` None: the pose models are not installed, so where hands should be is not known.
     `rgb` None: the image is not at hand, so no hand's outline can be measured (never a pass)."""
     min_presence = number(options, ID, "min_presence", 0.6)
-    max_finger = number(options, ID, "max_finger_ratio", MAX_FINGER_RATIO)
+    max_finger = number(options, ID, "max_finger_ratio", 2.3)
     max_width = number(options, ID, "max_palm_width_ratio", 1.6)
     sure_presence = number(options, ID, "pass_presence", PASS_PRESENCE, above=0, at_most=1)
     hands = [h for h in found if h.presence >= MIN_HAND_PRESENCE]
