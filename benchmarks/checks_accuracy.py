@@ -111,9 +111,7 @@ def main() -> None:
                 false[(spec.id, item.kind)][0] += 1
                 false[(spec.id, item.kind)][1] += bad
                 if bad:
-                    misses.append(
-                        f"false {result.status:5s} {spec.id} {item.name}: {result.message}"
-                    )
+                    misses.append(f"false {result.status:5s} {spec.id} {item.name}: {result.message}")
             elif item.expected == spec.id:
                 result = run_one(spec, creative, item.brief, k, options)
                 _count_unverified(unverified, spec.id, item.kind, result.status)
@@ -121,9 +119,7 @@ def main() -> None:
                 hits[(spec.id, item.kind)][0] += 1
                 hits[(spec.id, item.kind)][1] += hit
                 if not hit:
-                    misses.append(
-                        f"miss  {result.status:5s} {spec.id} {item.name}: {result.message}"
-                    )
+                    misses.append(f"miss  {result.status:5s} {spec.id} {item.name}: {result.message}")
     elapsed = time.perf_counter() - started
 
     print(f"{len(items)} images ({chosen_set.name} set, seed {seed}), {elapsed:.0f} s")
@@ -293,8 +289,10 @@ def review(n: int, seed: int, only: set[str]) -> None:
     for defect, check_id in REVIEW_DEFECTS.items():
         total, got = recall[defect]
         placed, bare = by_placed[(defect, True)], by_placed[(defect, False)]
-        print(f"{defect:32s} {check_id:6s} {_rate(got, total):>14s} {_rate(placed[1], placed[0]):>14s}"
-              f" {_rate(bare[1], bare[0]):>14s}")
+        print(
+            f"{defect:32s} {check_id:6s} {_rate(got, total):>14s} {_rate(placed[1], placed[0]):>14s}"
+            f" {_rate(bare[1], bare[0]):>14s}"
+        )
         if total and got / total < RECALL_PER_KIND_AIM:
             gaps.append(f"recall of {defect} {got / total:.3f} < {RECALL_PER_KIND_AIM}")
     total = sum(v[0] for v in recall.values())
@@ -307,8 +305,10 @@ def review(n: int, seed: int, only: set[str]) -> None:
     for group in ("background", "jpeg"):
         for key in sorted(k for k in images if k[0] == group):
             bad_pairs, bad_images, bad_any = pairs[key], images[key], any_check[key]
-            print(f"{group + ' ' + key[1]:32s} {_rate(bad_pairs[1], bad_pairs[0]):>16s}"
-                  f" {_rate(bad_images[1], bad_images[0]):>16s} {_rate(bad_any[1], bad_any[0]):>18s}")
+            print(
+                f"{group + ' ' + key[1]:32s} {_rate(bad_pairs[1], bad_pairs[0]):>16s}"
+                f" {_rate(bad_images[1], bad_images[0]):>16s} {_rate(bad_any[1], bad_any[0]):>18s}"
+            )
             if bad_any[0] and bad_any[1] / bad_any[0] > FALSE_FLAG_AIM:
                 share = bad_any[1] / bad_any[0]
                 gaps.append(f"false flags on {group} {key[1]}: {share:.3f} of clean images > {FALSE_FLAG_AIM}")
@@ -426,9 +426,7 @@ def photographs(rounds: int, only: set[str]) -> None:
         print("  " + line[:220])
 
 
-def _count_unverified(
-    table: dict[tuple[str, str], list[int]], check_id: str, kind: str, status: str
-) -> None:
+def _count_unverified(table: dict[tuple[str, str], list[int]], check_id: str, kind: str, status: str) -> None:
     table[(check_id, kind)][0] += 1
     table[(check_id, kind)][1] += status == "unverified"
 
