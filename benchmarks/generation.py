@@ -2,7 +2,8 @@
 
 Runs the real Generator (profile, scheduler swap, seeds, metering) on a tiny model built
 into a temporary folder. Prints s/image p50/p95/p99 at 1, 2 and 4 concurrent requests (threads
-sharing one loaded model, as the local worker pool does), peak RSS, and what the step cap and
+sharing one loaded model and taking turns on it under one device lock, as the local worker pool
+does; a request's time includes its wait for the lock), peak RSS, and what the step cap and
 the batch size do to time and memory. Figures depend on what else the machine is running:
 the load average is printed with them. No aim is set: the tiny model on CPU measures the
 Generator's plumbing, not production speed (benchmarks/generation_gpu.py measures that).
@@ -81,6 +82,9 @@ def concurrency_run(
     """`requests` one-image requests, `concurrent` at a time; returns per-request seconds, wall."""
     latencies: list[float] = []
     lock = threading.Lock()
+    # One model call at a time, as the worker pool's device lock allows: a diffusers pipeline
+    # called from two threads at once mixes their prompt embeddings and fails.
+    device = threading.Lock()
     queue = list(range(requests))
 
     def worker() -> None:
@@ -91,7 +95,8 @@ def concurrency_run(
                     return
                 number = queue.pop()
             started = time.perf_counter()
-            generator.generate(PROMPT, None, derive_seeds(number, 1), (size, size))
+            with device:
+                generator.generate(PROMPT, None, derive_seeds(number, 1), (size, size))
             with lock:
                 latencies.append(time.perf_counter() - started)
 
