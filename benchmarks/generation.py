@@ -17,6 +17,7 @@ A p95 or p99 from fewer than 20 requests per level (`--quick` runs 4) is printed
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -44,9 +45,9 @@ def tail(values: list[float], q: float) -> str:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile: with few samples p99 is the slowest one, not an interpolation."""
+    """Nearest-rank percentile (the ⌈q/100 · n⌉-th smallest): p95 of 20 is the 19th, p99 the 20th."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
