@@ -1,22 +1,35 @@
 """Accuracy of every check on our labelled set: recall on its defects, false flags on clean.
 
-    .venv/bin/python -m benchmarks.checks_accuracy [--n 384] [--seed 0] [--only BG201,BG301]
-                                                   [--no-photos | --photos-only] [--review 96]
+    .venv/bin/python -m benchmarks.checks_accuracy [--set held-out] [--n 384] [--seed 100]
+                                                   [--only BG201,BG301] [--no-photos | --photos-only]
+                                                   [--review 96]
     .venv/bin/python -m benchmarks.checks_accuracy --photos [--rounds 1] [--photo-set both|tune|held-out]
 
-Runs all enabled checks of each item's kit (with the kit's policy.yaml) on images composed by
-benchmarks/evalset.py, and on benchmarks/photoset.py: real photographs that installed packages
-ship (kind `real-photo`, clean) and made-up degenerate backgrounds (kind `degenerate`, BG603 must
-fail), both branded by pipeline.compose. Per check and kind it prints recall (share of the items
-carrying that check's defect on which it reports `fail`), the false-flag rate (share of clean
-items on which it reports `fail` or `error`) and the unverified rate (share of the runs on which
-it reports `unverified`: it applied but could not decide), then lists every miss and false flag.
+Reports on the held-out set by default (`--set held-out`, seeds 100–199: other backgrounds and
+fonts than the tuning set, nothing tuned on it; benchmarks/evalset.py); `--set tuning` (seeds
+0–99) is the set the checks' thresholds were set on, for comparison. The first line says which
+set and seed it used, with the machine's load average.
 
-Then the reviewer's set (`evalset.review_items`: real photographs, plates and bands, serif and
-sans faces, wrapped disclaimers beside logos, subtle logo recolours, JPEG round trips): recall
-per kind of defect (also split by whether brandgate's placement record came with the image),
-and false flags per background and per JPEG quality, against the aims (recall ≥ 0.95 overall
-and ≥ 0.85 per kind, false flags ≤ 3 % everywhere), with the gap printed where one is missed.
+Runs all enabled checks of each item's kit (with the kit's policy.yaml) on images composed by
+benchmarks/evalset.py; on the tuning set also on benchmarks/photoset.py: real photographs that
+installed packages ship (kind `real-photo`, clean) and made-up degenerate backgrounds (kind
+`degenerate`, BG603 must fail), both branded by pipeline.compose (BG301's and BG603's thresholds
+were set on them, so the held-out set leaves them out; `--photos-only` runs them alone, as the
+tuning set's). Per check and kind it prints recall
+(share of the items carrying that check's defect on which it reports `fail`), the false-flag
+rate (share of clean items on which it reports `fail` or `error`) and the unverified rate (share
+of the runs on which it reports `unverified`: it applied but could not decide); then one line per
+registered check with its false flags on every clean image, saying "not exercised" for a check
+the set cannot exercise (never run, `skip` on every clean image, or no item carrying its defect);
+then the clean images falsely flagged by any check, naming any check left out; then every miss
+and false flag.
+
+Then the reviewer's set of the same set and seed (`evalset.review_items`: real photographs,
+plates and bands, serif and sans faces, wrapped disclaimers beside logos, subtle logo recolours,
+JPEG round trips): recall per kind of defect (also split by whether brandgate's placement record
+came with the image), false flags per background and per JPEG quality, and the same per-check
+table, against the aims (recall ≥ 0.95 overall and ≥ 0.85 per kind, false flags ≤ 3 % of clean
+images everywhere, judged on every check), with the gap printed where one is missed.
 
 `--photos` runs only real photographs of people composited by pipeline.compose with their
 placement record (benchmarks/photo_creatives.py), clean and with each defect kind, first the tune
@@ -34,10 +47,11 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import time
 from typing import Any
 
-from benchmarks.evalset import KINDS, REVIEW_DEFECTS, eval_items, kit, review_items
+from benchmarks.evalset import DEFECTS, REVIEW_DEFECTS, SETS, EvalSet, eval_items, kit, review_items, set_of
 from benchmarks.photoset import photo_items
 from policies.checks import builtin_specs
 from policies.creative import Creative
@@ -46,8 +60,9 @@ from policies.engine import enabled_checks, run_one
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--set", choices=sorted(SETS), help="default held-out; tuning for --photos-only")
     parser.add_argument("--n", type=int, default=384)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, help="a seed of the set (default its first)")
     parser.add_argument("--only", default="", help="comma-separated check IDs")
     photos = parser.add_mutually_exclusive_group()
     photos.add_argument("--no-photos", action="store_true", help="leave out the real photographs")
@@ -55,23 +70,42 @@ def main() -> None:
     parser.add_argument("--review", type=int, default=96, help="items of the reviewer's set (0: none)")
     parser.add_argument("--photos", action="store_true", help="only real photographs of people, composited")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of the photographs (--photos)")
-    parser.add_argument("--photo-set", choices=("both", "tune", "held-out"), default="both",
-                        help="which photographs (--photos): tune, held-out or both (default)")
+    parser.add_argument(
+        "--photo-set",
+        choices=("both", "tune", "held-out"),
+        default="both",
+        help="which photographs (--photos): tune, held-out or both (default)",
+    )
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if args.photos:
         photographs(args.rounds, only, args.photo_set)
         return
+    # The photoset is tuning data (BG301 and BG603 were set on it): alone, it is the tuning set's.
+    chosen_set = SETS[args.set or ("tuning" if args.photos_only else "held-out")]
+    seed = chosen_set.seeds[0] if args.seed is None else args.seed
+    if seed not in chosen_set.seeds:
+        parser.error(
+            f"--seed {seed} is not of the {chosen_set.name} set: {_set_words(set_of_or_none(seed))}; "
+            f"its seeds are {chosen_set.seeds[0]}–{chosen_set.seeds[-1]}"
+        )
+    with_photoset = not args.no_photos and (chosen_set.name == "tuning" or args.photos_only)
+    print(f"set: {_set_words(chosen_set)}; seed {seed}; {_load()}")
+    if args.photos_only:
+        print("photoset only (benchmarks/photoset.py): BG301's and BG603's thresholds were set on it (tuning)")
+    elif not with_photoset and not args.no_photos:
+        print("photoset left out: BG301's and BG603's thresholds were set on it (`--set tuning` adds it)")
 
     hits: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
     false: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
     unverified: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
+    clean_statuses: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     misses: list[str] = []
     started = time.perf_counter()
-    items: list[Any] = [] if args.photos_only else list(eval_items(args.n, args.seed))
-    if not args.no_photos:
-        items += photo_items(args.seed)
-    kinds = tuple(dict.fromkeys([*KINDS, *(item.kind for item in items)]))
+    items: list[Any] = [] if args.photos_only else list(eval_items(args.n, seed))
+    if with_photoset:
+        items += photo_items(seed)
+    kinds = tuple(dict.fromkeys([*chosen_set.kinds, *(item.kind for item in items)]))
     for item in items:
         creative = Creative(item.name, item.render())
         k = kit(item.kit_name)
@@ -81,13 +115,12 @@ def main() -> None:
             if item.defect is None:
                 result = run_one(spec, creative, item.brief, k, options)
                 _count_unverified(unverified, spec.id, item.kind, result.status)
+                clean_statuses[spec.id][result.status] += 1
                 bad = result.status in ("fail", "error")
                 false[(spec.id, item.kind)][0] += 1
                 false[(spec.id, item.kind)][1] += bad
                 if bad:
-                    misses.append(
-                        f"false {result.status:5s} {spec.id} {item.name}: {result.message}"
-                    )
+                    misses.append(f"false {result.status:5s} {spec.id} {item.name}: {result.message}")
             elif item.expected == spec.id:
                 result = run_one(spec, creative, item.brief, k, options)
                 _count_unverified(unverified, spec.id, item.kind, result.status)
@@ -95,12 +128,10 @@ def main() -> None:
                 hits[(spec.id, item.kind)][0] += 1
                 hits[(spec.id, item.kind)][1] += hit
                 if not hit:
-                    misses.append(
-                        f"miss  {result.status:5s} {spec.id} {item.name}: {result.message}"
-                    )
+                    misses.append(f"miss  {result.status:5s} {spec.id} {item.name}: {result.message}")
     elapsed = time.perf_counter() - started
 
-    print(f"{len(items)} images (seed {args.seed}), {elapsed:.0f} s")
+    print(f"{len(items)} images ({chosen_set.name} set, seed {seed}), {elapsed:.0f} s")
     print(f"{'check':6s} {'kind':10s} {'recall':>16s} {'false flags':>16s} {'unverified':>16s}")
     ids = sorted({key[0] for key in list(hits) + list(false)})
     for check_id in ids:
@@ -120,17 +151,90 @@ def main() -> None:
             print(f"{check_id:6s} {kind:10s} {recall:>16s} {rate:>16s} {share:>16s}")
     clean_items = [item for item in items if item.defect is None]
     flagged = {m.split()[3] for m in misses if m.startswith("false")}
-    print(f"\nclean items with any false flag: {len(flagged)}/{len(clean_items)}")
+    recall_by_check = {
+        check_id: [sum(v[0] for key, v in hits.items() if key[0] == check_id),
+                   sum(v[1] for key, v in hits.items() if key[0] == check_id)]
+        for check_id in {key[0] for key in hits}
+    }  # fmt: skip
+    defects_of = {check_id: [d for d, c in DEFECTS.items() if c == check_id] for check_id in DEFECTS.values()}
+    print()
+    left_out = per_check_table(clean_statuses, recall_by_check, defects_of, only)
+    print(f"\n{_headline(len(flagged), len(clean_items), left_out)}")
     print(f"\nmisses and false flags ({len(misses)}):")
     for line in misses:
         print("  " + line[:200])
     if args.review:
-        review(args.review, args.seed, only)
+        review(args.review, seed, only)
+
+
+def set_of_or_none(seed: int) -> EvalSet | None:
+    try:
+        return set_of(seed)
+    except ValueError:
+        return None
+
+
+def _set_words(chosen: EvalSet | None) -> str:
+    if chosen is None:
+        return "a seed of no set"
+    seeds = f"seeds {chosen.seeds[0]}–{chosen.seeds[-1]}"
+    return f"{chosen.name} ({seeds}; {chosen.tuned})"
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"machine: {os.cpu_count()} cores, load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def per_check_table(
+    clean_statuses: dict[str, collections.Counter[str]],
+    recall_by_check: dict[str, list[int]],
+    defects_of: dict[str, list[str]],
+    only: set[str],
+) -> list[str]:
+    """One line per registered check: its false flags on the clean images and its recall on its
+    defects, or why the set did not exercise it. Returns the checks no clean image was judged by."""
+    print("per check, every registered check:")
+    print(f"{'check':6s} {'false flags on clean':>22s} {'unverified':>14s} {'skip':>9s}  recall on its defects")
+    left_out = []
+    for spec in builtin_specs():
+        statuses = clean_statuses.get(spec.id, collections.Counter())
+        runs = sum(statuses.values())
+        bad = statuses["fail"] + statuses["error"]
+        n_hit, got = recall_by_check.get(spec.id, [0, 0])
+        if n_hit:
+            recall = f"{_rate(got, n_hit)} ({', '.join(defects_of.get(spec.id, ())) or 'its defect'})"
+        elif only and spec.id not in only:
+            recall = "not run (--only)"
+        else:
+            recall = "not exercised: no item carries its defect"
+        if not runs:
+            left_out.append(spec.id)
+            why = "not run (--only)" if only and spec.id not in only else "not exercised: not enabled in the kits"
+            print(f"{spec.id:6s} {why}")
+            continue
+        if statuses["skip"] == runs:
+            flags = "not exercised"
+            recall = f"{recall}; skip on every clean image (nothing for it to judge)"
+        else:
+            flags = _rate(bad, runs)
+        print(f"{spec.id:6s} {flags:>22s} {_rate(statuses['unverified'], runs):>14s} {statuses['skip']:>9d}  {recall}")
+    return left_out
+
+
+def _headline(flagged: int, clean: int, left_out: list[str]) -> str:
+    judged = len(builtin_specs()) - len(left_out)
+    line = f"clean images falsely flagged by any of {judged} checks: {flagged} of {clean}"
+    if left_out:
+        line += f" (left out: {', '.join(left_out)})"
+    else:
+        line += " (every registered check)"
+    return line
 
 
 RECALL_AIM, RECALL_PER_KIND_AIM, FALSE_FLAG_AIM = 0.95, 0.85, 0.03
-# The checks the reviewer's set is about (reading, look-alikes, logo colour, contrast); the
-# false-flag aim is judged on them. Other checks' false flags are printed beside, not hidden.
+# The checks the reviewer's set is about (reading, look-alikes, logo colour, contrast), printed as
+# a column of their own; the false-flag aim is judged on every check that ran.
 REVIEWED_CHECKS = frozenset({"BG101", "BG102", "BG103", "BG104", "BG201", "BG202", "BG302"})
 
 
@@ -147,7 +251,7 @@ def review(n: int, seed: int, only: set[str]) -> None:
     pairs: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
     images: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
     any_check: dict[tuple[str, str], list[int]] = collections.defaultdict(lambda: [0, 0])
-    per_check: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    clean_statuses: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     misses: list[str] = []
     for item in review_items(n, seed):
         rgb, placements = item.render()
@@ -167,8 +271,7 @@ def review(n: int, seed: int, only: set[str]) -> None:
                     for key in (("background", item.background), ("jpeg", quality)):
                         pairs[key][0] += 1
                         pairs[key][1] += bad
-                per_check[spec.id][0] += 1
-                per_check[spec.id][1] += bad
+                clean_statuses[spec.id][result.status] += 1
                 if bad:
                     misses.append(f"false {result.status:5s} {spec.id} {item.name}: {result.message}")
             elif item.expected == spec.id:
@@ -189,14 +292,16 @@ def review(n: int, seed: int, only: set[str]) -> None:
                 any_check[key][1] += flagged_any
     elapsed = time.perf_counter() - started
 
-    print(f"\nreviewer's set: {n} images (seed {seed}), {elapsed:.0f} s")
+    print(f"\nreviewer's set: {n} images ({set_of(seed).name} set, seed {seed}), {elapsed:.0f} s; {_load()}")
     print(f"{'kind':32s} {'check':6s} {'recall':>14s} {'placed':>14s} {'bare':>14s}")
     gaps = []
     for defect, check_id in REVIEW_DEFECTS.items():
         total, got = recall[defect]
         placed, bare = by_placed[(defect, True)], by_placed[(defect, False)]
-        print(f"{defect:32s} {check_id:6s} {_rate(got, total):>14s} {_rate(placed[1], placed[0]):>14s}"
-              f" {_rate(bare[1], bare[0]):>14s}")
+        print(
+            f"{defect:32s} {check_id:6s} {_rate(got, total):>14s} {_rate(placed[1], placed[0]):>14s}"
+            f" {_rate(bare[1], bare[0]):>14s}"
+        )
         if total and got / total < RECALL_PER_KIND_AIM:
             gaps.append(f"recall of {defect} {got / total:.3f} < {RECALL_PER_KIND_AIM}")
     total = sum(v[0] for v in recall.values())
@@ -209,13 +314,24 @@ def review(n: int, seed: int, only: set[str]) -> None:
     for group in ("background", "jpeg"):
         for key in sorted(k for k in images if k[0] == group):
             bad_pairs, bad_images, bad_any = pairs[key], images[key], any_check[key]
-            print(f"{group + ' ' + key[1]:32s} {_rate(bad_pairs[1], bad_pairs[0]):>16s}"
-                  f" {_rate(bad_images[1], bad_images[0]):>16s} {_rate(bad_any[1], bad_any[0]):>18s}")
-            if bad_images[0] and bad_images[1] / bad_images[0] > FALSE_FLAG_AIM:
-                share = bad_images[1] / bad_images[0]
+            print(
+                f"{group + ' ' + key[1]:32s} {_rate(bad_pairs[1], bad_pairs[0]):>16s}"
+                f" {_rate(bad_images[1], bad_images[0]):>16s} {_rate(bad_any[1], bad_any[0]):>18s}"
+            )
+            if bad_any[0] and bad_any[1] / bad_any[0] > FALSE_FLAG_AIM:
+                share = bad_any[1] / bad_any[0]
                 gaps.append(f"false flags on {group} {key[1]}: {share:.3f} of clean images > {FALSE_FLAG_AIM}")
-    print("per check on clean images: " + ", ".join(
-        f"{c} {_rate(v[1], v[0])}" for c, v in sorted(per_check.items()) if v[1]) or "none flagged")
+    print()
+    recall_by_check: dict[str, list[int]] = {}
+    for defect, check_id in REVIEW_DEFECTS.items():
+        total_of, got_of = recall_by_check.setdefault(check_id, [0, 0]), recall[defect]
+        total_of[0] += got_of[0]
+        total_of[1] += got_of[1]
+    defects_of = {c: [d for d, x in REVIEW_DEFECTS.items() if x == c] for c in REVIEW_DEFECTS.values()}
+    left_out = per_check_table(clean_statuses, recall_by_check, defects_of, only)
+    clean = sum(v[0] for k, v in any_check.items() if k[0] == "background")
+    bad_clean = sum(v[1] for k, v in any_check.items() if k[0] == "background")
+    print(f"\n{_headline(bad_clean, clean, left_out)}")
     print("aims met" if not gaps else "aims not met: " + "; ".join(gaps))
     print(f"\nreviewer's set misses and false flags ({len(misses)}):")
     for line in misses:
@@ -344,16 +460,20 @@ def photo_set(rounds: int, only: set[str], held_out: bool) -> None:
     over = [c for c, (total, bad) in sorted(false.items()) if total and bad / total > PHOTO_FALSE_FLAG_AIM]
     print(f"  {_met(not over)}" + (f": over the aim {', '.join(over)}" if over else ""))
     gaps += [f"{c} false flags {false[c][1] / false[c][0]:.3f} > {PHOTO_FALSE_FLAG_AIM}" for c in over]
-    print(f"\nhands (BG402) on clean creatives with hands in view: passed {_rate(hands['passed'], hands['images'])}, "
-          f"passed with a hand in view never found (silent pass, aim 0) {_rate(hands['silent'], hands['images'])} "
-          f"({_met(not hands['silent'])}); hands found {_rate(hands['found'], hands['in_view'])}; "
-          f"with no hand in view, passed {_rate(hands['empty_passed'], hands['empty'])}")
+    print(
+        f"\nhands (BG402) on clean creatives with hands in view: passed {_rate(hands['passed'], hands['images'])}, "
+        f"passed with a hand in view never found (silent pass, aim 0) {_rate(hands['silent'], hands['images'])} "
+        f"({_met(not hands['silent'])}); hands found {_rate(hands['found'], hands['in_view'])}; "
+        f"with no hand in view, passed {_rate(hands['empty_passed'], hands['empty'])}"
+    )
     if hands["silent"]:
         gaps.append(f"{hands['silent']} silent BG402 passes")
-    print(f"people-count accuracy (BG401, person: N): right {_rate(people['right'], people['images'])}, "
-          f"unverified {_rate(people['unverified'], people['images'])}, "
-          f"wrong {_rate(people['wrong'], people['images'])} "
-          f"({_met(not people['wrong'])}: a wrong count is a false flag)")
+    print(
+        f"people-count accuracy (BG401, person: N): right {_rate(people['right'], people['images'])}, "
+        f"unverified {_rate(people['unverified'], people['images'])}, "
+        f"wrong {_rate(people['wrong'], people['images'])} "
+        f"({_met(not people['wrong'])}: a wrong count is a false flag)"
+    )
     if people["wrong"]:
         gaps.append(f"{people['wrong']} wrong people counts")
     print("aims met" if not gaps else "aims not met: " + "; ".join(gaps))
@@ -366,9 +486,7 @@ def _met(ok: bool) -> str:
     return "met" if ok else "not met"
 
 
-def _count_unverified(
-    table: dict[tuple[str, str], list[int]], check_id: str, kind: str, status: str
-) -> None:
+def _count_unverified(table: dict[tuple[str, str], list[int]], check_id: str, kind: str, status: str) -> None:
     table[(check_id, kind)][0] += 1
     table[(check_id, kind)][1] += status == "unverified"
 

@@ -1,14 +1,27 @@
-"""Our labelled evaluation set: creatives composed from the shipped kits, clean or with one defect.
+"""Our labelled evaluation sets: creatives composed from the shipped kits, clean or with one defect.
 
-    from benchmarks.evalset import eval_items
-    for item in eval_items(384, seed=0):
+    from benchmarks.evalset import HELD_OUT, eval_items
+    for item in eval_items(384, seed=HELD_OUT.seeds[0]):
         rgb = item.render()          # H×W×3 uint8, the same pixels every time for (seed, index)
         item.brief, item.expected    # the brief it was made for; the check ID that must fail, or None
 
 Every item is a pure function of (seed, index): re-running gives byte-identical images.
-Backgrounds cycle through flat, gradient, noise and photo-like texture; sizes run from 512 to
-1024; headline fonts, positions, logo scale (0.5–3× the kit minimum), rotation (±12°) and
-place vary. A defect changes exactly one thing against the clean recipe.
+A defect changes exactly one thing against the clean recipe; sizes run from 512 to 1024;
+headline positions, logo scale (0.5–3× the kit minimum), rotation (±12°) and place vary.
+
+Two sets, told apart by the seed, drawn from different seeds, backgrounds and fonts, so that a
+figure reported on one was not tuned on it (`TUNING`, `HELD_OUT`; `set_of(seed)`):
+
+- the tuning set (seeds 0–99; the checks' thresholds were set on seeds 0–4): flat, gradient,
+  noise and photo-like texture backgrounds; headlines in DejaVu Sans/Serif Bold, Liberation
+  Sans/Serif Bold or the kit's headline face; the reviewer's items on matplotlib's and
+  scikit-image's sample photographs (coffee, chelsea, grass, brick, gravel), flat and gradient;
+- the held-out set (seeds 100–199): radial, two-tone, bokeh-like texture (other scene tones) and
+  real photographs (tests/fixtures/photos) backgrounds; headlines in DejaVu Sans/Serif Condensed
+  Bold, DejaVu Serif, Liberation Sans Narrow Bold, Liberation Serif Regular or the kit's body
+  face; the reviewer's items on those photographs, radial and two-tone backgrounds.
+
+The disclaimer is set in the kit's body face in both, as the kit prescribes.
 """
 
 from __future__ import annotations
@@ -31,7 +44,10 @@ from policies.kit import Kit, load_kit, resolve_font
 
 ROOT = Path(__file__).resolve().parent.parent
 KIT_NAMES = ("acme", "nordwind")
-KINDS = ("flat", "gradient", "noise", "photo")
+KINDS = ("flat", "gradient", "noise", "photo")  # the tuning set's backgrounds
+HELD_OUT_KINDS = ("radial", "duotone", "bokeh", "photograph")
+# Backgrounds with detail under the text and logo: a designer puts both on plates there.
+BUSY_KINDS = frozenset({"noise", "photo", "bokeh", "photograph"})
 # Defect name → the check that must fail on it.
 DEFECTS: dict[str, str] = {
     "misspelt_headline": "BG101",
@@ -64,11 +80,18 @@ HEADLINES = (
 )
 DISCLAIMERS = ("Offer ends Sunday.", "While stocks last.", "Selected stores only.")
 EXTRA_LINES = ("Limited stock today", "Visit us online now", "Join our club")
-FONTS = (
+FONTS = (  # the tuning set's installed headline faces
     "DejaVuSans-Bold.ttf",
     "LiberationSans-Bold.ttf",
     "LiberationSerif-Bold.ttf",
     "DejaVuSerif-Bold.ttf",
+)
+HELD_OUT_FONTS = (
+    "DejaVuSansCondensed-Bold.ttf",
+    "DejaVuSerifCondensed-Bold.ttf",
+    "DejaVuSerif.ttf",
+    "LiberationSansNarrow-Bold.ttf",
+    "LiberationSerif-Regular.ttf",
 )
 # Colours no kit uses; the generator checks they are far from each kit's palette before use.
 OFF_PALETTE = (
@@ -88,8 +111,92 @@ SCENE_TONES = (
     ((150, 170, 190), (200, 210, 220), (90, 100, 120)),  # overcast sky and rock
     ((200, 170, 140), (230, 210, 180), (140, 110, 90)),  # kitchen stone
 )
+HELD_OUT_SCENE_TONES = (
+    ((70, 130, 160), (220, 200, 160), (40, 80, 110)),  # sea and sand
+    ((180, 90, 60), (230, 200, 170), (120, 60, 40)),  # terracotta and plaster
+    ((40, 40, 70), (200, 150, 90), (20, 20, 35)),  # evening street lights
+    ((150, 170, 140), (210, 215, 200), (90, 110, 80)),  # meadow in fog
+)
 OBJECT_NAMES = {"acme": "orange", "nordwind": "buoy"}
 OBJECT_COLOURS = {"acme": "acme-orange", "nordwind": "nord-gold"}
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """What one evaluation set draws from. The tuning and held-out sets share no seed, background
+    or font (tests/test_evaluation_sets.py), so a figure on the held-out set was not tuned on it."""
+
+    name: str
+    seeds: range
+    kinds: tuple[str, ...]  # the eval items' backgrounds
+    fonts: tuple[str, ...]  # installed faces for the headline...
+    kit_face: str  # ...and this one of the kit's fonts ("headline" or "body")
+    photographs: tuple[str, ...]  # the reviewer's items' photographs, by file name...
+    drawn: tuple[str, ...]  # ...and drawn backgrounds
+    sans_faces: tuple[str, ...]  # the reviewer's items' headline faces
+    serif_faces: tuple[str, ...]
+    tuned: str  # what was tuned on it, in words
+
+    def headline_faces(self, kit_name: str) -> frozenset[str]:
+        """Every face a headline of this set may be drawn in, for `kit_name`."""
+        own = kit(kit_name).spec.fonts[self.kit_face].file
+        return frozenset({*self.fonts, *self.sans_faces, *self.serif_faces, own})
+
+
+# Photographs a designer might put text on, without lettering of their own (matplotlib's
+# grace_hopper.jpg has a name tag, scikit-image's astronaut a flag), by file name.
+PHOTO_FILES = ("coffee.png", "chelsea.png", "grass.png", "brick.png", "gravel.png")
+# Photographs of people from tests/fixtures/photos (SOURCES.md): no check's text, logo or palette
+# threshold was set on them. BG401's people counts and BG402's wrist search were written while
+# looking at them, so those two checks' figures on them are not held out.
+HELD_OUT_PHOTO_FILES = (
+    "business-person.jpg",
+    "couple-and-dog.jpg",
+    "pasta.jpg",
+    "riders.jpg",
+    "sitting.jpg",
+    "thumb-up.jpg",
+    "two-children.jpg",
+    "two-thumbs-up.jpg",
+)
+SANS_FACES = ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf")
+SERIF_FACES = ("LiberationSerif-Bold.ttf", "DejaVuSerif-Bold.ttf")
+HELD_OUT_SANS_FACES = ("DejaVuSansCondensed-Bold.ttf", "LiberationSansNarrow-Bold.ttf")
+HELD_OUT_SERIF_FACES = ("DejaVuSerifCondensed-Bold.ttf", "LiberationSerif-Regular.ttf")
+
+TUNING = EvalSet(
+    name="tuning",
+    seeds=range(0, 100),
+    kinds=KINDS,
+    fonts=FONTS,
+    kit_face="headline",
+    photographs=PHOTO_FILES,
+    drawn=("flat", "gradient"),
+    sans_faces=SANS_FACES,
+    serif_faces=SERIF_FACES,
+    tuned="the checks' thresholds were set on its seeds 0–4",
+)
+HELD_OUT = EvalSet(
+    name="held-out",
+    seeds=range(100, 200),
+    kinds=HELD_OUT_KINDS,
+    fonts=HELD_OUT_FONTS,
+    kit_face="body",
+    photographs=HELD_OUT_PHOTO_FILES,
+    drawn=("radial", "duotone"),
+    sans_faces=HELD_OUT_SANS_FACES,
+    serif_faces=HELD_OUT_SERIF_FACES,
+    tuned="no threshold was set on it",
+)
+SETS = {s.name: s for s in (TUNING, HELD_OUT)}
+
+
+def set_of(seed: int) -> EvalSet:
+    """The set a seed belongs to; a seed of neither is refused."""
+    for candidate in SETS.values():
+        if seed in candidate.seeds:
+            return candidate
+    raise ValueError(f"seed {seed} belongs to no evaluation set: tuning seeds are 0–99, held-out seeds 100–199")
 
 
 @dataclass(frozen=True)
@@ -139,10 +246,11 @@ def iter_defect(defect: str | None, n: int, seed: int = 0) -> Iterator[EvalItem]
 
 
 def make_item(index: int, seed: int = 0) -> EvalItem:
+    spec = set_of(seed)
     rng = np.random.default_rng([seed, index])
     slot = index % 24
     defect = None if slot < CLEAN_PER_BLOCK else list(DEFECTS)[slot - CLEAN_PER_BLOCK]
-    kind = KINDS[(index // 24 + index // 2) % len(KINDS)]
+    kind = spec.kinds[(index // 24 + index // 2) % len(spec.kinds)]
     kit_name = KIT_NAMES[(index + index // 24) % 2]
     k = kit(kit_name)
     size = SIZES[int(rng.integers(len(SIZES)))]
@@ -161,10 +269,12 @@ def make_item(index: int, seed: int = 0) -> EvalItem:
     )
     plan: dict[str, Any] = {
         "rng_seed": int(rng.integers(2**31)),
-        "font": FONTS[int(rng.integers(len(FONTS)))]
+        "font": spec.fonts[int(rng.integers(len(spec.fonts)))]
         if rng.random() < 0.5
-        else k.spec.fonts["headline"].file,
+        else k.spec.fonts[spec.kit_face].file,
     }
+    if kind == "photograph":
+        plan["photograph"] = spec.photographs[int(rng.integers(len(spec.photographs)))]
     return EvalItem(index, seed, kit_name, kind, defect, brief, plan)
 
 
@@ -182,7 +292,7 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
     off = _off_palette_colours(item.kit_name)
     off_colour = off[int(rng.integers(len(off)))]
     background = _background(
-        item.kind, k, w, h, rng, off_colour if item.defect == "off_palette" else None
+        item.kind, k, w, h, rng, off_colour if item.defect == "off_palette" else None, item.plan.get("photograph")
     )
     canvas = Image.fromarray(background, "RGB")
     draw = ImageDraw.Draw(canvas)
@@ -194,9 +304,9 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
     top = rng.random() < 0.5
     font_path = resolve_font(k.root, item.plan["font"])
     band_y = int(h * (0.05 if top else 0.64))
-    plate_needed = item.kind in ("noise", "photo") or rng.random() < 0.5
+    plate_needed = item.kind in BUSY_KINDS or rng.random() < 0.5
     plate_colour, text_colour, plate_needed = _headline_colours(k, background, band_y, h, rng, plate_needed)
-    if item.defect == "off_palette" and item.kind in ("noise", "photo"):
+    if item.defect == "off_palette" and item.kind in BUSY_KINDS:
         plate_needed, plate_colour = True, off_colour
     if item.defect == "low_contrast_headline":
         plate_needed = True
@@ -205,7 +315,7 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
     x = int(rng.integers(int(w * 0.06), max(int(w * 0.06) + 1, w - text_w - int(w * 0.06))))
     pad = max(10, text_h // 3)
     box = (x - pad, band_y, x + text_w + pad, band_y + text_h + 2 * pad)
-    if item.defect == "off_palette" and item.kind in ("noise", "photo"):
+    if item.defect == "off_palette" and item.kind in BUSY_KINDS:
         box = (int(w * 0.04), band_y, int(w * 0.96), band_y + max(text_h + 2 * pad, int(h * 0.16)))
     if plate_needed:
         draw.rectangle(box, fill=plate_colour)
@@ -213,9 +323,7 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
     taken.append(box)
 
     # Disclaimer: bottom left, small, on its own plate.
-    disclaimer = item.brief.disclaimer or (
-        k.spec.required_disclaimers[0] if k.spec.required_disclaimers else None
-    )
+    disclaimer = item.brief.disclaimer or (k.spec.required_disclaimers[0] if k.spec.required_disclaimers else None)
     small_path = k.font_path("body")
     small_size = max(16, int(h * 0.03))
     if disclaimer:
@@ -230,10 +338,7 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
 
     extra = None
     if item.defect == "banned_word":
-        extra = (
-            k.spec.banned_words[int(rng.integers(len(k.spec.banned_words)))].capitalize()
-            + " quality"
-        )
+        extra = k.spec.banned_words[int(rng.integers(len(k.spec.banned_words)))].capitalize() + " quality"
     elif item.defect == "extra_text":
         extra = EXTRA_LINES[int(rng.integers(len(EXTRA_LINES)))]
     if extra:
@@ -242,9 +347,7 @@ def _render(item: EvalItem) -> NDArray[np.uint8]:
         spot = _free_spot(ex1 - ex0 + 20, ey1 - ey0 + 20, w, h, taken, rng, margin=12)
         if spot is not None:
             sx, sy = spot
-            draw.rectangle(
-                (sx, sy, sx + ex1 - ex0 + 20, sy + ey1 - ey0 + 20), fill=k.colour(_dark_name(k))
-            )
+            draw.rectangle((sx, sy, sx + ex1 - ex0 + 20, sy + ey1 - ey0 + 20), fill=k.colour(_dark_name(k)))
             _draw_text(draw, (sx + 10 - ex0, sy + 10 - ey0), extra, efont, k.colour(_light_name(k)))
             taken.append((sx, sy, sx + ex1 - ex0 + 20, sy + ey1 - ey0 + 20))
 
@@ -261,9 +364,12 @@ def _background(
     h: int,
     rng: np.random.Generator,
     off_colour: tuple[int, int, int] | None,
+    photograph: str | None = None,
 ) -> NDArray[np.uint8]:
     # Never the counted objects' own colour: they would vanish into it.
     palette = [k.colour(name) for name in k.spec.palette if name != OBJECT_COLOURS[k.name]]
+    if kind in ("radial", "duotone", "bokeh", "photograph"):
+        return _held_out_background(kind, palette, w, h, rng, off_colour, photograph)
     if kind == "flat":
         colour = off_colour or palette[int(rng.integers(len(palette)))]
         return np.full((h, w, 3), colour, np.uint8)
@@ -300,6 +406,50 @@ def _background(
         mask = cv2.GaussianBlur(mask, (0, 0), max(w, h) / 60)
         out = out * (1 - mask[..., None]) + np.array(tones[2], np.float32) * mask[..., None]
     out += rng.normal(0, 3.0, (h, w, 3)).astype(np.float32)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _held_out_background(
+    kind: str,
+    palette: list[tuple[int, int, int]],
+    w: int,
+    h: int,
+    rng: np.random.Generator,
+    off_colour: tuple[int, int, int] | None,
+    photograph: str | None,
+) -> NDArray[np.uint8]:
+    """The held-out set's backgrounds, made differently from the tuning set's: a radial blend of
+    two palette colours, two palette colours split along a straight line, blurred discs of light
+    over other scene tones, and a real photograph."""
+    if kind in ("radial", "duotone"):
+        a, b = (np.array(palette[i], np.float32) for i in rng.choice(len(palette), 2, replace=False))
+        if off_colour is not None:
+            a = np.array(off_colour, np.float32)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        if kind == "radial":
+            cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
+            t = np.hypot(xx - cx, yy - cy) / math.hypot(w, h) * rng.uniform(1.2, 2.0)
+            t = np.clip(t, 0, 1)[..., None]
+            return (a * (1 - t) + b * t).round().astype(np.uint8)
+        angle = rng.uniform(0, 2 * math.pi)
+        side = (xx / w - rng.uniform(0.3, 0.7)) * math.cos(angle) + (yy / h - rng.uniform(0.3, 0.7)) * math.sin(angle)
+        return np.where((side < 0)[..., None], a, b).astype(np.uint8)
+    if kind == "photograph":
+        if photograph is None:
+            raise ValueError("a photograph background needs the photograph's file name")
+        return _photo(Path(photograph).stem, w, h, rng, HELD_OUT_PHOTO_FILES)
+    # bokeh-like: a soft vertical blend of two scene tones, blurred discs of light, sensor grain
+    tones = HELD_OUT_SCENE_TONES[int(rng.integers(len(HELD_OUT_SCENE_TONES)))]
+    t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    out = np.array(tones[0], np.float32) * (1 - t) + np.array(tones[2], np.float32) * t
+    out = np.repeat(out, w, axis=1)
+    for _ in range(int(rng.integers(8, 16))):
+        mask = np.zeros((h, w), np.float32)
+        centre = (int(rng.integers(w)), int(rng.integers(h)))
+        cv2.circle(mask, centre, int(rng.integers(min(w, h) // 30, min(w, h) // 8)), 1.0, -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), max(w, h) / 90) * float(rng.uniform(0.3, 0.8))
+        out = out * (1 - mask[..., None]) + np.array(tones[1], np.float32) * mask[..., None]
+    out += rng.normal(0, 2.5, (h, w, 3)).astype(np.float32)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -372,9 +522,7 @@ def _contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-def _low_contrast_partner(
-    colour: tuple[int, int, int], rng: np.random.Generator
-) -> tuple[int, int, int]:
+def _low_contrast_partner(colour: tuple[int, int, int], rng: np.random.Generator) -> tuple[int, int, int]:
     """A colour close to `colour` whose contrast ratio with it is between 1.3 and 2.2."""
     lighter = _luminance(colour) < 0.4
     for step in range(4, 120, 4):
@@ -399,9 +547,7 @@ def _alter_headline(headline: str, defect: str | None, rng: np.random.Generator)
     return headline
 
 
-def _fit_text(
-    text: str, font_path: Path, max_w: int, start: int
-) -> tuple[ImageFont.FreeTypeFont, int, int]:
+def _fit_text(text: str, font_path: Path, max_w: int, start: int) -> tuple[ImageFont.FreeTypeFont, int, int]:
     size = start
     while True:
         font = ImageFont.truetype(str(font_path), size)
@@ -469,9 +615,7 @@ ELEMENTS = {
 }
 
 
-def _remove_element(
-    rgba: NDArray[np.uint8], kit_name: str, rng: np.random.Generator
-) -> NDArray[np.uint8]:
+def _remove_element(rgba: NDArray[np.uint8], kit_name: str, rng: np.random.Generator) -> NDArray[np.uint8]:
     out = rgba.copy()
     shape, (x0, y0, x1, y1) = ELEMENTS[kit_name][int(rng.integers(len(ELEMENTS[kit_name])))]
     # The crop removed the transparent margin of the file: 8 px for acme, 10 for nordwind.
@@ -501,9 +645,7 @@ def _remove_element(
 def _recolour(rgba: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:
     """Turn every hue of the logo by a quarter to three quarters of the wheel."""
     out = rgba.copy()
-    hsv = cv2.cvtColor(np.ascontiguousarray(rgba[..., :3]), cv2.COLOR_RGB2HSV_FULL).astype(
-        np.float32
-    )
+    hsv = cv2.cvtColor(np.ascontiguousarray(rgba[..., :3]), cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
     hsv[..., 0] = (hsv[..., 0] + 256 * rng.uniform(0.25, 0.75)) % 256
     # Greys have no hue to turn: give them some colour so "white on a badge" changes too.
     hsv[..., 1] = np.maximum(hsv[..., 1], 140)
@@ -535,9 +677,7 @@ def _transform_logo(
     if s < 1:
         sigma = 0.4 / s
         premult = cv2.GaussianBlur(premult, (0, 0), sigma)
-    warped = cv2.warpAffine(
-        premult, full[:2], (bw, bh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0)
-    )
+    warped = cv2.warpAffine(premult, full[:2], (bw, bh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
     alpha = np.clip(warped[..., 3:4], 0, 255)
     colour = np.where(alpha > 0, warped[..., :3] * 255 / np.maximum(alpha, 1e-6), 0)
     return np.concatenate([np.clip(colour, 0, 255), alpha], axis=2).round().astype(np.uint8)
@@ -587,19 +727,14 @@ def _place_logo(
     out = canvas.copy()
     # A light plate under the logo (and its clear space) on busy or dark backgrounds, as brands do.
     patch = out[region[1] : region[3], region[0] : region[2]]
-    busy = (
-        item.kind in ("noise", "photo")
-        or float(srgb_to_lab(patch.reshape(-1, 3).mean(axis=0))[0]) < 75
-    )
+    busy = item.kind in BUSY_KINDS or float(srgb_to_lab(patch.reshape(-1, 3).mean(axis=0))[0]) < 75
     if busy:
         plate = k.colour(_light_name(k))
         out[region[1] : region[3], region[0] : region[2]] = plate
     x0, y0 = px + clear, py + clear
     a = logo[..., 3:4].astype(np.float32) / 255
     target = out[y0 : y0 + lh, x0 : x0 + lw].astype(np.float32)
-    out[y0 : y0 + lh, x0 : x0 + lw] = (
-        (logo[..., :3] * a + target * (1 - a)).round().astype(np.uint8)
-    )
+    out[y0 : y0 + lh, x0 : x0 + lw] = (logo[..., :3] * a + target * (1 - a)).round().astype(np.uint8)
     return out
 
 
@@ -626,23 +761,17 @@ def _place_objects(
     radius = int(min(w, h) * rng.uniform(0.035, 0.055))
     placed = 0
     for _ in range(n):
-        spot = _free_spot(
-            2 * radius, 2 * radius + radius // 2, w, h, taken, rng, margin=max(8, radius // 3)
-        )
+        spot = _free_spot(2 * radius, 2 * radius + radius // 2, w, h, taken, rng, margin=max(8, radius // 3))
         if spot is None:
             break
         x, y = spot
         y += radius // 2
         draw.ellipse((x, y, x + 2 * radius, y + 2 * radius), fill=colour)
-        draw.ellipse(
-            (x + radius * 0.9, y - radius * 0.45, x + radius * 1.5, y + radius * 0.05), fill=leaf
-        )
+        draw.ellipse((x + radius * 0.9, y - radius * 0.45, x + radius * 1.5, y + radius * 0.05), fill=leaf)
         taken.append((x, y - radius // 2, x + 2 * radius, y + 2 * radius))
         placed += 1
     if placed != n:
-        raise RuntimeError(
-            f"item {item.index}: placed {placed} of {n} objects; the layout is too full"
-        )
+        raise RuntimeError(f"item {item.index}: placed {placed} of {n} objects; the layout is too full")
     return np.asarray(image).copy()
 
 
@@ -675,16 +804,12 @@ LONG_DISCLAIMERS = (
     "Selected stores only. Prices may vary online and in smaller shops.",
     "Terms apply. One voucher per customer, not valid with other offers.",
 )
-# Photographs a designer might put text on, without lettering of their own (matplotlib's
-# grace_hopper.jpg has a name tag, scikit-image's astronaut a flag), by file name.
-PHOTO_FILES = ("coffee.png", "chelsea.png", "grass.png", "brick.png", "gravel.png")
-SANS_FACES = ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf")
-SERIF_FACES = ("LiberationSerif-Bold.ttf", "DejaVuSerif-Bold.ttf")
 
 
-def photo_paths() -> dict[str, Path]:
-    """The sample photographs on this machine (nothing is downloaded), by short name."""
-    folders = []
+def photo_paths(files: tuple[str, ...] = PHOTO_FILES) -> dict[str, Path]:
+    """The photographs of `files` on this machine, by short name: the sample photographs that
+    matplotlib and scikit-image install (nothing is downloaded) and tests/fixtures/photos."""
+    folders = [ROOT / "tests" / "fixtures" / "photos"]
     try:
         import matplotlib
 
@@ -698,7 +823,7 @@ def photo_paths() -> dict[str, Path]:
     except ImportError:
         pass
     found: dict[str, Path] = {}
-    for name in PHOTO_FILES:
+    for name in files:
         for folder in folders:
             if (folder / name).is_file():
                 found[name.split(".")[0]] = folder / name
@@ -713,7 +838,7 @@ class ReviewItem:
     index: int
     seed: int
     kit_name: str
-    background: str  # a photograph's name, "flat" or "gradient"
+    background: str  # a photograph's name, or a drawn background ("flat", "gradient", "radial", "duotone")
     defect: str | None
     jpeg_quality: int | None
     placed: bool  # whether it carries brandgate's placement record
@@ -747,17 +872,18 @@ def make_review_item(index: int, seed: int = 0) -> ReviewItem:
     rng = np.random.default_rng([seed, index, 17])
     slot = index % 8
     defect = None if slot < REVIEW_CLEAN_PER_BLOCK else list(REVIEW_DEFECTS)[slot - REVIEW_CLEAN_PER_BLOCK]
-    photos = sorted(photo_paths())
-    backgrounds = [*photos, "flat", "gradient"]
+    spec = set_of(seed)
+    photos = sorted(photo_paths(spec.photographs))
+    backgrounds = [*photos, *spec.drawn]
     background = backgrounds[(index // 8 + index) % len(backgrounds)]
     kit_name = KIT_NAMES[(index + index // 8) % 2]
     k = kit(kit_name)
     quality = JPEG_QUALITIES[(index // 3) % len(JPEG_QUALITIES)]
     placed = (index // 16) % 2 == 0
     serif = rng.random() < 0.5
-    face = (SERIF_FACES if serif else SANS_FACES)[int(rng.integers(2))]
+    face = (spec.serif_faces if serif else spec.sans_faces)[int(rng.integers(2))]
     if rng.random() < 0.4:
-        face = k.spec.fonts["headline"].file  # the kit's own face, as compositing uses it
+        face = k.spec.fonts[spec.kit_face].file  # one of the kit's own faces
     size = ((768, 768), (1024, 1024), (1024, 768))[int(rng.integers(3))]
     headlines: tuple[str, ...] = REVIEW_HEADLINES
     if defect == "lookalike_swap":
@@ -832,9 +958,7 @@ def _lookalike(headline: str, face: str, rng: np.random.Generator) -> str:
     """One visible look-alike swap: l→1, i→l, m→rn, or l→I where the face draws them apart."""
     font = str(resolve_font(ROOT, face))
     options = [
-        (a, b)
-        for a, b in LOOKALIKE_SWAPS
-        if a in headline and not (len(a) == len(b) == 1 and _drawn_alike(a, b, font))
+        (a, b) for a, b in LOOKALIKE_SWAPS if a in headline and not (len(a) == len(b) == 1 and _drawn_alike(a, b, font))
     ]
     a, b = options[int(rng.integers(len(options)))]
     spots = [i for i in range(len(headline)) if headline.startswith(a, i)]
@@ -842,8 +966,10 @@ def _lookalike(headline: str, face: str, rng: np.random.Generator) -> str:
     return headline[:at] + b + headline[at + len(a) :]
 
 
-def _photo(name: str, w: int, h: int, rng: np.random.Generator) -> NDArray[np.uint8]:
-    path = photo_paths()[name]
+def _photo(
+    name: str, w: int, h: int, rng: np.random.Generator, files: tuple[str, ...] = PHOTO_FILES
+) -> NDArray[np.uint8]:
+    path = photo_paths(files)[name]
     with Image.open(path) as image:
         rgb = np.asarray(image.convert("RGB"))
     ph, pw = rgb.shape[:2]
@@ -871,9 +997,7 @@ def _most_colourful_main_colour(rgba: NDArray[np.uint8]) -> NDArray[np.float64]:
     return np.asarray(max(means, key=chroma), np.float64)
 
 
-def _shift_logo_colour(
-    rgba: NDArray[np.uint8], target: float, direction: float
-) -> tuple[NDArray[np.uint8], float]:
+def _shift_logo_colour(rgba: NDArray[np.uint8], target: float, direction: float) -> tuple[NDArray[np.uint8], float]:
     """The logo with its most colourful dominant colour turned in hue (towards `direction`'s
     side) until it is `target` ΔE2000 from the original; the ΔE reached."""
     original = _most_colourful_main_colour(rgba)
@@ -932,10 +1056,10 @@ def _render_review(item: ReviewItem) -> tuple[NDArray[np.uint8], list[dict[str, 
     if item.background == "flat":
         palette = [k.colour(name) for name in k.spec.palette]
         base = np.full((h, w, 3), palette[int(rng.integers(len(palette)))], np.uint8)
-    elif item.background == "gradient":
-        base = _background("gradient", k, w, h, rng, None)
+    elif item.background in ("gradient", "radial", "duotone"):
+        base = _background(item.background, k, w, h, rng, None)
     else:
-        base = _photo(item.background, w, h, rng)
+        base = _photo(item.background, w, h, rng, set_of(item.seed).photographs)
     canvas = Image.fromarray(base, "RGB")
     draw = ImageDraw.Draw(canvas)
     placements: list[dict[str, Any]] = []

@@ -2,16 +2,22 @@
 
 Runs the real Generator (profile, scheduler swap, seeds, metering) on a tiny model built
 into a temporary folder. Prints s/image p50/p95/p99 at 1, 2 and 4 concurrent requests (threads
-sharing one loaded model, as the local worker pool does), peak RSS, and what the step cap and
+sharing one loaded model and taking turns on it under one device lock, as the local worker pool
+does; a request's time includes its wait for the lock), peak RSS, and what the step cap and
 the batch size do to time and memory. Figures depend on what else the machine is running:
-the load average is printed with them.
+the load average is printed with them. No aim is set: the tiny model on CPU measures the
+Generator's plumbing, not production speed (benchmarks/generation_gpu.py measures that).
 
-    .venv/bin/python benchmarks/generation.py [--quick] [--size 256] [--requests 8]
+    .venv/bin/python benchmarks/generation.py [--quick] [--size 256] [--requests 20]
+
+A p95 or p99 from fewer than 20 requests per level (`--quick` runs 4) is printed as
+"n too small", since with so few it is only the slowest request.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -30,10 +36,18 @@ from pipeline.tiny_model import build_tiny_model
 PROMPT = "five red apples on a wooden table, studio light"
 
 
+MIN_FOR_TAIL = 20  # requests per level below which p95 and p99 are not printed
+
+
+def tail(values: list[float], q: float) -> str:
+    """p95/p99 as a cell of the table, or "n too small" from fewer than MIN_FOR_TAIL values."""
+    return f"{percentile(values, q):>9.3f}" if len(values) >= MIN_FOR_TAIL else "n too small"
+
+
 def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile: with few samples p99 is the slowest one, not an interpolation."""
+    """Nearest-rank percentile (the ⌈q/100 · n⌉-th smallest): p95 of 20 is the 19th, p99 the 20th."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -69,6 +83,9 @@ def concurrency_run(
     """`requests` one-image requests, `concurrent` at a time; returns per-request seconds, wall."""
     latencies: list[float] = []
     lock = threading.Lock()
+    # One model call at a time, as the worker pool's device lock allows: a diffusers pipeline
+    # called from two threads at once mixes their prompt embeddings and fails.
+    device = threading.Lock()
     queue = list(range(requests))
 
     def worker() -> None:
@@ -79,7 +96,8 @@ def concurrency_run(
                     return
                 number = queue.pop()
             started = time.perf_counter()
-            generator.generate(PROMPT, None, derive_seeds(number, 1), (size, size))
+            with device:
+                generator.generate(PROMPT, None, derive_seeds(number, 1), (size, size))
             with lock:
                 latencies.append(time.perf_counter() - started)
 
@@ -96,7 +114,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests, smaller sweeps")
     parser.add_argument("--size", type=int, default=256, help="square image side (multiple of 8)")
-    parser.add_argument("--requests", type=int, default=8, help="requests per concurrency level")
+    parser.add_argument(
+        "--requests", type=int, default=MIN_FOR_TAIL, help="requests per concurrency level (p95/p99 need 20+)"
+    )
     args = parser.parse_args()
     requests = 4 if args.quick else args.requests
     steps = 12  # the built-in preview profile's steps
@@ -128,7 +148,7 @@ def main() -> None:
             latencies, wall = concurrency_run(settings, profile, args.size, concurrent, requests)
             print(
                 f"{concurrent:>11}  {len(latencies):>8}   {percentile(latencies, 50):>9.3f}   "
-                f"{percentile(latencies, 95):>9.3f}   {percentile(latencies, 99):>9.3f}   "
+                f"{tail(latencies, 95):>9s}   {tail(latencies, 99):>9s}   "
                 f"{len(latencies) / wall:>16.2f}"
             )
         print(f"peak RSS after concurrency runs: {peak_rss_mib():.0f} MiB")

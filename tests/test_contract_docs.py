@@ -64,22 +64,71 @@ def test_every_setting_is_in_the_contract() -> None:
     assert not missing, f"docs/cli.md does not list the settings: {missing}"
 
 
-BENCHMARK_CITED = re.compile(r"benchmarks[./]([a-z_]+)(?:\.py)?((?: --[a-z][a-z-]*)*)")
+# A benchmark script and the flags that follow it, with their values and usage brackets
+# (`benchmarks/checks_accuracy.py --n 0 --no-photos --review 384 --seed S`, `[--set held-out]`),
+# across the lines of a usage block.
+BENCHMARK_CITED = re.compile(
+    r"benchmarks[./]([a-z_]+)(?:\.py)?((?:\s+\[?--[a-z][a-z-]*(?:[ =](?!-)[^\s\]`|]+)?\]?| \|)*)"
+)
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+
+
+def _cited_in() -> list[Path]:
+    """README, docs/ and every docstring and comment of our packages, benchmarks and scripts."""
+    sources = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for package in ("brandgate", "bot", "pipeline", "policies", "benchmarks", "scripts"):
+        sources += sorted((ROOT / package).rglob("*.py"))
+    return sources
 
 
 def test_every_benchmark_command_the_docs_cite_exists() -> None:
     """A doc or docstring that names a benchmark script and its flags names ones that exist."""
-    sources = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    for package in ("brandgate", "bot", "pipeline", "policies", "benchmarks"):
-        sources += sorted((ROOT / package).rglob("*.py"))
     missing = []
-    for path in sources:
+    for path in _cited_in():
         for match in BENCHMARK_CITED.finditer(path.read_text(encoding="utf-8")):
             script = ROOT / "benchmarks" / f"{match.group(1)}.py"
-            where = f"{path.relative_to(ROOT)}: {match.group(0)}"
+            where = f"{path.relative_to(ROOT)}: {' '.join(match.group(0).split())}"
             if not script.is_file():
                 missing.append(f"{where} (no {script.relative_to(ROOT)})")
                 continue
             text = script.read_text(encoding="utf-8")
-            missing += [f"{where} (no {flag})" for flag in match.group(2).split() if f'"{flag}"' not in text]
+            missing += [f"{where} (no {flag})" for flag in FLAG.findall(match.group(2)) if f'"{flag}"' not in text]
+    assert not missing, "\n".join(missing)
+
+
+def test_every_script_the_docs_cite_exists() -> None:
+    cited = re.compile(r"scripts/([A-Za-z0-9_.-]+\.(?:py|sh))")
+    missing = [
+        f"{path.relative_to(ROOT)}: scripts/{name}"
+        for path in [*_cited_in(), ROOT / "Makefile"]
+        for name in cited.findall(path.read_text(encoding="utf-8"))
+        if not (ROOT / "scripts" / name).is_file()
+    ]
+    assert not missing, "\n".join(missing)
+
+
+BRANDGATE_CITED = re.compile(r"`brandgate((?: [a-z][a-z-]*)+)((?: [^`]*)?)`")
+# Quoted text that starts like a command and is not one: a message the scheduler posts.
+NOT_COMMANDS = ("brandgate audit chain BROKEN",)
+
+
+def test_every_brandgate_command_the_docs_cite_exists() -> None:
+    """`brandgate GROUP COMMAND --flag` quoted in README, docs/ or a docstring names a command and
+    flags the CLI has (the other direction of test_every_command_and_flag_is_in_the_contract)."""
+    _register()
+    missing = []
+    for path in _cited_in():
+        for match in BRANDGATE_CITED.finditer(path.read_text(encoding="utf-8")):
+            if match.group(0).strip("`").startswith(NOT_COMMANDS):
+                continue
+            command: click.Command = cli
+            words = match.group(1).split()
+            while words and isinstance(command, click.Group) and words[0] in command.commands:
+                command = command.commands[words.pop(0)]
+            where = f"{path.relative_to(ROOT)}: {match.group(0)}"
+            if words and isinstance(command, click.Group):
+                missing.append(f"{where} (no command {words[0]!r})")
+                continue
+            known = {"--help"} | {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+            missing += [f"{where} (no {flag})" for flag in FLAG.findall(match.group(2)) if flag not in known]
     assert not missing, "\n".join(missing)
