@@ -9,7 +9,7 @@ recorded them. JSON columns are read as text and decoded here, once, so each val
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -183,10 +183,12 @@ def _events_of(connection: Connection, subject_type: str, ids: Collection[str], 
         .where(EVENTS.c.subject_type == subject_type, EVENTS.c.subject_id.in_(list(ids)), EVENTS.c.kind.in_(kinds))
         .order_by(EVENTS.c.seq)
     )
-    return [EventRow(*row[:6], _json(row[6]), *row[7:]) for row in connection.execute(statement)]
+    return [EventRow._make((*row[:6], _json(row[6]), *row[7:])) for row in connection.execute(statement)]
 
 
-def read_batches(engine: Engine, filters: ExportFilter | None = None, batch: int = 2000) -> Iterator[Batch]:
+def read_batches(
+    engine: Engine, filters: ExportFilter | None = None, batch: int = 2000
+) -> Generator[Batch, None, None]:
     """Every matching image, oldest first, `batch` at a time, all read in one snapshot."""
     connection = engine.connect().execution_options(**READ_ONLY)
     if connection.dialect.name == "postgresql":
