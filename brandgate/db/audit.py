@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from brandgate.db.engine import READ_ONLY
@@ -124,29 +124,38 @@ def append_event(
     """Add the next chained event to the caller's transaction; it commits or rolls back with it.
 
     Call it as late in the transaction as practical: on PostgreSQL it holds the chain lock
-    until commit, so every other writer of events waits for this transaction. Several events
-    in one transaction cost one lock and one head read; the rows are inserted at the next flush.
+    until commit, so every other writer of events waits for this transaction. It flushes the
+    session's pending rows first, so they are written before the lock is taken. Several events
+    in one transaction cost one lock and one head read. The event is inserted at once; the
+    returned object is not attached to the session (its `id` is not read back).
     """
     actor_ = _bounded("actor", actor, 100, required=True)
     kind_ = _bounded("kind", kind, 60, required=True)
+    subject_type_ = _bounded("subject_type", subject_type, 30, required=False)
+    subject_id_ = _bounded("subject_id", subject_id, 64, required=False)
     body = _normalised_payload(payload)
+    # Every other row of the transaction is written now, before the chain lock: under the lock
+    # there is only the head read, one hash and one INSERT, then the commit.
+    session.flush()
     seq, prev_hash = _head(session)
     event = AuditEvent(
         seq=seq + 1,
         created_at=datetime.now(UTC),
         actor=actor_,
         kind=kind_,
-        subject_type=_bounded("subject_type", subject_type, 30, required=False),
-        subject_id=_bounded("subject_id", subject_id, 64, required=False),
+        subject_type=subject_type_,
+        subject_id=subject_id_,
         payload=body,
         prev_hash=prev_hash,
     )
     event.hash = event_hash(event)
-    session.add(event)
+    # A Core INSERT, not the ORM's unit of work: it is the one statement run under the lock.
+    session.execute(insert(AuditEvent), [{name: getattr(event, name) for name in _EVENT_COLUMNS}])
     session.info[_HEAD_KEY] = (_innermost(session), event.seq, event.hash)
     return event
 
 
+_EVENT_COLUMNS = ("seq", "created_at", "actor", "kind", "subject_type", "subject_id", "payload", "prev_hash", "hash")
 _HEAD_KEY = "brandgate.audit.head"
 
 
@@ -216,13 +225,17 @@ class _Row:
     hash: str
 
 
+_ROW_FIELDS = tuple(_Row.__dataclass_fields__)
+
+
 def _rows(connection: Connection, batch: int) -> Generator[_Row, None, None]:
     table = AuditEvent.__table__
-    statement = select(table).order_by(table.c.seq)
+    statement = select(*(table.c[name] for name in _ROW_FIELDS)).order_by(table.c.seq)
+    # yield_per: a server-side cursor on PostgreSQL, so memory stays flat however long the trail
     result = connection.execution_options(yield_per=batch).execute(statement)
     try:
         for row in result:
-            yield _Row(**row._mapping)
+            yield _Row(*row)
     finally:
         result.close()
 

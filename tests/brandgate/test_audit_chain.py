@@ -342,3 +342,76 @@ def test_verify_cli_anchor_round_trip_and_bad_anchor(db_settings: Settings, engi
     assert run_cli(db_settings, "audit", "verify", "--anchor", "9:" + "a" * 64)[0] == 4
     code, _, err = run_cli(db_settings, "audit", "verify", "--anchor", "3:nothex")
     assert code == 2 and "write SEQ:HASH" in err
+
+
+def _record_images(engine: Engine, writer: int, count: int) -> None:
+    """One writer as the pipeline records: an image, its check rows and its event per transaction."""
+    from brandgate.db.evidence import record_image, seal_image
+    from brandgate.db.models import CheckResultRow, Image
+
+    sessions = make_sessionmaker(engine)
+    for n in range(count):
+        image_id = f"w{writer}i{n}"
+        image = Image(id=image_id, request_id="req-writers", index=writer * count + n, kind="preview",
+                      sha256=f"{writer:032d}{n:032d}", media_type="image/png", width=64, height=64,
+                      model_id="tiny", model_revision="r1", generation_config={"seed": n}, seed=n,
+                      verdict="pass")  # fmt: skip
+        checks = [CheckResultRow(image_id=image_id, check_id=f"BG{100 + c}", name=f"check {c}", status="pass",
+                                 severity="flag", confidence=0.9, message="ok", evidence={"c": c})
+                  for c in range(14)]  # fmt: skip
+        digest = seal_image(image, checks)
+        with sessions.begin() as session:
+            record_image(session, image, checks, actor=f"worker-{writer}", kind="image.created", digest=digest,
+                         payload={"request_id": "req-writers", "index": image.index, "verdict": "pass"})  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_eight_writers_recording_images_keep_the_chain_gap_free_and_ordered_on_postgres(
+    pg_migrated_url: str, settings: Settings
+) -> None:
+    """The chain lock is taken after the image and check rows are written: the chain must not notice."""
+    from datetime import UTC, datetime
+
+    from brandgate.db.export import verify_evidence
+    from brandgate.requests import lifecycle
+
+    engine = make_engine(settings.model_copy(update={"database_url": pg_migrated_url}), pool_size=8)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            request = Request(id="req-writers", requested_by="U1", source="cli", kit_name="acme", kit_hash="a" * 64,
+                              brief={"kit": "acme"}, brief_hash="b" * 64, profile_name="tiny", seed=1,
+                              n_images=8 * 25, created_at=datetime.now(UTC))  # fmt: skip
+            session.add(request)
+            lifecycle.queue(session, request)
+        failures: list[BaseException] = []
+
+        def work(index: int) -> None:
+            try:
+                _record_images(engine, index, 25)
+            except BaseException as exc:  # surfaced below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        chain = _chain(engine)
+        assert [seq for seq, _, _ in chain] == list(range(1, 202))  # the request's event, then 200 images
+        assert chain[0][1] == GENESIS_HASH
+        assert all(chain[i][1] == chain[i - 1][2] for i in range(1, len(chain)))
+        report = verify_chain(engine)
+        assert report.intact and report.events == 201
+        with engine.connect() as connection:
+            # each writer's images reached the chain in the order that writer recorded them
+            for writer in range(8):
+                subjects = connection.execute(
+                    text("SELECT subject_id FROM audit_events WHERE actor = :a ORDER BY seq"), {"a": f"worker-{writer}"}
+                ).scalars()
+                assert list(subjects) == [f"w{writer}i{n}" for n in range(25)]
+        # every image row and its 14 check rows are the ones its event recorded
+        evidence = verify_evidence(engine)
+        assert evidence.rows == 200 and evidence.legacy == 0 and evidence.intact, evidence.first_problem
+    finally:
+        engine.dispose()
