@@ -336,9 +336,9 @@ def read_closer(creative: Creative, region: Box, line_px: float) -> OcrResult:
     """Both engines over one region of the creative, enlarged so that its lines (about
     `line_px` tall) are CLOSER_LINE_PX (at least twice, at most three times; lines that tall
     already are not enlarged): at the detector's usual resolution a 14 px line of small print
-    on a busy photograph can lose a word or two to detection. The boxes are in the creative's pixels. A check takes this closer look only where
-    text it requires was read in part, before it reports the text missing; a region is read
-    once per creative."""
+    on a busy photograph can lose a word or two to detection. The boxes are in the creative's
+    pixels. A check takes this closer look only where text it requires was read in part,
+    before it reports the text missing; a region is read once per creative."""
 
     def compute() -> OcrResult:
         started = time.perf_counter()
