@@ -218,13 +218,15 @@ def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrRes
     BG101 and BG102 compare them glyph by glyph with the text rendered as placed, which is
     stricter than any engine's reading (`read_placed_lines` reads them on demand, for a
     message). The rest of the creative, placed text and logo painted out, is searched for other
-    text at a reduced detection side; Tesseract re-reads what that finds."""
+    text at a reduced detection side; Tesseract re-reads what that finds, in the same painted-out
+    pixels."""
     started = time.perf_counter()
     rgb = creative.rgb
     placed = placed_lines(creative)
     errors: dict[str, str] = {}
     engines: list[str] = []
-    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(_paint_out(creative, placed), UNPLACED_DETECTION_SIDE))
+    painted = _paint_out(creative, placed)
+    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(painted, UNPLACED_DETECTION_SIDE))
     if found is None:
         fallback = recognise(rgb, expected)
         return OcrResult(
@@ -235,7 +237,9 @@ def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrRes
             fallback.reading_order,
         )
     engines.append(RAPIDOCR)
-    reread = _attempt(TESSERACT, errors, lambda: _reread(rgb, found, lambda line: False))
+    # Read from the pixels the detector saw: a box found at the edge of a painted-out plate on
+    # a photograph must not read the placed headline under it as text nobody asked for.
+    reread = _attempt(TESSERACT, errors, lambda: _reread(painted, found, lambda line: False))
     if reread is not None:
         engines.append(TESSERACT)
     others = found if reread is None else reread
