@@ -5,7 +5,7 @@ order and glyph-aware in the font it is set in."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,9 @@ from policies.ocr import (
     read_page_with_tesseract,
     read_placed_lines,
 )
-from policies.rendered_text import GlyphComparison, judge_placed
+from policies.rendered_text import GlyphComparison, compare_at, judge_placed, renders_same
 from policies.text_match import Match, aligned_stretch, best_match, normalise
-from policies.typefaces import LineGlyphs, judge_line
+from policies.typefaces import LineGlyphs, judge_line, single_swaps
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -115,6 +115,7 @@ def find_in_creative(
         lines = [p for p in placed_lines(creative) if p.element == element]
         doubtful = [line for line, g in zip(lines, placed, strict=True) if g.matches and g.worst > DOUBTFUL_GLYPH]
         misread = _misread_lines(creative, doubtful)
+        placed = tuple(_forgive_background(creative, line, g) for line, g in zip(lines, placed, strict=True))
         if all(g.matches for g in placed) and not misread:
             return Finding(expected, True, Match("glyphs", 1.0, expected), (), "placed glyphs", placed)
         # Name what a reader would read there: RapidOCR on the placed lines' own boxes.
@@ -259,6 +260,34 @@ def _partly_read_region(expected: str, ocr: OcrResult) -> tuple[Box, float] | No
 # at 26 px: 0.13–0.16) stays under the mismatch bar. A doubtful line is read by RapidOCR from
 # its box, and a reading that is not the line's text (glyph-aware in its font) fails it.
 DOUBTFUL_GLYPH = 0.06
+
+
+# A placed line whose worst glyph differs by more than GLYPH_MISMATCH but at most this share
+# (clean lines over the light parts of a photograph upscaled threefold measure up to 0.19; a
+# visible look-alike swap 0.20 and more, a changed letter usually more) is judged by its
+# reading and its look-alikes: `_forgive_background`.
+MARGINAL_GLYPH = 0.3
+
+
+def _forgive_background(creative: Creative, line: PlacedLine, judged: GlyphComparison) -> GlyphComparison:
+    """`judged`, marked as matching where its glyphs differ only marginally (MARGINAL_GLYPH),
+    RapidOCR reads the line exactly as its text, and no visible look-alike of the glyphs around
+    the one that differs (`typefaces.single_swaps`) fits the image any better: the difference is
+    the picture under the text, not a glyph. A look-alike that fits better keeps it failing."""
+    if judged.matches or judged.worst > MARGINAL_GLYPH or judged.worst_index < 0:
+        return judged
+    read = read_placed_lines(creative).get(line.box)
+    match = best_match(line.text, {RAPIDOCR: read}, line.font) if read else None
+    if match is None or not match.exact:
+        return judged
+    for variant, a, b in single_swaps(line.text, judged.worst_index):
+        if len(a) == len(b) == 1 and renders_same(a, b, line.font):
+            continue
+        shown = compare_at(creative.rgb, variant, line.font, line.size, line.origin)
+        if shown is not None and shown.worst < judged.worst:
+            return judged
+    at = judged.text[judged.worst_index]
+    return replace(judged, forgiven=f"{at!r} differs marginally, read exactly, and no look-alike of it fits better")
 
 
 def _misread_lines(creative: Creative, lines: Sequence[PlacedLine]) -> list[PlacedLine]:

@@ -179,7 +179,7 @@ def judge_line(
     fit off. Where the expected text does not match in that face, look-alikes near the glyph
     that differs are compared too."""
     read = {normalise(r, fold_confusables=False) for r in readings}
-    swaps = _single_swaps(expected, None)
+    swaps = single_swaps(expected, None)
     read_swaps = [s for s in swaps if any(normalise(s[0], fold_confusables=False) in r for r in read)]
     read_variants = [variant for variant, _, _ in read_swaps]
     best: tuple[GlyphComparison, str] | None = None
@@ -198,7 +198,7 @@ def judge_line(
     if comparison.matches:
         return LineGlyphs(expected, box, comparison)
     near = comparison.worst_index if comparison.worst_index >= 0 else None
-    tried = read_swaps + [s for s in _single_swaps(expected, near) if s[0] not in read_variants]
+    tried = read_swaps + [s for s in single_swaps(expected, near) if s[0] not in read_variants]
     for variant, a, b in tried:
         if len(a) == len(b) == 1 and renders_same(a, b, face):
             continue  # the same picture in this face: a reader cannot tell it apart
@@ -219,7 +219,7 @@ def _shows_instead(variant: GlyphComparison, expected: GlyphComparison) -> bool:
     )
 
 
-def _single_swaps(text: str, near: int | None) -> list[tuple[str, str, str]]:
+def single_swaps(text: str, near: int | None) -> list[tuple[str, str, str]]:
     """`text` with one VISIBLE_SWAPS substitution (with the pair swapped), each place it
     applies (only within SWAP_REACH characters of `near` when given)."""
     out = []
