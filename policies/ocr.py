@@ -453,12 +453,15 @@ def _reread(rgb: NDArray[np.uint8], lines: list[TextLine], exempt: Callable[[Tex
 
 
 def _read_as_expected(line: TextLine, wanted: list[str]) -> bool:
-    """RapidOCR read the line as an exact stretch of an expected text (at least 4 letters)."""
+    """RapidOCR read the line as an exact stretch of an expected text (at least 4 letters), or
+    of two run together (the brief's disclaimer followed on its line by the kit's)."""
     reading = line.reading(RAPIDOCR)
     if reading is None:
         return False
     read = _normal(reading.text)
-    return len(read) >= 4 and any(read in w for w in wanted)
+    if len(read) < 4:
+        return False
+    return any(read in w for w in wanted) or any(read in a + b for a in wanted for b in wanted if a != b)
 
 
 class _EngineUnavailable(RuntimeError):

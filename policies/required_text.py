@@ -4,12 +4,18 @@ order and glyph-aware in the font it is set in."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from PIL import Image
+
 from policies.ocr import (
+    CLOSER_LINE_PX,
     RAPIDOCR,
     Box,
     OcrResult,
@@ -18,6 +24,7 @@ from policies.ocr import (
     read_closer,
     read_page_with_tesseract,
     read_placed_lines,
+    recognise,
 )
 from policies.rendered_text import GlyphComparison, compare_at, judge_placed, renders_same
 from policies.text_match import Match, aligned_stretch, best_match, normalise
@@ -156,17 +163,18 @@ def _read_anywhere(expected: str, creative: Creative, ocr: OcrResult, max_edits:
     return finding
 
 
-# Text whose lines are at least this tall is read at full strength at the detector's side (23 px
-# after its scaling of a 1024-px creative); smaller print may still gain from the closer look.
-READ_CLEARLY_PX = 32
+# Text whose lines are at least this tall is read at full strength at the detector's side (29 px
+# after its scaling of a 1024-px creative) and is not enlarged by the closer look; smaller print
+# (or a box merged over two lines of it) may still gain from that look.
+READ_CLEARLY_PX = CLOSER_LINE_PX
 
 
 def _read_alike_otherwise(expected: str, ocr: OcrResult, font: str | None) -> bool:
-    """The engines read `expected` at its full length, letter for letter as the same other
-    text: nothing was lost to detection (that shortens a reading), and engines that agree on
-    the same different letters are not all misreading them. An engine that read nothing like
-    the text there abstains; a lone reading decides only when its engine is sure of every line
-    it read it in (SURE_ALONE)."""
+    """The engines read `expected` at its full length within one line, letter for letter as
+    the same other text: nothing was lost to detection (that shortens a reading), and engines
+    that agree on the same different letters are not all misreading them. An engine that read
+    nothing like the text there abstains; a lone reading decides only when its engine is sure
+    of every line it read it in (SURE_ALONE)."""
     target = normalise(expected)
     agreed: dict[str, str] = {}
     for engine in ocr.engines:
@@ -175,7 +183,11 @@ def _read_alike_otherwise(expected: str, ocr: OcrResult, font: str | None) -> bo
             continue
         if match.similarity < READ_ALIKE_SIMILARITY:
             return False  # a reading half like it: the engines do not agree on what is there
-        agreed[engine] = normalise(match.read)
+        read = normalise(match.read)
+        if not any(read in normalise(r.text) for line in ocr.lines if (r := line.reading(engine))):
+            # Across lines: a word lost at the end of one line has the next line's in its place.
+            return False
+        agreed[engine] = read
     readings = set(agreed.values())
     if len(readings) != 1 or len(next(iter(readings))) != len(target):
         return False
@@ -322,10 +334,13 @@ def judge_placed_text(expected: str, creative: Creative, element: str) -> tuple[
 
 
 def expected_texts(brief: Brief | None, kit: Kit) -> tuple[str, ...]:
-    """All text the brief and kit ask for (headline, disclaimers): what OCR need not re-read."""
+    """All text the brief and kit ask for (headline, disclaimers) and the words of the kit's
+    logos: what Tesseract need not re-read where RapidOCR read it exactly."""
     texts = [*kit.spec.required_disclaimers]
     if brief is not None:
         texts += [t for t in (brief.headline, brief.disclaimer) if t]
+    for variant in kit.spec.logos:
+        texts += list(logo_wordmark(kit.logo_path(variant)))
     return tuple(dict.fromkeys(texts))
 
 
@@ -345,3 +360,31 @@ def agreement_confidence(finding: Finding, ocr: OcrResult) -> float:
     if finding.found:
         return 0.9 + 0.09 * len(finding.engines_exact) / ran
     return 0.8 + 0.19 * (ran - len(finding.engines_exact)) / ran
+
+
+_wordmarks: dict[tuple[str, int], tuple[str, ...]] = {}
+_wordmarks_lock = threading.Lock()
+
+
+def logo_wordmark(path: Path) -> tuple[str, ...]:
+    """The words written in a logo file, read once per file version and remembered."""
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return ()
+    with _wordmarks_lock:
+        if key in _wordmarks:
+            return _wordmarks[key]
+    words: tuple[str, ...] = ()
+    try:
+        with Image.open(path) as image:
+            rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+        result = recognise(rgb)
+        words = tuple(dict.fromkeys(text for line in result.lines for text in line.texts().values()))
+    except (OSError, ValueError):
+        words = ()
+    with _wordmarks_lock:
+        _wordmarks[key] = words
+    return words
