@@ -35,6 +35,8 @@ CASES = [
     ("Summer Sale", "5ummer Sale", DEJAVU / "DejaVuSerif.ttf", 72, "gradient"),
     ("Spring Picks", "Sprlng Picks", LIBERATION / "LiberationSans-Regular.ttf", 80, "gradient"),
     ("Big Brand Week", "8ig Brand Week", LIBERATION / "LiberationSans-Bold.ttf", 56, "photo"),
+    ("Bold Deals", "Bolcl Deals", LIBERATION / "LiberationSans-Bold.ttf", 56, "flat"),
+    ("New Arrivals Week", "Nevv Arrivals Week", DEJAVU / "DejaVuSans.ttf", 56, "flat"),
 ]
 
 
