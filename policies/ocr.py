@@ -218,13 +218,15 @@ def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrRes
     BG101 and BG102 compare them glyph by glyph with the text rendered as placed, which is
     stricter than any engine's reading (`read_placed_lines` reads them on demand, for a
     message). The rest of the creative, placed text and logo painted out, is searched for other
-    text at a reduced detection side; Tesseract re-reads what that finds."""
+    text at a reduced detection side; Tesseract re-reads what that finds, in the same painted-out
+    pixels."""
     started = time.perf_counter()
     rgb = creative.rgb
     placed = placed_lines(creative)
     errors: dict[str, str] = {}
     engines: list[str] = []
-    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(_paint_out(creative, placed), UNPLACED_DETECTION_SIDE))
+    painted = _paint_out(creative, placed)
+    found = _attempt(RAPIDOCR, errors, lambda: _rapid_lines(painted, UNPLACED_DETECTION_SIDE))
     if found is None:
         fallback = recognise(rgb, expected)
         return OcrResult(
@@ -235,7 +237,9 @@ def recognise_placed(creative: Creative, expected: Sequence[str] = ()) -> OcrRes
             fallback.reading_order,
         )
     engines.append(RAPIDOCR)
-    reread = _attempt(TESSERACT, errors, lambda: _reread(rgb, found, lambda line: False))
+    # Read from the pixels the detector saw: a box found at the edge of a painted-out plate on
+    # a photograph must not read the placed headline under it as text nobody asked for.
+    reread = _attempt(TESSERACT, errors, lambda: _reread(painted, found, lambda line: False))
     if reread is not None:
         engines.append(TESSERACT)
     others = found if reread is None else reread
@@ -334,18 +338,24 @@ CLOSER_SIDE = 1536
 
 def read_closer(creative: Creative, region: Box, line_px: float) -> OcrResult:
     """Both engines over one region of the creative, enlarged so that its lines (about
-    `line_px` tall) are CLOSER_LINE_PX (at least twice, at most three times): at the detector's
-    usual resolution a 14 px line of small print on a busy photograph can lose a word or two to
-    detection. The boxes are in the creative's pixels. A check takes this closer look only where
-    text it requires was read in part, before it reports the text missing; a region is read
-    once per creative."""
+    `line_px` tall) are CLOSER_LINE_PX (at least twice, at most three times; lines that tall
+    already are not enlarged): at the detector's usual resolution a 14 px line of small print
+    on a busy photograph can lose a word or two to detection. The boxes are in the creative's
+    pixels. A check takes this closer look only where text it requires was read in part,
+    before it reports the text missing; a region is read once per creative."""
 
     def compute() -> OcrResult:
         started = time.perf_counter()
         height, width = creative.height, creative.width
         x0, y0, x1, y1 = _clip(region, width, height)
-        scale = float(np.clip(CLOSER_LINE_PX / max(line_px, 1.0), CLOSER_MIN_SCALE, CLOSER_MAX_SCALE))
-        scale = min(scale, CLOSER_SIDE / max(x1 - x0, y1 - y0, 1))
+        # Lines already CLOSER_LINE_PX tall are read at their own size (a box merged over two
+        # lines of small print is shorter than that); the detector still sees them closer
+        # than across the whole creative.
+        least = 1.0 if line_px >= CLOSER_LINE_PX else CLOSER_MIN_SCALE
+        scale = float(np.clip(CLOSER_LINE_PX / max(line_px, 1.0), least, CLOSER_MAX_SCALE))
+        # Never below 1: the boxes are mapped back by `scale`, and the detector itself
+        # shrinks a crop longer than CLOSER_SIDE.
+        scale = max(1.0, min(scale, CLOSER_SIDE / max(x1 - x0, y1 - y0, 1)))
         crop = creative.rgb[y0:y1, x0:x1]
         if scale > 1.0:
             size = (round(crop.shape[1] * scale), round(crop.shape[0] * scale))
@@ -443,12 +453,15 @@ def _reread(rgb: NDArray[np.uint8], lines: list[TextLine], exempt: Callable[[Tex
 
 
 def _read_as_expected(line: TextLine, wanted: list[str]) -> bool:
-    """RapidOCR read the line as an exact stretch of an expected text (at least 4 letters)."""
+    """RapidOCR read the line as an exact stretch of an expected text (at least 4 letters), or
+    of two run together (the brief's disclaimer followed on its line by the kit's)."""
     reading = line.reading(RAPIDOCR)
     if reading is None:
         return False
     read = _normal(reading.text)
-    return len(read) >= 4 and any(read in w for w in wanted)
+    if len(read) < 4:
+        return False
+    return any(read in w for w in wanted) or any(read in a + b for a in wanted for b in wanted if a != b)
 
 
 class _EngineUnavailable(RuntimeError):
@@ -473,7 +486,7 @@ def _attempt(engine: str, errors: dict[str, str], read: Callable[[], T]) -> T | 
 
 # ---- RapidOCR -----------------------------------------------------------------------------
 
-_rapid_engines: dict[int, Any] = {}
+_rapid_engine: Any = None
 _rapid_load_error: str | None = None
 _rapid_load_lock = threading.Lock()
 # RapidOCR keeps per-call state in its pipeline objects; onnxruntime already uses every core
@@ -481,20 +494,23 @@ _rapid_load_lock = threading.Lock()
 _rapid_call_lock = threading.Lock()
 
 
-def _rapid(detection_side: int = DETECTION_SIDE) -> Any:
-    global _rapid_load_error
+def _rapid() -> Any:
+    """The one RapidOCR engine of this process (its models load on first use). Callers set
+    the detection side for their call under `_rapid_call_lock` (`_detect_at`): one set of
+    models serves the whole-creative, unplaced-text and closer looks alike."""
+    global _rapid_engine, _rapid_load_error
     with _rapid_load_lock:
-        engine = _rapid_engines.get(detection_side)
+        engine = _rapid_engine
         if engine is None and _rapid_load_error is None:
             try:
                 from rapidocr import RapidOCR
 
-                engine = _rapid_engines[detection_side] = RapidOCR(
+                engine = _rapid_engine = RapidOCR(
                     params={
                         "Global.log_level": "error",
                         "Global.use_cls": False,
                         "Det.limit_type": "max",
-                        "Det.limit_side_len": detection_side,
+                        "Det.limit_side_len": DETECTION_SIDE,
                         # The default 0.5 loses a lone line of small print near an edge;
                         # recognition's own score still drops what is not text.
                         "Det.box_thresh": 0.3,
@@ -536,10 +552,12 @@ def _rapid_read_boxes(rgb: NDArray[np.uint8], placed: list[PlacedLine]) -> list[
 
 
 def _rapid_lines(rgb: NDArray[np.uint8], detection_side: int = DETECTION_SIDE) -> list[TextLine]:
-    engine = _rapid(detection_side)
+    engine = _rapid()
     # RapidOCR expects OpenCV's BGR order for arrays.
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
     with _rapid_call_lock:
+        # The detector reads its longer-side limit on each call.
+        engine._load_det_model().limit_side_len = detection_side
         result = engine(bgr, return_word_box=True, use_cls=False)
     boxes = getattr(result, "boxes", None)
     if boxes is None or len(boxes) == 0:

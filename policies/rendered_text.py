@@ -101,10 +101,13 @@ class GlyphComparison:
     background: str  # what was measured around it
     at: tuple[int, int] = (0, 0)  # the rendering's top-left corner in the creative
     coverage: NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
+    # Why a glyph that differs by more than GLYPH_MISMATCH is still taken as matching (the
+    # reading and the look-alikes say the difference is the picture under it), else None.
+    forgiven: str | None = None
 
     @property
     def matches(self) -> bool:
-        return self.worst <= GLYPH_MISMATCH
+        return self.worst <= GLYPH_MISMATCH or self.forgiven is not None
 
     def evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -118,6 +121,8 @@ class GlyphComparison:
         }
         if self.worst_index >= 0 and not self.matches:
             out["differs_at"] = {"index": self.worst_index, "expected": self.text[self.worst_index]}
+        if self.forgiven is not None:
+            out["forgiven"] = self.forgiven
         return out
 
 

@@ -4,12 +4,18 @@ order and glyph-aware in the font it is set in."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+from PIL import Image
+
 from policies.ocr import (
+    CLOSER_LINE_PX,
     RAPIDOCR,
     Box,
     OcrResult,
@@ -18,10 +24,11 @@ from policies.ocr import (
     read_closer,
     read_page_with_tesseract,
     read_placed_lines,
+    recognise,
 )
-from policies.rendered_text import GlyphComparison, judge_placed
+from policies.rendered_text import GlyphComparison, compare_at, judge_placed, renders_same
 from policies.text_match import Match, aligned_stretch, best_match, normalise
-from policies.typefaces import LineGlyphs, judge_line
+from policies.typefaces import LineGlyphs, judge_line, single_swaps
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -115,6 +122,7 @@ def find_in_creative(
         lines = [p for p in placed_lines(creative) if p.element == element]
         doubtful = [line for line, g in zip(lines, placed, strict=True) if g.matches and g.worst > DOUBTFUL_GLYPH]
         misread = _misread_lines(creative, doubtful)
+        placed = tuple(_forgive_background(creative, line, g) for line, g in zip(lines, placed, strict=True))
         if all(g.matches for g in placed) and not misread:
             return Finding(expected, True, Match("glyphs", 1.0, expected), (), "placed glyphs", placed)
         # Name what a reader would read there: RapidOCR on the placed lines' own boxes.
@@ -141,6 +149,10 @@ def _read_anywhere(expected: str, creative: Creative, ocr: OcrResult, max_edits:
     if finding.found:
         return finding
     region = _partly_read_region(expected, ocr)
+    if region is not None and region[1] >= READ_CLEARLY_PX and _read_alike_otherwise(expected, ocr, font):
+        # Both engines read every letter of it, the same other way, at a size they read well:
+        # an enlarged or second look reads the same pixels the same way (a misspelt headline).
+        return finding
     if region is not None:
         closer = find_required(expected, read_closer(creative, *region), max_edits, font)
         if closer.found:
@@ -149,6 +161,51 @@ def _read_anywhere(expected: str, creative: Creative, ocr: OcrResult, max_edits:
     if second.found:
         return Finding(expected, True, second.match, ("tesseract-page",))
     return finding
+
+
+# Text whose lines are at least this tall is read at full strength at the detector's side (29 px
+# after its scaling of a 1024-px creative) and is not enlarged by the closer look; smaller print
+# (or a box merged over two lines of it) may still gain from that look.
+READ_CLEARLY_PX = CLOSER_LINE_PX
+
+
+def _read_alike_otherwise(expected: str, ocr: OcrResult, font: str | None) -> bool:
+    """The engines read `expected` at its full length within one line, letter for letter as
+    the same other text: nothing was lost to detection (that shortens a reading), and engines
+    that agree on the same different letters are not all misreading them. An engine that read
+    nothing like the text there abstains; a lone reading decides only when its engine is sure
+    of every line it read it in (SURE_ALONE)."""
+    target = normalise(expected)
+    agreed: dict[str, str] = {}
+    for engine in ocr.engines:
+        match = best_match(expected, {engine: ocr.text(engine)}, font)
+        if match is None or match.similarity < ABSTAINS_BELOW:
+            continue
+        if match.similarity < READ_ALIKE_SIMILARITY:
+            return False  # a reading half like it: the engines do not agree on what is there
+        read = normalise(match.read)
+        if not any(read in normalise(r.text) for line in ocr.lines if (r := line.reading(engine))):
+            # Across lines: a word lost at the end of one line has the next line's in its place.
+            return False
+        agreed[engine] = read
+    readings = set(agreed.values())
+    if len(readings) != 1 or len(next(iter(readings))) != len(target):
+        return False
+    if len(agreed) >= 2:
+        return True
+    (engine,) = agreed
+    holding = {box for box, _, _ in _lines_holding(expected, ocr)}
+    confidences = [r.confidence for line in ocr.lines if line.box in holding and (r := line.reading(engine))]
+    return bool(confidences) and min(confidences) >= SURE_ALONE
+
+
+# ...the reading they agree on is this close to the text (a letter or three changed); an
+# engine whose closest reading is under ABSTAINS_BELOW read nothing like it there.
+READ_ALIKE_SIMILARITY = 0.75
+ABSTAINS_BELOW = 0.5
+# A single engine's reading decides only at this confidence (RapidOCR scores clean lines of a
+# 40 px headline 0.95–1.00).
+SURE_ALONE = 0.9
 
 
 def _lines_holding(expected: str, ocr: OcrResult) -> list[tuple[Box, str, tuple[str, ...]]]:
@@ -217,6 +274,34 @@ def _partly_read_region(expected: str, ocr: OcrResult) -> tuple[Box, float] | No
 DOUBTFUL_GLYPH = 0.06
 
 
+# A placed line whose worst glyph differs by more than GLYPH_MISMATCH but at most this share
+# (clean lines over the light parts of a photograph upscaled threefold measure up to 0.19; a
+# visible look-alike swap 0.20 and more, a changed letter usually more) is judged by its
+# reading and its look-alikes: `_forgive_background`.
+MARGINAL_GLYPH = 0.3
+
+
+def _forgive_background(creative: Creative, line: PlacedLine, judged: GlyphComparison) -> GlyphComparison:
+    """`judged`, marked as matching where its glyphs differ only marginally (MARGINAL_GLYPH),
+    RapidOCR reads the line exactly as its text, and no visible look-alike of the glyphs around
+    the one that differs (`typefaces.single_swaps`) fits the image any better: the difference is
+    the picture under the text, not a glyph. A look-alike that fits better keeps it failing."""
+    if judged.matches or judged.worst > MARGINAL_GLYPH or judged.worst_index < 0:
+        return judged
+    read = read_placed_lines(creative).get(line.box)
+    match = best_match(line.text, {RAPIDOCR: read}, line.font) if read else None
+    if match is None or not match.exact:
+        return judged
+    for variant, a, b in single_swaps(line.text, judged.worst_index):
+        if len(a) == len(b) == 1 and renders_same(a, b, line.font):
+            continue
+        shown = compare_at(creative.rgb, variant, line.font, line.size, line.origin)
+        if shown is not None and shown.worst < judged.worst:
+            return judged
+    at = judged.text[judged.worst_index]
+    return replace(judged, forgiven=f"{at!r} differs marginally, read exactly, and no look-alike of it fits better")
+
+
 def _misread_lines(creative: Creative, lines: Sequence[PlacedLine]) -> list[PlacedLine]:
     """Those of the placed `lines` whose RapidOCR reading is not their text."""
     if not lines:
@@ -249,10 +334,13 @@ def judge_placed_text(expected: str, creative: Creative, element: str) -> tuple[
 
 
 def expected_texts(brief: Brief | None, kit: Kit) -> tuple[str, ...]:
-    """All text the brief and kit ask for (headline, disclaimers): what OCR need not re-read."""
+    """All text the brief and kit ask for (headline, disclaimers) and the words of the kit's
+    logos: what Tesseract need not re-read where RapidOCR read it exactly."""
     texts = [*kit.spec.required_disclaimers]
     if brief is not None:
         texts += [t for t in (brief.headline, brief.disclaimer) if t]
+    for variant in kit.spec.logos:
+        texts += list(logo_wordmark(kit.logo_path(variant)))
     return tuple(dict.fromkeys(texts))
 
 
@@ -272,3 +360,31 @@ def agreement_confidence(finding: Finding, ocr: OcrResult) -> float:
     if finding.found:
         return 0.9 + 0.09 * len(finding.engines_exact) / ran
     return 0.8 + 0.19 * (ran - len(finding.engines_exact)) / ran
+
+
+_wordmarks: dict[tuple[str, int], tuple[str, ...]] = {}
+_wordmarks_lock = threading.Lock()
+
+
+def logo_wordmark(path: Path) -> tuple[str, ...]:
+    """The words written in a logo file, read once per file version and remembered."""
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return ()
+    with _wordmarks_lock:
+        if key in _wordmarks:
+            return _wordmarks[key]
+    words: tuple[str, ...] = ()
+    try:
+        with Image.open(path) as image:
+            rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+        result = recognise(rgb)
+        words = tuple(dict.fromkeys(text for line in result.lines for text in line.texts().values()))
+    except (OSError, ValueError):
+        words = ()
+    with _wordmarks_lock:
+        _wordmarks[key] = words
+    return words

@@ -76,6 +76,9 @@ VISIBLE_SWAPS = (
     ("g", "9"),
 )
 SWAP_REACH = 2
+# Where no face fits the expected text, at most this many look-alikes of it (in VISIBLE_SWAPS
+# order) are tried to find the face.
+MAX_UNREAD_SWAPS = 8
 # A look-alike that does not fit glyph for glyph wins only when its worst glyph is this many
 # times closer than the expected text's.
 SWAP_CLEARER = 3.0
@@ -179,7 +182,7 @@ def judge_line(
     fit off. Where the expected text does not match in that face, look-alikes near the glyph
     that differs are compared too."""
     read = {normalise(r, fold_confusables=False) for r in readings}
-    swaps = _single_swaps(expected, None)
+    swaps = single_swaps(expected, None)
     read_swaps = [s for s in swaps if any(normalise(s[0], fold_confusables=False) in r for r in read)]
     read_variants = [variant for variant, _, _ in read_swaps]
     best: tuple[GlyphComparison, str] | None = None
@@ -188,7 +191,19 @@ def judge_line(
         if fitted is not None and (best is None or fitted.fit > best[0].fit):
             best = (fitted, text)
     if best is None:
-        return LineGlyphs(expected, box, None)
+        # No face fits the text as asked. A look-alike of another width (0 for O, rn for m)
+        # throws every face's fit off, and no engine need have read it: a look-alike that fits
+        # a face clearly (SHOWS_FIT) finds the face instead, and is then judged as one read.
+        for swap in [s for s in swaps if s[0] not in read_variants][:MAX_UNREAD_SWAPS]:
+            fitted = fitted_face(creative, box, swap[0], faces)
+            if fitted is None or fitted.fit < SHOWS_FIT:
+                continue
+            if (best is None or fitted.fit > best[0].fit) and not _drawn_alike(swap, fitted.font):
+                best = (fitted, swap[0])
+                read_swaps = [swap]
+                read_variants = [swap[0]]
+        if best is None:
+            return LineGlyphs(expected, box, None)
     face = best[0].font
     comparison = (
         best[0] if best[1] == expected else compare_in_box(creative.rgb, box, expected, face, _inks(creative, box))
@@ -198,14 +213,19 @@ def judge_line(
     if comparison.matches:
         return LineGlyphs(expected, box, comparison)
     near = comparison.worst_index if comparison.worst_index >= 0 else None
-    tried = read_swaps + [s for s in _single_swaps(expected, near) if s[0] not in read_variants]
+    tried = read_swaps + [s for s in single_swaps(expected, near) if s[0] not in read_variants]
     for variant, a, b in tried:
-        if len(a) == len(b) == 1 and renders_same(a, b, face):
+        if _drawn_alike((variant, a, b), face):
             continue  # the same picture in this face: a reader cannot tell it apart
         shown = compare_in_box(creative.rgb, box, variant, face, _inks(creative, box))
         if shown is not None and _shows_instead(shown, comparison):
             return LineGlyphs(expected, box, comparison, variant, shown)
     return LineGlyphs(expected, box, comparison)
+
+
+def _drawn_alike(swap: tuple[str, str, str], face: str) -> bool:
+    _, a, b = swap
+    return len(a) == len(b) == 1 and renders_same(a, b, face)
 
 
 def _shows_instead(variant: GlyphComparison, expected: GlyphComparison) -> bool:
@@ -219,7 +239,7 @@ def _shows_instead(variant: GlyphComparison, expected: GlyphComparison) -> bool:
     )
 
 
-def _single_swaps(text: str, near: int | None) -> list[tuple[str, str, str]]:
+def single_swaps(text: str, near: int | None) -> list[tuple[str, str, str]]:
     """`text` with one VISIBLE_SWAPS substitution (with the pair swapped), each place it
     applies (only within SWAP_REACH characters of `near` when given)."""
     out = []

@@ -12,7 +12,9 @@ character only where it is the same picture in the kit's headline font (so O rea
 where the face draws them apart); a changed, missing or extra letter is not: "Fresh Deels
 Friday" fails for the headline "Fresh Deals Friday". Before reporting it missing, both engines
 take a closer look at the enlarged region where part of it was read, then Tesseract a second
-look over the whole image. A headline read exactly is then judged by its glyphs: the face its
+look over the whole image; not where every engine that read it read it within one line of at
+least 40 px, at its full length, as the same other text (RapidOCR alone: at confidence 0.9),
+since a second look reads those pixels the same way. A headline read exactly is then judged by its glyphs: the face its
 line is set in is found among the kit's fonts and common installed faces, and a look-alike the
 engines read through ("Sa1e" read as "Sale", "rn" as "m") fails when it fits the glyphs and the
 headline does not (`policies/typefaces.py`; no face fitting decides nothing). Evidence

@@ -27,19 +27,14 @@ Options in policy.yaml under `BG104`:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
-from PIL import Image
 
 from policies import logos
 from policies.check import Outcome
-from policies.ocr import TextLine, read_text, recognise
+from policies.ocr import TextLine, read_text
 from policies.options import number, whole
-from policies.required_text import expected_texts
+from policies.required_text import expected_texts, logo_wordmark
 from policies.text_match import normalise, similarity, tokens
 
 if TYPE_CHECKING:
@@ -54,9 +49,6 @@ DEFAULT_SEVERITY = "flag"
 
 # A line with at least this share of its box inside the located logo is the logo's lettering.
 LOGO_SHARE = 0.6
-
-_wordmarks: dict[tuple[str, int], tuple[str, ...]] = {}
-_wordmarks_lock = threading.Lock()
 
 
 def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> Outcome:
@@ -90,30 +82,6 @@ def expected_text(brief: Brief | None, kit: Kit, options: Mapping[str, Any]) -> 
     for variant in kit.spec.logos:
         texts += list(logo_wordmark(kit.logo_path(variant)))
     return [t for t in dict.fromkeys(texts) if normalise(t)]
-
-
-def logo_wordmark(path: Path) -> tuple[str, ...]:
-    """The words written in a logo file, read once per file version and remembered."""
-    try:
-        key = (str(path), path.stat().st_mtime_ns)
-    except OSError:
-        return ()
-    with _wordmarks_lock:
-        if key in _wordmarks:
-            return _wordmarks[key]
-    words: tuple[str, ...] = ()
-    try:
-        with Image.open(path) as image:
-            rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        rgb = np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
-        result = recognise(rgb)
-        words = tuple(dict.fromkeys(text for line in result.lines for text in line.texts().values()))
-    except (OSError, ValueError):
-        words = ()
-    with _wordmarks_lock:
-        _wordmarks[key] = words
-    return words
 
 
 def _inside_logo(line: TextLine, creative: Creative, brief: Brief | None, kit: Kit) -> bool:
