@@ -46,15 +46,8 @@ from pipeline.compose import compose
 from pipeline.generation import GenerationCancelled, Generator, derive_seeds
 from pipeline.generation import Progress as StepProgress
 from pipeline.profiles import load_profile
-from pipeline.provenance import (
-    ApprovalRecord,
-    CheckRecord,
-    GovernanceRecord,
-    Ingredient,
-    ModelIdentity,
-    Signer,
-    TrailAnchor,
-)
+from pipeline.provenance.governance import ApprovalRecord, CheckRecord, GovernanceRecord, ModelIdentity, TrailAnchor
+from pipeline.provenance.signer import Ingredient, Signer
 from policies.brief import Brief, brief_from_mapping
 from policies.checks.bg603_degenerate_output import background_copy
 from policies.creative import Creative

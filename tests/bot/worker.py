@@ -26,7 +26,8 @@ from brandgate.jobs.api import ImageView
 from brandgate.jobs.front import QueueFront
 from brandgate.requests import lifecycle
 from brandgate.settings import Settings
-from pipeline.provenance import CheckRecord, GovernanceRecord, ModelIdentity, Signer
+from pipeline.provenance.governance import CheckRecord, GovernanceRecord, ModelIdentity
+from pipeline.provenance.signer import Signer
 from policies.perceptual import phash_hex
 
 WORKER = "test-worker@bot-tests"

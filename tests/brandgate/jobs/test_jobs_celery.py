@@ -26,7 +26,7 @@ from brandgate.db.schema import upgrade
 from brandgate.jobs.api import JobStatus
 from brandgate.jobs.celery_queue import CeleryQueue
 from brandgate.settings import Settings
-from pipeline.provenance import Verifier
+from pipeline.provenance.verifier import Verifier
 from tests.brandgate.jobs.support import ROOT, Records, make_settings, submission, wait_for
 from tests.services import REDIS_HOST, REDIS_PORT, unavailable
 

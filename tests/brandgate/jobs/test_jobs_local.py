@@ -20,7 +20,7 @@ from brandgate.errors import UserError
 from brandgate.jobs.api import BriefRefused
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
-from pipeline.provenance import Verifier
+from pipeline.provenance.verifier import Verifier
 from tests.brandgate.jobs.support import (
     BRANDED_BRIEF,
     ROOT,
