@@ -258,7 +258,7 @@ def test_the_clock_is_defined_once() -> None:
 # Exceptions that are not errors shown to anyone: a stop someone asked for, or a bug in the caller.
 NOT_ERRORS = {
     "brandgate.requests.lifecycle.IllegalTransition": "a transition the state machine has no edge for: a bug",
-    "brandgate.requests.run.Cancelled": "control flow of a cancel someone asked for",
+    "brandgate.requests.failures.Cancelled": "control flow of a cancel someone asked for",
     "brandgate.regress.runner.RunInterrupted": "control flow of a stop someone asked for",
     "pipeline.generation.GenerationCancelled": "control flow of a cancel someone asked for",
 }
