@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 from bot import messages
+from bot.actors import slack_actor
 from bot.progress import Followed
 from bot.runtime import Runtime
-from bot.services import slack_actor
 from brandgate.errors import UserError
 from brandgate.jobs.api import Accepted, BriefRefused, Submission
 from brandgate.kits import list_kits

@@ -18,7 +18,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot import home, messages
 from bot.access import Access
-from bot.services import Services, parse_actor
+from bot.actors import parse_actor
+from bot.services import Services
 from brandgate import clock
 from brandgate.kits import list_kits
 from brandgate.review import NOT_REVIEWED_SOURCES, DecisionMade, SlackPost

@@ -13,10 +13,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import home, messages, slash
+from bot.actors import slack_actor
 from bot.briefs import brief_for_channel, queue_brief
 from bot.files import download_shared_file
 from bot.runtime import Runtime
-from bot.services import slack_actor
 from brandgate.clock import now
 from brandgate.errors import UserError
 from brandgate.jobs.api import UnknownJob

@@ -11,9 +11,10 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import messages, slash
+from bot.actors import slack_actor
 from bot.briefs import allowed_kit_names, queue_brief
 from bot.runtime import Runtime
-from bot.services import DecisionTaken, slack_actor
+from bot.services import DecisionTaken
 from brandgate.errors import UserError
 from brandgate.jobs.api import UnknownJob
 from policies.brief import Brief

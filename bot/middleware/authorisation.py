@@ -12,8 +12,8 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot import home, messages
+from bot.actors import slack_actor
 from bot.runtime import Runtime
-from bot.services import slack_actor
 from brandgate.errors import UserError
 from brandgate.jobs.api import UnknownJob
 from brandgate.requests.decisions import needs_a_person

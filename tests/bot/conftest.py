@@ -21,9 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import build_app, runtime_of
+from bot.brandgate_services import BrandgateServices
 from bot.runtime import Runtime
 from bot.server import build_asgi
-from bot.services import BrandgateServices, Services
+from bot.services import Services
 from brandgate.db.models import Approval, AuditEvent, Request
 from brandgate.db.schema import upgrade
 from brandgate.jobs.front import QueueFront

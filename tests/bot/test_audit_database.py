@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from bot import messages
-from bot.services import BrandgateServices, DecisionTaken
+from bot.brandgate_services import BrandgateServices
+from bot.services import DecisionTaken
 from bot.slash import AuditQuery
 from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine, make_sessionmaker

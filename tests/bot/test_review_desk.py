@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from bot import home, messages
-from bot.services import BrandgateServices
+from bot.brandgate_services import BrandgateServices
 from brandgate.jobs.api import Submission
 from brandgate.jobs.front import QueueFront
 from brandgate.review import decide

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import build_app
+from bot.brandgate_services import BrandgateServices
 from bot.server import socket_mode_handler
-from bot.services import BrandgateServices
 from brandgate.errors import ConfigError
 from brandgate.jobs.front import QueueFront
 from brandgate.settings import Settings
