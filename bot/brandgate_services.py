@@ -23,7 +23,7 @@ from brandgate.db.audit import append_event
 from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.db.export import FORMATS, ExportFilter, export_records
 from brandgate.db.models import Image, Request
-from brandgate.jobs.api import JobQueue, UnknownJob
+from brandgate.jobs.contract import JobQueue, UnknownJob
 from brandgate.requests.decisions import verdict_after
 from brandgate.settings import Settings
 from policies.check import Decision

@@ -11,7 +11,7 @@ from bot.actors import slack_actor
 from bot.progress import Followed
 from bot.runtime import Runtime
 from brandgate.errors import UserError
-from brandgate.jobs.api import Accepted, BriefRefused, Submission
+from brandgate.jobs.contract import Accepted, BriefRefused, Submission
 from brandgate.kits import list_kits
 from policies.brief import Brief, brief_from_mapping
 from policies.characters import quote

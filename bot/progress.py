@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.services import Services
-from brandgate.jobs.api import ImageView, JobStatus
+from brandgate.jobs.contract import ImageView, JobStatus
 from brandgate.logs import in_request
 from brandgate.requests.decisions import needs_a_person
 from brandgate.requests.states import TERMINAL_STATES

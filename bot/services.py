@@ -15,7 +15,7 @@ from bot.actors import parse_actor
 from bot.slash import AuditQuery
 from brandgate import review
 from brandgate.errors import UserError
-from brandgate.jobs.api import JobQueue
+from brandgate.jobs.contract import JobQueue
 from policies.check import Decision
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
 
-from brandgate.jobs.api import JobStatus
+from brandgate.jobs.contract import JobStatus
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -19,7 +19,7 @@ from bot.files import download_shared_file
 from bot.runtime import Runtime
 from brandgate.clock import now
 from brandgate.errors import UserError
-from brandgate.jobs.api import UnknownJob
+from brandgate.jobs.contract import UnknownJob
 
 log = logging.getLogger(__name__)
 COMMAND = "/brandgate"

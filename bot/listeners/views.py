@@ -16,7 +16,7 @@ from bot.briefs import allowed_kit_names, queue_brief
 from bot.runtime import Runtime
 from bot.services import DecisionTaken
 from brandgate.errors import UserError
-from brandgate.jobs.api import UnknownJob
+from brandgate.jobs.contract import UnknownJob
 from policies.brief import Brief
 from policies.errors import InvalidInput
 

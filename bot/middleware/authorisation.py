@@ -15,7 +15,7 @@ from bot import home, messages
 from bot.actors import slack_actor
 from bot.runtime import Runtime
 from brandgate.errors import UserError
-from brandgate.jobs.api import UnknownJob
+from brandgate.jobs.contract import UnknownJob
 from brandgate.requests.decisions import needs_a_person
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from brandgate.cli.output import check_out_folder, copy_private, emit_json, say,
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.contact_sheet import write_contact_sheet
 from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
-from brandgate.jobs.api import BriefRefused, JobQueue, JobStatus, Submission
+from brandgate.jobs.contract import BriefRefused, JobQueue, JobStatus, Submission
 from brandgate.jobs.front import QueueFront
 from brandgate.jobs.intake import check_brief_at_intake
 from brandgate.jobs.queues import open_queue

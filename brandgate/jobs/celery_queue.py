@@ -9,8 +9,8 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
-from brandgate.jobs.api import Accepted, QueueUnavailable, Submission
 from brandgate.jobs.celery_app import TASK_NAME, build_celery
+from brandgate.jobs.contract import Accepted, QueueUnavailable, Submission
 from brandgate.jobs.front import QueueFront
 from brandgate.settings import Settings
 

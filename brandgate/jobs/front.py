@@ -15,7 +15,7 @@ from brandgate.artifacts import ArtifactStore
 from brandgate.db.engine import describe_url, make_sessionmaker, process_engine
 from brandgate.db.schema import ensure_current
 from brandgate.errors import DatabaseError
-from brandgate.jobs.api import Accepted, JobStatus, Submission
+from brandgate.jobs.contract import Accepted, JobStatus, Submission
 from brandgate.jobs.intake import new_export, new_request
 from brandgate.jobs.state import NewRequest, read_status, record_request, request_cancel
 from brandgate.registry import active as active_profile

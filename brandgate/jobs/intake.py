@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import Approval, Image, Request
 from brandgate.errors import UserError
-from brandgate.jobs.api import BriefRefused, Submission, UnknownJob
+from brandgate.jobs.contract import BriefRefused, Submission, UnknownJob
 from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
 from brandgate.requests.decisions import needs_a_person

@@ -13,7 +13,7 @@ import threading
 from sqlalchemy import Engine
 
 from brandgate.errors import DatabaseError
-from brandgate.jobs.api import JobStatus
+from brandgate.jobs.contract import JobStatus
 from brandgate.jobs.execution import JobExecutor, JobHooks, backoff
 from brandgate.jobs.front import QueueFront
 from brandgate.jobs.state import next_queued, orphaned, worker_identity

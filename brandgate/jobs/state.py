@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.clock import as_utc, now
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
-from brandgate.jobs.api import Accepted, ImageView, JobStatus, UnknownJob
+from brandgate.jobs.contract import Accepted, ImageView, JobStatus, UnknownJob
 from brandgate.jobs.limits import check_limits
 from brandgate.requests import lifecycle
 from brandgate.requests.decisions import verdict_after

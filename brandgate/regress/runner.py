@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import GoldenOutput, Image, ModelProfileRow, RegressionOutput, RegressionRun, Request
 from brandgate.errors import UserError
-from brandgate.jobs.api import BriefRefused, JobQueue, JobStatus, Submission
+from brandgate.jobs.contract import BriefRefused, JobQueue, JobStatus, Submission
 from brandgate.regress.measures import (
     CheckOutcome,
     Output,

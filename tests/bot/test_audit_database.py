@@ -120,7 +120,7 @@ def test_the_trail_is_written_as_jsonl_and_csv(audited: Settings, flagged_image:
 
 
 def _view(image_id: str) -> Any:
-    from brandgate.jobs.api import ImageView
+    from brandgate.jobs.contract import ImageView
 
     return ImageView(
         image_id=image_id, index=0, verdict="flag", seed=1, artifact_path="/x.png", manifest_path=None, cost_usd=0.0

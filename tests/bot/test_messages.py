@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import messages
-from brandgate.jobs.api import Accepted, ImageView, JobStatus
+from brandgate.jobs.contract import Accepted, ImageView, JobStatus
 
 
 def _image(

@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.progress import QUEUED_POLL_S, Followed, ProgressTracker
-from brandgate.jobs.api import JobStatus
+from brandgate.jobs.contract import JobStatus
 from tests.fake_slack import FakeSlack, fake_token
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from bot import home, messages
 from bot.brandgate_services import BrandgateServices
-from brandgate.jobs.api import Submission
+from brandgate.jobs.contract import Submission
 from brandgate.jobs.front import QueueFront
 from brandgate.review import decide
 from brandgate.settings import Settings

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandgate.artifacts import ArtifactStore
 from brandgate.db.audit import append_event
 from brandgate.db.models import CheckResultRow, Image, Request
-from brandgate.jobs.api import ImageView
+from brandgate.jobs.contract import ImageView
 from brandgate.jobs.front import QueueFront
 from brandgate.requests import lifecycle
 from brandgate.settings import Settings

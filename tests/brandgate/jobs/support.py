@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.models import AuditEvent, Image, Request
-from brandgate.jobs.api import JobQueue, JobStatus, Submission
+from brandgate.jobs.contract import JobQueue, JobStatus, Submission
 from brandgate.settings import Settings
 from policies.brief import Brief, brief_from_mapping
 

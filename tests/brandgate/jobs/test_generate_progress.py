@@ -34,7 +34,7 @@ def test_generate_prints_images_done_under_a_pipe_and_nothing_extra_under_json(
 
 def test_images_made_between_two_looks_still_get_their_line() -> None:
     from brandgate.cli.jobs import _images_passed_unseen
-    from brandgate.jobs.api import ImageView, JobStatus
+    from brandgate.jobs.contract import ImageView, JobStatus
 
     image = ImageView(
         image_id="i", index=0, verdict="flag", seed=1, artifact_path="a.png", manifest_path=None, cost_usd=0.0

@@ -23,8 +23,8 @@ import redis
 from brandgate.db.approvals import decide
 from brandgate.db.audit import verify_chain
 from brandgate.db.schema import upgrade
-from brandgate.jobs.api import JobStatus
 from brandgate.jobs.celery_queue import CeleryQueue
+from brandgate.jobs.contract import JobStatus
 from brandgate.settings import Settings
 from pipeline.provenance.verifier import Verifier
 from tests.brandgate.jobs.support import ROOT, Records, make_settings, submission, wait_for

@@ -15,7 +15,7 @@ import yaml
 
 from brandgate.db.audit import verify_chain
 from brandgate.db.schema import upgrade
-from brandgate.jobs.api import QueueUnavailable, UnknownJob
+from brandgate.jobs.contract import QueueUnavailable, UnknownJob
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
 from tests.brandgate.jobs.db_proxy import CuttableProxy

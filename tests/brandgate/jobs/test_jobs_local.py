@@ -17,7 +17,7 @@ from brandgate.db.engine import make_engine
 from brandgate.db.export import export_records, verify_evidence
 from brandgate.db.models import AuditEvent
 from brandgate.errors import UserError
-from brandgate.jobs.api import BriefRefused
+from brandgate.jobs.contract import BriefRefused
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
 from pipeline.provenance.verifier import Verifier

@@ -1,4 +1,5 @@
-"""The job-queue interface the CLI, the bot and the regression suite program against.
+"""The job queue's contract: the `JobQueue` protocol the CLI, the bot and the regression suite program against,
+what it takes and answers, and its errors.
 
 Backends (`local` thread pool, `celery`) implement `JobQueue`; `open_queue(settings)`
 (in brandgate.jobs.queues) picks one from settings.
