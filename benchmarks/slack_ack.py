@@ -103,7 +103,7 @@ def serve(args: argparse.Namespace) -> None:
 def _front_with_test_worker(settings: Any) -> Any:
     from bot.brandgate_services import BrandgateServices
     from brandgate.db.models import Request
-    from brandgate.jobs.front import QueueFront
+    from brandgate.jobs.request_side import QueueFront
     from tests.bot.worker import TestWorker
 
     front = QueueFront(settings)

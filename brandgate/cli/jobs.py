@@ -17,9 +17,9 @@ from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.contact_sheet import write_contact_sheet
 from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
 from brandgate.jobs.contract import BriefRefused, JobQueue, JobStatus, Submission
-from brandgate.jobs.front import QueueFront
 from brandgate.jobs.intake import check_brief_at_intake
 from brandgate.jobs.queues import open_queue
+from brandgate.jobs.request_side import QueueFront
 from brandgate.kits import resolve_kit
 from brandgate.logs import in_request
 from brandgate.requests.states import TERMINAL_STATES

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from brandgate.jobs.celery_app import TASK_NAME, build_celery
 from brandgate.jobs.contract import Accepted, QueueUnavailable, Submission
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.request_side import QueueFront
 from brandgate.settings import Settings
 
 log = logging.getLogger(__name__)

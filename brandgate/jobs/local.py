@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from brandgate.errors import DatabaseError
 from brandgate.jobs.contract import JobStatus
 from brandgate.jobs.execution import JobExecutor, JobHooks, backoff
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.request_side import QueueFront
 from brandgate.jobs.state import next_queued, orphaned, worker_identity
 from brandgate.metrics import Metrics, get_metrics
 from brandgate.requests.run import WorkerParts

@@ -27,7 +27,7 @@ from bot.server import build_asgi
 from bot.services import Services
 from brandgate.db.models import Approval, AuditEvent, Request
 from brandgate.db.schema import upgrade
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.request_side import QueueFront
 from brandgate.settings import Settings
 from pipeline.keys import IssuedChain, issue_chain, write_dev_chain
 from policies.brief import Brief, brief_from_mapping

@@ -23,7 +23,7 @@ from brandgate.artifacts import ArtifactStore
 from brandgate.db.audit import append_event
 from brandgate.db.models import CheckResultRow, Image, Request
 from brandgate.jobs.contract import ImageView
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.request_side import QueueFront
 from brandgate.requests import lifecycle
 from brandgate.settings import Settings
 from pipeline.provenance.governance import CheckRecord, GovernanceRecord, ModelIdentity
