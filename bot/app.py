@@ -13,13 +13,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.access import Access, GroupMembers
 from bot.brandgate_services import BrandgateServices
+from bot.listener_parts import BotMetrics, Runtime
 from bot.listeners import actions, commands, events, views
 from bot.middleware.authorisation import WorkspaceOnly
 from bot.middleware.retries import DeliveryLog, DropRetries
 from bot.people import DisplayNames
 from bot.progress import ProgressTracker
 from bot.review_desk import ReviewDesk
-from bot.runtime import BotMetrics, Runtime
 from bot.services import Services
 from brandgate.errors import ConfigError
 from brandgate.settings import Settings

@@ -8,8 +8,8 @@ from typing import Any
 
 from bot import messages
 from bot.actors import slack_actor
+from bot.listener_parts import Runtime
 from bot.progress import Followed
-from bot.runtime import Runtime
 from brandgate.errors import UserError
 from brandgate.jobs.contract import Accepted, BriefRefused, Submission
 from brandgate.kits import list_kits

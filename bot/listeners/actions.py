@@ -11,9 +11,9 @@ from slack_sdk import WebClient
 from bot import home, messages
 from bot.actors import parse_actor, slack_actor
 from bot.briefs import queue_brief
+from bot.listener_parts import Runtime
 from bot.middleware.authorisation import ImageClickAuthorisation, clicked
 from bot.progress import Followed
-from bot.runtime import Runtime
 from bot.services import DecisionTaken, ImageRecord
 from brandgate.errors import UserError
 from policies.brief import brief_from_mapping

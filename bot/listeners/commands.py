@@ -16,7 +16,7 @@ from bot import home, messages, slash
 from bot.actors import slack_actor
 from bot.briefs import brief_for_channel, queue_brief
 from bot.files import download_shared_file
-from bot.runtime import Runtime
+from bot.listener_parts import Runtime
 from brandgate.clock import now
 from brandgate.errors import UserError
 from brandgate.jobs.contract import UnknownJob

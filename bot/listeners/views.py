@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from bot import messages, slash
 from bot.actors import slack_actor
 from bot.briefs import allowed_kit_names, queue_brief
-from bot.runtime import Runtime
+from bot.listener_parts import Runtime
 from bot.services import DecisionTaken
 from brandgate.errors import UserError
 from brandgate.jobs.contract import UnknownJob

@@ -13,7 +13,7 @@ from slack_bolt.response import BoltResponse
 
 from bot import home, messages
 from bot.actors import slack_actor
-from bot.runtime import Runtime
+from bot.listener_parts import Runtime
 from brandgate.errors import UserError
 from brandgate.jobs.contract import UnknownJob
 from brandgate.requests.decisions import needs_a_person

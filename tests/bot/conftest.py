@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import build_app, runtime_of
 from bot.brandgate_services import BrandgateServices
-from bot.runtime import Runtime
+from bot.listener_parts import Runtime
 from bot.server import build_asgi
 from bot.services import Services
 from brandgate.db.models import Approval, AuditEvent, Request
