@@ -21,10 +21,10 @@ from brandgate.db.models import ModelProfileRow, RegressionRun
 from brandgate.db.schema import ensure_current
 from brandgate.errors import UserError
 from brandgate.jobs.queues import open_queue
+from brandgate.regress.channel_posts import RUN_NAMES, post_alert, post_report
 from brandgate.regress.gate import Comparison, evaluate
 from brandgate.regress.report import RunView, write_comparison, write_report
 from brandgate.regress.runner import RunOptions, SuiteRunner, find_run, load_view, suite_for_run
-from brandgate.regress.slack import RUN_NAMES, post_alert, post_report
 from brandgate.regress.suite import Suite
 from brandgate.settings import Settings
 from pipeline.profiles import load_profile
