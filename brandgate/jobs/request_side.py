@@ -18,7 +18,7 @@ from brandgate.errors import DatabaseError
 from brandgate.jobs.contract import Accepted, JobStatus, Submission
 from brandgate.jobs.intake import new_export, new_request
 from brandgate.jobs.state import NewRequest, read_status, record_request, request_cancel
-from brandgate.registry import active as active_profile
+from brandgate.model_registry import active as active_profile
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings
 
