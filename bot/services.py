@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from bot.actors import parse_actor
 from bot.slash import AuditQuery
 from brandgate import review
 from brandgate.errors import UserError
 from brandgate.jobs.contract import JobQueue
+from brandgate.requests.actors import parse_actor
 from policies.check import Decision
 
 

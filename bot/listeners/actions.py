@@ -9,13 +9,13 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import home, messages
-from bot.actors import parse_actor, slack_actor
 from bot.briefs import queue_brief
 from bot.listener_parts import Runtime
 from bot.middleware.authorisation import ImageClickAuthorisation, clicked
 from bot.progress import Followed
 from bot.services import DecisionTaken, ImageRecord
 from brandgate.errors import UserError
+from brandgate.requests.actors import parse_actor, slack_actor
 from policies.brief import brief_from_mapping
 from policies.errors import InvalidInput
 

@@ -13,13 +13,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import home, messages, slash
-from bot.actors import slack_actor
 from bot.briefs import brief_for_channel, queue_brief
 from bot.files import download_shared_file
 from bot.listener_parts import Runtime
 from brandgate.clock import now
 from brandgate.errors import UserError
 from brandgate.jobs.contract import UnknownJob
+from brandgate.requests.actors import slack_actor
 
 log = logging.getLogger(__name__)
 COMMAND = "/brandgate"

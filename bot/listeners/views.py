@@ -11,12 +11,12 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import messages, slash
-from bot.actors import slack_actor
 from bot.briefs import allowed_kit_names, queue_brief
 from bot.listener_parts import Runtime
 from bot.services import DecisionTaken
 from brandgate.errors import UserError
 from brandgate.jobs.contract import UnknownJob
+from brandgate.requests.actors import slack_actor
 from policies.brief import Brief
 from policies.errors import InvalidInput
 

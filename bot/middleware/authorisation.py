@@ -12,10 +12,10 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot import home, messages
-from bot.actors import slack_actor
 from bot.listener_parts import Runtime
 from brandgate.errors import UserError
 from brandgate.jobs.contract import UnknownJob
+from brandgate.requests.actors import slack_actor
 from brandgate.requests.decisions import needs_a_person
 
 log = logging.getLogger(__name__)
