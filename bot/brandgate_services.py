@@ -14,7 +14,7 @@ from typing import IO, Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services import DecisionTaken, ImageRecord
+from bot.services import DecisionTaken
 from bot.slash import AuditQuery
 from brandgate import review
 from brandgate.artifacts import ArtifactStore
@@ -24,7 +24,7 @@ from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.db.export import FORMATS, ExportFilter, export_records
 from brandgate.db.models import Image, Request
 from brandgate.jobs.contract import JobQueue, UnknownJob
-from brandgate.requests.decisions import verdict_after
+from brandgate.requests.images import ImageView, image_suffix, image_view
 from brandgate.settings import Settings
 from policies.check import Decision
 
@@ -62,25 +62,14 @@ class BrandgateServices:
                 self._sessions = make_sessionmaker(self._engine)
             return self._engine, self._sessions
 
-    def image(self, image_id: str) -> ImageRecord:
+    def image(self, image_id: str) -> ImageView:
         _, sessions = self._database()
+        store = ArtifactStore.from_settings(self._settings)
         with sessions() as session:
             row = session.get(Image, image_id)
             if row is None:
                 raise UnknownJob(f"no image {image_id!r}")
-            request = row.request
-            approval = row.approval
-            return ImageRecord(
-                image_id=row.id,
-                request_id=request.id,
-                kit=request.kit_name,
-                requested_by=request.requested_by,
-                channel=request.channel,
-                verdict=verdict_after(row.verdict, approval.decision if approval is not None else None),
-                index=row.index,
-                brief=dict(request.brief),
-                decided_by=approval.decided_by if approval is not None else None,
-            )
+            return image_view(row, row.request, row.approval, lambda sha, suffix: str(store.path_for(sha, suffix)))
 
     def requester(self, request_id: str) -> str:
         _, sessions = self._database()
@@ -174,8 +163,7 @@ class BrandgateServices:
         self.record("bot", review.POSTED, image_id, payload)
 
     def image_file(self, sha256: str, media_type: str) -> Path:
-        suffix = "." + media_type.split("/")[-1].replace("jpeg", "jpg")
-        return ArtifactStore.from_settings(self._settings).path_for(sha256, suffix)
+        return ArtifactStore.from_settings(self._settings).path_for(sha256, image_suffix(media_type))
 
     def close(self) -> None:
         if self._queue is not None:

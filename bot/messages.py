@@ -8,8 +8,9 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from brandgate.jobs.contract import Accepted, ImageView, JobStatus
+from brandgate.jobs.contract import Accepted, JobStatus
 from brandgate.requests.decisions import exportable, needs_a_person
+from brandgate.requests.images import ImageView
 from policies.brief import MAX_DISCLAIMER_CHARS, MAX_HEADLINE_CHARS, MAX_IMAGES_PER_BRIEF, MAX_PROMPT_CHARS, Brief
 from policies.characters import printable
 

@@ -16,9 +16,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.services import Services
-from brandgate.jobs.contract import ImageView, JobStatus
+from brandgate.jobs.contract import JobStatus
 from brandgate.logs import in_request
 from brandgate.requests.decisions import needs_a_person
+from brandgate.requests.images import ImageView
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.review import SlackPost
 

@@ -7,7 +7,6 @@ tests can hand the app the same real wiring.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -15,7 +14,7 @@ from bot.slash import AuditQuery
 from brandgate import review
 from brandgate.errors import UserError
 from brandgate.jobs.contract import JobQueue
-from brandgate.requests.actors import parse_actor
+from brandgate.requests.images import ImageView
 from policies.check import Decision
 
 
@@ -28,38 +27,13 @@ class DecisionTaken(UserError):
         super().__init__(f"already {decision} by {decided_by}")
 
 
-@dataclass(frozen=True)
-class ImageRecord:
-    """What a click on an image's button needs to know to be authorised."""
-
-    image_id: str
-    request_id: str
-    kit: str
-    requested_by: str
-    channel: str | None
-    verdict: str
-    index: int
-    brief: Mapping[str, Any]
-    decided_by: str | None = None
-
-    @property
-    def workspace(self) -> str | None:
-        actor = parse_actor(self.requested_by)
-        return actor[0] if actor else None
-
-    @property
-    def requester(self) -> str | None:
-        actor = parse_actor(self.requested_by)
-        return actor[1] if actor else None
-
-
 class Services(Protocol):
     """Everything the bot asks of brandgate; `BrandgateServices` wires it to the real modules."""
 
     @property
     def queue(self) -> JobQueue: ...
 
-    def image(self, image_id: str) -> ImageRecord:
+    def image(self, image_id: str) -> ImageView:
         """The image and its request; UnknownJob when there is none."""
         ...
 

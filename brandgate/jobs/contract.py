@@ -7,11 +7,11 @@ Backends (`local` thread pool, `celery`) implement `JobQueue`; `open_queue(setti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from brandgate.errors import BrandgateError, UserError
+from brandgate.requests.images import ImageView
 from brandgate.requests.states import State
 from policies.brief import Brief
 
@@ -63,23 +63,6 @@ class Accepted:
     request_id: str
     duplicate: bool  # the idempotency key was seen before: nothing new was queued
     position: int  # requests ahead of this one in its queue; 0 = next
-
-
-@dataclass(frozen=True)
-class ImageView:
-    """A produced image as a person is shown it."""
-
-    image_id: str
-    index: int
-    verdict: str  # pass, unverified, flag, reject, approved, rejected (after a human decision)
-    seed: int
-    artifact_path: str
-    manifest_path: str | None
-    cost_usd: float
-    failed_checks: tuple[Mapping[str, Any], ...] = ()  # CheckResult.to_json() of fail/error checks
-    decided_by: str | None = None
-    # Checks that applied but could not decide ("not checked: ..."), the policy-accepted ones too
-    unverified_checks: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.clock import as_utc, now
-from brandgate.db.models import Approval, CheckResultRow, Image, Request
-from brandgate.jobs.contract import Accepted, ImageView, JobStatus, UnknownJob
+from brandgate.db.models import Approval, Image, Request
+from brandgate.jobs.contract import Accepted, JobStatus, UnknownJob
 from brandgate.jobs.limits import check_limits
 from brandgate.requests import lifecycle
-from brandgate.requests.decisions import verdict_after
+from brandgate.requests.images import image_view
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings
 from policies.characters import quote
-from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +321,7 @@ def read_status(sessions: sessionmaker[Session], request_id: str, artifacts: Cal
                 select(Approval).where(Approval.image_id.in_([i.id for i in images]))
             ).all()
         } if images else {}
-        views = tuple(_image_view(image, approvals.get(image.id), artifacts) for image in images)
+        views = tuple(image_view(image, row, approvals.get(image.id), artifacts) for image in images)
         position = position_of(session, row) if row.state == "queued" else None
         stage = row.stage
         if row.state == "running" and row.cancel_requested_by:
@@ -340,30 +339,3 @@ def read_status(sessions: sessionmaker[Session], request_id: str, artifacts: Cal
             cost_usd=round(row.cost_usd or 0.0, 6),
             images=views,
         )
-
-
-def _image_view(image: Image, approval: Approval | None, artifacts: Callable[[str, str], str]) -> ImageView:
-    verdict = verdict_after(image.verdict, approval.decision if approval is not None else None)
-    failed = tuple(_check_view(c) for c in image.checks if c.status in ("fail", "error"))
-    unverified = tuple(_check_view(c) for c in image.checks if c.status == "unverified")
-    suffix = "." + image.media_type.split("/")[-1].replace("jpeg", "jpg")
-    return ImageView(
-        image_id=image.id,
-        index=image.index,
-        verdict=verdict,
-        seed=image.seed,
-        artifact_path=artifacts(image.sha256, suffix),
-        manifest_path=artifacts(image.manifest_sha256, ".c2pa") if image.manifest_sha256 else None,
-        cost_usd=image.cost_usd,
-        failed_checks=failed,
-        decided_by=approval.decided_by if approval is not None else None,
-        unverified_checks=unverified,
-    )
-
-
-def _check_view(check: CheckResultRow) -> dict[str, Any]:
-    view = {"id": check.check_id, "name": check.name, "status": check.status, "severity": check.severity,
-            "confidence": check.confidence, "message": check.message, "evidence": check.evidence}  # fmt: skip
-    if accepted_by_policy(check.status, check.message):
-        view["accepted"] = ACCEPTED_BY_POLICY
-    return view

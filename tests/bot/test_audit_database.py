@@ -120,10 +120,11 @@ def test_the_trail_is_written_as_jsonl_and_csv(audited: Settings, flagged_image:
 
 
 def _view(image_id: str) -> Any:
-    from brandgate.jobs.contract import ImageView
+    from brandgate.requests.images import ImageView
 
     return ImageView(
-        image_id=image_id, index=0, verdict="flag", seed=1, artifact_path="/x.png", manifest_path=None, cost_usd=0.0
+        image_id=image_id, request_id="r", index=0, verdict="flag", seed=1, kit="acme",
+        requested_by="slack:T1:U1", channel="C1", artifact_path="/x.png", manifest_path=None, cost_usd=0.0
     )
 
 

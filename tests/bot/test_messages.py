@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot import messages
-from brandgate.jobs.contract import Accepted, ImageView, JobStatus
+from brandgate.jobs.contract import Accepted, JobStatus
+from brandgate.requests.images import ImageView
 
 
 def _image(
@@ -12,7 +13,11 @@ def _image(
     return ImageView(
         unverified_checks=unverified,
         image_id="img1",
+        request_id="req1",
         index=1,
+        kit="acme",
+        requested_by="slack:T1:U1",
+        channel="C1",
         verdict=verdict,
         seed=42,
         artifact_path="/a.png",

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandgate.artifacts import ArtifactStore
 from brandgate.db.audit import append_event
 from brandgate.db.models import CheckResultRow, Image, Request
-from brandgate.jobs.contract import ImageView
 from brandgate.jobs.request_side import QueueFront
 from brandgate.requests import lifecycle
+from brandgate.requests.images import ImageView
 from brandgate.settings import Settings
 from pipeline.provenance.governance import CheckRecord, GovernanceRecord, ModelIdentity
 from pipeline.provenance.signer import Signer

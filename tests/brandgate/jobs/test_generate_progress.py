@@ -34,10 +34,12 @@ def test_generate_prints_images_done_under_a_pipe_and_nothing_extra_under_json(
 
 def test_images_made_between_two_looks_still_get_their_line() -> None:
     from brandgate.cli.jobs import _images_passed_unseen
-    from brandgate.jobs.contract import ImageView, JobStatus
+    from brandgate.jobs.contract import JobStatus
+    from brandgate.requests.images import ImageView
 
     image = ImageView(
-        image_id="i", index=0, verdict="flag", seed=1, artifact_path="a.png", manifest_path=None, cost_usd=0.0
+        image_id="i", request_id="r", index=0, verdict="flag", seed=1, kit="acme", requested_by="cli:me",
+        channel=None, artifact_path="a.png", manifest_path=None, cost_usd=0.0
     )
     done = JobStatus(request_id="r", state="done", n_images=2, images=(image, image))
     assert list(_images_passed_unseen(done, 0)) == [1, 2]
