@@ -23,7 +23,7 @@ from brandgate.db.audit import append_event
 from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.db.export import FORMATS, ExportFilter, export_records
 from brandgate.db.models import Image, Request
-from brandgate.jobs.contract import JobQueue, UnknownJob
+from brandgate.jobs.contract import JobQueue, UnknownRequest
 from brandgate.requests.images import ImageView, image_suffix, image_view
 from brandgate.settings import Settings
 from policies.check import Decision
@@ -68,7 +68,7 @@ class BrandgateServices:
         with sessions() as session:
             row = session.get(Image, image_id)
             if row is None:
-                raise UnknownJob(f"no image {image_id!r}")
+                raise UnknownRequest(f"no image {image_id!r}")
             return image_view(row, row.request, row.approval, lambda sha, suffix: str(store.path_for(sha, suffix)))
 
     def requester(self, request_id: str) -> str:
@@ -76,7 +76,7 @@ class BrandgateServices:
         with sessions() as session:
             row = session.get(Request, request_id)
             if row is None:
-                raise UnknownJob(f"no request {request_id!r}")
+                raise UnknownRequest(f"no request {request_id!r}")
             return str(row.requested_by)
 
     def decide(

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from brandgate.jobs.contract import Accepted, JobStatus
+from brandgate.jobs.contract import Accepted, RequestStatus
 from brandgate.requests.decisions import exportable, needs_a_person
 from brandgate.requests.images import ImageView
 from policies.brief import MAX_DISCLAIMER_CHARS, MAX_HEADLINE_CHARS, MAX_IMAGES_PER_BRIEF, MAX_PROMPT_CHARS, Brief
@@ -143,7 +143,7 @@ def request_summary(brief: Brief, requester: str) -> str:
     return "\n".join(parts)
 
 
-def progress_blocks(heading: str, status: JobStatus) -> list[Block]:
+def progress_blocks(heading: str, status: RequestStatus) -> list[Block]:
     """The thread's parent message: what was asked, and one line of progress that is edited in place."""
     icon = {
         "queued": ":hourglass_flowing_sand:",

@@ -34,11 +34,11 @@ class Services(Protocol):
     def queue(self) -> JobQueue: ...
 
     def image(self, image_id: str) -> ImageView:
-        """The image and its request; UnknownJob when there is none."""
+        """The image and its request; UnknownRequest when there is none."""
         ...
 
     def requester(self, request_id: str) -> str:
-        """Who asked for the request (an actor name); UnknownJob when there is none."""
+        """Who asked for the request (an actor name); UnknownRequest when there is none."""
         ...
 
     def decide(

@@ -18,7 +18,7 @@ from bot.files import download_shared_file
 from bot.listener_parts import Runtime
 from brandgate.clock import now
 from brandgate.errors import UserError
-from brandgate.jobs.contract import UnknownJob
+from brandgate.jobs.contract import UnknownRequest
 from brandgate.requests.actors import slack_actor
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
     if request_id is not None:
         try:
             status = runtime.services.queue.status(request_id)
-        except UnknownJob:
+        except UnknownRequest:
             raise UserError(f"there is no request `{request_id}`") from None
         return f"`{request_id}`: {status.describe()}"
     followed = runtime.tracker.followed_by(user)
@@ -115,7 +115,7 @@ def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
     for item in followed:
         try:
             lines.append(f"• `{item.request_id}`: {runtime.services.queue.status(item.request_id).describe()}")
-        except UnknownJob:
+        except UnknownRequest:
             continue
     return "\n".join(lines) or "You have nothing in progress."
 
@@ -123,7 +123,7 @@ def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
 def _cancel(runtime: Runtime, team: str, user: str, channel: str, request_id: str, response_url: str | None) -> None:
     try:
         owner = runtime.services.requester(request_id)
-    except UnknownJob:
+    except UnknownRequest:
         raise UserError(f"there is no request `{request_id}`") from None
     actor = slack_actor(team, user)
     if owner != actor and user not in runtime.settings.slack_managers:

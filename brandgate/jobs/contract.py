@@ -15,7 +15,6 @@ from brandgate.requests.images import ImageView
 from brandgate.requests.states import State
 from policies.brief import Brief
 
-JobState = State  # the request lifecycle's states, named where a queue reports them
 QueueName = Literal["preview", "export"]
 
 
@@ -41,7 +40,7 @@ class QueueUnavailable(BrandgateError):
     """The broker or database cannot take the request; nothing was queued."""
 
 
-class UnknownJob(UserError):
+class UnknownRequest(UserError):
     """No request or image with that ID."""
 
 
@@ -66,9 +65,9 @@ class Accepted:
 
 
 @dataclass(frozen=True)
-class JobStatus:
+class RequestStatus:
     request_id: str
-    state: JobState
+    state: State
     n_images: int
     position: int | None = None  # while queued
     stage: str | None = None  # screening, generating, composing, checking, signing, storing
@@ -107,13 +106,13 @@ class JobQueue(Protocol):
         """Queue the HQ export of a preview image on the export queue."""
         ...
 
-    def status(self, request_id: str) -> JobStatus: ...
+    def status(self, request_id: str) -> RequestStatus: ...
 
-    def cancel(self, request_id: str, by: str) -> JobStatus:
+    def cancel(self, request_id: str, by: str) -> RequestStatus:
         """Remove a queued request, or stop a running one at its next denoising step."""
         ...
 
-    def wait(self, request_id: str, timeout: float) -> JobStatus:
+    def wait(self, request_id: str, timeout: float) -> RequestStatus:
         """Block until the request is done, failed or cancelled, or the timeout passes."""
         ...
 

@@ -1,6 +1,7 @@
-"""A job's life in the database: intake, position, claim and lease, progress, cancel, status.
+"""A request's row in the database as the queue uses it: intake, position, claim and lease, progress,
+cancel, status.
 
-The requests table is the one truth about a job for every backend: the local pool reads its
+The requests table is the one truth about a request for every backend: the local pool reads its
 work from it, Celery messages only carry the request ID, and any process (the bot, the CLI)
 reads progress from it.
 """
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.clock import as_utc, now
 from brandgate.db.models import Approval, Image, Request
-from brandgate.jobs.contract import Accepted, JobStatus, UnknownJob
+from brandgate.jobs.contract import Accepted, RequestStatus, UnknownRequest
 from brandgate.jobs.limits import check_limits
 from brandgate.requests import lifecycle
 from brandgate.requests.images import image_view
@@ -296,7 +297,7 @@ def request_cancel(sessions: sessionmaker[Session], request_id: str, by: str) ->
     with sessions() as session, session.begin():
         row = session.get(Request, request_id, with_for_update=_can_lock_rows(session))
         if row is None:
-            raise UnknownJob(f"no request {quote(request_id, 64)}; `brandgate status` lists IDs in its output")
+            raise UnknownRequest(f"no request {quote(request_id, 64)}; `brandgate status` lists IDs in its output")
         if row.state in TERMINAL_STATES:
             return row.state
         if row.state == "queued":
@@ -308,12 +309,14 @@ def request_cancel(sessions: sessionmaker[Session], request_id: str, by: str) ->
         return "running"
 
 
-def read_status(sessions: sessionmaker[Session], request_id: str, artifacts: Callable[[str, str], str]) -> JobStatus:
+def read_status(
+    sessions: sessionmaker[Session], request_id: str, artifacts: Callable[[str, str], str]
+) -> RequestStatus:
     """The request as the bot and CLI show it; `artifacts(sha256, suffix)` names a stored file."""
     with sessions() as session:
         row = session.get(Request, request_id)
         if row is None:
-            raise UnknownJob(f"no request {quote(request_id, 64)}")
+            raise UnknownRequest(f"no request {quote(request_id, 64)}")
         images = session.scalars(select(Image).where(Image.request_id == request_id).order_by(Image.index)).all()
         approvals = {
             a.image_id: a
@@ -326,7 +329,7 @@ def read_status(sessions: sessionmaker[Session], request_id: str, artifacts: Cal
         stage = row.stage
         if row.state == "running" and row.cancel_requested_by:
             stage = "cancelling"
-        return JobStatus(
+        return RequestStatus(
             request_id=row.id,
             state=row.state,  # type: ignore[arg-type]
             n_images=row.n_images,

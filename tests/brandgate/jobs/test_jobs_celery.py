@@ -24,7 +24,7 @@ from brandgate.db.approvals import decide
 from brandgate.db.audit import verify_chain
 from brandgate.db.schema import upgrade
 from brandgate.jobs.celery_queue import CeleryQueue
-from brandgate.jobs.contract import JobStatus
+from brandgate.jobs.contract import RequestStatus
 from brandgate.settings import Settings
 from pipeline.provenance.verifier import Verifier
 from tests.brandgate.jobs.support import ROOT, Records, make_settings, submission, wait_for
@@ -154,7 +154,7 @@ def front(celery_world: CeleryWorld) -> Iterator[CeleryQueue]:
     queue.close()
 
 
-def _finished(status: JobStatus) -> bool:
+def _finished(status: RequestStatus) -> bool:
     return status.state in FINISHED
 
 
