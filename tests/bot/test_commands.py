@@ -69,7 +69,7 @@ def test_n_over_the_brief_limit_is_refused_with_the_limit(served: BotUnderTest) 
 
 
 def test_a_queue_limit_is_passed_on_in_its_own_words(served: BotUnderTest) -> None:
-    served.bot.listener_parts.settings.max_jobs_per_user = 1
+    served.bot.runtime.settings.max_jobs_per_user = 1
     served.bot.command('"apples" kit=acme n=3')
     served.slack.wait_calls("chat.postEphemeral")
     served.bot.command('"pears" kit=acme n=3')
@@ -94,7 +94,7 @@ def test_a_retry_to_a_restarted_bot_still_queues_once(served: BotUnderTest) -> N
     trigger = "222.333.abc"
     served.bot.command('"apples" kit=acme', trigger=trigger)
     served.slack.wait_calls("chat.postEphemeral")
-    served.bot.listener_parts.deliveries._seen.clear()  # what a restart forgets; the idempotency key remains
+    served.bot.runtime.deliveries._seen.clear()  # what a restart forgets; the idempotency key remains
     served.bot.command('"apples" kit=acme', trigger=trigger, headers={"X-Slack-Retry-Num": "1"})
     texts = [c.params["text"] for c in served.slack.wait_calls("chat.postEphemeral", 2)]
     assert len(served.records.submissions) == 1
@@ -180,7 +180,7 @@ def test_an_unknown_kit_is_named_without_a_server_path(served: BotUnderTest) -> 
     served.bot.command('"apples" kit=acm')
     text = served.slack.wait_calls("chat.postEphemeral")[0].params["text"]
     assert text == ":warning: no kit named 'acm'; did you mean kit=acme? kits for this channel: acme, nordwind"
-    assert "/" not in text and str(served.bot.listener_parts.settings.kits_dir) not in text
+    assert "/" not in text and str(served.bot.runtime.settings.kits_dir) not in text
 
 
 def test_text_the_kits_font_cannot_draw_is_refused_before_queueing(served: BotUnderTest) -> None:

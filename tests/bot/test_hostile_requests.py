@@ -266,14 +266,14 @@ def test_verify_follows_a_redirect_within_the_file_hosts_without_the_token(serve
 
 
 def test_verify_stops_reading_a_file_larger_than_slack_said(served: BotUnderTest) -> None:
-    served.bot.listener_parts.settings.max_image_bytes = 1000
+    served.bot.runtime.settings.max_image_bytes = 1000
     file_id = served.slack.share_file(MARKETING, "huge.png", b"\x89PNG" + b"x" * 5000, size=10)
     served.bot.command(f"verify {file_id}")
     assert "larger than 1,000 bytes; not checked" in _told(served)
 
 
 def test_verify_refuses_a_file_slack_says_is_too_large_without_downloading_it(served: BotUnderTest) -> None:
-    served.bot.listener_parts.settings.max_image_bytes = 1000
+    served.bot.runtime.settings.max_image_bytes = 1000
     file_id = served.slack.share_file(MARKETING, "huge.png", b"\x89PNG" + b"x" * 5000)
     served.bot.command(f"verify {file_id}")
     assert "huge.png is 5,004 bytes; files over 1,000 are not checked" in _told(served)

@@ -140,7 +140,7 @@ def test_audit_is_refused_to_anyone_outside_compliance(served: BotUnderTest) -> 
 
 
 def test_audit_by_compliance_group_membership(served: BotUnderTest) -> None:
-    served.bot.listener_parts.settings.slack_compliance_group = "SCOMPLIANCE"
+    served.bot.runtime.settings.slack_compliance_group = "SCOMPLIANCE"
     served.slack.groups["SCOMPLIANCE"] = ["UAUDITOR"]
     served.bot.command("audit format=jsonl", user="UAUDITOR")
     upload = served.slack.wait_calls("files.completeUploadExternal")[0]
@@ -173,7 +173,7 @@ def test_verify_checks_the_latest_file_shared_in_the_channel_on_the_real_credent
     answer = _verify_reply(served)
     assert "*found-in-the-wild.png*: Valid content credentials from a trusted signer" in answer
     assert f"Image id: `{image_id}`" in answer and "Verdict: `pass`" in answer
-    assert str(served.bot.listener_parts.settings.artifacts_dir) not in answer and "/tmp" not in answer
+    assert str(served.bot.runtime.settings.artifacts_dir) not in answer and "/tmp" not in answer
 
 
 def test_verify_of_a_screenshot_finds_the_image_it_shows(served: BotUnderTest) -> None:

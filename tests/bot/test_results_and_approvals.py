@@ -165,7 +165,7 @@ def test_the_requester_cannot_approve_their_own_image(served: BotUnderTest) -> N
 
 
 def test_self_approval_when_settings_allow_it(served: BotUnderTest) -> None:
-    served.bot.listener_parts.settings.slack_allow_self_approval = True
+    served.bot.runtime.settings.slack_allow_self_approval = True
     _, views = _queue_and_finish(served, ["flag"], user=ANNA)
     served.bot.click(messages.APPROVE, views[0].image_id, ANNA, _message(_image_messages(served)[0]))
     served.slack.wait_for(
