@@ -60,10 +60,12 @@ def test_a_manager_s_click_is_one_approval_and_one_chained_event(
         "blocks": messages.image_blocks(_view(flagged_image), "r", 1),
     }
     real_bot.click(messages.APPROVE, flagged_image, ANNA, message)
-    real_bot.click(messages.APPROVE, flagged_image, GROUP_MANAGER, message)  # the double click, by someone else
+    # Clicks are handled after their ack, on a pool: the second is sent once the first has decided,
+    # so which one is first is the test's choice, not a race between two handler threads.
     slack.wait_for(
         lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
     )
+    real_bot.click(messages.APPROVE, flagged_image, GROUP_MANAGER, message)  # the double click, by someone else
     refused = slack.wait_calls("chat.postEphemeral")[0]
     assert refused.params["user"] == GROUP_MANAGER and "approved" in refused.params["text"]
     with make_sessionmaker(make_engine(audited))() as session:
