@@ -32,15 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import c2pa
 
 from pipeline.keys import issue_chain
-from pipeline.provenance import (
-    ALGORITHMIC_MEDIA,
-    CheckRecord,
-    GovernanceRecord,
-    Ingredient,
-    ModelIdentity,
-    Signer,
-    Verifier,
-)
+from pipeline.provenance.governance import CheckRecord, GovernanceRecord, ModelIdentity
+from pipeline.provenance.signer import ALGORITHMIC_MEDIA, Ingredient, Signer
+from pipeline.provenance.verifier import Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGO = ROOT / "brand_kits" / "acme" / "logos" / "acme-primary.png"

@@ -69,8 +69,8 @@ def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from bot.app import build_app
+    from bot.brandgate_services import BrandgateServices
     from bot.server import build_asgi
-    from bot.services import BrandgateServices
     from brandgate.db.schema import upgrade
     from brandgate.settings import Settings
     from pipeline.keys import issue_chain, write_dev_chain
@@ -101,9 +101,9 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def _front_with_test_worker(settings: Any) -> Any:
-    from bot.services import BrandgateServices
+    from bot.brandgate_services import BrandgateServices
     from brandgate.db.models import Request
-    from brandgate.jobs.front import QueueFront
+    from brandgate.jobs.request_side import QueueFront
     from tests.bot.worker import TestWorker
 
     front = QueueFront(settings)

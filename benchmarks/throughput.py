@@ -42,7 +42,7 @@ from sqlalchemy import select  # noqa: E402
 from brandgate.db.engine import make_engine, make_sessionmaker  # noqa: E402
 from brandgate.db.models import Image, Request  # noqa: E402
 from brandgate.db.schema import upgrade  # noqa: E402
-from brandgate.jobs.api import JobQueue, Submission  # noqa: E402
+from brandgate.jobs.contract import JobQueue, Submission  # noqa: E402
 from brandgate.settings import Settings  # noqa: E402
 from policies.brief import brief_from_mapping  # noqa: E402
 

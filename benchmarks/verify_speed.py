@@ -47,7 +47,8 @@ from brandgate.db.schema import upgrade  # noqa: E402
 from brandgate.settings import Settings  # noqa: E402
 from brandgate.verify_many import default_jobs  # noqa: E402
 from pipeline.keys import issue_chain, write_dev_chain  # noqa: E402
-from pipeline.provenance import CheckRecord, GovernanceRecord, ModelIdentity, Signer, TrailAnchor  # noqa: E402
+from pipeline.provenance.governance import CheckRecord, GovernanceRecord, ModelIdentity, TrailAnchor  # noqa: E402
+from pipeline.provenance.signer import Signer  # noqa: E402
 from policies.perceptual import phash_hex  # noqa: E402
 
 FORMATS = {"jpeg": ("image/jpeg", "JPEG", {"quality": 92}), "png": ("image/png", "PNG", {})}

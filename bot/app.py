@@ -12,14 +12,15 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 from bot.access import Access, GroupMembers
+from bot.brandgate_services import BrandgateServices
+from bot.listener_parts import BotMetrics, Runtime
 from bot.listeners import actions, commands, events, views
 from bot.middleware.authorisation import WorkspaceOnly
 from bot.middleware.retries import DeliveryLog, DropRetries
 from bot.people import DisplayNames
 from bot.progress import ProgressTracker
 from bot.review_desk import ReviewDesk
-from bot.runtime import BotMetrics, Runtime
-from bot.services import BrandgateServices, Services
+from bot.services import Services
 from brandgate.errors import ConfigError
 from brandgate.settings import Settings
 from brandgate.slack_client import web_client

@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 from bot import messages
+from bot.listener_parts import Runtime
 from bot.progress import Followed
-from bot.runtime import Runtime
-from bot.services import slack_actor
 from brandgate.errors import UserError
-from brandgate.jobs.api import Accepted, BriefRefused, Submission
+from brandgate.jobs.contract import Accepted, BriefRefused, Submission
 from brandgate.kits import list_kits
+from brandgate.requests.actors import slack_actor
 from policies.brief import Brief, brief_from_mapping
 from policies.characters import quote
 

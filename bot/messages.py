@@ -8,8 +8,10 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from brandgate.jobs.api import Accepted, ImageView, JobStatus
+from bot import slash
+from brandgate.jobs.contract import Accepted, RequestStatus
 from brandgate.requests.decisions import exportable, needs_a_person
+from brandgate.requests.images import ImageView
 from policies.brief import MAX_DISCLAIMER_CHARS, MAX_HEADLINE_CHARS, MAX_IMAGES_PER_BRIEF, MAX_PROMPT_CHARS, Brief
 from policies.characters import printable
 
@@ -88,21 +90,17 @@ def file_label(name: str) -> str:
 
 
 def help_text() -> str:
+    """The help: the form, the quick brief, then each sub-command's line from bot/slash.py's registry."""
+    first_words = ", ".join(slash.SUBCOMMANDS)
     return "\n".join(
         [
             "*brandgate* makes on-brand images, checks them against the brand's rules and signs them.",
             "• `/brandgate` opens a form for a brief.",
             '• `/brandgate "five red apples on a table" kit=acme n=4 headline="Fresh Deals Friday"`'
             ' asks straight away. Also: `disclaimer="..."`, `size=1024x768`, `counts="apple:5"`, `seed=42`.',
-            "• `/brandgate status [REQUEST]` shows where your requests are; `/brandgate cancel REQUEST` stops one.",
-            "• `/brandgate review` lists the images waiting for a brand manager in this channel's kits;"
-            " managers decide in the app's Home tab.",
-            "• `/brandgate verify` checks the content credentials of the latest file shared here"
-            " (or paste a file link after it).",
-            "• `/brandgate audit kit=acme since=2026-11-01 until=2026-11-30 format=csv` sends the trail"
-            " to your DMs (compliance only).",
+            *(f"• {s.usage}" for s in slash.REGISTRY if s.usage),
             'Put the prompt and any value with spaces in double quotes ("like this"); an unquoted first word'
-            " must be one of help, status, cancel, verify, audit or an option such as kit=acme.",
+            f" must be one of {first_words} or an option such as kit=acme.",
         ]
     )
 
@@ -142,7 +140,7 @@ def request_summary(brief: Brief, requester: str) -> str:
     return "\n".join(parts)
 
 
-def progress_blocks(heading: str, status: JobStatus) -> list[Block]:
+def progress_blocks(heading: str, status: RequestStatus) -> list[Block]:
     """The thread's parent message: what was asked, and one line of progress that is edited in place."""
     icon = {
         "queued": ":hourglass_flowing_sand:",

@@ -16,9 +16,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.services import Services
-from brandgate.jobs.api import ImageView, JobStatus
+from brandgate.jobs.contract import RequestStatus
 from brandgate.logs import in_request
 from brandgate.requests.decisions import needs_a_person
+from brandgate.requests.images import ImageView
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.review import SlackPost
 
@@ -27,7 +28,7 @@ QUEUED_POLL_S = 2.0
 DELIVERED_KEPT = 2000  # finished requests whose parent post a decision may re-count
 
 
-def progress_key(status: JobStatus) -> tuple[object, ...]:
+def progress_key(status: RequestStatus) -> tuple[object, ...]:
     """What makes the thread's progress line worth editing.
 
     The place in the queue is left out: every finished job moves everyone behind it, and editing
@@ -197,7 +198,7 @@ class ProgressTracker:
         with self._lock:  # decisions re-count parent posts from listener threads
             return self._budget.take(followed.team_id, now, final)
 
-    def _show(self, followed: Followed, status: JobStatus) -> None:
+    def _show(self, followed: Followed, status: RequestStatus) -> None:
         blocks = messages.progress_blocks(followed.heading, status)
         said = messages.verdict_summary(status.images)[1] if status.state == "done" else status.describe()
         text = f"brandgate: {said}"
@@ -229,14 +230,14 @@ class ProgressTracker:
         if allowed:
             self._show(followed, status)
 
-    def _deliver_safely(self, followed: Followed, status: JobStatus) -> None:
+    def _deliver_safely(self, followed: Followed, status: RequestStatus) -> None:
         try:
             with in_request(followed.request_id):
                 self.deliver(followed, status)
         except Exception:
             log.exception("delivering request %s to Slack failed", followed.request_id)
 
-    def deliver(self, followed: Followed, status: JobStatus) -> None:
+    def deliver(self, followed: Followed, status: RequestStatus) -> None:
         """The images into the thread, each with its verdict and buttons, or why there are none."""
         if followed.message_ts is None:
             self._show(followed, status)
@@ -272,7 +273,7 @@ class ProgressTracker:
         except (SlackApiError, OSError) as exc:
             self._not_uploaded(followed, image, thread, exc)
 
-    def _post_image(self, followed: Followed, image: ImageView, status: JobStatus, thread: str | None) -> None:
+    def _post_image(self, followed: Followed, image: ImageView, status: RequestStatus, thread: str | None) -> None:
         """The image, its verdict and its buttons as one message: the file is uploaded unshared, then
         shown in the message by an image block (Block Kit's slack_file), so a click edits the one
         message that shows the picture."""
@@ -309,7 +310,7 @@ class ProgressTracker:
             )
         self._remember(image.image_id, SlackPost(followed.channel, thread, str(posted.get("ts")), file_id))
 
-    def _tell_managers(self, followed: Followed, status: JobStatus, thread: str | None) -> None:
+    def _tell_managers(self, followed: Followed, status: RequestStatus, thread: str | None) -> None:
         waiting = [i for i in status.images if needs_a_person(i.verdict)]
         if followed.kind == "preview" and waiting and self.needs_decisions is not None:
             try:

@@ -18,9 +18,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot import home, messages
 from bot.access import Access
-from bot.services import Services, parse_actor
+from bot.services import Services
 from brandgate import clock
 from brandgate.kits import list_kits
+from brandgate.requests.actors import parse_actor, slack_actor
 from brandgate.review import NOT_REVIEWED_SOURCES, DecisionMade, SlackPost
 from brandgate.settings import Settings
 from policies.kit import Kit
@@ -101,7 +102,7 @@ class ReviewDesk:
             decide = {i.image_id: self._may_decide(user, team, i.requested_by) for i in items}
             view = home.manager_view(items, total, page, managed, now, thumbnails, decide, notice)
         else:
-            asked = _actor(team, user)
+            asked = slack_actor(str(team), user)
             total = self._services.count_waiting(None, requested_by=asked)
             items = self._services.waiting(None, requested_by=asked, limit=home.PAGE_SIZE)
             view = home.requester_view(items, total, self._services.recent_decisions(asked), now, notice)
@@ -223,7 +224,7 @@ class ReviewDesk:
         team = self._team()
         for user in viewers:
             managed = set(self.kits_managed(user))
-            if managed & kits or _actor(team, user) in requesters:
+            if managed & kits or slack_actor(str(team), user) in requesters:
                 try:
                     self.publish(user, team)
                 except Exception:
@@ -274,10 +275,6 @@ class ReviewDesk:
             text=f":inbox_tray: {' '.join(who) or 'Brand managers'}: {what}. Approve or reject them here,"
             " or in the app's Home tab.",
         )
-
-
-def _actor(team: str | None, user: str) -> str:
-    return f"slack:{team}:{user}"
 
 
 def decision_text(decision: DecisionMade, requester: str) -> str:

@@ -25,8 +25,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.app import runtime_of
-from bot.payloads import check_body
-from bot.runtime import Runtime
+from bot.inbound_shapes import check_body
+from bot.listener_parts import Runtime
 from brandgate.errors import ConfigError
 from brandgate.settings import Settings
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,17 +34,6 @@ QUOTE_LIMIT = 60
 
 BRIEF_KEYS = ("kit", "n", "headline", "disclaimer", "size", "seed", "logo", "counts", "count", "negative", "layout")
 AUDIT_KEYS = ("kit", "since", "until", "request", "format")
-SUBCOMMANDS = ("help", "status", "cancel", "audit", "verify")
-# Words people type for a sub-command by another name; offered as "did you mean".
-SUBCOMMAND_SYNONYMS = {
-    "pending": "status", "queue": "status", "list": "status", "progress": "status", "where": "status",
-    "stop": "cancel", "abort": "cancel", "kill": "cancel", "delete": "cancel",
-    "trail": "audit", "log": "audit", "logs": "audit", "export": "audit",
-    "check": "verify", "credentials": "verify", "c2pa": "verify",
-    "usage": "help", "info": "help",
-}
-
-
 class SlashError(UserError):
     """Command text the user must fix; the message says how."""
 
@@ -122,21 +112,10 @@ def parse(text: str) -> Command:
     rest = tokens[1:]
     if words[0].quoted or _looks_like_pair(tokens[0]):
         return _brief(words)
-    if head in ("help", "-h", "--help", "?"):
-        return Help()
-    if head == "status":
-        return Status(_request_id(rest[0]) if rest else None)
-    if head == "review" and not rest:
-        return Review()
-    if head == "cancel":
-        if len(rest) != 1:
-            raise SlashError("say which request to cancel: `/brandgate cancel REQUEST_ID`")
-        return Cancel(_request_id(rest[0]))
-    if head == "audit":
-        return _audit(rest)
-    if head == "verify":
-        return _verify(rest)
-    raise SlashError(unknown_subcommand(tokens[0]))
+    subcommand = _BY_WORD.get(head)
+    if subcommand is None:
+        raise SlashError(unknown_subcommand(tokens[0]))
+    return subcommand.parse(tokens[0], rest)
 
 
 def unknown_subcommand(word: str) -> str:
@@ -338,3 +317,75 @@ def _verify(tokens: list[str]) -> Verify:
             " or paste its link after the command"
         )
     return Verify(match.group(1))
+
+
+def _help(word: str, rest: list[str]) -> Help:
+    return Help()
+
+
+def _status(word: str, rest: list[str]) -> Status:
+    return Status(_request_id(rest[0]) if rest else None)
+
+
+def _review(word: str, rest: list[str]) -> Review:
+    if rest:
+        raise SlashError(
+            "review takes nothing after it: `/brandgate review`. Nothing was queued. To ask for images, put the"
+            ' prompt in double quotes: `/brandgate "review the apples" kit=acme`.'
+        )
+    return Review()
+
+
+def _cancel(word: str, rest: list[str]) -> Cancel:
+    if len(rest) != 1:
+        raise SlashError("say which request to cancel: `/brandgate cancel REQUEST_ID`")
+    return Cancel(_request_id(rest[0]))
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/brandgate` sub-command, declared once: the word that names it (and its aliases), how the
+    words after it are read, its line in the help, and the words people type for it by another name
+    (offered as "did you mean"). Its handler is registered for the type `parse` returns, in
+    bot/listeners/commands.py; tests/bot/test_slash.py holds every sub-command to having one."""
+
+    name: str
+    parse: Callable[[str, list[str]], Command]
+    usage: str = ""
+    aliases: tuple[str, ...] = ()
+    synonyms: tuple[str, ...] = ()
+
+
+REGISTRY: tuple[Subcommand, ...] = (
+    Subcommand("help", _help, aliases=("-h", "--help", "?"), synonyms=("usage", "info")),
+    Subcommand(
+        "status",
+        _status,
+        "`/brandgate status [REQUEST]` shows where your requests are; `/brandgate cancel REQUEST` stops one.",
+        synonyms=("pending", "queue", "list", "progress", "where"),
+    ),
+    Subcommand("cancel", _cancel, synonyms=("stop", "abort", "kill", "delete")),
+    Subcommand(
+        "review",
+        _review,
+        "`/brandgate review` lists the images waiting for a brand manager in this channel's kits;"
+        " managers decide in the app's Home tab.",
+    ),
+    Subcommand(
+        "verify",
+        lambda word, rest: _verify(rest),
+        "`/brandgate verify` checks the content credentials of the latest file shared here"
+        " (or paste a file link after it).",
+        synonyms=("check", "credentials", "c2pa"),
+    ),
+    Subcommand(
+        "audit",
+        lambda word, rest: _audit(rest),
+        "`/brandgate audit kit=acme since=2026-11-01 until=2026-11-30 format=csv` sends the trail"
+        " to your DMs (compliance only).",
+        synonyms=("trail", "log", "logs", "export"),
+    ),
+)
+SUBCOMMANDS = tuple(s.name for s in REGISTRY)
+SUBCOMMAND_SYNONYMS = {synonym: s.name for s in REGISTRY for synonym in s.synonyms}
+_BY_WORD = {word: s for s in REGISTRY for word in (s.name, *s.aliases)}

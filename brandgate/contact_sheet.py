@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
 
-from brandgate.jobs.api import JobStatus
+from brandgate.jobs.contract import RequestStatus
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -70,7 +70,7 @@ def _href(target: str | None, base: Path) -> str | None:
 
 
 def write_contact_sheet(
-    path: Path, statuses: Sequence[JobStatus], files: dict[str, tuple[str, str | None]] | None = None,
+    path: Path, statuses: Sequence[RequestStatus], files: dict[str, tuple[str, str | None]] | None = None,
     title: str = "contact sheet",
 ) -> Path:
     """Write the sheet; `files` maps image ID to (image, credentials) copies to link instead of the store."""

@@ -96,7 +96,7 @@ def _load_libraries(settings: Settings) -> None:
         # Lazy: celery, kombu and redis load only when the celery backend is configured.
         import brandgate.jobs.celery_queue  # noqa: F401
     # Lazy: the C2PA SDK loads for `health` only, not for every command of this module's callers.
-    import pipeline.provenance  # noqa: F401
+    import pipeline.provenance.signer  # noqa: F401
 
 
 def _database(settings: Settings) -> str:
@@ -156,7 +156,7 @@ def _signing_keys(settings: Settings) -> str:
     """The signer is built as a worker builds it, which signs and reads back a probe image."""
     # Lazy: the C2PA SDK loads for this check only.
     from pipeline.keys import key_paths
-    from pipeline.provenance import Signer
+    from pipeline.provenance.signer import Signer
 
     Signer.from_settings(settings)
     return f"the key and chain load and sign a probe image (chain {key_paths(settings).signing_chain.name})"

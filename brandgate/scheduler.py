@@ -31,7 +31,7 @@ from brandgate.db.schema import ensure_current
 from brandgate.db.tree import TrailNotSigned, TreeHead, latest_head, make_head, read_only
 from brandgate.errors import ConfigError
 from brandgate.regress import actions
-from brandgate.regress.slack import post_alert
+from brandgate.regress.channel_posts import post_alert
 from brandgate.regress.suite import load_suite
 from brandgate.settings import Settings, get_settings
 from brandgate.trail_key import signing_trail_key, trail_key_path

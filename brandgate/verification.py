@@ -13,7 +13,10 @@ from typing import Any, Literal
 from brandgate.errors import EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT, EXIT_VISUAL_MATCH, UserError
 from brandgate.requests.decisions import needs_a_person
 from brandgate.settings import Settings
-from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier, sidecar_path, sniff_media_type
+from pipeline.provenance.credentials import Credentials, CredentialsUnreadable
+from pipeline.provenance.media import sniff_media_type
+from pipeline.provenance.sidecar import sidecar_path
+from pipeline.provenance.verifier import Verifier
 
 log = logging.getLogger(__name__)
 

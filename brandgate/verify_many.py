@@ -35,7 +35,8 @@ from brandgate.verification import (
     trail_anchor_of,
     verify_bytes,
 )
-from pipeline.provenance import Verifier, sidecar_path
+from pipeline.provenance.sidecar import sidecar_path
+from pipeline.provenance.verifier import Verifier
 from policies.characters import printable
 
 # The exit code of a call over many files is the worst of theirs, worst first (docs/cli.md):

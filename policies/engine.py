@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from policies.check import ACCEPTED_BY_POLICY as ACCEPTED_BY_POLICY
 from policies.check import STATUSES as STATUSES
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 
 # From best to worst: the verdict of several images (or of one image's checks) is the worst one.
-VERDICTS: tuple[Verdict, ...] = ("pass", "unverified", "flag", "reject")
+# The order is the Literal's in policies/check.py, where the verdicts are spelled out once.
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 
 @dataclass(frozen=True)

@@ -258,7 +258,7 @@ def test_the_clock_is_defined_once() -> None:
 # Exceptions that are not errors shown to anyone: a stop someone asked for, or a bug in the caller.
 NOT_ERRORS = {
     "brandgate.requests.lifecycle.IllegalTransition": "a transition the state machine has no edge for: a bug",
-    "brandgate.requests.run.Cancelled": "control flow of a cancel someone asked for",
+    "brandgate.requests.failures.Cancelled": "control flow of a cancel someone asked for",
     "brandgate.regress.runner.RunInterrupted": "control flow of a stop someone asked for",
     "pipeline.generation.GenerationCancelled": "control flow of a cancel someone asked for",
 }
@@ -310,3 +310,87 @@ def test_evaluation_sets_are_labelled_without_the_checks() -> None:
                 if ours and not module.startswith(LABELLERS_MAY_IMPORT):
                     judged.append(f"{name}:{node.lineno} imports {module}")
     assert not judged, "label the evaluation items without the code they judge:\n" + "\n".join(judged)
+
+
+# --- rooms that say what they hold -------------------------------------------------------------
+
+# Modules renamed or split (CHANGELOG.md lists each old → new); a module by the old name would be
+# a second room for the same thing.
+RETIRED_MODULES = {
+    "brandgate.jobs.api": "brandgate.jobs.contract",
+    "brandgate.jobs.front": "brandgate.jobs.request_side",
+    "brandgate.registry": "brandgate.model_registry",
+    "brandgate.cli.gate": "brandgate.cli.models_gate",
+    "brandgate.regress.slack": "brandgate.regress.channel_posts",
+    "bot.runtime": "bot.listener_parts",
+    "bot.payloads": "bot.inbound_shapes",
+    "bot.actors": "brandgate.requests.actors",
+}
+
+
+def test_retired_module_names_stay_retired() -> None:
+    back = [f"{old} (now {new})" for old, new in RETIRED_MODULES.items() if old in MODULES]
+    assert not back, "\n".join(back)
+    # pipeline/provenance.py became a package of modules named for what they hold.
+    assert not (ROOT / "pipeline" / "provenance.py").exists()
+    assert MODULES["pipeline.provenance"].name == "__init__.py"
+    assert all(not isinstance(node, ast.ClassDef | ast.FunctionDef) for node in TREES["pipeline.provenance"].body)
+
+
+def _defined(names: set[str]) -> list[tuple[str, ast.AST]]:
+    return [(module, node) for module, tree in TREES.items() for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name in names]
+
+
+IMAGES_HOME = "brandgate.requests.images"
+
+
+def test_the_image_read_model_is_defined_once() -> None:
+    """One view of an image row for jobs, bot, regress and the CLI; the bot's ImageRecord is gone."""
+    where = [f"{module} {node.name}" for module, node in _defined({"ImageView", "ImageRecord"})]
+    assert where == [f"{IMAGES_HOME} ImageView"], where
+    # The verdict after a decision is asked of decisions.py by the read-model alone.
+    users = sorted({module for module, tree in TREES.items() if module != DECISIONS_HOME for node in ast.walk(tree)
+                    if (isinstance(node, ast.alias) and node.name == "verdict_after")
+                    or (isinstance(node, ast.Attribute) and node.attr == "verdict_after")})
+    assert users == [IMAGES_HOME], users
+
+
+ACTORS_HOME = "brandgate.requests.actors"
+
+
+def test_people_are_named_once() -> None:
+    twins = [f"{module}:{node.lineno} {node.name}" for module, node in
+             _defined({"slack_actor", "parse_actor", "_actor", "actor_name"}) if module != ACTORS_HOME]
+    assert not twins, f"import slack_actor/parse_actor from {ACTORS_HOME}:\n" + "\n".join(twins)
+
+
+CHECK_HOME = "policies.check"
+CHECK_LITERALS = ({"pass", "fail", "skip", "unverified", "error"}, {"pass", "unverified", "flag", "reject"})
+
+
+def test_check_statuses_and_verdicts_are_spelled_out_once() -> None:
+    """A tuple, list, set or Literal of every check status, or of every verdict, is their definition:
+    it lives in policies/check.py only (the credential schema and the engine import them)."""
+    spelled = []
+    for module, tree in TREES.items():
+        if module == CHECK_HOME:
+            continue
+        for node in ast.walk(tree):
+            elts: list[ast.expr] = []
+            if isinstance(node, ast.Tuple | ast.List | ast.Set):
+                elts = list(node.elts)
+            elif isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
+                elts = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+            values = {e.value for e in elts if isinstance(e, ast.Constant)}
+            if elts and len(values) == len(elts) and values in CHECK_LITERALS:
+                spelled.append(f"{module}:{node.lineno} {ast.unparse(node)}")
+    assert not spelled, f"import Status/STATUSES/Verdict from {CHECK_HOME}:\n" + "\n".join(spelled)
+
+
+def test_only_the_provenance_package_loads_the_c2pa_sdk() -> None:
+    loading = [f"{module}:{node.lineno}" for module, tree in TREES.items() for node in ast.walk(tree)
+               if isinstance(node, ast.Import | ast.ImportFrom) and not module.startswith("pipeline.provenance.")
+               and any((alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0] == "c2pa"
+                       for alias in node.names)]
+    assert not loading, "\n".join(loading)

@@ -10,11 +10,13 @@ from slack_sdk import WebClient
 
 from bot import home, messages
 from bot.briefs import queue_brief
+from bot.listener_parts import Runtime
 from bot.middleware.authorisation import ImageClickAuthorisation, clicked
 from bot.progress import Followed
-from bot.runtime import Runtime
-from bot.services import DecisionTaken, ImageRecord, parse_actor, slack_actor
+from bot.services import DecisionTaken
 from brandgate.errors import UserError
+from brandgate.requests.actors import parse_actor, slack_actor
+from brandgate.requests.images import ImageView
 from policies.brief import brief_from_mapping
 from policies.errors import InvalidInput
 
@@ -36,7 +38,7 @@ def register(app: App, runtime: Runtime) -> None:
         ack()
 
     def approve(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        image: ImageRecord = context["image"]
+        image: ImageView = context["image"]
         _, _, user, team = clicked(body)
         channel = str(body["channel"]["id"])
         try:
@@ -57,7 +59,7 @@ def register(app: App, runtime: Runtime) -> None:
         runtime.tracker.recount(image.request_id)
 
     def home_approve(body: dict[str, Any], context: BoltContext) -> None:
-        image: ImageRecord = context["image"]
+        image: ImageView = context["image"]
         _, _, user, team = clicked(body)
         notice = None
         try:
@@ -69,7 +71,7 @@ def register(app: App, runtime: Runtime) -> None:
         runtime.desk.publish(user, team, notice=notice)
 
     def home_reject(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        image: ImageRecord = context["image"]
+        image: ImageView = context["image"]
         client.views_open(trigger_id=body["trigger_id"], view=messages.reject_modal(image.image_id, "", ""))
 
     def home_page(body: dict[str, Any]) -> None:
@@ -77,7 +79,7 @@ def register(app: App, runtime: Runtime) -> None:
         runtime.desk.publish(user, team, offset=int(value) if value.isdigit() else 0)
 
     def reject(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        image: ImageRecord = context["image"]
+        image: ImageView = context["image"]
         message = body.get("message") or {}
         client.views_open(
             trigger_id=body["trigger_id"],
@@ -88,7 +90,7 @@ def register(app: App, runtime: Runtime) -> None:
         )
 
     def export(body: dict[str, Any], context: BoltContext) -> None:
-        image: ImageRecord = context["image"]
+        image: ImageView = context["image"]
         _, _, user, team = clicked(body)
         channel = str(body["channel"]["id"])
         try:
@@ -118,7 +120,7 @@ def register(app: App, runtime: Runtime) -> None:
         runtime.tell(channel, user, messages.queued_text(accepted))
 
     def regenerate(body: dict[str, Any], context: BoltContext) -> None:
-        image: ImageRecord = context["image"]
+        image: ImageView = context["image"]
         _, _, user, team = clicked(body)
         channel = str(body["channel"]["id"])
         fields = {k: v for k, v in image.brief.items() if k != "seed"}
@@ -155,7 +157,7 @@ def _naming(kit: str, brief: Any) -> tuple[str, str | None, str]:
     return kit, headline if isinstance(headline, str) else None, prompt if isinstance(prompt, str) else "image"
 
 
-def _approval_note(runtime: Runtime, image: ImageRecord) -> str | None:
+def _approval_note(runtime: Runtime, image: ImageView) -> str | None:
     """"approved by Anna Lind (U0789ANNA)" for an export of an approved preview; None when it passed."""
     if image.verdict != "approved" or not image.decided_by:
         return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,11 +17,11 @@ from slack_sdk.errors import SlackApiError
 from bot import home, messages, slash
 from bot.briefs import brief_for_channel, queue_brief
 from bot.files import download_shared_file
-from bot.runtime import Runtime
-from bot.services import slack_actor
+from bot.listener_parts import Runtime
 from brandgate.clock import now
 from brandgate.errors import UserError
-from brandgate.jobs.api import UnknownJob
+from brandgate.jobs.contract import UnknownRequest
+from brandgate.requests.actors import slack_actor
 
 log = logging.getLogger(__name__)
 COMMAND = "/brandgate"
@@ -61,51 +63,112 @@ def register(app: App, runtime: Runtime) -> None:
     app.command(COMMAND)(acknowledge)
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """Who typed the command, where, and how to answer them."""
+
+    runtime: Runtime
+    client: WebClient
+    command: dict[str, Any]
+
+    @property
+    def user(self) -> str:
+        return str(self.command["user_id"])
+
+    @property
+    def channel(self) -> str:
+        return str(self.command["channel_id"])
+
+    @property
+    def team(self) -> str:
+        return str(self.command["team_id"])
+
+    @property
+    def response_url(self) -> str | None:
+        return self.command.get("response_url")
+
+
+Handler = Callable[[Invocation, Any], None]
+# What each parsed command does, by its type (bot/slash.py declares how it is parsed and its help).
+HANDLERS: dict[type, Handler] = {}
+
+
+def handles(kind: type) -> Callable[[Handler], Handler]:
+    def register_handler(handler: Handler) -> Handler:
+        HANDLERS[kind] = handler
+        return handler
+
+    return register_handler
+
+
 def _run(runtime: Runtime, parsed: slash.Command, command: dict[str, Any], client: WebClient) -> None:
-    user, channel, team = str(command["user_id"]), str(command["channel_id"]), str(command["team_id"])
-    response_url = command.get("response_url")
-    if isinstance(parsed, slash.OpenModal):
-        kits = runtime.access.kits_for_channel(channel)
-        if not kits:
-            raise UserError(
-                "no brand kit may be used in this channel; ask a brand manager to add it to a kit's slack.channels"
-            )
-        client.views_open(
-            trigger_id=command["trigger_id"],
-            view=messages.brief_modal([(k.name, k.spec.display_name or k.name) for k in kits], channel),
+    HANDLERS[type(parsed)](Invocation(runtime, client, command), parsed)
+
+
+@handles(slash.OpenModal)
+def _open_modal(asked: Invocation, parsed: slash.OpenModal) -> None:
+    kits = asked.runtime.access.kits_for_channel(asked.channel)
+    if not kits:
+        raise UserError(
+            "no brand kit may be used in this channel; ask a brand manager to add it to a kit's slack.channels"
         )
-    elif isinstance(parsed, slash.QuickBrief):
-        brief = brief_for_channel(runtime, dict(parsed.fields), channel)
-        queue_brief(
-            runtime,
-            brief,
-            team_id=team,
-            user_id=user,
-            channel=channel,
-            idempotency_key=f"slack:{team}:command:{command['trigger_id']}",
-            kind="command",
-            response_url=response_url,
-        )
-    elif isinstance(parsed, slash.Status):
-        runtime.tell(channel, user, _status_text(runtime, user, parsed.request_id), response_url)
-    elif isinstance(parsed, slash.Review):
-        names = [k.name for k in runtime.access.kits_for_channel(channel)]
-        items = runtime.services.waiting(names, limit=15) if names else []
-        total = runtime.services.count_waiting(names) if names else 0
-        runtime.tell(channel, user, home.review_list_text(items, total, names, now()), response_url)
-    elif isinstance(parsed, slash.Cancel):
-        _cancel(runtime, team, user, channel, parsed.request_id, response_url)
-    elif isinstance(parsed, slash.AuditQuery):
-        _audit(runtime, client, team, user, channel, parsed, response_url)
-    elif isinstance(parsed, slash.Verify):
-        _verify(runtime, client, user, channel, parsed.file_id, response_url)
+    asked.client.views_open(
+        trigger_id=asked.command["trigger_id"],
+        view=messages.brief_modal([(k.name, k.spec.display_name or k.name) for k in kits], asked.channel),
+    )
+
+
+@handles(slash.QuickBrief)
+def _quick_brief(asked: Invocation, parsed: slash.QuickBrief) -> None:
+    brief = brief_for_channel(asked.runtime, dict(parsed.fields), asked.channel)
+    queue_brief(
+        asked.runtime,
+        brief,
+        team_id=asked.team,
+        user_id=asked.user,
+        channel=asked.channel,
+        idempotency_key=f"slack:{asked.team}:command:{asked.command['trigger_id']}",
+        kind="command",
+        response_url=asked.response_url,
+    )
+
+
+@handles(slash.Status)
+def _status(asked: Invocation, parsed: slash.Status) -> None:
+    asked.runtime.tell(
+        asked.channel, asked.user, _status_text(asked.runtime, asked.user, parsed.request_id), asked.response_url
+    )
+
+
+@handles(slash.Review)
+def _review(asked: Invocation, parsed: slash.Review) -> None:
+    runtime = asked.runtime
+    names = [k.name for k in runtime.access.kits_for_channel(asked.channel)]
+    items = runtime.services.waiting(names, limit=15) if names else []
+    total = runtime.services.count_waiting(names) if names else 0
+    runtime.tell(asked.channel, asked.user, home.review_list_text(items, total, names, now()), asked.response_url)
+
+
+@handles(slash.Cancel)
+def _cancel_command(asked: Invocation, parsed: slash.Cancel) -> None:
+    _cancel(asked.runtime, asked.team, asked.user, asked.channel, parsed.request_id, asked.response_url)
+
+
+@handles(slash.AuditQuery)
+def _audit_command(asked: Invocation, parsed: slash.AuditQuery) -> None:
+    _audit(asked.runtime, asked.client, asked.team, asked.user, asked.channel, parsed, asked.response_url)
+
+
+@handles(slash.Verify)
+def _verify_command(asked: Invocation, parsed: slash.Verify) -> None:
+    _verify(asked.runtime, asked.client, asked.user, asked.channel, parsed.file_id, asked.response_url)
 
 
 def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
     if request_id is not None:
         try:
             status = runtime.services.queue.status(request_id)
-        except UnknownJob:
+        except UnknownRequest:
             raise UserError(f"there is no request `{request_id}`") from None
         return f"`{request_id}`: {status.describe()}"
     followed = runtime.tracker.followed_by(user)
@@ -115,7 +178,7 @@ def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
     for item in followed:
         try:
             lines.append(f"• `{item.request_id}`: {runtime.services.queue.status(item.request_id).describe()}")
-        except UnknownJob:
+        except UnknownRequest:
             continue
     return "\n".join(lines) or "You have nothing in progress."
 
@@ -123,7 +186,7 @@ def _status_text(runtime: Runtime, user: str, request_id: str | None) -> str:
 def _cancel(runtime: Runtime, team: str, user: str, channel: str, request_id: str, response_url: str | None) -> None:
     try:
         owner = runtime.services.requester(request_id)
-    except UnknownJob:
+    except UnknownRequest:
         raise UserError(f"there is no request `{request_id}`") from None
     actor = slack_actor(team, user)
     if owner != actor and user not in runtime.settings.slack_managers:

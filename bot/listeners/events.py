@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import messages
-from bot.runtime import Runtime
+from bot.listener_parts import Runtime
 
 
 def register(app: App, runtime: Runtime) -> None:

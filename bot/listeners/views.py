@@ -12,10 +12,11 @@ from slack_sdk import WebClient
 
 from bot import messages, slash
 from bot.briefs import allowed_kit_names, queue_brief
-from bot.runtime import Runtime
-from bot.services import DecisionTaken, slack_actor
+from bot.listener_parts import Runtime
+from bot.services import DecisionTaken
 from brandgate.errors import UserError
-from brandgate.jobs.api import UnknownJob
+from brandgate.jobs.contract import UnknownRequest
+from brandgate.requests.actors import slack_actor
 from policies.brief import Brief
 from policies.errors import InvalidInput
 
@@ -151,7 +152,7 @@ def register(app: App, runtime: Runtime) -> None:
             runtime.services.decide(
                 image_id, "rejected", slack_actor(team, user), reason, decided_by_name=runtime.people.name(user)
             )
-        except (UserError, UnknownJob, InvalidInput) as exc:
+        except (UserError, UnknownRequest, InvalidInput) as exc:
             if isinstance(exc, DecisionTaken):
                 text = f"that image was already {exc.decision} by {messages.mention(exc.decided_by)}"
             else:

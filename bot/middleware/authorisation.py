@@ -12,10 +12,10 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot import home, messages
-from bot.runtime import Runtime
-from bot.services import slack_actor
+from bot.listener_parts import Runtime
 from brandgate.errors import UserError
-from brandgate.jobs.api import UnknownJob
+from brandgate.jobs.contract import UnknownRequest
+from brandgate.requests.actors import slack_actor
 from brandgate.requests.decisions import needs_a_person
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class ImageClickAuthorisation(Middleware):
             )
         try:
             image = runtime.services.image(image_id)
-        except UnknownJob:
+        except UnknownRequest:
             return self._refuse(action_id, image_id, user_id, team_id, channel, f"there is no image `{image_id}`")
         # An image asked for outside Slack (the CLI, a script) belongs to no workspace; any may decide on it.
         if image.workspace is not None and image.workspace != team_id:

@@ -9,7 +9,7 @@ import click
 
 from brandgate.cli.output import emit_json, say, warn
 from brandgate.errors import EXIT_BAD_INPUT
-from brandgate.jobs.api import BriefRefused
+from brandgate.jobs.contract import BriefRefused
 from brandgate.jobs.intake import check_brief_at_intake
 from brandgate.kits import resolve_kit
 from brandgate.settings import get_settings

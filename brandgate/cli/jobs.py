@@ -16,10 +16,10 @@ from brandgate.cli.output import check_out_folder, copy_private, emit_json, say,
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.contact_sheet import write_contact_sheet
 from brandgate.errors import EXIT_BAD_INPUT, EXIT_FAILURE, UserError
-from brandgate.jobs.api import BriefRefused, JobQueue, JobStatus, Submission
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.contract import BriefRefused, JobQueue, RequestStatus, Submission
 from brandgate.jobs.intake import check_brief_at_intake
 from brandgate.jobs.queues import open_queue
+from brandgate.jobs.request_side import QueueFront
 from brandgate.kits import resolve_kit
 from brandgate.logs import in_request
 from brandgate.requests.states import TERMINAL_STATES
@@ -58,7 +58,7 @@ def _open(settings: Settings) -> JobQueue:
     return open_queue(settings)
 
 
-def follow(queue: JobQueue, request_id: str, timeout: float, *, show: bool) -> JobStatus:
+def follow(queue: JobQueue, request_id: str, timeout: float, *, show: bool) -> RequestStatus:
     """Wait for the request, showing its progress (brandgate/cli/progress.py) unless `show` is off.
 
     On a terminal: a bar of images done with time left; under a pipe: a line on stderr per stage
@@ -98,7 +98,7 @@ def _coarse(text: str) -> str:
     return text.split(", step")[0]
 
 
-def _image_reached(status: JobStatus) -> int:
+def _image_reached(status: RequestStatus) -> int:
     """The highest image (1-based) this status shows as started or made."""
     if status.state == "done":
         return len(status.images)
@@ -107,7 +107,7 @@ def _image_reached(status: JobStatus) -> int:
     return 0
 
 
-def _images_passed_unseen(status: JobStatus, shown_index: int) -> range:
+def _images_passed_unseen(status: RequestStatus, shown_index: int) -> range:
     """Images started since the last look whose own 'generating k/n' line was never printed.
 
     The image being generated now prints its own line (with its step), so it is left out.
@@ -118,7 +118,7 @@ def _images_passed_unseen(status: JobStatus, shown_index: int) -> range:
     return range(shown_index + 1, last_unseen + 1)
 
 
-def _images_done(status: JobStatus) -> float:
+def _images_done(status: RequestStatus) -> float:
     """Images finished, with the one being made counted by its denoising steps."""
     if status.state == "done":
         return float(status.n_images or 0)
@@ -128,7 +128,7 @@ def _images_done(status: JobStatus) -> float:
     return 0.0
 
 
-def copy_outputs(status: JobStatus, out: Path) -> dict[str, tuple[str, str | None]]:
+def copy_outputs(status: RequestStatus, out: Path) -> dict[str, tuple[str, str | None]]:
     """Copy each signed image and its credentials sidecar into OUT with readable names."""
     out.mkdir(parents=True, exist_ok=True)
     copies: dict[str, tuple[str, str | None]] = {}
@@ -145,7 +145,7 @@ def copy_outputs(status: JobStatus, out: Path) -> dict[str, tuple[str, str | Non
     return copies
 
 
-def status_document(status: JobStatus, copies: dict[str, tuple[str, str | None]] | None = None) -> dict[str, Any]:
+def status_document(status: RequestStatus, copies: dict[str, tuple[str, str | None]] | None = None) -> dict[str, Any]:
     copies = copies or {}
     return {
         "request_id": status.request_id,
@@ -174,7 +174,7 @@ def status_document(status: JobStatus, copies: dict[str, tuple[str, str | None]]
     }
 
 
-def _exit_code(status: JobStatus) -> int:
+def _exit_code(status: RequestStatus) -> int:
     if status.state == "done":
         return 0
     if status.state == "failed" and status.stage == "screening":
@@ -182,7 +182,7 @@ def _exit_code(status: JobStatus) -> int:
     return EXIT_FAILURE
 
 
-def _report(status: JobStatus, out: Path | None, as_json: bool, what: str) -> None:
+def _report(status: RequestStatus, out: Path | None, as_json: bool, what: str) -> None:
     copies = None
     sheet = None
     if out is not None and status.images:

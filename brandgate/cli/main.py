@@ -19,7 +19,7 @@ from policies.characters import printable
 MAX_ERROR_CHARS = 2000
 
 # Command name -> the brandgate.cli modules whose register(cli) provides it, in order
-# (gate adds its commands to the `models` group that models creates). Modules are
+# (models_gate adds its commands to the `models` group that models creates). Modules are
 # imported only when their command runs, so `brandgate verify` doesn't pay for torch.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "kit": ("kits",),
@@ -30,7 +30,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "verify": ("verify",),
     "check": ("checks",),
     "checks": ("checks",),
-    "models": ("models", "gate"),
+    "models": ("models", "models_gate"),
     "render": ("render",),
     "generate": ("jobs",),
     "export": ("jobs",),

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from brandgate import registry
+from brandgate import model_registry
 from brandgate.cli.output import check_out_folder, emit_json, say, warn
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.db.models import RegressionRun
@@ -87,7 +87,7 @@ def run_command(
                     warn(f"skipped: {problem.describe(suite.path)}")
                 if profile is None:
                     with sessions.begin() as session:
-                        profile = registry.ensure_active(session, settings, "cli").name
+                        profile = model_registry.ensure_active(session, settings, "cli").name
                 size = _size_option(size_text) if size_text else None
                 options = actions.options_from(settings, seeds, concurrency, watchdog=not no_watchdog, size=size)
                 view = actions.run_suite(settings, sessions, suite, profile, options, on_progress=progress)

@@ -1,1 +1,1 @@
-"""The job queue: one interface (api.py), a local and a Celery backend."""
+"""The job queue: one interface (contract.py), a local and a Celery backend."""

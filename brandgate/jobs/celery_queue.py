@@ -9,9 +9,9 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
-from brandgate.jobs.api import Accepted, QueueUnavailable, Submission
 from brandgate.jobs.celery_app import TASK_NAME, build_celery
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.contract import Accepted, QueueUnavailable, Submission
+from brandgate.jobs.request_side import QueueFront
 from brandgate.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ from brandgate.jobs.state import Progress, beat, claim, release
 from brandgate.logs import in_request
 from brandgate.metrics import Metrics
 from brandgate.requests import lifecycle
-from brandgate.requests.run import DatabaseUnavailable, RequestRun, RunHooks, WorkerParts, is_database_outage
+from brandgate.requests.failures import DatabaseUnavailable, is_database_outage
+from brandgate.requests.run import RequestRun, RunHooks, WorkerParts
 from policies.engine import ImageReport
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import Approval, Image, Request
 from brandgate.errors import UserError
-from brandgate.jobs.api import BriefRefused, Submission, UnknownJob
+from brandgate.jobs.contract import BriefRefused, Submission, UnknownRequest
 from brandgate.jobs.state import NewRequest
 from brandgate.kits import resolve_kit
 from brandgate.requests.decisions import needs_a_person
@@ -112,7 +112,9 @@ def new_export(
     with sessions() as session:
         image = session.get(Image, image_id)
         if image is None:
-            raise UnknownJob(f"no image {quote(image_id, 64)}; `brandgate status REQUEST_ID` lists a request's images")
+            raise UnknownRequest(
+                f"no image {quote(image_id, 64)}; `brandgate status REQUEST_ID` lists a request's images"
+            )
         if image.kind != "preview":
             raise UserError(f"image {image_id} is already an export; export its preview {image.parent_image_id}")
         approval = session.scalars(select(Approval).where(Approval.image_id == image.id)).first()

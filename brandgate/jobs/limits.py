@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from brandgate.db.models import Image, Request
-from brandgate.jobs.api import LimitExceeded
+from brandgate.jobs.contract import LimitExceeded
 from brandgate.settings import Settings
 
 ACTIVE_STATES = ("queued", "running")

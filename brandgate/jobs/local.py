@@ -13,9 +13,9 @@ import threading
 from sqlalchemy import Engine
 
 from brandgate.errors import DatabaseError
-from brandgate.jobs.api import JobStatus
+from brandgate.jobs.contract import RequestStatus
 from brandgate.jobs.execution import JobExecutor, JobHooks, backoff
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.request_side import QueueFront
 from brandgate.jobs.state import next_queued, orphaned, worker_identity
 from brandgate.metrics import Metrics, get_metrics
 from brandgate.requests.run import WorkerParts
@@ -61,7 +61,7 @@ class LocalQueue(QueueFront):
         with self._wakeup:
             self._wakeup.notify()
 
-    def cancel(self, request_id: str, by: str) -> JobStatus:
+    def cancel(self, request_id: str, by: str) -> RequestStatus:
         status = super().cancel(request_id, by)
         with self._running_lock:
             hooks = self._running.get(request_id)
@@ -120,7 +120,7 @@ class LocalQueue(QueueFront):
             else:
                 retry_id, retry_error, retries = None, None, 0
 
-    def wait(self, request_id: str, timeout: float) -> JobStatus:
+    def wait(self, request_id: str, timeout: float) -> RequestStatus:
         status = super().wait(request_id, timeout)
         why = self._abandoned.get(request_id)
         if why is not None and status.state not in TERMINAL_STATES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brandgate.jobs.api import JobQueue
+from brandgate.jobs.contract import JobQueue
 from brandgate.settings import Settings
 
 

@@ -1,6 +1,7 @@
-"""A job's life in the database: intake, position, claim and lease, progress, cancel, status.
+"""A request's row in the database as the queue uses it: intake, position, claim and lease, progress,
+cancel, status.
 
-The requests table is the one truth about a job for every backend: the local pool reads its
+The requests table is the one truth about a request for every backend: the local pool reads its
 work from it, Celery messages only carry the request ID, and any process (the bot, the CLI)
 reads progress from it.
 """
@@ -21,15 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.clock import as_utc, now
-from brandgate.db.models import Approval, CheckResultRow, Image, Request
-from brandgate.jobs.api import Accepted, ImageView, JobStatus, UnknownJob
+from brandgate.db.models import Approval, Image, Request
+from brandgate.jobs.contract import Accepted, RequestStatus, UnknownRequest
 from brandgate.jobs.limits import check_limits
 from brandgate.requests import lifecycle
-from brandgate.requests.decisions import verdict_after
+from brandgate.requests.images import image_view
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings
 from policies.characters import quote
-from policies.engine import ACCEPTED_BY_POLICY, accepted_by_policy
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ def request_cancel(sessions: sessionmaker[Session], request_id: str, by: str) ->
     with sessions() as session, session.begin():
         row = session.get(Request, request_id, with_for_update=_can_lock_rows(session))
         if row is None:
-            raise UnknownJob(f"no request {quote(request_id, 64)}; `brandgate status` lists IDs in its output")
+            raise UnknownRequest(f"no request {quote(request_id, 64)}; `brandgate status` lists IDs in its output")
         if row.state in TERMINAL_STATES:
             return row.state
         if row.state == "queued":
@@ -309,12 +309,14 @@ def request_cancel(sessions: sessionmaker[Session], request_id: str, by: str) ->
         return "running"
 
 
-def read_status(sessions: sessionmaker[Session], request_id: str, artifacts: Callable[[str, str], str]) -> JobStatus:
+def read_status(
+    sessions: sessionmaker[Session], request_id: str, artifacts: Callable[[str, str], str]
+) -> RequestStatus:
     """The request as the bot and CLI show it; `artifacts(sha256, suffix)` names a stored file."""
     with sessions() as session:
         row = session.get(Request, request_id)
         if row is None:
-            raise UnknownJob(f"no request {quote(request_id, 64)}")
+            raise UnknownRequest(f"no request {quote(request_id, 64)}")
         images = session.scalars(select(Image).where(Image.request_id == request_id).order_by(Image.index)).all()
         approvals = {
             a.image_id: a
@@ -322,12 +324,12 @@ def read_status(sessions: sessionmaker[Session], request_id: str, artifacts: Cal
                 select(Approval).where(Approval.image_id.in_([i.id for i in images]))
             ).all()
         } if images else {}
-        views = tuple(_image_view(image, approvals.get(image.id), artifacts) for image in images)
+        views = tuple(image_view(image, row, approvals.get(image.id), artifacts) for image in images)
         position = position_of(session, row) if row.state == "queued" else None
         stage = row.stage
         if row.state == "running" and row.cancel_requested_by:
             stage = "cancelling"
-        return JobStatus(
+        return RequestStatus(
             request_id=row.id,
             state=row.state,  # type: ignore[arg-type]
             n_images=row.n_images,
@@ -340,30 +342,3 @@ def read_status(sessions: sessionmaker[Session], request_id: str, artifacts: Cal
             cost_usd=round(row.cost_usd or 0.0, 6),
             images=views,
         )
-
-
-def _image_view(image: Image, approval: Approval | None, artifacts: Callable[[str, str], str]) -> ImageView:
-    verdict = verdict_after(image.verdict, approval.decision if approval is not None else None)
-    failed = tuple(_check_view(c) for c in image.checks if c.status in ("fail", "error"))
-    unverified = tuple(_check_view(c) for c in image.checks if c.status == "unverified")
-    suffix = "." + image.media_type.split("/")[-1].replace("jpeg", "jpg")
-    return ImageView(
-        image_id=image.id,
-        index=image.index,
-        verdict=verdict,
-        seed=image.seed,
-        artifact_path=artifacts(image.sha256, suffix),
-        manifest_path=artifacts(image.manifest_sha256, ".c2pa") if image.manifest_sha256 else None,
-        cost_usd=image.cost_usd,
-        failed_checks=failed,
-        decided_by=approval.decided_by if approval is not None else None,
-        unverified_checks=unverified,
-    )
-
-
-def _check_view(check: CheckResultRow) -> dict[str, Any]:
-    view = {"id": check.check_id, "name": check.name, "status": check.status, "severity": check.severity,
-            "confidence": check.confidence, "message": check.message, "evidence": check.evidence}  # fmt: skip
-    if accepted_by_policy(check.status, check.message):
-        view["accepted"] = ACCEPTED_BY_POLICY
-    return view

@@ -14,17 +14,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandgate import registry
+from brandgate import model_registry
 from brandgate.db.audit import append_event
 from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.db.models import ModelProfileRow, RegressionRun
 from brandgate.db.schema import ensure_current
 from brandgate.errors import UserError
 from brandgate.jobs.queues import open_queue
+from brandgate.regress.channel_posts import RUN_NAMES, post_alert, post_report
 from brandgate.regress.gate import Comparison, evaluate
 from brandgate.regress.report import RunView, write_comparison, write_report
 from brandgate.regress.runner import RunOptions, SuiteRunner, find_run, load_view, suite_for_run
-from brandgate.regress.slack import RUN_NAMES, post_alert, post_report
 from brandgate.regress.suite import Suite
 from brandgate.settings import Settings
 from pipeline.profiles import load_profile
@@ -103,7 +103,7 @@ def run_suite(
         raise UserError(f"{suite.path}: no brief in the suite (or the slice) can run")
     digest = _profile_hash(settings, profile)
     with sessions.begin() as session:  # goldens and drift are kept for the active profile: know which
-        registry.ensure_active(session, settings, options.triggered_by)
+        model_registry.ensure_active(session, settings, options.triggered_by)
     with suite_runner(settings, sessions, options.concurrency, stop, on_progress) as runner:
         run_id = runner.start(suite, profile, options, profile_hash=digest)
         log.info(
@@ -206,8 +206,8 @@ def promote(
     `on_progress(which, done, todo)` follows each run's renders (`which`: baseline, candidate).
     """
     with sessions.begin() as session:
-        current = registry.ensure_active(session, settings, actor)
-        cand = registry.register(session, candidate, settings)
+        current = model_registry.ensure_active(session, settings, actor)
+        cand = model_registry.register(session, candidate, settings)
         if cand.id == current.id:
             raise UserError(f"profile {candidate!r} is already active; nothing to promote")
         active_name = current.name
@@ -235,14 +235,14 @@ def promote(
     }
     with sessions.begin() as session:
         row = session.scalars(select(ModelProfileRow).where(ModelProfileRow.name == candidate)).one()
-        now_active = registry.active(session)
+        now_active = model_registry.active(session)
         if now_active is None or now_active.name != active_name:
             raise UserError(
                 f"the active profile changed to {now_active.name if now_active else 'none'} during the "
                 "gate run; run the promotion again"
             )
         if comparison.passed:
-            registry.make_active(session, row, actor, payload)
+            model_registry.make_active(session, row, actor, payload)
         else:
             append_event(
                 session,
@@ -258,8 +258,8 @@ def promote(
 
 def rollback(settings: Settings, sessions: sessionmaker[Session], actor: str, reason: str) -> tuple[str, str]:
     with sessions.begin() as session:
-        registry.ensure_active(session, settings, actor)
-        return registry.rollback(session, actor, reason)
+        model_registry.ensure_active(session, settings, actor)
+        return model_registry.rollback(session, actor, reason)
 
 
 # --- the nightly run ----------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def nightly(
 ) -> NightlyResult:
     """The suite on the active profile; criteria broken against its last good run → alert, maybe roll back."""
     with sessions.begin() as session:
-        active_name = registry.ensure_active(session, settings, actor).name
+        active_name = model_registry.ensure_active(session, settings, actor).name
     options = options_from(settings, None, None, triggered_by=actor)
     run = run_suite(settings, sessions, suite, active_name, options, stop)
     baseline = last_good_run(sessions, active_name, suite.content_hash, run.run_id)

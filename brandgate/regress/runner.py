@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.db.models import GoldenOutput, Image, ModelProfileRow, RegressionOutput, RegressionRun, Request
 from brandgate.errors import UserError
-from brandgate.jobs.api import BriefRefused, JobQueue, JobStatus, Submission
+from brandgate.jobs.contract import BriefRefused, JobQueue, RequestStatus, Submission
 from brandgate.regress.measures import (
     CheckOutcome,
     Output,
@@ -345,7 +345,7 @@ class SuiteRunner:
                 self._finished += 1
                 self.on_progress(self._finished, self._todo)
 
-    def _output_of(self, render: Render, status: JobStatus, latency: float | None) -> Output:
+    def _output_of(self, render: Render, status: RequestStatus, latency: float | None) -> Output:
         families = {spec.id: spec.family for spec in builtin_specs()}
         view = status.images[0] if status.images else None
         checks: tuple[CheckOutcome, ...] = ()

@@ -10,9 +10,7 @@ half-written image and a redelivered job skips what is already recorded.
 from __future__ import annotations
 
 import contextvars
-import io
 import logging
-import math
 import os
 import tempfile
 import threading
@@ -27,9 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image as PILImage
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import InterfaceError as SAInterfaceError
-from sqlalchemy.exc import OperationalError as SAOperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandgate.artifacts import ArtifactStore
@@ -37,28 +33,39 @@ from brandgate.clock import as_utc
 from brandgate.db.audit import chain_head
 from brandgate.db.evidence import record_image, seal_image
 from brandgate.db.merkle import EMPTY_ROOT
-from brandgate.db.models import Approval, CheckResultRow, Image, Request
+from brandgate.db.models import Approval, Image, Request
 from brandgate.db.tree import latest_head, read_only
-from brandgate.errors import BrandgateError
 from brandgate.kits import resolve_kit
 from brandgate.requests import lifecycle
+from brandgate.requests.failures import (
+    Cancelled,
+    DatabaseUnavailable,
+    StageFailed,
+    describe,
+    first_line,
+    is_database_outage,
+    stage_errors,
+)
+from brandgate.requests.image_formats import MEDIA_TYPES, SUFFIXES, encode, suffix_of
+from brandgate.requests.records import (
+    check_rows,
+    generation_record,
+    ingredient_list,
+    jsonable,
+    memory_kind,
+    model_revision,
+    peak_memory,
+)
 from pipeline.compose import compose
 from pipeline.generation import GenerationCancelled, Generator, derive_seeds
 from pipeline.generation import Progress as StepProgress
 from pipeline.profiles import load_profile
-from pipeline.provenance import (
-    ApprovalRecord,
-    CheckRecord,
-    GovernanceRecord,
-    Ingredient,
-    ModelIdentity,
-    Signer,
-    TrailAnchor,
-)
+from pipeline.provenance.governance import ApprovalRecord, CheckRecord, GovernanceRecord, ModelIdentity, TrailAnchor
+from pipeline.provenance.signer import Ingredient, Signer
 from policies.brief import Brief, brief_from_mapping
 from policies.checks.bg603_degenerate_output import background_copy
 from policies.creative import Creative
-from policies.engine import CheckResult, ImageReport, run_checks, screen_brief
+from policies.engine import ImageReport, run_checks, screen_brief
 from policies.errors import InvalidInput
 from policies.kit import Kit
 from policies.perceptual import phash_hex
@@ -69,29 +76,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
-SUFFIXES = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
-
-
-class Cancelled(Exception):
-    """Someone asked the request to stop; raised at the next denoising step or stage boundary."""
-
-    def __init__(self, by: str) -> None:
-        super().__init__(f"cancelled by {by}")
-        self.by = by
-
-
-class StageFailed(BrandgateError):
-    """A stage could not do its work; the request fails with this stage and reason."""
-
-    def __init__(self, stage: str, reason: str) -> None:
-        super().__init__(f"{stage}: {reason}")
-        self.stage = stage
-        self.reason = reason
-
-
-class DatabaseUnavailable(BrandgateError):
-    """The database went away mid-job; the queue retries the job per its policy."""
 
 
 class RunHooks:
@@ -219,26 +203,6 @@ class Spend:
         with self.lock:
             self.gpu_seconds += gpu_seconds
             self.cost_usd += cost_usd
-
-
-@contextmanager
-def stage_errors(stage: str) -> Iterator[None]:
-    """A stage's errors become StageFailed with a reason; database outages become retryable."""
-    try:
-        yield
-    except (Cancelled, StageFailed, DatabaseUnavailable):
-        raise
-    except Exception as exc:
-        if is_database_outage(exc):
-            raise DatabaseUnavailable(f"database unavailable during {stage}: {first_line(exc)}") from exc
-        raise StageFailed(stage, describe(exc)) from exc
-
-
-def is_database_outage(exc: BaseException) -> bool:
-    """Connection-level database errors: worth a retry, unlike a constraint or a bug."""
-    if isinstance(exc, SAOperationalError | SAInterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class RequestRun:
@@ -732,88 +696,6 @@ class RequestRun:
         return RunResult(request_id, state, stage, final_reason, tuple(images), cost)
 
 
-# ---------------------------------------------------------------------- small pure pieces
-
-
-def encode(image: PILImage.Image, fmt: str) -> bytes:
-    out = io.BytesIO()
-    if fmt == "jpeg":
-        image.convert("RGB").save(out, "JPEG", quality=92)
-    elif fmt == "webp":
-        image.save(out, "WEBP", quality=92)
-    else:
-        image.save(out, "PNG")
-    return out.getvalue()
-
-
-def encode_uncompressed_png(image: PILImage.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "PNG", compress_level=0)
-    return out.getvalue()
-
-
-def suffix_of(media_type: str) -> str:
-    for fmt, media in MEDIA_TYPES.items():
-        if media == media_type:
-            return SUFFIXES[fmt]
-    return ".png"
-
-
-def check_rows(image_id: str, checks: Sequence[CheckResult]) -> list[CheckResultRow]:
-    return [
-        CheckResultRow(
-            image_id=image_id, check_id=c.id, name=c.name, status=c.status, severity=c.severity,
-            confidence=float(c.confidence), message=c.message, evidence=jsonable(dict(c.evidence)),
-            duration_ms=round(c.duration_ms, 3),
-        )
-        for c in checks
-    ]
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON for a JSON column: numpy numbers become Python ones, tuples lists, and NaN or
-    infinity (which PostgreSQL's json type refuses) null."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str | int | bool) or value is None:
-        return value
-    item = getattr(value, "item", None)
-    if callable(item):
-        return jsonable(item())
-    return str(value)
-
-
-def generation_record(generated: Any) -> dict[str, Any]:
-    """The frozen config that made an image (profile, model hash, seed, versions), as plain JSON."""
-    record: dict[str, Any] = jsonable(dict(generated.record or {}))
-    return record
-
-
-def peak_memory(generated: Any) -> int | None:
-    value = getattr(generated, "peak_memory_bytes", None)
-    return int(value) if value is not None else None
-
-
-def memory_kind(generated: Any) -> str | None:
-    """`cuda` (peak allocated on the GPU) or `rss` (peak resident memory on CPU)."""
-    value = str(getattr(generated, "peak_memory_kind", "") or "")
-    if not value:
-        return None
-    return "cuda" if "cuda" in value else "rss"
-
-
-def model_revision(record: dict[str, Any]) -> str:
-    """The content hash of the model folder that made the image (the generator records it)."""
-    model = record.get("model")
-    if isinstance(model, dict) and model.get("content_hash"):
-        return str(model["content_hash"])
-    return "unknown"
-
-
 class StopSignal(threading.Event):
     """An Event the generator polls each denoising step; also set by a cancel or an abort."""
 
@@ -823,35 +705,3 @@ class StopSignal(threading.Event):
 
     def is_set(self) -> bool:
         return super().is_set() or self._also()
-
-
-def ingredient_list(composition: Any, background: PILImage.Image) -> list[Any]:
-    """Provenance ingredients of a composited image: the generated background and the logo file.
-
-    The background is never stored, only hashed into the credentials, so it is written as PNG
-    without compression (Pillow's compress_level 0): about a quarter of the time of the default
-    level, which takes hundreds of milliseconds for a 1024² image and was most of `composing`.
-    """
-    made: list[Any] = [Ingredient.background(encode_uncompressed_png(background), "image/png")]
-    for entry in composition.ingredients:
-        path = entry.get("path")
-        if entry.get("role") == "logo" and path and Path(path).is_file():
-            media = "image/svg+xml" if str(path).endswith(".svg") else "image/png"
-            made.append(Ingredient.logo(Path(path).read_bytes(), media, title=f"logo {entry.get('variant', '')}"))
-    return made
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def describe(exc: BaseException) -> str:
-    """A one-line reason a person can act on."""
-    if isinstance(exc, OSError):
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"{exc.strerror or exc}{where}"
-    message = first_line(exc)
-    # Our own errors already say what to fix; a library's needs its type to be understood.
-    ours = isinstance(exc, InvalidInput) or type(exc).__module__.split(".")[0] in ("brandgate", "pipeline", "policies")
-    return message if ours else f"{type(exc).__name__}: {message}"

@@ -21,12 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import build_app, runtime_of
-from bot.runtime import Runtime
+from bot.brandgate_services import BrandgateServices
+from bot.listener_parts import Runtime
 from bot.server import build_asgi
-from bot.services import BrandgateServices, Services
+from bot.services import Services
 from brandgate.db.models import Approval, AuditEvent, Request
 from brandgate.db.schema import upgrade
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.request_side import QueueFront
 from brandgate.settings import Settings
 from pipeline.keys import IssuedChain, issue_chain, write_dev_chain
 from policies.brief import Brief, brief_from_mapping

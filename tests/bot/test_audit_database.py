@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from bot import messages
-from bot.services import BrandgateServices, DecisionTaken
+from bot.brandgate_services import BrandgateServices
+from bot.services import DecisionTaken
 from bot.slash import AuditQuery
 from brandgate.db.audit import verify_chain
 from brandgate.db.engine import make_engine, make_sessionmaker
@@ -59,10 +60,12 @@ def test_a_manager_s_click_is_one_approval_and_one_chained_event(
         "blocks": messages.image_blocks(_view(flagged_image), "r", 1),
     }
     real_bot.click(messages.APPROVE, flagged_image, ANNA, message)
-    real_bot.click(messages.APPROVE, flagged_image, GROUP_MANAGER, message)  # the double click, by someone else
+    # Clicks are handled after their ack, on a pool: the second is sent once the first has decided,
+    # so which one is first is the test's choice, not a race between two handler threads.
     slack.wait_for(
         lambda calls: any(c.method == "chat.update" and "Approved" in str(c.params.get("blocks")) for c in calls)
     )
+    real_bot.click(messages.APPROVE, flagged_image, GROUP_MANAGER, message)  # the double click, by someone else
     refused = slack.wait_calls("chat.postEphemeral")[0]
     assert refused.params["user"] == GROUP_MANAGER and "approved" in refused.params["text"]
     with make_sessionmaker(make_engine(audited))() as session:
@@ -119,10 +122,11 @@ def test_the_trail_is_written_as_jsonl_and_csv(audited: Settings, flagged_image:
 
 
 def _view(image_id: str) -> Any:
-    from brandgate.jobs.api import ImageView
+    from brandgate.requests.images import ImageView
 
     return ImageView(
-        image_id=image_id, index=0, verdict="flag", seed=1, artifact_path="/x.png", manifest_path=None, cost_usd=0.0
+        image_id=image_id, request_id="r", index=0, verdict="flag", seed=1, kit="acme",
+        requested_by="slack:T1:U1", channel="C1", artifact_path="/x.png", manifest_path=None, cost_usd=0.0
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot import messages
-from bot.services import BrandgateServices
+from bot.brandgate_services import BrandgateServices
 from brandgate.settings import Settings
 from tests.bot.conftest import ANNA, COMPLIANCE, MARK, SECRET, ServedBot
 from tests.fake_slack import FakeSlack, fake_token

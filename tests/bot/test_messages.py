@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot import messages
-from brandgate.jobs.api import Accepted, ImageView, JobStatus
+from brandgate.jobs.contract import Accepted, RequestStatus
+from brandgate.requests.images import ImageView
 
 
 def _image(
@@ -12,7 +13,11 @@ def _image(
     return ImageView(
         unverified_checks=unverified,
         image_id="img1",
+        request_id="req1",
         index=1,
+        kit="acme",
+        requested_by="slack:T1:U1",
+        channel="C1",
         verdict=verdict,
         seed=42,
         artifact_path="/a.png",
@@ -80,7 +85,7 @@ def test_decided_blocks_drop_approve_and_reject_and_say_who() -> None:
 
 
 def test_progress_line_uses_the_job_s_own_words() -> None:
-    status = JobStatus(
+    status = RequestStatus(
         request_id="r1", state="running", n_images=4, stage="generating", image_index=2, step=14, steps=25
     )
     blocks = messages.progress_blocks("heading", status)

@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.progress import QUEUED_POLL_S, Followed, ProgressTracker
-from brandgate.jobs.api import JobStatus
+from brandgate.jobs.contract import RequestStatus
 from tests.fake_slack import FakeSlack, fake_token
 
 
@@ -17,9 +17,9 @@ class _Queue:
     """The queue as the tracker reads it: each request's current status."""
 
     def __init__(self) -> None:
-        self.now: dict[str, JobStatus] = {}
+        self.now: dict[str, RequestStatus] = {}
 
-    def status(self, request_id: str) -> JobStatus:
+    def status(self, request_id: str) -> RequestStatus:
         return self.now[request_id]
 
 
@@ -36,8 +36,8 @@ def _tracker(slack: FakeSlack, services: Any, clock: list[float]) -> ProgressTra
 def test_the_request_next_up_is_followed_at_the_running_rate(slack: FakeSlack) -> None:
     services, clock = _Services(), [100.0]
     tracker = _tracker(slack, services, clock)
-    services.queue.now["next"] = JobStatus("next", "queued", 2, position=0)
-    services.queue.now["later"] = JobStatus("later", "queued", 2, position=3)
+    services.queue.now["next"] = RequestStatus("next", "queued", 2, position=0)
+    services.queue.now["later"] = RequestStatus("later", "queued", 2, position=3)
     next_up = Followed("next", "T1", "U1", "C1", "brief")
     later = Followed("later", "T1", "U1", "C1", "brief")
     tracker._poll(next_up)
@@ -47,7 +47,7 @@ def test_the_request_next_up_is_followed_at_the_running_rate(slack: FakeSlack) -
 
     # The worker takes it at once and is generating before a waiting request's next look: the
     # progress message shows it.
-    services.queue.now["next"] = JobStatus("next", "running", 2, stage="generating", image_index=1, step=3, steps=8)
+    services.queue.now["next"] = RequestStatus("next", "running", 2, stage="generating", image_index=1, step=3, steps=8)
     clock[0] = 102.0  # one request alone may be edited every 2 s: 30 of the workspace's 40 edits a minute
     tracker._poll(next_up)
     shown = [c for c in slack.calls if c.method == "chat.update"]

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from bot.progress import Followed, ProgressTracker
 from brandgate.db.models import Request
-from brandgate.jobs.api import Submission
+from brandgate.jobs.contract import Submission
 from policies.brief import Brief
 from tests.bot.conftest import MARK, MARKETING, BotUnderTest
 from tests.fake_slack import TEAM_ID, fake_token

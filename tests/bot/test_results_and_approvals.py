@@ -232,7 +232,7 @@ def test_a_button_value_that_is_not_an_image_id_is_refused(served: BotUnderTest)
 
 
 def test_a_button_for_another_workspace_s_image_is_refused(served: BotUnderTest) -> None:
-    from brandgate.jobs.api import Submission
+    from brandgate.jobs.contract import Submission
     from policies.brief import Brief
 
     foreign = served.worker.queue.submit(

@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 
 from bot import home, messages
-from bot.services import BrandgateServices
-from brandgate.jobs.api import Submission
-from brandgate.jobs.front import QueueFront
+from bot.brandgate_services import BrandgateServices
+from brandgate.jobs.contract import Submission
+from brandgate.jobs.request_side import QueueFront
 from brandgate.review import decide
 from brandgate.settings import Settings
 from policies.brief import brief_from_mapping

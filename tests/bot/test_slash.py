@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.slash import AuditQuery, Cancel, Help, OpenModal, QuickBrief, SlashError, Status, Verify, parse
+from bot.slash import REGISTRY, AuditQuery, Cancel, Help, OpenModal, QuickBrief, SlashError, Status, Verify, parse
 
 
 def test_quick_brief_with_quoted_values() -> None:
@@ -164,3 +164,39 @@ def test_unquoted_words_first_are_not_a_prompt(text: str) -> None:
     message = str(refused.value)
     assert message.startswith("unknown subcommand") and "did you mean" not in message
     assert 'put the prompt in double quotes' in message
+
+
+# --- one registered handler per sub-command ----------------------------------------------------
+
+
+def test_every_command_the_parser_can_return_has_one_handler() -> None:
+    """A sub-command is declared once in bot/slash.py's REGISTRY and handled by the handler registered
+    for its type; the help is answered in the ack. A command type without a handler would parse and
+    then fail after the ack."""
+    import typing
+
+    from bot import slash
+    from bot.listeners.commands import HANDLERS
+
+    kinds = set(typing.get_args(slash.Command))
+    assert set(HANDLERS) == kinds - {Help}
+
+
+@pytest.mark.parametrize("name", [s.name for s in REGISTRY])
+def test_every_sub_command_is_read_by_its_registered_parser_and_named_in_the_help(name: str) -> None:
+    from bot import messages, slash
+
+    words = {"cancel": "cancel 4f2a9c"}
+    parsed = parse(words.get(name, name))
+    assert not isinstance(parsed, QuickBrief | OpenModal)  # a sub-command, not a brief or the form
+    assert name in messages.help_text().rsplit("must be one of", 1)[1]
+    assert slash.SUBCOMMANDS.count(name) == 1
+
+
+def test_a_misspelt_review_is_named_and_review_with_words_after_it_is_refused() -> None:
+    with pytest.raises(SlashError) as refused:
+        parse("reveiw")
+    assert str(refused.value).startswith("unknown subcommand 'reveiw' — did you mean review?")
+    with pytest.raises(SlashError) as refused:
+        parse("review the apples")
+    assert "review takes nothing after it" in str(refused.value) and "Nothing was queued" in str(refused.value)

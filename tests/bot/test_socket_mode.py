@@ -9,10 +9,10 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import build_app
+from bot.brandgate_services import BrandgateServices
 from bot.server import socket_mode_handler
-from bot.services import BrandgateServices
 from brandgate.errors import ConfigError
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.request_side import QueueFront
 from brandgate.settings import Settings
 from tests.bot.conftest import MARK, MARKETING, Records
 from tests.fake_slack import FakeSlack, FakeSocketMode

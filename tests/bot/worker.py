@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandgate.artifacts import ArtifactStore
 from brandgate.db.audit import append_event
 from brandgate.db.models import CheckResultRow, Image, Request
-from brandgate.jobs.api import ImageView
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.request_side import QueueFront
 from brandgate.requests import lifecycle
+from brandgate.requests.images import ImageView
 from brandgate.settings import Settings
-from pipeline.provenance import CheckRecord, GovernanceRecord, ModelIdentity, Signer
+from pipeline.provenance.governance import CheckRecord, GovernanceRecord, ModelIdentity
+from pipeline.provenance.signer import Signer
 from policies.perceptual import phash_hex
 
 WORKER = "test-worker@bot-tests"

@@ -17,7 +17,8 @@ from brandgate.db.schema import upgrade
 from brandgate.scheduler import ANCHOR_JOB_ID, NIGHTLY_JOB_ID, build_scheduler, post_chain_head, stop_scheduler
 from brandgate.settings import Settings
 from brandgate.verification import verify_file
-from pipeline.provenance import Signer, TrailAnchor
+from pipeline.provenance.governance import TrailAnchor
+from pipeline.provenance.signer import Signer
 from tests.fake_slack import FakeSlack, fake_token
 from tests.pipeline.provenance_world import encode, record, scene, settings_with_chain
 

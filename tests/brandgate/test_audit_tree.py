@@ -345,7 +345,8 @@ def test_heads_prove_and_since_head_from_the_command_line(
 
 def test_verify_file_proves_the_image_record_from_its_credential(tmp_path: Path, add_image: Any) -> None:
     from brandgate.verification import verify_file
-    from pipeline.provenance import Signer, TrailAnchor
+    from pipeline.provenance.governance import TrailAnchor
+    from pipeline.provenance.signer import Signer
     from tests.pipeline.provenance_world import encode, record, scene, settings_with_chain
 
     settings = settings_with_chain(tmp_path)

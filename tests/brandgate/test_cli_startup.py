@@ -17,7 +17,7 @@ import pytest
 
 from brandgate.cli.main import COMMAND_MODULES, COMMAND_SUMMARIES, _register, cli
 from brandgate.settings import Settings
-from pipeline.provenance import Signer
+from pipeline.provenance.signer import Signer
 from tests.pipeline.provenance_world import encode, record, scene, settings_with_chain
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from brandgate.db.engine import MAX_PROCESS_ENGINES, process_engine
-from brandgate.jobs.front import QueueFront
+from brandgate.jobs.request_side import QueueFront
 from brandgate.settings import Settings
 
 

@@ -10,7 +10,8 @@ from brandgate.db.audit import append_event, chain_head
 from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.schema import upgrade
 from brandgate.settings import Settings
-from pipeline.provenance import Signer, TrailAnchor
+from pipeline.provenance.governance import TrailAnchor
+from pipeline.provenance.signer import Signer
 from tests.hostile.cli import environment, run
 from tests.pipeline.provenance_world import encode, record, scene, settings_with_chain
 

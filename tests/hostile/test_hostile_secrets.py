@@ -113,7 +113,7 @@ def test_an_error_that_quotes_the_request_headers_never_prints_the_token(
 
 
 def test_a_report_post_refused_with_the_headers_quoted_never_shows_the_token(tmp_path: Path) -> None:
-    from brandgate.regress.slack import SlackPostFailed, post_alert
+    from brandgate.regress.channel_posts import SlackPostFailed, post_alert
     from brandgate.settings import Settings
 
     proxy = Recorder(lambda path: (502, {"Content-Type": "text/plain"}, f"Authorization: Bearer {TOKEN}".encode()))

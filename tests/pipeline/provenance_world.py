@@ -19,7 +19,8 @@ from brandgate.db.models import Request
 from brandgate.db.schema import upgrade
 from brandgate.settings import Settings
 from pipeline.keys import IssuedChain, issue_chain, write_dev_chain
-from pipeline.provenance import TRAINED_ALGORITHMIC_MEDIA, CheckRecord, GovernanceRecord, ModelIdentity, Signer
+from pipeline.provenance.governance import CheckRecord, GovernanceRecord, ModelIdentity
+from pipeline.provenance.signer import TRAINED_ALGORITHMIC_MEDIA, Signer
 from policies.perceptual import phash_hex
 
 FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}

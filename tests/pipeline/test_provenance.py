@@ -12,19 +12,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
 from pipeline.keys import DOCUMENT_SIGNING_OID, IssuedChain, issue_chain
-from pipeline.provenance import (
-    GOVERNANCE_LABEL,
-    TRAINED_ALGORITHMIC_MEDIA,
-    ApprovalRecord,
-    CheckRecord,
-    CredentialsUnreadable,
-    GovernanceRecord,
-    Ingredient,
-    Signer,
-    SigningConfigError,
-    Verifier,
-    sidecar_path,
-)
+from pipeline.provenance.credentials import CredentialsUnreadable
+from pipeline.provenance.governance import GOVERNANCE_LABEL, ApprovalRecord, CheckRecord, GovernanceRecord
+from pipeline.provenance.sidecar import sidecar_path
+from pipeline.provenance.signer import TRAINED_ALGORITHMIC_MEDIA, Ingredient, Signer, SigningConfigError
+from pipeline.provenance.verifier import Verifier
 from tests.pipeline.provenance_world import (
     encode,
     foreign_tool_png,

@@ -20,7 +20,7 @@ from PIL import Image
 from brandgate.cli.main import main
 from brandgate.settings import Settings, get_settings
 from pipeline.keys import ROOT_CERT, SIGNING_CHAIN, SIGNING_KEY, issue_chain, write_dev_chain
-from pipeline.provenance import Signer, SigningConfigError
+from pipeline.provenance.signer import Signer, SigningConfigError
 from tests.pipeline.provenance_world import (
     encode,
     foreign_tool_png,

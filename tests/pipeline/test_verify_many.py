@@ -15,7 +15,8 @@ from brandgate.errors import EXIT_BAD_INPUT, EXIT_FLAG, EXIT_NO_CREDENTIALS, EXI
 from brandgate.settings import Settings
 from brandgate.verify_many import worst_exit_code
 from pipeline.keys import issue_chain
-from pipeline.provenance import Signer, TrailAnchor
+from pipeline.provenance.governance import TrailAnchor
+from pipeline.provenance.signer import Signer
 from tests.pipeline.provenance_world import encode, record, scene, seed_audit_db, settings_with_chain, signer_for
 
 ROOT = Path(__file__).resolve().parents[2]

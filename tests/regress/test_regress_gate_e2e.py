@@ -253,14 +253,14 @@ def test_nightly_run_that_drifts_from_its_goldens_rolls_back_and_alerts(
     image drifts from the goldens its last good run stored and fails the checks, so the families'
     pass rates drop, the nightly run rolls back and alerts in Slack.
     """
-    from brandgate import registry
+    from brandgate import model_registry
 
     settings, sessions = gate
     settings, profiles, same = _live_profile(world, settings, tmp_path)
     suite = load_suite(world.suite_path)
     with sessions.begin() as session:
-        registry.ensure_active(session, settings, "test")
-        registry.make_active(session, registry.register(session, "cand-live", settings), "test", {})
+        model_registry.ensure_active(session, settings, "test")
+        model_registry.make_active(session, model_registry.register(session, "cand-live", settings), "test", {})
     # the live profile's first complete, clean run: its goldens and the last good run to hold it to
     good = actions.run_suite(settings, sessions, suite, "cand-live", actions.options_from(settings, 1, 2))
     assert good.status == "complete" and good.is_pass

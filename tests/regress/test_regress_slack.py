@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from brandgate.errors import ConfigError
+from brandgate.regress.channel_posts import SlackPostFailed, post_alert, post_report, report_blocks
 from brandgate.regress.report import RunView
-from brandgate.regress.slack import SlackPostFailed, post_alert, post_report, report_blocks
 from brandgate.settings import Settings
 from tests.fake_slack import FakeSlack, fake_token
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from brandgate.db.engine import make_engine, make_sessionmaker
 from brandgate.db.models import AuditEvent, Image, Request
-from brandgate.jobs.api import JobQueue, JobStatus, Submission
+from brandgate.jobs.contract import JobQueue, RequestStatus, Submission
 from brandgate.settings import Settings
 from policies.brief import Brief, brief_from_mapping
 
@@ -46,7 +46,7 @@ def submission(user: str = "ana", key: str | None = None, profile: str = "previe
     return Submission(brief=brief(**changes), requested_by=user, idempotency_key=key, profile=profile)
 
 
-def wait_for(queue: JobQueue, request_id: str, predicate: Any, timeout: float = 120.0) -> JobStatus:
+def wait_for(queue: JobQueue, request_id: str, predicate: Any, timeout: float = 120.0) -> RequestStatus:
     """Poll until predicate(status) holds; fail with the last status seen."""
     deadline = time.monotonic() + timeout
     status = queue.status(request_id)

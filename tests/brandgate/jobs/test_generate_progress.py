@@ -34,14 +34,18 @@ def test_generate_prints_images_done_under_a_pipe_and_nothing_extra_under_json(
 
 def test_images_made_between_two_looks_still_get_their_line() -> None:
     from brandgate.cli.jobs import _images_passed_unseen
-    from brandgate.jobs.api import ImageView, JobStatus
+    from brandgate.jobs.contract import RequestStatus
+    from brandgate.requests.images import ImageView
 
     image = ImageView(
-        image_id="i", index=0, verdict="flag", seed=1, artifact_path="a.png", manifest_path=None, cost_usd=0.0
+        image_id="i", request_id="r", index=0, verdict="flag", seed=1, kit="acme", requested_by="cli:me",
+        channel=None, artifact_path="a.png", manifest_path=None, cost_usd=0.0
     )
-    done = JobStatus(request_id="r", state="done", n_images=2, images=(image, image))
+    done = RequestStatus(request_id="r", state="done", n_images=2, images=(image, image))
     assert list(_images_passed_unseen(done, 0)) == [1, 2]
     assert list(_images_passed_unseen(done, 2)) == []
     # the image being generated prints its own line, with its step
-    running = JobStatus(request_id="r", state="running", n_images=3, stage="generating", image_index=3, step=1, steps=4)
+    running = RequestStatus(
+        request_id="r", state="running", n_images=3, stage="generating", image_index=3, step=1, steps=4
+    )
     assert list(_images_passed_unseen(running, 1)) == [2]

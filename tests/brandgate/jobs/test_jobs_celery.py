@@ -23,10 +23,10 @@ import redis
 from brandgate.db.approvals import decide
 from brandgate.db.audit import verify_chain
 from brandgate.db.schema import upgrade
-from brandgate.jobs.api import JobStatus
 from brandgate.jobs.celery_queue import CeleryQueue
+from brandgate.jobs.contract import RequestStatus
 from brandgate.settings import Settings
-from pipeline.provenance import Verifier
+from pipeline.provenance.verifier import Verifier
 from tests.brandgate.jobs.support import ROOT, Records, make_settings, submission, wait_for
 from tests.services import REDIS_HOST, REDIS_PORT, unavailable
 
@@ -154,7 +154,7 @@ def front(celery_world: CeleryWorld) -> Iterator[CeleryQueue]:
     queue.close()
 
 
-def _finished(status: JobStatus) -> bool:
+def _finished(status: RequestStatus) -> bool:
     return status.state in FINISHED
 
 

@@ -15,7 +15,7 @@ import yaml
 
 from brandgate.db.audit import verify_chain
 from brandgate.db.schema import upgrade
-from brandgate.jobs.api import QueueUnavailable, UnknownJob
+from brandgate.jobs.contract import QueueUnavailable, UnknownRequest
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
 from tests.brandgate.jobs.db_proxy import CuttableProxy
@@ -52,11 +52,11 @@ def tmpfs(path: Path, options: str) -> Iterator[bool]:
 def test_unknown_request_and_image(job_settings: Settings) -> None:
     queue = LocalQueue(job_settings, start_workers=False)
     try:
-        with pytest.raises(UnknownJob):
+        with pytest.raises(UnknownRequest):
             queue.status("0" * 32)
-        with pytest.raises(UnknownJob):
+        with pytest.raises(UnknownRequest):
             queue.cancel("0" * 32, by="ana")
-        with pytest.raises(UnknownJob, match="no image"):
+        with pytest.raises(UnknownRequest, match="no image"):
             queue.export("f" * 32, "ana")
     finally:
         queue.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brandgate.errors import UserError
-from brandgate.jobs.api import LimitExceeded
+from brandgate.jobs.contract import LimitExceeded
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
 from tests.brandgate.jobs.support import (

@@ -17,10 +17,10 @@ from brandgate.db.engine import make_engine
 from brandgate.db.export import export_records, verify_evidence
 from brandgate.db.models import AuditEvent
 from brandgate.errors import UserError
-from brandgate.jobs.api import BriefRefused
+from brandgate.jobs.contract import BriefRefused
 from brandgate.jobs.local import LocalQueue
 from brandgate.settings import Settings
-from pipeline.provenance import Verifier
+from pipeline.provenance.verifier import Verifier
 from tests.brandgate.jobs.support import (
     BRANDED_BRIEF,
     ROOT,
@@ -254,18 +254,18 @@ def test_rejected_images_are_still_billed_and_audited(
 def test_preview_traffic_follows_the_profile_the_gate_made_active(job_settings: Settings, records: Records) -> None:
     from dataclasses import replace
 
-    from brandgate import registry
+    from brandgate import model_registry
 
     queue = LocalQueue(job_settings, start_workers=False)
     try:
         with queue.sessions.begin() as session:
-            registry.ensure_active(session, job_settings, actor="test")
-            registry.make_active(session, registry.register(session, "slow", job_settings), "test", {})
+            model_registry.ensure_active(session, job_settings, actor="test")
+            model_registry.make_active(session, model_registry.register(session, "slow", job_settings), "test", {})
         followed = queue.submit(submission(user="ana"))
         pinned = queue.submit(replace(submission(user="ben"), pin_profile=True))
         explicit_export = queue.submit(submission(user="cara", profile="export"))
         with queue.sessions.begin() as session:
-            registry.rollback(session, actor="test", reason="test")
+            model_registry.rollback(session, actor="test", reason="test")
         after_rollback = queue.submit(submission(user="dan"))
     finally:
         queue.close()

@@ -80,9 +80,9 @@ def test_a_kit_that_bans_the_wording_after_intake_refuses_in_the_worker_without_
     import shutil
 
     from brandgate.db.engine import make_engine, make_sessionmaker
-    from brandgate.jobs.api import Submission
+    from brandgate.jobs.contract import Submission
     from brandgate.jobs.execution import JobExecutor
-    from brandgate.jobs.front import QueueFront
+    from brandgate.jobs.request_side import QueueFront
     from brandgate.metrics import Metrics
     from brandgate.requests.run import WorkerParts
     from tests.brandgate.jobs.support import ROOT, brief

@@ -1,4 +1,5 @@
-"""Posting regression reports and rollback alerts to the configured Slack channel."""
+"""What brandgate posts to its Slack channels: regression reports and rollback alerts to the report
+channel, and the audit chain's daily head (the anchor) to the compliance channel."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The job-queue interface the CLI, the bot and the regression suite program against.
+"""The job queue's contract: the `JobQueue` protocol the CLI, the bot and the regression suite program against,
+what it takes and answers, and its errors.
 
 Backends (`local` thread pool, `celery`) implement `JobQueue`; `open_queue(settings)`
 (in brandgate.jobs.queues) picks one from settings.
@@ -6,15 +7,14 @@ Backends (`local` thread pool, `celery`) implement `JobQueue`; `open_queue(setti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from brandgate.errors import BrandgateError, UserError
+from brandgate.requests.images import ImageView
 from brandgate.requests.states import State
 from policies.brief import Brief
 
-JobState = State  # the request lifecycle's states, named where a queue reports them
 QueueName = Literal["preview", "export"]
 
 
@@ -40,7 +40,7 @@ class QueueUnavailable(BrandgateError):
     """The broker or database cannot take the request; nothing was queued."""
 
 
-class UnknownJob(UserError):
+class UnknownRequest(UserError):
     """No request or image with that ID."""
 
 
@@ -65,26 +65,9 @@ class Accepted:
 
 
 @dataclass(frozen=True)
-class ImageView:
-    """A produced image as a person is shown it."""
-
-    image_id: str
-    index: int
-    verdict: str  # pass, unverified, flag, reject, approved, rejected (after a human decision)
-    seed: int
-    artifact_path: str
-    manifest_path: str | None
-    cost_usd: float
-    failed_checks: tuple[Mapping[str, Any], ...] = ()  # CheckResult.to_json() of fail/error checks
-    decided_by: str | None = None
-    # Checks that applied but could not decide ("not checked: ..."), the policy-accepted ones too
-    unverified_checks: tuple[Mapping[str, Any], ...] = ()
-
-
-@dataclass(frozen=True)
-class JobStatus:
+class RequestStatus:
     request_id: str
-    state: JobState
+    state: State
     n_images: int
     position: int | None = None  # while queued
     stage: str | None = None  # screening, generating, composing, checking, signing, storing
@@ -123,13 +106,13 @@ class JobQueue(Protocol):
         """Queue the HQ export of a preview image on the export queue."""
         ...
 
-    def status(self, request_id: str) -> JobStatus: ...
+    def status(self, request_id: str) -> RequestStatus: ...
 
-    def cancel(self, request_id: str, by: str) -> JobStatus:
+    def cancel(self, request_id: str, by: str) -> RequestStatus:
         """Remove a queued request, or stop a running one at its next denoising step."""
         ...
 
-    def wait(self, request_id: str, timeout: float) -> JobStatus:
+    def wait(self, request_id: str, timeout: float) -> RequestStatus:
         """Block until the request is done, failed or cancelled, or the timeout passes."""
         ...
 

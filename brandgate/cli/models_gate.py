@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from brandgate import registry
+from brandgate import model_registry
 from brandgate.cli.output import emit_json, say
 from brandgate.cli.progress import ProgressDisplay, mode_for
 from brandgate.errors import EXIT_REJECT
@@ -23,8 +23,8 @@ def list_command(as_json: bool) -> None:
     """Profiles with their registry status (active, candidate, retired) and golden outputs."""
     settings = get_settings()
     with actions.database(settings) as sessions, sessions.begin() as session:
-        registry.ensure_active(session, settings, "cli")
-        listed = registry.entries(session, settings)
+        model_registry.ensure_active(session, settings, "cli")
+        listed = model_registry.entries(session, settings)
     if as_json:
         emit_json({"profiles": [e.to_json() for e in listed]})
         return

@@ -60,6 +60,8 @@ class BotMetrics:
 
 @dataclass
 class Runtime:
+    """What every listener is handed: built once by `build_app`, shared by all its threads."""
+
     settings: Settings
     client: WebClient
     services: Services

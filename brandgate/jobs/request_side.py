@@ -15,10 +15,10 @@ from brandgate.artifacts import ArtifactStore
 from brandgate.db.engine import describe_url, make_sessionmaker, process_engine
 from brandgate.db.schema import ensure_current
 from brandgate.errors import DatabaseError
-from brandgate.jobs.api import Accepted, JobStatus, Submission
+from brandgate.jobs.contract import Accepted, RequestStatus, Submission
 from brandgate.jobs.intake import new_export, new_request
 from brandgate.jobs.state import NewRequest, read_status, record_request, request_cancel
-from brandgate.registry import active as active_profile
+from brandgate.model_registry import active as active_profile
 from brandgate.requests.states import TERMINAL_STATES
 from brandgate.settings import Settings
 
@@ -82,7 +82,7 @@ class QueueFront:
             self._queued(accepted.request_id)
         return accepted
 
-    def status(self, request_id: str) -> JobStatus:
+    def status(self, request_id: str) -> RequestStatus:
         try:
             return read_status(self.sessions, request_id, self.artifact_path)
         except OperationalError as exc:
@@ -96,11 +96,11 @@ class QueueFront:
             " the lock or fix its permissions, then try again"
         )
 
-    def cancel(self, request_id: str, by: str) -> JobStatus:
+    def cancel(self, request_id: str, by: str) -> RequestStatus:
         request_cancel(self.sessions, request_id, by)
         return self.status(request_id)
 
-    def wait(self, request_id: str, timeout: float) -> JobStatus:
+    def wait(self, request_id: str, timeout: float) -> RequestStatus:
         deadline = time.monotonic() + timeout
         delay = 0.05
         lost_since: float | None = None

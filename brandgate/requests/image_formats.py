@@ -1,0 +1,34 @@
+"""A finished image as a file: its bytes in the requested format, its media type and its suffix."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image as PILImage
+
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+SUFFIXES = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+
+
+def encode(image: PILImage.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    if fmt == "jpeg":
+        image.convert("RGB").save(out, "JPEG", quality=92)
+    elif fmt == "webp":
+        image.save(out, "WEBP", quality=92)
+    else:
+        image.save(out, "PNG")
+    return out.getvalue()
+
+
+def encode_uncompressed_png(image: PILImage.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=0)
+    return out.getvalue()
+
+
+def suffix_of(media_type: str) -> str:
+    for fmt, media in MEDIA_TYPES.items():
+        if media == media_type:
+            return SUFFIXES[fmt]
+    return ".png"
