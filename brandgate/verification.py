@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pipeline.provenance.credentials import Credentials, CredentialsUnreadable
 from pipeline.provenance.media import sniff_media_type
 from pipeline.provenance.sidecar import sidecar_path
 from pipeline.provenance.verifier import Verifier
+from policies.bounded_read import read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -33,34 +33,10 @@ EXIT_BY_STATE = {
 ANCHOR_BATCH = 500
 
 
-def read_within_limit(path: Path, limit: int, what: str = "file") -> bytes:
-    """The bytes of `path`, refused from its size alone when over `limit` (nothing is read then)."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise UserError(f"{what} {path} does not exist") from None
-    except OSError as exc:
-        raise UserError(f"{what} {path} cannot be examined ({exc.strerror})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise UserError(f"{what} {path} is a folder; give one file")
-    if not stat.S_ISREG(info.st_mode):
-        raise UserError(f"{what} {path} is not a regular file")
-    if info.st_size == 0:
-        raise UserError(f"{what} {path} is empty (0 bytes)")
-    if info.st_size > limit:
-        raise UserError(
-            f"{what} {path} is {info.st_size:,} bytes, over the {limit:,}-byte limit "
-            "(raise BRANDGATE_MAX_IMAGE_BYTES to verify larger files)"
-        )
-    try:
-        with path.open("rb") as handle:
-            # Read one byte past the limit: the file may have grown since stat().
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise UserError(f"{what} {path} cannot be read ({exc.strerror})") from None
-    if len(data) > limit:
-        raise UserError(f"{what} {path} grew past the {limit:,}-byte limit while being read")
-    return data
+def read_within_limit(path: Path, limit: int, what: str = "image") -> bytes:
+    """The bytes of a file to verify, refused from its size alone when over `limit` (nothing is read then)."""
+    return read_bounded(path, limit, what, allow_empty=False,
+                        over_limit_hint=" (raise BRANDGATE_MAX_IMAGE_BYTES to verify larger files)")
 
 
 @dataclass(frozen=True)

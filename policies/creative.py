@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from policies.bounded_read import read_bounded
 from policies.characters import printable, quote
 from policies.errors import InvalidInput
 
@@ -107,21 +108,7 @@ def load_creative(
     """Read an image file for the checks; anything unusable is `InvalidInput` naming the file."""
     path = Path(path)
     where = printable(str(path), 200)
-    if not path.exists():
-        raise InvalidInput("no such image file", where)
-    if path.is_dir():
-        raise InvalidInput("is a folder, not an image file; give the image files themselves", where)
-    if not path.is_file():
-        raise InvalidInput("is not a regular file", where)
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise InvalidInput(f"image file is {size} bytes; the limit is {max_bytes}", where)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)  # one byte past the limit: the file may have grown
-    except OSError as exc:
-        raise InvalidInput(f"cannot be read ({exc.strerror or type(exc).__name__}); check the file and its permissions",
-                           where) from None
+    data = read_bounded(path, max_bytes, "image")
     return load_creative_bytes(data, path.name, max_pixels=max_pixels, max_bytes=max_bytes, where=where)
 
 

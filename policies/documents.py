@@ -18,6 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 from yaml.scanner import ScannerError
 
+from policies.bounded_read import read_bounded
 from policies.characters import QUOTE_CHARS, printable, quote
 from policies.errors import InvalidInput
 
@@ -32,27 +33,11 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 def read_text(path: Path, what: str, max_bytes: int) -> str:
     """The UTF-8 text of a user's file, refused when missing, a folder, special or too large."""
-    where = printable(str(path), QUOTE_CHARS)
-    try:
-        if not path.exists():
-            raise InvalidInput(f"no such {what} file", where)
-        if path.is_dir():
-            raise InvalidInput(f"is a folder, not a {what} file", where)
-        if not path.is_file():
-            raise InvalidInput(f"is not a regular file; give a {what} file", where)
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InvalidInput(f"{what} file is {size} bytes; the limit is {max_bytes}", where)
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read the {what} file: {exc.strerror or exc}", where) from None
-    if len(data) > max_bytes:
-        raise InvalidInput(f"{what} file is larger than the limit of {max_bytes} bytes", where)
+    data = read_bounded(path, max_bytes, what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput(f"{what} file is not UTF-8 text", where) from None
+        raise InvalidInput(f"{what} file is not UTF-8 text", printable(str(path), QUOTE_CHARS)) from None
 
 
 def read_document(path: Path, what: str, max_bytes: int, *, max_nodes: int = MAX_NODES) -> Any:
