@@ -864,7 +864,9 @@ _REMOTE_MANIFEST_MAX_CHARS = 2048
 
 def remote_manifest_reference(data: bytes) -> str | None:
     """The remote-manifest reference in the asset's XMP, decoded as far as it decodes; None without one."""
-    match = _XMP_PROVENANCE.search(data)
+    # The plain substring test first: bytes.find is many times faster than the pattern's
+    # alternation over a whole image, and almost no file has the property at all.
+    match = _XMP_PROVENANCE.search(data) if b"dcterms:provenance" in data else None
     if match is None:
         return None
     raw = match.group(1) if match.group(1) is not None else match.group(2)
