@@ -221,9 +221,7 @@ def _trail_engine(settings: Settings) -> Any:
     return process_engine(settings).execution_options(**READ_ONLY)
 
 
-def _images_within(
-    settings: Settings, wanted: Sequence[str], max_distance: int
-) -> tuple[list[list[VisualMatch]], str]:
+def _images_within(settings: Settings, wanted: Sequence[str], max_distance: int) -> tuple[list[list[VisualMatch]], str]:
     """For each of `wanted`: images within `max_distance`, nearest (then oldest) first; the method used."""
     # Lazy, like the engine above: only a file without valid credentials is looked up.
     from sqlalchemy import inspect, select

@@ -64,6 +64,17 @@ def test_verify_of_a_signed_file_loads_c2pa_but_no_database_model_or_ocr(tmp_pat
     assert not loaded & HEAVY, sorted(loaded & HEAVY)
 
 
+def test_verify_of_a_file_without_credentials_looks_it_up_without_opencv_scipy_or_imagehash(tmp_path: Path) -> None:
+    settings = settings_with_chain(tmp_path)
+    path = tmp_path / "unsigned.jpg"
+    path.write_bytes(encode(scene(), "image/jpeg"))
+
+    loaded = loaded_by(settings, "verify", str(path))
+
+    assert {"numpy", "PIL", "sqlalchemy"} <= loaded  # the probe hashed the file and asked the trail
+    assert not loaded & {"cv2", "scipy", "imagehash", "torch", "pytesseract"}, sorted(loaded)
+
+
 def test_the_help_summaries_are_the_commands_own() -> None:
     _register()
     ctx = click.Context(cli)
