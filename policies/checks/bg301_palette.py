@@ -281,7 +281,8 @@ def read_only(array: NDArray[Any]) -> NDArray[Any]:
 
 
 def to_lab(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
-    lab: NDArray[np.float32] = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    converted = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab: NDArray[np.float32] = converted.astype(np.float32, copy=False)
     return lab
 
 
