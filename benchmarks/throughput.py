@@ -64,6 +64,10 @@ WAITS = {
 # Waits measured inside a stage: printed as a row of their own under the stage's name, so the
 # table says how much of a stage was waiting rather than working.
 MEASURED_WAITS = {
+    "gen: lock": (
+        "before generating, the wait for the device lock (measured; not in generating)",
+        "generating_lock_wait",
+    ),
     "sign: wait": ("of signing, the wait for the final file's encode thread (measured)", "signing_encode_wait"),
 }
 
