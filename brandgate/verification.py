@@ -13,7 +13,8 @@ from typing import Any, Literal
 from brandgate.errors import EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJECT, EXIT_VISUAL_MATCH, UserError
 from brandgate.requests.decisions import needs_a_person
 from brandgate.settings import Settings
-from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier, sidecar_path, sniff_media_type
+from pipeline.containers import SNIFF_BYTES, sniff_media_type
+from pipeline.provenance import Credentials, CredentialsUnreadable, Verifier, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -623,7 +624,7 @@ def anchors_under(folder: Path, settings: Settings) -> FolderAnchors:
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".c2pa"):
         try:
             with path.open("rb") as handle:
-                if sniff_media_type(handle.read(16)) is None:
+                if sniff_media_type(handle.read(SNIFF_BYTES)) is None:
                     continue
         except OSError as exc:
             found.unreadable.append(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})")

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from brandgate import __version__
+from pipeline.containers import SNIFF_BYTES, holds_manifest_store, sniff_media_type
 from pipeline.keys import KeyFileError, key_paths, load_certificates, read_pem_file
 from policies.check import ACCEPTED_BY_POLICY, Decision, Status, Verdict
 from policies.errors import BrandgateError, InvalidInput
@@ -827,31 +828,8 @@ def _read_state(image: bytes, context: c2pa.Context) -> str | None:
 # ---------------------------------------------------------------------------- reading
 
 
-_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"WEBP", 8, "image/webp"),
-    (b"GIF8", 0, "image/gif"),
-    (b"II*\x00", 0, "image/tiff"),
-    (b"MM\x00*", 0, "image/tiff"),
-    (b"ftypavif", 4, "image/avif"),
-    (b"ftypheic", 4, "image/heic"),
-    (b"ftypmif1", 4, "image/heif"),
-)
-
-
-def sniff_media_type(head: bytes) -> str | None:
-    """The image type the first bytes announce, whatever the file's name says."""
-    for magic, offset, media_type in _MAGIC:
-        if head[offset : offset + len(magic)] == magic:
-            if media_type == "image/webp" and head[:4] != b"RIFF":
-                continue
-            return media_type
-    return None
-
-
 def _has_c2pa_marker(data: bytes) -> bool:
-    """True when the bytes hold a C2PA manifest store box, readable or not."""
+    """True when a sidecar's first bytes hold a C2PA manifest store box, readable or not."""
     return b"jumb" in data and b"c2pa" in data
 
 
@@ -949,7 +927,13 @@ class Verifier:
         the bytes are not an asset the SDK can parse and hold no manifest; bytes that hold
         a manifest which cannot be checked (a truncated file) are `invalid`.
         """
-        media_type = media_type or sniff_media_type(data[:32])
+        media_type = media_type or sniff_media_type(data[:SNIFF_BYTES])
+        if media_type is None:
+            # Text, code, an archive: whatever it mentions, there is no container to hold credentials.
+            raise CredentialsUnreadable(
+                "is not a readable asset of a type C2PA covers (its first bytes are not JPEG, PNG, WebP, TIFF, "
+                "HEIF/AVIF, GIF, MP4/MOV, WAV, AVI, MP3, PDF or SVG)"
+            )
         if manifest_store is not None and not _has_c2pa_marker(manifest_store[:4096]):
             raise CredentialsUnreadable("is not a C2PA manifest store (no JUMBF c2pa box)", in_sidecar=True)
         try:
@@ -974,7 +958,7 @@ class Verifier:
                 return _remote_credentials(reference)
             if manifest_store is not None and "jumbf" in text.lower():
                 raise CredentialsUnreadable(f"cannot be read as a manifest store ({text})", in_sidecar=True) from exc
-            if manifest_store is not None or _has_c2pa_marker(data):
+            if manifest_store is not None or holds_manifest_store(data, media_type):
                 # Credentials are there but cannot be checked against the asset: a
                 # truncated file, a damaged manifest box. That is tampering, not bad input.
                 return Credentials(
@@ -982,8 +966,11 @@ class Verifier:
                     problem=f"credentials present but unreadable: {text}",
                     manifest_source="sidecar" if manifest_store is not None else "embedded",
                 )
-            kind = media_type or "asset of a type C2PA covers"
-            raise CredentialsUnreadable(f"is not a readable {kind} (the SDK says: {text})") from exc
+            reference = None if manifest_store is not None else remote_manifest_reference(data)
+            if reference is not None and reference.strip().startswith(_SELF_REFERENCE):
+                # A damaged file whose XMP still points at a store inside it that is gone: removed.
+                return _remote_credentials(reference)
+            raise CredentialsUnreadable(f"is not a readable {media_type} (the SDK says: {text})") from exc
         return _credentials_from(store, cr, "embedded" if embedded and manifest_store is None else "sidecar")
 
 
