@@ -13,7 +13,7 @@ from brandgate.errors import EXIT_FLAG, EXIT_NO_CREDENTIALS, EXIT_OK, EXIT_REJEC
 from brandgate.requests.decisions import needs_a_person
 from brandgate.settings import Settings
 from pipeline.provenance.credentials import Credentials, CredentialsUnreadable
-from pipeline.provenance.media import sniff_media_type
+from pipeline.provenance.media import SNIFF_BYTES, sniff_media_type
 from pipeline.provenance.sidecar import sidecar_path
 from pipeline.provenance.verifier import Verifier
 from policies.bounded_read import read_bounded
@@ -29,6 +29,8 @@ EXIT_BY_STATE = {
 }
 
 
+# The smallest side a JPEG is decoded at for its perceptual hash: eight times the hash's 32-pixel grid.
+DRAFT_SIDE = 256
 # Chain events read per statement when many credentials' anchors are checked together.
 ANCHOR_BATCH = 500
 
@@ -91,23 +93,35 @@ class Lookup:
 
 
 def perceptual_hash_of(data: bytes, max_pixels: int) -> str:
-    """The 64-bit perceptual hash of image bytes; ValueError when they are not a decodable image."""
-    import numpy as np
+    """The 64-bit perceptual hash of image bytes; ValueError when they are not a decodable image.
+
+    A JPEG is decoded at a quarter or an eighth of its size (its DCT scaled in the decoder, `draft`),
+    never below DRAFT_SIDE: the hash looks at a 32-pixel greyscale copy, so the full decode is
+    work thrown away, and it is most of a lookup's cost. The hash of such a decode is within a bit
+    or two of the full decode's (benchmarks/verify_speed.py prints the largest difference); the
+    lookup accepts distances of several bits, as a re-encoded copy needs anyway.
+    """
     from PIL import Image, UnidentifiedImageError
 
     # Lazy, like the database below: only a file without valid credentials is looked up.
-    from policies.creative import unreadable_image_reason
     from policies.perceptual import phash_hex
 
+    picture = None
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-            rgb = np.asarray(image.convert("RGB")) if width * height <= max_pixels else None
+            if width * height <= max_pixels:
+                if image.format == "JPEG":
+                    image.draft("RGB", (DRAFT_SIDE, DRAFT_SIDE))
+                picture = image.convert("RGB")
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        # Lazy: policies.creative loads OpenCV, a cost only a file that does not decode should pay.
+        from policies.creative import unreadable_image_reason
+
         raise ValueError(f"cannot decode the image: {unreadable_image_reason(exc, data)}") from exc
-    if rgb is None:
+    if picture is None:
         raise ValueError(f"{width}x{height} is over the {max_pixels:,}-pixel limit")
-    return phash_hex(rgb)
+    return phash_hex(picture)
 
 
 def find_visual_match(data: bytes, settings: Settings, max_distance: int | None = None) -> Lookup:
@@ -186,9 +200,7 @@ def _trail_engine(settings: Settings) -> Any:
     return process_engine(settings).execution_options(**READ_ONLY)
 
 
-def _images_within(
-    settings: Settings, wanted: Sequence[str], max_distance: int
-) -> tuple[list[list[VisualMatch]], str]:
+def _images_within(settings: Settings, wanted: Sequence[str], max_distance: int) -> tuple[list[list[VisualMatch]], str]:
     """For each of `wanted`: images within `max_distance`, nearest (then oldest) first; the method used."""
     # Lazy, like the engine above: only a file without valid credentials is looked up.
     from sqlalchemy import inspect, select
@@ -357,6 +369,16 @@ class RecordCheck:
 def check_record(image_id: str, tree_size: int, tree_root: str, settings: Settings) -> RecordCheck:
     """Prove the image's recording event into the latest signed head, and that head consistent with the one
     the credential was signed under. Never raises: an unreachable trail or no trail key is not_checked."""
+    return check_records([(image_id, tree_size, tree_root)], settings)[0]
+
+
+def check_records(records: Sequence[tuple[str, int, str]], settings: Settings) -> list[RecordCheck]:
+    """`check_record` for each (image ID, tree size, tree root) of many credentials, in one transaction.
+
+    The latest head and the trail key are read once for all of them; an image named by several
+    files is proven once, and a head that several credentials were signed under is proven
+    consistent with the latest once: a folder of files costs a proof per image, not per file.
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
     # Lazy: only credentials that promise a record load the database and the trail key.
@@ -364,29 +386,45 @@ def check_record(image_id: str, tree_size: int, tree_root: str, settings: Settin
     from brandgate.errors import ConfigError
     from brandgate.trail_key import checking_trail_key
 
+    if not records:
+        return []
     try:
         engine = _trail_engine(settings)
         key = checking_trail_key(settings)
     except (_LookupUnavailable, ConfigError) as exc:
-        return RecordCheck("not_checked", f"record of image {image_id} not checked: {exc}")
+        return [RecordCheck("not_checked", f"record of image {image_id} not checked: {exc}")
+                for image_id, _, _ in records]  # fmt: skip
+    proven: dict[str, Any] = {}
+    consistent: dict[tuple[int, str], Any] = {}
     try:
         with engine.connect() as conn, conn.begin():
             head = latest_head(conn)
-            proven = prove_image(conn, image_id, head, key)
-            consistency = None
-            if head is not None and proven.status in ("held", "not_checked") and tree_size > 0:
-                consistency = check_consistency(conn, tree_size, bytes.fromhex(tree_root), head)
+            for image_id, tree_size, tree_root in records:
+                if image_id not in proven:
+                    proven[image_id] = prove_image(conn, image_id, head, key)
+                wanted = (tree_size, tree_root)
+                if (head is not None and proven[image_id].status in ("held", "not_checked") and tree_size > 0
+                        and wanted not in consistent):  # fmt: skip
+                    consistent[wanted] = check_consistency(conn, tree_size, bytes.fromhex(tree_root), head)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        return RecordCheck("not_checked", f"record of image {image_id} not checked: the audit database cannot be "
-                                          f"read ({reason})")  # fmt: skip
-    found = proven.to_json(key)
-    if consistency is not None:
-        found["since_credential_head"] = consistency.to_json()
-        if not consistency.consistent:
-            return RecordCheck("changed", f"the audit trail was rewritten under this credential: {consistency.detail}",
-                               found)  # fmt: skip
-    return RecordCheck(proven.status, proven.detail, found)
+        return [RecordCheck("not_checked", f"record of image {image_id} not checked: the audit database cannot be "
+                                           f"read ({reason})") for image_id, _, _ in records]  # fmt: skip
+    checks = []
+    for image_id, tree_size, tree_root in records:
+        proof = proven[image_id]
+        found = proof.to_json(key)
+        consistency = None
+        if head is not None and proof.status in ("held", "not_checked") and tree_size > 0:
+            consistency = consistent[(tree_size, tree_root)]
+        if consistency is not None:
+            found["since_credential_head"] = consistency.to_json()
+            if not consistency.consistent:
+                checks.append(RecordCheck("changed", "the audit trail was rewritten under this credential: "
+                                                     f"{consistency.detail}", found))  # fmt: skip
+                continue
+        checks.append(RecordCheck(proof.status, proof.detail, found))
+    return checks
 
 
 @dataclass(frozen=True)
@@ -564,7 +602,7 @@ def anchors_under(folder: Path, settings: Settings) -> FolderAnchors:
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".c2pa"):
         try:
             with path.open("rb") as handle:
-                if sniff_media_type(handle.read(16)) is None:
+                if sniff_media_type(handle.read(SNIFF_BYTES)) is None:
                     continue
         except OSError as exc:
             found.unreadable.append(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})")

@@ -24,7 +24,7 @@ from brandgate.settings import Settings
 from brandgate.verification import (
     Lookup,
     VerifyReport,
-    check_record,
+    check_records,
     check_trail_anchors,
     find_visual_matches,
     lookup_not_possible,
@@ -206,7 +206,7 @@ def _answered(reads: Iterable[FileRead], settings: Settings) -> Iterator[FileOut
 
 
 def _ask_trail(batch: list[FileRead], settings: Settings) -> list[FileOutcome]:
-    """The batch's outcomes with their lookups and anchor checks: one connection for all of them."""
+    """The batch's outcomes with their lookups, anchor and record checks: one connection for each kind."""
     lookups: dict[int, Lookup] = {}
     hashed = [(i, read.phash) for i, read in enumerate(batch) if read.phash is not None]
     for (i, _), lookup in zip(hashed, find_visual_matches([phash for _, phash in hashed], settings), strict=True):
@@ -216,12 +216,13 @@ def _ask_trail(batch: list[FileRead], settings: Settings) -> list[FileOutcome]:
             lookups[i] = lookup_not_possible(read.phash_problem)
     anchored = [(i, anchor) for i, read in enumerate(batch) if (anchor := _anchor_of(read)) is not None]
     checks = dict(zip((i for i, _ in anchored), check_trail_anchors([a for _, a in anchored], settings), strict=True))
-    records = {}
+    proving = []
     for i, check in checks.items():
         report = batch[i].outcome.report
         assert report is not None  # only files with a report carry an anchor
-        if (proving := record_to_prove(report.credentials, check)) is not None:
-            records[i] = check_record(*proving, settings)
+        if (record := record_to_prove(report.credentials, check)) is not None:
+            proving.append((i, record))
+    records = dict(zip((i for i, _ in proving), check_records([r for _, r in proving], settings), strict=True))
     outcomes = []
     for i, read in enumerate(batch):
         report = read.outcome.report

@@ -201,6 +201,21 @@ class Kit(_Model):
         return dict(self.policy.get(check_id, {}))
 
 
+# Installed fonts found so far, by file name: walking the system font folders costs milliseconds per
+# font, and compositing and the text checks ask for the kit's fonts on every image. A font not found
+# is not remembered, so one installed while the process runs is found on the next ask (and one
+# removed is looked for again).
+_installed_fonts: dict[str, Path] = {}
+
+
+def _installed_font(file_name: str) -> Path | None:
+    for base in SYSTEM_FONT_DIRS:
+        if base.is_dir():
+            for found in sorted(base.rglob(file_name)):
+                return found
+    return None
+
+
 def resolve_font(kit_root: Path, file_name: str) -> Path:
     """The font file: kit fonts/ first, then system folders; never a path outside those."""
     if "/" in file_name or "\\" in file_name or file_name.startswith("."):
@@ -215,10 +230,11 @@ def resolve_font(kit_root: Path, file_name: str) -> Path:
     local = kit_root / "fonts" / file_name
     if local.is_file():
         return local
-    for base in SYSTEM_FONT_DIRS:
-        if base.is_dir():
-            for found in sorted(base.rglob(file_name)):
-                return found
+    remembered = _installed_fonts.get(file_name)
+    found = remembered if remembered is not None and remembered.is_file() else _installed_font(file_name)
+    if found is not None:
+        _installed_fonts[file_name] = found
+        return found
     raise InvalidInput(
         f"font {quote(file_name)} not found in {kit_root / 'fonts'} or {', '.join(map(str, SYSTEM_FONT_DIRS))};"
         " install its Debian package (`make setup`) or add the file to the kit",

@@ -8,6 +8,10 @@ from PIL import Image as PILImage
 
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 SUFFIXES = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+# zlib level of a PNG creative: level 1 encodes a 1024² creative in about half the CPU time of
+# Pillow's default 6, for files about a seventh larger (still lossless); the encode runs beside
+# the checks on a shared core, so its time is the request's.
+PNG_COMPRESS_LEVEL = 1
 
 
 def encode(image: PILImage.Image, fmt: str) -> bytes:
@@ -17,7 +21,7 @@ def encode(image: PILImage.Image, fmt: str) -> bytes:
     elif fmt == "webp":
         image.save(out, "WEBP", quality=92)
     else:
-        image.save(out, "PNG")
+        image.save(out, "PNG", compress_level=PNG_COMPRESS_LEVEL)
     return out.getvalue()
 
 

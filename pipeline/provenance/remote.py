@@ -19,7 +19,9 @@ _REMOTE_MANIFEST_MAX_CHARS = 2048
 
 def remote_manifest_reference(data: bytes) -> str | None:
     """The remote-manifest reference in the asset's XMP, decoded as far as it decodes; None without one."""
-    match = _XMP_PROVENANCE.search(data)
+    # The plain substring test first: bytes.find is many times faster than the pattern's
+    # alternation over a whole image, and almost no file has the property at all.
+    match = _XMP_PROVENANCE.search(data) if b"dcterms:provenance" in data else None
     if match is None:
         return None
     raw = match.group(1) if match.group(1) is not None else match.group(2)
@@ -49,7 +51,7 @@ def remote_manifest_problem(reference: str) -> str | None:
 
 
 # How XMP points at a manifest store inside the file itself (C2PA 2.x, "self#jumbf=/c2pa/<label>").
-_SELF_REFERENCE = "self#jumbf="
+SELF_REFERENCE = "self#jumbf="
 
 
 def remote_credentials(reference: str) -> Credentials:
@@ -58,7 +60,7 @@ def remote_credentials(reference: str) -> Credentials:
     A `self#jumbf=` reference points inside the file; reached here, the file holds no manifest
     store, so its credentials were removed: no credentials (exit 5, with the lookup), not tampering."""
     shown = reference if len(reference) <= 200 else reference[:200] + "…"
-    if reference.strip().startswith(_SELF_REFERENCE):
+    if reference.strip().startswith(SELF_REFERENCE):
         return Credentials(
             state="no_credentials",
             removed_manifest=reference,

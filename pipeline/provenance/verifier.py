@@ -13,8 +13,8 @@ import c2pa
 from pipeline.keys import KeyFileError, key_paths
 from pipeline.provenance.credentials import Credentials, CredentialsUnreadable, SignerIdentity, State, ValidationCode
 from pipeline.provenance.governance import GOVERNANCE_LABEL, GovernanceRecord
-from pipeline.provenance.media import has_c2pa_marker, sniff_media_type
-from pipeline.provenance.remote import remote_credentials, remote_manifest_reference
+from pipeline.provenance.media import SNIFF_BYTES, has_c2pa_marker, holds_manifest_store, sniff_media_type
+from pipeline.provenance.remote import SELF_REFERENCE, remote_credentials, remote_manifest_reference
 from pipeline.provenance.trust import read_anchors, read_context
 from policies.errors import InvalidInput
 
@@ -70,7 +70,13 @@ class Verifier:
         the bytes are not an asset the SDK can parse and hold no manifest; bytes that hold
         a manifest which cannot be checked (a truncated file) are `invalid`.
         """
-        media_type = media_type or sniff_media_type(data[:32])
+        media_type = media_type or sniff_media_type(data[:SNIFF_BYTES])
+        if media_type is None:
+            # Text, code, an archive: whatever it mentions, there is no container to hold credentials.
+            raise CredentialsUnreadable(
+                "is not a readable asset of a type C2PA covers (its first bytes are not JPEG, PNG, WebP, TIFF, "
+                "HEIF/AVIF, GIF, MP4/MOV, WAV, AVI, MP3, PDF or SVG)"
+            )
         if manifest_store is not None and not has_c2pa_marker(manifest_store[:4096]):
             raise CredentialsUnreadable("is not a C2PA manifest store (no JUMBF c2pa box)", in_sidecar=True)
         try:
@@ -95,7 +101,7 @@ class Verifier:
                 return remote_credentials(reference)
             if manifest_store is not None and "jumbf" in text.lower():
                 raise CredentialsUnreadable(f"cannot be read as a manifest store ({text})", in_sidecar=True) from exc
-            if manifest_store is not None or has_c2pa_marker(data):
+            if manifest_store is not None or holds_manifest_store(data, media_type):
                 # Credentials are there but cannot be checked against the asset: a
                 # truncated file, a damaged manifest box. That is tampering, not bad input.
                 return Credentials(
@@ -103,8 +109,11 @@ class Verifier:
                     problem=f"credentials present but unreadable: {text}",
                     manifest_source="sidecar" if manifest_store is not None else "embedded",
                 )
-            kind = media_type or "asset of a type C2PA covers"
-            raise CredentialsUnreadable(f"is not a readable {kind} (the SDK says: {text})") from exc
+            reference = None if manifest_store is not None else remote_manifest_reference(data)
+            if reference is not None and reference.strip().startswith(SELF_REFERENCE):
+                # A damaged file whose XMP still points at a store inside it that is gone: removed.
+                return remote_credentials(reference)
+            raise CredentialsUnreadable(f"is not a readable {media_type} (the SDK says: {text})") from exc
         return _credentials_from(store, cr, "embedded" if embedded and manifest_store is None else "sidecar")
 
 

@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 
 from policies.check import Outcome
 from policies.checks.bg201_logo_match import locate_required
-from policies.checks.bg301_palette import flat_pixels, work_copy
+from policies.checks.bg301_palette import shared_flat_pixels
 from policies.options import number
 
 PHOTO_FLAT_SHARE = 0.75  # BG301's `flat_style_share`: less of the image drawn flat is a photograph
@@ -156,10 +156,12 @@ def _placed_width(creative: Creative, located: logos.Located) -> float | None:
 
 def _area(box: Any) -> float:
     return max(0.0, float(box[2]) - float(box[0])) * max(0.0, float(box[3]) - float(box[1]))
+
+
 def _photographic(creative: Creative, brief: Brief) -> bool:
     if brief.style is not None:
         return brief.style == "photo"
-    return float(flat_pixels(work_copy(creative.rgb), 1.0).mean()) < PHOTO_FLAT_SHARE
+    return float(shared_flat_pixels(creative, 1.0).mean()) < PHOTO_FLAT_SHARE
 
 
 def _placed_intrusion(placements: tuple[Mapping[str, Any], ...], band: NDArray[np.bool_]) -> float:

@@ -83,10 +83,10 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     allow_blends = switch(options, ID, "allow_blends", True)
     allow_neutral = switch(options, ID, "allow_neutral", True)
 
-    full = work_copy(creative.rgb)
+    full = shared_work_copy(creative)
     scale = full.shape[1] / creative.width
     # Flatness at full resolution (grain survives there); colours counted on every other pixel.
-    flat_full = flat_pixels(full, flat_tolerance)
+    flat_full = shared_flat_pixels(creative, flat_tolerance)
     flat_share = float(flat_full.mean())
     declared = brief.style if brief is not None else None
     style = declared or ("flat" if flat_share >= flat_style_share else "photo")
@@ -99,7 +99,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
         design_full = flat_full
         judged["area"] = "every flat pixel: on flat art, fills, plates and type are all design"
     else:
-        fills = uniform_fills(full, flat_full, fill_tolerance, min_fill_area)
+        fills = uniform_fills(full, flat_full, fill_tolerance, min_fill_area, lab=shared_lab(creative))
         boxes = placed_boxes(creative.placements, scale, full.shape[:2])
         if creative.placements:
             design_full = fills & boxes
@@ -226,11 +226,17 @@ def placed_boxes(placements: Sequence[Mapping[str, Any]], scale: float, shape: t
 
 
 def uniform_fills(
-    rgb: NDArray[np.uint8], flat: NDArray[np.bool_], tolerance: float, min_area: float
+    rgb: NDArray[np.uint8],
+    flat: NDArray[np.bool_],
+    tolerance: float,
+    min_area: float,
+    lab: NDArray[np.float32] | None = None,
 ) -> NDArray[np.bool_]:
-    """Connected flat regions of one colour (plates, bands, flat type), not a photograph's shading."""
+    """Connected flat regions of one colour (plates, bands, flat type), not a photograph's shading.
+
+    `lab` is `rgb` in CIELAB when the caller has it already (`shared_lab`)."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(flat.astype(np.uint8), connectivity=8)
-    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float64)
+    lab = (to_lab(rgb) if lab is None else lab).reshape(-1, 3).astype(np.float64)
     flat_labels = labels.ravel()
     area = np.maximum(stats[:, cv2.CC_STAT_AREA], 1).astype(np.float64)
     spread = np.zeros(count)
@@ -253,9 +259,40 @@ def work_copy(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return result
 
 
+def shared_work_copy(creative: Creative) -> NDArray[np.uint8]:
+    """`work_copy` of the creative, made once for every check that measures on it (BG202, BG301, BG303)."""
+    return creative.shared(f"{ID}.work_copy", lambda: work_copy(creative.rgb))
+
+
+def shared_lab(creative: Creative) -> NDArray[np.float32]:
+    """The work copy in CIELAB, converted once per creative."""
+    return creative.shared(f"{ID}.work_lab", lambda: read_only(to_lab(shared_work_copy(creative))))
+
+
+def shared_flat_pixels(creative: Creative, tolerance: float) -> NDArray[np.bool_]:
+    """`flat_pixels` of the work copy, worked out once per creative and tolerance."""
+    return creative.shared(f"{ID}.flat:{tolerance!r}", lambda: read_only(flat_in_lab(shared_lab(creative), tolerance)))
+
+
+def read_only(array: NDArray[Any]) -> NDArray[Any]:
+    """Checks on other threads read a shared array: one that wrote to it would change their answer."""
+    array.setflags(write=False)
+    return array
+
+
+def to_lab(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+    converted = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    lab: NDArray[np.float32] = converted.astype(np.float32, copy=False)
+    return lab
+
+
 def flat_pixels(rgb: NDArray[np.uint8], tolerance: float) -> NDArray[np.bool_]:
     """Pixels whose 5×5 neighbourhood varies less than `tolerance` in CIELAB."""
-    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    return flat_in_lab(to_lab(rgb), tolerance)
+
+
+def flat_in_lab(lab: NDArray[np.float32], tolerance: float) -> NDArray[np.bool_]:
+    """`flat_pixels` of a picture already in CIELAB."""
     mean = cv2.blur(lab, (5, 5))
     mean_sq = cv2.blur(lab * lab, (5, 5))
     variance = np.clip(mean_sq - mean * mean, 0, None).sum(axis=2)

@@ -25,11 +25,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
 from policies.check import Outcome
-from policies.checks.bg301_palette import flat_pixels, placed_boxes, uniform_fills, work_copy
+from policies.checks.bg301_palette import (
+    placed_boxes,
+    shared_flat_pixels,
+    shared_lab,
+    shared_work_copy,
+    uniform_fills,
+)
 
 if TYPE_CHECKING:
     from policies.brief import Brief
@@ -50,13 +55,14 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     wanted = {} if ranges is None else {k: v for k, v in ranges.model_dump().items() if v is not None}
     if not wanted:
         return Outcome("skip", "the kit sets no `imagery:` ranges: photographic colour is not governed")
-    full = work_copy(creative.rgb)
-    flat = flat_pixels(full, 1.0)
+    full = shared_work_copy(creative)
+    flat = shared_flat_pixels(creative, 1.0)
     declared = brief.style if brief is not None else None
     if declared == "flat" or (declared is None and float(flat.mean()) >= FLAT_STYLE_SHARE):
         return Outcome("skip", "flat art: there is no photograph whose colour to judge")
     scale = full.shape[1] / creative.width
-    drawn = placed_boxes(creative.placements, scale, full.shape[:2]) | uniform_fills(full, flat, 3.0, 0.002)
+    fills = uniform_fills(full, flat, 3.0, 0.002, lab=shared_lab(creative))
+    drawn = placed_boxes(creative.placements, scale, full.shape[:2]) | fills
     photo = ~drawn
     share = float(photo.mean())
     if share < MIN_PHOTO_SHARE:
@@ -64,7 +70,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
             "unverified",
             f"not checked: imagery colour, only {share:.0%} of the image is photograph once what was drawn is left out",
         )
-    lab = cv2.cvtColor(full.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[photo].astype(np.float64)
+    lab = shared_lab(creative)[photo].astype(np.float64)
     measured = {
         "warmth": float(np.mean(lab[:, 2] + lab[:, 1] / 2)),
         "saturation": float(np.mean(np.hypot(lab[:, 1], lab[:, 2]))),

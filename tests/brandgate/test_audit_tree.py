@@ -403,6 +403,56 @@ def test_verify_file_proves_the_image_record_from_its_credential(tmp_path: Path,
         engine.dispose()
 
 
+def test_a_folder_s_records_are_proven_together_with_the_answers_verify_file_gives(
+    tmp_path: Path, add_image: Any
+) -> None:
+    from brandgate.verification import verify_file
+    from brandgate.verify_many import verify_many
+    from pipeline.provenance.governance import TrailAnchor
+    from pipeline.provenance.signer import Signer
+    from tests.pipeline.provenance_world import encode, record, scene, settings_with_chain
+
+    settings = settings_with_chain(tmp_path)
+    upgrade(settings)
+    write_trail_key(settings.keys_dir)
+    key = signing_trail_key(settings)
+    engine = make_engine(settings)
+    folder = tmp_path / "found"
+    try:
+        sessions = make_sessionmaker(engine)
+        with sessions.begin() as session:
+            add_image(session)
+        first, _ = make_head(engine, key)
+        with sessions.begin() as session:
+            images = [add_image(session).id for _ in range(3)]
+        second, _ = make_head(engine, key)
+
+        def signed(name: str, image_id: str, seed: int, under: Any) -> Path:
+            seq, digest = chain_head(engine)
+            anchor = TrailAnchor(seq, digest, tree_size=under.size, tree_root=under.root.hex())
+            path = folder / name
+            Signer.from_settings(settings).sign(encode(scene(seed=seed), "image/png"), "image/png",
+                                                record(image_id=image_id, trail=anchor)).write(path)  # fmt: skip
+            return path
+
+        # two copies of one image, images signed under two heads, one image the trail never recorded
+        files = [signed("a.png", images[0], 1, first), signed("b.png", images[0], 1, first),
+                 signed("c.png", images[1], 2, second), signed("d.png", images[2], 3, first),
+                 signed("e.png", "notrecorded", 4, second)]  # fmt: skip
+        _tamper(engine, f"UPDATE images SET verdict = 'pass' WHERE id = '{images[2]}'", table="images")
+        alone = [verify_file(path, settings) for path in files]
+        together = [outcome.report for outcome in verify_many(files, settings, jobs=1)]
+    finally:
+        engine.dispose()
+
+    assert [r.record.status if r.record else None for r in alone] == ["held", "held", "held", "changed", "missing"]
+    for one, many in zip(alone, together, strict=True):
+        assert many is not None and many.record is not None and one.record is not None
+        assert (many.record.status, many.record.detail) == (one.record.status, one.record.detail)
+        assert many.record.proof == one.record.proof
+        assert many.exit_code == one.exit_code
+
+
 # --- heads on a schedule, and in the daily post -----------------------------------------------------------
 
 

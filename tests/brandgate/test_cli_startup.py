@@ -17,6 +17,7 @@ import pytest
 
 from brandgate.cli.main import COMMAND_MODULES, COMMAND_SUMMARIES, _register, cli
 from brandgate.settings import Settings
+from pipeline.keys import issue_chain
 from pipeline.provenance.signer import Signer
 from tests.pipeline.provenance_world import encode, record, scene, settings_with_chain
 
@@ -32,11 +33,17 @@ try:
     main()
 except SystemExit:
     pass
-sys.stderr.write("\\nLOADED " + json.dumps(sorted({m.split(".")[0] for m in sys.modules})) + "\\n")
+sys.stderr.write("\\nLOADED " + json.dumps(sorted(sys.modules)) + "\\n")
 """
 
 
 def loaded_by(settings: Settings | None, *args: str) -> set[str]:
+    """The top-level packages the command imported."""
+    return {name.split(".")[0] for name in modules_loaded_by(settings, *args)}
+
+
+def modules_loaded_by(settings: Settings | None, *args: str) -> set[str]:
+    """Every module the command imported, by its full name."""
     environ = {**os.environ, "PYTHONPATH": str(ROOT)}
     if settings is not None:
         environ |= {"BRANDGATE_KEYS_DIR": str(settings.keys_dir), "BRANDGATE_DATABASE_URL": settings.database_url}
@@ -62,6 +69,36 @@ def test_verify_of_a_signed_file_loads_c2pa_but_no_database_model_or_ocr(tmp_pat
 
     assert "c2pa" in loaded  # the probe ran the command for real
     assert not loaded & HEAVY, sorted(loaded & HEAVY)
+
+
+def test_verify_of_another_organisations_signed_file_loads_no_lookup_database_or_perceptual_hash(
+    tmp_path: Path,
+) -> None:
+    """Another signer's credentials, no trail anchor: nothing to look up and no record of ours to check."""
+    settings = settings_with_chain(tmp_path)
+    other = issue_chain("Other Newsroom")
+    path = tmp_path / "theirs.jpg"
+    Signer(chain_pem=other.signing_chain, key_pem=other.signing_key).sign(
+        encode(scene(), "image/jpeg"), "image/jpeg", record(trail=None)
+    ).write(path)
+
+    loaded = modules_loaded_by(settings, "verify", str(path))
+
+    assert "c2pa" in loaded and "brandgate.verification" in loaded  # the probe ran the command for real
+    unwanted = {"numpy", "sqlalchemy", "PIL", "brandgate.db.models", "brandgate.db.engine", "policies.perceptual",
+                "policies.creative", "cv2", "imagehash", "scipy", "torch"}  # fmt: skip
+    assert not loaded & unwanted, sorted(loaded & unwanted)
+
+
+def test_verify_of_a_file_without_credentials_looks_it_up_without_opencv_scipy_or_imagehash(tmp_path: Path) -> None:
+    settings = settings_with_chain(tmp_path)
+    path = tmp_path / "unsigned.jpg"
+    path.write_bytes(encode(scene(), "image/jpeg"))
+
+    loaded = loaded_by(settings, "verify", str(path))
+
+    assert {"numpy", "PIL", "sqlalchemy"} <= loaded  # the probe hashed the file and asked the trail
+    assert not loaded & {"cv2", "scipy", "imagehash", "torch", "pytesseract"}, sorted(loaded)
 
 
 def test_the_help_summaries_are_the_commands_own() -> None:

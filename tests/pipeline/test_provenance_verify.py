@@ -6,6 +6,7 @@ import io
 import json
 import os
 import stat
+import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +25,8 @@ from pipeline.provenance.signer import Signer, SigningConfigError
 from tests.pipeline.provenance_world import (
     encode,
     foreign_tool_png,
+    png_chunks,
+    png_from_chunks,
     record,
     remote_manifest_asset,
     scene,
@@ -179,6 +182,91 @@ def test_truncated_file_gives_exit_4(run: Callable[..., Outcome], env: Settings,
 
     assert result.exit_code == 4
     assert "credentials present but unreadable" in result.output
+
+
+def test_damaged_manifest_store_gives_exit_4(run: Callable[..., Outcome], env: Settings, tmp_path: Path) -> None:
+    path = signed_file(env, tmp_path / "img.png")
+    chunks = []
+    for kind, body in png_chunks(path.read_bytes()):
+        if kind == b"caBX":  # zero 64 bytes in the middle of the manifest store (the chunk's CRC recomputed)
+            middle = len(body) // 2
+            body = body[:middle] + bytes(64) + body[middle + 64 :]
+        chunks.append((kind, body))
+    path.write_bytes(png_from_chunks(chunks))
+
+    result = run("verify", str(path))
+
+    assert result.exit_code == 4, result.output
+    assert "invalid or tampered" in result.stdout
+
+
+MENTIONS_C2PA = "C2PA manifest store (JUMBF `jumb`/`jumd` boxes, label c2pa), XMP `self#jumbf=/c2pa/urn:x`\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("CHANGELOG.md", "# Changelog\n\n- verify reads the " + MENTIONS_C2PA * 3),
+        ("test_c2pa.py", f"JUMBF = b'jumb'  # c2pa self#jumbf\n{MENTIONS_C2PA!r}\n" * 3),
+    ],
+    ids=["markdown", "python"],
+)
+def test_text_that_mentions_c2pa_is_not_verified_not_tampered(
+    run: Callable[..., Outcome], tmp_path: Path, name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+
+    result = run("verify", str(path))
+
+    assert result.exit_code == 2, result.output
+    assert "not a readable asset of a type C2PA covers" in result.output
+    assert "tampered" not in result.output and "credentials present" not in result.output
+
+
+def png_mentioning_c2pa() -> bytes:
+    """An unsigned PNG whose tEXt comment names C2PA and a self#jumbf reference: no manifest store."""
+    chunks = png_chunks(encode(scene(seed=7), "image/png"))
+    comment = (b"tEXt", b"Comment\x00c2pa self#jumbf=/c2pa/urn:x (jumb jumd boxes)")
+    return png_from_chunks([chunks[0], comment, *chunks[1:]])
+
+
+def test_png_whose_text_chunk_mentions_c2pa_has_no_credentials(run: Callable[..., Outcome], tmp_path: Path) -> None:
+    path = tmp_path / "mentions.png"
+    path.write_bytes(png_mentioning_c2pa())
+
+    result = run("verify", str(path), "--json")
+
+    assert result.exit_code == 5, result.output
+    assert json.loads(result.stdout)["state"] == "no_credentials"
+
+
+def test_truncated_png_whose_text_chunk_mentions_c2pa_is_unreadable_not_tampered(
+    run: Callable[..., Outcome], tmp_path: Path
+) -> None:
+    data = png_mentioning_c2pa()
+    path = tmp_path / "mentions.png"
+    path.write_bytes(data[: len(data) // 2])  # the SDK cannot parse it; nothing in it is a manifest store
+
+    result = run("verify", str(path))
+
+    assert result.exit_code == 2, result.output
+    assert "is not a readable image/png" in result.output and "tampered" not in result.output
+
+
+def test_truncated_jpeg_whose_comment_mentions_c2pa_is_not_tampered(
+    run: Callable[..., Outcome], tmp_path: Path
+) -> None:
+    jpeg = encode(scene(seed=8), "image/jpeg")
+    comment = b"c2pa manifest: self#jumbf=/c2pa/urn:x (jumb jumd)"
+    data = jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment + jpeg[2:]
+    path = tmp_path / "mentions.jpg"
+    path.write_bytes(data[: len(data) // 3])
+
+    result = run("verify", str(path))
+
+    assert result.exit_code in (2, 5), result.output
+    assert "tampered" not in result.output and "credentials present" not in result.output
 
 
 def test_re_encoded_file_has_no_credentials_and_is_found_in_the_audit_db(
