@@ -24,7 +24,8 @@ from brandgate.db.engine import make_sessionmaker, process_engine
 from brandgate.db.export import FORMATS, ExportFilter, export_records
 from brandgate.db.models import Image, Request
 from brandgate.jobs.contract import JobQueue, UnknownRequest
-from brandgate.requests.images import ImageView, image_suffix, image_view
+from brandgate.requests.image_formats import suffix_of
+from brandgate.requests.images import ImageView, image_view
 from brandgate.settings import Settings
 from policies.check import Decision
 
@@ -163,7 +164,7 @@ class BrandgateServices:
         self.record("bot", review.POSTED, image_id, payload)
 
     def image_file(self, sha256: str, media_type: str) -> Path:
-        return ArtifactStore.from_settings(self._settings).path_for(sha256, image_suffix(media_type))
+        return ArtifactStore.from_settings(self._settings).path_for(sha256, suffix_of(media_type))
 
     def close(self) -> None:
         if self._queue is not None:

@@ -32,6 +32,7 @@ def encode_uncompressed_png(image: PILImage.Image) -> bytes:
 
 
 def suffix_of(media_type: str) -> str:
+    """The stored file's suffix for an image's media type (`image/jpeg` → `.jpg`); PNG's for any other."""
     for fmt, media in MEDIA_TYPES.items():
         if media == media_type:
             return SUFFIXES[fmt]

@@ -10,6 +10,7 @@ from typing import Any
 from brandgate.db.models import Approval, CheckResultRow, Image, Request
 from brandgate.requests.actors import parse_actor
 from brandgate.requests.decisions import verdict_after
+from brandgate.requests.image_formats import suffix_of
 from policies.check import ACCEPTED_BY_POLICY
 from policies.engine import accepted_by_policy
 
@@ -63,7 +64,7 @@ def image_view(
         kit=request.kit_name,
         requested_by=request.requested_by,
         channel=request.channel,
-        artifact_path=artifacts(image.sha256, image_suffix(image.media_type)),
+        artifact_path=artifacts(image.sha256, suffix_of(image.media_type)),
         manifest_path=artifacts(image.manifest_sha256, ".c2pa") if image.manifest_sha256 else None,
         cost_usd=image.cost_usd,
         brief=dict(request.brief),
@@ -71,11 +72,6 @@ def image_view(
         decided_by=approval.decided_by if approval is not None else None,
         unverified_checks=unverified,
     )
-
-
-def image_suffix(media_type: str) -> str:
-    """The stored file's suffix for an image's media type (`image/jpeg` → `.jpg`)."""
-    return "." + media_type.split("/")[-1].replace("jpeg", "jpg")
 
 
 def check_view(check: CheckResultRow) -> dict[str, Any]:
