@@ -88,6 +88,9 @@ class LogoReference:
     # The logo's own dominant colours: (sRGB, Lab, share of the opaque pixels, frame mask of
     # the pixels that are that colour away from any edge), largest first.
     colours: tuple[DominantColour, ...] = ()
+    # Where the frame lies in the file: x0, y0 of the opaque box, and the file's width and height
+    # (compositing scales the whole file, padding included, into the placed box).
+    file_box: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -140,11 +143,15 @@ class Located:
     comparison: Comparison
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the logo's opaque pixels in the creative
     mask: NDArray[np.bool_]  # creative-sized, where the logo is opaque
+    # How it was located: "placed" (brandgate's placement record, confirmed by the logo's own
+    # outlines there) or "features" (SIFT matches over the pixels).
+    located_by: str = "features"
 
     def evidence(self) -> dict[str, object]:
         g, c = self.geometry, self.comparison
         return {
             "variant": self.variant,
+            "located_by": self.located_by,
             "box": list(self.box),
             "width_px": round(g.width_px, 1),
             "rotation_deg": round(g.rotation_deg, 1),
@@ -183,6 +190,7 @@ def _prepare_reference(path: Path) -> LogoReference:
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"logo file cannot be read as an image: {exc}", str(path)) from None
     alpha_full = rgba[..., 3]
+    file_h, file_w = alpha_full.shape
     ys, xs = np.nonzero(alpha_full > 0)
     if len(xs) == 0:
         raise InvalidInput("logo file is fully transparent", str(path))
@@ -223,6 +231,7 @@ def _prepare_reference(path: Path) -> LogoReference:
         source_width=src_w,
         source_height=src_h,
         colours=_dominant_colours(rgb, alpha),
+        file_box=(int(xs.min()), int(ys.min()), int(file_w), int(file_h)),
     )
 
 
@@ -359,6 +368,11 @@ def locate(creative: Creative, reference: LogoReference, variant: str) -> Locate
 
     def compute() -> Located | None:
         placed = creative.placed("logo")
+        box = placed.get("box") if placed is not None else None
+        if box and len(box) == 4:
+            found = _locate_placed(creative, reference, variant, tuple(float(v) for v in box))  # type: ignore[arg-type]
+            if found is not None:
+                return found
         zone = placed.get("clear_zone") or placed.get("box") if placed is not None else None
         if zone and len(zone) == 4:
             region = _padded(tuple(float(v) for v in zone), creative, 0.25)  # type: ignore[arg-type]
@@ -381,6 +395,67 @@ def locate(creative: Creative, reference: LogoReference, variant: str) -> Locate
         return _locate(creative, reference, variant, creative_features(creative))
 
     return creative.shared(f"logos.locate:{reference.path}", compute)
+
+
+# A placed logo counts as there when its outlines, seen where the placement record puts it,
+# correlate with the reference's at least this much. A clean logo measures 0.8 and up (JPEG
+# included); where the logo is not there, or the record is not this creative's, the correlation
+# is that of the reference's outlines with whatever texture is behind, far lower.
+PLACED_MIN_EDGE_AGREEMENT = 0.6
+
+
+def _placed_homography(reference: LogoReference, box: tuple[float, float, float, float]) -> NDArray[np.float64]:
+    """Frame → creative as compositing drew the file: the whole file scaled into `box`."""
+    x0, y0, x1, y1 = box
+    crop_x, crop_y, file_w, file_h = reference.file_box
+    fw, fh = reference.frame_size
+    # frame → file: the opaque box, resized to the frame's width
+    to_file = np.array(
+        [[reference.source_width / fw, 0, crop_x], [0, reference.source_height / fh, crop_y], [0, 0, 1]], np.float64
+    )
+    to_creative = np.array(
+        [[(x1 - x0) / max(file_w, 1), 0, x0], [0, (y1 - y0) / max(file_h, 1), y0], [0, 0, 1]], np.float64
+    )
+    return np.asarray(to_creative @ to_file, dtype=np.float64)
+
+
+def _locate_placed(
+    creative: Creative, reference: LogoReference, variant: str, box: tuple[float, float, float, float]
+) -> Located | None:
+    """The logo where brandgate's placement record says it drew it, if its outlines are there.
+
+    Compositing knows where it put the logo, so no search is needed and photographic texture
+    (hair, foliage, a dark backdrop that hides the logo's outline features) cannot lead one
+    astray. The record is only believed once the pixels agree: the logo's own outline edges,
+    colour ignored, must correlate with the reference's (PLACED_MIN_EDGE_AGREEMENT); else the
+    features decide, as for a creative without a record. A recoloured or altered logo at the
+    recorded place keeps its outlines and is judged by the comparison, as any other.
+    """
+    if reference.file_box[2] <= 0 or box[2] <= box[0] or box[3] <= box[1]:
+        return None
+    homography = _placed_homography(reference, box)
+    geometry = _geometry(homography, reference)
+    if geometry is None:
+        return None
+    refined = _refine(creative, reference, homography, geometry)
+    if refined is not None:
+        refined_geometry = _geometry(refined, reference)
+        if refined_geometry is not None:
+            homography, geometry = refined, refined_geometry
+    comparison, mask, located_box = _compare(creative, reference, homography, geometry)
+    if comparison.edge_agreement < PLACED_MIN_EDGE_AGREEMENT:
+        return None
+    return Located(
+        variant=variant,
+        inliers=0,
+        matches=0,
+        homography=homography,
+        geometry=geometry,
+        comparison=comparison,
+        box=located_box,
+        mask=mask,
+        located_by="placed",
+    )
 
 
 def _frame_corners(reference: LogoReference) -> NDArray[np.float64]:

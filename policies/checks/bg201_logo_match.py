@@ -145,9 +145,15 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     return Outcome(
         "pass",
         f"logo {wanted!r} found, {g.width_px:.0f} px wide, matching the kit's file",
-        confidence=min(0.99, 0.6 + located.inliers / 200),
+        confidence=_confidence(located),
         evidence=evidence,
     )
+
+
+def _confidence(located: logos.Located) -> float:
+    if located.located_by == "placed":  # where the record put it, confirmed by its outlines
+        return min(0.99, 0.5 + located.comparison.edge_agreement / 2)
+    return min(0.99, 0.6 + located.inliers / 200)
 
 
 def _is_faithful(located: logos.Located, limits: Mapping[str, float]) -> bool:

@@ -346,3 +346,39 @@ def test_hands_on_a_real_photograph_pass_when_judged_and_a_sixth_finger_does_not
     assert clean["message"].startswith("2 hands for 1 person, each found")
     assert six["status"] == "unverified"
     assert "a finger-like outline no finger of the skeleton explains" in six["message"]
+
+
+def test_logo_over_a_busy_photograph_passes_and_a_wrong_colour_logo_does_not(
+    run_main, tmp_path: Path, technical_kit: Path
+) -> None:
+    """BG201 through the CLI, pixels only (no placement record): the kit's logo composited over
+    the children's hair and foliage of a real photograph is found and passes; the same logo with
+    its red and blue swapped, composited at the same place, fails on colour."""
+    from pipeline.compose import compose
+    from policies.brief import Brief
+    from policies.kit import load_kit
+
+    policy = technical_kit / "policy.yaml"
+    policy.write_text(policy.read_text().replace("BG201: {enabled: false}\n", ""))
+    photo = Image.open(ROOT / "tests" / "fixtures" / "photos" / "two-children.jpg").convert("RGB").resize((768, 768))
+    brief = Brief(kit="acme", prompt="two children", headline="Fresh Deals Friday", logo="primary", size=(768, 768))
+    compose(photo, brief, load_kit(technical_kit)).image.save(tmp_path / "clean.png")
+
+    swapped_kit = tmp_path / "acme-swapped"
+    shutil.copytree(technical_kit, swapped_kit)
+    logo_file = swapped_kit / "logos" / "acme-primary.png"
+    rgba = np.asarray(Image.open(logo_file).convert("RGBA")).copy()
+    rgba[..., [0, 2]] = rgba[..., [2, 0]]
+    Image.fromarray(rgba, "RGBA").save(logo_file)
+    compose(photo, brief, load_kit(swapped_kit)).image.save(tmp_path / "swapped.png")
+
+    brief_path = tmp_path / "brief.yaml"
+    brief_path.write_text(
+        'kit: acme\nprompt: "two children"\nheadline: "Fresh Deals Friday"\nlogo: primary\nsize: [768, 768]\n'
+    )
+    done = run_main("check", str(tmp_path / "clean.png"), str(tmp_path / "swapped.png"), "--kit", str(technical_kit),
+                    "--brief", str(brief_path), "--json")  # fmt: skip
+    clean, swapped = (next(c for c in r["checks"] if c["id"] == "BG201") for r in json.loads(done.stdout)["results"])
+    assert clean["status"] == "pass", clean["message"]
+    assert swapped["status"] == "fail", swapped["message"]
+    assert "colour" in swapped["message"] or "recoloured" in swapped["message"], swapped["message"]
