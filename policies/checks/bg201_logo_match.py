@@ -151,7 +151,7 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
 
 
 def _confidence(located: logos.Located) -> float:
-    if located.located_by == "placed":  # where the record put it, confirmed by its outlines
+    if located.located_by in ("placed", "shape"):  # confirmed by the logo's own outlines
         return min(0.99, 0.5 + located.comparison.edge_agreement / 2)
     return min(0.99, 0.6 + located.inliers / 200)
 
