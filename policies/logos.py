@@ -88,6 +88,9 @@ class LogoReference:
     # The logo's own dominant colours: (sRGB, Lab, share of the opaque pixels, frame mask of
     # the pixels that are that colour away from any edge), largest first.
     colours: tuple[DominantColour, ...] = ()
+    # Where the frame lies in the file: x0, y0 of the opaque box, and the file's width and height
+    # (compositing scales the whole file, padding included, into the placed box).
+    file_box: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -140,11 +143,16 @@ class Located:
     comparison: Comparison
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the logo's opaque pixels in the creative
     mask: NDArray[np.bool_]  # creative-sized, where the logo is opaque
+    # How it was located: "placed" (brandgate's placement record, confirmed by the logo's own
+    # outlines there), "features" (SIFT matches over the pixels) or "shape" (the outline search,
+    # where features found nothing or only texture).
+    located_by: str = "features"
 
     def evidence(self) -> dict[str, object]:
         g, c = self.geometry, self.comparison
         return {
             "variant": self.variant,
+            "located_by": self.located_by,
             "box": list(self.box),
             "width_px": round(g.width_px, 1),
             "rotation_deg": round(g.rotation_deg, 1),
@@ -183,6 +191,7 @@ def _prepare_reference(path: Path) -> LogoReference:
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"logo file cannot be read as an image: {exc}", str(path)) from None
     alpha_full = rgba[..., 3]
+    file_h, file_w = alpha_full.shape
     ys, xs = np.nonzero(alpha_full > 0)
     if len(xs) == 0:
         raise InvalidInput("logo file is fully transparent", str(path))
@@ -223,6 +232,7 @@ def _prepare_reference(path: Path) -> LogoReference:
         source_width=src_w,
         source_height=src_h,
         colours=_dominant_colours(rgb, alpha),
+        file_box=(int(xs.min()), int(ys.min()), int(file_w), int(file_h)),
     )
 
 
@@ -351,14 +361,23 @@ def _padded(box: tuple[float, float, float, float], creative: Creative, share: f
 def locate(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
     """Where `reference` appears in the creative and how it compares; None when not found.
 
-    Where brandgate placed a logo, its features are taken around the placed box only. Else
-    the logo is first looked for at COARSE_LONG_SIDE and, once found, matched again at full
-    resolution around where it was found; only when the coarse look finds nothing is the whole
-    creative searched at MATCH_LONG_SIDE (a logo too small to survive the coarse scale).
+    Where brandgate placed a logo, the file as compositing drew it into the recorded box is
+    compared first, and believed when its outlines are there (`_locate_placed`); failing that,
+    its features are taken around the placed box only. Else the logo is first looked for at
+    COARSE_LONG_SIDE and, once found, matched again at full resolution around where it was
+    found; only when the coarse look finds nothing is the whole creative searched at
+    MATCH_LONG_SIDE (a logo too small to survive the coarse scale). From the pixels alone, the
+    outline search (`_locate_by_shape`) runs beside the features and the candidate whose outline
+    agrees better with the reference's is kept (`_better`).
     """
 
     def compute() -> Located | None:
         placed = creative.placed("logo")
+        box = placed.get("box") if placed is not None else None
+        if box and len(box) == 4:
+            found = _locate_placed(creative, reference, variant, tuple(float(v) for v in box))  # type: ignore[arg-type]
+            if found is not None:
+                return found
         zone = placed.get("clear_zone") or placed.get("box") if placed is not None else None
         if zone and len(zone) == 4:
             region = _padded(tuple(float(v) for v in zone), creative, 0.25)  # type: ignore[arg-type]
@@ -377,10 +396,167 @@ def locate(creative: Creative, reference: LogoReference, variant: str) -> Locate
             region = _padded(box, creative, 0.2)
             found = _locate(creative, reference, variant, region_features(creative, region))
             if found is not None:
-                return found
-        return _locate(creative, reference, variant, creative_features(creative))
+                return _better(found, by_shape())
+        return _better(_locate(creative, reference, variant, creative_features(creative)), by_shape())
+
+    def by_shape() -> Located | None:
+        return _locate_by_shape(creative, reference, variant)
 
     return creative.shared(f"logos.locate:{reference.path}", compute)
+
+
+# A placed logo counts as there when its outlines, seen where the placement record puts it,
+# correlate with the reference's at least this much. A clean logo measures 0.8 and up (JPEG
+# included); where the logo is not there, or the record is not this creative's, the correlation
+# is that of the reference's outlines with whatever texture is behind, far lower.
+PLACED_MIN_EDGE_AGREEMENT = 0.6
+
+
+def _placed_homography(reference: LogoReference, box: tuple[float, float, float, float]) -> NDArray[np.float64]:
+    """Frame → creative as compositing drew the file: the whole file scaled into `box`."""
+    x0, y0, x1, y1 = box
+    crop_x, crop_y, file_w, file_h = reference.file_box
+    fw, fh = reference.frame_size
+    # frame → file: the opaque box, resized to the frame's width
+    to_file = np.array(
+        [[reference.source_width / fw, 0, crop_x], [0, reference.source_height / fh, crop_y], [0, 0, 1]], np.float64
+    )
+    to_creative = np.array(
+        [[(x1 - x0) / max(file_w, 1), 0, x0], [0, (y1 - y0) / max(file_h, 1), y0], [0, 0, 1]], np.float64
+    )
+    return np.asarray(to_creative @ to_file, dtype=np.float64)
+
+
+def _locate_placed(
+    creative: Creative, reference: LogoReference, variant: str, box: tuple[float, float, float, float]
+) -> Located | None:
+    """The logo where brandgate's placement record says it drew it, if its outlines are there.
+
+    Compositing knows where it put the logo, so no search is needed and photographic texture
+    (hair, foliage, a dark backdrop that hides the logo's outline features) cannot lead one
+    astray. The record is only believed once the pixels agree: the logo's own outline edges,
+    colour ignored, must correlate with the reference's (PLACED_MIN_EDGE_AGREEMENT); else the
+    features decide, as for a creative without a record. A recoloured or altered logo at the
+    recorded place keeps its outlines and is judged by the comparison, as any other.
+    """
+    if reference.file_box[2] <= 0 or box[2] <= box[0] or box[3] <= box[1]:
+        return None
+    homography = _placed_homography(reference, box)
+    geometry = _geometry(homography, reference)
+    if geometry is None:
+        return None
+    refined = _refine(creative, reference, homography, geometry)
+    if refined is not None:
+        refined_geometry = _geometry(refined, reference)
+        if refined_geometry is not None:
+            homography, geometry = refined, refined_geometry
+    comparison, mask, located_box = _compare(creative, reference, homography, geometry)
+    if comparison.edge_agreement < PLACED_MIN_EDGE_AGREEMENT:
+        return None
+    return Located(
+        variant=variant,
+        inliers=0,
+        matches=0,
+        homography=homography,
+        geometry=geometry,
+        comparison=comparison,
+        box=located_box,
+        mask=mask,
+        located_by="placed",
+    )
+
+
+# The outline search looks at the creative with its long side at this, for logos from
+# SHAPE_MIN_WIDTH px wide up to SHAPE_MAX_SHARE of the creative's width, in steps of SHAPE_STEP.
+SHAPE_LONG_SIDE = 384
+SHAPE_MIN_WIDTH = 64
+SHAPE_MAX_SHARE = 0.6
+SHAPE_STEP = 1.12
+
+
+def _edges(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Gradient magnitude in CIELAB: a dark blue logo on dark foliage differs in hue, not grey."""
+    lab = cv2.cvtColor(np.clip(rgb / 255.0, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab)
+    total = np.zeros(rgb.shape[:2], np.float32)
+    for channel in cv2.split(lab):
+        gx = cv2.Sobel(channel, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(channel, cv2.CV_32F, 0, 1, ksize=3)
+        total += gx * gx + gy * gy
+    return np.asarray(np.sqrt(total), np.float32)
+
+
+def _locate_by_shape(creative: Creative, reference: LogoReference, variant: str) -> Located | None:
+    """The logo found by its outline: normalised cross-correlation of edge maps, upright and
+    unstretched, at the widths a logo can have, on the logo's own pixels only (its mask, so what
+    lies behind transparent pixels is not compared). The best candidate is then aligned (ECC)
+    and kept only when its outline agrees with the reference's (PLACED_MIN_EDGE_AGREEMENT), as a
+    placed one; its colours are judged by the comparison as always.
+
+    Features fail on a logo over photographic texture: its outline features depend on what is
+    behind it, and hair or foliage outnumber them in the ratio test. The outline as a whole does
+    not depend on the background's texture, only on the logo being there.
+    """
+    factor = min(1.0, SHAPE_LONG_SIDE / max(creative.width, creative.height))
+    small = creative.rgb.astype(np.float32)
+    if factor < 1.0:
+        small = np.asarray(cv2.resize(small, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), np.float32)
+    image_edges = _edges(small)
+    fw, fh = reference.frame_size
+    best: tuple[float, float, tuple[int, int]] | None = None  # (score, width in creative px, top-left)
+    width = float(SHAPE_MIN_WIDTH)
+    while width <= SHAPE_MAX_SHARE * creative.width:
+        w = max(8, round(width * factor))
+        h = max(4, round(w * fh / fw))
+        if w >= image_edges.shape[1] or h >= image_edges.shape[0]:
+            break
+        # The logo on mid grey: its outline against whatever is behind is where its alpha edge is.
+        alpha = cv2.resize(reference.alpha, (w, h), interpolation=cv2.INTER_AREA)
+        rgb = cv2.resize(reference.rgb.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        template = _edges(rgb * alpha[..., None] + 128.0 * (1 - alpha[..., None]))
+        mask = (cv2.dilate((alpha > 0.05).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0).astype(np.float32)
+        scores = cv2.matchTemplate(image_edges, template, cv2.TM_CCOEFF_NORMED, mask=mask)
+        scores = np.nan_to_num(scores, nan=-1.0, posinf=-1.0, neginf=-1.0)
+        _, score, _, at = cv2.minMaxLoc(scores)
+        if best is None or score > best[0]:
+            best = (float(score), w / factor, (int(at[0]), int(at[1])))
+        width *= SHAPE_STEP
+    if best is None:
+        return None
+    _, logo_width, (x, y) = best
+    scale = logo_width / fw
+    homography = np.array([[scale, 0, x / factor], [0, scale, y / factor], [0, 0, 1]], np.float64)
+    geometry = _geometry(homography, reference)
+    if geometry is None:
+        return None
+    refined = _refine(creative, reference, homography, geometry)
+    if refined is not None:
+        refined_geometry = _geometry(refined, reference)
+        if refined_geometry is not None:
+            homography, geometry = refined, refined_geometry
+    comparison, mask_full, box = _compare(creative, reference, homography, geometry)
+    if comparison.edge_agreement < PLACED_MIN_EDGE_AGREEMENT:
+        return None
+    return Located(
+        variant=variant,
+        inliers=0,
+        matches=0,
+        homography=homography,
+        geometry=geometry,
+        comparison=comparison,
+        box=box,
+        mask=mask_full,
+        located_by="shape",
+    )
+
+
+def _better(a: Located | None, b: Located | None) -> Located | None:
+    """Of two placements found from the pixels, the one whose outline agrees better with the
+    reference's: features can match texture (hair, foliage) and yield a stretched, sheared
+    "logo" where the outline search finds the upright one, and an outline search cannot see a
+    stretched logo that the features' homography follows."""
+    if a is None or b is None:
+        return a or b
+    return b if b.comparison.edge_agreement > a.comparison.edge_agreement else a
 
 
 def _frame_corners(reference: LogoReference) -> NDArray[np.float64]:

@@ -3,9 +3,14 @@
 Applies when the brief names a logo variant (`logo: primary`); without one it reports `skip`.
 The kit's logo file for that variant is the reference.
 
-How it looks: SIFT features of the reference (prepared once per process at several sizes, on
-light and dark backdrops) are matched against the creative's, and a RANSAC homography locates
-the logo at any position, scale (from about 64 px wide) and rotation. The creative is then
+How it looks: where brandgate's placement record gives the logo's box, the kit's file as
+compositing drew it there is aligned (ECC) and taken when the logo's outlines are there (edge
+correlation ≥ 0.6). Otherwise SIFT features of the reference (prepared once per process at
+several sizes, on light and dark backdrops) are matched against the creative's, and a RANSAC
+homography locates the logo at any position, scale (from about 64 px wide) and rotation; beside
+them an outline search (normalised cross-correlation of CIELAB edge maps on the logo's own
+mask, upright) looks for it, and the candidate whose outline agrees better with the file's is
+kept, so texture that features matched by chance (hair, foliage) does not decide. The creative is then
 warped back onto the reference and compared pixel by pixel in CIELAB with CIEDE2000 (the
 reference composited over what is really behind the logo, shrunk to the size it has in the
 creative, so that the background and resolution cost nothing), and by perceptual hash.
@@ -145,9 +150,15 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     return Outcome(
         "pass",
         f"logo {wanted!r} found, {g.width_px:.0f} px wide, matching the kit's file",
-        confidence=min(0.99, 0.6 + located.inliers / 200),
+        confidence=_confidence(located),
         evidence=evidence,
     )
+
+
+def _confidence(located: logos.Located) -> float:
+    if located.located_by in ("placed", "shape"):  # confirmed by the logo's own outlines
+        return min(0.99, 0.5 + located.comparison.edge_agreement / 2)
+    return min(0.99, 0.6 + located.inliers / 200)
 
 
 def _is_faithful(located: logos.Located, limits: Mapping[str, float]) -> bool:

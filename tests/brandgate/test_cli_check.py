@@ -346,3 +346,43 @@ def test_hands_on_a_real_photograph_pass_when_judged_and_a_sixth_finger_does_not
     assert clean["message"].startswith("2 hands for 1 person, each found")
     assert six["status"] == "unverified"
     assert "a finger-like outline no finger of the skeleton explains" in six["message"]
+
+
+def test_logo_over_a_busy_photograph_passes_and_a_wrong_colour_logo_does_not(run_main, tmp_path: Path) -> None:
+    """BG201 through the CLI, pixels only (no placement record): nordwind's dark blue logo
+    composited over the foliage and hair of a real photograph (riders.jpg, where the SIFT
+    match alone called it "incomplete or altered: 3 %") is found by its outline and passes; the same logo
+    with its red and blue swapped, composited at the same place, fails on colour."""
+    from PIL import ImageOps
+
+    from pipeline.compose import compose
+    from policies.brief import Brief
+    from policies.kit import load_kit
+
+    kit = tmp_path / "nordwind"
+    shutil.copytree(KITS / "nordwind", kit)
+    others = ("BG101", "BG102", "BG103", "BG104", "BG202", "BG301", "BG302", "BG303", "BG401", "BG402", "BG501",
+              "BG502", "BG601", "BG602", "BG603")  # fmt: skip
+    (kit / "policy.yaml").write_text("".join(f"{i}: {{enabled: false}}\n" for i in others))
+    photo = ImageOps.fit(Image.open(ROOT / "tests" / "fixtures" / "photos" / "riders.jpg").convert("RGB"), (768, 768))
+    brief = Brief(kit="nordwind", prompt="riders", headline="Ready For The Peaks", logo="primary", size=(768, 768))
+    compose(photo, brief, load_kit(kit)).image.save(tmp_path / "clean.png")
+
+    swapped_kit = tmp_path / "nordwind-swapped"
+    shutil.copytree(kit, swapped_kit)
+    logo_file = swapped_kit / "logos" / "nordwind-primary.png"
+    rgba = np.asarray(Image.open(logo_file).convert("RGBA")).copy()
+    rgba[..., [0, 2]] = rgba[..., [2, 0]]
+    Image.fromarray(rgba, "RGBA").save(logo_file)
+    compose(photo, brief, load_kit(swapped_kit)).image.save(tmp_path / "swapped.png")
+
+    brief_path = tmp_path / "brief.yaml"
+    brief_path.write_text(
+        'kit: nordwind\nprompt: "riders"\nheadline: "Ready For The Peaks"\nlogo: primary\nsize: [768, 768]\n'
+    )
+    done = run_main("check", str(tmp_path / "clean.png"), str(tmp_path / "swapped.png"), "--kit", str(kit),
+                    "--brief", str(brief_path), "--json")  # fmt: skip
+    clean, swapped = (next(c for c in r["checks"] if c["id"] == "BG201") for r in json.loads(done.stdout)["results"])
+    assert clean["status"] == "pass", clean["message"]
+    assert swapped["status"] == "fail", swapped["message"]
+    assert "colour" in swapped["message"] or "recoloured" in swapped["message"], swapped["message"]
