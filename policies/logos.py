@@ -441,29 +441,7 @@ def _locate_placed(
     """
     if reference.file_box[2] <= 0 or box[2] <= box[0] or box[3] <= box[1]:
         return None
-    homography = _placed_homography(reference, box)
-    geometry = _geometry(homography, reference)
-    if geometry is None:
-        return None
-    refined = _refine(creative, reference, homography, geometry)
-    if refined is not None:
-        refined_geometry = _geometry(refined, reference)
-        if refined_geometry is not None:
-            homography, geometry = refined, refined_geometry
-    comparison, mask, located_box = _compare(creative, reference, homography, geometry)
-    if comparison.edge_agreement < PLACED_MIN_EDGE_AGREEMENT:
-        return None
-    return Located(
-        variant=variant,
-        inliers=0,
-        matches=0,
-        homography=homography,
-        geometry=geometry,
-        comparison=comparison,
-        box=located_box,
-        mask=mask,
-        located_by="placed",
-    )
+    return _outline_judged(creative, reference, variant, _placed_homography(reference, box), "placed")
 
 
 # The outline search looks at the creative with its long side at this, for logos from
@@ -525,6 +503,14 @@ def _locate_by_shape(creative: Creative, reference: LogoReference, variant: str)
     _, logo_width, (x, y) = best
     scale = logo_width / fw
     homography = np.array([[scale, 0, x / factor], [0, scale, y / factor], [0, 0, 1]], np.float64)
+    return _outline_judged(creative, reference, variant, homography, "shape")
+
+
+def _outline_judged(
+    creative: Creative, reference: LogoReference, variant: str, homography: NDArray[np.float64], located_by: str
+) -> Located | None:
+    """The logo at `homography` (refined by ECC where it converges), kept only when its outlines agree
+    with the creative's at PLACED_MIN_EDGE_AGREEMENT or more; None otherwise."""
     geometry = _geometry(homography, reference)
     if geometry is None:
         return None
@@ -533,7 +519,7 @@ def _locate_by_shape(creative: Creative, reference: LogoReference, variant: str)
         refined_geometry = _geometry(refined, reference)
         if refined_geometry is not None:
             homography, geometry = refined, refined_geometry
-    comparison, mask_full, box = _compare(creative, reference, homography, geometry)
+    comparison, mask, box = _compare(creative, reference, homography, geometry)
     if comparison.edge_agreement < PLACED_MIN_EDGE_AGREEMENT:
         return None
     return Located(
@@ -544,8 +530,8 @@ def _locate_by_shape(creative: Creative, reference: LogoReference, variant: str)
         geometry=geometry,
         comparison=comparison,
         box=box,
-        mask=mask_full,
-        located_by="shape",
+        mask=mask,
+        located_by=located_by,
     )
 
 

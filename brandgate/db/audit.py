@@ -8,7 +8,7 @@ from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.orm import Session
@@ -185,6 +185,20 @@ def chain_head(engine: Engine) -> tuple[int, str]:
 
 
 BreakKind = Literal["edited", "deleted", "reordered", "rewritten"]
+
+
+class EventRow(NamedTuple):
+    """An audit event as read back, with what `event_hash` covers."""
+
+    seq: int
+    created_at: datetime
+    actor: str
+    kind: str
+    subject_type: str | None
+    subject_id: str | None
+    payload: Any
+    prev_hash: str
+    hash: str
 
 
 @dataclass(frozen=True)

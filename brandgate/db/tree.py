@@ -19,7 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 
 from brandgate.db import merkle
-from brandgate.db.audit import GENESIS_HASH, canonical_time, event_hash
+from brandgate.db.audit import GENESIS_HASH, EventRow, canonical_time, event_hash
 from brandgate.db.engine import READ_ONLY
 from brandgate.db.models import AuditEvent, AuditTreeHead, AuditTreeNode
 from brandgate.errors import EXIT_REJECT, BrandgateError
@@ -346,23 +346,10 @@ def _lock_tree(connection: Connection) -> None:
         connection.execute(select(func.pg_advisory_xact_lock(TREE_LOCK_KEY)))
 
 
-@dataclass(frozen=True)
-class _Event:
-    seq: int
-    created_at: datetime
-    actor: str
-    kind: str
-    subject_type: str | None
-    subject_id: str | None
-    payload: Any
-    prev_hash: str
-    hash: str
+_EVENT_COLUMNS = [EVENTS.c[name] for name in EventRow._fields]
 
 
-_EVENT_COLUMNS = [EVENTS.c[name] for name in _Event.__dataclass_fields__]
-
-
-def _events_after(connection: Connection, seq: int, upto: int) -> Iterable[_Event]:
+def _events_after(connection: Connection, seq: int, upto: int) -> Iterable[EventRow]:
     """Events seq+1..upto in order, a keyset page at a time (constant memory, no open cursor during writes)."""
     while seq < upto:
         page = connection.execute(
@@ -372,7 +359,7 @@ def _events_after(connection: Connection, seq: int, upto: int) -> Iterable[_Even
         if not page:
             return
         for row in page:
-            yield _Event(**row._mapping)
+            yield EventRow(**row._mapping)
         seq = int(page[-1].seq)
 
 

@@ -12,12 +12,13 @@ import json
 from collections.abc import Collection, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Text, cast, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
+from brandgate.db.audit import EventRow
 from brandgate.db.engine import READ_ONLY
 from brandgate.db.evidence import (
     APPROVAL_FIELDS,
@@ -68,18 +69,6 @@ class ExportFilter:
         return found
 
 
-class EventRow(NamedTuple):
-    """An audit event as read back, with what `event_hash` covers."""
-
-    seq: int
-    created_at: datetime
-    actor: str
-    kind: str
-    subject_type: str | None
-    subject_id: str | None
-    payload: Any
-    prev_hash: str
-    hash: str
 
 
 @dataclass
