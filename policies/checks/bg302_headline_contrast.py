@@ -21,7 +21,8 @@ Statuses: `pass` ratio ≥ `min_ratio` on every headline line; `fail` below it, 
 text and surround colours; `skip` no headline in the brief; `unverified` no text found where
 the headline should be, or no OCR engine could run (the image cannot pass).
 
-Evidence: per line the box, ratio, measured text colour and surround colour, and `located`
+Evidence: per line the box, ratio, measured text colour, the surround's median colour and the
+median colour of its least contrasting part (the one the ratio is taken at), and `located`
 (placed by brandgate, read by OCR, or the layout's box).
 
 Options in policy.yaml under `BG302`:
@@ -127,7 +128,8 @@ def run(creative: Creative, brief: Brief | None, kit: Kit, options: Mapping[str,
     return Outcome(
         "fail",
         f"headline contrast {worst['ratio']:.2f}:1 is below {required:.3g}:1"
-        f" (text {worst['text_colour']} on {worst['background_colour']}; headline {located})",
+        f" (text {worst['text_colour']} on {worst['least_contrasting_colour']}, the least contrasting"
+        f" {percentile:g} % of what surrounds it; {worst['background_colour']} at its median; headline {located})",
         0.85 if read else 0.6,
         evidence,
     )
@@ -257,11 +259,18 @@ def _against_surround(
     if background.sum() < 20 or text.sum() < 10:
         return None
     text_lum = float(np.median(relative_luminance(crop[text])))
-    ratios = contrast_ratio(relative_luminance(crop[background]), text_lum)
+    surround = crop[background]
+    ratios = contrast_ratio(relative_luminance(surround), text_lum)
+    ratio = float(np.percentile(ratios, percentile))
+    # The ratio is that of the least contrasting `percentile` % of the surround, so the colour named
+    # beside it is the median of that part, not of the whole ring (a dark ring with a few light
+    # pixels is judged by the light ones, and says so).
+    least = surround[ratios <= ratio]
     return {
-        "ratio": round(float(np.percentile(ratios, percentile)), 2),
+        "ratio": round(ratio, 2),
         "text_colour": _hex(np.median(crop[text], axis=0)),
-        "background_colour": _hex(np.median(crop[background], axis=0)),
+        "background_colour": _hex(np.median(surround, axis=0)),
+        "least_contrasting_colour": _hex(np.median(least if len(least) else surround, axis=0)),
     }
 
 

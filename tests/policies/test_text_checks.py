@@ -271,3 +271,22 @@ def test_wcag_contrast_formula() -> None:
     assert float(bg302_headline_contrast.contrast_ratio(white, black)) == pytest.approx(21.0)
     grey = lum(np.array([118, 118, 118]))  # the classic AA boundary grey on white
     assert float(bg302_headline_contrast.contrast_ratio(white, grey)) == pytest.approx(4.54, abs=0.02)
+
+
+
+def test_bg302_names_the_colour_its_ratio_was_taken_at() -> None:
+    """White strokes whose surround is mostly dark with a light part: the ratio comes from the least
+    contrasting 10 % of the surround, so the colour named beside it is that part's, not the ring's
+    median (a dark colour beside a ratio near 2:1 would name something the ratio was not taken at)."""
+    crop = np.full((60, 200, 3), (12, 10, 10), np.uint8)
+    crop[:, 150:] = (176, 172, 168)  # a light part under the last quarter of the line
+    text = np.zeros((60, 200), bool)
+    for x in range(10, 190, 12):  # vertical strokes 4 px wide along the line
+        text[15:45, x : x + 4] = True
+    crop[text] = (255, 255, 255)
+    measured = bg302_headline_contrast._against_surround(crop, text, 10.0)
+    assert measured is not None
+    assert measured["ratio"] < 2.5  # white on the light part
+    least = tuple(int(measured["least_contrasting_colour"][i : i + 2], 16) for i in (1, 3, 5))
+    median = tuple(int(measured["background_colour"][i : i + 2], 16) for i in (1, 3, 5))
+    assert min(least) > 150 and max(median) < 60  # light where the ratio was taken, dark at the median
