@@ -89,10 +89,12 @@ def test_each_held_out_background_is_drawn(kind: str) -> None:
 
 
 # The policies modules the sets may load: the brief and kit vocabulary, colour arithmetic, the
-# parsers and which glyphs a font has. Any other (a check, the engine, the OCR, the logo finder,
-# the typeface matcher) would let the code under judgement label its own test items.
+# parsers (and their bounded file reads) and which glyphs a font has. Any other (a check, the
+# engine, the OCR, the logo finder, the typeface matcher) would let the code under judgement label
+# its own test items.
 VOCABULARY = {
     "policies",
+    "policies.bounded_read",
     "policies.brief",
     "policies.characters",
     "policies.colour",
