@@ -506,11 +506,11 @@ def _locate_by_shape(creative: Creative, reference: LogoReference, variant: str)
     return _outline_judged(creative, reference, variant, homography, "shape")
 
 
-def _outline_judged(
-    creative: Creative, reference: LogoReference, variant: str, homography: NDArray[np.float64], located_by: str
-) -> Located | None:
-    """The logo at `homography` (refined by ECC where it converges), kept only when its outlines agree
-    with the creative's at PLACED_MIN_EDGE_AGREEMENT or more; None otherwise."""
+def _settled(
+    creative: Creative, reference: LogoReference, homography: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], Geometry] | None:
+    """The homography refined by ECC where that converges to a plausible geometry, with its geometry;
+    None when the starting homography's geometry is not plausible."""
     geometry = _geometry(homography, reference)
     if geometry is None:
         return None
@@ -518,7 +518,19 @@ def _outline_judged(
     if refined is not None:
         refined_geometry = _geometry(refined, reference)
         if refined_geometry is not None:
-            homography, geometry = refined, refined_geometry
+            return refined, refined_geometry
+    return homography, geometry
+
+
+def _outline_judged(
+    creative: Creative, reference: LogoReference, variant: str, homography: NDArray[np.float64], located_by: str
+) -> Located | None:
+    """The logo at `homography` (refined by ECC where it converges), kept only when its outlines agree
+    with the creative's at PLACED_MIN_EDGE_AGREEMENT or more; None otherwise."""
+    settled = _settled(creative, reference, homography)
+    if settled is None:
+        return None
+    homography, geometry = settled
     comparison, mask, box = _compare(creative, reference, homography, geometry)
     if comparison.edge_agreement < PLACED_MIN_EDGE_AGREEMENT:
         return None
@@ -581,14 +593,10 @@ def _locate(creative: Creative, reference: LogoReference, variant: str, features
     if found is None:
         return None
     homography, inliers, matches = found
-    geometry = _geometry(homography, reference)
-    if geometry is None:
+    settled = _settled(creative, reference, homography)
+    if settled is None:
         return None
-    refined = _refine(creative, reference, homography, geometry)
-    if refined is not None:
-        refined_geometry = _geometry(refined, reference)
-        if refined_geometry is not None:
-            homography, geometry = refined, refined_geometry
+    homography, geometry = settled
     comparison, mask, box = _compare(creative, reference, homography, geometry)
     return Located(
         variant=variant,
